@@ -1,0 +1,7 @@
+/**
+ * The `asm` part of the library. See DESIGN.md for its place in the three layers.
+ *
+ * @module
+ */
+
+export {};

@@ -1,0 +1,591 @@
+/**
+ * The one binding table for libc and the typed system-call layer on top of it.
+ *
+ * This is the only file that calls `Deno.dlopen`. libc is opened lazily, on the first call
+ * that needs it, so importing the library needs no permission; the first call checks for
+ * `--allow-ffi` and throws a {@linkcode PermissionError} that names the flag.
+ *
+ * The rules this file follows were measured on Deno 2.9 (see `shared/FFI_NOTES.md`):
+ * bpf() is declared `["i64","i64","buffer","u64"] → "i32"` and always gets bigints; attr
+ * buffers are reused; every buffer whose address is written into an attr is held by the
+ * {@linkcode Attr} until the call returns; errno is read at once through a cached view.
+ *
+ * @module
+ */
+
+import { BpfCmd, bpfCmdName } from "./_internal/bpf_cmd.ts";
+import { type SyscallNumbers, syscallNumbersFor } from "./_internal/syscall_numbers.ts";
+import {
+  Errno,
+  KeyExistError,
+  KeyNotExistError,
+  NotSupportedError,
+  PermissionError,
+  SyscallError,
+} from "./errors.ts";
+
+export { BpfCmd, bpfCmdName };
+
+const SYMBOLS = {
+  // syscall(2) with the shapes the library needs. It is variadic; every argument is passed
+  // as a 64-bit integer or a pointer, which is what the kernel's ABI reads.
+  syscall_bpf: { name: "syscall", parameters: ["i64", "i64", "buffer", "u64"], result: "i32" },
+  syscall_perf_event_open: {
+    name: "syscall",
+    parameters: ["i64", "buffer", "i64", "i64", "i64", "u64"],
+    result: "i32",
+  },
+  syscall_ptr2: { name: "syscall", parameters: ["i64", "buffer", "buffer"], result: "i32" },
+  syscall_i2: { name: "syscall", parameters: ["i64", "i64", "u64"], result: "i32" },
+  __errno_location: { parameters: [], result: "pointer" },
+  // memset(buf, 0, 0) returns buf: the cheapest way to learn a buffer's address (≈19 ns).
+  memset: { parameters: ["buffer", "i32", "usize"], result: "u64" },
+  close: { parameters: ["i32"], result: "i32" },
+  dup: { parameters: ["i32"], result: "i32" },
+  fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  ioctl: { parameters: ["i32", "u64", "u64"], result: "i32" },
+  ioctl_ptr: { name: "ioctl", parameters: ["i32", "u64", "buffer"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "i64" },
+  write: { parameters: ["i32", "buffer", "usize"], result: "i64" },
+  mmap: { parameters: ["pointer", "usize", "i32", "i32", "i32", "i64"], result: "pointer" },
+  munmap: { parameters: ["pointer", "usize"], result: "i32" },
+  epoll_create1: { parameters: ["i32"], result: "i32" },
+  epoll_ctl: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
+  epoll_wait: { parameters: ["i32", "buffer", "i32", "i32"], result: "i32" },
+  epoll_wait_async: {
+    name: "epoll_wait",
+    parameters: ["i32", "buffer", "i32", "i32"],
+    result: "i32",
+    nonblocking: true,
+  },
+  eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  getpid: { parameters: [], result: "i32" },
+  gettid: { parameters: [], result: "i32" },
+} as const satisfies Deno.ForeignLibraryInterface;
+
+type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
+
+interface Loaded {
+  lib: Libc;
+  errno: Int32Array;
+  nr: SyscallNumbers;
+  nrBpf: bigint;
+}
+
+let loaded: Loaded | undefined;
+
+/** Thrown before `dlopen` when the process may not use FFI. */
+function ffiPermissionError(cause?: unknown): PermissionError {
+  return new PermissionError(
+    'Requires ffi access to "libc.so.6": run again with the --allow-ffi flag',
+    "--allow-ffi",
+    cause === undefined ? undefined : { cause },
+  );
+}
+
+/** Opens libc on first use; every later call gets the cached table. */
+function load(): Loaded {
+  if (loaded) return loaded;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    throw ffiPermissionError();
+  }
+  const nr = syscallNumbersFor(Deno.build.arch);
+  if (!nr) throw new NotSupportedError(`the ${Deno.build.arch} architecture`);
+  let dl: Deno.DynamicLibrary<typeof SYMBOLS>;
+  try {
+    dl = Deno.dlopen("libc.so.6", SYMBOLS);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw ffiPermissionError(e);
+    }
+    throw e;
+  }
+  const errnoPtr = dl.symbols.__errno_location();
+  if (errnoPtr === null) throw new Error("libc returned no errno location");
+  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoPtr, 4));
+  loaded = { lib: dl.symbols, errno, nr, nrBpf: BigInt(nr.bpf) };
+  return loaded;
+}
+
+/**
+ * The libc symbols, opened on first use. Object-layer modules call these directly when a
+ * typed helper below does not fit; read errno with {@linkcode lastErrno} right after a -1.
+ */
+export function libc(): Libc {
+  return load().lib;
+}
+
+/** The system call numbers of the running architecture. */
+export function syscallNumbers(): SyscallNumbers {
+  return load().nr;
+}
+
+/** errno of the last failed libc call on this thread. Read it at once after the failure. */
+export function lastErrno(): number {
+  return load().errno[0];
+}
+
+/** The size of `union bpf_attr` the library passes: room for today's largest command. */
+export const ATTR_SIZE = 192;
+
+/**
+ * A reusable `union bpf_attr`: a zeroed buffer, a DataView made once, and the buffers whose
+ * addresses it holds. Writing a pointer with {@linkcode Attr.pointer} keeps that buffer
+ * referenced by the attr, so V8 cannot free it before the kernel has read or written it.
+ *
+ * @example
+ * ```ts ignore
+ * const attr = new Attr();
+ * attr.u32(0, mapFd).pointer(8, key).pointer(16, value);
+ * bpf(BpfCmd.MAP_LOOKUP_ELEM, attr);
+ * ```
+ */
+export class Attr {
+  /** The bytes handed to the kernel. */
+  readonly bytes: Uint8Array;
+  /** A little-endian view over {@linkcode Attr.bytes}, made once. */
+  readonly view: DataView;
+  /** The buffers whose addresses are written in the attr, by offset. */
+  readonly #held = new Map<number, Uint8Array>();
+  /** The size passed to bpf() as a bigint, made once. */
+  readonly sizeArg: bigint;
+
+  /** Allocates a zeroed attr of `size` bytes (default {@linkcode ATTR_SIZE}). */
+  constructor(size: number = ATTR_SIZE) {
+    // A fresh ArrayBuffer always lives off the V8 heap, so its address never moves.
+    this.bytes = new Uint8Array(new ArrayBuffer(size));
+    this.view = new DataView(this.bytes.buffer);
+    this.sizeArg = BigInt(size);
+  }
+
+  /** Zeroes the attr and lets go of the buffers it held. */
+  reset(): this {
+    this.bytes.fill(0);
+    this.#held.clear();
+    return this;
+  }
+
+  /** Writes an unsigned 8-bit field. */
+  u8(offset: number, value: number): this {
+    this.view.setUint8(offset, value);
+    return this;
+  }
+
+  /** Writes an unsigned 16-bit field. */
+  u16(offset: number, value: number): this {
+    this.view.setUint16(offset, value, true);
+    return this;
+  }
+
+  /** Writes an unsigned 32-bit field (`__u32`, fds, flags). */
+  u32(offset: number, value: number): this {
+    this.view.setUint32(offset, value >>> 0, true);
+    return this;
+  }
+
+  /** Writes a signed 32-bit field (`__s32`). */
+  i32(offset: number, value: number): this {
+    this.view.setInt32(offset, value, true);
+    return this;
+  }
+
+  /** Writes an unsigned 64-bit field (`__u64`, `__aligned_u64`). */
+  u64(offset: number, value: bigint): this {
+    this.view.setBigUint64(offset, value, true);
+    return this;
+  }
+
+  /**
+   * Writes the address of `buffer` at `offset` and holds the buffer until the attr is reset
+   * or pointed elsewhere. `null` or an empty buffer writes NULL.
+   */
+  pointer(offset: number, buffer: Uint8Array | null): this {
+    if (buffer === null || buffer.byteLength === 0) {
+      this.view.setBigUint64(offset, 0n, true);
+      this.#held.delete(offset);
+      return this;
+    }
+    this.view.setBigUint64(offset, backend.address(buffer), true);
+    this.#held.set(offset, buffer);
+    return this;
+  }
+
+  /** Reads back an unsigned 32-bit field, such as an id or length the kernel filled in. */
+  getU32(offset: number): number {
+    return this.view.getUint32(offset, true);
+  }
+
+  /** Reads back an unsigned 64-bit field. */
+  getU64(offset: number): bigint {
+    return this.view.getBigUint64(offset, true);
+  }
+
+  /** The buffer whose address is at `offset`, if the attr holds one (for fake kernels). */
+  pointee(offset: number): Uint8Array | undefined {
+    return this.#held.get(offset);
+  }
+}
+
+/** Encodes `text` as a NUL-terminated C string in a buffer that never moves. */
+export function cString(text: string): Uint8Array {
+  const encoded = new TextEncoder().encode(text);
+  const out = new Uint8Array(new ArrayBuffer(encoded.length + 1));
+  out.set(encoded);
+  return out;
+}
+
+/**
+ * Allocates a zeroed buffer whose backing store lives outside the V8 heap, so that its
+ * address is stable and can be cached. Small typed arrays made with `new Uint8Array(n)` may
+ * live on the heap and move.
+ */
+export function allocBuffer(size: number): Uint8Array {
+  return new Uint8Array(new ArrayBuffer(size));
+}
+
+/**
+ * What the library calls to reach the kernel. The real one goes through libc; tests can
+ * install a fake with {@linkcode setBackend} to run loader logic without a kernel.
+ */
+export interface Backend {
+  /** Runs bpf(cmd, attr); returns the result (≥ 0) or a negated errno. */
+  bpf(cmd: number, attr: Attr): number;
+  /** The address of a buffer, to write into an attr. */
+  address(buffer: Uint8Array): bigint;
+}
+
+const CMD_ARGS: bigint[] = Array.from({ length: 64 }, (_, i) => BigInt(i));
+
+/** The backend that makes real system calls through libc. */
+export const kernelBackend: Backend = {
+  bpf(cmd: number, attr: Attr): number {
+    const l = loaded ?? load();
+    const r = l.lib.syscall_bpf(l.nrBpf, CMD_ARGS[cmd], attr.bytes, attr.sizeArg);
+    // errno is read before anything else can run on this thread (FFI_NOTES rule 8).
+    return r < 0 ? -l.errno[0] : r;
+  },
+  address(buffer: Uint8Array): bigint {
+    return (loaded ?? load()).lib.memset(buffer, 0, 0n);
+  },
+};
+
+let backend: Backend = kernelBackend;
+
+/**
+ * Replaces the backend that bpf() calls go to and returns a function that restores the
+ * previous one. Meant for tests that exercise loader logic against a fake kernel.
+ */
+export function setBackend(next: Backend): () => void {
+  const previous = backend;
+  backend = next;
+  return () => {
+    backend = previous;
+  };
+}
+
+/** The backend in use, so that memoised probes can tell a fake kernel from the real one. */
+export function currentBackend(): Backend {
+  return backend;
+}
+
+/**
+ * Calls bpf(2) and returns its result, or the negated errno on failure. For hot paths that
+ * expect failures (a lookup of an absent key) and must not pay for an exception.
+ */
+export function bpfErrno(cmd: number, attr: Attr): number {
+  return backend.bpf(cmd, attr);
+}
+
+/**
+ * Calls bpf(2) and returns its result (an fd or 0). Failures throw: ENOENT from lookups,
+ * deletes and next-key becomes {@linkcode KeyNotExistError}, EEXIST from updates
+ * {@linkcode KeyExistError}, EPERM a {@linkcode PermissionError}, anything else a
+ * {@linkcode SyscallError}.
+ */
+export function bpf(cmd: number, attr: Attr): number {
+  const r = backend.bpf(cmd, attr);
+  if (r < 0) throw bpfError(cmd, -r);
+  return r;
+}
+
+/** The error for bpf(cmd) failing with `errno`. */
+export function bpfError(cmd: number, errno: number): Error {
+  const command = bpfCmdName(cmd);
+  switch (errno) {
+    case Errno.ENOENT:
+      if (
+        cmd === BpfCmd.MAP_LOOKUP_ELEM || cmd === BpfCmd.MAP_DELETE_ELEM ||
+        cmd === BpfCmd.MAP_GET_NEXT_KEY || cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM
+      ) return new KeyNotExistError(command);
+      break;
+    case Errno.EEXIST:
+      if (cmd === BpfCmd.MAP_UPDATE_ELEM) return new KeyExistError(command);
+      break;
+    case Errno.EPERM:
+      return eperm(command, new SyscallError(command, errno));
+  }
+  return new SyscallError(command, errno);
+}
+
+/** Linux capability numbers from `include/uapi/linux/capability.h`. */
+export const Capability = {
+  CAP_NET_ADMIN: 12,
+  CAP_SYS_ADMIN: 21,
+  CAP_PERFMON: 38,
+  CAP_BPF: 39,
+} as const;
+
+/** The effective capability set of this process, as a bit set of capability numbers. */
+export function effectiveCapabilities(): bigint {
+  const l = load();
+  const header = allocBuffer(8);
+  const data = allocBuffer(24);
+  const hv = new DataView(header.buffer);
+  hv.setUint32(0, 0x20080522, true); // _LINUX_CAPABILITY_VERSION_3
+  hv.setInt32(4, 0, true); // this process
+  const r = l.lib.syscall_ptr2(BigInt(l.nr.capget), header, data);
+  if (r < 0) throw new SyscallError("capget", l.errno[0]);
+  const dv = new DataView(data.buffer);
+  return BigInt(dv.getUint32(0, true)) | (BigInt(dv.getUint32(12, true)) << 32n);
+}
+
+/** Whether this process holds capability `cap` (a {@linkcode Capability} value). */
+export function hasCapability(cap: number): boolean {
+  return (effectiveCapabilities() & (1n << BigInt(cap))) !== 0n;
+}
+
+/**
+ * The error for EPERM: a missing capability when the process lacks CAP_BPF and
+ * CAP_SYS_ADMIN, otherwise a refusal for a reason that capabilities cannot fix.
+ */
+function eperm(command: string, cause: SyscallError): PermissionError {
+  let caps: bigint | undefined;
+  try {
+    caps = effectiveCapabilities();
+  } catch {
+    caps = undefined;
+  }
+  const has = (c: number) => caps !== undefined && (caps & (1n << BigInt(c))) !== 0n;
+  if (!has(Capability.CAP_BPF) && !has(Capability.CAP_SYS_ADMIN)) {
+    return new PermissionError(
+      `${command} failed: EPERM: the process lacks CAP_BPF and CAP_SYS_ADMIN: ` +
+        "run as root or grant CAP_BPF (with CAP_PERFMON or CAP_NET_ADMIN for tracing and networking programs)",
+      "CAP_BPF",
+      { cause },
+    );
+  }
+  return new PermissionError(
+    `${command} failed: EPERM: the kernel refused although the process has ` +
+      `${has(Capability.CAP_SYS_ADMIN) ? "CAP_SYS_ADMIN" : "CAP_BPF"}: ` +
+      "the operation is not allowed here for another reason " +
+      "(a program or attach type this kernel restricts, lockdown, or an LSM policy)",
+    undefined,
+    { cause },
+  );
+}
+
+/** Throws the {@linkcode SyscallError} for a libc call that returned -1. */
+function fail(name: string): never {
+  // Read errno before building anything.
+  const errno = load().errno[0];
+  throw new SyscallError(name, errno);
+}
+
+/** Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. */
+export function closeFd(fd: number): void {
+  load().lib.close(fd);
+}
+
+const F_DUPFD_CLOEXEC = 1030;
+
+/** Duplicates `fd` to the lowest free number ≥ `min`, with close-on-exec set. */
+export function dupFd(fd: number, min = 1): number {
+  const r = load().lib.fcntl(fd, F_DUPFD_CLOEXEC, min);
+  if (r < 0) fail("fcntl(F_DUPFD_CLOEXEC)");
+  return r;
+}
+
+/** ioctl(fd, request, arg) with an integer argument. */
+export function ioctl(fd: number, request: bigint, arg: bigint = 0n): number {
+  const r = load().lib.ioctl(fd, request, arg);
+  if (r < 0) fail("ioctl");
+  return r;
+}
+
+/** Arguments of perf_event_open(2) other than the attr. */
+export interface PerfEventOpenArgs {
+  pid: number;
+  cpu: number;
+  groupFd?: number;
+  flags?: bigint;
+}
+
+/** perf_event_open(2); `attr` is a `struct perf_event_attr` the caller built. */
+export function perfEventOpen(attr: Uint8Array, args: PerfEventOpenArgs): number {
+  const l = load();
+  const r = l.lib.syscall_perf_event_open(
+    BigInt(l.nr.perf_event_open),
+    attr,
+    BigInt(args.pid),
+    BigInt(args.cpu),
+    BigInt(args.groupFd ?? -1),
+    args.flags ?? 0n,
+  );
+  if (r < 0) fail("perf_event_open");
+  return r;
+}
+
+/** MAP_FAILED, as mmap(2) returns it. */
+const MAP_FAILED = 0xffffffffffffffffn;
+
+/** A region mapped with {@linkcode mmap}: its pointer and an ArrayBuffer over it. */
+export interface Mapping {
+  pointer: Deno.PointerObject;
+  buffer: ArrayBuffer;
+  length: number;
+}
+
+/** mmap(2) of `length` bytes of `fd` at `offset`. */
+export function mmap(
+  length: number,
+  prot: number,
+  flags: number,
+  fd: number,
+  offset = 0n,
+): Mapping {
+  const l = load();
+  const p = l.lib.mmap(null, BigInt(length), prot, flags, fd, offset);
+  if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) fail("mmap");
+  return { pointer: p, buffer: Deno.UnsafePointerView.getArrayBuffer(p, length), length };
+}
+
+/**
+ * munmap(2). The mapping's ArrayBuffer is detached first, so a stray view cannot touch the
+ * memory once it is gone.
+ */
+export function munmap(mapping: Mapping): void {
+  if (mapping.buffer.byteLength !== 0) {
+    structuredClone(mapping.buffer, { transfer: [mapping.buffer] });
+  }
+  if (load().lib.munmap(mapping.pointer, BigInt(mapping.length)) < 0) fail("munmap");
+}
+
+/** EPOLL_CTL_* operations. */
+export const EpollCtl = { ADD: 1, DEL: 2, MOD: 3 } as const;
+
+/** epoll_create1(EPOLL_CLOEXEC). */
+export function epollCreate(): number {
+  const r = load().lib.epoll_create1(0o2000000);
+  if (r < 0) fail("epoll_create1");
+  return r;
+}
+
+/** epoll_ctl(2) with `events` and a 64-bit user `data` value for the fd. */
+export function epollCtl(epfd: number, op: number, fd: number, events: number, data: bigint) {
+  // struct epoll_event is packed on x86_64 (u32 + u64) and naturally aligned elsewhere.
+  const dataOffset = Deno.build.arch === "x86_64" ? 4 : 8;
+  const ev = allocBuffer(dataOffset + 8);
+  const dv = new DataView(ev.buffer);
+  dv.setUint32(0, events, true);
+  dv.setBigUint64(dataOffset, data, true);
+  const r = load().lib.epoll_ctl(epfd, op, fd, ev);
+  if (r < 0) fail("epoll_ctl");
+}
+
+/**
+ * Waits on an epoll set without blocking the event loop (a `nonblocking` FFI call on a
+ * worker thread). Always give a finite timeout or an eventfd in the set: a pending wait
+ * keeps the process alive. Returns the number of ready events written into `events`; errno
+ * is not available for nonblocking calls, so -1 maps to 0 events (an EINTR in practice).
+ */
+export async function epollWait(
+  epfd: number,
+  events: Uint8Array,
+  maxEvents: number,
+  timeoutMs: number,
+): Promise<number> {
+  const lib = load().lib;
+  // `events` stays referenced by this frame until the promise settles (FFI_NOTES rule 6).
+  const r = await lib.epoll_wait_async(epfd, events, maxEvents, timeoutMs);
+  return r < 0 ? 0 : r;
+}
+
+/** eventfd(2) with EFD_CLOEXEC | EFD_NONBLOCK. */
+export function eventFd(initial = 0): number {
+  const r = load().lib.eventfd(initial, 0o2000000 | 0o4000);
+  if (r < 0) fail("eventfd");
+  return r;
+}
+
+/** read(2) into `buffer`; returns the byte count, or -errno for EAGAIN and EINTR. */
+export function readFd(fd: number, buffer: Uint8Array): number {
+  const l = load();
+  const r = Number(l.lib.read(fd, buffer, BigInt(buffer.byteLength)));
+  if (r < 0) {
+    const errno = l.errno[0];
+    if (errno === Errno.EAGAIN || errno === Errno.EINTR) return -errno;
+    throw new SyscallError("read", errno);
+  }
+  return r;
+}
+
+/** write(2) of `buffer`; returns the byte count. */
+export function writeFd(fd: number, buffer: Uint8Array): number {
+  const r = Number(load().lib.write(fd, buffer, BigInt(buffer.byteLength)));
+  if (r < 0) fail("write");
+  return r;
+}
+
+/** getpid(2). */
+export function getpid(): number {
+  return load().lib.getpid();
+}
+
+/** gettid(2): the id of the calling thread. */
+export function gettid(): number {
+  return load().lib.gettid();
+}
+
+let possibleCpuCount: number | undefined;
+
+/**
+ * The number of possible CPUs, from `/sys/devices/system/cpu/possible`: the stride of
+ * per-CPU map values and the number of perf rings. Needs `--allow-read` for that file.
+ */
+export function possibleCpus(): number {
+  if (possibleCpuCount !== undefined) return possibleCpuCount;
+  const path = "/sys/devices/system/cpu/possible";
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
+      throw new PermissionError(
+        `Requires read access to "${path}": run again with the --allow-read flag`,
+        "--allow-read",
+        { cause: e },
+      );
+    }
+    throw e;
+  }
+  possibleCpuCount = parseCpuList(text);
+  return possibleCpuCount;
+}
+
+/**
+ * Counts the CPUs in a kernel CPU list such as `"0-3,8-11"`. The kernel numbers possible
+ * CPUs from 0, so the count is the highest number plus one.
+ */
+export function parseCpuList(text: string): number {
+  let highest = -1;
+  for (const part of text.trim().split(",")) {
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part.trim());
+    if (!m) throw new SyntaxError(`Invalid CPU list: "${text.trim()}"`);
+    const last = Number(m[2] ?? m[1]);
+    if (m[2] !== undefined && last < Number(m[1])) {
+      throw new SyntaxError(`Invalid CPU list: "${text.trim()}"`);
+    }
+    highest = Math.max(highest, last);
+  }
+  return highest + 1;
+}

@@ -1,0 +1,7 @@
+/**
+ * The `link` part of the library. See DESIGN.md for its place in the three layers.
+ *
+ * @module
+ */
+
+export {};

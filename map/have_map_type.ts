@@ -1,0 +1,120 @@
+/**
+ * Probing whether the running kernel can create a map type.
+ *
+ * @module
+ */
+
+import { Attr, bpfErrno, bpfError, closeFd } from "../ffi.ts";
+import { BpfCmd } from "../_internal/bpf_cmd.ts";
+import { feature, type FeatureProbe } from "../_internal/feature.ts";
+import { Errno } from "../errors.ts";
+import { MAP_TYPE_MIN_KERNEL, MapType, mapTypeName } from "./map_type.ts";
+
+const BPF_F_NO_PREALLOC = 1;
+const BPF_F_MMAPABLE = 1 << 10;
+const PAGE_SIZE = 4096;
+
+/** The smallest `BPF_MAP_CREATE` attr the kernel accepts for each map type. */
+function probeAttr(type: MapType, attr: Attr): void {
+  // map_type, key_size, value_size, max_entries, map_flags at offsets 0..16
+  attr.u32(0, type).u32(4, 4).u32(8, 4).u32(12, 1);
+  switch (type) {
+    case MapType.StackTrace:
+      attr.u32(8, 8);
+      break;
+    case MapType.LPMTrie:
+      attr.u32(4, 8).u32(16, BPF_F_NO_PREALLOC);
+      break;
+    case MapType.CgroupStorage:
+    case MapType.PerCPUCgroupStorage:
+      attr.u32(4, 16).u32(12, 0); // struct bpf_cgroup_storage_key; max_entries must be 0
+      break;
+    case MapType.Queue:
+    case MapType.Stack:
+    case MapType.BloomFilter:
+      attr.u32(4, 0);
+      break;
+    case MapType.RingBuf:
+    case MapType.UserRingbuf:
+      attr.u32(4, 0).u32(8, 0).u32(12, PAGE_SIZE);
+      break;
+    case MapType.Arena:
+      attr.u32(4, 0).u32(8, 0).u32(16, BPF_F_MMAPABLE);
+      break;
+    case MapType.SkStorage:
+    case MapType.InodeStorage:
+    case MapType.TaskStorage:
+    case MapType.CgroupStorageNew:
+      // Storage maps need BTF: an invalid btf_fd gets EBADF only from kernels that know
+      // the type and have checked everything before it.
+      attr.u32(12, 0).u32(16, BPF_F_NO_PREALLOC).u32(48, 0xffffffff).u32(52, 1).u32(56, 1);
+      break;
+    case MapType.StructOpsMap:
+      // A made-up vmlinux value type id: ENOTSUPP means the kernel looked it up.
+      attr.u32(60, 1);
+      break;
+  }
+}
+
+function probeMapType(type: MapType): boolean {
+  const attr = new Attr();
+  let innerFd = -1;
+  try {
+    probeAttr(type, attr);
+    if (type === MapType.ArrayOfMaps || type === MapType.HashOfMaps) {
+      const inner = new Attr().u32(0, MapType.Array).u32(4, 4).u32(8, 4).u32(12, 1);
+      innerFd = bpfErrno(BpfCmd.MAP_CREATE, inner);
+      if (innerFd < 0) throw bpfError(BpfCmd.MAP_CREATE, -innerFd);
+      attr.u32(20, innerFd);
+    }
+    const r = bpfErrno(BpfCmd.MAP_CREATE, attr);
+    if (r >= 0) {
+      closeFd(r);
+      return true;
+    }
+    const errno = -r;
+    if (errno === Errno.EBADF && attr.getU32(48) === 0xffffffff) return true;
+    if (errno === Errno.ENOTSUPP && type === MapType.StructOpsMap) return true;
+    if (errno === Errno.EINVAL || errno === Errno.E2BIG || errno === Errno.ENOTSUPP) return false;
+    throw bpfError(BpfCmd.MAP_CREATE, errno);
+  } finally {
+    if (innerFd >= 0) closeFd(innerFd);
+  }
+}
+
+const probes = new Map<number, FeatureProbe>();
+
+function probeFor(type: MapType): FeatureProbe {
+  let probe = probes.get(type);
+  if (!probe) {
+    probe = feature(mapTypeName(type), MAP_TYPE_MIN_KERNEL[type], () => probeMapType(type));
+    probes.set(type, probe);
+  }
+  return probe;
+}
+
+/**
+ * Whether the running kernel can create maps of `type`. The answer is probed once per
+ * process by creating (and closing) the smallest such map. Needs `--allow-ffi` and CAP_BPF;
+ * without them it throws {@linkcode PermissionError}.
+ *
+ * @example
+ * ```ts ignore
+ * import { haveMapType, MapType } from "@ebpf/ebpf";
+ * if (!haveMapType(MapType.RingBuf)) console.log("no ring buffers on this kernel");
+ * ```
+ */
+export function haveMapType(type: MapType): boolean {
+  if (!Object.hasOwn(MAP_TYPE_MIN_KERNEL, type)) {
+    throw new RangeError(`Unknown map type: ${type}`);
+  }
+  return probeFor(type).supported();
+}
+
+/**
+ * Throws {@linkcode NotSupportedError}, naming the map type and the first kernel that has
+ * it, when the running kernel cannot create maps of `type`.
+ */
+export function requireMapType(type: MapType): void {
+  if (!haveMapType(type)) probeFor(type)();
+}

@@ -1,0 +1,149 @@
+/**
+ * The test harness: kernel tests that skip with a reason (or fail under
+ * `EBPF_REQUIRE_KERNEL=1`), mount helpers, and an fd-leak check.
+ *
+ * @module
+ */
+
+import { Attr, bpfErrno, closeFd } from "../ffi.ts";
+import { BpfCmd } from "../_internal/bpf_cmd.ts";
+import { errnoName } from "../errors.ts";
+
+/** True when CI demands that kernel tests run rather than skip for missing privileges. */
+export const REQUIRE_KERNEL = Deno.env.get("EBPF_REQUIRE_KERNEL") === "1";
+
+let kernelReason: string | null | undefined;
+
+/**
+ * Why kernel tests cannot run in this process, or null when they can: no `--allow-ffi`, no
+ * bpf() syscall, or no privilege to use it. Decided once, by creating a tiny array map.
+ */
+export function kernelUnavailable(): string | null {
+  if (kernelReason !== undefined) return kernelReason;
+  if (Deno.permissions.querySync({ name: "ffi" }).state !== "granted") {
+    return kernelReason = "needs --allow-ffi";
+  }
+  const attr = new Attr().u32(0, 2).u32(4, 4).u32(8, 4).u32(12, 1);
+  const r = bpfErrno(BpfCmd.MAP_CREATE, attr);
+  if (r >= 0) {
+    closeFd(r);
+    return kernelReason = null;
+  }
+  const code = errnoName(-r);
+  if (code === "EPERM") return kernelReason = "needs root or CAP_BPF";
+  return kernelReason = `bpf() is unavailable (${code})`;
+}
+
+/** Options of {@linkcode kernelTest}. */
+export interface KernelTestOptions {
+  /**
+   * Returns why a feature this test needs is missing on this machine, or undefined when it
+   * is there. Such a skip is allowed even under `EBPF_REQUIRE_KERNEL=1`: the machine lacks
+   * the feature, not the test its privileges.
+   */
+  skipIf?: () => string | undefined;
+  /** Passed to `Deno.test`. */
+  sanitizeResources?: boolean;
+  /** Passed to `Deno.test`. */
+  sanitizeOps?: boolean;
+}
+
+/**
+ * Registers a test that needs the real kernel. Without privileges it is registered as
+ * ignored with the reason in its name; with `EBPF_REQUIRE_KERNEL=1` it fails instead.
+ */
+export function kernelTest(
+  name: string,
+  fn: (t: Deno.TestContext) => void | Promise<void>,
+  options: KernelTestOptions = {},
+): void {
+  const common = {
+    sanitizeResources: options.sanitizeResources,
+    sanitizeOps: options.sanitizeOps,
+  };
+  const reason = kernelUnavailable();
+  if (reason !== null) {
+    if (REQUIRE_KERNEL) {
+      Deno.test({
+        name,
+        fn() {
+          throw new Error(`Kernel test cannot run: ${reason} (EBPF_REQUIRE_KERNEL=1)`);
+        },
+        ...common,
+      });
+    } else {
+      Deno.test({ name: `${name} [skipped: ${reason}]`, ignore: true, fn });
+    }
+    return;
+  }
+  const missing = options.skipIf?.();
+  if (missing !== undefined) {
+    Deno.test({ name: `${name} [skipped: ${missing}]`, ignore: true, fn });
+    return;
+  }
+  Deno.test({ name, fn, ...common });
+}
+
+/** The number of open file descriptors of this process. */
+export function openFdCount(): number {
+  let n = 0;
+  for (const _ of Deno.readDirSync("/proc/self/fd")) n++;
+  return n;
+}
+
+/** Runs `fn` and throws if the process has more open fds afterwards than before. */
+export async function assertNoFdLeak(fn: () => void | Promise<void>): Promise<void> {
+  const before = openFdCount();
+  await fn();
+  const after = openFdCount();
+  if (after > before) {
+    throw new Error(`File descriptors leaked: ${before} open before, ${after} after`);
+  }
+}
+
+function mountedAt(path: string, fsType: string): boolean {
+  const mounts = Deno.readTextFileSync("/proc/self/mounts");
+  return mounts.split("\n").some((line) => {
+    const [, where, type] = line.split(" ");
+    return where === path && type === fsType;
+  });
+}
+
+function mount(fsType: string, path: string): void {
+  if (mountedAt(path, fsType)) return;
+  Deno.mkdirSync(path, { recursive: true });
+  const out = new Deno.Command("mount", { args: ["-t", fsType, fsType, path] }).outputSync();
+  if (!out.success) {
+    throw new Error(
+      `Cannot mount ${fsType} at ${path}: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+}
+
+/** Mounts bpffs at `/sys/fs/bpf` unless it is mounted already; returns the path. */
+export function ensureBpffs(): string {
+  mount("bpf", "/sys/fs/bpf");
+  return "/sys/fs/bpf";
+}
+
+/** Mounts tracefs at `/sys/kernel/tracing` unless it is mounted already; returns the path. */
+export function ensureTracefs(): string {
+  mount("tracefs", "/sys/kernel/tracing");
+  return "/sys/kernel/tracing";
+}
+
+/** The path of a file in `testdata/`. */
+export function testdata(name: string): string {
+  return new URL(`../testdata/${name}`, import.meta.url).pathname;
+}
+
+/** Runs a command and returns its stdout; throws with stderr when it fails. */
+export function run(cmd: string, args: string[]): string {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "piped" }).outputSync();
+  if (!out.success) {
+    throw new Error(
+      `${cmd} ${args.join(" ")} failed: ${new TextDecoder().decode(out.stderr).trim()}`,
+    );
+  }
+  return new TextDecoder().decode(out.stdout);
+}
