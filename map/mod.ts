@@ -5,4 +5,4 @@
  */
 
 export { MAP_TYPE_MIN_KERNEL, MapType, mapTypeName } from "./map_type.ts";
-export { haveMapType, requireMapType } from "./have_map_type.ts";
+export { haveMapType, requireMapType } from "./map_type_probe.ts";

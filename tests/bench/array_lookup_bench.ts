@@ -1,0 +1,39 @@
+// ARRAY map lookup through ffi.ts, next to the same loop in C (array_lookup.c).
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno } from "../../ffi.ts";
+
+const OPS = 1000;
+
+const mapFd = bpf(
+  BpfCmd.MAP_CREATE,
+  new Attr().u32(0, 2 /* ARRAY */).u32(4, 4).u32(8, 8).u32(12, 1),
+);
+const key = allocBuffer(4);
+const value = allocBuffer(8);
+new DataView(value.buffer).setBigUint64(0, 7n, true);
+bpf(BpfCmd.MAP_UPDATE_ELEM, new Attr().u32(0, mapFd).pointer(8, key).pointer(16, value));
+
+// The attr is built once and reused; it holds key and value for as long as it lives.
+const attr = new Attr().u32(0, mapFd).pointer(8, key).pointer(16, value);
+
+const c = Deno.dlopen(new URL(".build/array_lookup.so", import.meta.url).pathname, {
+  lookup_loop: { parameters: ["i32", "i32"], result: "i32" },
+});
+
+Deno.bench({
+  name: `C: ARRAY lookup, reused attr [×${OPS}]`,
+  group: "array_lookup",
+  baseline: true,
+  fn() {
+    if (c.symbols.lookup_loop(mapFd, OPS) !== 7) throw new Error("C lookup failed");
+  },
+});
+
+Deno.bench({
+  name: `ffi.ts: ARRAY lookup, reused attr [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    for (let i = 0; i < OPS; i++) {
+      if (bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, attr) < 0) throw new Error("lookup failed");
+    }
+  },
+});
