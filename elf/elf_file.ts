@@ -1,0 +1,331 @@
+/**
+ * A reader for ELF64 relocatable objects of either byte order, as clang emits for BPF:
+ * section headers, string tables, the symbol table and `.rel*` sections. Every offset and
+ * size is checked against the input before it is used.
+ *
+ * @module
+ */
+
+import { FormatError } from "../errors.ts";
+
+/** The ELF machine number of BPF. */
+export const EM_BPF = 247;
+
+/** Section types the loader looks at (`SHT_*`). */
+export const SectionType = {
+  Null: 0,
+  ProgBits: 1,
+  SymTab: 2,
+  StrTab: 3,
+  Rela: 4,
+  NoBits: 8,
+  Rel: 9,
+} as const;
+
+/** Section flags (`SHF_*`). */
+export const SectionFlag = {
+  Write: 0x1,
+  Alloc: 0x2,
+  ExecInstr: 0x4,
+} as const;
+
+/** Symbol types (`STT_*`), the low nibble of `st_info`. */
+export const SymbolType = {
+  NoType: 0,
+  Object: 1,
+  Func: 2,
+  Section: 3,
+  File: 4,
+} as const;
+
+/** Symbol bindings (`STB_*`), the high nibble of `st_info`. */
+export const SymbolBinding = {
+  Local: 0,
+  Global: 1,
+  Weak: 2,
+} as const;
+
+/** Special section indices (`SHN_*`). */
+export const SHN_UNDEF = 0;
+const SHN_LORESERVE = 0xff00;
+/** Section index of absolute symbols. */
+export const SHN_ABS = 0xfff1;
+/** Section index of common symbols. */
+export const SHN_COMMON = 0xfff2;
+const SHN_XINDEX = 0xffff;
+
+const EHDR_SIZE = 64;
+const SHDR_SIZE = 64;
+const SYM_SIZE = 24;
+const REL_SIZE = 16;
+const RELA_SIZE = 24;
+/** The largest `.bss` the reader materialises: far above any map value the kernel takes. */
+const MAX_NOBITS = 1 << 30;
+
+/** One section header, with its name resolved. */
+export interface Section {
+  /** The index of the section in the header table. */
+  readonly index: number;
+  readonly name: string;
+  readonly type: number;
+  readonly flags: bigint;
+  readonly offset: number;
+  readonly size: number;
+  readonly link: number;
+  readonly info: number;
+  readonly addralign: number;
+  readonly entsize: number;
+}
+
+/** One symbol of `.symtab`. */
+export interface ElfSymbol {
+  /** The index of the symbol in the table (relocations refer to symbols by index). */
+  readonly index: number;
+  readonly name: string;
+  readonly type: number;
+  readonly binding: number;
+  /** `st_other & 3`: default, internal, hidden or protected. */
+  readonly visibility: number;
+  /** The section the symbol is defined in, or one of the `SHN_*` values. */
+  readonly section: number;
+  readonly value: number;
+  readonly size: number;
+}
+
+/** One relocation entry of a `.rel` (or `.rela`) section. */
+export interface Relocation {
+  /** Byte offset in the section the relocations apply to. */
+  readonly offset: number;
+  /** The index of the symbol in `.symtab`. */
+  readonly symbol: number;
+  /** The relocation type (`R_BPF_*`). */
+  readonly type: number;
+  /** The addend of `.rela` entries; 0 for `.rel`. */
+  readonly addend: bigint;
+}
+
+/** An ELF64 relocatable BPF object, parsed from bytes. */
+export class ElfFile {
+  /** The whole input. */
+  readonly bytes: Uint8Array;
+  /** `"little"` or `"big"`, from `e_ident[EI_DATA]`. */
+  readonly byteOrder: "little" | "big";
+  /** Section headers in index order. */
+  readonly sections: readonly Section[];
+  readonly #view: DataView;
+  readonly #little: boolean;
+  #symbols: ElfSymbol[] | undefined;
+
+  /**
+   * Parses the header and the section table. Throws {@linkcode FormatError} for anything
+   * that is not a well-formed ELF64 relocatable object for `EM_BPF`.
+   */
+  constructor(bytes: Uint8Array) {
+    this.bytes = bytes;
+    this.#view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    if (bytes.length < EHDR_SIZE) throw new FormatError("ELF: file shorter than its header", 0);
+    if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+      throw new FormatError("ELF: bad magic", 0);
+    }
+    if (bytes[4] !== 2) throw new FormatError(`ELF: class ${bytes[4]} is not ELF64`, 4);
+    if (bytes[5] !== 1 && bytes[5] !== 2) {
+      throw new FormatError(`ELF: unknown data encoding ${bytes[5]}`, 5);
+    }
+    if (bytes[6] !== 1) throw new FormatError(`ELF: unknown version ${bytes[6]}`, 6);
+    this.#little = bytes[5] === 1;
+    this.byteOrder = this.#little ? "little" : "big";
+    const type = this.#u16(16);
+    if (type !== 1) throw new FormatError(`ELF: type ${type} is not a relocatable object`, 16);
+    const machine = this.#u16(18);
+    if (machine !== EM_BPF) {
+      throw new FormatError(`ELF: machine ${machine} is not BPF (${EM_BPF})`, 18);
+    }
+    this.sections = this.#readSections();
+  }
+
+  #u16(offset: number): number {
+    return this.#view.getUint16(offset, this.#little);
+  }
+
+  #u32(offset: number): number {
+    return this.#view.getUint32(offset, this.#little);
+  }
+
+  /** A 64-bit field that must fit in a JS number (file offsets and sizes). */
+  #u64(offset: number, what: string): number {
+    const v = this.#view.getBigUint64(offset, this.#little);
+    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+      throw new FormatError(`ELF: ${what} ${v} is out of range`, offset);
+    }
+    return Number(v);
+  }
+
+  #readSections(): Section[] {
+    const shoff = this.#u64(0x28, "section header offset");
+    const shentsize = this.#u16(0x3a);
+    let shnum = this.#u16(0x3c);
+    let shstrndx = this.#u16(0x3e);
+    if (shoff === 0) return [];
+    if (shentsize !== SHDR_SIZE) {
+      throw new FormatError(`ELF: section header size ${shentsize} is not ${SHDR_SIZE}`, 0x3a);
+    }
+    this.#checkRange(shoff, SHDR_SIZE, "section header 0");
+    // Extended numbering: the real counts live in section 0.
+    if (shnum === 0) shnum = this.#u64(shoff + 0x20, "section count");
+    if (shstrndx === SHN_XINDEX) shstrndx = this.#u32(shoff + 0x28);
+    if (shnum > (this.bytes.length - shoff) / SHDR_SIZE) {
+      throw new FormatError(`ELF: ${shnum} section headers do not fit in the file`, 0x3c);
+    }
+    const raw = [];
+    for (let i = 0; i < shnum; i++) {
+      const at = shoff + i * SHDR_SIZE;
+      raw.push({
+        at,
+        nameOffset: this.#u32(at),
+        type: this.#u32(at + 4),
+        flags: this.#view.getBigUint64(at + 8, this.#little),
+        offset: this.#u64(at + 0x18, "section offset"),
+        size: this.#u64(at + 0x20, "section size"),
+        link: this.#u32(at + 0x28),
+        info: this.#u32(at + 0x2c),
+        addralign: this.#u64(at + 0x30, "section alignment"),
+        entsize: this.#u64(at + 0x38, "section entry size"),
+      });
+    }
+    for (const [i, s] of raw.entries()) {
+      if (s.type !== SectionType.NoBits && s.type !== SectionType.Null) {
+        this.#checkRange(s.offset, s.size, `section ${i}`, s.at + 0x18);
+      }
+    }
+    if (shnum > 0 && (shstrndx >= shnum || raw[shstrndx].type !== SectionType.StrTab)) {
+      throw new FormatError(`ELF: section name table index ${shstrndx} is invalid`, 0x3e);
+    }
+    const names = shnum > 0 ? raw[shstrndx] : undefined;
+    return raw.map((s, index) => ({
+      index,
+      name: names ? this.#string(names.offset, names.size, s.nameOffset, s.at) : "",
+      type: s.type,
+      flags: s.flags,
+      offset: s.offset,
+      size: s.size,
+      link: s.link,
+      info: s.info,
+      addralign: s.addralign,
+      entsize: s.entsize,
+    }));
+  }
+
+  #checkRange(offset: number, size: number, what: string, at = offset): void {
+    if (offset > this.bytes.length || size > this.bytes.length - offset) {
+      throw new FormatError(
+        `ELF: ${what} (${size} bytes at ${offset}) extends past the end of the file`,
+        at,
+      );
+    }
+  }
+
+  /** A NUL-terminated string at `index` in a string table at `tableOffset`. */
+  #string(tableOffset: number, tableSize: number, index: number, at: number): string {
+    if (index >= tableSize && !(index === 0 && tableSize === 0)) {
+      throw new FormatError(`ELF: string offset ${index} is outside its table`, at);
+    }
+    const start = tableOffset + index;
+    const end = this.bytes.indexOf(0, start);
+    if (end < 0 || end >= tableOffset + tableSize) {
+      if (tableSize === 0) return "";
+      throw new FormatError("ELF: string is not NUL-terminated within its table", start);
+    }
+    return decoder.decode(this.bytes.subarray(start, end));
+  }
+
+  /** The section named `name`, if any (the first, when several share it). */
+  section(name: string): Section | undefined {
+    return this.sections.find((s) => s.name === name);
+  }
+
+  /**
+   * The contents of a section: a view into the input, not a copy. `SHT_NOBITS` sections
+   * (`.bss`) have no bytes in the file and give zeros of their size.
+   */
+  data(section: Section): Uint8Array {
+    if (section.type === SectionType.NoBits) {
+      if (section.size > MAX_NOBITS) {
+        throw new FormatError(`ELF: section "${section.name}" of ${section.size} bytes`, 0);
+      }
+      return new Uint8Array(section.size);
+    }
+    return this.bytes.subarray(section.offset, section.offset + section.size);
+  }
+
+  /** The symbols of `.symtab`, index 0 (the null symbol) included. */
+  symbols(): readonly ElfSymbol[] {
+    if (this.#symbols) return this.#symbols;
+    const symtab = this.sections.find((s) => s.type === SectionType.SymTab);
+    if (!symtab) return this.#symbols = [];
+    const at = symtab.offset;
+    if (symtab.entsize !== SYM_SIZE || symtab.size % SYM_SIZE !== 0) {
+      throw new FormatError(`ELF: symbol table entry size ${symtab.entsize} is invalid`, at);
+    }
+    const strtab = this.sections[symtab.link];
+    if (!strtab || strtab.type !== SectionType.StrTab) {
+      throw new FormatError(`ELF: symbol string table index ${symtab.link} is invalid`, at);
+    }
+    const symbols: ElfSymbol[] = [];
+    for (let i = 0; i < symtab.size / SYM_SIZE; i++) {
+      const o = at + i * SYM_SIZE;
+      const info = this.bytes[o + 4];
+      symbols.push({
+        index: i,
+        name: this.#string(strtab.offset, strtab.size, this.#u32(o), o),
+        type: info & 0xf,
+        binding: info >> 4,
+        visibility: this.bytes[o + 5] & 3,
+        section: this.#u16(o + 6),
+        value: this.#u64(o + 8, "symbol value"),
+        size: this.#u64(o + 16, "symbol size"),
+      });
+    }
+    return this.#symbols = symbols;
+  }
+
+  /**
+   * The relocation entries of a `SHT_REL` or `SHT_RELA` section. The section they apply to is
+   * `sections[rel.info]`; symbol indices are checked against `.symtab`.
+   */
+  relocations(rel: Section): Relocation[] {
+    const isRela = rel.type === SectionType.Rela;
+    if (!isRela && rel.type !== SectionType.Rel) {
+      throw new TypeError(`Section "${rel.name}" is not a relocation section`);
+    }
+    const size = isRela ? RELA_SIZE : REL_SIZE;
+    if (rel.size % size !== 0) {
+      throw new FormatError(
+        `ELF: relocation section "${rel.name}" has a partial entry`,
+        rel.offset,
+      );
+    }
+    const symbolCount = this.symbols().length;
+    const out: Relocation[] = [];
+    for (let o = rel.offset; o < rel.offset + rel.size; o += size) {
+      const info = this.#view.getBigUint64(o + 8, this.#little);
+      const symbol = Number(info >> 32n);
+      if (symbol >= symbolCount) {
+        throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
+      }
+      out.push({
+        offset: this.#u64(o, "relocation offset"),
+        symbol,
+        type: Number(info & 0xffffffffn),
+        addend: isRela ? this.#view.getBigInt64(o + 16, this.#little) : 0n,
+      });
+    }
+    return out;
+  }
+
+  /** Whether a symbol's section index names a real section rather than `SHN_*`. */
+  static isRegularSection(index: number): boolean {
+    return index !== SHN_UNDEF && index < SHN_LORESERVE;
+  }
+}
+
+const decoder = new TextDecoder("utf-8", { fatal: false });
