@@ -308,21 +308,25 @@ export function bpf(cmd: number, attr: Attr): number {
   return r;
 }
 
-/** The error for bpf(cmd) failing with `errno`. */
-export function bpfError(cmd: number, errno: number): Error {
+/**
+ * The error for bpf(cmd) failing with `errno`. `reason`, when given, says what the caller
+ * knows an EPERM means here (such as a frozen map) in place of the generic explanation.
+ */
+export function bpfError(cmd: number, errno: number, reason?: string): Error {
   const command = bpfCmdName(cmd);
   switch (errno) {
     case Errno.ENOENT:
       if (
         cmd === BpfCmd.MAP_LOOKUP_ELEM || cmd === BpfCmd.MAP_DELETE_ELEM ||
-        cmd === BpfCmd.MAP_GET_NEXT_KEY || cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM
+        cmd === BpfCmd.MAP_GET_NEXT_KEY || cmd === BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM ||
+        cmd === BpfCmd.MAP_UPDATE_ELEM // with BPF_EXIST
       ) return new KeyNotExistError(command);
       break;
     case Errno.EEXIST:
       if (cmd === BpfCmd.MAP_UPDATE_ELEM) return new KeyExistError(command);
       break;
     case Errno.EPERM:
-      return eperm(command, new SyscallError(command, errno));
+      return eperm(command, new SyscallError(command, errno), reason);
   }
   return new SyscallError(command, errno);
 }
@@ -358,7 +362,7 @@ export function hasCapability(cap: number): boolean {
  * The error for EPERM: a missing capability when the process lacks CAP_BPF and
  * CAP_SYS_ADMIN, otherwise a refusal for a reason that capabilities cannot fix.
  */
-function eperm(command: string, cause: SyscallError): PermissionError {
+function eperm(command: string, cause: SyscallError, reason?: string): PermissionError {
   let caps: bigint | undefined;
   try {
     caps = effectiveCapabilities();
@@ -378,7 +382,7 @@ function eperm(command: string, cause: SyscallError): PermissionError {
     `${command} failed: EPERM: the kernel refused although the process has ` +
       `${has(Capability.CAP_SYS_ADMIN) ? "CAP_SYS_ADMIN" : "CAP_BPF"}: ` +
       "the operation is not allowed here for another reason " +
-      "(a program or attach type this kernel restricts, lockdown, or an LSM policy)",
+      `(${reason ?? "a program or attach type this kernel restricts, lockdown, or an LSM policy"})`,
     undefined,
     { cause },
   );

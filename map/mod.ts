@@ -6,3 +6,12 @@
 
 export { MAP_TYPE_MIN_KERNEL, MapType, mapTypeName } from "./map_type.ts";
 export { haveMapType, requireMapType } from "./map_type_probe.ts";
+export { type MapEntry, MapSpec, type MapSpecInit, PinType } from "./map_spec.ts";
+export {
+  BpfMap,
+  type MapCreateOptions,
+  type MapData,
+  type MapInfo,
+  sanitizeName,
+  UpdateFlags,
+} from "./bpf_map.ts";

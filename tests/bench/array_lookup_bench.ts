@@ -1,12 +1,13 @@
 // ARRAY map lookup through ffi.ts, next to the same loop in C (array_lookup.c).
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno } from "../../ffi.ts";
+import { BpfMap, MapSpec, MapType } from "../../mod.ts";
 
 const OPS = 1000;
 
-const mapFd = bpf(
-  BpfCmd.MAP_CREATE,
-  new Attr().u32(0, 2 /* ARRAY */).u32(4, 4).u32(8, 8).u32(12, 1),
+const map = BpfMap.create(
+  new MapSpec({ type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 1 }),
 );
+const mapFd = map.fd;
 const key = allocBuffer(4);
 const value = allocBuffer(8);
 new DataView(value.buffer).setBigUint64(0, 7n, true);
@@ -34,6 +35,18 @@ Deno.bench({
   fn() {
     for (let i = 0; i < OPS; i++) {
       if (bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, attr) < 0) throw new Error("lookup failed");
+    }
+  },
+});
+
+const out = allocBuffer(8);
+
+Deno.bench({
+  name: `BpfMap.lookupInto [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    for (let i = 0; i < OPS; i++) {
+      if (!map.lookupInto(0, out)) throw new Error("lookup failed");
     }
   },
 });

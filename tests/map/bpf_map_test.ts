@@ -1,0 +1,224 @@
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import { BpfMap, MapSpec, MapType, UpdateFlags } from "../../mod.ts";
+import {
+  ClosedError,
+  KeyExistError,
+  KeyNotExistError,
+  NotSupportedError,
+  PermissionError,
+  SyscallError,
+} from "../../errors.ts";
+import { possibleCpus, setBackend } from "../../ffi.ts";
+import { assertNoFdLeak, ensureBpffs, kernelTest, openFdCount } from "../_harness.ts";
+
+const u32 = (n: number) => new Uint8Array(new Uint32Array([n]).buffer);
+const u64 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getBigUint64(0, true);
+const asU32 = (b: Uint8Array) => new DataView(b.buffer, b.byteOffset).getUint32(0, true);
+
+function spec(type: MapType, keySize: number, valueSize: number, maxEntries: number, flags = 0) {
+  return new MapSpec({ name: "test_map", type, keySize, valueSize, maxEntries, flags });
+}
+
+kernelTest("BpfMap: hash map create, update, lookup, delete, errors", async () => {
+  await assertNoFdLeak(() => {
+    using m = BpfMap.create(spec(MapType.Hash, 4, 8, 16));
+    assertEquals(m.lookup(1), undefined);
+    m.update(1, 100n);
+    m.update(u32(2), 200);
+    assertEquals(u64(m.lookup(1)!), 100n);
+    assertEquals(u64(m.lookup(2)!), 200n);
+    assertThrows(() => m.update(1, 5n, UpdateFlags.NoExist), KeyExistError);
+    assertThrows(() => m.update(3, 5n, UpdateFlags.Exist), KeyNotExistError);
+    assertEquals(m.delete(1), true);
+    assertEquals(m.delete(1), false);
+    assertEquals(u64(m.lookupAndDelete(2)!), 200n);
+    assertEquals(m.lookup(2), undefined);
+    // Wrong sizes are caught before any syscall.
+    assertThrows(() => m.lookup(new Uint8Array(3)), RangeError, "must be 4 bytes");
+    assertThrows(() => m.update(1, new Uint8Array(4)), RangeError, "must be 8 bytes");
+    assertThrows(() => m.lookup(1.5), TypeError);
+    assertThrows(() => m.lookup(2 ** 33), RangeError);
+    const out = new Uint8Array(8);
+    assertEquals(m.lookupInto(9, out), false);
+    m.update(9, 9n);
+    assertEquals(m.lookupInto(9, out), true);
+    assertEquals(u64(out), 9n);
+  });
+});
+
+kernelTest("BpfMap: use after close is a ClosedError", () => {
+  const m = BpfMap.create(spec(MapType.Array, 4, 4, 1));
+  m.close();
+  m.close();
+  assert(m.closed);
+  assertThrows(() => m.lookup(0), ClosedError);
+  assertThrows(() => m.update(0, 1), ClosedError);
+  assertThrows(() => m.info(), ClosedError);
+});
+
+kernelTest("BpfMap: info, fromId, clone, name", () => {
+  using m = BpfMap.create(
+    new MapSpec({
+      name: "my-map:with/odd chars and a long name",
+      type: MapType.LRUHash,
+      keySize: 8,
+      valueSize: 16,
+      maxEntries: 64,
+    }),
+  );
+  const info = m.info();
+  assertEquals(info.type, MapType.LRUHash);
+  assertEquals([info.keySize, info.valueSize, info.maxEntries], [8, 16, 64]);
+  assertEquals(info.name, "mymapwithoddcha");
+  assert(info.id > 0);
+  using again = BpfMap.fromId(info.id);
+  assertEquals(again.info().id, info.id);
+  assertEquals(again.keySize, 8);
+  using copy = m.clone();
+  assert(copy.fd !== m.fd);
+  copy.update(7n, new Uint8Array(16).fill(3));
+  assertEquals(m.lookup(7n), new Uint8Array(16).fill(3));
+});
+
+kernelTest("BpfMap: per-CPU values, one per possible CPU", () => {
+  using m = BpfMap.create(spec(MapType.PerCPUArray, 4, 4, 2));
+  const cpus = possibleCpus();
+  assertEquals(m.fullValueSize, 8 * cpus);
+  const values = Array.from({ length: cpus }, (_, i) => u32(1000 + i));
+  m.update(1, values);
+  assertEquals(m.lookupPerCPU(1)!.map(asU32), values.map(asU32));
+  assertThrows(() => m.update(1, [u32(1), ...values]), RangeError, "per-CPU values");
+  assertEquals(m.lookupPerCPU(9), undefined);
+  using plain = BpfMap.create(spec(MapType.Array, 4, 4, 1));
+  assertThrows(() => plain.lookupPerCPU(0), TypeError, "not per-CPU");
+});
+
+kernelTest("BpfMap: queue is FIFO, stack is LIFO", () => {
+  using q = BpfMap.create(spec(MapType.Queue, 0, 4, 8));
+  using s = BpfMap.create(spec(MapType.Stack, 0, 4, 8));
+  for (const v of [1, 2, 3]) {
+    q.push(v);
+    s.push(v);
+  }
+  assertEquals(asU32(q.peek()!), 1);
+  assertEquals([q.pop(), q.pop(), q.pop()].map((b) => asU32(b!)), [1, 2, 3]);
+  assertEquals([s.pop(), s.pop(), s.pop()].map((b) => asU32(b!)), [3, 2, 1]);
+  assertEquals(q.pop(), undefined);
+  assertEquals(s.peek(), undefined);
+});
+
+kernelTest("BpfMap: iteration visits each key once, also while deleting", () => {
+  using m = BpfMap.create(spec(MapType.Hash, 4, 4, 256));
+  for (let i = 0; i < 200; i++) m.update(i, i * 2);
+  const seen = [...m.keys()].map(asU32).sort((a, b) => a - b);
+  assertEquals(seen, Array.from({ length: 200 }, (_, i) => i));
+  assertEquals([...m].length, 200);
+  for (const [k, v] of m.entries()) assertEquals(asU32(v), asU32(k) * 2);
+
+  // Delete every key as it is visited: the walk must still end and see each key once.
+  const visited: number[] = [];
+  for (const key of m.keys()) {
+    visited.push(asU32(key));
+    m.delete(key);
+  }
+  assertEquals(visited.sort((a, b) => a - b), Array.from({ length: 200 }, (_, i) => i));
+  assertEquals(m.nextKey(), undefined);
+});
+
+kernelTest("BpfMap: batch update, lookup and delete", () => {
+  using m = BpfMap.create(spec(MapType.Hash, 4, 8, 10_000));
+  const n = 5000;
+  const keys = new Uint8Array(n * 4);
+  const values = new Uint8Array(n * 8);
+  const kv = new DataView(keys.buffer);
+  const vv = new DataView(values.buffer);
+  for (let i = 0; i < n; i++) {
+    kv.setUint32(i * 4, i, true);
+    vv.setBigUint64(i * 8, BigInt(i) * 3n, true);
+  }
+  assertEquals(m.updateBatch(keys, values), n);
+  const got = m.lookupBatch(512);
+  assertEquals(got.count, n);
+  const back = new Map<number, bigint>();
+  const gk = new DataView(got.keys.buffer);
+  const gv = new DataView(got.values.buffer);
+  for (let i = 0; i < got.count; i++) {
+    back.set(gk.getUint32(i * 4, true), gv.getBigUint64(i * 8, true));
+  }
+  assertEquals(back.size, n);
+  for (let i = 0; i < n; i++) assertEquals(back.get(i), BigInt(i) * 3n);
+  assertEquals(m.deleteBatch(keys.subarray(0, 400)), 100);
+  assertEquals(m.lookupBatch().count, n - 100);
+  const drained = m.lookupBatch(1000, true);
+  assertEquals(drained.count, n - 100);
+  assertEquals(m.nextKey(), undefined);
+});
+
+kernelTest("BpfMap: pin and loadPinned round trip; freeze", () => {
+  const dir = `${ensureBpffs()}/ebpf_test_${Deno.pid}`;
+  Deno.mkdirSync(dir, { recursive: true });
+  try {
+    using m = BpfMap.create(spec(MapType.Array, 4, 4, 4));
+    m.update(2, 22);
+    m.pin(`${dir}/arr`);
+    using pinned = BpfMap.loadPinned(`${dir}/arr`);
+    assertEquals(pinned.info().id, m.info().id);
+    assertEquals(asU32(pinned.lookup(2)!), 22);
+    BpfMap.unpin(`${dir}/arr`);
+    assertThrows(() => BpfMap.loadPinned(`${dir}/arr`), SyscallError);
+
+    m.freeze();
+    const e = assertThrows(() => m.update(2, 1), PermissionError, "frozen");
+    assertEquals((e.cause as SyscallError).code, "EPERM");
+    assertEquals(asU32(m.lookup(2)!), 22);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+kernelTest("BpfMap: map-in-map with an inner map template", () => {
+  const inner = spec(MapType.Array, 4, 4, 1);
+  using outer = BpfMap.create(
+    new MapSpec({
+      type: MapType.ArrayOfMaps,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 2,
+      innerMap: inner,
+    }),
+  );
+  using a = BpfMap.create(inner);
+  outer.update(0, a.fd);
+  const id = asU32(outer.lookup(0)!);
+  assertEquals(id, a.info().id);
+  assertThrows(
+    () =>
+      BpfMap.create(
+        new MapSpec({ type: MapType.HashOfMaps, keySize: 4, valueSize: 4, maxEntries: 1 }),
+      ),
+    TypeError,
+  );
+});
+
+kernelTest("BpfMap: 10,000 create/close cycles and failed creations leak nothing", () => {
+  const before = openFdCount();
+  for (let i = 0; i < 10_000; i++) BpfMap.create(spec(MapType.Array, 4, 4, 1)).close();
+  for (let i = 0; i < 100; i++) {
+    // value_size 0 is invalid for a hash map.
+    assertThrows(() => BpfMap.create(spec(MapType.Hash, 4, 0, 1)), SyscallError);
+  }
+  assertEquals(openFdCount(), before);
+});
+
+Deno.test("BpfMap: a kernel without the map type gives NotSupportedError", () => {
+  const restore = setBackend({ bpf: () => -22, address: () => 1n });
+  try {
+    const e = assertThrows(
+      () => BpfMap.create(spec(MapType.BloomFilter, 0, 4, 1)),
+      NotSupportedError,
+    );
+    assertEquals(e.minKernel, "5.16");
+  } finally {
+    restore();
+  }
+});
