@@ -59,6 +59,7 @@ const SYMBOLS = {
     nonblocking: true,
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
+  getpagesize: { parameters: [], result: "i32" },
   getpid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;
@@ -538,6 +539,13 @@ export function writeFd(fd: number, buffer: Uint8Array): number {
   const r = Number(load().lib.write(fd, buffer, BigInt(buffer.byteLength)));
   if (r < 0) fail("write");
   return r;
+}
+
+let cachedPageSize: number | undefined;
+
+/** The size of a memory page: the unit of ring buffer mappings. */
+export function pageSize(): number {
+  return cachedPageSize ??= load().lib.getpagesize();
 }
 
 /** getpid(2). */

@@ -15,3 +15,4 @@ export {
   sanitizeName,
   UpdateFlags,
 } from "./bpf_map.ts";
+export { RingReader, type RingReadOptions } from "./ring_reader.ts";

@@ -1,8 +1,9 @@
 // Kernel tests of ffi.ts alone: raw bpf_attr structs, no higher layer.
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
-import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, closeFd, cString } from "../ffi.ts";
+import { allocBuffer, Attr, bpf, BpfCmd, closeFd } from "../ffi.ts";
 import { KeyExistError, KeyNotExistError, SyscallError, VerifierError } from "../errors.ts";
 import { assertNoFdLeak, kernelTest } from "./_harness.ts";
+import { insn, loadRaw, Op, testRun } from "./_raw_prog.ts";
 
 const BPF_MAP_TYPE_HASH = 1;
 const BPF_MAP_TYPE_ARRAY = 2;
@@ -39,57 +40,10 @@ function lookup(fd: number, key: Uint8Array, valueSize: number): Uint8Array {
   return value;
 }
 
-/** Encodes one instruction: opcode, dst/src registers, 16-bit offset, 32-bit immediate. */
-function insn(op: number, dst: number, src: number, off: number, imm: number): number[] {
-  const b = new Uint8Array(8);
-  const v = new DataView(b.buffer);
-  v.setUint8(0, op);
-  v.setUint8(1, (src << 4) | dst);
-  v.setInt16(2, off, true);
-  v.setInt32(4, imm, true);
-  return [...b];
-}
-
-const MOV64_IMM = 0xb7;
-const LDX_W = 0x61;
-const ALU64_ADD_IMM = 0x07;
-const EXIT = 0x95;
-
-interface Loaded {
-  fd: number;
-  log: string;
-  errno: number;
-}
-
-function loadSocketFilter(program: number[][], logSize = 0): Loaded {
-  const insns = allocBuffer(program.length * 8);
-  insns.set(program.flat());
-  const log = allocBuffer(logSize);
-  const attr = new Attr()
-    .u32(0, BPF_PROG_TYPE_SOCKET_FILTER)
-    .u32(4, program.length)
-    .pointer(8, insns)
-    .pointer(16, cString("GPL"))
-    .u32(24, logSize > 0 ? 1 : 0)
-    .u32(28, logSize)
-    .pointer(32, log);
-  const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
-  const text = new TextDecoder().decode(log.subarray(0, Math.max(0, log.indexOf(0))));
-  return { fd: r >= 0 ? r : -1, log: text, errno: r < 0 ? -r : 0 };
-}
-
-function testRun(progFd: number, data: Uint8Array): { retval: number; duration: number } {
-  const out = allocBuffer(data.length + 64);
-  const attr = new Attr()
-    .u32(0, progFd)
-    .u32(8, data.length)
-    .u32(12, out.length)
-    .pointer(16, data)
-    .pointer(24, out)
-    .u32(32, 1);
-  bpf(BpfCmd.PROG_TEST_RUN, attr);
-  return { retval: attr.getU32(4), duration: attr.getU32(36) };
-}
+const loadSocketFilter = (program: number[][], logSize = 0) =>
+  loadRaw(BPF_PROG_TYPE_SOCKET_FILTER, program, logSize);
+const { MOV64_IMM, LDX_W, EXIT } = Op;
+const ALU64_ADD_IMM = Op.ADD64_IMM;
 
 kernelTest("ffi: ARRAY map update and lookup with raw attrs", async () => {
   await assertNoFdLeak(() => {

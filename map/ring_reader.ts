@@ -1,0 +1,275 @@
+/**
+ * Reading a BPF ring buffer (`BPF_MAP_TYPE_RINGBUF`) from user space.
+ *
+ * @module
+ */
+
+import {
+  allocBuffer,
+  closeFd,
+  epollCreate,
+  EpollCtl,
+  epollCtl,
+  epollWait,
+  eventFd,
+  type Mapping,
+  mmap,
+  munmap,
+  pageSize,
+  readFd,
+  writeFd,
+} from "../ffi.ts";
+import { ClosedError } from "../errors.ts";
+import type { BpfMap } from "./bpf_map.ts";
+import { MapType, mapTypeName } from "./map_type.ts";
+
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
+const EPOLLIN = 0x001;
+const BUSY_BIT = 0x80000000;
+const DISCARD_BIT = 0x40000000;
+const HEADER_SIZE = 8;
+/** epoll data values that tell the ring's fd from the cancel eventfd. */
+const RING_EVENT = 1n;
+const CANCEL_EVENT = 2n;
+
+/** Options of a wait for records. */
+export interface RingReadOptions {
+  /** Give up after this many milliseconds; the read resolves to `undefined`. */
+  timeoutMs?: number;
+  /** Abort the wait: the read rejects with the signal's reason. */
+  signal?: AbortSignal;
+}
+
+/**
+ * Reads records from a ring buffer map. `drain()` consumes everything available
+ * synchronously (the fast path); `read()` and `for await` wait on epoll without blocking the
+ * event loop. Records are copied out of the kernel's read-only mapping before user code sees
+ * them.
+ *
+ * @example
+ * ```ts ignore
+ * using reader = new RingReader(events);
+ * for await (const record of reader) console.log(record.length);
+ * ```
+ */
+export class RingReader {
+  readonly #consumer: Mapping;
+  readonly #producer: Mapping;
+  /** Low and high 32-bit halves of consumer_pos (RW page). */
+  readonly #consumerWords: Uint32Array;
+  readonly #consumerPos: BigUint64Array;
+  /** producer_pos, read with Atomics. */
+  readonly #producerWords: Uint32Array;
+  /** The data area, mapped twice in a row so that a record never wraps. */
+  readonly #data: Uint8Array;
+  readonly #dataWords: Int32Array;
+  readonly #mask: number;
+  readonly #epfd: number;
+  readonly #cancelFd: number;
+  readonly #events = allocBuffer(16 * 4);
+  readonly #drainBuf = allocBuffer(8);
+  #consumed: number;
+  #closed = false;
+  /** The epoll wait in flight: its fds must outlive it. */
+  #pending: Promise<number> | undefined;
+  #fdsClosed = false;
+  /** Held so the map's fd stays open while its ring is mapped and watched. */
+  readonly #map: BpfMap;
+
+  /** Maps the ring of `map` (which must be a `BPF_MAP_TYPE_RINGBUF`). */
+  constructor(map: BpfMap) {
+    if (map.type !== MapType.RingBuf) {
+      throw new TypeError(`Map "${map.name}" is ${mapTypeName(map.type)}, not a ring buffer`);
+    }
+    this.#map = map;
+    const page = pageSize();
+    const size = map.maxEntries;
+    this.#mask = size - 1;
+    this.#consumer = mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0n);
+    try {
+      this.#producer = mmap(page + 2 * size, PROT_READ, MAP_SHARED, map.fd, BigInt(page));
+    } catch (e) {
+      munmap(this.#consumer);
+      throw e;
+    }
+    this.#consumerWords = new Uint32Array(this.#consumer.buffer, 0, 2);
+    this.#consumerPos = new BigUint64Array(this.#consumer.buffer, 0, 1);
+    this.#producerWords = new Uint32Array(this.#producer.buffer, 0, 2);
+    this.#data = new Uint8Array(this.#producer.buffer, page, 2 * size);
+    this.#dataWords = new Int32Array(this.#producer.buffer, page, (2 * size) / 4);
+    this.#consumed = Number(this.#consumerPos[0]);
+    this.#epfd = epollCreate();
+    this.#cancelFd = eventFd();
+    epollCtl(this.#epfd, EpollCtl.ADD, map.fd, EPOLLIN, RING_EVENT);
+    epollCtl(this.#epfd, EpollCtl.ADD, this.#cancelFd, EPOLLIN, CANCEL_EVENT);
+  }
+
+  /** Bytes of records waiting to be consumed. */
+  get available(): number {
+    this.#check();
+    return (Atomics.load(this.#producerWords, 0) - (this.#consumed >>> 0)) >>> 0;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ClosedError("RingReader");
+  }
+
+  /**
+   * Consumes every record available now and hands each one, copied, to `onRecord`.
+   * Returns the number of records delivered. Never waits.
+   */
+  drain(onRecord: (record: Uint8Array) => void, max = Infinity): number {
+    this.#check();
+    const data = this.#data;
+    const words = this.#dataWords;
+    const mask = this.#mask;
+    let consumed = this.#consumed;
+    let delivered = 0;
+    // 32-bit arithmetic on positions: differences stay right across wrap-around.
+    const producer = Atomics.load(this.#producerWords, 0);
+    while (delivered < max && ((producer - (consumed >>> 0)) | 0) > 0) {
+      const at = consumed & mask;
+      const header = Atomics.load(words, at >> 2) >>> 0;
+      if (header & BUSY_BIT) break;
+      const length = header & ~(BUSY_BIT | DISCARD_BIT);
+      consumed += (length + HEADER_SIZE + 7) & ~7;
+      if ((header & DISCARD_BIT) === 0) {
+        const start = at + HEADER_SIZE;
+        onRecord(data.slice(start, start + length));
+        delivered++;
+      }
+    }
+    if (consumed !== this.#consumed) this.#commit(consumed);
+    return delivered;
+  }
+
+  /** One 64-bit store of consumer_pos per batch, as the kernel reads it. */
+  #commit(consumed: number): void {
+    this.#consumed = consumed;
+    Atomics.store(this.#consumerPos, 0, BigInt(consumed));
+  }
+
+  /**
+   * Copies the next record into `out` without allocating and returns its length, or -1
+   * when no record is available now. Throws `RangeError` when `out` is too small (the
+   * record stays in the ring).
+   */
+  readInto(out: Uint8Array): number {
+    this.#check();
+    const producer = Atomics.load(this.#producerWords, 0);
+    let consumed = this.#consumed;
+    while (((producer - (consumed >>> 0)) | 0) > 0) {
+      const at = consumed & this.#mask;
+      const header = Atomics.load(this.#dataWords, at >> 2) >>> 0;
+      if (header & BUSY_BIT) break;
+      const length = header & ~(BUSY_BIT | DISCARD_BIT);
+      if ((header & DISCARD_BIT) === 0 && length > out.byteLength) {
+        throw new RangeError(`Record of ${length} bytes does not fit in ${out.byteLength}`);
+      }
+      consumed += (length + HEADER_SIZE + 7) & ~7;
+      if ((header & DISCARD_BIT) === 0) {
+        out.set(this.#data.subarray(at + HEADER_SIZE, at + HEADER_SIZE + length));
+        this.#commit(consumed);
+        return length;
+      }
+    }
+    if (consumed !== this.#consumed) this.#commit(consumed);
+    return -1;
+  }
+
+  /**
+   * Waits until records are available (or the timeout passes) without blocking the event
+   * loop. Resolves true when records are there, false on timeout; rejects when the signal
+   * aborts, and with {@linkcode ClosedError} when the reader is closed meanwhile.
+   */
+  async wait(options: RingReadOptions = {}): Promise<boolean> {
+    this.#check();
+    options.signal?.throwIfAborted();
+    if (this.available > 0) return true;
+    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
+    const onAbort = () => this.#wake();
+    options.signal?.addEventListener("abort", onAbort, { once: true });
+    try {
+      for (;;) {
+        // Bounded slices keep a forgotten wait from pinning the process forever.
+        const slice = Math.max(0, Math.min(1000, deadline - Date.now()));
+        const pending = epollWait(this.#epfd, this.#events, 4, slice);
+        this.#pending = pending;
+        try {
+          await pending;
+        } finally {
+          this.#pending = undefined;
+          if (this.#closed) this.#closeFds();
+        }
+        if (this.#closed) throw new ClosedError("RingReader");
+        readFd(this.#cancelFd, this.#drainBuf); // reset a wake-up so later waits block again
+        options.signal?.throwIfAborted();
+        if (this.available > 0) return true;
+        if (Date.now() >= deadline) return false;
+      }
+    } finally {
+      options.signal?.removeEventListener("abort", onAbort);
+    }
+  }
+
+  #wake(): void {
+    const one = allocBuffer(8);
+    one[0] = 1;
+    writeFd(this.#cancelFd, one);
+  }
+
+  /**
+   * The next record, copied; waits when none is available. Resolves `undefined` on timeout.
+   */
+  async read(options: RingReadOptions = {}): Promise<Uint8Array | undefined> {
+    for (;;) {
+      let record: Uint8Array | undefined;
+      this.drain((r) => (record = r), 1);
+      if (record) return record;
+      if (!await this.wait(options)) return undefined;
+    }
+  }
+
+  /** Records as they arrive, until the reader is closed. */
+  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    const batch: Uint8Array[] = [];
+    while (!this.#closed) {
+      this.drain((r) => batch.push(r));
+      while (batch.length > 0) yield batch.shift()!;
+      try {
+        await this.wait();
+      } catch (e) {
+        if (e instanceof ClosedError) return;
+        throw e;
+      }
+    }
+  }
+
+  /** Unmaps the ring and ends pending waits; the map itself stays open. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    munmap(this.#consumer);
+    munmap(this.#producer);
+    if (this.#pending) {
+      // Wake the wait; its fds are closed when it returns (FFI_NOTES rule 15).
+      this.#wake();
+    } else {
+      this.#closeFds();
+    }
+  }
+
+  #closeFds(): void {
+    if (this.#fdsClosed) return;
+    this.#fdsClosed = true;
+    closeFd(this.#epfd);
+    closeFd(this.#cancelFd);
+  }
+
+  /** Closes the reader at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
