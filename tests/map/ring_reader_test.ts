@@ -33,7 +33,7 @@ const recordValue = (r: Uint8Array) => Number(new DataView(r.buffer).getBigUint6
 kernelTest(
   "RingReader: N records from the kernel arrive in order with the right bytes",
   async () => {
-    await assertNoFdLeak(async () => {
+    await assertNoFdLeak(() => {
       using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 64 * 1024 }));
       const prog = ringWriter(ring.fd);
       try {
