@@ -25,7 +25,6 @@ type Row = [
   flags: string,
 ];
 
-// prettier-ignore
 const TABLE: Row[] = [
   ["socket", "SOCKET_FILTER", "", "socket", ""],
   ["sk_reuseport/migrate", "SK_REUSEPORT", "SK_REUSEPORT_SELECT_OR_MIGRATE", "sk_reuseport", "A"],
