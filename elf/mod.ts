@@ -22,6 +22,3 @@ export {
   type SectionFlags,
   type SectionKind,
 } from "./section_conventions.ts";
-// SectionConvention.attachType is an AttachType, so it must be public. prog/mod.ts does not
-// export it yet; re-exporting the same binding from both places later is harmless.
-export { AttachType, attachTypeName } from "../prog/attach_type.ts";

@@ -5,3 +5,4 @@
  */
 
 export { ProgramType, programTypeName } from "./program_type.ts";
+export { AttachType, attachTypeName } from "./attach_type.ts";
