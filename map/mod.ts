@@ -16,3 +16,4 @@ export {
   UpdateFlags,
 } from "./bpf_map.ts";
 export { RingReader, type RingReadOptions } from "./ring_reader.ts";
+export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
