@@ -15,6 +15,7 @@ import {
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -335,7 +336,8 @@ export class BpfMap {
   }
 
   /**
-   * The value stored under `key`, as a new byte array, or `undefined` when the map has no
+   * The value stored under `key`, as a copy (a view into a shared buffer: mind its
+   * `byteOffset`), or `undefined` when the map has no
    * such key. For per-CPU maps the array holds every CPU's value at an 8-byte stride.
    */
   lookup(key: MapData): Uint8Array | undefined {
@@ -343,7 +345,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(0n));
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
-    return this.#value.slice(0, this.fullValueSize);
+    return copyBytes(this.#value, 0, this.fullValueSize);
   }
 
   /**
@@ -429,7 +431,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAttr(0n));
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, -r);
-    return this.#value.slice(0, this.fullValueSize);
+    return copyBytes(this.#value, 0, this.fullValueSize);
   }
 
   /**
@@ -447,7 +449,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_GET_NEXT_KEY, attr);
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(BpfCmd.MAP_GET_NEXT_KEY, -r);
-    return this.#nextKey.slice(0, this.keySize);
+    return copyBytes(this.#nextKey, 0, this.keySize);
   }
 
   /**
@@ -513,7 +515,7 @@ export class BpfMap {
     const r = bpfErrno(cmd, attr);
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(cmd, -r);
-    return this.#value.slice(0, this.fullValueSize);
+    return copyBytes(this.#value, 0, this.fullValueSize);
   }
 
   /**

@@ -20,6 +20,7 @@ import {
   writeFd,
 } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
+import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
@@ -117,7 +118,8 @@ export class RingReader {
   }
 
   /**
-   * Consumes every record available now and hands each one, copied, to `onRecord`.
+   * Consumes every record available now and hands each one, copied, to `onRecord`. Records
+   * are views into a shared buffer: read them through their `byteOffset` (or copy them).
    * Returns the number of records delivered. Never waits.
    */
   drain(onRecord: (record: Uint8Array) => void, max = Infinity): number {
@@ -137,7 +139,7 @@ export class RingReader {
       consumed += (length + HEADER_SIZE + 7) & ~7;
       if ((header & DISCARD_BIT) === 0) {
         const start = at + HEADER_SIZE;
-        onRecord(data.slice(start, start + length));
+        onRecord(copyBytes(data, start, start + length));
         delivered++;
       }
     }

@@ -28,7 +28,8 @@ function ringWriter(ringFd: number): number {
   return load.fd;
 }
 
-const recordValue = (r: Uint8Array) => Number(new DataView(r.buffer).getBigUint64(0, true));
+const recordValue = (r: Uint8Array) =>
+  Number(new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(0, true));
 
 kernelTest(
   "RingReader: N records from the kernel arrive in order with the right bytes",

@@ -1,0 +1,83 @@
+// Ring buffer drain: RingReader.drain (records copied out) next to libbpf's
+// ring_buffer__consume with a copying callback, same ring, same records, same run.
+// Records are produced by a socket filter run with BPF_PROG_TEST_RUN's repeat, outside the
+// timed part of each iteration.
+import { BpfMap, MapSpec, MapType, RingReader } from "../../mod.ts";
+import { closeFd } from "../../ffi.ts";
+import { insn, loadMapFd, loadRaw, Op, testRun } from "../_raw_prog.ts";
+
+const RECORDS = 1000;
+const BPF_PROG_TYPE_SOCKET_FILTER = 1;
+
+const c = Deno.dlopen(new URL(".build/ringbuf_drain.so", import.meta.url).pathname, {
+  rb_open: { parameters: ["i32"], result: "pointer" },
+  rb_consume: { parameters: ["pointer"], result: "i32" },
+  rb_close: { parameters: ["pointer"], result: "void" },
+});
+
+/** A socket filter that fills `size` bytes of stack and outputs them to `ringFd`. */
+function writer(ringFd: number, size: number): number {
+  const fill = Array.from({ length: size / 8 }, (_, k) => insn(Op.STX_DW, 10, 2, -8 * (k + 1), 0));
+  const load = loadRaw(BPF_PROG_TYPE_SOCKET_FILTER, [
+    insn(Op.MOV64_IMM, 2, 0, 0, 0x07070707),
+    ...fill, // *(u64 *)(r10 - 8k) = r2
+    ...loadMapFd(1, ringFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -size), // r2 = r10 - size
+    insn(Op.MOV64_IMM, 3, 0, 0, size),
+    insn(Op.MOV64_IMM, 4, 0, 0, 0),
+    insn(Op.CALL, 0, 0, 0, 130), // bpf_ringbuf_output
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 1 << 16);
+  if (load.fd < 0) throw new Error(load.log);
+  return load.fd;
+}
+
+for (const size of [16, 256]) {
+  // One ring per consumer: each consumer keeps its own position.
+  const spec = new MapSpec({ type: MapType.RingBuf, maxEntries: 1 << 20 });
+  const ring = BpfMap.create(spec);
+  const cRing = BpfMap.create(spec);
+  const prog = writer(ring.fd, size);
+  const cProg = writer(cRing.fd, size);
+  const packet = new Uint8Array(64);
+  const reader = new RingReader(ring);
+  const rb = c.symbols.rb_open(cRing.fd);
+  let sink = 0;
+
+  Deno.bench({
+    name: `C: libbpf ring_buffer__consume, ${size} B records [×${RECORDS}]`,
+    group: `ringbuf_${size}`,
+    baseline: true,
+    fn(b) {
+      testRun(cProg, packet, RECORDS);
+      b.start();
+      const n = c.symbols.rb_consume(rb);
+      b.end();
+      if (n !== RECORDS) throw new Error(`consumed ${n}`);
+    },
+  });
+
+  Deno.bench({
+    name: `RingReader.drain, ${size} B records [×${RECORDS}]`,
+    group: `ringbuf_${size}`,
+    fn(b) {
+      testRun(prog, packet, RECORDS);
+      b.start();
+      const n = reader.drain((r) => (sink += r[0]));
+      b.end();
+      if (n !== RECORDS) throw new Error(`drained ${n}`);
+    },
+  });
+
+  addEventListener("unload", () => {
+    c.symbols.rb_close(rb);
+    reader.close();
+    closeFd(prog);
+    closeFd(cProg);
+    ring.close();
+    cRing.close();
+    if (sink < 0) console.log(sink);
+  });
+}
