@@ -28,8 +28,10 @@ export type FormatStyle = "text" | "llvm";
 export interface FormatOptions {
   /**
    * For `"llvm"`: print what `llvm-objdump --mattr=+alu32` prints, with `w` registers for
-   * 8- to 32-bit loads, stores and atomics. Without it, 32-bit atomics other than `lock +=`
-   * (which plain llvm-objdump 19 shows as `<unknown>`) are printed in the alu32 form.
+   * 8- to 32-bit loads and stores and for 32-bit `lock +=`. Without it, the text is that of
+   * plain `llvm-objdump -d`, except for the 32-bit atomics other than `lock +=`: plain
+   * llvm-objdump 19 cannot decode those (it prints `<unknown>`, or misreads
+   * `atomic_fetch_add` as `lock +=`), so they are printed in their alu32 form.
    */
   alu32?: boolean;
 }

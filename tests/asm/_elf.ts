@@ -52,7 +52,9 @@ export function readSections(file: Uint8Array): { order: "little" | "big"; secti
 }
 
 /** The sections that hold instructions: PROGBITS, executable, not empty. */
-export function programSections(file: Uint8Array): { order: "little" | "big"; sections: Section[] } {
+export function programSections(
+  file: Uint8Array,
+): { order: "little" | "big"; sections: Section[] } {
   const { order, sections } = readSections(file);
   return {
     order,
