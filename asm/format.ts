@@ -334,6 +334,9 @@ export function formatProgram(
   style: FormatStyle,
   options: FormatOptions = {},
 ): string {
+  if (style !== "text" && style !== "llvm") {
+    throw new TypeError(`Invalid format style: expected "text" or "llvm", got ${String(style)}`);
+  }
   let slots = 0;
   for (const ins of list) slots += ins.opcode === LoadImm64Op ? 2 : 1;
   const lines: string[] = [];
