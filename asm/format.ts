@@ -98,6 +98,8 @@ function shex64(n: bigint): string {
 interface Style {
   llvm: boolean;
   alu32: boolean;
+  /** The distance from the current instruction to a symbol, in a program. */
+  resolve?: (symbol: string) => number | undefined;
 }
 
 function num(n: number, s: Style): string {
@@ -115,8 +117,11 @@ function jumpOffset(n: number, s: Style): string {
 }
 
 function target(ins: Instruction, n: number, s: Style): string {
-  const rel = jumpOffset(n, s);
-  return !s.llvm && ins.reference !== undefined ? `${rel} <${ins.reference}>` : rel;
+  if (s.llvm || ins.reference === undefined) return jumpOffset(n, s);
+  // The encoded offset of a symbolic jump is a placeholder until marshal resolves it; only a
+  // program (which knows where its symbols are) can show the real distance.
+  const delta = s.resolve?.(ins.reference);
+  return delta === undefined ? `<${ins.reference}>` : `${jumpOffset(delta, s)} <${ins.reference}>`;
 }
 
 function unknown(ins: Instruction): string {
@@ -134,11 +139,12 @@ export function formatInstruction(
   ins: Instruction,
   style: FormatStyle,
   options: FormatOptions = {},
+  resolve?: (symbol: string) => number | undefined,
 ): string {
   if (style !== "text" && style !== "llvm") {
     throw new TypeError(`Invalid format style: expected "text" or "llvm", got ${String(style)}`);
   }
-  const s: Style = { llvm: style === "llvm", alu32: options.alu32 === true };
+  const s: Style = { llvm: style === "llvm", alu32: options.alu32 === true, resolve };
   switch (ins.opcode & 0x07) {
     case Class.LD:
       return formatLD(ins, s);
@@ -353,15 +359,29 @@ export function formatProgram(
     return lines.join("\n");
   }
   const width = String(Math.max(0, slots - 1)).length;
+  // Symbol offsets, for showing the real distance of symbolic jumps (first one wins).
+  const symbols = new Map<string, number>();
+  for (const ins of list) {
+    if (ins.symbol !== undefined && !symbols.has(ins.symbol)) symbols.set(ins.symbol, offset);
+    offset += ins.opcode === LoadImm64Op ? 2 : 1;
+  }
+  offset = 0;
+  let at = 0;
+  const resolve = (symbol: string) => {
+    const to = symbols.get(symbol);
+    return to === undefined ? undefined : to - at - 1;
+  };
   let lastLine: string | undefined;
   for (const ins of list) {
+    at = offset;
     if (ins.symbol !== undefined) lines.push(`${ins.symbol}:`);
     const text = ins.line?.text.trim();
     if (text !== undefined && text !== "" && text !== lastLine) {
       lines.push(`\t; ${text}`);
       lastLine = text;
     }
-    lines.push(`\t${String(offset).padStart(width)}: ${formatInstruction(ins, "text", options)}`);
+    const text2 = formatInstruction(ins, "text", options, resolve);
+    lines.push(`\t${String(offset).padStart(width)}: ${text2}`);
     offset += ins.opcode === LoadImm64Op ? 2 : 1;
   }
   return lines.join("\n");
