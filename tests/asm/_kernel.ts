@@ -2,7 +2,7 @@
 // map/ do not exist yet). Programs come only from asm builders.
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, closeFd, cString } from "../../ffi.ts";
 import { errnoName } from "../../errors.ts";
-import { asm } from "../../mod.ts";
+import type { asm } from "../../mod.ts";
 
 export const MapType = { HASH: 1, ARRAY: 2 } as const;
 export const ProgType = { SOCKET_FILTER: 1 } as const;

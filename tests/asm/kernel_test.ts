@@ -1,6 +1,6 @@
 // Kernel tests: programs built only with asm builders load, run through BPF_PROG_TEST_RUN, and
 // compute what TypeScript computes for the same operations.
-import { assert, assertEquals } from "@std/assert";
+import { assertEquals } from "@std/assert";
 import { asm } from "../../mod.ts";
 import { kernelTest } from "../_harness.ts";
 import { load, MapType, TestMap, u32Key, unsupported } from "./_kernel.ts";
