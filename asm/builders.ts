@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Instruction, type MapLike, toInt16, toInt32 } from "./instruction.ts";
+import { Instruction, type MapLike, setConstant, toInt16, toInt32 } from "./instruction.ts";
 import {
   ALUOp,
   AtomicOp,
@@ -75,7 +75,7 @@ export class ALUBuilder {
   }
 
   #make(cls: number, source: number, dst: Register, src: Register, imm: number): Instruction {
-    return new Instruction(
+    return Instruction(
       cls | this.op | source,
       checkRegister(dst, "destination register"),
       src,
@@ -155,7 +155,7 @@ export class MovSXBuilder {
 
   /** `dst = (s<bits>)src`, extended to 64 bits. */
   Reg(dst: Register, src: Register): Instruction {
-    return new Instruction(
+    return Instruction(
       Class.ALU64 | ALUOp.Mov | Source.Reg,
       checkRegister(dst, "destination register"),
       checkRegister(src, "source register"),
@@ -166,7 +166,7 @@ export class MovSXBuilder {
   /** `wdst = (s<bits>)wsrc`, extended to 32 bits (8 and 16 bits only). */
   Reg32(dst: Register, src: Register): Instruction {
     if (this.bits === 32) throw new TypeError("MovSX32 has no 32-bit form");
-    return new Instruction(
+    return Instruction(
       Class.ALU | ALUOp.Mov | Source.Reg,
       checkRegister(dst, "destination register"),
       checkRegister(src, "source register"),
@@ -191,7 +191,7 @@ function checkSwapWidth(bits: unknown): 16 | 32 | 64 {
 
 /** `dst = be<bits> dst`: converts between host order and big endian (a no-op on bpfeb). */
 export function ToBE(dst: Register, bits: 16 | 32 | 64): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.ALU | ALUOp.End | Endian.BE,
     checkRegister(dst, "destination register"),
     0,
@@ -202,7 +202,7 @@ export function ToBE(dst: Register, bits: 16 | 32 | 64): Instruction {
 
 /** `dst = le<bits> dst`: converts between host order and little endian. */
 export function ToLE(dst: Register, bits: 16 | 32 | 64): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.ALU | ALUOp.End | Endian.LE,
     checkRegister(dst, "destination register"),
     0,
@@ -213,7 +213,7 @@ export function ToLE(dst: Register, bits: 16 | 32 | 64): Instruction {
 
 /** `dst = bswap<bits> dst`: swaps the low `bits` bits unconditionally (ISA v4). */
 export function BSwap(dst: Register, bits: 16 | 32 | 64): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.ALU64 | ALUOp.End,
     checkRegister(dst, "destination register"),
     0,
@@ -234,7 +234,7 @@ export function AddrSpaceCast(
       throw new RangeError(`Invalid ${what} address space: ${v}`);
     }
   }
-  return new Instruction(
+  return Instruction(
     Class.ALU64 | ALUOp.Mov | Source.Reg,
     checkRegister(dst, "destination register"),
     checkRegister(src, "source register"),
@@ -257,7 +257,7 @@ export class JumpBuilder {
   }
 
   #make(cls: number, source: number, dst: Register, src: Register, imm: number, to: Target) {
-    const ins = new Instruction(
+    const ins = Instruction(
       cls | this.op | source,
       checkRegister(dst, "destination register"),
       src,
@@ -322,17 +322,17 @@ export const JSet: JumpBuilder = new JumpBuilder(JumpOp.JSet);
 export class JaBuilder {
   /** `goto target`, with a 16-bit offset. */
   Label(target: Target): Instruction {
-    return withTarget(new Instruction(Class.JMP | JumpOp.Ja), target, false);
+    return withTarget(Instruction(Class.JMP | JumpOp.Ja), target, false);
   }
 
   /** `gotol target`, with a 32-bit offset (ISA v4). */
   Long(target: Target): Instruction {
-    return withTarget(new Instruction(Class.JMP32 | JumpOp.Ja), target, true);
+    return withTarget(Instruction(Class.JMP32 | JumpOp.Ja), target, true);
   }
 
   /** `gotox dst`: jumps to the instruction address in `dst`, from an instruction array map. */
   Reg(dst: Register): Instruction {
-    return new Instruction(
+    return Instruction(
       Class.JMP | JumpOp.Ja | Source.Reg,
       checkRegister(dst, "destination register"),
     );
@@ -347,7 +347,7 @@ export const Ja: JaBuilder = new JaBuilder();
  * through until then.
  */
 export function MayGoto(target: Target): Instruction {
-  return withTarget(new Instruction(Class.JMP | JumpOp.JCond), target, false);
+  return withTarget(Instruction(Class.JMP | JumpOp.JCond), target, false);
 }
 
 /** The builders of calls. */
@@ -357,13 +357,13 @@ export class CallBuilder {
     if (!Number.isInteger(id) || id < 0 || id > 0x7fffffff) {
       throw new RangeError(`Invalid helper number: ${id}`);
     }
-    return new Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Helper, 0, id);
+    return Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Helper, 0, id);
   }
 
   /** A bpf-to-bpf call of the function whose symbol is `target` (or at a raw offset). */
   Label(target: Target): Instruction {
     return withTarget(
-      new Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Func),
+      Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Func),
       target,
       true,
     );
@@ -374,7 +374,7 @@ export class CallBuilder {
    * `btfIndex` selects the module BTF in the program's `fd_array` (0 for vmlinux).
    */
   Kfunc(function_: string | number, btfIndex = 0): Instruction {
-    const ins = new Instruction(
+    const ins = Instruction(
       Class.JMP | JumpOp.Call,
       0,
       CallKind.Kfunc,
@@ -387,7 +387,7 @@ export class CallBuilder {
 
   /** `callx dst`: a call through a register (LLVM emits it; kernels do not accept it yet). */
   Reg(dst: Register): Instruction {
-    return new Instruction(
+    return Instruction(
       Class.JMP | JumpOp.Call | Source.Reg,
       checkRegister(dst, "destination register"),
     );
@@ -399,12 +399,12 @@ export const Call: CallBuilder = new CallBuilder();
 
 /** `exit`: returns r0 to the caller. */
 export function Return(): Instruction {
-  return new Instruction(Class.JMP | JumpOp.Exit);
+  return Instruction(Class.JMP | JumpOp.Exit);
 }
 
 /** `dst = *(size *)(src + offset)`, zero-extending. */
 export function LoadMem(dst: Register, src: Register, offset: number, size: Size): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.LDX | Mode.MEM | checkSize(size),
     checkRegister(dst, "destination register"),
     checkRegister(src, "source register"),
@@ -414,7 +414,7 @@ export function LoadMem(dst: Register, src: Register, offset: number, size: Size
 
 /** `dst = *(s<size> *)(src + offset)`, sign-extending (ISA v4; not for DWord). */
 export function LoadMemSX(dst: Register, src: Register, offset: number, size: Size): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.LDX | Mode.MEMSX | checkSize(size, false),
     checkRegister(dst, "destination register"),
     checkRegister(src, "source register"),
@@ -424,7 +424,7 @@ export function LoadMemSX(dst: Register, src: Register, offset: number, size: Si
 
 /** `*(size *)(dst + offset) = src`. */
 export function StoreMem(dst: Register, offset: number, src: Register, size: Size): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.STX | Mode.MEM | checkSize(size),
     checkRegister(dst, "destination register"),
     checkRegister(src, "source register"),
@@ -439,7 +439,7 @@ export function StoreImm(
   value: number | bigint,
   size: Size,
 ): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.ST | Mode.MEM | checkSize(size),
     checkRegister(dst, "destination register"),
     0,
@@ -449,7 +449,7 @@ export function StoreImm(
 }
 
 function loadImm64(dst: Register, pseudo: number, imm: number, immHi: number): Instruction {
-  return new Instruction(
+  return Instruction(
     LoadImm64Op,
     checkRegister(dst, "destination register"),
     pseudo as Register,
@@ -461,9 +461,7 @@ function loadImm64(dst: Register, pseudo: number, imm: number, immHi: number): I
 
 /** `dst = value ll`: loads a 64-bit constant (two slots). */
 export function LoadImm(dst: Register, value: bigint | number): Instruction {
-  const ins = loadImm64(dst, Pseudo.None, 0, 0);
-  ins.constant = value;
-  return ins;
+  return setConstant(loadImm64(dst, Pseudo.None, 0, 0), value);
 }
 
 /**
@@ -521,7 +519,7 @@ export function LoadKernelVar(dst: Register, variable: string | number, btfFd = 
 
 /** `r0 = *(size *)skb[offset]`: a legacy packet load in network byte order. */
 export function LoadAbs(offset: number, size: Size): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.LD | Mode.ABS | checkSize(size, false),
     R0,
     0,
@@ -532,7 +530,7 @@ export function LoadAbs(offset: number, size: Size): Instruction {
 
 /** `r0 = *(size *)skb[src + offset]`: a legacy packet load in network byte order. */
 export function LoadInd(src: Register, offset: number, size: Size): Instruction {
-  return new Instruction(
+  return Instruction(
     Class.LD | Mode.IND | checkSize(size, false),
     R0,
     checkRegister(src, "source register"),
@@ -553,7 +551,7 @@ function atomic(
   if (!anySize && size !== Size.Word && size !== DWord) {
     throw new RangeError("Invalid size: read-modify-write atomics take Word or DWord");
   }
-  return new Instruction(
+  return Instruction(
     Class.STX | Mode.ATOMIC | size,
     checkRegister(dst, "destination register"),
     checkRegister(src, "source register"),

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { Instruction } from "./instruction.ts";
+import { constant, type Instruction } from "./instruction.ts";
 import { HELPER_NAMES } from "./_helper_names.ts";
 import {
   AtomicOp,
@@ -134,12 +134,31 @@ export function helperName(id: number): string | undefined {
   return name === undefined ? undefined : `bpf_${name}`;
 }
 
-/** Formats one instruction in the given style. */
+/**
+ * One instruction as text: `"text"` is this library's own readable style (such as
+ * `r0 = 42`), `"llvm"` what `llvm-objdump -d` prints for it, without the address and
+ * without llvm's `<symbol+offset>` annotation of jump targets.
+ *
+ * @example
+ * ```ts
+ * import { asm } from "@ebpf/ebpf";
+ * asm.formatInstruction(asm.Mov.Imm(asm.R0, 42)); // "r0 = 42"
+ * asm.formatInstruction(asm.Mov.Imm(asm.R0, 42), "llvm"); // "r0 = 0x2a"
+ * ```
+ */
 export function formatInstruction(
   ins: Instruction,
-  style: FormatStyle,
+  style: FormatStyle = "text",
   options: FormatOptions = {},
-  resolve?: (symbol: string) => number | undefined,
+): string {
+  return formatWith(ins, style, options, undefined);
+}
+
+function formatWith(
+  ins: Instruction,
+  style: FormatStyle,
+  options: FormatOptions,
+  resolve: ((symbol: string) => number | undefined) | undefined,
 ): string {
   if (style !== "text" && style !== "llvm") {
     throw new TypeError(`Invalid format style: expected "text" or "llvm", got ${String(style)}`);
@@ -170,7 +189,7 @@ function formatLD(ins: Instruction, s: Style): string {
   if (op === LoadImm64Op) {
     const d = `r${ins.dst}`;
     if (s.llvm) {
-      if (ins.src === Pseudo.None) return `${d} = ${shex64(ins.constant)} ll`;
+      if (ins.src === Pseudo.None) return `${d} = ${shex64(constant(ins))} ll`;
       return `ld_pseudo\t${d}, ${shex(ins.src)}, 0x${(ins.imm >>> 0).toString(16)}`;
     }
     const ref = ins.reference ?? ins.map?.name;
@@ -178,7 +197,7 @@ function formatLD(ins: Instruction, s: Style): string {
     const plus = hi === 0 ? "" : ` + ${hi}`;
     switch (ins.src) {
       case Pseudo.None:
-        return `${d} = ${ins.constant} ll`;
+        return `${d} = ${constant(ins)} ll`;
       case Pseudo.MapFD:
         return `${d} = map[${ref ?? `fd:${ins.imm}`}]`;
       case Pseudo.MapValue:
@@ -353,7 +372,7 @@ export function formatProgram(
         if (lines.length > 0) lines.push("");
         lines.push(`${(offset * 8).toString(16).padStart(16, "0")} <${ins.symbol}>:`);
       }
-      lines.push(`${String(offset).padStart(8)}:\t${formatInstruction(ins, "llvm", options)}`);
+      lines.push(`${String(offset).padStart(8)}:\t${formatWith(ins, "llvm", options, undefined)}`);
       offset += ins.opcode === LoadImm64Op ? 2 : 1;
     }
     return lines.join("\n");
@@ -380,7 +399,7 @@ export function formatProgram(
       lines.push(`\t; ${text}`);
       lastLine = text;
     }
-    const text2 = formatInstruction(ins, "text", options, resolve);
+    const text2 = formatWith(ins, "text", options, resolve);
     lines.push(`\t${String(offset).padStart(width)}: ${text2}`);
     offset += ins.opcode === LoadImm64Op ? 2 : 1;
   }

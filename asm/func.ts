@@ -16,7 +16,7 @@ import { HELPER_NAMES } from "./_helper_names.ts";
  * ```ts
  * import { asm } from "@ebpf/ebpf";
  * const call = asm.FnMapLookupElem.Call();
- * console.log(call.toString()); // "call bpf_map_lookup_elem#1"
+ * console.log(asm.formatInstruction(call)); // "call bpf_map_lookup_elem#1"
  * ```
  */
 export class BuiltinFunc {
@@ -39,7 +39,7 @@ export class BuiltinFunc {
 
   /** The instruction that calls this helper. */
   Call(): Instruction {
-    return new Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Helper, 0, this.id);
+    return Instruction(Class.JMP | JumpOp.Call, 0, CallKind.Helper, 0, this.id);
   }
 
   /** The helper's C name. */

@@ -1,12 +1,17 @@
 /**
- * One eBPF instruction: its raw fields and the metadata the loader needs.
+ * One eBPF instruction: its raw fields and the metadata the loader needs, as a plain object,
+ * and the functions that ask about and change it.
+ *
+ * Instructions are plain objects rather than class instances on purpose: V8 allocates plain
+ * objects from one literal site in the old generation once it sees that they live long, so
+ * decoding a million instructions costs a quarter of what class instances cost (see the
+ * asm benchmark).
  *
  * @module
  */
 
 import { ALUOp, CallKind, Class, JumpOp, LoadImm64Op, Mode, Pseudo } from "./opcode.ts";
 import type { Register } from "./register.ts";
-import { formatInstruction, type FormatOptions, type FormatStyle } from "./format.ts";
 
 /** The byte order of encoded instructions: `"little"` (bpfel) or `"big"` (bpfeb). */
 export type ByteOrder = "little" | "big";
@@ -37,9 +42,6 @@ export interface SourceLine {
   readonly column?: number;
 }
 
-const INT32_MIN = -0x80000000;
-const UINT32_MAX = 0xffffffff;
-
 /**
  * One eBPF instruction. The fields are the raw encoding (`opcode`, `dst`, `src`, `offset`,
  * `imm`, and `immHi` for the upper half of a 64-bit immediate load) plus metadata:
@@ -48,18 +50,12 @@ const UINT32_MAX = 0xffffffff;
  * marshaller writes), `line` (the source line) and `meta` (anything else later stages
  * attach, such as CO-RE relocations).
  *
- * Instructions are plain mutable objects; {@linkcode Instruction.copy} is cheap and keeps
- * all metadata. The constructor takes the fields as given and does not validate them;
- * {@linkcode Instructions.marshal} does.
- *
- * @example
- * ```ts
- * import { asm } from "@ebpf/ebpf";
- * const ins = asm.Mov.Imm(asm.R0, 42);
- * console.log(ins.toString()); // "r0 = 42"
- * ```
+ * Instructions are plain mutable objects with every field present; make them with the
+ * builders or with {@linkcode Instruction}, copy them with {@linkcode copy}, and print
+ * them with `formatInstruction`. Nothing validates the fields until
+ * `Instructions.marshal` encodes them.
  */
-export class Instruction {
+export interface Instruction {
   /** The opcode byte: class, size/mode or source/operation. */
   opcode: number;
   /** The destination register. */
@@ -82,229 +78,213 @@ export class Instruction {
   line: SourceLine | undefined;
   /** Further metadata, keyed by name. Treat it as immutable: replace it to change it. */
   meta: Readonly<Record<string, unknown>> | undefined;
+}
 
-  /** Makes an instruction from its raw fields, without metadata. */
-  constructor(
-    opcode: number,
-    dst: Register = 0,
-    src: Register = 0,
-    offset = 0,
-    imm = 0,
-    immHi = 0,
-  ) {
-    this.opcode = opcode;
-    this.dst = dst;
-    this.src = src;
-    this.offset = offset;
-    this.imm = imm;
-    this.immHi = immHi;
-    this.symbol = undefined;
-    this.reference = undefined;
-    this.map = undefined;
-    this.line = undefined;
-    this.meta = undefined;
+/**
+ * Makes an instruction from its raw fields, without metadata. The fields are taken as given;
+ * `Instructions.marshal` validates them.
+ *
+ * @example
+ * ```ts
+ * import { asm } from "@ebpf/ebpf";
+ * const exit = asm.Instruction(0x95); // what asm.Return() builds
+ * ```
+ */
+export function Instruction(
+  opcode: number,
+  dst: Register = 0,
+  src: Register = 0,
+  offset = 0,
+  imm = 0,
+  immHi = 0,
+): Instruction {
+  // The one allocation site of instructions: keep every field, in this order, so that all
+  // instructions share one shape.
+  return {
+    opcode,
+    dst,
+    src,
+    offset,
+    imm,
+    immHi,
+    symbol: undefined,
+    reference: undefined,
+    map: undefined,
+    line: undefined,
+    meta: undefined,
+  };
+}
+
+/** A copy with the same fields and metadata (metadata objects are shared, not cloned). */
+export function copy(ins: Instruction): Instruction {
+  const c = Instruction(ins.opcode, ins.dst, ins.src, ins.offset, ins.imm, ins.immHi);
+  c.symbol = ins.symbol;
+  c.reference = ins.reference;
+  c.map = ins.map;
+  c.line = ins.line;
+  c.meta = ins.meta;
+  return c;
+}
+
+/**
+ * The constant of an instruction as a bigint: the 64-bit value of an imm64 load, or the
+ * sign-extended 32-bit immediate of any other instruction.
+ */
+export function constant(ins: Instruction): bigint {
+  if (ins.opcode === LoadImm64Op) {
+    return (BigInt(ins.immHi) << 32n) | BigInt(ins.imm >>> 0);
   }
+  return BigInt(ins.imm);
+}
 
-  /** A copy with the same fields and metadata (metadata objects are shared, not cloned). */
-  copy(): Instruction {
-    const c = new Instruction(this.opcode, this.dst, this.src, this.offset, this.imm, this.immHi);
-    c.symbol = this.symbol;
-    c.reference = this.reference;
-    c.map = this.map;
-    c.line = this.line;
-    c.meta = this.meta;
-    return c;
-  }
-
-  /**
-   * The constant of the instruction as a bigint: the 64-bit value of an imm64 load, or the
-   * sign-extended 32-bit immediate of any other instruction.
-   */
-  get constant(): bigint {
-    if (this.opcode === LoadImm64Op) {
-      return (BigInt(this.immHi) << 32n) | BigInt(this.imm >>> 0);
+/**
+ * Sets the constant of an instruction and returns it. An imm64 load takes any value that
+ * fits in 64 bits (signed or unsigned); other instructions take a value that fits in 32
+ * bits, and values from 2³¹ to 2³²−1 are stored as their two's complement.
+ */
+export function setConstant(ins: Instruction, value: bigint | number): Instruction {
+  if (ins.opcode === LoadImm64Op) {
+    const v = typeof value === "bigint" ? value : BigInt(checkInteger(value, "constant"));
+    if (v < -(1n << 63n) || v >= (1n << 64n)) {
+      throw new RangeError(`Constant out of range for a 64-bit immediate: ${v}`);
     }
-    return BigInt(this.imm);
+    ins.imm = Number(BigInt.asIntN(32, v));
+    ins.immHi = Number(BigInt.asIntN(32, v >> 32n));
+    return ins;
   }
+  ins.imm = toInt32(value, "constant");
+  return ins;
+}
 
-  /**
-   * Sets the constant. An imm64 load takes any value that fits in 64 bits (signed or
-   * unsigned); other instructions take a value that fits in 32 bits, and values from 2³¹ to
-   * 2³²−1 are stored as their two's complement.
-   */
-  set constant(value: bigint | number) {
-    if (this.opcode === LoadImm64Op) {
-      const v = typeof value === "bigint" ? value : BigInt(checkInteger(value, "constant"));
-      if (v < -(1n << 63n) || v >= (1n << 64n)) {
-        throw new RangeError(`Constant out of range for a 64-bit immediate: ${v}`);
-      }
-      this.imm = Number(BigInt.asIntN(32, v));
-      this.immHi = Number(BigInt.asIntN(32, v >> 32n));
-      return;
-    }
-    this.imm = toInt32(value, "constant");
-  }
+/** How many 8-byte slots an instruction takes: 2 for an imm64 load, 1 otherwise. */
+export function slots(ins: Instruction): 1 | 2 {
+  return ins.opcode === LoadImm64Op ? 2 : 1;
+}
 
-  /** How many 8-byte slots the instruction takes: 2 for an imm64 load, 1 otherwise. */
-  get slots(): 1 | 2 {
-    return this.opcode === LoadImm64Op ? 2 : 1;
-  }
+/** Whether this is a 64-bit immediate load (`LD | IMM | DW`), of any pseudo source. */
+export function isDWordLoad(ins: Instruction): boolean {
+  return ins.opcode === LoadImm64Op;
+}
 
-  /** Whether this is a 64-bit immediate load (`LD | IMM | DW`), of any pseudo source. */
-  isDWordLoad(): boolean {
-    return this.opcode === LoadImm64Op;
-  }
+/** Whether this loads a plain 64-bit constant (pseudo source none). */
+export function isConstantLoad(ins: Instruction): boolean {
+  return ins.opcode === LoadImm64Op && ins.src === Pseudo.None;
+}
 
-  /** Whether this loads a plain 64-bit constant (pseudo source none). */
-  isConstantLoad(): boolean {
-    return this.opcode === LoadImm64Op && this.src === Pseudo.None;
-  }
+/** Whether this loads a map pointer or map value address (by fd or by fd_array index). */
+export function isLoadFromMap(ins: Instruction): boolean {
+  if (ins.opcode !== LoadImm64Op) return false;
+  const s = ins.src;
+  return s === Pseudo.MapFD || s === Pseudo.MapValue || s === Pseudo.MapIdx ||
+    s === Pseudo.MapIdxValue;
+}
 
-  /** Whether this loads a map pointer or map value address (by fd or by fd_array index). */
-  isLoadFromMap(): boolean {
-    if (this.opcode !== LoadImm64Op) return false;
-    const s = this.src;
-    return s === Pseudo.MapFD || s === Pseudo.MapValue || s === Pseudo.MapIdx ||
-      s === Pseudo.MapIdxValue;
-  }
+/** Whether this loads the address of a function (`ld_imm64` with `BPF_PSEUDO_FUNC`). */
+export function isLoadOfFunctionPointer(ins: Instruction): boolean {
+  return ins.opcode === LoadImm64Op && ins.src === Pseudo.Func;
+}
 
-  /** Whether this loads the address of a function (`ld_imm64` with `BPF_PSEUDO_FUNC`). */
-  isLoadOfFunctionPointer(): boolean {
-    return this.opcode === LoadImm64Op && this.src === Pseudo.Func;
-  }
+/** Whether this is a call of any kind (helper, bpf-to-bpf, kfunc, or through a register). */
+export function isCall(ins: Instruction): boolean {
+  return (ins.opcode & 0xf7) === (Class.JMP | JumpOp.Call);
+}
 
-  /** Whether this is a call of any kind (helper, bpf-to-bpf, kfunc, or through a register). */
-  isCall(): boolean {
-    return (this.opcode & 0xf7) === (Class.JMP | JumpOp.Call);
-  }
+/** Whether this calls a kernel helper. */
+export function isBuiltinCall(ins: Instruction): boolean {
+  return ins.opcode === (Class.JMP | JumpOp.Call) && ins.src === CallKind.Helper;
+}
 
-  /** Whether this calls a kernel helper. */
-  isBuiltinCall(): boolean {
-    return this.opcode === (Class.JMP | JumpOp.Call) && this.src === CallKind.Helper;
-  }
+/** Whether this is a bpf-to-bpf call of another function of the program. */
+export function isFunctionCall(ins: Instruction): boolean {
+  return ins.opcode === (Class.JMP | JumpOp.Call) && ins.src === CallKind.Func;
+}
 
-  /** Whether this is a bpf-to-bpf call of another function of the program. */
-  isFunctionCall(): boolean {
-    return this.opcode === (Class.JMP | JumpOp.Call) && this.src === CallKind.Func;
-  }
+/** Whether this calls a kernel function (kfunc) by BTF id. */
+export function isKfuncCall(ins: Instruction): boolean {
+  return ins.opcode === (Class.JMP | JumpOp.Call) && ins.src === CallKind.Kfunc;
+}
 
-  /** Whether this calls a kernel function (kfunc) by BTF id. */
-  isKfuncCall(): boolean {
-    return this.opcode === (Class.JMP | JumpOp.Call) && this.src === CallKind.Kfunc;
-  }
+/** Whether this is `exit`. */
+export function isExit(ins: Instruction): boolean {
+  return ins.opcode === (Class.JMP | JumpOp.Exit);
+}
 
-  /** Whether this is `exit`. */
-  isExit(): boolean {
-    return this.opcode === (Class.JMP | JumpOp.Exit);
-  }
+/**
+ * Whether this is a jump with a target encoded in the instruction: `goto`, `gotol`,
+ * `may_goto` and every conditional jump (not calls, `exit` or `gotox`).
+ */
+export function isJump(ins: Instruction): boolean {
+  const op = ins.opcode;
+  const cls = op & 0x07;
+  if (cls !== Class.JMP && cls !== Class.JMP32) return false;
+  const jop = op & 0xf0;
+  if (jop === JumpOp.Call || jop === JumpOp.Exit) return false;
+  return op !== (Class.JMP | JumpOp.Ja | 0x08);
+}
 
-  /**
-   * Whether this is a jump with a target encoded in the instruction: `goto`, `gotol`,
-   * `may_goto` and every conditional jump (not calls, `exit` or `gotox`).
-   */
-  isJump(): boolean {
-    const op = this.opcode;
-    const cls = op & 0x07;
-    if (cls !== Class.JMP && cls !== Class.JMP32) return false;
-    const jop = op & 0xf0;
-    if (jop === JumpOp.Call || jop === JumpOp.Exit) return false;
-    return op !== (Class.JMP | JumpOp.Ja | 0x08);
-  }
+/**
+ * Whether the target of this instruction is a relative instruction offset that
+ * `Instructions.marshal` resolves from `reference`: jumps, bpf-to-bpf calls and function
+ * pointer loads.
+ */
+export function isRelative(ins: Instruction): boolean {
+  return isJump(ins) || isFunctionCall(ins) || isLoadOfFunctionPointer(ins);
+}
 
-  /**
-   * Whether the target of this instruction is a relative instruction offset resolved from
-   * `reference` at marshal time: jumps, bpf-to-bpf calls and function pointer loads.
-   */
-  isRelative(): boolean {
-    return this.isJump() || this.isFunctionCall() || this.isLoadOfFunctionPointer();
-  }
+/** Whether the jump distance lives in `imm` rather than `offset` (`gotol`, calls, func loads). */
+export function targetInImm(ins: Instruction): boolean {
+  return ins.opcode === (Class.JMP32 | JumpOp.Ja) || isFunctionCall(ins) ||
+    isLoadOfFunctionPointer(ins);
+}
 
-  /** Whether the jump distance lives in `imm` rather than `offset` (`gotol`, calls, func loads). */
-  targetInImm(): boolean {
-    return this.opcode === (Class.JMP32 | JumpOp.Ja) || this.isFunctionCall() ||
-      this.isLoadOfFunctionPointer();
-  }
+/** Whether this is a signed division or modulo (ISA v4). */
+export function isSigned(ins: Instruction): boolean {
+  const op = ins.opcode & 0xf0;
+  const cls = ins.opcode & 0x07;
+  return (cls === Class.ALU || cls === Class.ALU64) &&
+    (op === ALUOp.Div || op === ALUOp.Mod) && ins.offset === 1;
+}
 
-  /** Whether this is an ALU instruction that operates on 32 bits (`ALU` rather than `ALU64`). */
-  isALU32(): boolean {
-    return (this.opcode & 0x07) === Class.ALU;
-  }
+/** Whether this is a memory load (LDX, including sign-extending loads). */
+export function isLoad(ins: Instruction): boolean {
+  const cls = ins.opcode & 0x07;
+  const mode = ins.opcode & 0xe0;
+  return cls === Class.LDX && (mode === Mode.MEM || mode === Mode.MEMSX);
+}
 
-  /** Whether this is a signed division or modulo (ISA v4). */
-  isSigned(): boolean {
-    const op = this.opcode & 0xf0;
-    const cls = this.opcode & 0x07;
-    return (cls === Class.ALU || cls === Class.ALU64) &&
-      (op === ALUOp.Div || op === ALUOp.Mod) && this.offset === 1;
-  }
+/** Returns the metadata value stored under `key`. */
+export function getMeta(ins: Instruction, key: string): unknown {
+  return ins.meta?.[key];
+}
 
-  /** Whether this is a memory load (LDX, including sign-extending loads). */
-  isLoad(): boolean {
-    const cls = this.opcode & 0x07;
-    const mode = this.opcode & 0xe0;
-    return cls === Class.LDX && (mode === Mode.MEM || mode === Mode.MEMSX);
-  }
+/**
+ * Stores a metadata value under `key` (undefined removes it) and returns the instruction.
+ * The metadata object is replaced, never changed in place, so copies stay independent.
+ */
+export function setMeta(ins: Instruction, key: string, value: unknown): Instruction {
+  const next: Record<string, unknown> = { ...ins.meta };
+  if (value === undefined) delete next[key];
+  else next[key] = value;
+  ins.meta = Object.keys(next).length === 0 ? undefined : next;
+  return ins;
+}
 
-  /** Sets `symbol` and returns this instruction, for chaining after a builder. */
-  withSymbol(name: string | undefined): this {
-    this.symbol = name;
-    return this;
-  }
+/** Sets `symbol` and returns the instruction, for naming an instruction where it is built. */
+export function withSymbol(ins: Instruction, symbol: string): Instruction {
+  ins.symbol = symbol;
+  return ins;
+}
 
-  /** Sets `reference` and returns this instruction. */
-  withReference(name: string | undefined): this {
-    this.reference = name;
-    return this;
-  }
+/** Whether two instructions have the same encoding (metadata is not compared). */
+export function sameEncoding(a: Instruction, b: Instruction): boolean {
+  return a.opcode === b.opcode && a.dst === b.dst && a.src === b.src &&
+    a.offset === b.offset && a.imm === b.imm && a.immHi === b.immHi;
+}
 
-  /** Sets `map` and returns this instruction. */
-  withMap(map: MapLike | undefined): this {
-    this.map = map;
-    return this;
-  }
-
-  /** Sets `line` and returns this instruction. */
-  withLine(line: SourceLine | undefined): this {
-    this.line = line;
-    return this;
-  }
-
-  /** Returns the metadata value stored under `key`. */
-  getMeta(key: string): unknown {
-    return this.meta?.[key];
-  }
-
-  /**
-   * Stores a metadata value under `key` (undefined removes it) and returns this instruction.
-   * The metadata object is replaced, never changed in place, so copies stay independent.
-   */
-  setMeta(key: string, value: unknown): this {
-    const next: Record<string, unknown> = { ...this.meta };
-    if (value === undefined) delete next[key];
-    else next[key] = value;
-    this.meta = Object.keys(next).length === 0 ? undefined : next;
-    return this;
-  }
-
-  /** Whether two instructions have the same encoding (metadata is not compared). */
-  equals(other: Instruction): boolean {
-    return this.opcode === other.opcode && this.dst === other.dst && this.src === other.src &&
-      this.offset === other.offset && this.imm === other.imm && this.immHi === other.immHi;
-  }
-
-  /** The instruction in this library's own readable style, such as `r0 = 42`. */
-  toString(): string {
-    return formatInstruction(this, "text");
-  }
-
-  /**
-   * The instruction in the given style: `"text"` is {@linkcode Instruction.toString}'s,
-   * `"llvm"` prints what `llvm-objdump -d` prints for it (without the address and without
-   * llvm's `<symbol+offset>` annotation of jump targets).
-   */
-  format(style: FormatStyle = "text", options: FormatOptions = {}): string {
-    return formatInstruction(this, style, options);
-  }
+/** Whether `value` looks like an instruction (has a numeric opcode). */
+export function isInstruction(value: unknown): value is Instruction {
+  return value !== null && typeof value === "object" &&
+    typeof (value as Instruction).opcode === "number";
 }
 
 /** Throws unless `value` is a safe integer; returns it. */
@@ -321,7 +301,7 @@ export function checkInteger(value: number, what: string): number {
  */
 export function toInt32(value: bigint | number, what: string): number {
   const n = typeof value === "bigint" ? Number(value) : value;
-  if (!Number.isInteger(n) || n < INT32_MIN || n > UINT32_MAX) {
+  if (!Number.isInteger(n) || n < -0x80000000 || n > 0xffffffff) {
     throw new RangeError(`Invalid ${what}: ${value} does not fit in 32 bits`);
   }
   return n | 0;

@@ -6,7 +6,14 @@
  */
 
 import { FormatError } from "../errors.ts";
-import { type ByteOrder, Instruction } from "./instruction.ts";
+import {
+  type ByteOrder,
+  copy,
+  Instruction,
+  isInstruction,
+  isRelative,
+  targetInImm,
+} from "./instruction.ts";
 import {
   CallKind,
   Class,
@@ -18,7 +25,12 @@ import {
   type Size,
 } from "./opcode.ts";
 import type { Register } from "./register.ts";
-import { type FormatOptions, formatProgram, type FormatStyle } from "./format.ts";
+import {
+  formatInstruction,
+  type FormatOptions,
+  formatProgram,
+  type FormatStyle,
+} from "./format.ts";
 
 /** A label: gives its name as `symbol` to the instruction that follows it. */
 export interface Label {
@@ -98,7 +110,7 @@ export class Instructions implements Iterable<Instruction> {
     const list: Instruction[] = [];
     let pending: string | undefined;
     for (const item of items) {
-      if (item instanceof Instruction) {
+      if (isInstruction(item)) {
         if (pending !== undefined) {
           if (item.symbol !== undefined && item.symbol !== pending) {
             throw new TypeError(
@@ -165,7 +177,7 @@ export class Instructions implements Iterable<Instruction> {
   copy(): Instructions {
     const src = this.list;
     const out = new Array<Instruction>(src.length);
-    for (let i = 0; i < src.length; i++) out[i] = src[i].copy();
+    for (let i = 0; i < src.length; i++) out[i] = copy(src[i]);
     return Instructions.of(out);
   }
 
@@ -224,7 +236,7 @@ export class Instructions implements Iterable<Instruction> {
     const symbols = this.symbolOffsets();
     const missing = new Set<string>();
     for (const ins of this.list) {
-      if (ins.reference !== undefined && ins.isRelative() && !symbols.has(ins.reference)) {
+      if (ins.reference !== undefined && isRelative(ins) && !symbols.has(ins.reference)) {
         missing.add(ins.reference);
       }
     }
@@ -242,38 +254,26 @@ export class Instructions implements Iterable<Instruction> {
     const order = checkByteOrder(byteOrder);
     const list = this.list;
     const n = list.length;
-    let slots = 0;
-    let symbols: Map<string, number> | undefined;
-    let needsResolution = false;
-    for (let i = 0; i < n; i++) {
-      const ins = list[i];
-      if (ins.symbol !== undefined) {
-        symbols ??= new Map();
-        addSymbol(symbols, ins.symbol, slots, this);
-      }
-      if (ins.reference !== undefined || ins.map !== undefined) needsResolution = true;
-      slots += ins.opcode === LoadImm64Op ? 2 : 1;
-    }
-    const out = new Uint8Array(slots * 8);
+    if (!HOST_LITTLE_ENDIAN) return encodeWithDataView(list, order === "big", this);
+    // One pass over the instructions, with room for all of them to be imm64 loads: reading a
+    // million objects twice costs more than trimming the buffer once.
+    const words = new Int32Array(n * 4);
     const big = order === "big";
-    if (!HOST_LITTLE_ENDIAN) {
-      encodeWithDataView(list, out, big, needsResolution ? symbols : undefined, needsResolution);
-      return out;
-    }
-    const words = new Int32Array(out.buffer);
+    let symbols: Map<string, number> | undefined;
+    let pending: number[] | undefined;
     let w = 0;
     for (let i = 0; i < n; i++) {
       const ins = list[i];
       const op = ins.opcode;
       const dst = ins.dst;
       const src = ins.src;
-      let off = ins.offset;
-      let imm = ins.imm;
-      if (needsResolution && (ins.reference !== undefined || ins.map !== undefined)) {
-        const r = resolve(ins, i, w >>> 1, symbols);
-        off = r.offset;
-        imm = r.imm;
+      const off = ins.offset;
+      const imm = ins.imm;
+      if (ins.symbol !== undefined) {
+        symbols ??= new Map();
+        addSymbol(symbols, ins.symbol, w >>> 1, this);
       }
+      if (ins.reference !== undefined || ins.map !== undefined) (pending ??= []).push(i, w);
       if (
         OPCODE_TABLE[op] === 0 || (dst >>> 0) !== dst || dst > 10 || (src >>> 0) !== src ||
         src > 10 || ((off << 16) >> 16) !== off || (imm | 0) !== imm
@@ -292,12 +292,32 @@ export class Instructions implements Iterable<Instruction> {
       if (op === LoadImm64Op) {
         const hi = ins.immHi;
         if ((hi | 0) !== hi) invalidField(ins, i, off, imm);
-        words[w] = 0;
         words[w + 1] = big ? bswap32(hi) : hi;
         w += 2;
       }
     }
-    return out;
+    if (pending !== undefined) {
+      // Symbols are all known now: patch the instructions that refer to one or to a map.
+      for (let k = 0; k < pending.length; k += 2) {
+        const i = pending[k];
+        const at = pending[k + 1];
+        const ins = list[i];
+        const r = resolve(ins, i, at >>> 1, symbols);
+        if (((r.offset << 16) >> 16) !== r.offset || (r.imm | 0) !== r.imm) {
+          invalidField(ins, i, r.offset, r.imm);
+        }
+        const { opcode: op, dst, src } = ins;
+        if (big) {
+          words[at] = op | (((dst << 4) | src) << 8) | (((r.offset >>> 8) & 0xff) << 16) |
+            ((r.offset & 0xff) << 24);
+          words[at + 1] = bswap32(r.imm);
+        } else {
+          words[at] = op | (((src << 4) | dst) << 8) | (r.offset << 16);
+          words[at + 1] = r.imm;
+        }
+      }
+    }
+    return new Uint8Array(words.buffer.slice(0, w * 4));
   }
 
   /**
@@ -357,12 +377,12 @@ export class Instructions implements Iterable<Instruction> {
             );
           }
           const hi = big ? bswap32(words[w + 3]) : words[w + 3];
-          list.push(new Instruction(op, dst as Register, src as Register, off, imm, hi));
+          list.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
           w += 2;
           continue;
         }
       }
-      list.push(new Instruction(op, dst as Register, src as Register, off, imm, 0));
+      list.push(Instruction(op, dst as Register, src as Register, off, imm, 0));
     }
     return Instructions.of(list);
   }
@@ -414,17 +434,17 @@ function resolve(
   resolved.offset = ins.offset;
   resolved.imm = ins.imm;
   const ref = ins.reference;
-  if (ref !== undefined && ins.isRelative()) {
+  if (ref !== undefined && isRelative(ins)) {
     const target = symbols?.get(ref);
     if (target === undefined) {
       throw new ReferenceError(
         `Cannot resolve reference "${ref}" of instruction ${index} (${
-          ins.format("text")
+          formatInstruction(ins)
         }): no instruction has this symbol`,
       );
     }
     const delta = target - at - 1;
-    if (ins.targetInImm()) {
+    if (targetInImm(ins)) {
       resolved.imm = delta;
     } else {
       if (delta < -0x8000 || delta > 0x7fff) {
@@ -506,13 +526,14 @@ function checkDecoded(op: number, dst: number, src: number, imm: number, at: num
 
 // The same codec through a DataView, for big-endian hosts.
 
-function encodeWithDataView(
-  list: Instruction[],
-  out: Uint8Array,
-  big: boolean,
-  symbols: Map<string, number> | undefined,
-  needsResolution: boolean,
-): void {
+function encodeWithDataView(list: Instruction[], big: boolean, insns: Instructions): Uint8Array {
+  let slots = 0;
+  let symbols: Map<string, number> | undefined;
+  for (const ins of list) {
+    if (ins.symbol !== undefined) addSymbol(symbols ??= new Map(), ins.symbol, slots, insns);
+    slots += ins.opcode === LoadImm64Op ? 2 : 1;
+  }
+  const out = new Uint8Array(slots * 8);
   const view = new DataView(out.buffer);
   const le = !big;
   let at = 0;
@@ -520,7 +541,7 @@ function encodeWithDataView(
     const ins = list[i];
     let off = ins.offset;
     let imm = ins.imm;
-    if (needsResolution && (ins.reference !== undefined || ins.map !== undefined)) {
+    if (ins.reference !== undefined || ins.map !== undefined) {
       const r = resolve(ins, i, at >>> 3, symbols);
       off = r.offset;
       imm = r.imm;
@@ -543,6 +564,7 @@ function encodeWithDataView(
       at += 8;
     }
   }
+  return out;
 }
 
 function decodeWithDataView(bytes: Uint8Array, big: boolean): Instruction[] {
@@ -574,7 +596,7 @@ function decodeWithDataView(bytes: Uint8Array, big: boolean): Instruction[] {
       hi = view.getInt32(at + 12, le);
       at += 8;
     }
-    list.push(new Instruction(op, dst as Register, src as Register, off, imm, hi));
+    list.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
   }
   return list;
 }

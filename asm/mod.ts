@@ -32,13 +32,45 @@
  * console.log(prog.toString());
  * ```
  *
+ * Instructions are plain objects (see {@linkcode Instruction}) with functions to ask about
+ * them (`isJump`, `isLoadFromMap`, …), to copy them (`copy`) and to print them
+ * (`formatInstruction`); `Instructions` is the class that holds a program.
+ *
  * @module
  */
 
 export * from "./opcode.ts";
 export * from "./register.ts";
-export { type ByteOrder, Instruction, type MapLike, type SourceLine } from "./instruction.ts";
+export {
+  type ByteOrder,
+  constant,
+  copy,
+  getMeta,
+  Instruction,
+  isBuiltinCall,
+  isCall,
+  isConstantLoad,
+  isDWordLoad,
+  isExit,
+  isFunctionCall,
+  isInstruction,
+  isJump,
+  isKfuncCall,
+  isLoad,
+  isLoadFromMap,
+  isLoadOfFunctionPointer,
+  isRelative,
+  isSigned,
+  type MapLike,
+  sameEncoding,
+  setConstant,
+  setMeta,
+  slots,
+  type SourceLine,
+  targetInImm,
+  withSymbol,
+} from "./instruction.ts";
 export { type InstructionAt, Instructions, Label } from "./instructions.ts";
 export * from "./builders.ts";
 export * from "./func.ts";
-export { type FormatOptions, type FormatStyle, helperName } from "./format.ts";
+export { formatInstruction, type FormatOptions, type FormatStyle, helperName } from "./format.ts";

@@ -18,7 +18,7 @@ function reg(): Register {
 }
 
 function ins(op: number, dst: number, src: number, off: number, imm: number, hi = 0) {
-  return new asm.Instruction(op, dst as Register, src as Register, off, imm, hi);
+  return asm.Instruction(op, dst as Register, src as Register, off, imm, hi);
 }
 
 /** Every form, each a fresh Instruction. */

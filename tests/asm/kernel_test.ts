@@ -313,7 +313,7 @@ kernelTest("asm kernel: JMP32 conditions match TypeScript", () => {
 /** A label must name an instruction: end label-terminated code with a no-op move. */
 function withLandingPad(c: Case): Case {
   const last = c.code.at(-1);
-  if (last instanceof asm.Instruction) return c;
+  if (last !== undefined && asm.isInstruction(last)) return c;
   return { ...c, code: [...c.code, asm.Mov.Reg(R1, R1)] };
 }
 
@@ -522,11 +522,11 @@ kernelTest("asm kernel: gotol, may_goto and legacy packet loads", () => {
       code: [
         asm.Mov.Imm(R1, 1),
         asm.Ja.Long("long_a"),
-        asm.Add.Imm(R1, 100).withSymbol("long_b"),
+        asm.withSymbol(asm.Add.Imm(R1, 100), "long_b"),
         asm.Ja.Long("long_c"),
-        asm.Add.Imm(R1, 10).withSymbol("long_a"),
+        asm.withSymbol(asm.Add.Imm(R1, 10), "long_a"),
         asm.Ja.Long("long_b"),
-        asm.Mov.Reg(R1, R1).withSymbol("long_c"),
+        asm.withSymbol(asm.Mov.Reg(R1, R1), "long_c"),
       ],
       want: 111n,
     },
@@ -559,10 +559,10 @@ kernelTest("asm kernel: a may_goto loop ends", () => {
     name: "loop",
     code: [
       asm.Mov.Imm(R1, 0),
-      asm.MayGoto("loop_done").withSymbol("loop"),
+      asm.withSymbol(asm.MayGoto("loop_done"), "loop"),
       asm.Add.Imm(R1, 1),
       asm.JLT.Imm(R1, 1000, "loop"),
-      asm.Mov.Reg(R1, R1).withSymbol("loop_done"),
+      asm.withSymbol(asm.Mov.Reg(R1, R1), "loop_done"),
     ],
     want: 1000n,
   }]);

@@ -44,9 +44,9 @@ function compare(
       continue;
     }
     assertEquals(
-      instruction.format("llvm", { alu32 }),
+      asm.formatInstruction(instruction, "llvm", { alu32 }),
       want.text,
-      `${where} at ${offset}: ${instruction.format("text")}`,
+      `${where} at ${offset}: ${asm.formatInstruction(instruction)}`,
     );
   }
   return unknown;
@@ -117,8 +117,8 @@ for (const order of ["little", "big"] as const) {
           for (let k = 0; k < ours.length; k++) {
             const { instruction: i, offset } = ours[k];
             assertEquals(lines[k].offset, offset);
-            const text = i.format("llvm", { alu32 });
-            const where = `form ${k} (${i.format("text")}), alu32 ${alu32}`;
+            const text = asm.formatInstruction(i, "llvm", { alu32 });
+            const where = `form ${k} (${asm.formatInstruction(i)}), alu32 ${alu32}`;
             if (newerThanLLVM19(i)) {
               assertEquals(text, newerLLVMText(i), where);
               continue;
