@@ -4,7 +4,7 @@
  * @module
  */
 
-import { constant, type Instruction } from "./instruction.ts";
+import { constant, copy, type Instruction, isRelative, targetInImm } from "./instruction.ts";
 import { HELPER_NAMES } from "./_helper_names.ts";
 import {
   AtomicOp,
@@ -98,8 +98,8 @@ function shex64(n: bigint): string {
 interface Style {
   llvm: boolean;
   alu32: boolean;
-  /** The distance from the current instruction to a symbol, in a program. */
-  resolve?: (symbol: string) => number | undefined;
+  /** Whether the offset of a symbolic jump has been resolved (in a program). */
+  resolved: boolean;
 }
 
 function num(n: number, s: Style): string {
@@ -120,8 +120,7 @@ function target(ins: Instruction, n: number, s: Style): string {
   if (s.llvm || ins.reference === undefined) return jumpOffset(n, s);
   // The encoded offset of a symbolic jump is a placeholder until marshal resolves it; only a
   // program (which knows where its symbols are) can show the real distance.
-  const delta = s.resolve?.(ins.reference);
-  return delta === undefined ? `<${ins.reference}>` : `${jumpOffset(delta, s)} <${ins.reference}>`;
+  return s.resolved ? `${jumpOffset(n, s)} <${ins.reference}>` : `<${ins.reference}>`;
 }
 
 function unknown(ins: Instruction): string {
@@ -151,19 +150,19 @@ export function formatInstruction(
   style: FormatStyle = "text",
   options: FormatOptions = {},
 ): string {
-  return formatWith(ins, style, options, undefined);
+  return formatWith(ins, style, options, false);
 }
 
 function formatWith(
   ins: Instruction,
   style: FormatStyle,
   options: FormatOptions,
-  resolve: ((symbol: string) => number | undefined) | undefined,
+  resolved: boolean,
 ): string {
   if (style !== "text" && style !== "llvm") {
     throw new TypeError(`Invalid format style: expected "text" or "llvm", got ${String(style)}`);
   }
-  const s: Style = { llvm: style === "llvm", alu32: options.alu32 === true, resolve };
+  const s: Style = { llvm: style === "llvm", alu32: options.alu32 === true, resolved };
   switch (ins.opcode & 0x07) {
     case Class.LD:
       return formatLD(ins, s);
@@ -353,6 +352,24 @@ function formatCall(ins: Instruction, s: Style): string {
   }
 }
 
+/**
+ * The instruction as a program would encode it: a symbolic jump, call or function pointer
+ * gets the distance to its symbol, as `Instructions.marshal` computes it.
+ */
+function encoded(
+  ins: Instruction,
+  at: number,
+  symbols: Map<string, number>,
+): [Instruction, boolean] {
+  if (ins.reference === undefined || !isRelative(ins)) return [ins, false];
+  const to = symbols.get(ins.reference);
+  if (to === undefined) return [ins, false];
+  const view = copy(ins);
+  if (targetInImm(ins)) view.imm = to - at - 1;
+  else view.offset = to - at - 1;
+  return [view, true];
+}
+
 /** Formats a whole program: see `Instructions.format`. */
 export function formatProgram(
   list: readonly Instruction[],
@@ -362,45 +379,41 @@ export function formatProgram(
   if (style !== "text" && style !== "llvm") {
     throw new TypeError(`Invalid format style: expected "text" or "llvm", got ${String(style)}`);
   }
-  let slots = 0;
-  for (const ins of list) slots += ins.opcode === LoadImm64Op ? 2 : 1;
-  const lines: string[] = [];
+  // Symbol offsets, for showing the real distance of symbolic jumps (first one wins).
+  const symbols = new Map<string, number>();
   let offset = 0;
+  for (const ins of list) {
+    if (ins.symbol !== undefined && !symbols.has(ins.symbol)) symbols.set(ins.symbol, offset);
+    offset += ins.opcode === LoadImm64Op ? 2 : 1;
+  }
+  const slots = offset;
+  const lines: string[] = [];
+  offset = 0;
   if (style === "llvm") {
     for (const ins of list) {
       if (ins.symbol !== undefined) {
         if (lines.length > 0) lines.push("");
         lines.push(`${(offset * 8).toString(16).padStart(16, "0")} <${ins.symbol}>:`);
       }
-      lines.push(`${String(offset).padStart(8)}:\t${formatWith(ins, "llvm", options, undefined)}`);
+      const [view, resolved] = encoded(ins, offset, symbols);
+      lines.push(`${String(offset).padStart(8)}:\t${formatWith(view, "llvm", options, resolved)}`);
       offset += ins.opcode === LoadImm64Op ? 2 : 1;
     }
     return lines.join("\n");
   }
   const width = String(Math.max(0, slots - 1)).length;
-  // Symbol offsets, for showing the real distance of symbolic jumps (first one wins).
-  const symbols = new Map<string, number>();
-  for (const ins of list) {
-    if (ins.symbol !== undefined && !symbols.has(ins.symbol)) symbols.set(ins.symbol, offset);
-    offset += ins.opcode === LoadImm64Op ? 2 : 1;
-  }
-  offset = 0;
-  let at = 0;
-  const resolve = (symbol: string) => {
-    const to = symbols.get(symbol);
-    return to === undefined ? undefined : to - at - 1;
-  };
   let lastLine: string | undefined;
   for (const ins of list) {
-    at = offset;
     if (ins.symbol !== undefined) lines.push(`${ins.symbol}:`);
     const text = ins.line?.text.trim();
     if (text !== undefined && text !== "" && text !== lastLine) {
       lines.push(`\t; ${text}`);
       lastLine = text;
     }
-    const text2 = formatWith(ins, "text", options, resolve);
-    lines.push(`\t${String(offset).padStart(width)}: ${text2}`);
+    const [view, resolved] = encoded(ins, offset, symbols);
+    lines.push(
+      `\t${String(offset).padStart(width)}: ${formatWith(view, "text", options, resolved)}`,
+    );
     offset += ins.opcode === LoadImm64Op ? 2 : 1;
   }
   return lines.join("\n");

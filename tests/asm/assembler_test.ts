@@ -332,8 +332,8 @@ Deno.test("asm assembler: toString prints symbols, source lines and references",
     [
       "0000000000000000 <main>:",
       "       0:\tr0 = 0x0",
-      "       1:\tif r1 == 0x0 goto -0x1",
-      "       2:\tcall -0x1",
+      "       1:\tif r1 == 0x0 goto +0x3",
+      "       2:\tcall 0x3",
     ],
   );
   assertThrows(() => prog.format("intel" as "llvm"), TypeError);

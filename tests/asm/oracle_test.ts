@@ -135,3 +135,41 @@ for (const order of ["little", "big"] as const) {
     },
   });
 }
+
+Deno.test({
+  name: "asm oracle: a program with symbols formats like llvm-objdump of its bytes",
+  ignore: missing !== undefined,
+  fn() {
+    const { R0, R1, R2, R10, Word } = asm;
+    const prog = new asm.Instructions([
+      asm.StoreImm(R10, -4, 0, Word),
+      asm.Mov.Reg(R2, R10),
+      asm.Add.Imm(R2, -4),
+      asm.LoadMapPtr(R1, "counters"),
+      asm.FnMapLookupElem.Call(),
+      asm.JEq.Imm(R0, 0, "out"),
+      asm.Call.Label("sub"),
+      asm.LoadFuncPtr(R1, "sub"),
+      asm.Ja.Long("out"),
+      asm.Label("out"),
+      asm.Return(),
+      asm.Label("sub"),
+      asm.MayGoto("sub"),
+      asm.Return(),
+    ]);
+    const dir = Deno.makeTempDirSync({ prefix: "asm-oracle-" });
+    try {
+      for (const order of ["little", "big"] as const) {
+        const base = TESTDATA + (order === "little" ? "socket_filter-el.o" : "socket_filter-eb.o");
+        const path = withSection(base, "prog", prog.marshal(order), dir);
+        const want = (objdump(path, order).get("prog") ?? []).map((l) =>
+          `${String(l.offset).padStart(8)}:\t${l.text}`
+        );
+        const ours = prog.format("llvm").split("\n").filter((l) => /^\s+\d+:\t/.test(l));
+        assertEquals(ours, want);
+      }
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});
