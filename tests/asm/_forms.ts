@@ -5,7 +5,7 @@
 // llvm-objdump decodes each form.
 import { asm } from "../../mod.ts";
 
-const { Class, Mode, ALUOp, JumpOp, AtomicOp, OPCODE_TABLE, Size } = asm;
+const { Class, Mode, ALUOp, JumpOp, AtomicOp, OPCODE_TABLE } = asm;
 type Register = asm.Register;
 
 const OFFSETS = [0, 1, -1, 8, -4, 0x7fff, -0x8000];
@@ -124,4 +124,3 @@ export function newerThanLLVM19(i: asm.Instruction): boolean {
   return i.opcode === (Class.JMP | JumpOp.Ja | 0x08);
 }
 
-export { Size };
