@@ -123,4 +123,3 @@ export function newerThanLLVM19(i: asm.Instruction): boolean {
   }
   return i.opcode === (Class.JMP | JumpOp.Ja | 0x08);
 }
-
