@@ -1,0 +1,231 @@
+// The encoder and decoder: every form round-trips in both byte orders, malformed input gives
+// FormatError with the right offset, and random bytes give nothing else.
+import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import { asm } from "../../mod.ts";
+import { FormatError } from "../../errors.ts";
+import { allForms } from "./_forms.ts";
+
+const { R0, R1, R2 } = asm;
+
+function fields(i: asm.Instruction) {
+  return [i.opcode, i.dst, i.src, i.offset, i.imm, i.immHi];
+}
+
+Deno.test("asm codec: every instruction form round-trips in both byte orders", () => {
+  const forms = allForms();
+  // Every opcode the decoder accepts appears among the forms.
+  const seen = new Set(forms.map((i) => i.opcode));
+  for (let op = 0; op < 256; op++) {
+    assertEquals(seen.has(op), asm.OPCODE_TABLE[op] !== 0, `opcode 0x${op.toString(16)}`);
+  }
+  for (const order of ["little", "big"] as const) {
+    for (const form of forms) {
+      const bytes = new asm.Instructions([form]).marshal(order);
+      assertEquals(bytes.length, asm.slots(form) * 8);
+      const back = asm.Instructions.unmarshal(bytes, order);
+      assertEquals(back.length, 1);
+      assertEquals(fields(back.list[0]), fields(form), `${asm.formatInstruction(form)} (${order})`);
+      assert(asm.sameEncoding(back.list[0], form));
+    }
+    // And all of them at once, as one program.
+    const all = new asm.Instructions(forms.map(asm.copy));
+    const bytes = all.marshal(order);
+    assertEquals(asm.Instructions.unmarshal(bytes, order).marshal(order), bytes);
+  }
+});
+
+Deno.test("asm codec: the two byte orders differ exactly as the uapi struct does", () => {
+  const ins = asm.Instruction(0x61, 3, 4, -2, 0x01020304);
+  assertEquals([...new asm.Instructions([ins]).marshal("little")], [
+    0x61,
+    0x43,
+    0xfe,
+    0xff,
+    0x04,
+    0x03,
+    0x02,
+    0x01,
+  ]);
+  assertEquals([...new asm.Instructions([ins]).marshal("big")], [
+    0x61,
+    0x34,
+    0xff,
+    0xfe,
+    0x01,
+    0x02,
+    0x03,
+    0x04,
+  ]);
+  const wide = asm.LoadImm(R1, 0x1122334455667788n);
+  assertEquals([...new asm.Instructions([wide]).marshal("little")], [
+    0x18,
+    0x01,
+    0,
+    0,
+    0x88,
+    0x77,
+    0x66,
+    0x55,
+    0,
+    0,
+    0,
+    0,
+    0x44,
+    0x33,
+    0x22,
+    0x11,
+  ]);
+  assertEquals([...new asm.Instructions([wide]).marshal("big")], [
+    0x18,
+    0x10,
+    0,
+    0,
+    0x55,
+    0x66,
+    0x77,
+    0x88,
+    0,
+    0,
+    0,
+    0,
+    0x11,
+    0x22,
+    0x33,
+    0x44,
+  ]);
+});
+
+Deno.test("asm codec: unaligned and offset views decode like aligned ones", () => {
+  const prog = new asm.Instructions([asm.LoadImm(R0, -5n), asm.Add.Imm(R0, 3), asm.Return()]);
+  for (const order of ["little", "big"] as const) {
+    const bytes = prog.marshal(order);
+    const padded = new Uint8Array(bytes.length + 3);
+    padded.set(bytes, 3);
+    const back = asm.Instructions.unmarshal(padded.subarray(3), order);
+    assertEquals(back.list.map(fields), prog.list.map(fields));
+    assertEquals(asm.constant(back.list[0]), -5n);
+  }
+});
+
+function expectFormat(bytes: number[], offset: number, pattern: RegExp, order: asm.ByteOrder) {
+  const e = assertThrows(
+    () => asm.Instructions.unmarshal(new Uint8Array(bytes), order),
+    FormatError,
+  );
+  assertInstanceOf(e, SyntaxError);
+  assertEquals(e.offset, offset, e.message);
+  assert(pattern.test(e.message), e.message);
+}
+
+Deno.test("asm codec: malformed input gives FormatError with the byte offset", () => {
+  const exit = [0x95, 0, 0, 0, 0, 0, 0, 0];
+  for (const order of ["little", "big"] as const) {
+    // Truncated.
+    expectFormat([...exit, 0x95, 0, 0], 8, /truncated.*11 bytes/, order);
+    // Unknown opcodes: NEG with a register source, DW packet loads, exit in JMP32, 0xff.
+    for (const op of [0x8f, 0x38, 0x96, 0xff, 0x00, 0x9d, 0xe6, 0xdf]) {
+      expectFormat([...exit, op, 0, 0, 0, 0, 0, 0, 0], 8, /Unknown opcode/, order);
+    }
+    // Registers above 10, in either nibble.
+    const regs = (dst: number, src: number) =>
+      order === "little" ? (src << 4) | dst : (dst << 4) | src;
+    expectFormat([0xbf, regs(11, 1), 0, 0, 0, 0, 0, 0], 1, /destination register r11/, order);
+    expectFormat([0xbf, regs(1, 15), 0, 0, 0, 0, 0, 0], 1, /source register r15/, order);
+    // Half an imm64: at the end, and followed by a non-empty slot.
+    expectFormat([...exit, 0x18, regs(1, 0), 0, 0, 1, 0, 0, 0], 8, /second half/, order);
+    expectFormat(
+      [0x18, regs(1, 0), 0, 0, 1, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0],
+      8,
+      /second half/,
+      order,
+    );
+    // Unknown pseudo source, call kind, conditional pseudo jump.
+    expectFormat([0x18, regs(1, 7), 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0], 1, /pseudo/, order);
+    expectFormat([0x85, regs(0, 3), 0, 0, 0, 0, 0, 1], 1, /call kind/, order);
+    expectFormat([0xe5, regs(0, 1), 0, 0, 0, 0, 0, 0], 1, /conditional pseudo jump/, order);
+    // Unknown atomic operations, and read-modify-write atomics of one or two bytes.
+    const imm = (v: number) =>
+      order === "little"
+        ? [v & 0xff, (v >> 8) & 0xff, (v >> 16) & 0xff, v >>> 24]
+        : [v >>> 24, (v >> 16) & 0xff, (v >> 8) & 0xff, v & 0xff];
+    expectFormat([0xdb, regs(1, 2), 0, 0, ...imm(0x02)], 4, /atomic operation 0x2/, order);
+    expectFormat([0xd3, regs(1, 2), 0, 0, ...imm(0x00)], 4, /atomic operation 0x0/, order);
+    // Byte swaps of a width other than 16, 32 or 64.
+    expectFormat([0xdc, regs(1, 0), 0, 0, ...imm(8)], 4, /byte swap width 8/, order);
+  }
+});
+
+Deno.test("asm codec: 100,000 random byte strings give only FormatError", () => {
+  // A fixed seed keeps failures reproducible.
+  let seed = 0x2545f491;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const valid = [...asm.OPCODE_TABLE.keys()].filter((op) => asm.OPCODE_TABLE[op] !== 0);
+  let decoded = 0;
+  let rejected = 0;
+  for (let n = 0; n < 100_000; n++) {
+    const length = next() % 65;
+    const bytes = new Uint8Array(length);
+    for (let i = 0; i < length; i++) bytes[i] = next() & 0xff;
+    // Make most opcodes valid so that decoding gets past the first byte often.
+    for (let i = 0; i + 8 <= length; i += 8) {
+      if (next() % 4 !== 0) bytes[i] = valid[next() % valid.length];
+      if (next() % 2 === 0) bytes[i + 1] &= 0x77;
+    }
+    const order = next() % 2 === 0 ? "little" : "big";
+    try {
+      const insns = asm.Instructions.unmarshal(bytes, order);
+      decoded++;
+      // Whatever decodes must encode back to the same bytes and format without throwing.
+      assertEquals(insns.marshal(order), bytes);
+      insns.format("llvm");
+      insns.toString();
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      assert(e.offset >= 0 && e.offset <= length, `offset ${e.offset} of ${length}`);
+      rejected++;
+    }
+  }
+  assert(decoded > 1000 && rejected > 1000, `decoded ${decoded}, rejected ${rejected}`);
+});
+
+Deno.test("asm codec: marshal rejects invalid fields with RangeError", () => {
+  const cases: [asm.Instruction, RegExp][] = [
+    [asm.Instruction(0x8f, 1, 2), /opcode 0x8f/],
+    [asm.Instruction(0xbf, 11 as asm.Register, 2), /destination register 11/],
+    [asm.Instruction(0xbf, 1, -1 as asm.Register), /source register -1/],
+    [asm.Instruction(0x05, 0, 0, 0x8000), /offset 32768/],
+    [asm.Instruction(0xb7, 1, 0, 0, 0x80000000), /immediate 2147483648/],
+    [asm.Instruction(0x18, 1, 0, 0, 0, 2 ** 32), /upper immediate/],
+  ];
+  for (const [ins, pattern] of cases) {
+    const e = assertThrows(() => new asm.Instructions([ins]).marshal(), RangeError);
+    assert(pattern.test(e.message), e.message);
+  }
+  assertThrows(() => new asm.Instructions([]).marshal("middle" as "big"), TypeError);
+  assertThrows(() => asm.Instructions.unmarshal(new Uint8Array(8), "pdp" as "big"), TypeError);
+});
+
+Deno.test("asm codec: constants are bigint where 64 bits are possible", () => {
+  const wide = asm.LoadImm(R2, -1n);
+  assertEquals(asm.constant(wide), -1n);
+  assertEquals([wide.imm, wide.immHi], [-1, -1]);
+  asm.setConstant(wide, 0xffffffff00000001n);
+  assertEquals(asm.constant(wide), -0xffffffffn);
+  assertEquals([wide.imm, wide.immHi], [1, -1]);
+  asm.setConstant(wide, 0x7fffffffffffffffn);
+  assertEquals(asm.constant(wide), 0x7fffffffffffffffn);
+  assertThrows(() => asm.setConstant(wide, 1n << 64n), RangeError);
+  assertThrows(() => asm.setConstant(wide, -(1n << 63n) - 1n), RangeError);
+  const narrow = asm.Mov.Imm(R0, 0xffffffff);
+  assertEquals(narrow.imm, -1);
+  assertEquals(asm.constant(narrow), -1n);
+  asm.setConstant(narrow, 7n);
+  assertEquals(narrow.imm, 7);
+  assertThrows(() => asm.setConstant(narrow, 1n << 32n), RangeError);
+  assertThrows(() => asm.Mov.Imm(R0, 0.5), RangeError);
+});
