@@ -357,7 +357,9 @@ export class Spec implements Iterable<Type>, LazySource {
       if (hashes[i] !== h) continue;
       const nameOff = words[offsets[i]];
       const rel = nameOff - this.#strBase;
-      const same = rel >= 0 ? equalsCString(this.#strings, rel, key) : this.string(nameOff) === name;
+      const same = rel >= 0
+        ? equalsCString(this.#strings, rel, key)
+        : this.string(nameOff) === name;
       if (same) out.push(this.#first + i);
     }
     return out;
@@ -668,7 +670,10 @@ export class Spec implements Iterable<Type>, LazySource {
           throw this.#error(`BTF type ${first + idx} is part of a reference cycle`, o);
         }
         if (sp + 1 >= MAX_CHAIN) {
-          throw this.#error(`BTF type ${first + idx} starts a chain deeper than ${MAX_CHAIN} types`, o);
+          throw this.#error(
+            `BTF type ${first + idx} starts a chain deeper than ${MAX_CHAIN} types`,
+            o,
+          );
         }
         state[t] = 1;
         sp++;
