@@ -10,7 +10,7 @@
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
 import { Errno, errnoMessage, SyscallError } from "../errors.ts";
 import { FD } from "../_internal/fd.ts";
-import { feature, type FeatureProbe } from "../_internal/feature.ts";
+import { feature } from "../_internal/feature.ts";
 import { Builder, type KernelCompat } from "./marshal.ts";
 import { parseSpec, Spec } from "./spec.ts";
 import {
@@ -48,27 +48,38 @@ function loads(types: Type[]): boolean {
 
 const int = () => new Int("int", 4, 1);
 
+/** A memoised probe: call it to require the feature, or ask `supported()`. */
+export interface BtfFeatureProbe {
+  (): void;
+  /** The feature's name, such as `"BTF_KIND_ENUM64"`. */
+  readonly feature: string;
+  /** The first kernel version that has the feature. */
+  readonly minKernel: string;
+  /** Whether the running kernel has the feature; probes once per process. */
+  supported(): boolean;
+}
+
 /**
  * Probes for what the running kernel's BTF loader accepts. Each runs once per process;
  * {@linkcode kernelCompat} turns the answers into writer options.
  */
 export const btfFeatures: {
   /** `BPF_BTF_LOAD` itself (Linux 4.18). */
-  readonly btf: FeatureProbe;
+  readonly btf: BtfFeatureProbe;
   /** FUNC and FUNC_PROTO (Linux 5.0). */
-  readonly funcs: FeatureProbe;
+  readonly funcs: BtfFeatureProbe;
   /** VAR and DATASEC (Linux 5.2). */
-  readonly datasec: FeatureProbe;
+  readonly datasec: BtfFeatureProbe;
   /** Global FUNC linkage (Linux 5.6). */
-  readonly globalFuncs: FeatureProbe;
+  readonly globalFuncs: BtfFeatureProbe;
   /** FLOAT (Linux 5.13). */
-  readonly float: FeatureProbe;
+  readonly float: BtfFeatureProbe;
   /** DECL_TAG (Linux 5.16). */
-  readonly declTag: FeatureProbe;
+  readonly declTag: BtfFeatureProbe;
   /** TYPE_TAG (Linux 5.17). */
-  readonly typeTag: FeatureProbe;
+  readonly typeTag: BtfFeatureProbe;
   /** ENUM64 and signed enums (Linux 6.0). */
-  readonly enum64: FeatureProbe;
+  readonly enum64: BtfFeatureProbe;
 } = {
   btf: feature("BTF", "4.18", () => loads([int()])),
   funcs: feature("BTF_KIND_FUNC", "5.0", () => {
@@ -144,14 +155,12 @@ const BTF_INFO_SIZE = 32;
  * ```
  */
 export class BtfHandle {
-  /** The fd owner. */
-  readonly fd: FD;
-  /** The builder that wrote the types, when the handle was loaded from types. */
-  readonly builder: Builder | undefined;
+  readonly #fd: FD;
+  readonly #builder: Builder | undefined;
 
   private constructor(fd: FD, builder?: Builder) {
-    this.fd = fd;
-    this.builder = builder;
+    this.#fd = fd;
+    this.#builder = builder;
   }
 
   /**
@@ -159,7 +168,10 @@ export class BtfHandle {
    * kernel lacks are replaced first (see {@linkcode kernelCompat}). Raw bytes are loaded
    * as they are. A rejection throws a {@linkcode SyscallError} that quotes the kernel's log.
    */
-  static load(source: Spec | Iterable<Type> | Uint8Array, options: BtfLoadOptions = {}) {
+  static load(
+    source: Spec | Iterable<Type> | Uint8Array,
+    options: BtfLoadOptions = {},
+  ): BtfHandle {
     if (source instanceof Uint8Array) return new BtfHandle(loadRaw(source, options.logSize));
     const builder = new Builder();
     for (const t of source instanceof Spec ? source.types() : source) builder.add(t);
@@ -176,6 +188,16 @@ export class BtfHandle {
     return new BtfHandle(new FD(fd, "BTF"));
   }
 
+  /** The fd number; throws a ClosedError once the handle is closed. */
+  get fd(): number {
+    return this.#fd.raw;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
   /** The kernel's description of the object. */
   info(): BtfInfo {
     return this.#info(0).info;
@@ -183,7 +205,7 @@ export class BtfHandle {
 
   /** The id of the type `type` got in this handle's BTF, when it was loaded from types. */
   typeId(type: Type): number | undefined {
-    return this.builder?.typeId(type);
+    return this.#builder?.typeId(type);
   }
 
   /**
@@ -208,7 +230,7 @@ export class BtfHandle {
     v.setUint32(8, btfSize, true);
     v.setBigUint64(16, holder.getU64(8), true);
     v.setUint32(24, name.length, true);
-    const attr = new Attr().u32(0, this.fd.raw).u32(4, BTF_INFO_SIZE).pointer(8, buf);
+    const attr = new Attr().u32(0, this.#fd.raw).u32(4, BTF_INFO_SIZE).pointer(8, buf);
     bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
     holder.reset();
     const nameLen = v.getUint32(24, true);
@@ -227,7 +249,7 @@ export class BtfHandle {
 
   /** Closes the fd; a second call does nothing. */
   close(): void {
-    this.fd.close();
+    this.#fd.close();
   }
 
   /** Closes the fd at the end of a `using` scope. */

@@ -306,6 +306,7 @@ export class Spec implements Iterable<Type>, LazySource {
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
     if (id === 0) return VOID;
+    if (!Number.isInteger(id)) throw new RangeError(`Invalid BTF type id ${id}`);
     if (id < this.#first) {
       if (this.base && id > 0) return this.base.typeById(id);
       throw new RangeError(`Invalid BTF type id ${id}`);
@@ -457,7 +458,7 @@ export class Spec implements Iterable<Type>, LazySource {
 
   #offset(id: number): number {
     const idx = id - this.#first;
-    if (!(idx >= 0 && idx < this.#count)) throw new RangeError(`Type id ${id} not found`);
+    if (!(idx >= 0 && idx < this.#count && Number.isInteger(idx))) throw new RangeError(`Type id ${id} not found`);
     return this.#offsets[idx];
   }
 
