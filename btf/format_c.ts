@@ -451,7 +451,13 @@ function naturalOffset(m: Member, cur: number, packed: boolean): number {
   return Math.ceil(cur / a) * a;
 }
 
-/** Anonymous bitfields that fill bits `[from, to)` exactly. */
+/** Bytes of padding above which one array replaces a run of anonymous bitfields. */
+const PAD_ARRAY_BYTES = 256;
+
+/**
+ * Anonymous bitfields that fill bits `[from, to)` exactly; a long byte-aligned gap becomes
+ * one `char` array instead, so that absurd sizes cannot blow the output up.
+ */
 function padding(from: number, to: number, pad: string): string {
   let out = "";
   let cur = from;
@@ -459,6 +465,11 @@ function padding(from: number, to: number, pad: string): string {
     const w = Math.min(8 - (cur % 8), to - cur);
     out += `${pad}char: ${w};\n`;
     cur += w;
+  }
+  if (to - cur >= PAD_ARRAY_BYTES * 8) {
+    const bytes = Math.floor((to - cur) / 8);
+    out += `${pad}char ___btf_pad_${cur / 8}[${bytes}];\n`;
+    cur += bytes * 8;
   }
   const units: [string, number][] = [["long", 64], ["int", 32], ["short", 16], ["char", 8]];
   while (to - cur >= 8) {
