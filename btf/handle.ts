@@ -274,8 +274,9 @@ function loadRaw(bytes: Uint8Array, logSize = 1 << 16): FD {
   if (again >= 0) return new FD(again, "BTF");
   let end = log.indexOf(0);
   if (end < 0) end = log.length;
+  // The kernel's BTF checker ends its log with the type it refused and why.
   const lines = new TextDecoder().decode(log.subarray(0, end)).trim().split("\n");
-  const tail = lines.slice(-3).join("\n");
+  const tail = lines[lines.length - 1].trim();
   throw new SyscallError(
     "BPF_BTF_LOAD",
     errno,
