@@ -57,7 +57,9 @@ const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
  * starts at word `offsets[id - firstId]` of `words` (host byte order): `name_off`, `info`,
- * `size_or_type`, then the kind's records, as in `struct btf_type`.
+ * `size_or_type`, then the kind's records, as in `struct btf_type`. Kinds and record sizes
+ * are checked when parsing; call {@linkcode Spec.validate} before following type ids or
+ * string offsets read from here (every decoding method does so by itself).
  */
 export interface RawBtf {
   /** The type section as 32-bit words in host byte order. */
@@ -78,6 +80,50 @@ export interface RawBtf {
 export interface ParseOptions {
   /** The base spec of split BTF (module BTF on top of vmlinux). */
   base?: Spec;
+}
+
+/** Words after the 12-byte common part that every type of a kind has; -1 for no kind. */
+const FIXED_WORDS = new Int8Array(32).fill(-1);
+/** Words per vlen entry of each kind. */
+const PER_VLEN_WORDS = new Int8Array(32);
+for (let k = 1; k <= MAX_KIND; k++) {
+  FIXED_WORDS[k] = recordBytes(k, 0) >> 2;
+  PER_VLEN_WORDS[k] = (recordBytes(k, 1) - recordBytes(k, 0)) >> 2;
+}
+
+/**
+ * The one pass over the type section, as libbpf's btf__parse makes: where each type starts,
+ * whether its kind is known and whether its records fit. Kept small and free of error
+ * building, so that the optimizing compiler handles it cheaply; on failure it returns the
+ * word where the bad type starts. References and strings are checked by `Spec.validate`.
+ */
+function indexTypes(w: Uint32Array): { offsets: Uint32Array; error?: number } {
+  const n = w.length;
+  // The info word read as two 16-bit halves: small integers in every tier of V8, where a
+  // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
+  const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
+  const hi = HOST_LITTLE ? 1 : 0;
+  // Every type takes at least 3 words; most take more, so start smaller and grow.
+  let offsets = new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64));
+  let count = 0;
+  let o = 0;
+  while (o < n) {
+    if (o + 3 > n) return { offsets, error: o };
+    const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
+    const vlen = h[2 * o + 3 - hi];
+    const fixed = FIXED_WORDS[kind];
+    if (fixed < 0) return { offsets, error: o };
+    const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
+    if (end > n) return { offsets, error: o };
+    if (count === offsets.length) {
+      const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
+      grown.set(offsets);
+      offsets = grown;
+    }
+    offsets[count++] = o;
+    o = end;
+  }
+  return { offsets: offsets.subarray(0, count) };
 }
 
 /** Which record layout each kind has: bytes per record after the 12-byte common part. */
@@ -214,6 +260,7 @@ export class Spec implements Iterable<Type>, LazySource {
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
   #raw: RawBtf | undefined;
+  #validated = false;
 
   /** Use {@linkcode parseSpec}: specs are only made from bytes. */
   constructor(
@@ -234,7 +281,6 @@ export class Spec implements Iterable<Type>, LazySource {
     this.#strStart = strStart;
     this.#offsets = this.#index();
     this.#count = this.#offsets.length;
-    this.#checkChains();
   }
 
   /** The id of this spec's first type: 1, or the base's next id for split BTF. */
@@ -271,6 +317,7 @@ export class Spec implements Iterable<Type>, LazySource {
 
   /** The string at offset `off` of the string section (the base's below its length). */
   string(off: number): string {
+    if (!this.#validated) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
     const cached = this.#strCache.get(off);
     if (cached !== undefined) return cached;
@@ -316,6 +363,7 @@ export class Spec implements Iterable<Type>, LazySource {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
     let t = objects[idx];
     if (t === undefined) {
+      if (!this.#validated) this.validate();
       t = this.#decode(id, this.#offsets[idx]);
       objects[idx] = t;
       (this.#ids ??= new WeakMap()).set(t, id);
@@ -346,6 +394,7 @@ export class Spec implements Iterable<Type>, LazySource {
   typeIdsByName(name: string): number[] {
     const out = this.base ? this.base.typeIdsByName(name) : [];
     if (name === "") return out;
+    if (!this.#validated) this.validate();
     this.#buildNameIndex();
     const key = encodeString(name);
     const h = hashBytes(key);
@@ -400,6 +449,7 @@ export class Spec implements Iterable<Type>, LazySource {
   /** Decodes the records (members, values, parameters, variables) of type `id`. */
   decodeList(id: number): unknown[] {
     if (id < this.#first) return this.base!.decodeList(id);
+    if (!this.#validated) this.validate();
     const w = this.#words;
     const o = this.#offset(id);
     const info = w[o + 1];
@@ -458,7 +508,9 @@ export class Spec implements Iterable<Type>, LazySource {
 
   #offset(id: number): number {
     const idx = id - this.#first;
-    if (!(idx >= 0 && idx < this.#count && Number.isInteger(idx))) throw new RangeError(`Type id ${id} not found`);
+    if (!(idx >= 0 && idx < this.#count && Number.isInteger(idx))) {
+      throw new RangeError(`Type id ${id} not found`);
+    }
     return this.#offsets[idx];
   }
 
@@ -524,33 +576,54 @@ export class Spec implements Iterable<Type>, LazySource {
   }
 
   /**
-   * One pass over the type section: where each type starts, whether its records fit, and
-   * whether every string offset and type id it holds is in range.
+   * One pass over the type section, as libbpf's btf__parse makes: where each type starts,
+   * whether its kind is known and whether its records fit. References and strings are
+   * checked by {@linkcode Spec.validate}, before anything follows them.
    */
   #index(): Uint32Array {
+    const r = indexTypes(this.#words);
+    if (r.error !== undefined) {
+      const w = this.#words;
+      const o = r.error;
+      if (o + 3 > w.length) throw this.#error("BTF type truncated", o);
+      const kind = (w[o + 1] >>> 24) & 0x1f;
+      if (FIXED_WORDS[kind] < 0) throw this.#error(`Unknown BTF kind ${kind}`, o + 1);
+      throw this.#error(
+        `BTF ${KIND_NAMES[kind]} with vlen ${w[o + 1] & 0xffff} overruns the section`,
+        o,
+      );
+    }
+    return r.offsets;
+  }
+
+  /**
+   * Checks what parsing leaves for later: that every string offset and type id is in range,
+   * and that no chain of references that avoids structs and unions is cyclic or absurdly
+   * deep. Runs by itself, once, before the first type, name or string is decoded, so that
+   * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
+   */
+  validate(): this {
+    if (this.#validated) return this;
+    this.base?.validate();
+    this.#checkRanges();
+    this.#checkChains();
+    this.#validated = true;
+    return this;
+  }
+
+  #checkRanges(): void {
     const w = this.#words;
-    const n = w.length;
+    const offsets = this.#offsets;
+    const count = this.#count;
     const strLimit = this.#strBase + this.#strings.length;
-    // Every type takes at least 3 words, which bounds the count.
-    const offsets = new Uint32Array(Math.floor(n / 3));
-    let count = 0;
-    let maxStr = 0, maxStrAt = 0;
-    let maxRef = 0, maxRefAt = 0;
-    let o = 0;
-    while (o < n) {
-      if (o + 3 > n) throw this.#error("BTF type truncated", o);
-      const nameOff = w[o];
-      if (nameOff > maxStr) (maxStr = nameOff), (maxStrAt = o);
+    let maxRef = 0;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i];
       const info = w[o + 1];
       const kind = (info >>> 24) & 0x1f;
-      const vlen = info & 0xffff;
-      if (kind === 0 || kind > MAX_KIND) throw this.#error(`Unknown BTF kind ${kind}`, o + 1);
-      const extra = recordBytes(kind, vlen) >>> 2;
-      const end = o + 3 + extra;
-      if (end > n) {
-        throw this.#error(`BTF ${KIND_NAMES[kind]} with vlen ${vlen} overruns the section`, o);
-      }
-      offsets[count++] = o;
+      const end = o + 3 + FIXED_WORDS[kind] + PER_VLEN_WORDS[kind] * (info & 0xffff);
+      if (w[o] >= strLimit) throw this.#error(`String offset ${w[o]} out of range`, o);
+      let r = 0;
       switch (kind) {
         case Kind.Pointer:
         case Kind.Typedef:
@@ -561,53 +634,83 @@ export class Spec implements Iterable<Type>, LazySource {
         case Kind.TypeTag:
         case Kind.Var:
         case Kind.DeclTag:
-        case Kind.FuncProto:
-          if (w[o + 2] > maxRef) (maxRef = w[o + 2]), (maxRefAt = o + 2);
+          r = w[o + 2];
           break;
         case Kind.Array:
-          if (w[o + 3] > maxRef) (maxRef = w[o + 3]), (maxRefAt = o + 3);
-          if (w[o + 4] > maxRef) (maxRef = w[o + 4]), (maxRefAt = o + 4);
+          r = w[o + 3] > w[o + 4] ? w[o + 3] : w[o + 4];
           break;
-      }
-      switch (kind) {
         case Kind.Struct:
         case Kind.Union:
           for (let p = o + 3; p < end; p += 3) {
-            if (w[p] > maxStr) (maxStr = w[p]), (maxStrAt = p);
-            if (w[p + 1] > maxRef) (maxRef = w[p + 1]), (maxRefAt = p + 1);
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+            if (w[p + 1] > r) r = w[p + 1];
           }
           break;
         case Kind.Enum:
           for (let p = o + 3; p < end; p += 2) {
-            if (w[p] > maxStr) (maxStr = w[p]), (maxStrAt = p);
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
           }
           break;
         case Kind.Enum64:
           for (let p = o + 3; p < end; p += 3) {
-            if (w[p] > maxStr) (maxStr = w[p]), (maxStrAt = p);
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
           }
           break;
         case Kind.FuncProto:
+          r = w[o + 2];
           for (let p = o + 3; p < end; p += 2) {
-            if (w[p] > maxStr) (maxStr = w[p]), (maxStrAt = p);
-            if (w[p + 1] > maxRef) (maxRef = w[p + 1]), (maxRefAt = p + 1);
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+            if (w[p + 1] > r) r = w[p + 1];
           }
           break;
         case Kind.Datasec:
-          for (let p = o + 3; p < end; p += 3) {
-            if (w[p] > maxRef) (maxRef = w[p]), (maxRefAt = p);
-          }
+          for (let p = o + 3; p < end; p += 3) if (w[p] > r) r = w[p];
           break;
       }
-      o = end;
+      if (r > maxRef) maxRef = r;
     }
-    if (count > 0 && maxStr >= strLimit) {
-      throw this.#error(`String offset ${maxStr} out of range`, maxStrAt);
+    if (maxRef >= this.#first + count) this.#badRef(offsets, count);
+  }
+
+  /** Finds where the out-of-range type id is, for the error (the slow path). */
+  #badRef(offsets: Uint32Array, count: number): never {
+    const w = this.#words;
+    const limit = this.#first + count;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i];
+      const info = w[o + 1];
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      const refs: number[] = [];
+      switch (kind) {
+        case Kind.Array:
+          refs.push(o + 3, o + 4);
+          break;
+        case Kind.Struct:
+        case Kind.Union:
+          for (let j = 0; j < vlen; j++) refs.push(o + 4 + 3 * j);
+          break;
+        case Kind.FuncProto:
+          refs.push(o + 2);
+          for (let j = 0; j < vlen; j++) refs.push(o + 4 + 2 * j);
+          break;
+        case Kind.Datasec:
+          for (let j = 0; j < vlen; j++) refs.push(o + 3 + 3 * j);
+          break;
+        case Kind.Int:
+        case Kind.Enum:
+        case Kind.Enum64:
+        case Kind.Fwd:
+        case Kind.Float:
+          break;
+        default:
+          refs.push(o + 2);
+      }
+      for (const at of refs) {
+        if (w[at] >= limit) throw this.#error(`Type id ${w[at]} out of range`, at);
+      }
     }
-    if (maxRef >= this.#first + count) {
-      throw this.#error(`Type id ${maxRef} out of range`, maxRefAt);
-    }
-    return offsets.slice(0, count);
+    throw this.#error("Type id out of range", 0);
   }
 
   /**

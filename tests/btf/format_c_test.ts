@@ -99,7 +99,8 @@ function layoutAsserts(spec: Spec): string {
     out += `_Static_assert(sizeof(${c}) == ${t.size}, "${c}");\n`;
     for (const m of t.members) {
       if (m.name === "" || m.bitfieldSize !== 0) continue;
-      out += `_Static_assert(__builtin_offsetof(${c}, ${m.name}) * 8 == ${m.offset}, "${c}.${m.name}");\n`;
+      out +=
+        `_Static_assert(__builtin_offsetof(${c}, ${m.name}) * 8 == ${m.offset}, "${c}.${m.name}");\n`;
     }
   }
   return out;

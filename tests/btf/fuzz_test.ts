@@ -98,7 +98,7 @@ function exercise(spec: Spec, deep: boolean): void {
   formatRaw(spec);
   for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
     const t = spec.typeById(id);
-    if (t instanceof Struct || t instanceof Union) for (const m of t.members) void m.type.kind;
+    if (t instanceof Struct || t instanceof Union) { for (const m of t.members) void m.type.kind; }
     if (t instanceof Enum) void t.values.length;
   }
   if (!deep) return;
@@ -123,7 +123,10 @@ Deno.test(`fuzz: ${ITERATIONS} mutated inputs give FormatError or a usable spec`
     const btf = mutateExt ? seed.btf : mutate(seed.btf, next);
     let spec: Spec;
     try {
+      // Parsing checks structure; validate() (which every decoder runs first) the rest.
       spec = parseSpec(btf);
+      if (i % 2 === 0) spec.validate();
+      else formatRaw(spec);
     } catch (e) {
       if (!(e instanceof FormatError)) throw new Error(`input ${i}: ${e}`, { cause: e });
       rejected++;

@@ -6,16 +6,16 @@ import {
   Func,
   Int,
   Linkage,
-  Member,
   loadKernelSpec,
   loadSpec,
   marshalTypes,
+  Member,
   sizeof,
   type Spec,
   Struct,
   Var,
 } from "../../btf/mod.ts";
-import { BtfHandle, btfFeatures, kernelCompat } from "../../btf/handle.ts";
+import { btfFeatures, BtfHandle, kernelCompat } from "../../btf/handle.ts";
 import { ClosedError, SyscallError } from "../../errors.ts";
 import { assertNoFdLeak, kernelTest, testdata } from "../_harness.ts";
 import { assertSameLines, btfObjects } from "./_util.ts";

@@ -1,5 +1,11 @@
 // Helpers: sizeof, alignof, qualifiers, typedefs, copies, essential names.
-import { assert, assertEquals, assertNotStrictEquals, assertStrictEquals, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotStrictEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import {
   alignof,
   Array as ArrayType,

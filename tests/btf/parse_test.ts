@@ -1,7 +1,13 @@
 // Parsing: formatRaw against bpftool, every kind decoded, lookups, byte orders, split BTF.
-import { assert, assertEquals, assertInstanceOf, assertStrictEquals, assertThrows } from "@std/assert";
 import {
-  Array as ArrayType,
+  assert,
+  assertEquals,
+  assertInstanceOf,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
+import {
+  type Array as ArrayType,
   Builder,
   Const,
   Datasec,
@@ -11,7 +17,7 @@ import {
   Float,
   formatRaw,
   Func,
-  FuncProto,
+  type FuncProto,
   Fwd,
   Int,
   IntEncoding,
@@ -29,8 +35,8 @@ import {
   TypeTag,
   Union,
   Var,
-  Void,
   VOID,
+  Void,
   Volatile,
 } from "../../btf/mod.ts";
 import { FormatError, NotSupportedError } from "../../errors.ts";
@@ -314,10 +320,16 @@ Deno.test("impossible counts, bad ids and self-referencing modifiers are FormatE
   // Types: [1] CONST -> 2, [2] INT. Header 24 bytes; CONST at 24.
   const selfRef = bytes.slice();
   new DataView(selfRef.buffer).setUint32(24 + 8, 1, true);
-  assertThrows(() => parseSpec(selfRef), FormatError, "cycle");
+  // Parsing checks structure; references are checked before anything follows them.
+  const lazy = parseSpec(selfRef);
+  assertThrows(() => lazy.typeById(1), FormatError, "cycle");
+  assertThrows(() => lazy.validate(), FormatError, "cycle");
+  assertThrows(() => parseSpec(selfRef).nameOf(1), FormatError, "cycle");
+  assertThrows(() => formatRaw(parseSpec(selfRef)), FormatError, "cycle");
   const badId = bytes.slice();
   new DataView(badId.buffer).setUint32(24 + 8, 99, true);
-  assertThrows(() => parseSpec(badId), FormatError, "Type id 99");
+  assertThrows(() => parseSpec(badId).validate(), FormatError, "Type id 99");
+  assertThrows(() => parseSpec(badId).typeByName("int"), FormatError, "Type id 99");
   const badKind = bytes.slice();
   new DataView(badKind.buffer).setUint32(24 + 4, 25 << 24, true);
   assertThrows(() => parseSpec(badKind), FormatError, "Unknown BTF kind");
@@ -326,6 +338,6 @@ Deno.test("impossible counts, bad ids and self-referencing modifiers are FormatE
   assertThrows(() => parseSpec(vlen), FormatError, "overruns");
   const badName = bytes.slice();
   new DataView(badName.buffer).setUint32(24, 1 << 30, true);
-  assertThrows(() => parseSpec(badName), FormatError, "String offset");
+  assertThrows(() => parseSpec(badName).validate(), FormatError, "String offset");
   assertEquals(v.getUint16(0, true), 0xeb9f);
 });
