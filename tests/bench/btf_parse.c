@@ -79,6 +79,19 @@ uint64_t btf_parse_walk(const char *path)
 	return sum;
 }
 
+/* Parses BTF already in memory (btf__new copies it, as btf__parse does) and walks it. */
+uint64_t btf_new_walk(const void *data, uint32_t size)
+{
+	struct btf *btf = btf__new(data, size);
+	uint64_t sum;
+
+	if (!btf)
+		return 0;
+	sum = walk(btf);
+	btf__free(btf);
+	return sum;
+}
+
 #ifdef BENCH_MAIN
 /* Parses and walks once, then prints the checksum and the peak resident set (VmHWM). */
 int main(int argc, char **argv)
