@@ -1,7 +1,105 @@
 /**
- * The `btf` part of the library. See DESIGN.md for its place in the three layers.
+ * BTF, the BPF Type Format: parse it (both byte orders, every kind), look types up, write
+ * it back, read `.BTF.ext`, and print it as bpftool does (raw) or as C.
+ *
+ * Everything here is plain TypeScript over bytes: it needs no permission and runs in any
+ * JavaScript runtime. Reading files ({@linkcode loadSpec}, {@linkcode loadKernelSpec}) needs
+ * `--allow-read` only. Loading BTF into the kernel is `BtfHandle`, exported from the root
+ * module because it needs `--allow-ffi`.
+ *
+ * Parsing is lazy: one pass over the bytes indexes and validates every type, and type
+ * objects, names and members are decoded when first used. `spec.raw` gives the typed
+ * arrays behind a spec for walks that must not allocate.
+ *
+ * @example
+ * ```ts
+ * import { loadKernelSpec, sizeof, Struct } from "@ebpf/ebpf/btf";
+ * const spec = loadKernelSpec();
+ * const task = spec.typeByName("task_struct", Struct)!;
+ * console.log(sizeof(task), task.members.length);
+ * ```
  *
  * @module
  */
 
-export {};
+export {
+  Array,
+  Const,
+  Datasec,
+  DeclTag,
+  Enum,
+  EnumValue,
+  Float,
+  Func,
+  FuncParam,
+  FuncProto,
+  Fwd,
+  Int,
+  IntEncoding,
+  Kind,
+  KIND_NAMES,
+  type KindName,
+  kindOf,
+  Linkage,
+  MAX_KIND,
+  Member,
+  Pointer,
+  Restrict,
+  Struct,
+  type Type,
+  type TypeClass,
+  Typedef,
+  TypeTag,
+  Union,
+  Var,
+  VarSecinfo,
+  VOID,
+  Void,
+  Volatile,
+} from "./types.ts";
+export {
+  BTF_HEADER_SIZE,
+  BTF_MAGIC,
+  type ByteOrder,
+  type ParseOptions,
+  parseSpec,
+  type RawBtf,
+  Spec,
+} from "./spec.ts";
+export {
+  kernelModulesWithBtf,
+  loadKernelModuleSpec,
+  loadKernelSpec,
+  loadSpec,
+  loadSpecAndExtInfos,
+  parseSpecAndExtInfos,
+  type SpecAndExtInfos,
+} from "./load.ts";
+export {
+  Builder,
+  forEachRef,
+  type KernelCompat,
+  type MarshalOptions,
+  marshalTypes,
+} from "./marshal.ts";
+export {
+  CORE_RELO_KIND_NAMES,
+  type CoreRelo,
+  CoreReloKind,
+  type ExtInfos,
+  type FuncInfo,
+  type LineInfo,
+  parseExtInfos,
+} from "./ext.ts";
+export {
+  alignof,
+  copyType,
+  copyTypes,
+  essentialName,
+  isQualifier,
+  sizeof,
+  skipQualifiers,
+  underlyingType,
+} from "./helpers.ts";
+export { formatRaw } from "./format_raw.ts";
+export { formatC, type FormatCOptions } from "./format_c.ts";

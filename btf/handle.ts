@@ -1,0 +1,285 @@
+/**
+ * BTF in the kernel: `BPF_BTF_LOAD` into a handle that owns the fd, probes for the kinds the
+ * running kernel knows, and reading loaded BTF back. This is the only file of `btf/` that
+ * reaches `ffi.ts`; `btf/mod.ts` does not export it, so the rest of the package stays
+ * runnable without permissions.
+ *
+ * @module
+ */
+
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
+import { Errno, errnoMessage, SyscallError } from "../errors.ts";
+import { FD } from "../_internal/fd.ts";
+import { feature } from "../_internal/feature.ts";
+import { Builder, type KernelCompat } from "./marshal.ts";
+import { parseSpec, Spec } from "./spec.ts";
+import {
+  Datasec,
+  DeclTag,
+  Enum,
+  EnumValue,
+  Float,
+  Func,
+  FuncProto,
+  Int,
+  Linkage,
+  Pointer,
+  type Type,
+  TypeTag,
+  Var,
+  VarSecinfo,
+} from "./types.ts";
+
+const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "little" : "big";
+
+/** Loads a blob and reports whether the kernel took it; closes the fd. */
+function loads(types: Type[]): boolean {
+  const b = new Builder();
+  for (const t of types) b.add(t);
+  const bytes = b.marshal({ byteOrder: HOST_ORDER });
+  const attr = new Attr().pointer(0, bytes).u32(16, bytes.length);
+  const fd = bpfErrno(BpfCmd.BTF_LOAD, attr);
+  if (fd >= 0) {
+    new FD(fd, "BTF").close();
+    return true;
+  }
+  return false;
+}
+
+const int = () => new Int("int", 4, 1);
+
+/** A memoised probe: call it to require the feature, or ask `supported()`. */
+export interface BtfFeatureProbe {
+  (): void;
+  /** The feature's name, such as `"BTF_KIND_ENUM64"`. */
+  readonly feature: string;
+  /** The first kernel version that has the feature. */
+  readonly minKernel: string;
+  /** Whether the running kernel has the feature; probes once per process. */
+  supported(): boolean;
+}
+
+/**
+ * Probes for what the running kernel's BTF loader accepts. Each runs once per process;
+ * {@linkcode kernelCompat} turns the answers into writer options.
+ */
+export const btfFeatures: {
+  /** `BPF_BTF_LOAD` itself (Linux 4.18). */
+  readonly btf: BtfFeatureProbe;
+  /** FUNC and FUNC_PROTO (Linux 5.0). */
+  readonly funcs: BtfFeatureProbe;
+  /** VAR and DATASEC (Linux 5.2). */
+  readonly datasec: BtfFeatureProbe;
+  /** Global FUNC linkage (Linux 5.6). */
+  readonly globalFuncs: BtfFeatureProbe;
+  /** FLOAT (Linux 5.13). */
+  readonly float: BtfFeatureProbe;
+  /** DECL_TAG (Linux 5.16). */
+  readonly declTag: BtfFeatureProbe;
+  /** TYPE_TAG (Linux 5.17). */
+  readonly typeTag: BtfFeatureProbe;
+  /** ENUM64 and signed enums (Linux 6.0). */
+  readonly enum64: BtfFeatureProbe;
+} = {
+  btf: feature("BTF", "4.18", () => loads([int()])),
+  funcs: feature("BTF_KIND_FUNC", "5.0", () => {
+    return loads([new Func("probe", new FuncProto(int()), Linkage.Static)]);
+  }),
+  datasec: feature("BTF_KIND_DATASEC", "5.2", () => {
+    const v = new Var("probe", int(), Linkage.Static);
+    return loads([new Datasec(".data", 4, [new VarSecinfo(v, 0, 4)])]);
+  }),
+  globalFuncs: feature("BTF_FUNC_GLOBAL", "5.6", () => {
+    return loads([new Func("probe", new FuncProto(int()), Linkage.Global)]);
+  }),
+  float: feature("BTF_KIND_FLOAT", "5.13", () => loads([new Float("float", 4)])),
+  declTag: feature("BTF_KIND_DECL_TAG", "5.16", () => {
+    const v = new Var("probe", int(), Linkage.Static);
+    return loads([new DeclTag("tag", v, -1)]);
+  }),
+  typeTag: feature("BTF_KIND_TYPE_TAG", "5.17", () => {
+    return loads([new Pointer(new TypeTag("tag", int()))]);
+  }),
+  enum64: feature("BTF_KIND_ENUM64", "6.0", () => {
+    return loads([new Enum("probe", 8, [new EnumValue("PROBE", 1n << 40n)], false, true)]);
+  }),
+};
+
+/**
+ * The writer options that make BTF acceptable to the running kernel: every kind it lacks
+ * is replaced the way libbpf replaces it.
+ */
+export function kernelCompat(): KernelCompat {
+  return {
+    replaceFuncs: !btfFeatures.funcs.supported(),
+    replaceDatasec: !btfFeatures.datasec.supported(),
+    stripFuncLinkage: !btfFeatures.globalFuncs.supported(),
+    replaceFloat: !btfFeatures.float.supported(),
+    replaceDeclTags: !btfFeatures.declTag.supported(),
+    replaceTypeTags: !btfFeatures.typeTag.supported(),
+    replaceEnum64: !btfFeatures.enum64.supported(),
+  };
+}
+
+/** What the kernel says about a loaded BTF object (`struct bpf_btf_info`). */
+export interface BtfInfo {
+  /** The object's id. */
+  id: number;
+  /** The size of its raw BTF in bytes. */
+  size: number;
+  /** Its name: `"vmlinux"` or a module name for kernel BTF, `""` otherwise. */
+  name: string;
+  /** Whether this is the kernel's or a module's own BTF. */
+  kernelBtf: boolean;
+}
+
+/** Options of {@linkcode BtfHandle.load}. */
+export interface BtfLoadOptions {
+  /** Writer options; by default those {@linkcode kernelCompat} gives. */
+  compat?: KernelCompat;
+  /** The size of the log buffer for the retry after a failure (at least 64 KiB). */
+  logSize?: number;
+}
+
+const BTF_INFO_SIZE = 32;
+
+/**
+ * BTF loaded into the kernel with `BPF_BTF_LOAD`: the owner of its fd. Maps and programs
+ * refer to it by fd. Closing it (or leaving a `using` scope) releases the fd.
+ *
+ * @example
+ * ```ts ignore
+ * import { btf, BtfHandle } from "@ebpf/ebpf";
+ * using handle = BtfHandle.load(btf.loadSpec("prog.o"));
+ * console.log(handle.info().id);
+ * ```
+ */
+export class BtfHandle {
+  readonly #fd: FD;
+  readonly #builder: Builder | undefined;
+
+  private constructor(fd: FD, builder?: Builder) {
+    this.#fd = fd;
+    this.#builder = builder;
+  }
+
+  /**
+   * Writes types (a whole spec, or a list and what it references) and loads them. Kinds the
+   * kernel lacks are replaced first (see {@linkcode kernelCompat}). Raw bytes are loaded
+   * as they are. A rejection throws a {@linkcode SyscallError} that quotes the kernel's log.
+   */
+  static load(
+    source: Spec | Iterable<Type> | Uint8Array,
+    options: BtfLoadOptions = {},
+  ): BtfHandle {
+    if (source instanceof Uint8Array) return new BtfHandle(loadRaw(source, options.logSize));
+    const builder = new Builder();
+    for (const t of source instanceof Spec ? source.types() : source) builder.add(t);
+    const bytes = builder.marshal({ ...(options.compat ?? kernelCompat()), byteOrder: HOST_ORDER });
+    return new BtfHandle(loadRaw(bytes, options.logSize), builder);
+  }
+
+  /** Opens the loaded BTF object with this id (`BPF_BTF_GET_FD_BY_ID`). */
+  static fromId(id: number): BtfHandle {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) {
+      throw new RangeError(`Invalid BTF id: ${id}`);
+    }
+    const fd = bpf(BpfCmd.BTF_GET_FD_BY_ID, new Attr().u32(0, id));
+    return new BtfHandle(new FD(fd, "BTF"));
+  }
+
+  /** The fd number; throws a ClosedError once the handle is closed. */
+  get fd(): number {
+    return this.#fd.raw;
+  }
+
+  /** Whether `close()` has been called. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** The kernel's description of the object. */
+  info(): BtfInfo {
+    return this.#info(0).info;
+  }
+
+  /** The id of the type `type` got in this handle's BTF, when it was loaded from types. */
+  typeId(type: Type): number | undefined {
+    return this.#builder?.typeId(type);
+  }
+
+  /**
+   * Reads the BTF back from the kernel and parses it; `base` is needed for module BTF.
+   * For kernel BTF this is the same data `/sys/kernel/btf` holds.
+   */
+  spec(base?: Spec): Spec {
+    const { info } = this.#info(0);
+    const { bytes } = this.#info(info.size);
+    return parseSpec(bytes, { base });
+  }
+
+  #info(btfSize: number): { info: BtfInfo; bytes: Uint8Array } {
+    const buf = allocBuffer(BTF_INFO_SIZE);
+    const bytes = allocBuffer(btfSize);
+    const name = allocBuffer(64);
+    // The info struct holds two more pointers. A scratch attr takes their addresses and
+    // keeps both buffers referenced until the call below has returned.
+    const holder = new Attr(16).pointer(0, bytes).pointer(8, name);
+    const v = new DataView(buf.buffer);
+    v.setBigUint64(0, holder.getU64(0), true);
+    v.setUint32(8, btfSize, true);
+    v.setBigUint64(16, holder.getU64(8), true);
+    v.setUint32(24, name.length, true);
+    const attr = new Attr().u32(0, this.#fd.raw).u32(4, BTF_INFO_SIZE).pointer(8, buf);
+    bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
+    holder.reset();
+    const nameLen = v.getUint32(24, true);
+    let end = 0;
+    while (end < Math.min(nameLen, name.length) && name[end] !== 0) end++;
+    return {
+      info: {
+        id: v.getUint32(12, true),
+        size: v.getUint32(8, true),
+        name: new TextDecoder().decode(name.subarray(0, end)),
+        kernelBtf: v.getUint32(28, true) !== 0,
+      },
+      bytes,
+    };
+  }
+
+  /** Closes the fd; a second call does nothing. */
+  close(): void {
+    this.#fd.close();
+  }
+
+  /** Closes the fd at the end of a `using` scope. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+function loadRaw(bytes: Uint8Array, logSize = 1 << 16): FD {
+  // A copy in a fresh ArrayBuffer: its address is stable and it lives as long as the attr.
+  const blob = allocBuffer(bytes.length);
+  blob.set(bytes);
+  const attr = new Attr().pointer(0, blob).u32(16, blob.length);
+  const fd = bpfErrno(BpfCmd.BTF_LOAD, attr);
+  if (fd >= 0) return new FD(fd, "BTF");
+  const errno = -fd;
+  if (errno === Errno.EPERM) throw bpfError(BpfCmd.BTF_LOAD, errno);
+  // Only a failure pays for a log: load again with one to say why.
+  const log = allocBuffer(Math.max(logSize, 1 << 16));
+  attr.pointer(8, log).u32(20, log.length).u32(24, 1);
+  const again = bpfErrno(BpfCmd.BTF_LOAD, attr);
+  if (again >= 0) return new FD(again, "BTF");
+  let end = log.indexOf(0);
+  if (end < 0) end = log.length;
+  // The kernel's BTF checker ends its log with the type it refused and why.
+  const lines = new TextDecoder().decode(log.subarray(0, end)).trim().split("\n");
+  const tail = lines[lines.length - 1].trim();
+  throw new SyscallError(
+    "BPF_BTF_LOAD",
+    errno,
+    tail === "" ? errnoMessage(errno) : `${errnoMessage(errno)}: ${tail}`,
+  );
+}

@@ -1,0 +1,830 @@
+/**
+ * `Spec`: a parsed BTF blob. Parsing makes one pass over the type section to index where
+ * each type starts and to validate it; type objects and strings are decoded on demand.
+ *
+ * @module
+ */
+
+import { FormatError } from "../errors.ts";
+import { decodeCString, encodeString, equalsCString, hashBytes, hashCString } from "./_strings.ts";
+import {
+  Array as ArrayType,
+  Const,
+  Datasec,
+  DeclTag,
+  Enum,
+  EnumValue,
+  Float,
+  Func,
+  FuncParam,
+  FuncProto,
+  Fwd,
+  Int,
+  Kind,
+  KIND_NAMES,
+  LazyList,
+  LazyRef,
+  type LazySource,
+  MAX_KIND,
+  Member,
+  Pointer,
+  Restrict,
+  Struct,
+  type Type,
+  type TypeClass,
+  Typedef,
+  TypeTag,
+  Union,
+  Var,
+  VarSecinfo,
+  VOID,
+  Volatile,
+} from "./types.ts";
+
+/** The byte order of a BTF blob or ELF object. */
+export type ByteOrder = "little" | "big";
+
+/** `BTF_MAGIC`. */
+export const BTF_MAGIC = 0xeb9f;
+/** The size of `struct btf_header`. */
+export const BTF_HEADER_SIZE = 24;
+
+/** How deep a chain of references that avoids structs and unions may go. */
+const MAX_CHAIN = 128;
+
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
+ * starts at word `offsets[id - firstId]` of `words` (host byte order): `name_off`, `info`,
+ * `size_or_type`, then the kind's records, as in `struct btf_type`. Kinds and record sizes
+ * are checked when parsing; call {@linkcode Spec.validate} before following type ids or
+ * string offsets read from here (every decoding method does so by itself).
+ */
+export interface RawBtf {
+  /** The type section as 32-bit words in host byte order. */
+  readonly words: Uint32Array;
+  /** The word index in `words` where each of this spec's types starts. */
+  readonly offsets: Uint32Array;
+  /** The id of the first type in this spec: 1, or the base's next id for split BTF. */
+  readonly firstId: number;
+  /** The number of types in this spec (not counting void or base types). */
+  readonly count: number;
+  /** The string section of this spec. */
+  readonly strings: Uint8Array;
+  /** The string offset where this spec's strings start (the base's length for split BTF). */
+  readonly stringsBase: number;
+}
+
+/** Options of {@linkcode parseSpec}. */
+export interface ParseOptions {
+  /** The base spec of split BTF (module BTF on top of vmlinux). */
+  base?: Spec;
+}
+
+/** Words after the 12-byte common part that every type of a kind has; -1 for no kind. */
+const FIXED_WORDS = new Int8Array(32).fill(-1);
+/** Words per vlen entry of each kind. */
+const PER_VLEN_WORDS = new Int8Array(32);
+for (let k = 1; k <= MAX_KIND; k++) {
+  FIXED_WORDS[k] = recordBytes(k, 0) >> 2;
+  PER_VLEN_WORDS[k] = (recordBytes(k, 1) - recordBytes(k, 0)) >> 2;
+}
+
+/**
+ * The one pass over the type section, as libbpf's btf__parse makes: where each type starts,
+ * whether its kind is known and whether its records fit. Kept small and free of error
+ * building, so that the optimizing compiler handles it cheaply; on failure it returns the
+ * word where the bad type starts. References and strings are checked by `Spec.validate`.
+ */
+function indexTypes(w: Uint32Array): { offsets: Uint32Array; error?: number } {
+  const n = w.length;
+  // The info word read as two 16-bit halves: small integers in every tier of V8, where a
+  // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
+  const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
+  const hi = HOST_LITTLE ? 1 : 0;
+  // Every type takes at least 3 words; most take more, so start smaller and grow.
+  let offsets = new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64));
+  let count = 0;
+  let o = 0;
+  while (o < n) {
+    if (o + 3 > n) return { offsets, error: o };
+    const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
+    const vlen = h[2 * o + 3 - hi];
+    const fixed = FIXED_WORDS[kind];
+    if (fixed < 0) return { offsets, error: o };
+    const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
+    if (end > n) return { offsets, error: o };
+    if (count === offsets.length) {
+      const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
+      grown.set(offsets);
+      offsets = grown;
+    }
+    offsets[count++] = o;
+    o = end;
+  }
+  return { offsets: offsets.subarray(0, count) };
+}
+
+/** Which record layout each kind has: bytes per record after the 12-byte common part. */
+function recordBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case Kind.Int:
+    case Kind.Var:
+    case Kind.DeclTag:
+      return 4;
+    case Kind.Pointer:
+    case Kind.Fwd:
+    case Kind.Typedef:
+    case Kind.Volatile:
+    case Kind.Const:
+    case Kind.Restrict:
+    case Kind.Func:
+    case Kind.Float:
+    case Kind.TypeTag:
+      return 0;
+    case Kind.Array:
+      return 12;
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Enum64:
+    case Kind.Datasec:
+      return 12 * vlen;
+    case Kind.Enum:
+    case Kind.FuncProto:
+      return 8 * vlen;
+    default:
+      return -1;
+  }
+}
+
+/**
+ * Parses raw BTF (a `.BTF` section or `/sys/kernel/btf/*`) in either byte order. Corrupt
+ * input throws a {@linkcode FormatError} carrying the byte offset; the spec keeps views of
+ * `bytes`, which must not change afterwards.
+ *
+ * @example
+ * ```ts
+ * import { parseSpec } from "@ebpf/ebpf/btf";
+ * const spec = parseSpec(Deno.readFileSync("/sys/kernel/btf/vmlinux"));
+ * console.log(spec.typeByName("task_struct")?.kind); // "struct"
+ * ```
+ */
+export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
+  if (!(bytes instanceof Uint8Array)) throw new TypeError("BTF must be a Uint8Array");
+  if (bytes.length < BTF_HEADER_SIZE) {
+    throw new FormatError(`BTF header truncated: ${bytes.length} bytes`, 0);
+  }
+  let little: boolean;
+  if (bytes[0] === 0x9f && bytes[1] === 0xeb) little = true;
+  else if (bytes[0] === 0xeb && bytes[1] === 0x9f) little = false;
+  else throw new FormatError("Not BTF: bad magic", 0);
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  if (bytes[2] !== 1) throw new FormatError(`Unsupported BTF version ${bytes[2]}`, 2);
+  if (bytes[3] !== 0) throw new FormatError(`Unsupported BTF flags ${bytes[3]}`, 3);
+  const hdrLen = v.getUint32(4, little);
+  if (hdrLen < BTF_HEADER_SIZE || hdrLen > bytes.length) {
+    throw new FormatError(`Invalid BTF header length ${hdrLen}`, 4);
+  }
+  // A longer header (from a newer kernel) must be zero past the fields we know.
+  for (let i = BTF_HEADER_SIZE; i < hdrLen; i++) {
+    if (bytes[i] !== 0) throw new FormatError("Unsupported BTF header extension", i);
+  }
+  const typeOff = v.getUint32(8, little);
+  const typeLen = v.getUint32(12, little);
+  const strOff = v.getUint32(16, little);
+  const strLen = v.getUint32(20, little);
+  const avail = bytes.length - hdrLen;
+  if (typeOff > avail || typeLen > avail - typeOff) {
+    throw new FormatError("BTF type section out of range", 8);
+  }
+  if (strOff > avail || strLen > avail - strOff) {
+    throw new FormatError("BTF string section out of range", 16);
+  }
+  if (typeOff % 4 !== 0) throw new FormatError("BTF type section misaligned", 8);
+  if (typeLen % 4 !== 0) throw new FormatError("BTF type section length not a multiple of 4", 12);
+  if (typeOff < strOff + strLen && strOff < typeOff + typeLen) {
+    throw new FormatError("BTF type and string sections overlap", 16);
+  }
+  const base = options.base;
+  const strStart = hdrLen + strOff;
+  const strings = bytes.subarray(strStart, strStart + strLen);
+  if (base === undefined) {
+    if (strLen === 0 || strings[0] !== 0) {
+      throw new FormatError("BTF string section must start with an empty string", strStart);
+    }
+  }
+  if (strLen > 0 && strings[strLen - 1] !== 0) {
+    throw new FormatError("BTF string section not NUL-terminated", strStart + strLen - 1);
+  }
+  const typeStart = hdrLen + typeOff;
+  let words: Uint32Array;
+  if (little === HOST_LITTLE && (bytes.byteOffset + typeStart) % 4 === 0) {
+    words = new Uint32Array(bytes.buffer, bytes.byteOffset + typeStart, typeLen >>> 2);
+  } else {
+    words = new Uint32Array(typeLen >>> 2);
+    for (let i = 0, p = typeStart; i < words.length; i++, p += 4) words[i] = v.getUint32(p, little);
+  }
+  return new Spec(
+    words,
+    strings,
+    little ? "little" : "big",
+    base,
+    typeStart,
+    strStart,
+  );
+}
+
+/**
+ * Parsed BTF: types by id, by name, and in order. Types are decoded on first use and then
+ * kept, so the same id always gives the same object. A split spec (module BTF) sees the
+ * types of its base as well; its own ids start at the base's next id.
+ */
+export class Spec implements Iterable<Type>, LazySource {
+  /** The byte order the BTF was read in. */
+  readonly byteOrder: ByteOrder;
+  /** The base spec of split BTF, if any. */
+  readonly base: Spec | undefined;
+  readonly #words: Uint32Array;
+  readonly #offsets: Uint32Array;
+  readonly #strings: Uint8Array;
+  readonly #strBase: number;
+  readonly #first: number;
+  readonly #count: number;
+  readonly #typeStart: number;
+  readonly #strStart: number;
+  #objects: (Type | undefined)[] | undefined;
+  #ids: WeakMap<Type, number> | undefined;
+  readonly #strCache = new Map<number, string>();
+  #nameHeads: Int32Array | undefined;
+  #nameNext: Int32Array | undefined;
+  #nameHash: Uint32Array | undefined;
+  #raw: RawBtf | undefined;
+  #validated = false;
+
+  /** Use {@linkcode parseSpec}: specs are only made from bytes. */
+  constructor(
+    words: Uint32Array,
+    strings: Uint8Array,
+    byteOrder: ByteOrder,
+    base: Spec | undefined,
+    typeStart: number,
+    strStart: number,
+  ) {
+    this.#words = words;
+    this.#strings = strings;
+    this.byteOrder = byteOrder;
+    this.base = base;
+    this.#first = base ? base.nextTypeId : 1;
+    this.#strBase = base ? base.stringsLength : 0;
+    this.#typeStart = typeStart;
+    this.#strStart = strStart;
+    this.#offsets = this.#index();
+    this.#count = this.#offsets.length;
+  }
+
+  /** The id of this spec's first type: 1, or the base's next id for split BTF. */
+  get firstTypeId(): number {
+    return this.#first;
+  }
+
+  /** The number of this spec's own types (not counting void or base types). */
+  get typeCount(): number {
+    return this.#count;
+  }
+
+  /** One more than the highest type id: where a split spec on top of this one starts. */
+  get nextTypeId(): number {
+    return this.#first + this.#count;
+  }
+
+  /** The length of the string space, including the base's strings. */
+  get stringsLength(): number {
+    return this.#strBase + this.#strings.length;
+  }
+
+  /** The raw tables, for allocation-free walks. */
+  get raw(): RawBtf {
+    return this.#raw ??= {
+      words: this.#words,
+      offsets: this.#offsets,
+      firstId: this.#first,
+      count: this.#count,
+      strings: this.#strings,
+      stringsBase: this.#strBase,
+    };
+  }
+
+  /** The string at offset `off` of the string section (the base's below its length). */
+  string(off: number): string {
+    if (!this.#validated) this.validate();
+    if (off < this.#strBase) return this.base!.string(off);
+    const cached = this.#strCache.get(off);
+    if (cached !== undefined) return cached;
+    const rel = off - this.#strBase;
+    if (rel >= this.#strings.length) throw new RangeError(`String offset ${off} out of range`);
+    const s = decodeCString(this.#strings, rel);
+    this.#strCache.set(off, s);
+    return s;
+  }
+
+  /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
+  kindOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.#first) return this.base!.kindOf(id);
+    const o = this.#offset(id);
+    return (this.#words[o + 1] >>> 24) & 0x1f;
+  }
+
+  /** The string offset of the name of type `id` (0 for void). */
+  nameOffsetOf(id: number): number {
+    if (id === 0) return 0;
+    if (id < this.#first) return this.base!.nameOffsetOf(id);
+    return this.#words[this.#offset(id)];
+  }
+
+  /** The name of type `id` without decoding the type. */
+  nameOf(id: number): string {
+    if (id === 0) return "";
+    if (id < this.#first) return this.base!.nameOf(id);
+    return this.string(this.#words[this.#offset(id)]);
+  }
+
+  /** The type with this id; throws a RangeError for an id the spec does not have. */
+  typeById(id: number): Type {
+    if (id === 0) return VOID;
+    if (!Number.isInteger(id)) throw new RangeError(`Invalid BTF type id ${id}`);
+    if (id < this.#first) {
+      if (this.base && id > 0) return this.base.typeById(id);
+      throw new RangeError(`Invalid BTF type id ${id}`);
+    }
+    const idx = id - this.#first;
+    if (!(idx < this.#count)) throw new RangeError(`Type id ${id} not found`);
+    const objects = this.#objects ??= new globalThis.Array(this.#count);
+    let t = objects[idx];
+    if (t === undefined) {
+      if (!this.#validated) this.validate();
+      t = this.#decode(id, this.#offsets[idx]);
+      objects[idx] = t;
+      (this.#ids ??= new WeakMap()).set(t, id);
+    }
+    return t;
+  }
+
+  /** The id of a type decoded from this spec (or its base); undefined for other types. */
+  typeId(type: Type): number | undefined {
+    if (type === VOID) return 0;
+    return this.#ids?.get(type) ?? this.base?.typeId(type);
+  }
+
+  /** Every type of this spec (base types excluded), in id order. */
+  *types(): IterableIterator<Type> {
+    for (let id = this.#first; id < this.#first + this.#count; id++) yield this.typeById(id);
+  }
+
+  /** Iterates {@linkcode Spec.types}. */
+  [Symbol.iterator](): IterableIterator<Type> {
+    return this.types();
+  }
+
+  /**
+   * The ids of every type named `name`, base types first, in id order. Uses a hash index
+   * built on the first call over the raw string bytes; no names are decoded.
+   */
+  typeIdsByName(name: string): number[] {
+    const out = this.base ? this.base.typeIdsByName(name) : [];
+    if (name === "") return out;
+    if (!this.#validated) this.validate();
+    this.#buildNameIndex();
+    const key = encodeString(name);
+    const h = hashBytes(key);
+    const heads = this.#nameHeads!;
+    const next = this.#nameNext!;
+    const hashes = this.#nameHash!;
+    const words = this.#words;
+    const offsets = this.#offsets;
+    for (let i = heads[h & (heads.length - 1)]; i >= 0; i = next[i]) {
+      if (hashes[i] !== h) continue;
+      const nameOff = words[offsets[i]];
+      const rel = nameOff - this.#strBase;
+      const same = rel >= 0
+        ? equalsCString(this.#strings, rel, key)
+        : this.string(nameOff) === name;
+      if (same) out.push(this.#first + i);
+    }
+    return out;
+  }
+
+  /**
+   * Every type named `name`, optionally only those of one class (`Enum` covers ENUM64).
+   *
+   * @example
+   * ```ts
+   * import { loadKernelSpec, Struct } from "@ebpf/ebpf/btf";
+   * const spec = loadKernelSpec();
+   * const all = spec.typesByName("task_struct", Struct);
+   * ```
+   */
+  typesByName<T extends Type = Type>(name: string, kind?: TypeClass<T>): T[] {
+    const out: T[] = [];
+    for (const id of this.typeIdsByName(name)) {
+      const t = this.typeById(id);
+      if (kind === undefined || t instanceof kind) out.push(t as T);
+    }
+    return out;
+  }
+
+  /**
+   * The one type named `name` (of class `kind`, if given), or undefined when there is none.
+   * Throws a RangeError when the name is ambiguous; use {@linkcode Spec.typesByName} then.
+   */
+  typeByName<T extends Type = Type>(name: string, kind?: TypeClass<T>): T | undefined {
+    const all = this.typesByName(name, kind);
+    if (all.length > 1) {
+      throw new RangeError(`Ambiguous type name "${name}": ${all.length} candidates`);
+    }
+    return all[0];
+  }
+
+  /** Decodes the records (members, values, parameters, variables) of type `id`. */
+  decodeList(id: number): unknown[] {
+    if (id < this.#first) return this.base!.decodeList(id);
+    if (!this.#validated) this.validate();
+    const w = this.#words;
+    const o = this.#offset(id);
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31;
+    switch (kind) {
+      case Kind.Struct:
+      case Kind.Union: {
+        const out = new globalThis.Array<Member>(vlen);
+        for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
+          const off = w[p + 2];
+          out[i] = new Member(
+            this.string(w[p]),
+            this.typeById(w[p + 1]),
+            kflag ? off & 0xffffff : off,
+            kflag ? off >>> 24 : 0,
+          );
+        }
+        return out;
+      }
+      case Kind.Enum: {
+        const out = new globalThis.Array<EnumValue>(vlen);
+        for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
+          const val = kflag ? BigInt(w[p + 1] | 0) : BigInt(w[p + 1]);
+          out[i] = new EnumValue(this.string(w[p]), val);
+        }
+        return out;
+      }
+      case Kind.Enum64: {
+        const out = new globalThis.Array<EnumValue>(vlen);
+        for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
+          const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
+          out[i] = new EnumValue(this.string(w[p]), kflag ? BigInt.asIntN(64, u) : u);
+        }
+        return out;
+      }
+      case Kind.FuncProto: {
+        const out = new globalThis.Array<FuncParam>(vlen);
+        for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
+          out[i] = new FuncParam(this.string(w[p]), this.typeById(w[p + 1]));
+        }
+        return out;
+      }
+      case Kind.Datasec: {
+        const out = new globalThis.Array<VarSecinfo>(vlen);
+        for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
+          out[i] = new VarSecinfo(this.typeById(w[p]), w[p + 1], w[p + 2]);
+        }
+        return out;
+      }
+      default:
+        return [];
+    }
+  }
+
+  #offset(id: number): number {
+    const idx = id - this.#first;
+    if (!(idx >= 0 && idx < this.#count && Number.isInteger(idx))) {
+      throw new RangeError(`Type id ${id} not found`);
+    }
+    return this.#offsets[idx];
+  }
+
+  #ref(id: number): Type {
+    // References to void and to types decoded already need no lazy wrapper.
+    if (id === 0) return VOID;
+    const idx = id - this.#first;
+    const t = idx >= 0 ? this.#objects?.[idx] : undefined;
+    return t ?? (new LazyRef(this, id) as unknown as Type);
+  }
+
+  #decode(id: number, o: number): Type {
+    const w = this.#words;
+    const name = this.string(w[o]);
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    const vlen = info & 0xffff;
+    const kflag = info >>> 31;
+    const sz = w[o + 2];
+    const list = () => (vlen === 0 ? [] : new LazyList(this, id)) as never;
+    switch (kind) {
+      case Kind.Int: {
+        const x = w[o + 3];
+        return new Int(name, sz, (x >>> 24) & 0x0f, x & 0xff, (x >>> 16) & 0xff);
+      }
+      case Kind.Pointer:
+        return new Pointer(this.#ref(sz), name);
+      case Kind.Array:
+        return new ArrayType(this.#ref(w[o + 3]), this.#ref(w[o + 4]), w[o + 5], name);
+      case Kind.Struct:
+        return new Struct(name, sz, list());
+      case Kind.Union:
+        return new Union(name, sz, list());
+      case Kind.Enum:
+      case Kind.Enum64:
+        return new Enum(name, sz, list(), kflag === 1, kind === Kind.Enum64);
+      case Kind.Fwd:
+        return new Fwd(name, kflag ? "union" : "struct");
+      case Kind.Typedef:
+        return new Typedef(name, this.#ref(sz));
+      case Kind.Volatile:
+        return new Volatile(this.#ref(sz), name);
+      case Kind.Const:
+        return new Const(this.#ref(sz), name);
+      case Kind.Restrict:
+        return new Restrict(this.#ref(sz), name);
+      case Kind.Func:
+        return new Func(name, this.#ref(sz) as FuncProto, vlen);
+      case Kind.FuncProto:
+        return new FuncProto(this.#ref(sz), list(), name);
+      case Kind.Var:
+        return new Var(name, this.#ref(sz), w[o + 3]);
+      case Kind.Datasec:
+        return new Datasec(name, sz, list());
+      case Kind.Float:
+        return new Float(name, sz);
+      case Kind.DeclTag:
+        return new DeclTag(name, this.#ref(sz), w[o + 3] | 0);
+      case Kind.TypeTag:
+        return new TypeTag(name, this.#ref(sz));
+    }
+    throw new FormatError(`Unknown BTF kind ${kind}`, this.#typeStart + o * 4 + 4);
+  }
+
+  /**
+   * One pass over the type section, as libbpf's btf__parse makes: where each type starts,
+   * whether its kind is known and whether its records fit. References and strings are
+   * checked by {@linkcode Spec.validate}, before anything follows them.
+   */
+  #index(): Uint32Array {
+    const r = indexTypes(this.#words);
+    if (r.error !== undefined) {
+      const w = this.#words;
+      const o = r.error;
+      if (o + 3 > w.length) throw this.#error("BTF type truncated", o);
+      const kind = (w[o + 1] >>> 24) & 0x1f;
+      if (FIXED_WORDS[kind] < 0) throw this.#error(`Unknown BTF kind ${kind}`, o + 1);
+      throw this.#error(
+        `BTF ${KIND_NAMES[kind]} with vlen ${w[o + 1] & 0xffff} overruns the section`,
+        o,
+      );
+    }
+    return r.offsets;
+  }
+
+  /**
+   * Checks what parsing leaves for later: that every string offset and type id is in range,
+   * and that no chain of references that avoids structs and unions is cyclic or absurdly
+   * deep. Runs by itself, once, before the first type, name or string is decoded, so that
+   * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
+   */
+  validate(): this {
+    if (this.#validated) return this;
+    this.base?.validate();
+    this.#checkRanges();
+    this.#checkChains();
+    this.#validated = true;
+    return this;
+  }
+
+  #checkRanges(): void {
+    const w = this.#words;
+    const offsets = this.#offsets;
+    const count = this.#count;
+    const strLimit = this.#strBase + this.#strings.length;
+    let maxRef = 0;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i];
+      const info = w[o + 1];
+      const kind = (info >>> 24) & 0x1f;
+      const end = o + 3 + FIXED_WORDS[kind] + PER_VLEN_WORDS[kind] * (info & 0xffff);
+      if (w[o] >= strLimit) throw this.#error(`String offset ${w[o]} out of range`, o);
+      let r = 0;
+      switch (kind) {
+        case Kind.Pointer:
+        case Kind.Typedef:
+        case Kind.Volatile:
+        case Kind.Const:
+        case Kind.Restrict:
+        case Kind.Func:
+        case Kind.TypeTag:
+        case Kind.Var:
+        case Kind.DeclTag:
+          r = w[o + 2];
+          break;
+        case Kind.Array:
+          r = w[o + 3] > w[o + 4] ? w[o + 3] : w[o + 4];
+          break;
+        case Kind.Struct:
+        case Kind.Union:
+          for (let p = o + 3; p < end; p += 3) {
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+            if (w[p + 1] > r) r = w[p + 1];
+          }
+          break;
+        case Kind.Enum:
+          for (let p = o + 3; p < end; p += 2) {
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+          }
+          break;
+        case Kind.Enum64:
+          for (let p = o + 3; p < end; p += 3) {
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+          }
+          break;
+        case Kind.FuncProto:
+          r = w[o + 2];
+          for (let p = o + 3; p < end; p += 2) {
+            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
+            if (w[p + 1] > r) r = w[p + 1];
+          }
+          break;
+        case Kind.Datasec:
+          for (let p = o + 3; p < end; p += 3) if (w[p] > r) r = w[p];
+          break;
+      }
+      if (r > maxRef) maxRef = r;
+    }
+    if (maxRef >= this.#first + count) this.#badRef(offsets, count);
+  }
+
+  /** Finds where the out-of-range type id is, for the error (the slow path). */
+  #badRef(offsets: Uint32Array, count: number): never {
+    const w = this.#words;
+    const limit = this.#first + count;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i];
+      const info = w[o + 1];
+      const kind = (info >>> 24) & 0x1f;
+      const vlen = info & 0xffff;
+      const refs: number[] = [];
+      switch (kind) {
+        case Kind.Array:
+          refs.push(o + 3, o + 4);
+          break;
+        case Kind.Struct:
+        case Kind.Union:
+          for (let j = 0; j < vlen; j++) refs.push(o + 4 + 3 * j);
+          break;
+        case Kind.FuncProto:
+          refs.push(o + 2);
+          for (let j = 0; j < vlen; j++) refs.push(o + 4 + 2 * j);
+          break;
+        case Kind.Datasec:
+          for (let j = 0; j < vlen; j++) refs.push(o + 3 + 3 * j);
+          break;
+        case Kind.Int:
+        case Kind.Enum:
+        case Kind.Enum64:
+        case Kind.Fwd:
+        case Kind.Float:
+          break;
+        default:
+          refs.push(o + 2);
+      }
+      for (const at of refs) {
+        if (w[at] >= limit) throw this.#error(`Type id ${w[at]} out of range`, at);
+      }
+    }
+    throw this.#error("Type id out of range", 0);
+  }
+
+  /**
+   * Rejects cycles that do not pass through a struct or union (a typedef or qualifier that
+   * refers to itself, an array of itself): C cannot express them and every walk over
+   * them would loop. Also bounds how deep such chains go, so recursive walks stay shallow.
+   */
+  #checkChains(): void {
+    const count = this.#count;
+    const w = this.#words;
+    const offs = this.#offsets;
+    const first = this.#first;
+    // 0: not seen, 1: on the stack, 2: done.
+    const state = new Uint8Array(count);
+    const stackId = new Int32Array(count);
+    const stackEdge = new Int32Array(count);
+    for (let start = 0; start < count; start++) {
+      if (state[start] !== 0) continue;
+      let sp = 0;
+      stackId[0] = start;
+      stackEdge[0] = 0;
+      state[start] = 1;
+      while (sp >= 0) {
+        const idx = stackId[sp];
+        const o = offs[idx];
+        const info = w[o + 1];
+        const kind = (info >>> 24) & 0x1f;
+        const e = stackEdge[sp]++;
+        let target = -1;
+        switch (kind) {
+          case Kind.Pointer:
+          case Kind.Typedef:
+          case Kind.Volatile:
+          case Kind.Const:
+          case Kind.Restrict:
+          case Kind.Func:
+          case Kind.TypeTag:
+          case Kind.Var:
+          case Kind.DeclTag:
+            if (e === 0) target = w[o + 2];
+            break;
+          case Kind.Array:
+            if (e < 2) target = w[o + 3 + e];
+            break;
+          case Kind.FuncProto:
+            if (e === 0) target = w[o + 2];
+            else if (e <= (info & 0xffff)) target = w[o + 3 + 2 * (e - 1) + 1];
+            break;
+          case Kind.Datasec:
+            if (e < (info & 0xffff)) target = w[o + 3 + 3 * e];
+            break;
+        }
+        if (target < 0) {
+          state[idx] = 2;
+          sp--;
+          continue;
+        }
+        const t = target - first;
+        if (t < 0 || state[t] === 2) continue;
+        if (state[t] === 1) {
+          throw this.#error(`BTF type ${first + idx} is part of a reference cycle`, o);
+        }
+        if (sp + 1 >= MAX_CHAIN) {
+          throw this.#error(
+            `BTF type ${first + idx} starts a chain deeper than ${MAX_CHAIN} types`,
+            o,
+          );
+        }
+        state[t] = 1;
+        sp++;
+        stackId[sp] = t;
+        stackEdge[sp] = 0;
+      }
+    }
+  }
+
+  #error(message: string, word: number): FormatError {
+    return new FormatError(message, this.#typeStart + word * 4);
+  }
+
+  #buildNameIndex(): void {
+    if (this.#nameHeads) return;
+    const count = this.#count;
+    let size = 16;
+    while (size < count * 2) size *= 2;
+    const heads = new Int32Array(size).fill(-1);
+    const next = new Int32Array(count);
+    const hashes = new Uint32Array(count);
+    const w = this.#words;
+    const offs = this.#offsets;
+    const strs = this.#strings;
+    const strBase = this.#strBase;
+    // Inserted from the end so that each chain lists ids in ascending order.
+    for (let i = count - 1; i >= 0; i--) {
+      const nameOff = w[offs[i]];
+      if (nameOff === 0) {
+        next[i] = -1;
+        continue;
+      }
+      const rel = nameOff - strBase;
+      // Names of split types that point into the base strings hash through the base.
+      const h = rel >= 0 ? hashCString(strs, rel) : hashBytes(encodeString(this.string(nameOff)));
+      hashes[i] = h;
+      const b = h & (size - 1);
+      next[i] = heads[b];
+      heads[b] = i;
+    }
+    this.#nameHeads = heads;
+    this.#nameNext = next;
+    this.#nameHash = hashes;
+  }
+
+  /** Where the type and string sections started in the parsed bytes (for error offsets). */
+  get sectionOffsets(): { types: number; strings: number } {
+    return { types: this.#typeStart, strings: this.#strStart };
+  }
+}

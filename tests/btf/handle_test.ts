@@ -1,0 +1,128 @@
+// BPF_BTF_LOAD: written BTF of the testdata objects loads; probes; kernel BTF by id; errors.
+import { assert, assertEquals, assertThrows } from "@std/assert";
+import {
+  Datasec,
+  formatRaw,
+  Func,
+  Int,
+  Linkage,
+  loadKernelSpec,
+  loadSpec,
+  marshalTypes,
+  Member,
+  sizeof,
+  type Spec,
+  Struct,
+  Var,
+} from "../../btf/mod.ts";
+import { btfFeatures, BtfHandle, kernelCompat } from "../../btf/handle.ts";
+import { ClosedError, SyscallError } from "../../errors.ts";
+import { assertNoFdLeak, kernelTest, testdata } from "../_harness.ts";
+import { assertSameLines, btfObjects } from "./_util.ts";
+
+/**
+ * Does what a loader does before BPF_BTF_LOAD: lays out the variables of data sections
+ * clang left at size 0 (from the ELF symbol table, in a real loader), since the kernel
+ * refuses empty sections and overlapping variables; and makes extern functions (kfuncs)
+ * global, since the kernel refuses extern linkage
+ * (the loader resolves externs first).
+ */
+function layoutDatasecs(spec: Spec): void {
+  for (const t of spec.types()) {
+    if ((t instanceof Func || t instanceof Var) && t.linkage === Linkage.Extern) {
+      t.linkage = Linkage.Global;
+    }
+    if (!(t instanceof Datasec) || t.size !== 0) continue;
+    let off = 0;
+    for (const v of t.vars) {
+      if (!(v.type instanceof Var)) continue;
+      const size = sizeof(v.type.type);
+      off = Math.ceil(off / 8) * 8;
+      v.offset = off;
+      v.size = size;
+      off += size;
+    }
+    t.size = off;
+  }
+}
+
+for (const obj of btfObjects()) {
+  kernelTest(`written BTF of testdata/${obj} loads with BPF_BTF_LOAD`, async () => {
+    const spec = loadSpec(testdata(obj));
+    layoutDatasecs(spec);
+    // Sections whose only entries are functions (.ksyms) stay empty: drop them.
+    const types = [...spec.types()].filter((t) => !(t instanceof Datasec && t.size === 0));
+    await assertNoFdLeak(() => {
+      using h = BtfHandle.load(types);
+      const info = h.info();
+      assert(info.id > 0);
+      assert(!info.kernelBtf);
+      assertEquals(info.name, "");
+      // What the kernel holds is what we wrote.
+      const back = h.spec();
+      assertEquals(back.typeCount, types.length);
+      assertEquals(back.typeByName(types[0].name)?.kind ?? types[0].kind, types[0].kind);
+      assertEquals(h.typeId(types[3]), 4);
+    });
+  });
+}
+
+kernelTest("every BTF feature probe succeeds on this kernel (6.18)", () => {
+  for (const [name, probe] of Object.entries(btfFeatures)) {
+    assert(probe.supported(), name);
+    probe();
+  }
+  assertEquals(Object.values(kernelCompat()).filter(Boolean), []);
+});
+
+kernelTest("compat output for old kernels still loads", () => {
+  const spec = loadSpec(testdata("btf_kinds-el.o"));
+  layoutDatasecs(spec);
+  const types = [...spec.types()].filter((t) => !(t instanceof Datasec && t.size === 0));
+  using h = BtfHandle.load(types, {
+    compat: {
+      replaceDeclTags: true,
+      replaceTypeTags: true,
+      replaceEnum64: true,
+      replaceFloat: true,
+      stripFuncLinkage: true,
+    },
+  });
+  const back = h.spec();
+  assertEquals(back.typesByName("member_tag").map((t) => t.kind), ["int"]);
+  assertEquals(back.typeByName("big_signed")?.kind, "union");
+});
+
+kernelTest("the kernel's own BTF, by id, reads back equal to /sys/kernel/btf/vmlinux", () => {
+  using h = BtfHandle.fromId(1);
+  const info = h.info();
+  assertEquals(info.name, "vmlinux");
+  assert(info.kernelBtf);
+  assertSameLines(formatRaw(h.spec()), formatRaw(loadKernelSpec()), "vmlinux by id");
+});
+
+kernelTest("a rejected blob throws SyscallError with the verifier's reason", () => {
+  // A struct whose member lies beyond its size: the kernel's BTF checker refuses it.
+  const int = new Int("int", 4, 1);
+  const bad = new Struct("bad", 4, []);
+  bad.members = [new Member("x", int, 64)];
+  const e = assertThrows(() => BtfHandle.load([bad]), SyscallError);
+  assertEquals(e.code, "EINVAL");
+  assert(e.message.length > "BPF_BTF_LOAD failed: EINVAL".length, e.message);
+  assertThrows(() => BtfHandle.fromId(0), RangeError);
+});
+
+kernelTest("raw bytes load as they are; a handle closes once and then refuses use", () => {
+  const spec = loadSpec(testdata("socket_filter-el.o"));
+  layoutDatasecs(spec);
+  const h = BtfHandle.load(spec);
+  const raw = h.spec();
+  h.close();
+  h.close();
+  assert(h.closed);
+  assertThrows(() => h.fd, ClosedError);
+  assertThrows(() => h.info(), ClosedError);
+  const again = BtfHandle.load(marshalTypes(raw.types()));
+  assertEquals(again.spec().typeCount, raw.typeCount);
+  again.close();
+});
