@@ -29,7 +29,11 @@ interface BenchResult {
   baseline: boolean;
   results: { ok?: { avg: number; n: number } }[];
 }
-const report = JSON.parse(new TextDecoder().decode(out.stdout)) as { benches: BenchResult[] };
+// Bench files may print their own figures (peak memory, say) before the JSON report.
+const stdout = new TextDecoder().decode(out.stdout);
+const jsonStart = stdout.search(/^\{/m);
+if (jsonStart > 0) console.log(stdout.slice(0, jsonStart).trimEnd());
+const report = JSON.parse(stdout.slice(jsonStart)) as { benches: BenchResult[] };
 
 const perOp = (b: BenchResult): number | undefined => {
   const avg = b.results[0]?.ok?.avg;
