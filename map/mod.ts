@@ -17,3 +17,4 @@ export {
 } from "./bpf_map.ts";
 export { RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
+export type { WaitOptions } from "./_epoll_waiter.ts";

@@ -8,11 +8,6 @@
 import {
   allocBuffer,
   closeFd,
-  epollCreate,
-  EpollCtl,
-  epollCtl,
-  epollWait,
-  eventFd,
   ioctl,
   type Mapping,
   mmap,
@@ -20,11 +15,10 @@ import {
   pageSize,
   perfEventOpen,
   possibleCpus,
-  readFd,
-  writeFd,
 } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
+import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PERF_TYPE_SOFTWARE = 1;
@@ -40,8 +34,6 @@ const WATERMARK_BIT = 1n << 14n;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
-const EPOLLIN = 0x001;
-const CANCEL_EVENT = 0xffff_ffffn;
 /** `struct perf_event_mmap_page`: data_head and data_tail. */
 const DATA_HEAD = 1024;
 const DATA_TAIL = 1032;
@@ -79,16 +71,11 @@ interface Ring {
  */
 export class PerfReader {
   readonly #rings: Ring[] = [];
-  readonly #epfd: number;
-  readonly #cancelFd: number;
-  readonly #events = allocBuffer(16 * 64);
-  readonly #drainBuf = allocBuffer(8);
+  readonly #waiter: EpollWaiter;
   readonly #map: BpfMap;
   #lost = 0;
   #closed = false;
   #paused = false;
-  #pending: Promise<number> | undefined;
-  #fdsClosed = false;
 
   /** Opens one ring per possible CPU and installs their fds in `map`. */
   constructor(map: BpfMap, options: PerfReaderOptions = {}) {
@@ -100,10 +87,8 @@ export class PerfReader {
       throw new RangeError(`pagesPerCpu must be a power of two, got ${pages}`);
     }
     this.#map = map;
-    this.#epfd = epollCreate();
-    this.#cancelFd = eventFd();
+    this.#waiter = new EpollWaiter("PerfReader");
     try {
-      epollCtl(this.#epfd, EpollCtl.ADD, this.#cancelFd, EPOLLIN, CANCEL_EVENT);
       const cpus = Math.min(possibleCpus(), map.maxEntries);
       const page = pageSize();
       for (let cpu = 0; cpu < cpus; cpu++) {
@@ -123,7 +108,7 @@ export class PerfReader {
           words: new BigUint64Array(mapping.buffer, 0, page / 8),
           dataSize: page * pages,
         });
-        epollCtl(this.#epfd, EpollCtl.ADD, fd, EPOLLIN, BigInt(cpu));
+        this.#waiter.add(fd, BigInt(cpu));
         ioctl(fd, PERF_EVENT_IOC_ENABLE);
         map.update(cpu, fd);
       }
@@ -220,39 +205,9 @@ export class PerfReader {
    * Waits until a ring has data or `timeoutMs` passes, without blocking the event loop.
    * Rejects with the signal's reason on abort and with {@linkcode ClosedError} on close.
    */
-  async wait(options: { timeoutMs?: number; signal?: AbortSignal } = {}): Promise<boolean> {
+  wait(options: WaitOptions = {}): Promise<boolean> {
     this.#check();
-    options.signal?.throwIfAborted();
-    if (this.hasData) return true;
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    const onAbort = () => this.#wake();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for (;;) {
-        const slice = Math.max(0, Math.min(1000, deadline - Date.now()));
-        const pending = epollWait(this.#epfd, this.#events, 64, slice);
-        this.#pending = pending;
-        try {
-          await pending;
-        } finally {
-          this.#pending = undefined;
-          if (this.#closed) this.#closeFds();
-        }
-        if (this.#closed) throw new ClosedError("PerfReader");
-        readFd(this.#cancelFd, this.#drainBuf);
-        options.signal?.throwIfAborted();
-        if (this.hasData) return true;
-        if (Date.now() >= deadline) return false;
-      }
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  #wake(): void {
-    const one = allocBuffer(8);
-    one[0] = 1;
-    writeFd(this.#cancelFd, one);
+    return this.#waiter.wait(() => this.hasData, options);
   }
 
   /** Samples as they arrive, until the reader is closed. */
@@ -284,15 +239,7 @@ export class PerfReader {
       closeFd(r.fd);
     }
     this.#rings.length = 0;
-    if (this.#pending) this.#wake();
-    else this.#closeFds();
-  }
-
-  #closeFds(): void {
-    if (this.#fdsClosed) return;
-    this.#fdsClosed = true;
-    closeFd(this.#epfd);
-    closeFd(this.#cancelFd);
+    this.#waiter.close();
   }
 
   /** Closes the reader at the end of a `using` scope. */

@@ -4,44 +4,22 @@
  * @module
  */
 
-import {
-  allocBuffer,
-  closeFd,
-  epollCreate,
-  EpollCtl,
-  epollCtl,
-  epollWait,
-  eventFd,
-  type Mapping,
-  mmap,
-  munmap,
-  pageSize,
-  readFd,
-  writeFd,
-} from "../ffi.ts";
+import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
+import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
-const EPOLLIN = 0x001;
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HEADER_SIZE = 8;
-/** epoll data values that tell the ring's fd from the cancel eventfd. */
-const RING_EVENT = 1n;
-const CANCEL_EVENT = 2n;
 
 /** Options of a wait for records. */
-export interface RingReadOptions {
-  /** Give up after this many milliseconds; the read resolves to `undefined`. */
-  timeoutMs?: number;
-  /** Abort the wait: the read rejects with the signal's reason. */
-  signal?: AbortSignal;
-}
+export type RingReadOptions = WaitOptions;
 
 /**
  * Reads records from a ring buffer map. `drain()` consumes everything available
@@ -67,15 +45,9 @@ export class RingReader {
   readonly #data: Uint8Array;
   readonly #dataWords: Int32Array;
   readonly #mask: number;
-  readonly #epfd: number;
-  readonly #cancelFd: number;
-  readonly #events = allocBuffer(16 * 4);
-  readonly #drainBuf = allocBuffer(8);
+  readonly #waiter: EpollWaiter;
   #consumed: number;
   #closed = false;
-  /** The epoll wait in flight: its fds must outlive it. */
-  #pending: Promise<number> | undefined;
-  #fdsClosed = false;
   /** Held so the map's fd stays open while its ring is mapped and watched. */
   readonly #map: BpfMap;
 
@@ -101,10 +73,14 @@ export class RingReader {
     this.#data = new Uint8Array(this.#producer.buffer, page, 2 * size);
     this.#dataWords = new Int32Array(this.#producer.buffer, page, (2 * size) / 4);
     this.#consumed = Number(this.#consumerPos[0]);
-    this.#epfd = epollCreate();
-    this.#cancelFd = eventFd();
-    epollCtl(this.#epfd, EpollCtl.ADD, map.fd, EPOLLIN, RING_EVENT);
-    epollCtl(this.#epfd, EpollCtl.ADD, this.#cancelFd, EPOLLIN, CANCEL_EVENT);
+    try {
+      this.#waiter = new EpollWaiter("RingReader", 4);
+      this.#waiter.add(map.fd, 0n);
+    } catch (e) {
+      munmap(this.#consumer);
+      munmap(this.#producer);
+      throw e;
+    }
   }
 
   /** Bytes of records waiting to be consumed. */
@@ -186,40 +162,9 @@ export class RingReader {
    * loop. Resolves true when records are there, false on timeout; rejects when the signal
    * aborts, and with {@linkcode ClosedError} when the reader is closed meanwhile.
    */
-  async wait(options: RingReadOptions = {}): Promise<boolean> {
+  wait(options: RingReadOptions = {}): Promise<boolean> {
     this.#check();
-    options.signal?.throwIfAborted();
-    if (this.available > 0) return true;
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    const onAbort = () => this.#wake();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
-    try {
-      for (;;) {
-        // Bounded slices keep a forgotten wait from pinning the process forever.
-        const slice = Math.max(0, Math.min(1000, deadline - Date.now()));
-        const pending = epollWait(this.#epfd, this.#events, 4, slice);
-        this.#pending = pending;
-        try {
-          await pending;
-        } finally {
-          this.#pending = undefined;
-          if (this.#closed) this.#closeFds();
-        }
-        if (this.#closed) throw new ClosedError("RingReader");
-        readFd(this.#cancelFd, this.#drainBuf); // reset a wake-up so later waits block again
-        options.signal?.throwIfAborted();
-        if (this.available > 0) return true;
-        if (Date.now() >= deadline) return false;
-      }
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
-    }
-  }
-
-  #wake(): void {
-    const one = allocBuffer(8);
-    one[0] = 1;
-    writeFd(this.#cancelFd, one);
+    return this.#waiter.wait(() => this.available > 0, options);
   }
 
   /**
@@ -255,19 +200,7 @@ export class RingReader {
     this.#closed = true;
     munmap(this.#consumer);
     munmap(this.#producer);
-    if (this.#pending) {
-      // Wake the wait; its fds are closed when it returns (FFI_NOTES rule 15).
-      this.#wake();
-    } else {
-      this.#closeFds();
-    }
-  }
-
-  #closeFds(): void {
-    if (this.#fdsClosed) return;
-    this.#fdsClosed = true;
-    closeFd(this.#epfd);
-    closeFd(this.#cancelFd);
+    this.#waiter.close();
   }
 
   /** Closes the reader at the end of a `using` scope. */
