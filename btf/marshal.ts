@@ -21,6 +21,7 @@ import {
   Kind,
   kindOf,
   Pointer,
+  recordBytes,
   Restrict,
   Struct,
   type Type,
@@ -121,7 +122,7 @@ export class Builder {
       const t = this.#types[i];
       const k = outputKind(t, options);
       kinds[i] = k;
-      typeLen += 12 + recordLength(t, k);
+      typeLen += 12 + recordBytes(k, vlenOf(t, k));
     }
     const words = new Uint32Array(typeLen / 4);
     let p = 0;
@@ -255,27 +256,6 @@ function vlenOf(t: Type, outKind: number): number {
   else if (t instanceof Datasec) n = t.vars.length;
   if (n > 0xffff) throw new RangeError(`Too many members in ${t}: ${n} (at most 65535)`);
   return n;
-}
-
-function recordLength(t: Type, k: number): number {
-  const vlen = vlenOf(t, k);
-  switch (k) {
-    case Kind.Int:
-    case Kind.Var:
-    case Kind.DeclTag:
-      return 4;
-    case Kind.Array:
-      return 12;
-    case Kind.Struct:
-    case Kind.Union:
-    case Kind.Enum64:
-    case Kind.Datasec:
-      return 12 * vlen;
-    case Kind.Enum:
-    case Kind.FuncProto:
-      return 8 * vlen;
-  }
-  return 0;
 }
 
 function u32(n: number, what: string): number {

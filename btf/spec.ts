@@ -28,6 +28,7 @@ import {
   MAX_KIND,
   Member,
   Pointer,
+  recordBytes,
   Restrict,
   Struct,
   type Type,
@@ -124,38 +125,6 @@ function indexTypes(w: Uint32Array): { offsets: Uint32Array; error?: number } {
     o = end;
   }
   return { offsets: offsets.subarray(0, count) };
-}
-
-/** Which record layout each kind has: bytes per record after the 12-byte common part. */
-function recordBytes(kind: number, vlen: number): number {
-  switch (kind) {
-    case Kind.Int:
-    case Kind.Var:
-    case Kind.DeclTag:
-      return 4;
-    case Kind.Pointer:
-    case Kind.Fwd:
-    case Kind.Typedef:
-    case Kind.Volatile:
-    case Kind.Const:
-    case Kind.Restrict:
-    case Kind.Func:
-    case Kind.Float:
-    case Kind.TypeTag:
-      return 0;
-    case Kind.Array:
-      return 12;
-    case Kind.Struct:
-    case Kind.Union:
-    case Kind.Enum64:
-    case Kind.Datasec:
-      return 12 * vlen;
-    case Kind.Enum:
-    case Kind.FuncProto:
-      return 8 * vlen;
-    default:
-      return -1;
-  }
 }
 
 /**

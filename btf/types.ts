@@ -734,3 +734,38 @@ export function kindOf(t: Type): Kind {
       return Kind.TypeTag;
   }
 }
+
+/**
+ * Bytes that follow the 12-byte common part of a type of `kind` with `vlen` records; -1 for
+ * a kind the parser does not know. Shared by the parser and the writer.
+ */
+export function recordBytes(kind: number, vlen: number): number {
+  switch (kind) {
+    case Kind.Int:
+    case Kind.Var:
+    case Kind.DeclTag:
+      return 4;
+    case Kind.Pointer:
+    case Kind.Fwd:
+    case Kind.Typedef:
+    case Kind.Volatile:
+    case Kind.Const:
+    case Kind.Restrict:
+    case Kind.Func:
+    case Kind.Float:
+    case Kind.TypeTag:
+      return 0;
+    case Kind.Array:
+      return 12;
+    case Kind.Struct:
+    case Kind.Union:
+    case Kind.Enum64:
+    case Kind.Datasec:
+      return 12 * vlen;
+    case Kind.Enum:
+    case Kind.FuncProto:
+      return 8 * vlen;
+    default:
+      return -1;
+  }
+}
