@@ -2,6 +2,7 @@
 // relocatable EM_BPF ELF64 files in the byte order their name says, with BTF unless -nobtf.
 import { assert, assertEquals } from "@std/assert";
 import { testdata } from "./_harness.ts";
+import { ElfFile } from "../elf/elf_file.ts";
 
 const dir = testdata("");
 const EM_BPF = 247;
@@ -13,22 +14,6 @@ function objectsOf(source: string): string[] {
   const out = [`${name}-el.o`, `${name}-eb.o`];
   if (variants.includes("nobtf")) out.push(`${name}-nobtf-el.o`, `${name}-nobtf-eb.o`);
   return out;
-}
-
-function sectionNames(bytes: Uint8Array, little: boolean): string[] {
-  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const shoff = Number(v.getBigUint64(0x28, little));
-  const shentsize = v.getUint16(0x3a, little);
-  const shnum = v.getUint16(0x3c, little);
-  const shstrndx = v.getUint16(0x3e, little);
-  const strOff = Number(v.getBigUint64(shoff + shstrndx * shentsize + 0x18, little));
-  const names: string[] = [];
-  for (let i = 0; i < shnum; i++) {
-    const nameOff = v.getUint32(shoff + i * shentsize, little);
-    const start = strOff + nameOff;
-    names.push(new TextDecoder().decode(bytes.subarray(start, bytes.indexOf(0, start))));
-  }
-  return names;
 }
 
 Deno.test("testdata: every source has its objects in both byte orders", () => {
@@ -44,7 +29,7 @@ Deno.test("testdata: every source has its objects in both byte orders", () => {
       const v = new DataView(bytes.buffer);
       assertEquals(v.getUint16(16, little), 1, `${object}: ET_REL`);
       assertEquals(v.getUint16(18, little), EM_BPF, `${object}: EM_BPF`);
-      const sections = sectionNames(bytes, little);
+      const sections = new ElfFile(bytes).sections.map((s) => s.name);
       assertEquals(sections.includes(".BTF"), !object.includes("-nobtf-"), `${object}: .BTF`);
       assert(sections.includes("license"), `${object}: license section`);
     }
