@@ -6,3 +6,16 @@
 
 export { ProgramType, programTypeName } from "./program_type.ts";
 export { AttachType, attachTypeName } from "./attach_type.ts";
+export {
+  CORE_RELO,
+  EXTERN,
+  type ExternKind,
+  type ExternRef,
+  FUNC_INFO,
+  ProgramFlags,
+  ProgramSpec,
+  type ProgramSpecInit,
+} from "./program_spec.ts";
+export { VariableSpec } from "./variable_spec.ts";
+export { CollectionSpec, type CollectionSpecInit } from "./collection_spec.ts";
+export { Program, type ProgramLoadOptions, type RunOptions, type RunResult } from "./program.ts";

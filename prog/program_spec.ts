@@ -1,0 +1,143 @@
+/**
+ * ProgramSpec: the description of a program to load. Plain data; no syscalls.
+ *
+ * What the ELF reader attaches to instructions, and what the loader reads back (the contract
+ * between `elf/` and `prog/`):
+ * - `symbol` on the first instruction of the program and of each subprogram linked after it;
+ * - `reference` on bpf-to-bpf calls and function-pointer loads (the callee's symbol), on map
+ *   loads (`LoadMapPtr`/`LoadMapValue`: the map's name in `CollectionSpec.maps`, with the
+ *   value offset in the immediate), on kfunc calls and on ksym/kconfig loads (the extern's name);
+ * - `line` (a `SourceLine`) from `.BTF.ext` line info;
+ * - `meta[FUNC_INFO]` (the `btf.Func`) on the first instruction of each function;
+ * - `meta[CORE_RELO]` (a `btf.CoreRelo`) on each instruction a CO-RE relocation patches;
+ * - `meta[EXTERN]` (an {@linkcode ExternRef}) on each instruction that refers to an extern.
+ *
+ * @module
+ */
+
+import type { ByteOrder, Instructions } from "../asm/mod.ts";
+import type { Spec } from "../btf/mod.ts";
+import { AttachType } from "./attach_type.ts";
+import { ProgramType } from "./program_type.ts";
+
+/** Metadata key of the `btf.Func` that starts at an instruction (func_info). */
+export const FUNC_INFO = "btf.func";
+/** Metadata key of the `btf.CoreRelo` that patches an instruction. */
+export const CORE_RELO = "btf.coreRelo";
+/** Metadata key of the {@linkcode ExternRef} an instruction refers to. */
+export const EXTERN = "elf.extern";
+
+/** What kind of extern symbol an instruction refers to. */
+export type ExternKind = "kconfig" | "ksym" | "kfunc";
+
+/** An extern symbol an instruction refers to, resolved by the loader. */
+export interface ExternRef {
+  /** The symbol's name, such as `"LINUX_KERNEL_VERSION"` or `"bpf_task_acquire"`. */
+  name: string;
+  /** Where its value comes from. */
+  kind: ExternKind;
+  /** `__weak`: a missing symbol is zero rather than an error. */
+  weak: boolean;
+  /** For kconfig: the byte offset of the value in the `.kconfig` map. */
+  offset?: number;
+  /** The extern's BTF type (a `btf.Var` or `btf.Func`), when the object has BTF. */
+  type?: unknown;
+}
+
+/** `BPF_F_*` program flags (`prog_flags` in `bpf_attr`). */
+export const ProgramFlags = {
+  StrictAlignment: 1 << 0,
+  AnyAlignment: 1 << 1,
+  TestRnd_hi32: 1 << 2,
+  TestStateFreq: 1 << 3,
+  Sleepable: 1 << 4,
+  XdpHasFrags: 1 << 5,
+  XdpDevBoundOnly: 1 << 6,
+  TestRegInvariants: 1 << 7,
+  Token: 1 << 16,
+} as const;
+
+/** The fields of a {@linkcode ProgramSpec} a caller must or may give. */
+export interface ProgramSpecInit {
+  /** See {@linkcode ProgramSpec.name}. */
+  name?: string;
+  /** The program type. */
+  type: ProgramType;
+  /** Expected attach type. */
+  attachType?: AttachType;
+  /** The attach target's name (function, tracepoint, BTF type). */
+  attachTo?: string;
+  /** ELF section the program came from. */
+  sectionName?: string;
+  /** The instructions, subprograms included. */
+  instructions: Instructions;
+  /** License string; GPL-only helpers need a GPL-compatible one. */
+  license?: string;
+  /** `kern_version` (only old kprobe programs need it). */
+  kernelVersion?: number;
+  /** {@linkcode ProgramFlags}. */
+  flags?: number;
+  /** Byte order of the instructions' origin. */
+  byteOrder?: ByteOrder;
+  /** The object's BTF, for func_info, line_info and CO-RE. */
+  btf?: Spec;
+}
+
+/**
+ * A description of a program: what `Program.load` loads. Change it freely before loading;
+ * `copy()` gives an independent copy (instructions copied, BTF shared).
+ *
+ * @example
+ * ```ts
+ * import { asm, ProgramSpec, ProgramType } from "@ebpf/ebpf";
+ * const spec = new ProgramSpec({
+ *   name: "ret_one",
+ *   type: ProgramType.SocketFilter,
+ *   instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 1), asm.Return()]),
+ * });
+ * ```
+ */
+export class ProgramSpec {
+  /** The program's name (its function symbol); the kernel keeps 15 characters. */
+  name: string;
+  /** The program type. */
+  type: ProgramType;
+  /** Expected attach type (`AttachType.None` when the type needs none). */
+  attachType: AttachType;
+  /** The attach target's name, such as `"sys_enter"` for `tp_btf/sys_enter`. */
+  attachTo: string;
+  /** ELF section the program came from (empty for assembled programs). */
+  sectionName: string;
+  /** The instructions, with subprograms appended after the entry function. */
+  instructions: Instructions;
+  /** License string. */
+  license: string;
+  /** `kern_version` passed to BPF_PROG_LOAD. */
+  kernelVersion: number;
+  /** {@linkcode ProgramFlags}. */
+  flags: number;
+  /** Byte order of the instructions' origin. */
+  byteOrder: ByteOrder;
+  /** The object's BTF: the types func_info, line_info and CO-RE records refer to. */
+  btf: Spec | undefined;
+
+  /** Builds a spec; unset fields take the values of an assembled program. */
+  constructor(init: ProgramSpecInit) {
+    this.name = init.name ?? "";
+    this.type = init.type ?? ProgramType.Unspecified;
+    this.attachType = init.attachType ?? AttachType.None;
+    this.attachTo = init.attachTo ?? "";
+    this.sectionName = init.sectionName ?? "";
+    this.instructions = init.instructions;
+    this.license = init.license ?? "";
+    this.kernelVersion = init.kernelVersion ?? 0;
+    this.flags = init.flags ?? 0;
+    this.byteOrder = init.byteOrder ?? "little";
+    this.btf = init.btf;
+  }
+
+  /** An independent copy: the instructions are copied, the BTF spec is shared. */
+  copy(): ProgramSpec {
+    return new ProgramSpec({ ...this, instructions: this.instructions.copy() });
+  }
+}
