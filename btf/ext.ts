@@ -38,6 +38,15 @@ export interface LineInfo {
   lineOffset: number;
 }
 
+/**
+ * Instruction metadata key under which the ELF reader puts the {@linkcode CoreRelo} that
+ * patches an instruction (see `asm.getMeta`), and where CO-RE relocation looks for it.
+ */
+export const CORE_RELO_META = "btf.coreRelo";
+
+/** Instruction metadata key of the `Func` (func_info) that starts at an instruction. */
+export const FUNC_INFO_META = "btf.func";
+
 /** `enum bpf_core_relo_kind`. */
 export const CoreReloKind = {
   FieldByteOffset: 0,

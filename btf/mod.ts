@@ -84,9 +84,11 @@ export {
 } from "./marshal.ts";
 export {
   CORE_RELO_KIND_NAMES,
+  CORE_RELO_META,
   type CoreRelo,
   CoreReloKind,
   type ExtInfos,
+  FUNC_INFO_META,
   type FuncInfo,
   type LineInfo,
   parseExtInfos,
