@@ -15,6 +15,14 @@ export {
   sanitizeName,
   UpdateFlags,
 } from "./bpf_map.ts";
+export {
+  type Codec,
+  codecFor,
+  decodeValue,
+  encodeValue,
+  hasKernelManagedFields,
+  isBtfType,
+} from "./codec.ts";
 export { RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";
