@@ -12,6 +12,10 @@ import {
   bpfErrno,
   bpfError,
   cString,
+  type Mapping,
+  mmap,
+  munmap,
+  pageSize,
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
@@ -46,6 +50,11 @@ export type MapData =
   | { readonly [member: string]: unknown };
 
 const BPF_F_NUMA_NODE = 1 << 2;
+/** `BPF_F_MMAPABLE`: an array map whose values user space can mmap. */
+const BPF_F_MMAPABLE = 1 << 10;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
 /** What EPERM from an update means once the process has CAP_BPF. */
 const FROZEN = "the map is frozen or read-only for user space";
 const BPF_OBJ_NAME_LEN = 16;
@@ -292,9 +301,45 @@ export class BpfMap {
     return this.#fd.closed;
   }
 
-  /** Closes this handle; the map lives on while programs, pins or other fds hold it. */
+  /**
+   * Closes this handle; the map lives on while programs, pins or other fds hold it. A view
+   * from {@linkcode BpfMap.mmap} is unmapped (its buffer detached) first.
+   */
   close(): void {
+    if (this.#mapping) {
+      munmap(this.#mapping);
+      this.#mapping = undefined;
+    }
     this.#fd.close();
+  }
+
+  #mapping: Mapping | undefined;
+
+  /**
+   * A live, writable view of the values of an array map created with `BPF_F_MMAPABLE`
+   * (flag `1 << 10`): element `i` starts at byte `i * roundUp8(valueSize)`. Programs' writes
+   * show through at once and writes to the view are seen by programs, without syscalls.
+   * The same view is returned on each call; `close()` unmaps it (the buffer is detached, so
+   * a stray view cannot touch unmapped memory).
+   */
+  mmap(): Uint8Array {
+    this.#fd.raw; // throws ClosedError after close()
+    if (this.type !== MapType.Array || (this.flags & BPF_F_MMAPABLE) === 0) {
+      throw new TypeError(
+        `Map "${this.name}" is not an array map created with BPF_F_MMAPABLE`,
+      );
+    }
+    if (!this.#mapping) {
+      const page = pageSize();
+      const bytes = roundUp8(this.valueSize) * this.maxEntries;
+      const length = Math.ceil(bytes / page) * page;
+      this.#mapping = mmap(length, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0n);
+    }
+    return new Uint8Array(
+      this.#mapping.buffer,
+      0,
+      roundUp8(this.valueSize) * this.maxEntries,
+    );
   }
 
   /** Closes the map at the end of a `using` scope. */
