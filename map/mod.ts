@@ -24,6 +24,6 @@ export {
   isBtfType,
 } from "./codec.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
-export { RingReader, type RingReadOptions } from "./ring_reader.ts";
+export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";
