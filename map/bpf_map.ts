@@ -200,7 +200,9 @@ export class BpfMap {
     this.#keyView = new DataView(this.#key.buffer);
     // Host order, which is the kernel's; the DataView path writes little-endian, the same on
     // every host this library runs on today.
-    this.#keyU32 = this.keySize === 4 && LITTLE_ENDIAN ? new Uint32Array(this.#key.buffer) : undefined;
+    this.#keyU32 = this.keySize === 4 && LITTLE_ENDIAN
+      ? new Uint32Array(this.#key.buffer)
+      : undefined;
     this.#valueView = new DataView(this.#value.buffer);
     this.#elem.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null).pointer(16, this.#value);
     this.#del.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null);
