@@ -22,6 +22,7 @@ import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
+import type { Type } from "../btf/types.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { type Codec, codecFor, hasKernelManagedFields, isBtfType } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -240,11 +241,13 @@ export class BpfMap {
       const needsBtf = isBtfType(spec.value) && hasKernelManagedFields(spec.value);
       if (!btf && isBtfType(spec.value)) {
         try {
-          handle = BtfHandle.load(isBtfType(spec.key) ? [spec.key, spec.value] : [spec.value]);
+          const key = spec.key as Type;
+          const value = spec.value as Type;
+          handle = BtfHandle.load(isBtfType(key) ? [key, value] : [value]);
           btf = {
             fd: handle.fd,
-            keyTypeId: isBtfType(spec.key) ? handle.typeId(spec.key) ?? 0 : 0,
-            valueTypeId: handle.typeId(spec.value) ?? 0,
+            keyTypeId: isBtfType(key) ? handle.typeId(key) ?? 0 : 0,
+            valueTypeId: handle.typeId(value) ?? 0,
           };
         } catch (e) {
           if (needsBtf) throw e;

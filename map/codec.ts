@@ -63,8 +63,8 @@ const KERNEL_MANAGED = new Set([
 
 /** Encodes and decodes the bytes of one BTF type. */
 export interface Codec {
-  /** The type the codec was built for. */
-  readonly type: Type;
+  /** The BTF type the codec was built for (a `btf.Type`). */
+  readonly type: unknown;
   /** The size of the encoded value in bytes. */
   readonly size: number;
   /**
@@ -101,7 +101,7 @@ const TYPE_CLASSES = [
 ];
 
 /** Whether `value` is a BTF type object (what `MapSpec.key` and `value` hold with BTF). */
-export function isBtfType(value: unknown): value is Type {
+export function isBtfType(value: unknown): boolean {
   return typeof value === "object" && value !== null &&
     TYPE_CLASSES.some((c) => value instanceof c);
 }
@@ -110,9 +110,9 @@ export function isBtfType(value: unknown): value is Type {
  * Whether values of `type` hold fields the kernel manages (`struct bpf_spin_lock`,
  * `struct bpf_timer`, …): such maps cannot be created without BTF.
  */
-export function hasKernelManagedFields(type: Type, depth = 0): boolean {
-  if (depth > MAX_DEPTH) return false;
-  const t = underlyingType(type);
+export function hasKernelManagedFields(type: unknown, depth = 0): boolean {
+  if (depth > MAX_DEPTH || !isBtfType(type)) return false;
+  const t = underlyingType(type as Type);
   if (t instanceof Struct || t instanceof Union) {
     if (KERNEL_MANAGED.has(t.name)) return true;
     return t.members.some((m) => hasKernelManagedFields(m.type, depth + 1));
@@ -136,8 +136,10 @@ export function hasKernelManagedFields(type: Type, depth = 0): boolean {
  * console.log(decodeValue(codec, bytes)); // { x: 1, y: 2 }
  * ```
  */
-export function codecFor(type: Type): Codec {
-  return build(type, 0);
+export function codecFor(type: unknown): Codec {
+  // `unknown` in the signature: btf's types are not visible to deno doc through the namespace.
+  if (!isBtfType(type)) throw new TypeError(`Not a BTF type: ${describe(type)}`);
+  return build(type as Type, 0);
 }
 
 /** Encodes `value` into a new buffer of the codec's size. */
