@@ -25,6 +25,8 @@ export interface ObjectContext {
   ext: ExtInfos | undefined;
   /** Named, non-section symbols by `"<section index>:<name>"`, the first of each. */
   byName: Map<string, ElfSymbol>;
+  /** The symbols of each section, sorted by value then index, built on first use. */
+  bySection?: Map<number, ElfSymbol[]>;
 }
 
 /** Indexes the named symbols of `symbols` for {@linkcode symbolNamed}. */
@@ -50,8 +52,18 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
 
 /** The symbols defined in `section`, sorted by value (then by table index). */
 export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
-  return ctx.symbols.filter((s) => s.section === section.index && s.index !== 0)
-    .sort((a, b) => a.value - b.value || a.index - b.index);
+  if (!ctx.bySection) {
+    const by = new Map<number, ElfSymbol[]>();
+    for (const s of ctx.symbols) {
+      if (s.index === 0) continue;
+      const list = by.get(s.section);
+      if (list) list.push(s);
+      else by.set(s.section, [s]);
+    }
+    for (const list of by.values()) list.sort((a, b) => a.value - b.value || a.index - b.index);
+    ctx.bySection = by;
+  }
+  return ctx.bySection.get(section.index) ?? [];
 }
 
 /** The named symbol of `section` called `name`, or a FormatError naming what needs it. */

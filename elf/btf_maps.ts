@@ -14,7 +14,7 @@ import {
   Struct,
   type Type,
   underlyingType,
-  Var,
+  type Var,
 } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import { type MapEntry, MapSpec, PinType } from "../map/map_spec.ts";

@@ -28,7 +28,7 @@ import {
   relocateProgramSection,
   splitFunctions,
 } from "./program_sections.ts";
-import { sectionConvention } from "./section_conventions.ts";
+import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
 import { indexSymbols, type ObjectContext } from "./_object.ts";
 
 /**
@@ -109,7 +109,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
   for (const f of entries) {
-    const c = sectionConvention(f.section.name);
+    const c = convention(f.section.name);
     programs[f.name] = new ProgramSpec({
       name: f.name,
       type: c.programType,
@@ -139,6 +139,22 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
  */
 export async function loadCollectionSpec(path: string | URL): Promise<CollectionSpec> {
   return parseCollectionSpec(await Deno.readFile(path));
+}
+
+/**
+ * Conventions by section name, remembered across parses: matching a name against the
+ * table costs more than the rest of a small program. Bounded so hostile names cannot grow it.
+ */
+const conventions = new Map<string, SectionConvention>();
+
+function convention(name: string): SectionConvention {
+  let c = conventions.get(name);
+  if (c === undefined) {
+    c = sectionConvention(name);
+    if (conventions.size >= 4096) conventions.clear();
+    conventions.set(name, c);
+  }
+  return c;
 }
 
 function readObject(elf: ElfFile): ObjectContext {
