@@ -62,9 +62,15 @@ export function readExterns(ctx: ObjectContext): Externs {
     if (btf) ref.type = btf.type;
     byName.set(sym.name, ref);
     if (ref.kind === "kconfig") {
-      const t = (btf!.type as Var).type;
-      const size = sizeof(t);
-      const align = alignof(t);
+      let size = 0;
+      let align = 0;
+      try {
+        const t = (btf!.type as Var).type;
+        size = sizeof(t);
+        align = alignof(t);
+      } catch {
+        // A type of no size (a function, a cycle) is unusable; said just below.
+      }
       if (size <= 0 || align <= 0 || align > 8) {
         throw new FormatError(`BTF: kconfig extern "${sym.name}" has an unusable type`, 0);
       }

@@ -191,6 +191,9 @@ export function splitFunctions(p: ProgramSection): ElfFunction[] {
     const endByte = s.size > 0 ? s.value + s.size : (symbols[k + 1]?.value ?? section.size);
     const last = endByte >= section.size ? instructions.length : indexOfSlot[endByte / 8];
     const list = instructions.slice(first, last);
+    if (list.length === 0) {
+      throw new FormatError(`ELF: function "${s.name}" has no instructions`, section.offset);
+    }
     list[0].symbol = s.name;
     out.push({ name: s.name, section, binding: s.binding, instructions: list });
   }
