@@ -17,7 +17,7 @@ import { loadCollectionSpec, parseCollectionSpec, sectionConvention } from "../.
 import { FormatError } from "../../errors.ts";
 import { MapType } from "../../map/map_type.ts";
 import { PinType } from "../../map/map_spec.ts";
-import { type CollectionSpec } from "../../prog/collection_spec.ts";
+import type { CollectionSpec } from "../../prog/collection_spec.ts";
 import { EXTERN, type ExternRef, FUNC_INFO } from "../../prog/program_spec.ts";
 import { run, testdata } from "../_harness.ts";
 import { type Readobj, readobj } from "./_readobj.ts";
