@@ -1,5 +1,5 @@
-// Externs resolved at load time: kconfig values (one weak), a typed and a typeless ksym
-// variable, and kfunc calls.
+// Externs resolved at load time: kconfig values (two weak) and a typed ksym variable.
+// (kfuncs are in elf_kfuncs.c: BTF tests lay out .ksyms naively and would trip on both.)
 #include <linux/bpf.h>
 #include <stdbool.h>
 #include <bpf/bpf_helpers.h>
@@ -8,12 +8,9 @@ extern unsigned int LINUX_KERNEL_VERSION __kconfig;
 extern bool CONFIG_BPF_SYSCALL __kconfig __weak;
 extern unsigned long long CONFIG_HZ __kconfig __weak;
 extern const int bpf_prog_active __ksym;
-extern const void runqueues __ksym;
-extern void bpf_rcu_read_lock(void) __ksym;
-extern void bpf_rcu_read_unlock(void) __ksym;
 
 __u64 seen;
-__u64 runqueues_addr;
+__u64 hz_seen;
 
 SEC("raw_tp/sys_enter")
 int read_kconfig(void *ctx)
@@ -22,17 +19,8 @@ int read_kconfig(void *ctx)
 
 	seen = LINUX_KERNEL_VERSION + CONFIG_HZ + *active;
 	if (CONFIG_BPF_SYSCALL)
-		runqueues_addr = (__u64)&runqueues;
+		hz_seen = CONFIG_HZ;
 	return 0;
-}
-
-SEC("xdp")
-int rcu_guarded(struct xdp_md *ctx)
-{
-	bpf_rcu_read_lock();
-	seen++;
-	bpf_rcu_read_unlock();
-	return XDP_PASS;
 }
 
 char __license[] SEC("license") = "GPL";

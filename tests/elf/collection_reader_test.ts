@@ -391,14 +391,15 @@ Deno.test("elf: elf_globals gives each section's map and the values the C source
   }
 });
 
-Deno.test("elf: elf_externs records kconfig, ksym and kfunc externs", () => {
+Deno.test("elf: elf_externs and elf_kfuncs record kconfig, ksym and kfunc externs", () => {
   const spec = parse("elf_externs-el.o");
+  const kfuncs = parse("elf_kfuncs-eb.o");
   const kc = spec.maps[".kconfig"];
   // libbpf's layout: alignment descending, then size ascending, then name.
   assertEquals([kc.valueSize, kc.freeze, kc.flags], [13, true, 0x80]);
   const refs = new Map<string, ExternRef>();
   const insns = new Map<string, Instruction[]>();
-  for (const p of Object.values(spec.programs)) {
+  for (const p of [...Object.values(spec.programs), ...Object.values(kfuncs.programs)]) {
     for (const ins of p.instructions.list) {
       const e = getMeta(ins, EXTERN) as ExternRef | undefined;
       if (!e) continue;
@@ -415,12 +416,11 @@ Deno.test("elf: elf_externs records kconfig, ksym and kfunc externs", () => {
   assertEquals(brief("LINUX_KERNEL_VERSION"), ["kconfig", false, 8]);
   assertEquals(brief("CONFIG_BPF_SYSCALL"), ["kconfig", true, 12]);
   assertEquals(brief("bpf_prog_active"), ["ksym", false, undefined]);
-  assertEquals(brief("runqueues"), ["ksym", false, undefined]);
   assertEquals(brief("bpf_rcu_read_lock"), ["kfunc", false, undefined]);
   assert(refs.get("bpf_rcu_read_lock")!.type instanceof Func);
   assert(refs.get("bpf_prog_active")!.type instanceof Var);
   for (const ins of insns.get("bpf_rcu_read_unlock")!) assertEquals(ins.src, CallKind.Kfunc);
-  for (const ins of insns.get("runqueues")!) assertEquals(ins.src, Pseudo.BTFID);
+  for (const ins of insns.get("bpf_prog_active")!) assertEquals(ins.src, Pseudo.BTFID);
   for (const ins of insns.get("CONFIG_HZ")!) assertEquals([ins.src, constant(ins)], [0, 0n]);
   const ds = kc.value as Datasec;
   assertEquals(ds.vars.map((v) => [(v.type as Var).name, v.offset]).sort(), [
