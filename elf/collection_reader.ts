@@ -56,6 +56,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
     if (s.info === 0 || s.info >= elf.sections.length) continue;
+    // Only code and `.maps` have relocations anything reads; like libbpf, skip the rest
+    // (debug info has most of an object's relocations).
+    const target = elf.sections[s.info];
+    if (!isProgramSection(target) && target.name !== BTF_MAPS_SECTION) continue;
     const list = relocations.get(s.info);
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
