@@ -7,9 +7,10 @@
 
 import type { ByteOrder } from "../asm/mod.ts";
 import type { ExtInfos, Spec } from "../btf/mod.ts";
-import { Datasec, Var } from "../btf/mod.ts";
+import { type Datasec, Kind, Var } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
+import type { ExtOffsets } from "./ext_scan.ts";
 
 /** One parsed object, shared by the readers of maps, data, externs and programs. */
 export interface ObjectContext {
@@ -21,10 +22,19 @@ export interface ObjectContext {
   symbols: readonly ElfSymbol[];
   /** `.BTF`, when present. */
   btf: Spec | undefined;
-  /** `.BTF.ext`, when present. */
+  /** `.BTF.ext`, when present and parsed at open (see `extOffsets`). */
   ext: ExtInfos | undefined;
+  /** A copy of the `.BTF.ext` bytes, when present. */
+  extBytes: Uint8Array | undefined;
+  /**
+   * Where the `.BTF.ext` records point, when a scan found nothing `parseExtInfos` would
+   * refuse: the records themselves are then parsed only when instructions are built.
+   */
+  extOffsets: ExtOffsets | undefined;
   /** Named, non-section symbols by `"<section index>:<name>"`, the first of each. */
   byName: Map<string, ElfSymbol>;
+  /** The ids of BTF's Datasecs by name, built on first use. */
+  datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
   bySection?: Map<number, ElfSymbol[]>;
 }
@@ -45,9 +55,24 @@ const SECTION_SYMBOL = 3;
 /** The data section (`Datasec`) of BTF named `name`, if the object has BTF and one. */
 export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   if (!ctx.btf) return undefined;
-  const all = ctx.btf.typesByName(name, Datasec);
+  // One pass over the type kinds finds every Datasec: cheaper than a by-name lookup, which
+  // hashes every name of the spec first, for the few data sections an object has.
+  if (ctx.datasecs === undefined) {
+    const spec = ctx.btf.validate();
+    const ids = new Map<string, number[]>();
+    for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
+      if (spec.kindOf(id) !== Kind.Datasec) continue;
+      const n = spec.nameOf(id);
+      const list = ids.get(n);
+      if (list) list.push(id);
+      else ids.set(n, [id]);
+    }
+    ctx.datasecs = ids;
+  }
+  const all = ctx.datasecs.get(name);
+  if (all === undefined) return undefined;
   if (all.length > 1) throw new FormatError(`BTF: ${all.length} data sections "${name}"`, 0);
-  return all[0];
+  return ctx.btf.typeById(all[0]) as Datasec;
 }
 
 /** The symbols defined in `section`, sorted by value (then by table index). */

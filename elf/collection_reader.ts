@@ -7,14 +7,15 @@
  */
 
 import { Instructions } from "../asm/mod.ts";
-import { parseExtInfos, parseSpec } from "../btf/mod.ts";
+import { type ExtInfos, parseExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
-import { ProgramSpec } from "../prog/program_spec.ts";
+import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
 import { ElfFile, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
 import { readGlobalData } from "./data_sections.ts";
+import { scanExtInfos } from "./ext_scan.ts";
 import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
@@ -22,6 +23,7 @@ import {
   annotateProgramSection,
   decodeProgramSection,
   type ElfFunction,
+  extRecordsFit,
   functionOffsets,
   isEntryFunction,
   isProgramSection,
@@ -101,7 +103,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const entries: ElfFunction[] = [];
   for (const p of sections) {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
-    annotateProgramSection(ctx, p);
+    // With the records checked, annotating waits for the first program built; a record
+    // that misses an instruction is reported here, by annotating now.
+    if (ctx.extOffsets === undefined) annotateProgramSection(ctx.ext, p);
+    else if (!extRecordsFit(ctx.extOffsets, p)) annotateProgramSection(extInfos(ctx), p);
     for (const f of splitFunctions(p)) {
       if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
       functions.set(f.name, f);
@@ -109,24 +114,34 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
   }
 
+  // Instruction objects are made when a program's instructions are first read: each
+  // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
+  let annotated = ctx.extOffsets === undefined;
+  const build = (entry: ElfFunction) => () => {
+    if (!annotated) {
+      const ext = extInfos(ctx);
+      for (const p of sections) annotateProgramSection(ext, p);
+      annotated = true;
+    }
+    return Instructions.of(linkProgram(entry, functions));
+  };
   const license = readLicense(elf);
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
   for (const f of entries) {
     const c = convention(f.section.name);
-    programs[f.name] = new ProgramSpec({
+    programs[f.name] = lazyProgramSpec({
       name: f.name,
       type: c.programType,
       attachType: c.attachType,
       attachTo: c.attachTo,
       sectionName: f.section.name,
-      instructions: Instructions.of(linkProgram(f, functions)),
       license,
       kernelVersion,
       flags: c.programFlags,
       byteOrder: elf.byteOrder,
       btf: ctx.btf,
-    });
+    }, build(f));
   }
   return new CollectionSpec({
     programs,
@@ -166,11 +181,18 @@ function readObject(elf: ElfFile): ObjectContext {
   const btfSection = elf.section(".BTF");
   let btf;
   let ext;
+  let extBytes;
+  let extOffsets;
   if (btfSection) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
     btf = parseSpec(elf.data(btfSection).slice());
     const extSection = elf.section(".BTF.ext");
-    if (extSection) ext = parseExtInfos(elf.data(extSection).slice(), btf);
+    if (extSection) {
+      extBytes = elf.data(extSection).slice();
+      extOffsets = scanExtInfos(extBytes, btf);
+      // What the scan cannot vouch for is parsed now, to fail where it always did.
+      if (extOffsets === undefined) ext = parseExtInfos(extBytes, btf);
+    }
   }
   return {
     elf,
@@ -178,8 +200,18 @@ function readObject(elf: ElfFile): ObjectContext {
     symbols,
     btf,
     ext,
+    extBytes,
+    extOffsets,
     byName: indexSymbols(symbols),
   };
+}
+
+/** The object's `.BTF.ext` records, parsed on first use. */
+function extInfos(ctx: ObjectContext): ExtInfos | undefined {
+  if (ctx.ext === undefined && ctx.extBytes !== undefined) {
+    ctx.ext = parseExtInfos(ctx.extBytes, ctx.btf!);
+  }
+  return ctx.ext;
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */
