@@ -175,7 +175,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
         continue;
       }
       if (ms.pinning === PinType.ByName && options.pinPath !== undefined) {
-        const path = `${options.pinPath}/${name}`;
+        const path = pinPathOf(options.pinPath, name);
         const existing = openPinned(path);
         if (existing) {
           maps[name] = existing;
@@ -212,7 +212,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const name of mapNames) {
       if (reused.has(name) || mapSpecs[name].pinning !== PinType.ByName) continue;
       if (options.pinPath === undefined) continue;
-      const path = `${options.pinPath}/${name}`;
+      const path = pinPathOf(options.pinPath, name);
       maps[name].pin(path);
       pinned.push(path);
     }
@@ -229,6 +229,11 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     objBtf?.close();
   }
   return new Collection(programs, maps);
+}
+
+/** bpffs refuses names with dots; libbpf pins `.data` as `_data`, and so do we. */
+function pinPathOf(dir: string, name: string): string {
+  return `${dir}/${name.replaceAll(".", "_")}`;
 }
 
 function isMapInMap(ms: MapSpec): boolean {
