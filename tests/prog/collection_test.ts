@@ -128,7 +128,13 @@ kernelTest("newCollection: maps of maps name their inner maps", () => {
     innerMap: innerTemplate,
     contents: [{ key: 0, value: "inner" }],
   });
-  const key = new MapSpec({ name: "zero", type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 });
+  const key = new MapSpec({
+    name: "zero",
+    type: MapType.Array,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: 1,
+  });
   const spec = new CollectionSpec({
     maps: { inner, outer, zero: key },
     programs: {
@@ -166,7 +172,13 @@ kernelTest("newCollection: a failing last program leaves no fd open", async () =
 
 kernelTest("newCollection: only some programs, and the maps they use", () => {
   const spec = globalsSpec();
-  spec.maps.unused = new MapSpec({ name: "unused", type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 4 });
+  spec.maps.unused = new MapSpec({
+    name: "unused",
+    type: MapType.Hash,
+    keySize: 4,
+    valueSize: 4,
+    maxEntries: 4,
+  });
   spec.programs.plain = prog("plain", [Mov.Imm(R0, 2), Return()]);
   spec.programs.broken = prog("broken", [Mov.Reg(R0, R2), Return()]);
   using coll = newCollection(spec, { only: ["sum"] });

@@ -59,7 +59,12 @@ kernelTest("an object whose last program fails leaves no fd open", async () => {
   // Break the last program: r0 = r9 (never written) before its exit.
   const last = spec.programs[names[names.length - 1]];
   const exit = last.instructions.list.findLastIndex((i) => i.opcode === 0x95);
-  last.instructions.list.splice(exit, 0, { ...last.instructions.list[exit], opcode: 0xbf, dst: 0, src: 9 });
+  last.instructions.list.splice(exit, 0, {
+    ...last.instructions.list[exit],
+    opcode: 0xbf,
+    dst: 0,
+    src: 9,
+  });
   await assertNoFdLeak(() => {
     let err: unknown;
     try {

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { asm } from "../../mod.ts";
 import {
   enableStats,
+  FUNC_INFO,
   MAX_LOG_SIZE,
   Program,
   ProgramSpec,
@@ -11,7 +12,9 @@ import {
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import { VerifierError } from "../../errors.ts";
 import { type Attr, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
-import { assertNoFdLeak, ensureBpffs, kernelTest, run } from "../_harness.ts";
+import { assertNoFdLeak, ensureBpffs, kernelTest, run, testdata } from "../_harness.ts";
+import { ElfFile } from "../../elf/elf_file.ts";
+import { parseSpecAndExtInfos } from "../../btf/mod.ts";
 
 const { R0, R1, R2, Mov, Return, LoadMem } = asm;
 
@@ -185,4 +188,46 @@ kernelTest("failed loads leave no fd open", async () => {
     for (let i = 0; i < 5; i++) assertThrows(() => Program.load(badSpec()), VerifierError);
     Program.load(retSpec(1)).close();
   });
+});
+
+kernelTest("func_info and line_info reach the kernel from the object's BTF", () => {
+  // A program section with no relocations, read by hand: its instructions, the BTF.ext
+  // function and line records as instruction metadata.
+  const bytes = Deno.readFileSync(testdata("socket_filter-el.o"));
+  const file = new ElfFile(bytes);
+  const text = file.sections.find((s) => s.name === "socket")!;
+  const insns = asm.Instructions.unmarshal(
+    bytes.subarray(text.offset, text.offset + text.size),
+    "little",
+  );
+  const { spec: btf, extInfos } = parseSpecAndExtInfos(bytes);
+  const offsets = insns.offsets();
+  for (const fi of extInfos!.funcInfos.get("socket")!) {
+    const ins = insns.list[Array.from(offsets).indexOf(fi.insnOffset / 8)];
+    asm.setMeta(ins, FUNC_INFO, fi.func);
+  }
+  for (const li of extInfos!.lineInfos.get("socket")!) {
+    const ins = insns.list[Array.from(offsets).indexOf(li.insnOffset / 8)];
+    ins.line = {
+      text: li.line,
+      fileName: li.fileName,
+      lineNumber: li.lineNumber,
+      column: li.column,
+    };
+  }
+  const spec = new ProgramSpec({
+    name: "truncate_long",
+    type: ProgramType.SocketFilter,
+    license: "GPL",
+    instructions: insns,
+    btf,
+  });
+  using prog = Program.load(spec);
+  const info = prog.info();
+  assert(info.btfId > 0);
+  // bpftool prints the source lines it finds through the program's line info and BTF.
+  const dump = run("bpftool", ["prog", "dump", "xlated", "id", String(info.id)]);
+  assert(dump.includes("int truncate_long(struct __sk_buff * skb):"), dump);
+  assert(dump.includes("; return skb->len > 100 ? 100 : skb->len;"), dump);
+  assertEquals(prog.run({ data: new Uint8Array(150) }).retval, 100);
 });
