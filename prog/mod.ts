@@ -26,4 +26,4 @@ export {
   type RunResult,
 } from "./program.ts";
 export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
-export { enableStats, type ProgramInfo, StatsType, xlatedInstructions } from "./program_info.ts";
+export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { Instructions } from "../asm/mod.ts";
 import { allocBuffer, Attr, bpf, BpfCmd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import type { ProgramType } from "./program_type.ts";
@@ -29,7 +28,7 @@ export interface ProgramInfo {
   xlatedSize: number;
   /** Size of the JIT-compiled code in bytes (0 without the JIT). */
   jitedSize: number;
-  /** The translated instructions, as the kernel runs them before JIT (little-endian host order). */
+  /** The translated instructions, before JIT, in host byte order (decode with `asm.Instructions.unmarshal`). */
   xlated: Uint8Array;
   /** The JIT-compiled machine code. */
   jited: Uint8Array;
@@ -53,12 +52,6 @@ export interface ProgramInfo {
   attachBtfObjId: number;
   /** BTF id of the attach target. */
   attachBtfId: number;
-}
-
-/** Decodes {@linkcode ProgramInfo.xlated} into instructions. */
-export function xlatedInstructions(info: ProgramInfo): Instructions {
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-  return Instructions.unmarshal(info.xlated, little ? "little" : "big");
 }
 
 /** Calls BPF_OBJ_GET_INFO_BY_FD on a program fd, fetching instructions and map ids. */

@@ -7,7 +7,6 @@ import {
   Program,
   ProgramSpec,
   ProgramType,
-  xlatedInstructions,
 } from "../../prog/mod.ts";
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import { VerifierError } from "../../errors.ts";
@@ -144,7 +143,7 @@ kernelTest("Program.info agrees with bpftool", () => {
   assertEquals(info.xlatedSize, shown.bytes_xlated);
   assertEquals(info.jitedSize, shown.bytes_jited);
   assertEquals(info.xlated.length, info.xlatedSize);
-  const insns = xlatedInstructions(info);
+  const insns = asm.Instructions.unmarshal(info.xlated, "little");
   assertEquals(insns.length, 2);
   assertEquals(insns.at(0)!.imm, 3);
   assert(info.gplCompatible);
