@@ -51,6 +51,7 @@ const NO_BTF_TYPES: ReadonlySet<number> = new Set([
 ]);
 
 const KCONFIG = ".kconfig";
+const BPF_F_RDONLY_PROG = 1 << 7;
 
 /**
  * Live maps and programs by name. Closing the collection closes every one of them; take one

@@ -12,7 +12,7 @@ import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import { Func, type Spec, Typedef } from "../btf/mod.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
-import { FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
+import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
 import { ObjectBtf } from "./_object_btf.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
@@ -285,6 +285,12 @@ const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "littl
 /** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
 function checkMapReferences(spec: ProgramSpec): void {
   for (const [i, ins] of spec.instructions.list.entries()) {
+    if ((ins.meta?.[EXTERN] as ExternRef | undefined)?.kind === "kconfig") {
+      throw new TypeError(
+        `Cannot load program '${spec.name}': instruction ${i} reads kconfig extern ` +
+          `'${(ins.meta![EXTERN] as ExternRef).name}', which needs a collection (newCollection)`,
+      );
+    }
     if (
       ins.opcode === LoadImm64Op && (ins.src === Pseudo.MapFD || ins.src === Pseudo.MapValue) &&
       ins.map === undefined && ins.reference !== undefined
