@@ -1,6 +1,7 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { asm } from "../../mod.ts";
 import {
+  AttachType,
   enableStats,
   FUNC_INFO,
   MAX_LOG_SIZE,
@@ -229,4 +230,39 @@ kernelTest("func_info and line_info reach the kernel from the object's BTF", () 
   assert(dump.includes("int truncate_long(struct __sk_buff * skb):"), dump);
   assert(dump.includes("; return skb->len > 100 ? 100 : skb->len;"), dump);
   assertEquals(prog.run({ data: new Uint8Array(150) }).retval, 100);
+});
+
+/** The id bpftool gives the vmlinux type `name` of kind `kind` (an independent oracle). */
+function vmlinuxId(kind: string, name: string): number {
+  const dump = run("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]);
+  const m = new RegExp(`^\\[(\\d+)\\] ${kind} '${name}'`, "m").exec(dump);
+  if (!m) throw new Error(`bpftool shows no ${kind} '${name}'`);
+  return Number(m[1]);
+}
+
+kernelTest("tp_btf and iter programs attach to the BTF ids libbpf would pick", () => {
+  const tp = new ProgramSpec({
+    name: "tp_btf_prog",
+    type: ProgramType.Tracing,
+    attachType: AttachType.TraceRawTP,
+    attachTo: "sys_enter",
+    license: "GPL",
+    instructions: new asm.Instructions([Mov.Imm(R0, 0), Return()]),
+  });
+  using a = Program.load(tp);
+  assertEquals(a.info().attachBtfId, vmlinuxId("TYPEDEF", "btf_trace_sys_enter"));
+  const iter = new ProgramSpec({
+    name: "iter_prog",
+    type: ProgramType.Tracing,
+    attachType: AttachType.TraceIter,
+    attachTo: "task",
+    license: "GPL",
+    instructions: new asm.Instructions([Mov.Imm(R0, 0), Return()]),
+  });
+  using b = Program.load(iter);
+  assertEquals(b.info().attachBtfId, vmlinuxId("FUNC", "bpf_iter_task"));
+  tp.attachTo = "no_such_tracepoint";
+  assertThrows(() => Program.load(tp), TypeError, "no_such_tracepoint");
+  tp.attachTo = "";
+  assertThrows(() => Program.load(tp), TypeError, "attach target");
 });
