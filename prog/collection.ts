@@ -263,6 +263,9 @@ function kconfigMapSpec(spec: CollectionSpec, externs: Map<string, ExternRef>): 
     keySize: 4,
     valueSize: Math.max(8, (size + 7) & ~7),
     maxEntries: 1,
+    // Read-only to programs and frozen, as libbpf makes it: the verifier then treats the
+    // values as constants and prunes the branches they decide.
+    flags: BPF_F_RDONLY_PROG,
     freeze: true,
   });
   if (ms.valueSize < size) {

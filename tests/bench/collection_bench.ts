@@ -11,9 +11,12 @@ const parse = (elf as unknown as Record<string, Parse | undefined>).parseCollect
 if (!parse) throw new Error("elf.parseCollectionSpec has not landed: nothing to benchmark");
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
-const lib = Deno.dlopen(here(".build/collection_load.so"), {
-  open_load_close: { parameters: ["buffer", "usize"], result: "i32" },
-} as const);
+const lib = Deno.dlopen(
+  here(".build/collection_load.so"),
+  {
+    open_load_close: { parameters: ["buffer", "usize"], result: "i32" },
+  } as const,
+);
 
 // The largest object both loaders accept.
 const dir = here("../../testdata/");
