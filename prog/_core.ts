@@ -9,6 +9,9 @@ import type { Instructions } from "../asm/mod.ts";
 import { CORE_RELO_META, loadKernelSpec, type Spec } from "../btf/mod.ts";
 import { NotSupportedError } from "../errors.ts";
 
+/** Whether the CO-RE pass (btf/core.ts) is wired in. */
+export const CORE_AVAILABLE: boolean = false;
+
 /** Whether any instruction carries a CO-RE relocation. */
 export function hasCoreRelocations(insns: Instructions): boolean {
   for (const ins of insns.list) if (ins.meta?.[CORE_RELO_META] !== undefined) return true;

@@ -9,7 +9,14 @@ import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
 import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
-import { Func, type Spec, Typedef } from "../btf/mod.ts";
+import {
+  CORE_RELO_KIND_NAMES,
+  CORE_RELO_META,
+  type CoreRelo,
+  Func,
+  type Spec,
+  Typedef,
+} from "../btf/mod.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
 import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
@@ -173,7 +180,7 @@ export class Program {
         symbols.fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
         attr.pointer(120, fds);
       }
-      const { fd, log } = loadWithLog(attr, options, spec);
+      const { fd, log } = loadWithLog(attr, options, spec, insns);
       return new Program(new FD(fd, "Program"), spec.type, name, log);
     } finally {
       for (const o of owned) o.close();
@@ -410,6 +417,7 @@ function loadWithLog(
   attr: Attr,
   options: ProgramLoadOptions,
   spec: ProgramSpec,
+  insns: Instructions,
 ): { fd: number; log?: string } {
   const level = options.logLevel ?? 0;
   let size = options.logSize ?? DEFAULT_LOG_SIZE;
@@ -438,7 +446,7 @@ function loadWithLog(
     if (r >= 0) return { fd: r, log: level > 0 ? text : undefined };
     if (text.length > 0) {
       throw new VerifierError(
-        `BPF_PROG_LOAD of '${spec.name}'`,
+        `BPF_PROG_LOAD of '${spec.name}'${poisonedRelocation(text, insns)}`,
         errno,
         text,
         errno === Errno.ENOSPC,
@@ -446,6 +454,25 @@ function loadWithLog(
     }
     throw bpfError(BpfCmd.PROG_LOAD, errno, `program '${spec.name}'`);
   }
+}
+
+/** The call libbpf (and btf/core.ts) puts where a CO-RE relocation cannot be satisfied. */
+const POISON_HELPER = 0xbad2310;
+
+/**
+ * When the verifier stopped at a poisoned CO-RE relocation, names it: the verifier only
+ * says "invalid func unknown#195896080", which nobody can act on.
+ */
+function poisonedRelocation(log: string, insns: Instructions): string {
+  const m = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}`, "m").exec(log);
+  if (!m) return "";
+  const index = insns.indexOfOffset(Number(m[1]));
+  const relo = insns.at(index)?.meta?.[CORE_RELO_META] as CoreRelo | undefined;
+  if (!relo) return ` (instruction ${m[1]} is a poisoned CO-RE relocation)`;
+  const kind = CORE_RELO_KIND_NAMES[relo.kind] ?? `kind ${relo.kind}`;
+  const type = relo.type as { name?: string; kind?: string };
+  return ` (instruction ${m[1]}: CO-RE relocation ${kind} of ${type.kind ?? "type"} ` +
+    `'${type.name ?? ""}' access ${relo.accessor} cannot be satisfied by the kernel's types)`;
 }
 
 function logText(log: Uint8Array): string {

@@ -2,6 +2,7 @@ import { assert, assertEquals, assertThrows } from "@std/assert";
 import { asm } from "../../mod.ts";
 import {
   AttachType,
+  CORE_RELO,
   enableStats,
   FUNC_INFO,
   MAX_LOG_SIZE,
@@ -13,8 +14,9 @@ import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import { VerifierError } from "../../errors.ts";
 import { type Attr, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
 import { assertNoFdLeak, ensureBpffs, kernelTest, run, testdata } from "../_harness.ts";
+import { CORE_AVAILABLE } from "../../prog/_core.ts";
 import { ElfFile } from "../../elf/elf_file.ts";
-import { parseSpecAndExtInfos } from "../../btf/mod.ts";
+import { CoreReloKind, parseSpecAndExtInfos, Struct } from "../../btf/mod.ts";
 
 const { R0, R1, R2, Mov, Return, LoadMem } = asm;
 
@@ -266,3 +268,26 @@ kernelTest("tp_btf and iter programs attach to the BTF ids libbpf would pick", (
   tp.attachTo = "";
   assertThrows(() => Program.load(tp), TypeError, "attach target");
 });
+
+kernelTest("a poisoned CO-RE relocation is named in the VerifierError", () => {
+  // What the CO-RE pass leaves where a relocation cannot be satisfied: a call of 0xbad2310.
+  const poison = asm.Call.Helper(0xbad2310);
+  const relo = {
+    insnOffset: 8,
+    typeId: 1,
+    type: new Struct("task_struct___mine", 8, []),
+    accessor: "0:1",
+    kind: CoreReloKind.FieldByteOffset,
+  };
+  asm.setMeta(poison, FUNC_INFO, undefined);
+  asm.setMeta(poison, CORE_RELO, relo);
+  const spec = new ProgramSpec({
+    name: "poisoned",
+    type: ProgramType.SocketFilter,
+    license: "GPL",
+    instructions: new asm.Instructions([Mov.Imm(R0, 0), poison, Return()]),
+  });
+  const e = assertThrows(() => Program.load(spec), VerifierError) as VerifierError;
+  assert(e.message.includes("instruction 1: CO-RE relocation byte_off"), e.message);
+  assert(e.message.includes("task_struct___mine"), e.message);
+}, { skipIf: () => CORE_AVAILABLE ? undefined : "btf/core.ts has not landed" });
