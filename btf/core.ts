@@ -8,13 +8,13 @@
 
 import {
   Class,
+  getMeta,
   Instruction,
-  type Instructions as InstructionsType,
+  Instructions,
   LoadImm64Op,
-  Mode,
+  setMeta,
   Size,
 } from "../asm/mod.ts";
-import { getMeta, Instructions, setMeta } from "../asm/mod.ts";
 import { type CoreCandidate, findCandidates } from "./core_candidates.ts";
 import { CoreRelocationError } from "./core_error.ts";
 import { calcCoreFixup, type CoreFixup, describeCoreRelo } from "./core_fixup.ts";
@@ -121,7 +121,7 @@ function normalizeTargets(targets: Spec | readonly Spec[]): readonly Spec[] {
  * Throws {@linkcode CoreRelocationError} where libbpf fails the load.
  */
 export function calcCoreRelocations(
-  insns: InstructionsType,
+  insns: Instructions,
   targets: Spec | readonly Spec[],
   options: CoreOptions = {},
 ): { insnIndex: number; fixup: CoreFixup }[] {
@@ -174,10 +174,10 @@ export function calcCoreRelocations(
  * ```
  */
 export function applyCoreRelocations(
-  insns: InstructionsType,
+  insns: Instructions,
   targets: Spec | Spec[],
   options: CoreOptions = {},
-): InstructionsType {
+): Instructions {
   const fixups = calcCoreRelocations(insns, targets, options);
   const src = insns.list;
   const out: Instruction[] = [];
@@ -368,7 +368,7 @@ const POISON_CALL_LINE = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HEL
  * the log does not mention the poison helper.
  */
 export function explainCorePoison(
-  insns: InstructionsType,
+  insns: Instructions,
   log: string | readonly string[],
 ): string[] {
   const lines = typeof log === "string" ? log.split("\n") : log;
@@ -403,4 +403,3 @@ export function coreReloKindName(kind: number): string {
 }
 
 export { type CoreFixup, describeCoreRelo };
-export { CoreRelocationError };

@@ -39,6 +39,12 @@ struct task_struct___bad {
 	long long pid;
 } PAI;
 
+/* A type that "matches" the kernel's exactly (task_struct___mine does not: the kernel's
+ * char is unsigned, BPF's is signed). */
+struct list_head___mine {
+	struct list_head___mine *next, *prev;
+} PAI;
+
 /* No such type in the kernel at all. */
 struct no_such_kernel_type___mine {
 	int x;
@@ -110,6 +116,7 @@ enum {
 	OUT_TASK_SIZE,
 	OUT_TASK_MATCHES,
 	OUT_TASK_BAD_MATCHES,
+	OUT_LIST_HEAD_MATCHES,
 	OUT_ENUM_RINGBUF_EXISTS,
 	OUT_ENUM_NO_SUCH_EXISTS,
 	OUT_ENUM_RINGBUF,
@@ -172,6 +179,7 @@ int core_values(void *ctx)
 	out[OUT_TASK_SIZE] = bpf_core_type_size(struct task_struct___mine);
 	out[OUT_TASK_MATCHES] = bpf_core_type_matches(struct task_struct___mine);
 	out[OUT_TASK_BAD_MATCHES] = bpf_core_type_matches(struct task_struct___bad);
+	out[OUT_LIST_HEAD_MATCHES] = bpf_core_type_matches(struct list_head___mine);
 
 	out[OUT_ENUM_RINGBUF_EXISTS] =
 		bpf_core_enum_value_exists(enum bpf_map_type___mine, BPF_MAP_TYPE_RINGBUF___mine);
