@@ -16,7 +16,14 @@ import {
   typesAreCompat,
   typesMatch,
 } from "./core_compat.ts";
-import { Array as ArrayType, Enum, type Member, type Struct, type Type, type Union } from "./types.ts";
+import {
+  Array as ArrayType,
+  Enum,
+  type Member,
+  type Struct,
+  type Type,
+  type Union,
+} from "./types.ts";
 
 /** libbpf's `BPF_CORE_SPEC_MAX_LEN`: the longest access path. */
 const SPEC_MAX_LEN = 64;

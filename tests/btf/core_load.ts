@@ -26,7 +26,9 @@ export function loadCoreObject(path: string): { spec: Spec; programs: CoreProgra
   const syms = elf.symbols();
   for (const sec of elf.sections) {
     if ((Number(sec.flags) & SectionFlag.ExecInstr) === 0 || sec.size === 0) continue;
-    const fn = syms.find((s) => s.section === sec.index && s.type === SymbolType.Func && s.value === 0);
+    const fn = syms.find((s) =>
+      s.section === sec.index && s.type === SymbolType.Func && s.value === 0
+    );
     if (!fn) continue;
     const insns = asm.Instructions.unmarshal(elf.data(sec), elf.byteOrder);
     const offsets = insns.offsets();

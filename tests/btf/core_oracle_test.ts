@@ -60,8 +60,9 @@ function libbpfRelos(obj: string, btfPath?: string): Map<string, Map<number, Lib
     if (rest.startsWith("<")) r.localSpec = rest;
     else if ((x = /^matching candidate #\d+ (<.*)$/.exec(rest))) r.candidate ??= x[1];
     else if (
-      (x = /^patched insn #(\d+) \((?:ALU\/ALU64|LDX\/ST\/STX|LDIMM64)\) (imm64|imm|off) \d+ -> (\d+)$/
-        .exec(rest))
+      (x =
+        /^patched insn #(\d+) \((?:ALU\/ALU64|LDX\/ST\/STX|LDIMM64)\) (imm64|imm|off) \d+ -> (\d+)$/
+          .exec(rest))
     ) {
       r.insn = Number(x[1]);
       r.what = x[2] as "imm" | "off" | "imm64";
