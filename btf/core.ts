@@ -234,8 +234,11 @@ function sizeCode(bytes: number): number {
 /** libbpf's `bpf_core_patch_insn`, appending the result (two slots poisoned for ld_imm64). */
 function patch(orig: Instruction, fixup: CoreFixup, out: Instruction[]): void {
   const ins = copyInsn(orig);
-  setMeta(ins, CORE_RELO_META, undefined);
-  setMeta(ins, CORE_FIXUP_META, fixup);
+  // One new metadata object: the relocation replaced by its outcome.
+  const meta: Record<string, unknown> = {};
+  for (const k in orig.meta) if (k !== CORE_RELO_META) meta[k] = orig.meta[k];
+  meta[CORE_FIXUP_META] = fixup;
+  ins.meta = meta;
   const fail = (detail: string): never => {
     throw new CoreRelocationError(
       fixup.index,

@@ -131,6 +131,9 @@ export function typesAreCompat(local: Type, targ: Type, level = MAX_DEPTH): bool
 /** libbpf's `bpf_core_names_match`: essential names equal; an anonymous target only matches an anonymous local. */
 function namesMatch(local: string, targ: string): boolean {
   if (targ === "") return local === "";
+  if (local === targ) return true;
+  // Only a flavour suffix can make different names match.
+  if (local.indexOf("___") < 0 && targ.indexOf("___") < 0) return false;
   return namesEqualEssential(local, targ);
 }
 

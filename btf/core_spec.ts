@@ -113,10 +113,21 @@ export function parseCoreSpec(relo: CoreRelo): CoreSpec {
   if (!isFieldBased(relo.kind) && !isEnumvalBased(relo.kind)) {
     throw new CoreSpecError(`Unknown relocation kind ${relo.kind}`);
   }
-  for (const part of str.split(":")) {
-    if (!/^\d+$/.test(part)) throw new CoreSpecError(`Invalid access string "${str}"`);
-    if (spec.raw.length === SPEC_MAX_LEN) throw new CoreSpecError(`Access string too long`);
-    spec.raw.push(Number(part));
+  // "0:1:2" by hand: this runs for every relocation of every load.
+  let n = -1;
+  for (let i = 0; i <= str.length; i++) {
+    const c = i < str.length ? str.charCodeAt(i) : 0x3a;
+    if (c === 0x3a) {
+      if (n < 0) throw new CoreSpecError(`Invalid access string "${str}"`);
+      if (spec.raw.length === SPEC_MAX_LEN) throw new CoreSpecError(`Access string too long`);
+      spec.raw.push(n);
+      n = -1;
+    } else if (c >= 0x30 && c <= 0x39) {
+      n = (n < 0 ? 0 : n * 10) + (c - 0x30);
+      if (n > 0x7fffffff) throw new CoreSpecError(`Invalid access string "${str}"`);
+    } else {
+      throw new CoreSpecError(`Invalid access string "${str}"`);
+    }
   }
   let t = skip(relo.type);
   const acc0: CoreAccessor = { type: t, idx: spec.raw[0], name: undefined };
@@ -195,7 +206,8 @@ export function matchCoreSpec(
     const want = essentialName(local.accessors[0].name!);
     const values = t.values;
     for (let i = 0; i < values.length; i++) {
-      if (essentialName(values[i].name) === want) {
+      const v = values[i].name;
+      if (v.startsWith(want) && essentialName(v) === want) {
         out.accessors.push({ type: t, idx: i, name: values[i].name });
         out.raw.push(i);
         return out;
