@@ -16,7 +16,7 @@ import {
   LoadImm64Op,
   Pseudo,
 } from "../asm/mod.ts";
-import { Func, type Spec, Var, Void } from "../btf/mod.ts";
+import { Func, skipQualifiers, type Spec, Var, Void } from "../btf/mod.ts";
 import type { BtfHandle } from "../btf/handle.ts";
 import { EXTERN, type ExternRef } from "./program_spec.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
@@ -90,7 +90,7 @@ export function resolveKernelSymbols(
         continue;
       }
       // A ksym: typed when its BTF type says what it points at.
-      const varType = ext?.type instanceof Var ? ext.type.type : undefined;
+      const varType = ext?.type instanceof Var ? skipQualifiers(ext.type.type) : undefined;
       const typed = ext === undefined || (varType !== undefined && !(varType instanceof Void));
       if (typed) {
         const found = findKernelType(name, Var, kernelTypes);

@@ -6,7 +6,7 @@
  */
 
 import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } from "../asm/mod.ts";
-import { Datasec, sizeof, type Spec, Var } from "../btf/mod.ts";
+import { CoreCandidateCache, Datasec, sizeof, type Spec, Var } from "../btf/mod.ts";
 import { BpfMap } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -159,6 +159,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
   const pinned: string[] = [];
   const reused = new Set<string>();
   let objBtf: ObjectBtf | undefined;
+  const coreCache = new CoreCandidateCache();
   try {
     const lines = [];
     for (const name of progNames) {
@@ -201,6 +202,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
         ...options.programs,
         kernelTypes: options.kernelTypes,
         objectBtf: objBtf,
+        coreCache,
       });
     }
 

@@ -10,9 +10,8 @@ import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
 import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import {
-  CORE_RELO_KIND_NAMES,
-  CORE_RELO_META,
-  type CoreRelo,
+  type CoreCandidateCache,
+  explainCorePoison,
   Func,
   type Spec,
   Typedef,
@@ -52,6 +51,8 @@ export interface ProgramLoadOptions {
   kernelTypes?: Spec | Spec[];
   /** For `freplace` (Extension) programs, and tracing of BPF programs: the target program. */
   targetProgram?: Program;
+  /** @internal CO-RE candidates shared by the programs of one collection. */
+  coreCache?: CoreCandidateCache;
   /** @internal The collection's loaded BTF; the loader makes its own when absent. */
   objectBtf?: ObjectBtf;
 }
@@ -143,7 +144,11 @@ export class Program {
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
     checkMapReferences(spec);
-    let insns: Instructions = applyRelocations(spec.instructions, options.kernelTypes);
+    let insns: Instructions = applyRelocations(
+      spec.instructions,
+      options.kernelTypes,
+      options.coreCache,
+    );
     const symbols = resolveKernelSymbols(insns, options.kernelTypes);
     insns = symbols.insns;
     const raw = allocBuffer(insns.slots * 8);
@@ -292,10 +297,11 @@ const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "littl
 /** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
 function checkMapReferences(spec: ProgramSpec): void {
   for (const [i, ins] of spec.instructions.list.entries()) {
-    if ((ins.meta?.[EXTERN] as ExternRef | undefined)?.kind === "kconfig") {
+    const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
+    if (ext?.kind === "kconfig" && ins.map === undefined) {
       throw new TypeError(
         `Cannot load program '${spec.name}': instruction ${i} reads kconfig extern ` +
-          `'${(ins.meta![EXTERN] as ExternRef).name}', which needs a collection (newCollection)`,
+          `'${ext.name}', which needs a collection (newCollection)`,
       );
     }
     if (
@@ -446,7 +452,7 @@ function loadWithLog(
     if (r >= 0) return { fd: r, log: level > 0 ? text : undefined };
     if (text.length > 0) {
       throw new VerifierError(
-        `BPF_PROG_LOAD of '${spec.name}'${poisonedRelocation(text, insns)}`,
+        `BPF_PROG_LOAD of '${spec.name}'${poisonNote(text, insns)}`,
         errno,
         text,
         errno === Errno.ENOSPC,
@@ -456,23 +462,13 @@ function loadWithLog(
   }
 }
 
-/** The call libbpf (and btf/core.ts) puts where a CO-RE relocation cannot be satisfied. */
-const POISON_HELPER = 0xbad2310;
-
 /**
  * When the verifier stopped at a poisoned CO-RE relocation, names it: the verifier only
  * says "invalid func unknown#195896080", which nobody can act on.
  */
-function poisonedRelocation(log: string, insns: Instructions): string {
-  const m = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}`, "m").exec(log);
-  if (!m) return "";
-  const index = insns.indexOfOffset(Number(m[1]));
-  const relo = insns.at(index)?.meta?.[CORE_RELO_META] as CoreRelo | undefined;
-  if (!relo) return ` (instruction ${m[1]} is a poisoned CO-RE relocation)`;
-  const kind = CORE_RELO_KIND_NAMES[relo.kind] ?? `kind ${relo.kind}`;
-  const type = relo.type as { name?: string; kind?: string };
-  return ` (instruction ${m[1]}: CO-RE relocation ${kind} of ${type.kind ?? "type"} ` +
-    `'${type.name ?? ""}' access ${relo.accessor} cannot be satisfied by the kernel's types)`;
+function poisonNote(log: string, insns: Instructions): string {
+  const why = explainCorePoison(insns, log);
+  return why.length === 0 ? "" : ` (${why.join("; ")})`;
 }
 
 function logText(log: Uint8Array): string {

@@ -49,7 +49,8 @@ kernelTest("program arrays and maps of maps get their initial values", async () 
 kernelTest("kfuncs and ksyms resolve against the kernel", async () => {
   const spec = await loadSpec(testdata("prog_kernel-el.o"));
   using coll = newCollection(spec);
-  assertEquals(coll.programs.kern_len.run({ data: new Uint8Array(77) }).retval, 77);
+  // Test runs of socket filters pull the Ethernet header: the kernel sees 77 - 14 bytes.
+  assertEquals(coll.programs.kern_len.run({ data: new Uint8Array(77) }).retval, 63);
   assertEquals(coll.programs.ksyms.run(packet()).retval, 7);
 }, { skipIf: noElfReader });
 
