@@ -153,9 +153,9 @@ kernelTest("tp_btf: counts getpid through a BTF-typed sys_enter", () => {
 // Trampolines load with EPERM on this kernel; when they do load, the attach is checked.
 for (
   const [name, attachType, target, kind] of [
-    ["fentry", AttachType.TraceFentry, "__x64_sys_getpid", "func"],
-    ["fexit", AttachType.TraceFexit, "__x64_sys_getpid", "func"],
-    ["fmod_ret", AttachType.ModifyReturn, "__x64_sys_getpid", "func"],
+    ["fentry", AttachType.TraceFentry, "bpf_fentry_test1", "func"],
+    ["fexit", AttachType.TraceFexit, "bpf_fentry_test1", "func"],
+    ["fmod_ret", AttachType.ModifyReturn, "bpf_modify_return_test", "func"],
     ["lsm", AttachType.LSMMAC, "bpf_lsm_file_open", "func"],
   ] as const
 ) {
