@@ -191,3 +191,38 @@ export function taskRecords(bytes: Uint8Array): [number, number][] {
   for (let i = 0; i < bytes.length; i += 5) out.push([v.getUint32(i, true), bytes[i + 4]]);
   return out;
 }
+
+/** `map[index] = reg` (reg must be r6–r9; r1–r3 clobbered). */
+export function store(
+  map: BpfMap,
+  index: number,
+  reg: asm.Register,
+  label: string,
+): asm.Instruction[] {
+  return [
+    asm.StoreImm(R10, -4, index, Word),
+    asm.Mov.Reg(R2, R10),
+    asm.Add.Imm(R2, -4),
+    asm.LoadMapPtr(R1, ref(map)),
+    asm.FnMapLookupElem.Call(),
+    asm.JEq.Imm(R0, 0, label),
+    asm.StoreMem(R0, 0, reg, DWord),
+  ];
+}
+
+/** Runs `cmd args` with stdin piped; returns the child and a function that starts it. */
+export function spawnWaiting(cmd: string, args: string[]) {
+  const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
+    .spawn();
+  return {
+    pid: child.pid,
+    async go(): Promise<string> {
+      const w = child.stdin.getWriter();
+      await w.write(new TextEncoder().encode("go\n"));
+      await w.close();
+      const out = await child.output();
+      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
+      return new TextDecoder().decode(out.stdout).trim();
+    },
+  };
+}
