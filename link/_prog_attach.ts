@@ -26,7 +26,9 @@ export const ProgAttachFlags = {
 export class ProgAttachLink implements Link {
   readonly #target: FD;
   #program: FD;
+  /** The hook the program is attached to. */
   readonly attachType: AttachType;
+  /** The {@linkcode ProgAttachFlags} it was attached with. */
   readonly flags: number;
 
   /** Keeps duplicates of `targetFd` and the program fd, to detach exactly this program. */

@@ -11,6 +11,9 @@
  * l.pin("/sys/fs/bpf/getpid");
  * ```
  *
+ * `usdtArgInstructions` (in `link/usdt.ts`) emits the loads of a USDT argument for programs
+ * built with `asm`.
+ *
  * @module
  */
 
@@ -50,7 +53,6 @@ export {
   parseUsdtArg,
   parseUsdtArgs,
   type UsdtArg,
-  usdtArgInstructions,
   type UsdtLink,
   type UsdtOptions,
   type UsdtProbe,

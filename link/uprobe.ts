@@ -38,7 +38,9 @@ export interface UprobeOptions extends PerfEventAttachOptions {
 
 /** Where a uprobe goes: the resolved file and the file offset of the probe. */
 export interface UprobeTarget {
+  /** The ELF file, resolved to a path. */
   path: string;
+  /** The file offset of the probe. */
   offset: bigint;
 }
 

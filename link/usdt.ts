@@ -38,7 +38,9 @@ export interface UsdtArg {
 
 /** A USDT probe of an ELF file. */
 export interface UsdtProbe {
+  /** The provider, the first argument of `STAP_PROBEn`. */
   provider: string;
+  /** The probe's name. */
   name: string;
   /** The probe's file offset: where the uprobe goes. */
   offset: bigint;

@@ -17,7 +17,7 @@ import {
   attachTracing,
   PerfEventIoctlLink,
   PerfEventLink,
-  RawLink,
+  type RawLink,
   TracingLink,
 } from "../../link/mod.ts";
 import { PerfIoc, setFileReader, setPerfIoctl, setPerfOpener } from "../../link/_perf_event.ts";

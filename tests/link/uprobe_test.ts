@@ -12,10 +12,10 @@ import {
   LinkType,
   parseUsdtArg,
   resolveUprobe,
-  usdtArgInstructions,
   usdtProbes,
 } from "../../link/mod.ts";
 import { TargetElf } from "../../link/_uprobe_elf.ts";
+import { usdtArgInstructions } from "../../link/usdt.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, gcc, increment, load, spawnWaiting, store } from "./_progs.ts";
 
