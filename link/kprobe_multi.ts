@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocBuffer, Attr, currentBackend } from "../ffi.ts";
+import { allocBuffer, Attr, BpfCmd, bpfError, currentBackend } from "../ffi.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
@@ -78,11 +78,15 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   const r = linkCreateErrno(attr);
   keepAlive(names);
   if (r >= 0) return new KprobeMultiLink(r);
-  // EOPNOTSUPP or ENOTSUPP without CONFIG_FPROBE; EINVAL before 5.18.
-  if (-r === Errno.EINVAL || -r === Errno.EOPNOTSUPP || -r === Errno.ENOTSUPP) {
-    throw new NotSupportedError("kprobe_multi link", "5.18", undefined, {
-      cause: linkCreateError(-r, "kprobe_multi link"),
+  const cause = bpfError(BpfCmd.LINK_CREATE, -r);
+  // EOPNOTSUPP/ENOTSUPP: a kernel new enough but built without fprobe; EINVAL: before 5.18.
+  if (-r === Errno.EOPNOTSUPP || -r === Errno.ENOTSUPP) {
+    throw new NotSupportedError("kprobe_multi link", undefined, "the kernel has no fprobe", {
+      cause,
     });
+  }
+  if (-r === Errno.EINVAL) {
+    throw new NotSupportedError("kprobe_multi link", "5.18", undefined, { cause });
   }
   throw linkCreateError(-r, "kprobe_multi link", "5.18");
 }

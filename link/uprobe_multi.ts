@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocBuffer, Attr, cString } from "../ffi.ts";
+import { allocBuffer, Attr, BpfCmd, bpfError, cString } from "../ffi.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
@@ -92,7 +92,7 @@ export function attachUprobeMulti(
   if (r >= 0) return new UprobeMultiLink(r);
   if (-r === Errno.EINVAL || -r === Errno.EOPNOTSUPP) {
     throw new NotSupportedError("uprobe_multi link", "6.6", undefined, {
-      cause: linkCreateError(-r, "uprobe_multi link"),
+      cause: bpfError(BpfCmd.LINK_CREATE, -r),
     });
   }
   throw linkCreateError(-r, "uprobe_multi link", "6.6");

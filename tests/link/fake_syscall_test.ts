@@ -3,7 +3,9 @@
 // for encodings that are easy to get subtly wrong (anchors, multi-attach arrays).
 import { assertEquals, assertThrows } from "@std/assert";
 import { type Attr, type Backend, BpfCmd, eventFd, setBackend } from "../../ffi.ts";
-import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
+import type { BpfMap } from "../../map/mod.ts";
+import { assertNoFdLeak } from "../_harness.ts";
+import { Errno, NotSupportedError, PermissionError, SyscallError } from "../../errors.ts";
 import { AttachType, Program, ProgramType } from "../../prog/mod.ts";
 import {
   attachFentry,
@@ -13,12 +15,17 @@ import {
   attachKretprobe,
   attachLSM,
   attachModifyReturn,
+  attachNetfilter,
+  attachStructOps,
   attachTCX,
   attachTracing,
+  attachUprobeMulti,
+  attachXDP,
   PerfEventIoctlLink,
   PerfEventLink,
   type RawLink,
   TracingLink,
+  XDPMode,
 } from "../../link/mod.ts";
 import { PerfIoc, setFileReader, setPerfIoctl, setPerfOpener } from "../../link/_perf_event.ts";
 import { setTracefsAppender } from "../../link/_tracefs.ts";
@@ -316,4 +323,63 @@ Deno.test("fake kernel: tcx anchors encode flags and the relative fd or id", () 
   });
   assertThrows(() => attachTCX(prog, { interface: 0, direction: "ingress" }), RangeError);
   assertThrows(() => attachTCX(prog, { interface: "a/b", direction: "ingress" }), TypeError);
+});
+
+Deno.test("fake kernel: a failed attach closes the perf event it opened", async () => {
+  using prog = fakeProgram(ProgramType.Kprobe);
+  await assertNoFdLeak(() => {
+    withFakes(KPROBE_PMU, (_k, perf) => {
+      assertThrows(() => attachKprobe(prog, "vfs_read", { cookie: 1n }), PermissionError);
+      assertEquals(perf.length, 1, "a perf event was opened, and closed again");
+    }, { reply: () => -Errno.EPERM });
+  });
+});
+
+Deno.test("fake kernel: struct_ops, netfilter and XDP attrs", () => {
+  withFakes({}, (k) => {
+    const map = { fd: 1234 } as unknown as BpfMap;
+    using _s = attachStructOps(map);
+    const b = k.calls[0].bytes;
+    assertEquals([u32(b, 0), u32(b, 4), u32(b, 8), u32(b, 12)], [1234, 0, AttachType.StructOps, 0]);
+  });
+  using nf = fakeProgram(ProgramType.Netfilter);
+  withFakes({}, (k) => {
+    using _l = attachNetfilter(nf, { protocol: 10, hook: 4, priority: -5, defrag: true });
+    const b = k.calls[0].bytes;
+    assertEquals(u32(b, 8), AttachType.Netfilter);
+    assertEquals([u32(b, 16), u32(b, 20), new DataView(b.buffer).getInt32(24, true), u32(b, 28)], [
+      10,
+      4,
+      -5,
+      1,
+    ]);
+  });
+  using xdp = fakeProgram(ProgramType.XDP);
+  withFakes({}, (k) => {
+    using _l = attachXDP(xdp, { interface: 3, mode: XDPMode.Driver });
+    const b = k.calls[0].bytes;
+    assertEquals([u32(b, 4), u32(b, 8), u32(b, 12)], [3, AttachType.XDP, 4]);
+  });
+});
+
+Deno.test("fake kernel: uprobe_multi sends path, offsets, cookies, pid and the return flag", () => {
+  using prog = fakeProgram(ProgramType.Kprobe);
+  withFakes({}, (k) => {
+    using _l = attachUprobeMulti(prog, "/proc/self/exe", {
+      offsets: [0x1000n, 0x2000n],
+      cookies: [5n, 6n],
+      pid: 77,
+      return: true,
+    });
+    const b = k.calls[0].bytes;
+    assertEquals(u32(b, 8), AttachType.TraceUprobeMulti);
+    assertEquals(u32(b, 12), 0, "link_create.flags");
+    assertEquals(k.cString(u64(b, 16)), "/proc/self/exe");
+    const offs = k.buffers.get(u64(b, 24))!;
+    assertEquals([u64(offs, 0), u64(offs, 8)], [0x1000n, 0x2000n]);
+    assertEquals(u64(b, 32), 0n, "no ref_ctr_offsets");
+    const cookies = k.buffers.get(u64(b, 40))!;
+    assertEquals([u64(cookies, 0), u64(cookies, 8)], [5n, 6n]);
+    assertEquals([u32(b, 48), u32(b, 52), u32(b, 56)], [2, 1, 77]);
+  });
 });

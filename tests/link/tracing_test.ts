@@ -3,10 +3,11 @@
 import { assert, assertEquals, assertGreaterOrEqual, assertThrows } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
 import { errnoName, NotSupportedError, PermissionError } from "../../errors.ts";
-import { AttachType, ProgramType } from "../../prog/mod.ts";
+import { AttachType, Program, ProgramSpec, ProgramType } from "../../prog/mod.ts";
 import {
   attachIter,
   attachKprobe,
+  attachKprobeMulti,
   attachKretprobe,
   attachPerfEvent,
   attachRawTracepoint,
@@ -14,6 +15,7 @@ import {
   attachTracepoint,
   attachTracing,
   IterLink,
+  linkFromId,
   LinkType,
   loadPinnedLink,
   PerfEventLink,
@@ -210,6 +212,42 @@ kernelTest("kprobe: this kernel has no kprobes: NotSupportedError", () => {
       return undefined;
     }
   },
+});
+
+kernelTest("kprobe_multi: this kernel has no fprobe: NotSupportedError", () => {
+  const prog = Program.load(
+    new ProgramSpec({
+      name: "kmulti",
+      type: ProgramType.Kprobe,
+      attachType: AttachType.TraceKprobeMulti,
+      license: "GPL",
+      instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
+    }),
+  );
+  using _p = prog;
+  const e = assertThrows(
+    () => attachKprobeMulti(prog, { symbols: ["bpf_fentry_test1"] }),
+    NotSupportedError,
+  ) as NotSupportedError;
+  assertEquals(e.feature, "kprobe_multi link");
+}, {
+  skipIf: () => {
+    try {
+      Deno.statSync("/sys/bus/event_source/devices/kprobe");
+      return "this kernel has kprobes";
+    } catch {
+      return undefined;
+    }
+  },
+});
+
+kernelTest("linkFromId opens a link by its kernel id as the class of its type", () => {
+  using map = counters();
+  using prog = rawSysEnterCounter(map, ProgramType.RawTracepoint);
+  using link = attachRawTracepoint(prog, "sys_enter");
+  using again = linkFromId(link.info().id);
+  assert(again instanceof RawTracepointLink);
+  assertEquals(again.info().id, link.info().id);
 });
 
 kernelTest("perf_event: a software cpu-clock event samples this process", () => {
