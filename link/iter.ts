@@ -100,6 +100,8 @@ export class IterLink extends RawLink {
   }
 }
 
+const scratch = new Attr();
+
 /** Options of {@linkcode attachIter}: what the iterator walks (bpf_iter_link_info). */
 export interface IterOptions {
   /** For map element iterators (`iter/bpf_map_elem`, `iter/sockmap`…): the map. */
@@ -129,7 +131,8 @@ export function attachIter(program: Program, options: IterOptions = {}): IterLin
   if (options.tid !== undefined && options.pid !== undefined) {
     throw new TypeError("Give tid or pid, not both");
   }
-  const attr = new Attr()
+  // One attr for every call (FFI_NOTES rule 2): an ArrayBuffer costs more than the syscall.
+  const attr = scratch.reset()
     .u32(LinkCreate.progFd, program.fd)
     .u32(LinkCreate.attachType, AttachType.TraceIter);
   if (options.map || options.tid !== undefined || options.pid !== undefined) {
@@ -140,5 +143,7 @@ export function attachIter(program: Program, options: IterOptions = {}): IterLin
     if (options.pid !== undefined) v.setUint32(4, options.pid, true);
     attr.pointer(LinkCreate.union, info).u32(LinkCreate.union + 8, info.length);
   }
-  return new IterLink(linkCreate(attr, "BPF iterator link", "5.8"));
+  const fd = linkCreate(attr, "BPF iterator link", "5.8");
+  attr.reset();
+  return new IterLink(fd);
 }
