@@ -40,6 +40,8 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   // memset(buf, 0, 0) returns buf: the cheapest way to learn a buffer's address (≈19 ns).
   memset: { parameters: ["buffer", "i32", "usize"], result: "u64" },
+  // open(2) is variadic; only O_CREAT reads the third argument, so two are passed.
+  open: { parameters: ["buffer", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -394,6 +396,13 @@ function fail(name: string): never {
   // Read errno before building anything.
   const errno = load().errno[0];
   throw new SyscallError(name, errno);
+}
+
+/** open(2) of `path` with `flags` and O_CLOEXEC; returns the fd. */
+export function openFd(path: string, flags: number): number {
+  const r = load().lib.open(cString(path), flags | 0o2000000);
+  if (r < 0) fail("open");
+  return r;
 }
 
 /** Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. */
