@@ -6,9 +6,17 @@
  */
 
 import { FormatError } from "../errors.ts";
-import { decodeCString, encodeString, equalsCString, hashBytes, hashCString } from "./_strings.ts";
+import {
+  asciiTable,
+  decodeCString,
+  encodeString,
+  equalsCString,
+  hashBytes,
+  hashCString,
+} from "./_strings.ts";
 import {
   Array as ArrayType,
+  bindType,
   Const,
   Datasec,
   DeclTag,
@@ -19,17 +27,19 @@ import {
   FuncParam,
   FuncProto,
   Fwd,
+  idOf,
   Int,
   Kind,
   KIND_NAMES,
-  LazyList,
-  LazyRef,
+  LAZY_LIST,
+  lazyRef,
   type LazySource,
   MAX_KIND,
   Member,
   Pointer,
   recordBytes,
   Restrict,
+  sourceOf,
   Struct,
   type Type,
   type TypeClass,
@@ -223,8 +233,9 @@ export class Spec implements Iterable<Type>, LazySource {
   readonly #typeStart: number;
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
-  #ids: WeakMap<Type, number> | undefined;
-  readonly #strCache = new Map<number, string>();
+  // The string section as one JS string when it is all ASCII (false when it is not): names
+  // are then slices of it, an order of magnitude cheaper than decoding and caching each.
+  #strTable: string | false | undefined;
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
@@ -288,13 +299,12 @@ export class Spec implements Iterable<Type>, LazySource {
   string(off: number): string {
     if (!this.#validated) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
-    const cached = this.#strCache.get(off);
-    if (cached !== undefined) return cached;
     const rel = off - this.#strBase;
-    if (rel >= this.#strings.length) throw new RangeError(`String offset ${off} out of range`);
-    const s = decodeCString(this.#strings, rel);
-    this.#strCache.set(off, s);
-    return s;
+    if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
+    const table = this.#strTable ??= asciiTable(this.#strings);
+    // The section ends in a NUL (checked when parsing), so the search always finds one.
+    if (table !== false) return table.slice(rel, table.indexOf("\0", rel));
+    return decodeCString(this.#strings, rel);
   }
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
@@ -333,9 +343,9 @@ export class Spec implements Iterable<Type>, LazySource {
     let t = objects[idx];
     if (t === undefined) {
       if (!this.#validated) this.validate();
-      t = this.#decode(id, this.#offsets[idx]);
+      t = this.#decode(this.#offsets[idx]);
+      bindType(t, this, id);
       objects[idx] = t;
-      (this.#ids ??= new WeakMap()).set(t, id);
     }
     return t;
   }
@@ -343,7 +353,8 @@ export class Spec implements Iterable<Type>, LazySource {
   /** The id of a type decoded from this spec (or its base); undefined for other types. */
   typeId(type: Type): number | undefined {
     if (type === VOID) return 0;
-    return this.#ids?.get(type) ?? this.base?.typeId(type);
+    if (sourceOf(type) === this) return idOf(type);
+    return this.base?.typeId(type);
   }
 
   /** Every type of this spec (base types excluded), in id order. */
@@ -488,10 +499,10 @@ export class Spec implements Iterable<Type>, LazySource {
     if (id === 0) return VOID;
     const idx = id - this.#first;
     const t = idx >= 0 ? this.#objects?.[idx] : undefined;
-    return t ?? (new LazyRef(this, id) as unknown as Type);
+    return t ?? lazyRef(id);
   }
 
-  #decode(id: number, o: number): Type {
+  #decode(o: number): Type {
     const w = this.#words;
     const name = this.string(w[o]);
     const info = w[o + 1];
@@ -499,7 +510,6 @@ export class Spec implements Iterable<Type>, LazySource {
     const vlen = info & 0xffff;
     const kflag = info >>> 31;
     const sz = w[o + 2];
-    const list = () => (vlen === 0 ? [] : new LazyList(this, id)) as never;
     switch (kind) {
       case Kind.Int: {
         const x = w[o + 3];
@@ -510,12 +520,12 @@ export class Spec implements Iterable<Type>, LazySource {
       case Kind.Array:
         return new ArrayType(this.#ref(w[o + 3]), this.#ref(w[o + 4]), w[o + 5], name);
       case Kind.Struct:
-        return new Struct(name, sz, list());
+        return new Struct(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Union:
-        return new Union(name, sz, list());
+        return new Union(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Enum:
       case Kind.Enum64:
-        return new Enum(name, sz, list(), kflag === 1, kind === Kind.Enum64);
+        return new Enum(name, sz, vlen === 0 ? [] : LAZY_LIST, kflag === 1, kind === Kind.Enum64);
       case Kind.Fwd:
         return new Fwd(name, kflag ? "union" : "struct");
       case Kind.Typedef:
@@ -529,11 +539,11 @@ export class Spec implements Iterable<Type>, LazySource {
       case Kind.Func:
         return new Func(name, this.#ref(sz) as FuncProto, vlen);
       case Kind.FuncProto:
-        return new FuncProto(this.#ref(sz), list(), name);
+        return new FuncProto(this.#ref(sz), vlen === 0 ? [] : LAZY_LIST, name);
       case Kind.Var:
         return new Var(name, this.#ref(sz), w[o + 3]);
       case Kind.Datasec:
-        return new Datasec(name, sz, list());
+        return new Datasec(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Float:
         return new Float(name, sz);
       case Kind.DeclTag:
