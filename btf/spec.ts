@@ -236,6 +236,7 @@ export class Spec implements Iterable<Type>, LazySource {
   // The string section as one JS string when it is all ASCII (false when it is not): names
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
+  #strDecodes = 0;
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
@@ -301,9 +302,14 @@ export class Spec implements Iterable<Type>, LazySource {
     if (off < this.#strBase) return this.base!.string(off);
     const rel = off - this.#strBase;
     if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
-    const table = this.#strTable ??= asciiTable(this.#strings);
+    let table = this.#strTable;
+    // Decoding the whole section costs as much as a few thousand names: worth it only once
+    // many are read, not for a lookup of one type.
+    if (table === undefined && ++this.#strDecodes > 1024) {
+      table = this.#strTable = asciiTable(this.#strings);
+    }
     // The section ends in a NUL (checked when parsing), so the search always finds one.
-    if (table !== false) return table.slice(rel, table.indexOf("\0", rel));
+    if (table) return table.slice(rel, table.indexOf("\0", rel));
     return decodeCString(this.#strings, rel);
   }
 
