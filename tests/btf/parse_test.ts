@@ -377,3 +377,19 @@ Deno.test("names that are not ASCII decode as UTF-8", () => {
   assertEquals(plain.members[0].name, "x");
   assertThrows(() => ascii.string(ascii.stringsLength), RangeError);
 });
+
+Deno.test("formatRaw validates first, even when no name is ever decoded", () => {
+  // Raw BTF by hand: one anonymous pointer to type 7, which does not exist; one empty string.
+  const bytes = new Uint8Array(24 + 12 + 1);
+  const v = new DataView(bytes.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  bytes[2] = 1;
+  v.setUint32(4, 24, true); // hdr_len
+  v.setUint32(8, 0, true); // type_off
+  v.setUint32(12, 12, true); // type_len
+  v.setUint32(16, 12, true); // str_off
+  v.setUint32(20, 1, true); // str_len
+  v.setUint32(24 + 4, Kind.Pointer << 24, true);
+  v.setUint32(24 + 8, 7, true);
+  assertThrows(() => formatRaw(parseSpec(bytes)), FormatError, "Type id 7 out of range");
+});
