@@ -240,6 +240,7 @@ export class Spec implements Iterable<Type>, LazySource {
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
+  #nameScans = 0;
   #raw: RawBtf | undefined;
   #validated = false;
 
@@ -381,8 +382,13 @@ export class Spec implements Iterable<Type>, LazySource {
     const out = this.base ? this.base.typeIdsByName(name) : [];
     if (name === "") return out;
     if (!this.#validated) this.validate();
-    this.#buildNameIndex();
     const key = encodeString(name);
+    // Building the index hashes every name: a few linear scans cost less, as in libbpf's
+    // btf__find_by_name, for a tool that looks up a handful of types.
+    if (this.#nameHeads === undefined && ++this.#nameScans <= 8) {
+      return this.#scanName(key, name, out);
+    }
+    this.#buildNameIndex();
     const h = hashBytes(key);
     const heads = this.#nameHeads!;
     const next = this.#nameNext!;
@@ -395,6 +401,24 @@ export class Spec implements Iterable<Type>, LazySource {
       const rel = nameOff - this.#strBase;
       const same = rel >= 0
         ? equalsCString(this.#strings, rel, key)
+        : this.string(nameOff) === name;
+      if (same) out.push(this.#first + i);
+    }
+    return out;
+  }
+
+  #scanName(key: Uint8Array, name: string, out: number[]): number[] {
+    const words = this.#words;
+    const offsets = this.#offsets;
+    const strings = this.#strings;
+    const strBase = this.#strBase;
+    const first = key[0];
+    for (let i = 0; i < this.#count; i++) {
+      const nameOff = words[offsets[i]];
+      if (nameOff === 0) continue;
+      const rel = nameOff - strBase;
+      const same = rel >= 0
+        ? strings[rel] === first && equalsCString(strings, rel, key)
         : this.string(nameOff) === name;
       if (same) out.push(this.#first + i);
     }

@@ -393,3 +393,15 @@ Deno.test("formatRaw validates first, even when no name is ever decoded", () => 
   v.setUint32(24 + 8, 7, true);
   assertThrows(() => formatRaw(parseSpec(bytes)), FormatError, "Type id 7 out of range");
 });
+
+Deno.test("name lookups give the same ids before and after the name index is built", () => {
+  const path = testdata("maps_globals-el.o");
+  const indexed = loadSpec(path);
+  const names = [...new Set([...indexed.types()].map((t) => t.name))].filter((n) => n !== "");
+  assert(names.length > 8);
+  // The first lookups of a spec scan; later ones build and use the hash index.
+  for (const n of names) indexed.typeIdsByName(n);
+  for (const n of [...names, "no_such_type"]) {
+    assertEquals(loadSpec(path).typeIdsByName(n), indexed.typeIdsByName(n), n);
+  }
+});
