@@ -60,6 +60,27 @@ export const BTF_MAGIC = 0xeb9f;
 /** The size of `struct btf_header`. */
 export const BTF_HEADER_SIZE = 24;
 
+/** Kinds that refer to no type in a way that could close a cycle (1) or not (0). */
+const LEAF_KIND = new Uint8Array(32);
+/** Kinds that refer to exactly one type, in `size_or_type` (1) or not (0). */
+const ONE_REF_KIND = new Uint8Array(32);
+for (const k of [Kind.Int, Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64, Kind.Fwd, Kind.Float]) {
+  LEAF_KIND[k] = 1;
+}
+for (
+  const k of [
+    Kind.Pointer,
+    Kind.Typedef,
+    Kind.Volatile,
+    Kind.Const,
+    Kind.Restrict,
+    Kind.Func,
+    Kind.TypeTag,
+    Kind.Var,
+    Kind.DeclTag,
+  ]
+) ONE_REF_KIND[k] = 1;
+
 /** How deep a chain of references that avoids structs and unions may go. */
 const MAX_CHAIN = 128;
 
@@ -738,6 +759,20 @@ export class Spec implements Iterable<Type>, LazySource {
     const stackEdge = new Int32Array(count);
     for (let start = 0; start < count; start++) {
       if (state[start] !== 0) continue;
+      // Most types refer to nothing or to one type already checked: no stack needed.
+      const so = offs[start];
+      const sk = (w[so + 1] >>> 24) & 0x1f;
+      if (LEAF_KIND[sk] === 1) {
+        state[start] = 2;
+        continue;
+      }
+      if (ONE_REF_KIND[sk] === 1) {
+        const t = w[so + 2] - first;
+        if (t < 0 || (t < count && state[t] === 2)) {
+          state[start] = 2;
+          continue;
+        }
+      }
       let sp = 0;
       stackId[0] = start;
       stackEdge[0] = 0;
