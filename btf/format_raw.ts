@@ -23,8 +23,7 @@ const LINKAGES = ["static", "global", "extern"];
  * ```
  */
 export function formatRaw(spec: Spec): string {
-  // The raw tables are read unchecked below: ids and offsets must be known to be in range
-  // even when no name is ever decoded (which would validate by itself).
+  // Type references are printed from the raw words: check them first, as decoding does.
   spec.validate();
   const { words: w, offsets, firstId, count } = spec.raw;
   const name = (off: number) => (off === 0 ? "(anon)" : spec.string(off));

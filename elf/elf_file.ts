@@ -153,11 +153,23 @@ export class ElfFile {
 
   /** A 64-bit field that must fit in a JS number (file offsets and sizes). */
   #u64(offset: number, what: string): number {
-    const v = this.#view.getBigUint64(offset, this.#little);
-    if (v > BigInt(Number.MAX_SAFE_INTEGER)) {
+    // Two 32-bit reads: a BigInt per field costs more than the rest of the parse.
+    const little = this.#little;
+    const lo = this.#view.getUint32(little ? offset : offset + 4, little);
+    const hi = this.#view.getUint32(little ? offset + 4 : offset, little);
+    if (hi > 0x1fffff) {
+      const v = (BigInt(hi) << 32n) | BigInt(lo);
       throw new FormatError(`ELF: ${what} ${v} is out of range`, offset);
     }
-    return Number(v);
+    return hi * 0x100000000 + lo;
+  }
+
+  /** `sh_flags`: every flag the reader knows sits in the low word. */
+  #flags(offset: number): bigint {
+    const little = this.#little;
+    const lo = this.#view.getUint32(little ? offset : offset + 4, little);
+    const hi = this.#view.getUint32(little ? offset + 4 : offset, little);
+    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
   }
 
   #readSections(): Section[] {
@@ -183,7 +195,7 @@ export class ElfFile {
         at,
         nameOffset: this.#u32(at),
         type: this.#u32(at + 4),
-        flags: this.#view.getBigUint64(at + 8, this.#little),
+        flags: this.#flags(at + 8),
         offset: this.#u64(at + 0x18, "section offset"),
         size: this.#u64(at + 0x20, "section size"),
         link: this.#u32(at + 0x28),
@@ -230,12 +242,23 @@ export class ElfFile {
       throw new FormatError(`ELF: string offset ${index} is outside its table`, at);
     }
     const start = tableOffset + index;
-    const end = this.bytes.indexOf(0, start);
-    if (end < 0 || end >= tableOffset + tableSize) {
+    const bytes = this.bytes;
+    const limit = tableOffset + tableSize;
+    // Symbol and section names are ASCII: build them without a TextDecoder call each.
+    let name = "";
+    let ascii = true;
+    let end = start;
+    for (; end < limit; end++) {
+      const c = bytes[end];
+      if (c === 0) break;
+      if (c >= 0x80) ascii = false;
+      else if (ascii) name += String.fromCharCode(c);
+    }
+    if (end >= limit) {
       if (tableSize === 0) return "";
       throw new FormatError("ELF: string is not NUL-terminated within its table", start);
     }
-    return decoder.decode(this.bytes.subarray(start, end));
+    return ascii ? name : decoder.decode(bytes.subarray(start, end));
   }
 
   /** The section named `name`, if any (the first, when several share it). */
@@ -307,15 +330,17 @@ export class ElfFile {
     const symbolCount = this.symbols().length;
     const out: Relocation[] = [];
     for (let o = rel.offset; o < rel.offset + rel.size; o += size) {
-      const info = this.#view.getBigUint64(o + 8, this.#little);
-      const symbol = Number(info >> 32n);
+      // r_info: the symbol index in the high 32 bits, the type in the low 32.
+      const little = this.#little;
+      const symbol = this.#view.getUint32(little ? o + 12 : o + 8, little);
+      const type = this.#view.getUint32(little ? o + 8 : o + 12, little);
       if (symbol >= symbolCount) {
         throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
       }
       out.push({
         offset: this.#u64(o, "relocation offset"),
         symbol,
-        type: Number(info & 0xffffffffn),
+        type,
         addend: isRela ? this.#view.getBigInt64(o + 16, this.#little) : 0n,
       });
     }

@@ -22,3 +22,4 @@ export {
   type SectionFlags,
   type SectionKind,
 } from "./section_conventions.ts";
+export { loadCollectionSpec, parseCollectionSpec } from "./collection_reader.ts";

@@ -12,12 +12,19 @@ import {
   bpfErrno,
   bpfError,
   cString,
+  type Mapping,
+  mmap,
+  munmap,
+  pageSize,
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
+import { BtfHandle } from "../btf/handle.ts";
+import type { Type } from "../btf/types.ts";
 import type { MapSpec } from "./map_spec.ts";
+import { type Codec, codecFor, hasKernelManagedFields, isBtfType } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 import { requireMapType } from "./map_type_probe.ts";
 
@@ -29,13 +36,31 @@ export const UpdateFlags = {
   Lock: 4n,
 } as const;
 
-/** A key or value: raw bytes, or a number or bigint encoded little-endian by size. */
-export type MapData = Uint8Array | number | bigint;
+/**
+ * A key or value: raw bytes, or a number or bigint encoded in host order by size; with BTF
+ * types, also whatever the type's codec encodes (objects for structs, arrays, strings for
+ * char arrays, enumerator names).
+ */
+export type MapData =
+  | Uint8Array
+  | number
+  | bigint
+  | string
+  | boolean
+  | readonly unknown[]
+  | { readonly [member: string]: unknown };
 
 const BPF_F_NUMA_NODE = 1 << 2;
+/** `BPF_F_MMAPABLE`: an array map whose values user space can mmap. */
+const BPF_F_MMAPABLE = 1 << 10;
+const PROT_READ = 1;
+const PROT_WRITE = 2;
+const MAP_SHARED = 1;
 /** What EPERM from an update means once the process has CAP_BPF. */
 const FROZEN = "the map is frozen or read-only for user space";
 const BPF_OBJ_NAME_LEN = 16;
+/** `offsetofend(union bpf_attr, flags)` of the element commands. */
+const ELEM_ATTR_SIZE = 32;
 const MAP_INFO_SIZE = 88;
 
 /** Map types whose values are stored once per possible CPU, each padded to 8 bytes. */
@@ -81,6 +106,17 @@ export interface MapCreateOptions {
   innerMap?: BpfMap;
   /** The fd of loaded BTF and the type ids of key and value in it. */
   btf?: { fd: number; keyTypeId: number; valueTypeId: number; vmlinuxValueTypeId?: number };
+  /**
+   * Keep keys and values as raw bytes even when the spec has BTF types (the BTF is still
+   * given to the kernel).
+   */
+  raw?: boolean;
+}
+
+/** The key and value codecs of a map with BTF types. */
+interface Codecs {
+  key: Codec | undefined;
+  value: Codec | undefined;
 }
 
 /** Keeps the characters the kernel accepts in object names (alphanumerics, `_` and `.`). */
@@ -119,20 +155,32 @@ export class BpfMap {
 
   /** Scratch attr for the less frequent commands. */
   readonly #attr = new Attr();
-  /** The element-command attr: fd, key and value pointers written once, at construction. */
-  readonly #elem = new Attr();
+  /**
+   * The element-command attr: fd, key and value pointers written once, at construction.
+   * Only the 32 bytes up to `flags` are passed, as libbpf does: the kernel zeroes the rest
+   * and skips checking a tail of zeros, which saves ~8% of a lookup.
+   */
+  readonly #elem = new Attr(ELEM_ATTR_SIZE);
   #elemFlags = 0n;
   /** The delete attr: the kernel wants the value field zero for BPF_MAP_DELETE_ELEM. */
-  readonly #del = new Attr();
+  readonly #del = new Attr(ELEM_ATTR_SIZE);
   readonly #key: Uint8Array;
   readonly #value: Uint8Array;
   readonly #nextKey: Uint8Array;
   readonly #keyView: DataView;
+  /** A u32 view of 4-byte keys, for the number fast path. */
+  readonly #keyU32: Uint32Array | undefined;
   readonly #valueView: DataView;
+
+  /** The codec of keys, when the map has a BTF key type (see `codec.ts`). */
+  readonly keyCodec: Codec | undefined;
+  /** The codec of values, when the map has a BTF value type. */
+  readonly valueCodec: Codec | undefined;
 
   private constructor(
     fd: FD,
     info: Pick<MapInfo, "type" | "keySize" | "valueSize" | "maxEntries" | "flags" | "name">,
+    codecs: Codecs = { key: undefined, value: undefined },
   ) {
     this.#fd = fd;
     this.type = info.type;
@@ -141,6 +189,8 @@ export class BpfMap {
     this.maxEntries = info.maxEntries;
     this.flags = info.flags;
     this.name = info.name;
+    this.keyCodec = codecs.key;
+    this.valueCodec = codecs.value;
     this.fullValueSize = PER_CPU_TYPES.has(info.type)
       ? roundUp8(info.valueSize) * possibleCpus()
       : info.valueSize;
@@ -149,6 +199,11 @@ export class BpfMap {
     this.#nextKey = allocBuffer(Math.max(this.keySize, 1));
     this.#value = allocBuffer(Math.max(this.fullValueSize, 1));
     this.#keyView = new DataView(this.#key.buffer);
+    // Host order, which is the kernel's; the DataView path writes little-endian, the same on
+    // every host this library runs on today.
+    this.#keyU32 = this.keySize === 4 && LITTLE_ENDIAN
+      ? new Uint32Array(this.#key.buffer)
+      : undefined;
     this.#valueView = new DataView(this.#value.buffer);
     this.#elem.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null).pointer(16, this.#value);
     this.#del.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null);
@@ -157,8 +212,15 @@ export class BpfMap {
   /**
    * Creates a map from `spec`. Throws {@linkcode NotSupportedError} when the kernel lacks
    * the map type, and a {@linkcode SyscallError} (with the kernel's errno) otherwise.
+   *
+   * When `spec.value` (and `spec.key`) are BTF types and `options.btf` is not given, the
+   * types are written as BTF, loaded, and named in the map: the kernel then knows the
+   * layout (spin locks and timers need it; `bpftool map dump` shows fields), and keys and
+   * values go through codecs. A kernel that refuses the BTF gets the map without it, unless
+   * the value holds kernel-managed fields such as a `struct bpf_spin_lock`.
    */
   static create(spec: MapSpec, options: MapCreateOptions = {}): BpfMap {
+    const codecs = options.raw ? { key: undefined, value: undefined } : specCodecs(spec);
     let inner: BpfMap | undefined;
     let ownInner = false;
     if (MAP_IN_MAP_TYPES.has(spec.type)) {
@@ -173,25 +235,32 @@ export class BpfMap {
         ownInner = true;
       }
     }
+    let handle: BtfHandle | undefined;
     try {
-      const name = sanitizeName(spec.name);
-      const attr = new Attr()
-        .u32(0, spec.type)
-        .u32(4, spec.keySize)
-        .u32(8, spec.valueSize)
-        .u32(12, spec.maxEntries)
-        .u32(16, spec.flags | (spec.numaNode ? BPF_F_NUMA_NODE : 0))
-        .u32(20, inner ? inner.fd : 0)
-        .u32(24, spec.numaNode)
-        .u64(64, spec.mapExtra);
-      attr.bytes.set(new TextEncoder().encode(name), 28);
-      if (options.btf) {
-        attr.u32(48, options.btf.fd)
-          .u32(52, options.btf.keyTypeId)
-          .u32(56, options.btf.valueTypeId)
-          .u32(60, options.btf.vmlinuxValueTypeId ?? 0);
+      let btf = options.btf;
+      const needsBtf = isBtfType(spec.value) && hasKernelManagedFields(spec.value);
+      if (!btf && isBtfType(spec.value)) {
+        try {
+          const key = spec.key as Type;
+          const value = spec.value as Type;
+          handle = BtfHandle.load(isBtfType(key) ? [key, value] : [value]);
+          btf = {
+            fd: handle.fd,
+            keyTypeId: isBtfType(key) ? handle.typeId(key) ?? 0 : 0,
+            valueTypeId: handle.typeId(value) ?? 0,
+          };
+        } catch (e) {
+          if (needsBtf) throw e;
+          // Without BTF the map still works; only the kernel's view of the layout is lost.
+        }
       }
-      const r = bpfErrno(BpfCmd.MAP_CREATE, attr);
+      let r = createMap(spec, inner, btf);
+      if (r < 0 && handle && !needsBtf && (r === -Errno.EINVAL || r === -Errno.ENOTSUPP)) {
+        // The kernel refused the types for this map (an older kernel, or a key type it
+        // does not accept for the map type): try without them before reporting.
+        const again = createMap(spec, inner, undefined);
+        if (again >= 0) r = again;
+      }
       if (r < 0) {
         const errno = -r;
         if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
@@ -208,9 +277,10 @@ export class BpfMap {
         valueSize: spec.valueSize,
         maxEntries: spec.maxEntries,
         flags: spec.flags,
-        name,
-      });
+        name: sanitizeName(spec.name),
+      }, codecs);
     } finally {
+      handle?.close();
       if (ownInner) inner?.close();
     }
   }
@@ -220,7 +290,7 @@ export class BpfMap {
     const owner = new FD(fd, "BpfMap");
     try {
       const info = mapInfo(owner.raw);
-      return new BpfMap(owner, info);
+      return new BpfMap(owner, info, kernelCodecs(info));
     } catch (e) {
       owner.close();
       throw e;
@@ -247,9 +317,45 @@ export class BpfMap {
     return this.#fd.closed;
   }
 
-  /** Closes this handle; the map lives on while programs, pins or other fds hold it. */
+  /**
+   * Closes this handle; the map lives on while programs, pins or other fds hold it. A view
+   * from {@linkcode BpfMap.mmap} is unmapped (its buffer detached) first.
+   */
   close(): void {
+    if (this.#mapping) {
+      munmap(this.#mapping);
+      this.#mapping = undefined;
+    }
     this.#fd.close();
+  }
+
+  #mapping: Mapping | undefined;
+
+  /**
+   * A live, writable view of the values of an array map created with `BPF_F_MMAPABLE`
+   * (flag `1 << 10`): element `i` starts at byte `i * roundUp8(valueSize)`. Programs' writes
+   * show through at once and writes to the view are seen by programs, without syscalls.
+   * The same view is returned on each call; `close()` unmaps it (the buffer is detached, so
+   * a stray view cannot touch unmapped memory).
+   */
+  mmap(): Uint8Array {
+    this.#fd.raw; // throws ClosedError after close()
+    if (this.type !== MapType.Array || (this.flags & BPF_F_MMAPABLE) === 0) {
+      throw new TypeError(
+        `Map "${this.name}" is not an array map created with BPF_F_MMAPABLE`,
+      );
+    }
+    if (!this.#mapping) {
+      const page = pageSize();
+      const bytes = roundUp8(this.valueSize) * this.maxEntries;
+      const length = Math.ceil(bytes / page) * page;
+      this.#mapping = mmap(length, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0n);
+    }
+    return new Uint8Array(
+      this.#mapping.buffer,
+      0,
+      roundUp8(this.valueSize) * this.maxEntries,
+    );
   }
 
   /** Closes the map at the end of a `using` scope. */
@@ -259,7 +365,7 @@ export class BpfMap {
 
   /** A new, independent handle to the same map. */
   clone(): BpfMap {
-    return new BpfMap(this.#fd.dup(), this);
+    return new BpfMap(this.#fd.dup(), this, { key: this.keyCodec, value: this.valueCodec });
   }
 
   /** What the kernel reports about the map. */
@@ -282,14 +388,21 @@ export class BpfMap {
     bpf(BpfCmd.MAP_FREEZE, new Attr().u32(0, this.fd));
   }
 
-  #encode(data: MapData, into: Uint8Array, view: DataView, size: number, what: string): void {
+  #encode(
+    data: MapData,
+    into: Uint8Array,
+    view: DataView,
+    size: number,
+    what: string,
+    codec: Codec | undefined,
+  ): void {
     if (data instanceof Uint8Array) {
       if (data.byteLength !== size) {
         throw new RangeError(
           `${what} of map "${this.name}" must be ${size} bytes, got ${data.byteLength}`,
         );
       }
-      into.set(data);
+      copySmall(data, into, size);
       return;
     }
     if (typeof data === "number") {
@@ -315,14 +428,23 @@ export class BpfMap {
       view.setBigUint64(0, BigInt.asUintN(64, data), true);
       return;
     }
+    if (codec) {
+      codec.encode(data, view, into, 0, what);
+      return;
+    }
     throw new TypeError(
-      `${what} of map "${this.name}" is ${size} bytes: pass a Uint8Array` +
-        (size <= 8 ? " or an integer" : ""),
+      `${what} of map "${this.name}" is ${size} bytes without BTF types: pass a Uint8Array` +
+        (size <= 8 ? " or an integer" : "") + `, got ${typeof data}`,
     );
   }
 
   #setKey(key: MapData): void {
-    this.#encode(key, this.#key, this.#keyView, this.keySize, "Key");
+    // The hot case of hot loops: a u32 index or key, written without a DataView call.
+    if (typeof key === "number" && this.#keyU32 !== undefined && key >>> 0 === key) {
+      this.#keyU32[0] = key;
+      return;
+    }
+    this.#encode(key, this.#key, this.#keyView, this.keySize, "Key", this.keyCodec);
   }
 
   /** The element-command attr with `flags`; throws once the map is closed. */
@@ -336,16 +458,48 @@ export class BpfMap {
   }
 
   /**
-   * The value stored under `key`, as a copy (a view into a shared buffer: mind its
-   * `byteOffset`), or `undefined` when the map has no
-   * such key. For per-CPU maps the array holds every CPU's value at an 8-byte stride.
+   * The value stored under `key`, or `undefined` when the map has no such key. Without a
+   * BTF value type it is a copy of the bytes (a view into a shared buffer: mind its
+   * `byteOffset`); for per-CPU maps it holds every CPU's value at an 8-byte stride. With a
+   * BTF value type it is decoded (see {@linkcode BpfMap.valueCodec}); per-CPU maps then give
+   * an array of one decoded value per possible CPU. `V` is the type the caller expects: it
+   * is not checked.
    */
-  lookup(key: MapData): Uint8Array | undefined {
+  lookup<V = Uint8Array>(key: MapData, flags: bigint = 0n): V | undefined {
     this.#setKey(key);
-    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(0n));
+    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
+    if (r === -Errno.ENOENT) return undefined;
+    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
+    return this.#valueOut() as V;
+  }
+
+  /** The bytes of the value under `key` (never decoded), or `undefined` when absent. */
+  lookupBytes(key: MapData, flags: bigint = 0n): Uint8Array | undefined {
+    this.#setKey(key);
+    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
     return copyBytes(this.#value, 0, this.fullValueSize);
+  }
+
+  /** The value in the scratch buffer, decoded when the map has a codec, else copied. */
+  #valueOut(): unknown {
+    const codec = this.valueCodec;
+    if (!codec) return copyBytes(this.#value, 0, this.fullValueSize);
+    if (this.fullValueSize === this.valueSize) {
+      return codec.decode(this.#valueView, this.#value, 0);
+    }
+    const stride = roundUp8(this.valueSize);
+    return Array.from(
+      { length: this.fullValueSize / stride },
+      (_, cpu) => codec.decode(this.#valueView, this.#value, cpu * stride),
+    );
+  }
+
+  #keyOut(bytes: Uint8Array): unknown {
+    const codec = this.keyCodec;
+    if (!codec) return copyBytes(bytes, 0, this.keySize);
+    return codec.decode(new DataView(bytes.buffer, bytes.byteOffset), bytes, 0);
   }
 
   /**
@@ -360,8 +514,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r === -Errno.ENOENT) return false;
     if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
-    // #value is exactly fullValueSize long (or 1 byte for empty values): no view needed.
-    if (this.fullValueSize > 0) out.set(this.#value);
+    copySmall(this.#value, out, this.fullValueSize);
     return true;
   }
 
@@ -370,7 +523,7 @@ export class BpfMap {
     if (!PER_CPU_TYPES.has(this.type)) {
       throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
     }
-    const all = this.lookup(key);
+    const all = this.lookupBytes(key);
     if (!all) return undefined;
     const stride = roundUp8(this.valueSize);
     return Array.from(
@@ -384,15 +537,15 @@ export class BpfMap {
    * key throws {@linkcode KeyExistError}; with `Exist`, an absent one {@linkcode KeyNotExistError}.
    * For per-CPU maps pass every CPU's value (8-byte stride), or an array of per-CPU values.
    */
-  update(key: MapData, value: MapData | Uint8Array[], flags: bigint = UpdateFlags.Any): void {
+  update(key: MapData, value: MapData | readonly unknown[], flags: bigint = UpdateFlags.Any): void {
     this.#setKey(key);
     this.#setValue(value);
     const r = bpfErrno(BpfCmd.MAP_UPDATE_ELEM, this.#elemAttr(flags));
     if (r < 0) throw bpfError(BpfCmd.MAP_UPDATE_ELEM, -r, FROZEN);
   }
 
-  #setValue(value: MapData | Uint8Array[]): void {
-    if (Array.isArray(value)) {
+  #setValue(value: MapData | readonly unknown[]): void {
+    if (Array.isArray(value) && this.fullValueSize !== this.valueSize) {
       const stride = roundUp8(this.valueSize);
       if (value.length * stride !== this.fullValueSize) {
         throw new RangeError(
@@ -402,17 +555,24 @@ export class BpfMap {
         );
       }
       this.#value.fill(0);
-      value.forEach((v, cpu) => {
-        if (v.byteLength !== this.valueSize) {
-          throw new RangeError(
-            `Per-CPU value must be ${this.valueSize} bytes, got ${v.byteLength}`,
-          );
+      const codec = this.valueCodec;
+      value.forEach((v: unknown, cpu: number) => {
+        if (v instanceof Uint8Array) {
+          if (v.byteLength !== this.valueSize) {
+            throw new RangeError(
+              `Per-CPU value must be ${this.valueSize} bytes, got ${v.byteLength}`,
+            );
+          }
+          this.#value.set(v, cpu * stride);
+        } else if (codec) {
+          codec.encode(v, this.#valueView, this.#value, cpu * stride, `Value[${cpu}]`);
+        } else {
+          throw new TypeError(`Per-CPU value ${cpu} must be a Uint8Array`);
         }
-        this.#value.set(v, cpu * stride);
       });
       return;
     }
-    this.#encode(value, this.#value, this.#valueView, this.fullValueSize, "Value");
+    this.#encode(value, this.#value, this.#valueView, this.fullValueSize, "Value", this.valueCodec);
   }
 
   /** Deletes `key`. Returns false when it was absent. */
@@ -426,19 +586,24 @@ export class BpfMap {
   }
 
   /** Looks up `key`, deletes it, and returns its value; `undefined` when absent. */
-  lookupAndDelete(key: MapData): Uint8Array | undefined {
+  lookupAndDelete<V = Uint8Array>(key: MapData): V | undefined {
     this.#setKey(key);
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAttr(0n));
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, -r);
-    return copyBytes(this.#value, 0, this.fullValueSize);
+    return this.#valueOut() as V;
   }
 
   /**
    * The key after `key` in the kernel's order, or the first key when `key` is undefined;
    * `undefined` at the end.
    */
-  nextKey(key?: MapData): Uint8Array | undefined {
+  nextKey<K = Uint8Array>(key?: MapData): K | undefined {
+    const next = this.#nextKeyRaw(key);
+    return next === undefined ? undefined : this.#keyOut(next) as K;
+  }
+
+  #nextKeyRaw(key?: MapData): Uint8Array | undefined {
     const attr = this.#attr.u32(0, this.fd).pointer(16, this.#nextKey).u64(24, 0n);
     if (key === undefined) {
       attr.pointer(8, null);
@@ -457,9 +622,13 @@ export class BpfMap {
    * current key disappears the kernel restarts from the first key, and keys already seen
    * are skipped, so each live key is visited once.
    */
-  *keys(): Generator<Uint8Array> {
+  *keys<K = Uint8Array>(): Generator<K> {
+    for (const key of this.#rawKeys()) yield this.#keyOut(key) as K;
+  }
+
+  *#rawKeys(): Generator<Uint8Array> {
     const seen = new Set<string>();
-    let key = this.nextKey();
+    let key = this.#nextKeyRaw();
     let restarts = 0;
     while (key !== undefined) {
       const id = hex(key);
@@ -472,15 +641,18 @@ export class BpfMap {
         seen.add(id);
         yield key;
       }
-      key = this.nextKey(key);
+      key = this.#nextKeyRaw(key);
     }
   }
 
-  /** Every entry as `[key, value]`; entries deleted during the walk are skipped. */
-  *entries(): Generator<[Uint8Array, Uint8Array]> {
-    for (const key of this.keys()) {
-      const value = this.lookup(key);
-      if (value !== undefined) yield [key, value];
+  /**
+   * Every entry as `[key, value]`, decoded as {@linkcode BpfMap.lookup} decodes; entries
+   * deleted during the walk are skipped.
+   */
+  *entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
+    for (const key of this.#rawKeys()) {
+      const value = this.lookup<V>(key);
+      if (value !== undefined) yield [this.#keyOut(key) as K, value];
     }
   }
 
@@ -501,21 +673,21 @@ export class BpfMap {
   }
 
   /** Queue and stack maps: removes and returns the next value, `undefined` when empty. */
-  pop(): Uint8Array | undefined {
-    return this.#keyless(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM);
+  pop<V = Uint8Array>(): V | undefined {
+    return this.#keyless(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM) as V | undefined;
   }
 
   /** Queue and stack maps: the next value without removing it, `undefined` when empty. */
-  peek(): Uint8Array | undefined {
-    return this.#keyless(BpfCmd.MAP_LOOKUP_ELEM);
+  peek<V = Uint8Array>(): V | undefined {
+    return this.#keyless(BpfCmd.MAP_LOOKUP_ELEM) as V | undefined;
   }
 
-  #keyless(cmd: number): Uint8Array | undefined {
+  #keyless(cmd: number): unknown {
     const attr = this.#attr.u32(0, this.fd).pointer(8, null).pointer(16, this.#value).u64(24, 0n);
     const r = bpfErrno(cmd, attr);
     if (r === -Errno.ENOENT) return undefined;
     if (r < 0) throw bpfError(cmd, -r);
-    return copyBytes(this.#value, 0, this.fullValueSize);
+    return this.#valueOut();
   }
 
   /**
@@ -593,6 +765,80 @@ export class BpfMap {
   }
 }
 
+/** Writes the attr of BPF_MAP_CREATE and calls it; returns the fd or a negated errno. */
+function createMap(
+  spec: MapSpec,
+  inner: BpfMap | undefined,
+  btf: MapCreateOptions["btf"],
+): number {
+  const attr = new Attr()
+    .u32(0, spec.type)
+    .u32(4, spec.keySize)
+    .u32(8, spec.valueSize)
+    .u32(12, spec.maxEntries)
+    .u32(16, spec.flags | (spec.numaNode ? BPF_F_NUMA_NODE : 0))
+    .u32(20, inner ? inner.fd : 0)
+    .u32(24, spec.numaNode)
+    .u64(64, spec.mapExtra);
+  attr.bytes.set(new TextEncoder().encode(sanitizeName(spec.name)), 28);
+  if (btf) {
+    attr.u32(48, btf.fd)
+      .u32(52, btf.keyTypeId)
+      .u32(56, btf.valueTypeId)
+      .u32(60, btf.vmlinuxValueTypeId ?? 0);
+  }
+  return bpfErrno(BpfCmd.MAP_CREATE, attr);
+}
+
+/** The codec of a spec's type; a type whose size is not the map's is a RangeError. */
+function specCodec(spec: MapSpec, type: unknown, size: number, what: string): Codec | undefined {
+  if (!isBtfType(type) || size === 0) return undefined;
+  let codec: Codec;
+  try {
+    codec = codecFor(type);
+  } catch {
+    // Types without a value representation (function pointers' targets and the like) keep
+    // raw bytes.
+    return undefined;
+  }
+  if (codec.size !== size) {
+    throw new RangeError(
+      `Map "${spec.name}": the ${what} type ${type} is ${codec.size} bytes, ` +
+        `but the ${what} size is ${size}`,
+    );
+  }
+  return codec;
+}
+
+function specCodecs(spec: MapSpec): Codecs {
+  return {
+    key: specCodec(spec, spec.key, spec.keySize, "key"),
+    value: specCodec(spec, spec.value, spec.valueSize, "value"),
+  };
+}
+
+/** Codecs from the BTF the kernel keeps for an existing map; none when it has none. */
+function kernelCodecs(info: MapInfo): Codecs {
+  const none = { key: undefined, value: undefined };
+  if (info.btfId === 0 || info.btfValueTypeId === 0) return none;
+  try {
+    using handle = BtfHandle.fromId(info.btfId);
+    const types = handle.spec();
+    const codec = (id: number, size: number) => {
+      if (id === 0 || size === 0) return undefined;
+      const c = codecFor(types.typeById(id));
+      return c.size === size ? c : undefined;
+    };
+    return {
+      key: codec(info.btfKeyTypeId, info.keySize),
+      value: codec(info.btfValueTypeId, info.valueSize),
+    };
+  } catch {
+    // BTF that needs kernel BTF as its base, or types without a codec: raw bytes.
+    return none;
+  }
+}
+
 function mapInfo(fd: number): MapInfo {
   const buf = allocBuffer(MAP_INFO_SIZE);
   const attr = new Attr().u32(0, fd).u32(4, MAP_INFO_SIZE).pointer(8, buf);
@@ -613,6 +859,20 @@ function mapInfo(fd: number): MapInfo {
     btfValueTypeId: v.getUint32(72, true),
     mapExtra: v.getBigUint64(80, true),
   };
+}
+
+const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * Copies `n` bytes from the start of `from` to the start of `to`. A byte loop beats
+ * `TypedArray.prototype.set` for the few bytes of typical keys and values.
+ */
+function copySmall(from: Uint8Array, to: Uint8Array, n: number): void {
+  if (n > 32) {
+    to.set(n === from.length ? from : from.subarray(0, n));
+    return;
+  }
+  for (let i = 0; i < n; i++) to[i] = from[i];
 }
 
 function roundUp8(n: number): number {

@@ -15,6 +15,15 @@ export {
   sanitizeName,
   UpdateFlags,
 } from "./bpf_map.ts";
-export { RingReader, type RingReadOptions } from "./ring_reader.ts";
+export {
+  type Codec,
+  codecFor,
+  decodeValue,
+  encodeValue,
+  hasKernelManagedFields,
+  isBtfType,
+} from "./codec.ts";
+export { UserRingWriter } from "./user_ring_writer.ts";
+export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";

@@ -9,7 +9,7 @@ import type { ByteOrder } from "../asm/mod.ts";
 import type { Spec } from "../btf/mod.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import type { ProgramSpec } from "./program_spec.ts";
-import { VariableSpec } from "./variable_spec.ts";
+import type { VariableSpec } from "./variable_spec.ts";
 
 /** The fields of a {@linkcode CollectionSpec}. */
 export interface CollectionSpecInit {
@@ -62,13 +62,7 @@ export class CollectionSpec {
     const variables: Record<string, VariableSpec> = {};
     for (const [name, v] of Object.entries(this.variables)) {
       const key = Object.keys(this.maps).find((k) => this.maps[k] === v.map);
-      variables[name] = new VariableSpec({
-        name: v.name,
-        map: key !== undefined ? maps[key] : v.map.copy(),
-        offset: v.offset,
-        size: v.size,
-        type: v.type,
-      });
+      variables[name] = v.withMap(key !== undefined ? maps[key] : v.map.copy());
     }
     return new CollectionSpec({
       programs,

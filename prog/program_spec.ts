@@ -21,9 +21,9 @@ import { AttachType } from "./attach_type.ts";
 import { ProgramType } from "./program_type.ts";
 
 /** Metadata key of the `btf.Func` that starts at an instruction (func_info). */
-export const FUNC_INFO: typeof FUNC_INFO_META = FUNC_INFO_META;
+export const FUNC_INFO: "btf.func" = FUNC_INFO_META;
 /** Metadata key of the `btf.CoreRelo` that patches an instruction. */
-export const CORE_RELO: typeof CORE_RELO_META = CORE_RELO_META;
+export const CORE_RELO: "btf.coreRelo" = CORE_RELO_META;
 /** Metadata key of the {@linkcode ExternRef} an instruction refers to. */
 export const EXTERN = "elf.extern";
 

@@ -31,11 +31,21 @@ export class VariableSpec {
   readonly type: unknown;
   /** The map spec whose first entry's value holds the section's bytes. */
   map: MapSpec;
+  /** The byte order numbers are written in by {@linkcode VariableSpec.set}: the object's. */
+  readonly byteOrder: "little" | "big";
 
   /** Describes `size` bytes at `offset` of `map`'s value. */
   constructor(
-    init: { name: string; map: MapSpec; offset: number; size: number; type?: unknown },
+    init: {
+      name: string;
+      map: MapSpec;
+      offset: number;
+      size: number;
+      type?: unknown;
+      byteOrder?: "little" | "big";
+    },
   ) {
+    this.byteOrder = init.byteOrder ?? "little";
     this.name = init.name;
     this.map = init.map;
     this.mapName = init.map.name;
@@ -49,6 +59,11 @@ export class VariableSpec {
     return this.map.freeze;
   }
 
+  /** A copy of this variable that refers to `map` (the copy of its map in a copied collection). */
+  withMap(map: MapSpec): VariableSpec {
+    return new VariableSpec({ ...this, map });
+  }
+
   /** A copy of the variable's current bytes. */
   get(): Uint8Array {
     return this.#bytes().slice(this.offset, this.offset + this.size);
@@ -56,10 +71,10 @@ export class VariableSpec {
 
   /**
    * Sets the value before load: bytes of exactly the variable's size, or a number/bigint
-   * for a 1, 2, 4 or 8-byte variable (written in the map's byte order, little-endian unless
-   * the spec says otherwise).
+   * for a 1, 2, 4 or 8-byte variable, written in `byteOrder` (by default the object's, so
+   * that a big-endian object gets big-endian values).
    */
-  set(value: Uint8Array | number | bigint, byteOrder: "little" | "big" = "little"): void {
+  set(value: Uint8Array | number | bigint, byteOrder: "little" | "big" = this.byteOrder): void {
     const bytes = this.#bytes();
     if (value instanceof Uint8Array) {
       if (value.length !== this.size) {

@@ -18,6 +18,8 @@ const attr = new Attr().u32(0, mapFd).pointer(8, key).pointer(16, value);
 
 const c = Deno.dlopen(new URL(".build/array_lookup.so", import.meta.url).pathname, {
   lookup_loop: { parameters: ["i32", "i32"], result: "i32" },
+  update_loop: { parameters: ["i32", "i32"], result: "i32" },
+  lookup_loop_small: { parameters: ["i32", "i32"], result: "i32" },
 });
 
 Deno.bench({
@@ -39,6 +41,14 @@ Deno.bench({
   },
 });
 
+Deno.bench({
+  name: `C: ARRAY lookup, 32-byte attr as libbpf passes it [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    if (c.symbols.lookup_loop_small(mapFd, OPS) !== 7) throw new Error("C lookup failed");
+  },
+});
+
 const out = allocBuffer(8);
 
 Deno.bench({
@@ -48,5 +58,33 @@ Deno.bench({
     for (let i = 0; i < OPS; i++) {
       if (!map.lookupInto(0, out)) throw new Error("lookup failed");
     }
+  },
+});
+
+Deno.bench({
+  name: `C: ARRAY update, reused attr [×${OPS}]`,
+  group: "array_update",
+  baseline: true,
+  fn() {
+    if (c.symbols.update_loop(mapFd, OPS) !== 0) throw new Error("C update failed");
+  },
+});
+
+const newValue = allocBuffer(8);
+new DataView(newValue.buffer).setBigUint64(0, 7n, true);
+
+Deno.bench({
+  name: `BpfMap.update, Uint8Array value [×${OPS}]`,
+  group: "array_update",
+  fn() {
+    for (let i = 0; i < OPS; i++) map.update(0, newValue);
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.update, bigint value [×${OPS}]`,
+  group: "array_update",
+  fn() {
+    for (let i = 0; i < OPS; i++) map.update(0, 7n);
   },
 });

@@ -2,7 +2,7 @@
 // ring_buffer__consume with a copying callback, same ring, same records, same run.
 // Records are produced by a socket filter run with BPF_PROG_TEST_RUN's repeat, outside the
 // timed part of each iteration.
-import { BpfMap, MapSpec, MapType, RingReader } from "../../mod.ts";
+import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
 import { closeFd } from "../../ffi.ts";
 import { insn, loadMapFd, loadRaw, Op, testRun } from "../_raw_prog.ts";
 
@@ -43,6 +43,10 @@ for (const size of [16, 256]) {
   const cProg = writer(cRing.fd, size);
   const packet = new Uint8Array(64);
   const reader = new RingReader(ring);
+  const bRing = BpfMap.create(spec);
+  const bProg = writer(bRing.fd, size);
+  const bReader = new RingReader(bRing);
+  const batch = new RecordBatch(1 << 20);
   const rb = c.symbols.rb_open(cRing.fd);
   let sink = 0;
 
@@ -71,7 +75,24 @@ for (const size of [16, 256]) {
     },
   });
 
+  Deno.bench({
+    name: `RingReader.drainBatch (one copy out) + visit each record, ${size} B [×${RECORDS}]`,
+    group: `ringbuf_${size}`,
+    fn(b) {
+      testRun(bProg, packet, RECORDS);
+      b.start();
+      const n = bReader.drainBatch(batch);
+      const { bytes, offsets } = batch;
+      for (let i = 0; i < n; i++) sink += bytes[offsets[i]];
+      b.end();
+      if (n !== RECORDS) throw new Error(`drained ${n}`);
+    },
+  });
+
   addEventListener("unload", () => {
+    bReader.close();
+    closeFd(bProg);
+    bRing.close();
     c.symbols.rb_close(rb);
     reader.close();
     closeFd(prog);

@@ -1,5 +1,5 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { BpfMap, MapSpec, MapType, RingReader } from "../../mod.ts";
+import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
 import { ClosedError } from "../../errors.ts";
 import { closeFd } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
@@ -131,3 +131,43 @@ kernelTest("RingReader: an aborted wait leaves later waits blocking", async () =
   assertEquals(await reader.wait({ timeoutMs: 100 }), false);
   assert(Date.now() - start >= 90, "the wake-up was consumed, so this wait timed out");
 });
+
+kernelTest(
+  "RingReader.drainBatch: N records in order, in batches, with one copy each",
+  async () => {
+    await assertNoFdLeak(() => {
+      using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 64 * 1024 }));
+      const prog = ringWriter(ring.fd);
+      try {
+        using reader = new RingReader(ring);
+        const batch = new RecordBatch(16 * 100); // 100 records of 8 bytes + header
+        assertEquals(reader.drainBatch(batch), 0);
+        const n = 3000;
+        const got: number[] = [];
+        for (let round = 0; round < 3; round++) {
+          // 3 × 3000 × 16 B wraps the 64 KiB ring.
+          for (let i = 0; i < n; i++) testRun(prog, new Uint8Array(14 + i));
+          let k: number;
+          while ((k = reader.drainBatch(batch)) > 0) {
+            assert(k <= 100);
+            for (let i = 0; i < k; i++) {
+              assertEquals(batch.lengths[i], 8);
+              got.push(recordValue(batch.record(i)));
+            }
+          }
+          assertEquals(reader.available, 0);
+        }
+        const once = Array.from({ length: n }, (_, i) => i);
+        assertEquals(got, [...once, ...once, ...once]);
+        assertThrows(() => batch.record(100), RangeError);
+        testRun(prog, new Uint8Array(14 + 5));
+        const one = new RecordBatch(16, 1);
+        assertEquals(reader.drainBatch(one), 1);
+        assertEquals(recordValue(one.record(0)), 5);
+        assertThrows(() => new RecordBatch(8), RangeError);
+      } finally {
+        closeFd(prog);
+      }
+    });
+  },
+);

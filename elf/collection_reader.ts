@@ -1,0 +1,197 @@
+/**
+ * `parseCollectionSpec` and `loadCollectionSpec`: a clang-compiled BPF object to a
+ * {@linkcode CollectionSpec}, following libbpf's conventions for sections, maps, global
+ * data, externs and subprograms. Pure: no syscalls, and no permissions when given bytes.
+ *
+ * @module
+ */
+
+import { Instructions } from "../asm/mod.ts";
+import { parseExtInfos, parseSpec } from "../btf/mod.ts";
+import { FormatError } from "../errors.ts";
+import type { MapSpec } from "../map/map_spec.ts";
+import { CollectionSpec } from "../prog/collection_spec.ts";
+import { ProgramSpec } from "../prog/program_spec.ts";
+import { ElfFile, type Relocation, type Section, SectionType } from "./elf_file.ts";
+import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
+import { readGlobalData } from "./data_sections.ts";
+import { readExterns } from "./externs.ts";
+import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
+import { linkProgram } from "./linker.ts";
+import {
+  annotateProgramSection,
+  decodeProgramSection,
+  type ElfFunction,
+  functionOffsets,
+  isEntryFunction,
+  isProgramSection,
+  relocateProgramSection,
+  splitFunctions,
+} from "./program_sections.ts";
+import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
+import { indexSymbols, type ObjectContext } from "./_object.ts";
+
+/**
+ * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
+ * program per global function of each code section, typed by its SEC() name, with the
+ * subprograms it calls appended; maps from `.maps` and the legacy `maps` section; a map and
+ * variables per global data section; externs recorded for the loader. The result does not
+ * share memory with `bytes`. Malformed input throws a `FormatError` with the byte offset.
+ *
+ * @example
+ * ```ts ignore
+ * import { parseCollectionSpec } from "@ebpf/ebpf/elf";
+ * const spec = parseCollectionSpec(await Deno.readFile("prog.o"));
+ * console.log(Object.keys(spec.programs), Object.keys(spec.maps));
+ * ```
+ */
+export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError("Cannot parse a collection: expected a Uint8Array");
+  }
+  const elf = new ElfFile(bytes);
+  const ctx = readObject(elf);
+
+  const relocations = new Map<number, Relocation[]>();
+  for (const s of elf.sections) {
+    if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
+    if (s.info === 0 || s.info >= elf.sections.length) continue;
+    const list = relocations.get(s.info);
+    const entries = elf.relocations(s);
+    if (list) list.push(...entries);
+    else relocations.set(s.info, entries);
+  }
+
+  const maps: Record<string, MapSpec> = {};
+  const addMap = (map: MapSpec) => {
+    if (Object.hasOwn(maps, map.name)) {
+      throw new FormatError(`ELF: two maps named "${map.name}"`, 0);
+    }
+    maps[map.name] = map;
+  };
+  const mapSections = new Set<number>();
+  for (const s of elf.sections) {
+    if (s.name === BTF_MAPS_SECTION && s.type !== SectionType.Rel) {
+      mapSections.add(s.index);
+      for (const m of readBtfMaps(ctx, s, relocations.get(s.index) ?? [])) addMap(m);
+    } else if (s.name === LEGACY_MAPS_SECTION && s.type === SectionType.ProgBits) {
+      mapSections.add(s.index);
+      for (const m of readLegacyMaps(ctx, s)) addMap(m);
+    }
+  }
+  const mapNames = new Set(Object.keys(maps));
+  const data = readGlobalData(ctx);
+  for (const m of data.maps.values()) addMap(m);
+  const externs = readExterns(ctx);
+  if (externs.kconfig) addMap(externs.kconfig);
+
+  const sections = elf.sections.filter(isProgramSection).map((s) => decodeProgramSection(ctx, s));
+  const targets = {
+    mapSections,
+    mapNames,
+    dataMaps: data.maps,
+    functions: functionOffsets(sections),
+    externs: externs.byName,
+  };
+  const functions = new Map<string, ElfFunction>();
+  const entries: ElfFunction[] = [];
+  for (const p of sections) {
+    relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
+    annotateProgramSection(ctx, p);
+    for (const f of splitFunctions(p)) {
+      if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
+      functions.set(f.name, f);
+      if (isEntryFunction(f)) entries.push(f);
+    }
+  }
+
+  const license = readLicense(elf);
+  const kernelVersion = readVersion(elf);
+  const programs: Record<string, ProgramSpec> = {};
+  for (const f of entries) {
+    const c = convention(f.section.name);
+    programs[f.name] = new ProgramSpec({
+      name: f.name,
+      type: c.programType,
+      attachType: c.attachType,
+      attachTo: c.attachTo,
+      sectionName: f.section.name,
+      instructions: Instructions.of(linkProgram(f, functions)),
+      license,
+      kernelVersion,
+      flags: c.programFlags,
+      byteOrder: elf.byteOrder,
+      btf: ctx.btf,
+    });
+  }
+  return new CollectionSpec({
+    programs,
+    maps,
+    variables: data.variables,
+    types: ctx.btf,
+    byteOrder: elf.byteOrder,
+  });
+}
+
+/**
+ * Reads a BPF ELF object file and parses it with {@linkcode parseCollectionSpec}. Needs
+ * `--allow-read` for the file.
+ */
+export async function loadCollectionSpec(path: string | URL): Promise<CollectionSpec> {
+  return parseCollectionSpec(await Deno.readFile(path));
+}
+
+/**
+ * Conventions by section name, remembered across parses: matching a name against the
+ * table costs more than the rest of a small program. Bounded so hostile names cannot grow it.
+ */
+const conventions = new Map<string, SectionConvention>();
+
+function convention(name: string): SectionConvention {
+  let c = conventions.get(name);
+  if (c === undefined) {
+    c = sectionConvention(name);
+    if (conventions.size >= 4096) conventions.clear();
+    conventions.set(name, c);
+  }
+  return c;
+}
+
+function readObject(elf: ElfFile): ObjectContext {
+  const symbols = elf.symbols();
+  const btfSection = elf.section(".BTF");
+  let btf;
+  let ext;
+  if (btfSection) {
+    // Copied: the type section must be word-aligned, and specs must not alias the input.
+    btf = parseSpec(elf.data(btfSection).slice());
+    const extSection = elf.section(".BTF.ext");
+    if (extSection) ext = parseExtInfos(elf.data(extSection).slice(), btf);
+  }
+  return {
+    elf,
+    byteOrder: elf.byteOrder,
+    symbols,
+    btf,
+    ext,
+    byName: indexSymbols(symbols),
+  };
+}
+
+/** The `license` section's string, up to its first NUL (libbpf's reading). */
+function readLicense(elf: ElfFile): string {
+  const s = elf.section("license");
+  if (!s) return "";
+  const bytes = elf.data(s);
+  const end = bytes.indexOf(0);
+  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+/** The `version` section's u32: the `kern_version` old kprobe programs need. */
+function readVersion(elf: ElfFile): number {
+  const s: Section | undefined = elf.section("version");
+  if (!s) return 0;
+  if (s.size !== 4) throw new FormatError(`ELF: "version" section of ${s.size} bytes`, s.offset);
+  const b = elf.data(s);
+  return new DataView(b.buffer, b.byteOffset, 4).getUint32(0, elf.byteOrder === "little");
+}

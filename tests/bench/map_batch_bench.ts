@@ -1,0 +1,49 @@
+// Batch lookup of a 100,000-entry hash map: BpfMap.lookupBatch next to libbpf's
+// bpf_map_lookup_batch (map_batch.c), same map, same chunk size, same run.
+import { BpfMap, MapSpec, MapType } from "../../mod.ts";
+
+const ENTRIES = 100_000;
+const CHUNK = 4096;
+
+const map = BpfMap.create(
+  new MapSpec({ type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: ENTRIES }),
+);
+{
+  const keys = new Uint8Array(ENTRIES * 4);
+  const values = new Uint8Array(ENTRIES * 8);
+  const kv = new DataView(keys.buffer);
+  const vv = new DataView(values.buffer);
+  for (let i = 0; i < ENTRIES; i++) {
+    kv.setUint32(i * 4, i, true);
+    vv.setBigUint64(i * 8, BigInt(i) * 3n, true);
+  }
+  map.updateBatch(keys, values);
+}
+
+const c = Deno.dlopen(new URL(".build/map_batch.so", import.meta.url).pathname, {
+  batch_all: { parameters: ["i32", "buffer", "buffer", "u32"], result: "i32" },
+});
+// Room for a whole chunk past the last entry: the kernel may fill a full chunk.
+const cKeys = new Uint8Array(new ArrayBuffer((ENTRIES + CHUNK) * 4));
+const cValues = new Uint8Array(new ArrayBuffer((ENTRIES + CHUNK) * 8));
+
+Deno.bench({
+  name: `C: libbpf bpf_map_lookup_batch, 100,000-entry hash [×${ENTRIES}]`,
+  group: "map_batch",
+  baseline: true,
+  fn() {
+    const n = c.symbols.batch_all(map.fd, cKeys, cValues, CHUNK);
+    if (n !== ENTRIES) throw new Error(`C batch got ${n}`);
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.lookupBatch, 100,000-entry hash [×${ENTRIES}]`,
+  group: "map_batch",
+  fn() {
+    const { count } = map.lookupBatch(CHUNK);
+    if (count !== ENTRIES) throw new Error(`lookupBatch got ${count}`);
+  },
+});
+
+addEventListener("unload", () => map.close());
