@@ -192,12 +192,16 @@ export class Program {
     }
   }
 
-  /** Takes ownership of `fd`, a program file descriptor, and reads its type and name. */
-  static fromFd(fd: number): Program {
+  /**
+   * Takes ownership of `fd`, a program file descriptor. The type and name are read from
+   * the kernel unless given (a caller that knows them saves a syscall).
+   */
+  static fromFd(fd: number, type?: ProgramType, name?: string): Program {
     const owner = new FD(fd, "Program");
+    if (type !== undefined) return new Program(owner, type, name ?? "");
     try {
       const info = programInfo(owner.raw);
-      return new Program(owner, info.type, info.name);
+      return new Program(owner, info.type, name ?? info.name);
     } catch (e) {
       owner.close();
       throw e;
