@@ -31,23 +31,12 @@ export interface ObjectContext {
    * refuse: the records themselves are then parsed only when instructions are built.
    */
   extOffsets: ExtOffsets | undefined;
-  /** Named, non-section symbols by `"<section index>:<name>"`, the first of each. */
-  byName: Map<string, ElfSymbol>;
+  /** Named, non-section symbols of each section by name (the first of each), built per section on first use. */
+  byName?: Map<number, Map<string, ElfSymbol>>;
   /** The ids of BTF's Datasecs by name, built on first use. */
   datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
   bySection?: Map<number, ElfSymbol[]>;
-}
-
-/** Indexes the named symbols of `symbols` for {@linkcode symbolNamed}. */
-export function indexSymbols(symbols: readonly ElfSymbol[]): Map<string, ElfSymbol> {
-  const out = new Map<string, ElfSymbol>();
-  for (const s of symbols) {
-    if (s.name === "" || s.type === SECTION_SYMBOL) continue;
-    const key = `${s.section}:${s.name}`;
-    if (!out.has(key)) out.set(key, s);
-  }
-  return out;
 }
 
 const SECTION_SYMBOL = 3;
@@ -85,7 +74,12 @@ export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
       if (list) list.push(s);
       else by.set(s.section, [s]);
     }
-    for (const list of by.values()) list.sort((a, b) => a.value - b.value || a.index - b.index);
+    for (const list of by.values()) {
+      // Already in order (as clang mostly writes them) needs no sort: lists are in index order.
+      let sorted = true;
+      for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1].value <= list[i].value;
+      if (!sorted) list.sort((a, b) => a.value - b.value || a.index - b.index);
+    }
     ctx.bySection = by;
   }
   return ctx.bySection.get(section.index) ?? [];
@@ -98,7 +92,19 @@ export function symbolNamed(
   name: string,
   what: string,
 ): ElfSymbol {
-  const s = ctx.byName.get(`${section.index}:${name}`);
+  // Per section and on demand: most objects look names up in one or two data sections.
+  const byName = ctx.byName ??= new Map();
+  let names = byName.get(section.index);
+  if (names === undefined) {
+    names = new Map();
+    // Symbol table order, first one wins (symbolsIn sorts by value).
+    for (const s of ctx.symbols) {
+      if (s.section !== section.index || s.name === "" || s.type === SECTION_SYMBOL) continue;
+      if (!names.has(s.name)) names.set(s.name, s);
+    }
+    byName.set(section.index, names);
+  }
+  const s = names.get(name);
   if (s) return s;
   throw new FormatError(
     `ELF: ${what} "${name}" has no symbol in section "${section.name}"`,

@@ -31,7 +31,7 @@ import {
   splitFunctions,
 } from "./program_sections.ts";
 import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
-import { indexSymbols, type ObjectContext } from "./_object.ts";
+import type { ObjectContext } from "./_object.ts";
 
 /**
  * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
@@ -202,7 +202,6 @@ function readObject(elf: ElfFile): ObjectContext {
     ext,
     extBytes,
     extOffsets,
-    byName: indexSymbols(symbols),
   };
 }
 
@@ -220,8 +219,15 @@ function readLicense(elf: ElfFile): string {
   if (!s) return "";
   const bytes = elf.data(s);
   const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+  const text = end < 0 ? bytes : bytes.subarray(0, end);
+  // Licenses are short ASCII ("GPL", "Dual BSD/GPL"): no decoder call for them.
+  if (text.length <= 64 && text.every((c) => c < 0x80)) {
+    return String.fromCharCode.apply(null, text as unknown as number[]);
+  }
+  return utf8.decode(text);
 }
+
+const utf8 = new TextDecoder();
 
 /** The `version` section's u32: the `kern_version` old kprobe programs need. */
 function readVersion(elf: ElfFile): number {

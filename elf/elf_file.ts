@@ -69,6 +69,8 @@ export interface Section {
   readonly name: string;
   readonly type: number;
   readonly flags: bigint;
+  /** The low byte of `flags` as a number, for cheap tests of the `SHF_*` bits. */
+  readonly flagBits: number;
   readonly offset: number;
   readonly size: number;
   readonly link: number;
@@ -207,45 +209,49 @@ export class ElfFile {
     }
     const w = this.#words(shoff, shnum * SHDR_SIZE);
     const little = this.#little;
-    const raw = [];
-    for (let i = 0, k = 0; i < shnum; i++, k += SHDR_SIZE / 4) {
-      const at = shoff + i * SHDR_SIZE;
-      const flagsLo = little ? w[k + 2] : w[k + 3];
-      const flagsHi = little ? w[k + 3] : w[k + 2];
-      raw.push({
-        at,
-        nameOffset: w[k],
-        type: w[k + 1],
-        flags: flagsHi === 0 ? BigInt(flagsLo) : (BigInt(flagsHi) << 32n) | BigInt(flagsLo),
-        offset: u64(w, k + 6, little, at + 0x18, "section offset"),
-        size: u64(w, k + 8, little, at + 0x20, "section size"),
-        link: w[k + 10],
-        info: w[k + 11],
-        addralign: u64(w, k + 12, little, at + 0x30, "section alignment"),
-        entsize: u64(w, k + 14, little, at + 0x38, "section entry size"),
-      });
+    const W = SHDR_SIZE / 4;
+    // Checks first, in the order of the fields and then of the ranges; objects after.
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      u64(w, k + 6, little, at + 0x18, "section offset");
+      u64(w, k + 8, little, at + 0x20, "section size");
+      u64(w, k + 12, little, at + 0x30, "section alignment");
+      u64(w, k + 14, little, at + 0x38, "section entry size");
     }
-    for (const [i, s] of raw.entries()) {
-      if (s.type !== SectionType.NoBits && s.type !== SectionType.Null) {
-        this.#checkRange(s.offset, s.size, `section ${i}`, s.at + 0x18);
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      const type = w[k + 1];
+      if (type !== SectionType.NoBits && type !== SectionType.Null) {
+        const offset = u64(w, k + 6, little, at + 0x18, "");
+        const size = u64(w, k + 8, little, at + 0x20, "");
+        // The message is built only on failure: a string per section costs more than the check.
+        if (offset > this.bytes.length || size > this.bytes.length - offset) {
+          this.#checkRange(offset, size, `section ${i}`, at + 0x18);
+        }
       }
     }
-    if (shnum > 0 && (shstrndx >= shnum || raw[shstrndx].type !== SectionType.StrTab)) {
+    if (shnum > 0 && (shstrndx >= shnum || w[shstrndx * W + 1] !== SectionType.StrTab)) {
       throw new FormatError(`ELF: section name table index ${shstrndx} is invalid`, 0x3e);
     }
-    const names = shnum > 0 ? raw[shstrndx] : undefined;
-    return raw.map((s, index) => ({
-      index,
-      name: names ? this.#string(names.offset, names.size, s.nameOffset, s.at) : "",
-      type: s.type,
-      flags: s.flags,
-      offset: s.offset,
-      size: s.size,
-      link: s.link,
-      info: s.info,
-      addralign: s.addralign,
-      entsize: s.entsize,
-    }));
+    const namesOffset = shnum > 0 ? u64(w, shstrndx * W + 6, little, 0, "") : 0;
+    const namesSize = shnum > 0 ? u64(w, shstrndx * W + 8, little, 0, "") : 0;
+    const out: Section[] = [];
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      const flagsLo = little ? w[k + 2] : w[k + 3];
+      const flagsHi = little ? w[k + 3] : w[k + 2];
+      out.push({
+        index: i,
+        name: this.#string(namesOffset, namesSize, w[k], at),
+        type: w[k + 1],
+        flags: flagsHi === 0 ? BigInt(flagsLo) : (BigInt(flagsHi) << 32n) | BigInt(flagsLo),
+        flagBits: flagsLo & 0xff,
+        offset: u64(w, k + 6, little, 0, ""),
+        size: u64(w, k + 8, little, 0, ""),
+        link: w[k + 10],
+        info: w[k + 11],
+        addralign: u64(w, k + 12, little, 0, ""),
+        entsize: u64(w, k + 14, little, 0, ""),
+      });
+    }
+    return out;
   }
 
   #checkRange(offset: number, size: number, what: string, at = offset): void {
@@ -398,11 +404,14 @@ const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 function u64(w: Uint32Array, k: number, little: boolean, at: number, what: string): number {
   const lo = little ? w[k] : w[k + 1];
   const hi = little ? w[k + 1] : w[k];
-  if (hi > 0x1fffff) {
-    const v = (BigInt(hi) << 32n) | BigInt(lo);
-    throw new FormatError(`ELF: ${what} ${v} is out of range`, at);
-  }
+  // Kept small so that it inlines: the error is built elsewhere.
+  if (hi > 0x1fffff) outOfRange(lo, hi, at, what);
   return hi * 0x100000000 + lo;
+}
+
+function outOfRange(lo: number, hi: number, at: number, what: string): never {
+  const v = (BigInt(hi) << 32n) | BigInt(lo);
+  throw new FormatError(`ELF: ${what} ${v} is out of range`, at);
 }
 const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 

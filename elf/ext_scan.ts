@@ -44,7 +44,8 @@ export function scanExtInfos(bytes: Uint8Array, spec: Spec): ExtOffsets | undefi
   const strings = spec.raw.strings;
   const strLen = spec.stringsLength;
   const typeLimit = spec.nextTypeId;
-  const out: ExtOffsets = new Map();
+  // Keyed by the name's string offset while scanning: each name is decoded once, below.
+  const byName = new Map<number, number[]>();
 
   // The blocks of func_info (0), line_info (1) and CO-RE relocations (2), as in ext.ts.
   for (let kind = 0; kind < 3; kind++) {
@@ -63,9 +64,8 @@ export function scanExtInfos(bytes: Uint8Array, spec: Spec): ExtOffsets | undefi
       const num = v.getUint32(p + 4, le);
       p += 8;
       if (nameOff >= strLen || num === 0 || num > (end - p) / recSize) return undefined;
-      const name = spec.string(nameOff);
-      let list = out.get(name);
-      if (!list) out.set(name, list = []);
+      let list = byName.get(nameOff);
+      if (!list) byName.set(nameOff, list = []);
       for (let i = 0; i < num; i++, p += recSize) {
         list.push(v.getUint32(p, le));
         const a = v.getUint32(p + 4, le);
@@ -81,6 +81,13 @@ export function scanExtInfos(bytes: Uint8Array, spec: Spec): ExtOffsets | undefi
         }
       }
     }
+  }
+  const out: ExtOffsets = new Map();
+  for (const [nameOff, list] of byName) {
+    const name = spec.string(nameOff);
+    const had = out.get(name);
+    if (had) had.push(...list);
+    else out.set(name, list);
   }
   return out;
 }

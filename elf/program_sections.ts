@@ -52,7 +52,7 @@ export interface ProgramSection {
 
 /** Whether a section holds code. */
 export function isProgramSection(section: Section): boolean {
-  return section.type === 1 && (Number(section.flags & 0xffn) & 0x4) !== 0;
+  return section.type === 1 && (section.flagBits & 0x4) !== 0;
 }
 
 /** Decodes a program section and finds its function symbols. */
@@ -80,7 +80,8 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     indexOfSlot[slot] = i;
     slot += instructions[i].opcode === LoadImm64Op ? 2 : 1;
   }
-  const symbols = symbolsIn(ctx, section).filter((s) => s.type === SymbolType.Func);
+  const symbols: ElfSymbol[] = [];
+  for (const s of symbolsIn(ctx, section)) if (s.type === SymbolType.Func) symbols.push(s);
   let end = 0;
   for (const s of symbols) {
     if (s.value % 8 !== 0 || s.value >= section.size || indexOfSlot[s.value / 8] < 0) {
