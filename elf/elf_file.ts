@@ -67,6 +67,8 @@ export interface Section {
   /** The index of the section in the header table. */
   readonly index: number;
   readonly name: string;
+  /** Where the name's NUL-terminated bytes are in the file, for comparing without strings. */
+  readonly nameAt: number;
   readonly type: number;
   readonly flags: bigint;
   /** The low byte of `flags` as a number, for cheap tests of the `SHF_*` bits. */
@@ -240,6 +242,7 @@ export class ElfFile {
       out.push({
         index: i,
         name: this.#string(namesOffset, namesSize, w[k], at),
+        nameAt: namesOffset + w[k],
         type: w[k + 1],
         flags: flagsHi === 0 ? BigInt(flagsLo) : (BigInt(flagsHi) << 32n) | BigInt(flagsLo),
         flagBits: flagsLo & 0xff,

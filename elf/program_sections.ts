@@ -45,7 +45,7 @@ export interface ProgramSection {
   /** Its instructions, in order. */
   instructions: Instruction[];
   /** Instruction index by slot (8-byte unit); -1 inside an imm64 load. */
-  indexOfSlot: Int32Array;
+  indexOfSlot: number[];
   /** Its function symbols, sorted by offset. */
   symbols: ElfSymbol[];
 }
@@ -74,7 +74,10 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  const indexOfSlot = slotTable(section.size / 8);
+  // A plain array (grown by push, which keeps it packed at any size): a typed array per
+  // section costs more than decoding a small section.
+  const indexOfSlot: number[] = [];
+  for (let n = section.size / 8; n > 0; n--) indexOfSlot.push(-1);
   let slot = 0;
   for (let i = 0; i < instructions.length; i++) {
     indexOfSlot[slot] = i;
@@ -102,24 +105,6 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
   }
   return { section, instructions, indexOfSlot, symbols };
-}
-
-let slotBuffer = new Int32Array(4096);
-let slotUsed = 0;
-
-/**
- * A table of `n` slots filled with -1, cut from a shared buffer: an ArrayBuffer per section
- * costs more than decoding a small section. A full buffer is left to the tables cut from
- * it, and a new one started.
- */
-function slotTable(n: number): Int32Array {
-  if (slotUsed + n > slotBuffer.length) {
-    slotBuffer = new Int32Array(Math.max(4096, n));
-    slotUsed = 0;
-  }
-  const t = slotBuffer.subarray(slotUsed, slotUsed + n);
-  slotUsed += n;
-  return t.fill(-1);
 }
 
 /** The byte offset of each function's start in each program section, for relocations. */
@@ -205,7 +190,7 @@ export function annotateProgramSection(ext: ExtInfos | undefined, p: ProgramSect
  * that {@linkcode annotateProgramSection} cannot fail on it.
  */
 export function extRecordsFit(offsets: ExtOffsets, p: ProgramSection): boolean {
-  for (const offset of offsets.get(p.section.name) ?? []) {
+  for (const offset of offsets.get(p.section.index) ?? []) {
     if (instructionAt(p, offset) === undefined) return false;
   }
   return true;
