@@ -416,19 +416,14 @@ function outOfRange(lo: number, hi: number, at: number, what: string): never {
   const v = (BigInt(hi) << 32n) | BigInt(lo);
   throw new FormatError(`ELF: ${what} ${v} is out of range`, at);
 }
-const strictDecoder = new TextDecoder("utf-8", { fatal: true });
 
 /**
  * A string table as one string when every byte is ASCII, so that byte offsets are string
- * offsets; null otherwise. Valid UTF-8 decodes to as many code units as bytes only if
- * every byte is ASCII.
+ * offsets; null otherwise. The lenient decoder is several times faster than the fatal one;
+ * it gives as many code units as bytes with no U+FFFD only if every byte is ASCII (a valid
+ * multi-byte sequence gives fewer units, an invalid byte a U+FFFD).
  */
 function decodeAsciiTable(bytes: Uint8Array): string | null {
-  let s: string;
-  try {
-    s = strictDecoder.decode(bytes);
-  } catch {
-    return null;
-  }
-  return s.length === bytes.length ? s : null;
+  const s = decoder.decode(bytes);
+  return s.length === bytes.length && s.indexOf("\uFFFD") < 0 ? s : null;
 }
