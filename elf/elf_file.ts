@@ -409,7 +409,9 @@ function u64(w: Uint32Array, k: number, little: boolean, at: number, what: strin
   const hi = little ? w[k + 1] : w[k];
   // Kept small so that it inlines: the error is built elsewhere.
   if (hi > 0x1fffff) outOfRange(lo, hi, at, what);
-  return hi * 0x100000000 + lo;
+  // Small values as small integers: a product is a double, and a double index makes every
+  // typed array access and field holding it slow.
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
 }
 
 function outOfRange(lo: number, hi: number, at: number, what: string): never {
