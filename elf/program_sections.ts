@@ -24,7 +24,7 @@ import {
 } from "./elf_file.ts";
 import type { ExtOffsets } from "./ext_scan.ts";
 import { type ObjectContext, symbolsIn } from "./_object.ts";
-import { relocateInstruction, type RelocationTargets } from "./relocations.ts";
+import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
 /** One function of a program section: an entry program or a subprogram. */
 export interface ElfFunction {
@@ -107,14 +107,10 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
   return { section, instructions, indexOfSlot, symbols };
 }
 
-/** The byte offset of each function's start in each program section, for relocations. */
-export function functionOffsets(sections: ProgramSection[]): Map<number, Map<number, string>> {
-  const out = new Map<number, Map<number, string>>();
-  for (const p of sections) {
-    const m = new Map<number, string>();
-    for (const s of p.symbols) m.set(s.value, s.name);
-    out.set(p.section.index, m);
-  }
+/** The function symbols of each program section, by section index, for relocations. */
+export function functionOffsets(sections: ProgramSection[]): Map<number, readonly ElfSymbol[]> {
+  const out = new Map<number, readonly ElfSymbol[]>();
+  for (const p of sections) out.set(p.section.index, p.symbols);
   return out;
 }
 
@@ -141,7 +137,7 @@ export function relocateProgramSection(
   for (const ins of p.instructions) {
     if (isCall(ins) && ins.src === CallKind.Func && ins.reference === undefined) {
       const target = (slot + ins.imm + 1) * 8;
-      const name = starts.get(target);
+      const name = functionAt(starts, target);
       if (name === undefined) {
         throw new FormatError(
           `ELF: call at byte ${slot * 8} of "${p.section.name}" targets no function`,
