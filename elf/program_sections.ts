@@ -74,10 +74,16 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  // A plain array (grown by push, which keeps it packed at any size): a typed array per
-  // section costs more than decoding a small section.
-  const indexOfSlot: number[] = [];
-  for (let n = section.size / 8; n > 0; n--) indexOfSlot.push(-1);
+  // A plain array: a typed array per section costs more than decoding a small section.
+  // Preallocated up to the size V8 still gives fast elements; grown by push beyond it.
+  const slots = section.size / 8;
+  let indexOfSlot: number[];
+  if (slots <= 16384) {
+    indexOfSlot = new Array(slots).fill(-1);
+  } else {
+    indexOfSlot = [];
+    for (let n = slots; n > 0; n--) indexOfSlot.push(-1);
+  }
   let slot = 0;
   for (let i = 0; i < instructions.length; i++) {
     indexOfSlot[slot] = i;
