@@ -116,12 +116,15 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
 
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
-  let annotated = ctx.extOffsets === undefined;
+  // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
+  let pendingExt = ctx.extOffsets === undefined
+    ? undefined
+    : { bytes: ctx.extBytes!, btf: ctx.btf!, sections };
   const build = (entry: ElfFunction) => () => {
-    if (!annotated) {
-      const ext = extInfos(ctx);
-      for (const p of sections) annotateProgramSection(ext, p);
-      annotated = true;
+    if (pendingExt !== undefined) {
+      const ext = parseExtInfos(pendingExt.bytes, pendingExt.btf);
+      for (const p of pendingExt.sections) annotateProgramSection(ext, p);
+      pendingExt = undefined;
     }
     return Instructions.of(linkProgram(entry, functions));
   };
