@@ -23,6 +23,8 @@ const LINKAGES = ["static", "global", "extern"];
  * ```
  */
 export function formatRaw(spec: Spec): string {
+  // Type references are printed from the raw words: check them first, as decoding does.
+  spec.validate();
   const { words: w, offsets, firstId, count } = spec.raw;
   const name = (off: number) => (off === 0 ? "(anon)" : spec.string(off));
   const out: string[] = [];

@@ -105,3 +105,23 @@ export {
 } from "./helpers.ts";
 export { formatRaw } from "./format_raw.ts";
 export { formatC, type FormatCOptions } from "./format_c.ts";
+export {
+  applyCoreRelocations,
+  calcCoreRelocations,
+  CORE_FIXUP_META,
+  CORE_POISON_META,
+  CORE_TARGET_META,
+  CoreCandidateCache,
+  type CoreFixup,
+  type CoreOptions,
+  type CorePoison,
+  corePoisonOf,
+  coreReloKindName,
+  type CoreTarget,
+  describeCoreRelo,
+  explainCorePoison,
+  POISON_HELPER_ID,
+} from "./core.ts";
+export { CoreRelocationError } from "./core_error.ts";
+export type { CoreAccessor, CoreSpec } from "./core_spec.ts";
+export type { CoreCandidate } from "./core_candidates.ts";
