@@ -40,6 +40,7 @@ const SYMBOLS = {
   __errno_location: { parameters: [], result: "pointer" },
   // memset(buf, 0, 0) returns buf: the cheapest way to learn a buffer's address (≈19 ns).
   memset: { parameters: ["buffer", "i32", "usize"], result: "u64" },
+  open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -399,6 +400,23 @@ function fail(name: string): never {
 /** Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. */
 export function closeFd(fd: number): void {
   load().lib.close(fd);
+}
+
+/** `O_*` flags of open(2) the library uses. */
+export const OpenFlags = { RDONLY: 0, RDWR: 2, DIRECTORY: 0o200000, CLOEXEC: 0o2000000 } as const;
+
+/**
+ * open(2) of `path` with `flags` (close-on-exec always added): for objects the kernel
+ * names by fd, such as cgroup directories and network namespaces.
+ */
+export function openFd(path: string, flags: number = OpenFlags.RDONLY): number {
+  const l = load();
+  const r = l.lib.open(cString(path), flags | OpenFlags.CLOEXEC, 0);
+  if (r < 0) {
+    const errno = l.errno[0];
+    throw new SyscallError(`open("${path}")`, errno);
+  }
+  return r;
 }
 
 const F_DUPFD_CLOEXEC = 1030;

@@ -1,7 +1,99 @@
 /**
- * The `link` part of the library. See DESIGN.md for its place in the three layers.
+ * Links: programs attached to kernel hooks. Each kernel `bpf_link_type` has a class (a
+ * {@linkcode RawLink} subclass); attach functions are the way in. Hooks that predate
+ * bpf_link (perf event + ioctl, BPF_PROG_ATTACH) sit behind the same {@linkcode Link}
+ * interface. A hook the kernel lacks gives `NotSupportedError`.
+ *
+ * @example
+ * ```ts ignore
+ * import { attachTracepoint } from "@ebpf/ebpf/link";
+ * using l = attachTracepoint(prog, "syscalls", "sys_enter_getpid");
+ * l.pin("/sys/fs/bpf/getpid");
+ * ```
+ *
+ * `usdtArgInstructions` (in `link/usdt.ts`) emits the loads of a USDT argument for programs
+ * built with `asm`.
  *
  * @module
  */
 
-export {};
+export { LinkType, linkTypeName } from "./link_type.ts";
+export { type Link, type LinkInfo, linkInfoOf, type LinkUpdateOptions, RawLink } from "./link.ts";
+export { type LinkDetails, PerfEventKind } from "./_link_info.ts";
+export { linkFromFd, linkFromId, loadPinnedLink } from "./pinned.ts";
+export {
+  attachPerfEvent,
+  HardwareEvent,
+  type PerfEventAttachOptions,
+  PerfEventIoctlLink,
+  PerfEventLink,
+  type PerfEventOptions,
+  PerfType,
+  SoftwareEvent,
+} from "./perf_event.ts";
+export { attachTracepoint, type TracepointOptions } from "./tracepoint.ts";
+export {
+  attachKprobe,
+  attachKretprobe,
+  kprobeCandidates,
+  type KprobeOptions,
+  syscallPrefix,
+} from "./kprobe.ts";
+export { attachKprobeMulti, KprobeMultiLink, type KprobeMultiOptions } from "./kprobe_multi.ts";
+export {
+  attachUprobe,
+  attachUretprobe,
+  resolveUprobe,
+  type UprobeOptions,
+  type UprobeTarget,
+} from "./uprobe.ts";
+export { attachUprobeMulti, UprobeMultiLink, type UprobeMultiOptions } from "./uprobe_multi.ts";
+export {
+  attachUsdt,
+  parseUsdtArg,
+  parseUsdtArgs,
+  type UsdtArg,
+  type UsdtLink,
+  type UsdtOptions,
+  type UsdtProbe,
+  usdtProbes,
+} from "./usdt.ts";
+export {
+  attachRawTracepoint,
+  RawTracepointLink,
+  type RawTracepointOptions,
+} from "./raw_tracepoint.ts";
+export {
+  attachFentry,
+  attachFexit,
+  attachFreplace,
+  attachLSM,
+  attachModifyReturn,
+  attachTpBtf,
+  attachTracing,
+  TracingLink,
+  type TracingOptions,
+} from "./tracing.ts";
+export { attachIter, IterLink, type IterOptions, IterReader } from "./iter.ts";
+export {
+  attachCgroup,
+  type CgroupAttachMode,
+  CgroupLink,
+  type CgroupOptions,
+  ProgAttachFlags,
+  ProgAttachLink,
+} from "./cgroup.ts";
+export { attachNetNs, NetNsLink, type NetNsOptions } from "./netns.ts";
+export { attachXDP, XDPLink, XDPMode, type XDPOptions } from "./xdp.ts";
+export { type Anchor, type AnchorTarget, attachTCX, TCXLink, type TCXOptions } from "./tcx.ts";
+export { attachNetkit, NetkitLink, type NetkitOptions } from "./netkit.ts";
+export {
+  attachNetfilter,
+  NetfilterHook,
+  NetfilterLink,
+  type NetfilterOptions,
+  NetfilterProtocol,
+} from "./netfilter.ts";
+export { attachSockmap, SockmapLink } from "./sockmap.ts";
+export { attachStructOps, StructOpsLink } from "./struct_ops.ts";
+export type { NetInterface } from "./_netdev.ts";

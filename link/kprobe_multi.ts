@@ -1,0 +1,92 @@
+/**
+ * kprobe_multi links (`BPF_LINK_TYPE_KPROBE_MULTI`, Linux 5.18): one program on many kernel
+ * functions at once, through fprobe. Kernels without it give NotSupportedError.
+ *
+ * @module
+ */
+
+import { allocBuffer, Attr, BpfCmd, bpfError, currentBackend } from "../ffi.ts";
+import { Errno, NotSupportedError } from "../errors.ts";
+import { AttachType } from "../prog/attach_type.ts";
+import type { Program } from "../prog/program.ts";
+import { ProgramType, programTypeName } from "../prog/program_type.ts";
+import { keepAlive, LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
+import { RawLink } from "./link.ts";
+
+/** One program on many kernel functions. */
+export class KprobeMultiLink extends RawLink {}
+
+/** Options of {@linkcode attachKprobeMulti}: symbols or addresses, with optional cookies. */
+export interface KprobeMultiOptions {
+  /** Kernel function names. */
+  symbols?: string[];
+  /** Kernel addresses (instead of symbols). */
+  addresses?: bigint[];
+  /** One cookie per function, for `bpf_get_attach_cookie`. */
+  cookies?: bigint[];
+  /** Run at function return (a kretprobe_multi). */
+  return?: boolean;
+}
+
+/** `BPF_F_KPROBE_MULTI_RETURN`. */
+const KPROBE_MULTI_RETURN = 1;
+
+/** Encodes u64s into an off-heap buffer. */
+function u64Array(values: bigint[]): Uint8Array {
+  const out = allocBuffer(values.length * 8);
+  const v = new DataView(out.buffer);
+  values.forEach((x, i) => v.setBigUint64(i * 8, x, true));
+  return out;
+}
+
+/**
+ * Attaches a kprobe program (loaded with `AttachType.TraceKprobeMulti`) to many kernel
+ * functions.
+ */
+export function attachKprobeMulti(program: Program, options: KprobeMultiOptions): KprobeMultiLink {
+  if (program.type !== ProgramType.Kprobe) {
+    throw new TypeError(
+      `Cannot attach ${programTypeName(program.type)} as kprobe_multi: use a kprobe program`,
+    );
+  }
+  const syms = options.symbols ?? [];
+  const addrs = options.addresses ?? [];
+  if ((syms.length === 0) === (addrs.length === 0)) {
+    throw new TypeError("Give symbols or addresses (one of them, not empty)");
+  }
+  const count = syms.length || addrs.length;
+  if (options.cookies && options.cookies.length !== count) {
+    throw new RangeError(`${options.cookies.length} cookies for ${count} functions`);
+  }
+  const backend = currentBackend();
+  const names = syms.map((s) => {
+    if (s === "" || s.includes("\0")) throw new TypeError(`Invalid kernel symbol: "${s}"`);
+    const bytes = new TextEncoder().encode(s + "\0");
+    const buf = allocBuffer(bytes.length);
+    buf.set(bytes);
+    return buf;
+  });
+  const attr = new Attr()
+    .u32(LinkCreate.progFd, program.fd)
+    .u32(LinkCreate.attachType, AttachType.TraceKprobeMulti)
+    .u32(LinkCreate.union, options.return ? KPROBE_MULTI_RETURN : 0)
+    .u32(LinkCreate.union + 4, count);
+  if (names.length > 0) {
+    attr.pointer(LinkCreate.union + 8, u64Array(names.map((n) => backend.address(n))));
+  } else attr.pointer(LinkCreate.union + 16, u64Array(addrs));
+  if (options.cookies) attr.pointer(LinkCreate.union + 24, u64Array(options.cookies));
+  const r = linkCreateErrno(attr);
+  keepAlive(names);
+  if (r >= 0) return new KprobeMultiLink(r);
+  const cause = bpfError(BpfCmd.LINK_CREATE, -r);
+  // EOPNOTSUPP/ENOTSUPP: a kernel new enough but built without fprobe; EINVAL: before 5.18.
+  if (-r === Errno.EOPNOTSUPP || -r === Errno.ENOTSUPP) {
+    throw new NotSupportedError("kprobe_multi link", undefined, "the kernel has no fprobe", {
+      cause,
+    });
+  }
+  if (-r === Errno.EINVAL) {
+    throw new NotSupportedError("kprobe_multi link", "5.18", undefined, { cause });
+  }
+  throw linkCreateError(-r, "kprobe_multi link", "5.18");
+}

@@ -1,0 +1,196 @@
+/**
+ * The `Link` interface and {@linkcode RawLink}, the owner of one kernel bpf_link: pin, update,
+ * detach and info through the bpf() link commands.
+ *
+ * @module
+ */
+
+import {
+  allocBuffer,
+  Attr,
+  bpf,
+  BpfCmd,
+  bpfErrno,
+  bpfError,
+  cString,
+  currentBackend,
+} from "../ffi.ts";
+import { FD } from "../_internal/fd.ts";
+import { Errno, NotSupportedError } from "../errors.ts";
+import type { Program } from "../prog/program.ts";
+import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
+import { LinkType, linkTypeName } from "./link_type.ts";
+
+/** What {@linkcode Link.info} returns: the kernel's `struct bpf_link_info`, decoded. */
+export interface LinkInfo {
+  /** The link type. */
+  type: LinkType;
+  /** The link's id (what `bpftool link show` prints). */
+  id: number;
+  /** The id of the attached program. */
+  programId: number;
+  /** Fields specific to the link type. */
+  details: LinkDetails;
+}
+
+/** Options of {@linkcode Link.update}. */
+export interface LinkUpdateOptions {
+  /** Replace only if this program is the one attached now (`BPF_F_REPLACE`). */
+  expected?: Program;
+}
+
+/**
+ * A program attached to a hook. Closing the link detaches the program unless the link is
+ * pinned. Links that predate bpf_link (perf event + ioctl, BPF_PROG_ATTACH) implement the
+ * same interface; what they cannot do throws {@linkcode NotSupportedError}.
+ */
+export interface Link extends Disposable {
+  /** Whether `close()` was called. */
+  readonly closed: boolean;
+  /** Releases the link: detaches the program unless the link is pinned. Safe to call twice. */
+  close(): void;
+  /** Pins the link at `path` on a bpffs, so that it outlives this process. */
+  pin(path: string): void;
+  /** Removes the pin made by {@linkcode Link.pin} or found by `loadPinnedLink`. */
+  unpin(): void;
+  /** Atomically replaces the attached program (`BPF_LINK_UPDATE`). */
+  update(program: Program, options?: LinkUpdateOptions): void;
+  /** Detaches the program while keeping the link object (`BPF_LINK_DETACH`). */
+  detach(): void;
+  /** The kernel's description of the link (`BPF_OBJ_GET_INFO_BY_FD`). */
+  info(): LinkInfo;
+}
+
+const BPF_F_REPLACE = 1 << 2;
+
+/** Turns EOPNOTSUPP/EINVAL from a link command into an error naming what the link lacks. */
+function linkCommandError(cmd: number, errno: number, what: string, type?: number): Error {
+  if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP) {
+    return new NotSupportedError(
+      `${what} of ${type === undefined ? "this link" : linkTypeName(type)}`,
+      undefined,
+      undefined,
+      { cause: bpfError(cmd, errno) },
+    );
+  }
+  return bpfError(cmd, errno);
+}
+
+/**
+ * A kernel bpf_link, owned through its file descriptor. Every attach function that gets a
+ * bpf_link back returns a subclass of this named for the kernel's link type.
+ */
+export class RawLink implements Link {
+  readonly #fd: FD;
+  #pinnedAt: string | undefined;
+
+  /** Takes ownership of `fd`, a bpf_link file descriptor. */
+  constructor(fd: number | FD, pinnedAt?: string) {
+    this.#fd = typeof fd === "number" ? new FD(fd, "Link") : fd;
+    this.#pinnedAt = pinnedAt;
+  }
+
+  /** The link's file descriptor (throws {@linkcode ClosedError} after close). */
+  get fd(): number {
+    return this.#fd.raw;
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#fd.closed;
+  }
+
+  /** Where the link is pinned, if this object pinned it or was loaded from a pin. */
+  get pinnedAt(): string | undefined {
+    return this.#pinnedAt;
+  }
+
+  /** Closes the link fd; the program stays attached only while a pin holds the link. */
+  close(): void {
+    this.#fd.close();
+  }
+
+  /** Same as {@linkcode RawLink.close}, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Pins the link at `path` (BPF_OBJ_PIN). */
+  pin(path: string): void {
+    const attr = new Attr().pointer(0, cString(path)).u32(8, this.fd);
+    bpf(BpfCmd.OBJ_PIN, attr);
+    this.#pinnedAt = path;
+  }
+
+  /** Removes the pin file; the link stays attached while this object is open. */
+  unpin(): void {
+    if (this.#pinnedAt === undefined) return;
+    try {
+      Deno.removeSync(this.#pinnedAt);
+    } catch (e) {
+      if (!(e instanceof Deno.errors.NotFound)) throw e;
+    }
+    this.#pinnedAt = undefined;
+  }
+
+  /** Replaces the program with BPF_LINK_UPDATE, atomically. */
+  update(program: Program, options: LinkUpdateOptions = {}): void {
+    const attr = new Attr().u32(0, this.fd).u32(4, program.fd);
+    if (options.expected) attr.u32(8, BPF_F_REPLACE).u32(12, options.expected.fd);
+    const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
+    if (r < 0) throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE");
+  }
+
+  /** Detaches the program (BPF_LINK_DETACH); the fd stays open until `close()`. */
+  detach(): void {
+    const attr = new Attr().u32(0, this.fd);
+    const r = bpfErrno(BpfCmd.LINK_DETACH, attr);
+    if (r < 0) throw linkCommandError(BpfCmd.LINK_DETACH, -r, "BPF_LINK_DETACH");
+  }
+
+  /** The kernel's description of the link, decoded for its type. */
+  info(): LinkInfo {
+    return linkInfoOf(this.fd);
+  }
+}
+
+/** BPF_OBJ_GET_INFO_BY_FD of a link fd, decoded. */
+export function linkInfoOf(fd: number): LinkInfo {
+  const buf = allocBuffer(INFO_SIZE);
+  const name = allocBuffer(4096);
+  const view = new DataView(buf.buffer);
+  // Types that report a name take a buffer pointer and length in their first fields.
+  const ask = (withName: number | undefined): Attr => {
+    buf.fill(0);
+    if (withName !== undefined) {
+      const nameAt = withName;
+      // `name` stays reachable: decodeLinkDetails reads it after the call.
+      view.setBigUint64(nameAt, currentBackend().address(name), true);
+      view.setUint32(nameAt + 8, name.length, true);
+    }
+    const attr = new Attr().u32(0, fd).u32(4, buf.length).pointer(8, buf);
+    bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
+    return attr;
+  };
+  ask(undefined);
+  const type = view.getUint32(0, true) as LinkType;
+  const nameField = NAME_FIELD[type]?.(view);
+  if (nameField !== undefined) ask(nameField);
+  return {
+    type,
+    id: view.getUint32(4, true),
+    programId: view.getUint32(8, true),
+    details: decodeLinkDetails(type, view, name),
+  };
+}
+
+/** Where, for link types that report a name, the name pointer sits in `bpf_link_info`. */
+const NAME_FIELD: Partial<Record<number, (v: DataView) => number | undefined>> = {
+  [LinkType.RawTracepoint]: () => 16,
+  [LinkType.Iter]: () => 16,
+  // perf_event: the union after `type` holds the name for probes and tracepoints.
+  [LinkType.PerfEvent]: (v) => {
+    const kind = v.getUint32(16, true);
+    return kind >= 1 && kind <= 5 ? 24 : undefined;
+  },
+};

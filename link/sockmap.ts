@@ -1,0 +1,59 @@
+/**
+ * sockmap links (`BPF_LINK_TYPE_SOCKMAP`, Linux 6.10): sk_skb and sk_msg programs on a
+ * sockmap or sockhash, with BPF_PROG_ATTACH on older kernels.
+ *
+ * @module
+ */
+
+import { Attr } from "../ffi.ts";
+import { Errno } from "../errors.ts";
+import { AttachType, attachTypeName } from "../prog/attach_type.ts";
+import type { Program } from "../prog/program.ts";
+import { ProgramType, programTypeName } from "../prog/program_type.ts";
+import type { BpfMap } from "../map/bpf_map.ts";
+import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
+import { progAttach, type ProgAttachLink } from "./_prog_attach.ts";
+import { RawLink } from "./link.ts";
+
+/** A verdict or parser program on a sockmap or sockhash. */
+export class SockmapLink extends RawLink {}
+
+const SOCKMAP_ATTACH = new Set<number>([
+  AttachType.SkSKBStreamParser,
+  AttachType.SkSKBStreamVerdict,
+  AttachType.SkSKBVerdict,
+  AttachType.SkMsgVerdict,
+]);
+
+/**
+ * Attaches an sk_skb (stream parser, stream verdict, verdict) or sk_msg program to a
+ * sockmap or sockhash: a bpf_link where the kernel has them, else BPF_PROG_ATTACH.
+ */
+export function attachSockmap(
+  program: Program,
+  map: BpfMap,
+  attachType: AttachType,
+): SockmapLink | ProgAttachLink {
+  if (program.type !== ProgramType.SkSKB && program.type !== ProgramType.SkMsg) {
+    throw new TypeError(
+      `Cannot attach ${programTypeName(program.type)} to a sockmap: use sk_skb or sk_msg`,
+    );
+  }
+  if (!SOCKMAP_ATTACH.has(attachType)) {
+    throw new TypeError(`Invalid attach type for a sockmap: ${attachTypeName(attachType)}`);
+  }
+  const attr = new Attr()
+    .u32(LinkCreate.progFd, program.fd)
+    .u32(LinkCreate.targetFd, map.fd)
+    .u32(LinkCreate.attachType, attachType);
+  const r = linkCreateErrno(attr);
+  if (r >= 0) return new SockmapLink(r);
+  if (-r === Errno.EINVAL) {
+    try {
+      return progAttach(map.fd, program, attachType, 0);
+    } catch {
+      // Report the bpf_link error.
+    }
+  }
+  throw linkCreateError(-r, "sockmap link", "6.10");
+}
