@@ -6,6 +6,8 @@
  */
 
 const utf8 = new TextDecoder();
+// windows-1252 in the Encoding standard; only used on bytes known to be ASCII.
+const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
 /** Decodes the NUL-terminated string at `off`; the caller has checked that a NUL follows. */
@@ -27,6 +29,15 @@ export function decodeCString(bytes: Uint8Array, off: number): string {
     return s;
   }
   return utf8.decode(bytes.subarray(off, end));
+}
+
+/**
+ * A whole string section decoded as one JS string, when every byte is ASCII (string offsets
+ * are then indices into it); false otherwise.
+ */
+export function asciiTable(bytes: Uint8Array): string | false {
+  const s = latin1.decode(bytes);
+  return /[\u0080-\uffff]/.test(s) ? false : s;
 }
 
 /** FNV-1a over the NUL-terminated bytes at `off`. */

@@ -94,9 +94,16 @@ const moduleSpecs = new Map<string, Spec>();
  * ```
  */
 export function loadKernelSpec(): Spec {
-  if (kernelSpec) return kernelSpec;
-  kernelSpec = parseSpec(readKernelBtf("vmlinux"));
-  return kernelSpec;
+  return cachedKernelSpec();
+}
+
+/**
+ * The per-process kernel spec behind {@linkcode loadKernelSpec}, made on first call from
+ * the bytes `map` returns (handle.ts maps the file) or, when it returns undefined, from
+ * reading the file. Internal: not exported from `btf/mod.ts`.
+ */
+export function cachedKernelSpec(map?: () => Uint8Array | undefined): Spec {
+  return kernelSpec ??= parseSpec(map?.() ?? readKernelBtf("vmlinux"));
 }
 
 /**

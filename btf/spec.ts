@@ -6,9 +6,17 @@
  */
 
 import { FormatError } from "../errors.ts";
-import { decodeCString, encodeString, equalsCString, hashBytes, hashCString } from "./_strings.ts";
+import {
+  asciiTable,
+  decodeCString,
+  encodeString,
+  equalsCString,
+  hashBytes,
+  hashCString,
+} from "./_strings.ts";
 import {
   Array as ArrayType,
+  bindType,
   Const,
   Datasec,
   DeclTag,
@@ -19,17 +27,19 @@ import {
   FuncParam,
   FuncProto,
   Fwd,
+  idOf,
   Int,
   Kind,
   KIND_NAMES,
-  LazyList,
-  LazyRef,
+  LAZY_LIST,
+  lazyRef,
   type LazySource,
   MAX_KIND,
   Member,
   Pointer,
   recordBytes,
   Restrict,
+  sourceOf,
   Struct,
   type Type,
   type TypeClass,
@@ -49,6 +59,27 @@ export type ByteOrder = "little" | "big";
 export const BTF_MAGIC = 0xeb9f;
 /** The size of `struct btf_header`. */
 export const BTF_HEADER_SIZE = 24;
+
+/** Kinds that refer to no type in a way that could close a cycle (1) or not (0). */
+const LEAF_KIND = new Uint8Array(32);
+/** Kinds that refer to exactly one type, in `size_or_type` (1) or not (0). */
+const ONE_REF_KIND = new Uint8Array(32);
+for (const k of [Kind.Int, Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64, Kind.Fwd, Kind.Float]) {
+  LEAF_KIND[k] = 1;
+}
+for (
+  const k of [
+    Kind.Pointer,
+    Kind.Typedef,
+    Kind.Volatile,
+    Kind.Const,
+    Kind.Restrict,
+    Kind.Func,
+    Kind.TypeTag,
+    Kind.Var,
+    Kind.DeclTag,
+  ]
+) ONE_REF_KIND[k] = 1;
 
 /** How deep a chain of references that avoids structs and unions may go. */
 const MAX_CHAIN = 128;
@@ -223,11 +254,14 @@ export class Spec implements Iterable<Type>, LazySource {
   readonly #typeStart: number;
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
-  #ids: WeakMap<Type, number> | undefined;
-  readonly #strCache = new Map<number, string>();
+  // The string section as one JS string when it is all ASCII (false when it is not): names
+  // are then slices of it, an order of magnitude cheaper than decoding and caching each.
+  #strTable: string | false | undefined;
+  #strDecodes = 0;
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
+  #nameScans = 0;
   #raw: RawBtf | undefined;
   #validated = false;
 
@@ -288,13 +322,17 @@ export class Spec implements Iterable<Type>, LazySource {
   string(off: number): string {
     if (!this.#validated) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
-    const cached = this.#strCache.get(off);
-    if (cached !== undefined) return cached;
     const rel = off - this.#strBase;
-    if (rel >= this.#strings.length) throw new RangeError(`String offset ${off} out of range`);
-    const s = decodeCString(this.#strings, rel);
-    this.#strCache.set(off, s);
-    return s;
+    if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
+    let table = this.#strTable;
+    // Decoding the whole section costs as much as a few thousand names: worth it only once
+    // many are read, not for a lookup of one type.
+    if (table === undefined && ++this.#strDecodes > 1024) {
+      table = this.#strTable = asciiTable(this.#strings);
+    }
+    // The section ends in a NUL (checked when parsing), so the search always finds one.
+    if (table) return table.slice(rel, table.indexOf("\0", rel));
+    return decodeCString(this.#strings, rel);
   }
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
@@ -333,9 +371,9 @@ export class Spec implements Iterable<Type>, LazySource {
     let t = objects[idx];
     if (t === undefined) {
       if (!this.#validated) this.validate();
-      t = this.#decode(id, this.#offsets[idx]);
+      t = this.#decode(this.#offsets[idx]);
+      bindType(t, this, id);
       objects[idx] = t;
-      (this.#ids ??= new WeakMap()).set(t, id);
     }
     return t;
   }
@@ -343,7 +381,8 @@ export class Spec implements Iterable<Type>, LazySource {
   /** The id of a type decoded from this spec (or its base); undefined for other types. */
   typeId(type: Type): number | undefined {
     if (type === VOID) return 0;
-    return this.#ids?.get(type) ?? this.base?.typeId(type);
+    if (sourceOf(type) === this) return idOf(type);
+    return this.base?.typeId(type);
   }
 
   /** Every type of this spec (base types excluded), in id order. */
@@ -364,8 +403,13 @@ export class Spec implements Iterable<Type>, LazySource {
     const out = this.base ? this.base.typeIdsByName(name) : [];
     if (name === "") return out;
     if (!this.#validated) this.validate();
-    this.#buildNameIndex();
     const key = encodeString(name);
+    // Building the index hashes every name: a few linear scans cost less, as in libbpf's
+    // btf__find_by_name, for a tool that looks up a handful of types.
+    if (this.#nameHeads === undefined && ++this.#nameScans <= 8) {
+      return this.#scanName(key, name, out);
+    }
+    this.#buildNameIndex();
     const h = hashBytes(key);
     const heads = this.#nameHeads!;
     const next = this.#nameNext!;
@@ -378,6 +422,24 @@ export class Spec implements Iterable<Type>, LazySource {
       const rel = nameOff - this.#strBase;
       const same = rel >= 0
         ? equalsCString(this.#strings, rel, key)
+        : this.string(nameOff) === name;
+      if (same) out.push(this.#first + i);
+    }
+    return out;
+  }
+
+  #scanName(key: Uint8Array, name: string, out: number[]): number[] {
+    const words = this.#words;
+    const offsets = this.#offsets;
+    const strings = this.#strings;
+    const strBase = this.#strBase;
+    const first = key[0];
+    for (let i = 0; i < this.#count; i++) {
+      const nameOff = words[offsets[i]];
+      if (nameOff === 0) continue;
+      const rel = nameOff - strBase;
+      const same = rel >= 0
+        ? strings[rel] === first && equalsCString(strings, rel, key)
         : this.string(nameOff) === name;
       if (same) out.push(this.#first + i);
     }
@@ -488,10 +550,10 @@ export class Spec implements Iterable<Type>, LazySource {
     if (id === 0) return VOID;
     const idx = id - this.#first;
     const t = idx >= 0 ? this.#objects?.[idx] : undefined;
-    return t ?? (new LazyRef(this, id) as unknown as Type);
+    return t ?? lazyRef(id);
   }
 
-  #decode(id: number, o: number): Type {
+  #decode(o: number): Type {
     const w = this.#words;
     const name = this.string(w[o]);
     const info = w[o + 1];
@@ -499,7 +561,6 @@ export class Spec implements Iterable<Type>, LazySource {
     const vlen = info & 0xffff;
     const kflag = info >>> 31;
     const sz = w[o + 2];
-    const list = () => (vlen === 0 ? [] : new LazyList(this, id)) as never;
     switch (kind) {
       case Kind.Int: {
         const x = w[o + 3];
@@ -510,12 +571,12 @@ export class Spec implements Iterable<Type>, LazySource {
       case Kind.Array:
         return new ArrayType(this.#ref(w[o + 3]), this.#ref(w[o + 4]), w[o + 5], name);
       case Kind.Struct:
-        return new Struct(name, sz, list());
+        return new Struct(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Union:
-        return new Union(name, sz, list());
+        return new Union(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Enum:
       case Kind.Enum64:
-        return new Enum(name, sz, list(), kflag === 1, kind === Kind.Enum64);
+        return new Enum(name, sz, vlen === 0 ? [] : LAZY_LIST, kflag === 1, kind === Kind.Enum64);
       case Kind.Fwd:
         return new Fwd(name, kflag ? "union" : "struct");
       case Kind.Typedef:
@@ -529,11 +590,11 @@ export class Spec implements Iterable<Type>, LazySource {
       case Kind.Func:
         return new Func(name, this.#ref(sz) as FuncProto, vlen);
       case Kind.FuncProto:
-        return new FuncProto(this.#ref(sz), list(), name);
+        return new FuncProto(this.#ref(sz), vlen === 0 ? [] : LAZY_LIST, name);
       case Kind.Var:
         return new Var(name, this.#ref(sz), w[o + 3]);
       case Kind.Datasec:
-        return new Datasec(name, sz, list());
+        return new Datasec(name, sz, vlen === 0 ? [] : LAZY_LIST);
       case Kind.Float:
         return new Float(name, sz);
       case Kind.DeclTag:
@@ -698,6 +759,20 @@ export class Spec implements Iterable<Type>, LazySource {
     const stackEdge = new Int32Array(count);
     for (let start = 0; start < count; start++) {
       if (state[start] !== 0) continue;
+      // Most types refer to nothing or to one type already checked: no stack needed.
+      const so = offs[start];
+      const sk = (w[so + 1] >>> 24) & 0x1f;
+      if (LEAF_KIND[sk] === 1) {
+        state[start] = 2;
+        continue;
+      }
+      if (ONE_REF_KIND[sk] === 1) {
+        const t = w[so + 2] - first;
+        if (t < 0 || (t < count && state[t] === 2)) {
+          state[start] = 2;
+          continue;
+        }
+      }
       let sp = 0;
       stackId[0] = start;
       stackEdge[0] = 0;

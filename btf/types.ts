@@ -78,19 +78,7 @@ export const Linkage = {
   Extern: 2,
 } as const;
 
-/** A reference that a spec decodes on first read. Never escapes this package. */
-export class LazyRef {
-  /** The decoder and the type id it will decode. */
-  constructor(readonly source: LazySource, readonly id: number) {}
-}
-
-/** A list of records (members, values, parameters) that a spec decodes on first read. */
-export class LazyList {
-  /** The decoder and the id of the type whose records these are. */
-  constructor(readonly source: LazySource, readonly id: number) {}
-}
-
-/** What lazy references call back into: implemented by {@linkcode Spec}. */
+/** What lazily decoded types call back into: implemented by {@linkcode Spec}. */
 export interface LazySource {
   /** The type with this id. */
   typeById(id: number): Type;
@@ -98,12 +86,34 @@ export interface LazySource {
   decodeList(id: number): unknown[];
 }
 
-function resolve(ref: Type | LazyRef): Type {
-  return ref instanceof LazyRef ? ref.source.typeById(ref.id) : ref;
+/**
+ * Stands for a list of records that the type's source decodes on first read. A spec passes
+ * it to a constructor in place of the list; it never escapes this package.
+ */
+export const LAZY_LIST: never[] = Object.freeze([]) as never[];
+
+/**
+ * Stands for a reference to type `id` that the type's source decodes on first read: the id
+ * itself, stored where the type object will go, so that a lazy reference costs no object.
+ * Only a spec passes these, to the type it then {@linkcode bindType}s.
+ */
+export function lazyRef(id: number): Type {
+  return id as unknown as Type;
 }
 
-function resolveList<T>(list: T[] | LazyList): T[] {
-  return list instanceof LazyList ? list.source.decodeList(list.id) as T[] : list;
+/** The spec a type was decoded from, or undefined for a type built by hand. */
+export let sourceOf: (t: Type) => LazySource | undefined;
+/** The id a type has in {@linkcode sourceOf}; 0 for a type built by hand. */
+export let idOf: (t: Type) => number;
+/** Records that `t` is type `id` of `source`, which decodes its lazy parts. */
+export let bindType: (t: Type, source: LazySource, id: number) => void;
+
+function resolve(t: TypeBase, id: number): Type {
+  return sourceOf(t as Type)!.typeById(id);
+}
+
+function resolveList<T>(t: TypeBase): T[] {
+  return sourceOf(t as Type)!.decodeList(idOf(t as Type)) as T[];
 }
 
 /** The lower-case kind of a type, as the `kind` property gives it. */
@@ -158,6 +168,19 @@ export type TypeClass<T extends Type = Type> = abstract new (...args: any[]) => 
 abstract class TypeBase {
   /** The name; `""` for an anonymous type. */
   name: string;
+  // Where a decoded type came from: one slot per type instead of a WeakMap entry per type
+  // and a wrapper object per lazy reference, which dominated decoding vmlinux.
+  #source: LazySource | undefined = undefined;
+  #id = 0;
+
+  static {
+    sourceOf = (t) => (t as TypeBase).#source;
+    idOf = (t) => (t as TypeBase).#id;
+    bindType = (t, source, id) => {
+      (t as TypeBase).#source = source;
+      (t as TypeBase).#id = id;
+    };
+  }
 
   /** Sets the name. */
   constructor(name: string) {
@@ -219,7 +242,7 @@ export class Int extends TypeBase {
 
 /** A pointer (`BTF_KIND_PTR`). */
 export class Pointer extends TypeBase {
-  #target: Type | LazyRef;
+  #target: Type | number;
 
   /** Makes a pointer to `target`. */
   constructor(target: Type, name = "") {
@@ -233,7 +256,7 @@ export class Pointer extends TypeBase {
   /** The pointed-to type. */
   get target(): Type {
     const t = this.#target;
-    return t instanceof LazyRef ? (this.#target = resolve(t)) : t;
+    return typeof t === "number" ? (this.#target = resolve(this, t)) : t;
   }
   set target(t: Type) {
     this.#target = t;
@@ -242,8 +265,8 @@ export class Pointer extends TypeBase {
 
 /** An array (`BTF_KIND_ARRAY`). */
 export class Array extends TypeBase {
-  #type: Type | LazyRef;
-  #index: Type | LazyRef;
+  #type: Type | number;
+  #index: Type | number;
   /** The number of elements. */
   nelems: number;
 
@@ -261,7 +284,7 @@ export class Array extends TypeBase {
   /** The element type. */
   get type(): Type {
     const t = this.#type;
-    return t instanceof LazyRef ? (this.#type = resolve(t)) : t;
+    return typeof t === "number" ? (this.#type = resolve(this, t)) : t;
   }
   set type(t: Type) {
     this.#type = t;
@@ -269,7 +292,7 @@ export class Array extends TypeBase {
   /** The index type (clang's `__ARRAY_SIZE_TYPE__`, an int). */
   get index(): Type {
     const t = this.#index;
-    return t instanceof LazyRef ? (this.#index = resolve(t)) : t;
+    return typeof t === "number" ? (this.#index = resolve(this, t)) : t;
   }
   set index(t: Type) {
     this.#index = t;
@@ -299,7 +322,7 @@ export class Member {
 abstract class Composite extends TypeBase {
   /** Size in bytes. */
   size: number;
-  #members: Member[] | LazyList;
+  #members: Member[];
 
   constructor(name: string, size: number, members: Member[]) {
     super(name);
@@ -309,7 +332,7 @@ abstract class Composite extends TypeBase {
   /** The members in declaration order. */
   get members(): Member[] {
     const m = this.#members;
-    return m instanceof LazyList ? (this.#members = resolveList<Member>(m)) : m;
+    return m === LAZY_LIST ? (this.#members = resolveList<Member>(this)) : m;
   }
   set members(m: Member[]) {
     this.#members = m;
@@ -362,7 +385,7 @@ export class Enum extends TypeBase {
   signed: boolean;
   /** Whether this is a `BTF_KIND_ENUM64`, whose values are 64 bits wide. */
   is64: boolean;
-  #values: EnumValue[] | LazyList;
+  #values: EnumValue[];
 
   /** Makes an enum; `is64` defaults to true when `size` is 8. */
   constructor(
@@ -385,7 +408,7 @@ export class Enum extends TypeBase {
   /** The enumerators in declaration order. */
   get values(): EnumValue[] {
     const v = this.#values;
-    return v instanceof LazyList ? (this.#values = resolveList<EnumValue>(v)) : v;
+    return v === LAZY_LIST ? (this.#values = resolveList<EnumValue>(this)) : v;
   }
   set values(v: EnumValue[]) {
     this.#values = v;
@@ -409,7 +432,7 @@ export class Fwd extends TypeBase {
 }
 
 abstract class Ref extends TypeBase {
-  #type: Type | LazyRef;
+  #type: Type | number;
 
   constructor(name: string, type: Type) {
     super(name);
@@ -418,7 +441,7 @@ abstract class Ref extends TypeBase {
   /** The referenced type. */
   get type(): Type {
     const t = this.#type;
-    return t instanceof LazyRef ? (this.#type = resolve(t)) : t;
+    return typeof t === "number" ? (this.#type = resolve(this, t)) : t;
   }
   set type(t: Type) {
     this.#type = t;
@@ -508,8 +531,8 @@ export class FuncParam {
 
 /** A function prototype (`BTF_KIND_FUNC_PROTO`). */
 export class FuncProto extends TypeBase {
-  #return: Type | LazyRef;
-  #params: FuncParam[] | LazyList;
+  #return: Type | number;
+  #params: FuncParam[];
 
   /** Makes a prototype returning `returnType` (Void for `void`). */
   constructor(returnType: Type, params: FuncParam[] = [], name = "") {
@@ -524,7 +547,7 @@ export class FuncProto extends TypeBase {
   /** The return type. */
   get return(): Type {
     const t = this.#return;
-    return t instanceof LazyRef ? (this.#return = resolve(t)) : t;
+    return typeof t === "number" ? (this.#return = resolve(this, t)) : t;
   }
   set return(t: Type) {
     this.#return = t;
@@ -532,7 +555,7 @@ export class FuncProto extends TypeBase {
   /** The parameters; a last one of type {@linkcode Void} with no name means `...`. */
   get params(): FuncParam[] {
     const p = this.#params;
-    return p instanceof LazyList ? (this.#params = resolveList<FuncParam>(p)) : p;
+    return p === LAZY_LIST ? (this.#params = resolveList<FuncParam>(this)) : p;
   }
   set params(p: FuncParam[]) {
     this.#params = p;
@@ -546,7 +569,7 @@ export class FuncProto extends TypeBase {
 
 /** A function (`BTF_KIND_FUNC`): a name, a prototype and a linkage. */
 export class Func extends TypeBase {
-  #type: Type | LazyRef;
+  #type: Type | number;
   /** {@linkcode Linkage}: static, global or extern (stored in vlen). */
   linkage: number;
 
@@ -563,7 +586,7 @@ export class Func extends TypeBase {
   /** The prototype (a {@linkcode FuncProto} in any valid BTF). */
   get type(): Type {
     const t = this.#type;
-    return t instanceof LazyRef ? (this.#type = resolve(t)) : t;
+    return typeof t === "number" ? (this.#type = resolve(this, t)) : t;
   }
   set type(t: Type) {
     this.#type = t;
@@ -572,7 +595,7 @@ export class Func extends TypeBase {
 
 /** A variable (`BTF_KIND_VAR`). */
 export class Var extends TypeBase {
-  #type: Type | LazyRef;
+  #type: Type | number;
   /** {@linkcode Linkage}: static, global or extern. */
   linkage: number;
 
@@ -589,7 +612,7 @@ export class Var extends TypeBase {
   /** The variable's type. */
   get type(): Type {
     const t = this.#type;
-    return t instanceof LazyRef ? (this.#type = resolve(t)) : t;
+    return typeof t === "number" ? (this.#type = resolve(this, t)) : t;
   }
   set type(t: Type) {
     this.#type = t;
@@ -617,7 +640,7 @@ export class VarSecinfo {
 export class Datasec extends TypeBase {
   /** Size in bytes (0 in objects straight from clang; the loader fills it in). */
   size: number;
-  #vars: VarSecinfo[] | LazyList;
+  #vars: VarSecinfo[];
 
   /** Makes a data section. */
   constructor(name: string, size: number, vars: VarSecinfo[] = []) {
@@ -632,7 +655,7 @@ export class Datasec extends TypeBase {
   /** The variables in the section. */
   get vars(): VarSecinfo[] {
     const v = this.#vars;
-    return v instanceof LazyList ? (this.#vars = resolveList<VarSecinfo>(v)) : v;
+    return v === LAZY_LIST ? (this.#vars = resolveList<VarSecinfo>(this)) : v;
   }
   set vars(v: VarSecinfo[]) {
     this.#vars = v;
@@ -660,7 +683,7 @@ export class Float extends TypeBase {
  * struct, union, typedef, variable or function, or on one of its members or parameters.
  */
 export class DeclTag extends TypeBase {
-  #type: Type | LazyRef;
+  #type: Type | number;
   /** The member or parameter index the tag applies to; -1 for the type itself. */
   index: number;
 
@@ -684,7 +707,7 @@ export class DeclTag extends TypeBase {
   /** The tagged type. */
   get type(): Type {
     const t = this.#type;
-    return t instanceof LazyRef ? (this.#type = resolve(t)) : t;
+    return typeof t === "number" ? (this.#type = resolve(this, t)) : t;
   }
   set type(t: Type) {
     this.#type = t;

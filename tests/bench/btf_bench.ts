@@ -1,8 +1,9 @@
 // BTF parse + walk of vmlinux: this package against libbpf (btf__parse + a walk over every
-// type and member, tests/bench/btf_parse.c), same run. Peak memory is measured in child
-// processes and printed first.
+// type and member, tests/bench/btf_parse.c), same run. Memory is measured in fresh
+// processes (btf_mem.ts and the C executable) and printed first.
 //   deno bench -A tests/bench/btf_bench.ts     (after tests/bench/build.sh)
-import { loadSpec, parseSpec } from "../../btf/mod.ts";
+import { loadSpec, parseSpec, Struct } from "../../btf/mod.ts";
+import { mapKernelBtf } from "../../btf/handle.ts";
 import { walkObjects, walkRaw } from "./btf_walk.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
@@ -14,7 +15,10 @@ const lib = Deno.dlopen(
   so,
   {
     btf_parse_walk: { parameters: ["buffer"], result: "u64" },
+    btf_parse_walk_resolved: { parameters: ["buffer"], result: "u64" },
+    btf_mmap_walk: { parameters: ["buffer"], result: "u64" },
     btf_new_walk: { parameters: ["buffer", "u32"], result: "u64" },
+    btf_parse_find: { parameters: ["buffer", "buffer"], result: "u64" },
   } as const,
 );
 const cPath = (p: string) => new TextEncoder().encode(p + "\0");
@@ -27,33 +31,72 @@ Deno.writeFileSync(COPY, bytes);
 const copyPath = cPath(COPY);
 globalThis.addEventListener("unload", () => Deno.removeSync(COPY));
 
-// The same checksum on both sides shows the walks read the same fields.
-const cSum = Number(lib.symbols.btf_parse_walk(sysPath));
-const tsSum = walkRaw(loadSpec(VMLINUX));
-if (cSum !== tsSum) throw new Error(`Checksums differ: libbpf ${cSum}, ours ${tsSum}`);
+// Linux 6.16 lets /sys/kernel/btf/vmlinux be mapped; older kernels skip those rows.
+const canMap = mapKernelBtf() !== undefined;
 
-function peak(cmd: string, args: string[]): number {
+// The same checksums on both sides show that the walks read the same fields.
+function check(what: string, c: bigint, ts: number): void {
+  if (Number(c) !== ts) throw new Error(`${what} checksums differ: libbpf ${c}, ours ${ts}`);
+}
+check("raw walk", lib.symbols.btf_parse_walk(sysPath), walkRaw(loadSpec(VMLINUX)));
+check("object walk", lib.symbols.btf_parse_walk_resolved(sysPath), walkObjects(loadSpec(VMLINUX)));
+if (canMap) {
+  check("mapped walk", lib.symbols.btf_mmap_walk(sysPath), walkRaw(parseSpec(mapKernelBtf()!)));
+}
+const taskMembers = loadSpec(VMLINUX).typeByName("task_struct", Struct)!.members.length;
+check("task_struct", lib.symbols.btf_parse_find(sysPath, cPath("task_struct")), taskMembers);
+
+interface Mem {
+  hwm: number;
+  anon: number;
+}
+function memory(cmd: string, args: string[]): Mem {
   const out = new Deno.Command(cmd, { args, stdout: "piped" }).outputSync();
   const text = new TextDecoder().decode(out.stdout);
-  const m = text.match(/VmHWM:\s+(\d+) kB/);
-  if (!out.success || !m) throw new Error(`${cmd} ${args.join(" ")} failed: ${text}`);
-  return Number(m[1]);
+  const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
+  const m = { hwm: kb("VmHWM"), anon: kb("RssAnon") };
+  if (!out.success || Number.isNaN(m.hwm + m.anon)) {
+    throw new Error(`${cmd} ${args.join(" ")} failed: ${text}`);
+  }
+  return m;
 }
 const deno = Deno.execPath();
 const mem = here("btf_mem.ts");
 // Deno 2 lets only -A read /proc/self/status.
-const cPeak = peak(exe, [VMLINUX]);
-const denoIdle = peak(deno, ["run", "-A", mem, "none"]);
-const rawPeak = peak(deno, ["run", "-A", mem, "raw"]);
-const objPeak = peak(deno, ["run", "-A", mem, "objects"]);
-const mib = (kb: number) => `${(kb / 1024).toFixed(1)} MiB`;
+const runs: [string, Mem, Mem][] = [];
+const cIdle = memory(exe, ["none"]);
+runs.push(["libbpf: btf__parse + raw walk", memory(exe, ["raw"]), cIdle]);
+runs.push(["libbpf: btf__parse + resolving walk", memory(exe, ["resolved"]), cIdle]);
+const denoIdle = memory(deno, ["run", "-A", mem, "none"]);
+runs.push(["deno: loadSpec + raw walk", memory(deno, ["run", "-A", mem, "raw", "read"]), denoIdle]);
+if (canMap) {
+  runs.push(["deno: mapped + raw walk", memory(deno, ["run", "-A", mem, "raw", "map"]), denoIdle]);
+}
+runs.push([
+  "deno: loadSpec + object walk",
+  memory(deno, ["run", "-A", mem, "objects", "read"]),
+  denoIdle,
+]);
+if (canMap) {
+  runs.push([
+    "deno: mapped + object walk",
+    memory(deno, ["run", "-A", mem, "objects", "map"]),
+    denoIdle,
+  ]);
+}
+const mib = (kb: number) => (kb / 1024).toFixed(1).padStart(6);
 console.log(
-  `peak memory (VmHWM) to parse and walk vmlinux, each in a fresh process:\n` +
-    `  libbpf (C process):          ${mib(cPeak)}\n` +
-    `  deno, nothing parsed:        ${mib(denoIdle)}\n` +
-    `  deno, parse + raw walk:      ${mib(rawPeak)} (+${mib(rawPeak - denoIdle)} over idle)\n` +
-    `  deno, parse + object walk:   ${mib(objPeak)} (+${mib(objPeak - denoIdle)} over idle)\n` +
-    `  vmlinux BTF size:            ${mib(bytes.length / 1024)}`,
+  `memory to parse and walk vmlinux (${
+    mib(bytes.length / 1024).trim()
+  } MiB of BTF), each in a fresh process, in MiB:\n` +
+    `  ${"".padEnd(36)}  peak RSS  over idle  private over idle\n` +
+    `  ${"libbpf, idle (nothing parsed)".padEnd(36)}  ${mib(cIdle.hwm)}\n` +
+    `  ${"deno, idle (nothing parsed)".padEnd(36)}  ${mib(denoIdle.hwm)}\n` +
+    runs.map(([name, m, idle]) =>
+      `  ${name.padEnd(36)}  ${mib(m.hwm)}    ${mib(m.hwm - idle.hwm)}    ${
+        mib(m.anon - idle.anon)
+      }`
+    ).join("\n"),
 );
 
 const g1 = "parse and walk /sys/kernel/btf/vmlinux";
@@ -72,13 +115,22 @@ Deno.bench({
     walkRaw(loadSpec(VMLINUX));
   },
 });
-Deno.bench({
-  name: "loadSpec + object walk (every type and member decoded)",
-  group: g1,
-  fn() {
-    walkObjects(loadSpec(VMLINUX));
-  },
-});
+if (canMap) {
+  Deno.bench({
+    name: "libbpf mmap + btf__new + walk (C)",
+    group: g1,
+    fn() {
+      lib.symbols.btf_mmap_walk(sysPath);
+    },
+  });
+  Deno.bench({
+    name: "mapKernelBtf + parseSpec + raw walk",
+    group: g1,
+    fn() {
+      walkRaw(parseSpec(mapKernelBtf()!));
+    },
+  });
+}
 
 const g2 = "parse and walk a copy of vmlinux BTF in a regular file";
 Deno.bench({
@@ -121,11 +173,57 @@ Deno.bench({
   },
 });
 
+const g4 = "parse vmlinux and read every type, name and reference";
 Deno.bench({
-  name: "loadSpec + typeByName(task_struct) + its members",
-  group: "parse and look up one type",
+  name: "libbpf btf__parse + resolving walk (C)",
+  group: g4,
+  baseline: true,
   fn() {
-    const t = loadSpec(VMLINUX).typeByName("task_struct");
-    if (!t || t.kind !== "struct" || t.members.length === 0) throw new Error("task_struct");
+    lib.symbols.btf_parse_walk_resolved(sysPath);
   },
 });
+Deno.bench({
+  name: "loadSpec + object walk (every type and member decoded)",
+  group: g4,
+  fn() {
+    walkObjects(loadSpec(VMLINUX));
+  },
+});
+if (canMap) {
+  Deno.bench({
+    name: "mapKernelBtf + parseSpec + object walk",
+    group: g4,
+    fn() {
+      walkObjects(parseSpec(mapKernelBtf()!));
+    },
+  });
+}
+
+const g5 = "parse vmlinux and look up one struct and its members";
+const taskName = cPath("task_struct");
+Deno.bench({
+  name: "libbpf btf__parse + btf__find_by_name_kind(task_struct) (C)",
+  group: g5,
+  baseline: true,
+  fn() {
+    lib.symbols.btf_parse_find(sysPath, taskName);
+  },
+});
+Deno.bench({
+  name: "loadSpec + typeByName(task_struct) + its members",
+  group: g5,
+  fn() {
+    const t = loadSpec(VMLINUX).typeByName("task_struct", Struct);
+    if (!t || t.members.length === 0) throw new Error("task_struct");
+  },
+});
+if (canMap) {
+  Deno.bench({
+    name: "mapKernelBtf + parseSpec + typeByName(task_struct) + its members",
+    group: g5,
+    fn() {
+      const t = parseSpec(mapKernelBtf()!).typeByName("task_struct", Struct);
+      if (!t || t.members.length === 0) throw new Error("task_struct");
+    },
+  });
+}

@@ -1,16 +1,30 @@
-// Peak memory of one parse and walk of vmlinux, measured in a fresh process:
-//   deno run -A tests/bench/btf_mem.ts [none|raw|objects] [path]
-// Prints the checksum (raw mode) and VmHWM from /proc/self/status.
-import { loadSpec } from "../../btf/mod.ts";
+// Memory of one parse and walk of vmlinux, measured in a fresh process:
+//   deno run -A tests/bench/btf_mem.ts [none|raw|objects] [read|map]
+// Prints the checksum and, from /proc/self/status, the peak resident set (VmHWM) and the
+// private and file-backed parts of the current one, while the spec is still held. "read"
+// reads the file (loadSpec), "map" maps it (mapKernelBtf, Linux 6.16+).
+import { loadSpec, parseSpec, type Spec } from "../../btf/mod.ts";
+import { mapKernelBtf } from "../../btf/handle.ts";
 import { walkObjects, walkRaw } from "./btf_walk.ts";
 
+const VMLINUX = "/sys/kernel/btf/vmlinux";
 const mode = Deno.args[0] ?? "raw";
-const path = Deno.args[1] ?? "/sys/kernel/btf/vmlinux";
+const source = Deno.args[1] ?? "read";
+let spec: Spec | undefined;
 let result = 0;
 if (mode !== "none") {
-  const spec = loadSpec(path);
+  if (source === "map") {
+    const bytes = mapKernelBtf();
+    if (!bytes) throw new Error(`${VMLINUX} cannot be mapped on this kernel`);
+    spec = parseSpec(bytes);
+  } else {
+    spec = loadSpec(VMLINUX);
+  }
   result = mode === "objects" ? walkObjects(spec) : walkRaw(spec);
 }
-const status = Deno.readTextFileSync("/proc/self/status");
 console.log(`checksum ${result}`);
-console.log(status.split("\n").find((l) => l.startsWith("VmHWM:")));
+for (const line of Deno.readTextFileSync("/proc/self/status").split("\n")) {
+  if (/^(VmHWM|RssAnon|RssFile):/.test(line)) console.log(line);
+}
+// Held until here, so that the figures above include it.
+if (spec !== undefined && spec.typeCount === 0) console.log("empty");

@@ -1,6 +1,6 @@
-// The TypeScript side of the BTF benchmark: the same walk as btf_parse.c, over the raw
+// The TypeScript side of the BTF benchmark: the same walks as btf_parse.c, over the raw
 // tables (no allocation per type) and over the type objects.
-import { Datasec, Enum, FuncProto, Kind, type Spec, Struct, Union } from "../../btf/mod.ts";
+import { Datasec, Enum, FuncProto, Kind, kindOf, type Spec, Struct, Union } from "../../btf/mod.ts";
 
 /** Sums the fields btf_parse.c sums, reading spec.raw as libbpf's walk reads struct btf_type. */
 export function walkRaw(spec: Spec): number {
@@ -42,18 +42,27 @@ export function walkRaw(spec: Spec): number {
 }
 
 /**
- * Decodes every type object and every member, value, parameter and section entry: what a
- * program that uses the object API over all of vmlinux pays. Returns a count.
+ * Decodes every type object and reads what it holds: its name; every member's name, type,
+ * offset and bitfield size; every enumerator's name; every parameter's name and type;
+ * every section entry's type, offset and size. Computes the checksum of `walk_resolved` in
+ * btf_parse.c, which reads the same through libbpf (names as C strings, referenced types
+ * through btf__type_by_id).
  */
 export function walkObjects(spec: Spec): number {
-  let n = 0;
+  let sum = 0;
   for (const t of spec.types()) {
-    n++;
+    sum += kindOf(t) + t.name.length;
     if (t instanceof Struct || t instanceof Union) {
-      for (const m of t.members) n += m.offset + (m.type.kind === "void" ? 0 : 1);
-    } else if (t instanceof Enum) n += t.values.length;
-    else if (t instanceof FuncProto) n += t.params.length;
-    else if (t instanceof Datasec) n += t.vars.length;
+      for (const m of t.members) {
+        sum += m.name.length + kindOf(m.type) + m.offset + m.bitfieldSize;
+      }
+    } else if (t instanceof Enum) {
+      for (const v of t.values) sum += 1 + v.name.length;
+    } else if (t instanceof FuncProto) {
+      for (const p of t.params) sum += p.name.length + kindOf(p.type);
+    } else if (t instanceof Datasec) {
+      for (const v of t.vars) sum += kindOf(v.type) + v.offset + v.size;
+    }
   }
-  return n;
+  return sum;
 }

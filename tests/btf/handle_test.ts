@@ -10,12 +10,19 @@ import {
   loadSpec,
   marshalTypes,
   Member,
+  parseSpec,
   sizeof,
   type Spec,
   Struct,
   Var,
 } from "../../btf/mod.ts";
-import { btfFeatures, BtfHandle, kernelCompat } from "../../btf/handle.ts";
+import {
+  btfFeatures,
+  BtfHandle,
+  kernelCompat,
+  mapKernelBtf,
+  mapKernelSpec,
+} from "../../btf/handle.ts";
 import { ClosedError, SyscallError } from "../../errors.ts";
 import { assertNoFdLeak, kernelTest, testdata } from "../_harness.ts";
 import { assertSameLines, btfObjects } from "./_util.ts";
@@ -126,3 +133,33 @@ kernelTest("raw bytes load as they are; a handle closes once and then refuses us
   assertEquals(again.spec().typeCount, raw.typeCount);
   again.close();
 });
+
+kernelTest(
+  "vmlinux BTF maps equal to the file, shares the kernel spec cache, unmaps when collected",
+  async () => {
+    const path = "/sys/kernel/btf/vmlinux";
+    const mappings = () =>
+      Deno.readTextFileSync("/proc/self/maps").split("\n").filter((l) => l.endsWith(path)).length;
+    const before = mappings();
+    await assertNoFdLeak(async () => {
+      let mapped = mapKernelBtf();
+      // Kernels before 6.16 refuse the mapping; mapKernelSpec then reads the file.
+      if (mapped === undefined) return;
+      const read = Deno.readFileSync(path);
+      assertEquals(mapped.length, read.length);
+      assert(mapped.every((b, i) => b === read[i]), "mapped bytes differ from the file");
+      assertEquals(parseSpec(mapped).typeCount, parseSpec(read).typeCount);
+      assertEquals(mappings(), before + 1);
+      mapped = undefined;
+      // The FinalizationRegistry unmaps once the buffer is collected and the loop turns.
+      const gc = (globalThis as { gc?: () => void }).gc;
+      if (gc === undefined) return;
+      for (let i = 0; i < 10 && mappings() > before; i++) {
+        gc();
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      assertEquals(mappings(), before);
+    });
+    assert(mapKernelSpec() === loadKernelSpec());
+  },
+);

@@ -10,6 +10,7 @@ import {
   type Array as ArrayType,
   Builder,
   Const,
+  copyType,
   Datasec,
   DeclTag,
   Enum,
@@ -26,6 +27,7 @@ import {
   loadKernelModuleSpec,
   loadKernelSpec,
   loadSpec,
+  marshalTypes,
   Member,
   parseSpec,
   Pointer,
@@ -340,4 +342,66 @@ Deno.test("impossible counts, bad ids and self-referencing modifiers are FormatE
   new DataView(badName.buffer).setUint32(24, 1 << 30, true);
   assertThrows(() => parseSpec(badName).validate(), FormatError, "String offset");
   assertEquals(v.getUint16(0, true), 0xeb9f);
+});
+
+Deno.test("type ids belong to the spec that decoded the type, not to copies or other parses", () => {
+  const bytes = Deno.readFileSync(testdata("maps_globals-el.o"));
+  const spec = loadSpec(testdata("maps_globals-el.o"));
+  const again = loadSpec(testdata("maps_globals-el.o"));
+  const ev = spec.typeByName("event", Struct)!;
+  const id = spec.typeId(ev)!;
+  assert(id > 0 && bytes.length > 0);
+  assertEquals(again.typeId(ev), undefined);
+  assertEquals(again.typeId(again.typeById(id)), id);
+  const copy = copyType(ev);
+  assertEquals(spec.typeId(copy), undefined);
+  // A copy's references are resolved objects: its members read the same as the original's.
+  assertEquals(
+    copy.members.map((m) => [m.name, m.type.name, m.offset]),
+    ev.members.map((m) => [m.name, m.type.name, m.offset]),
+  );
+});
+
+Deno.test("names that are not ASCII decode as UTF-8", () => {
+  const int = new Int("entier_signé", 4, IntEncoding.Signed);
+  const s = new Struct("größe", 8, [new Member("ä", int, 0), new Member("plain", int, 32)]);
+  const spec = parseSpec(marshalTypes([int, s]));
+  const back = spec.typeByName("größe", Struct)!;
+  assertEquals(back.members.map((m) => m.name), ["ä", "plain"]);
+  assertEquals(back.members[0].type.name, "entier_signé");
+  const ascii = parseSpec(
+    marshalTypes([new Struct("plain_struct", 4, [new Member("x", new Int("int", 4), 0)])]),
+  );
+  const plain = ascii.typeByName("plain_struct", Struct)!;
+  assertEquals(ascii.nameOf(ascii.typeId(plain)!), "plain_struct");
+  assertEquals(plain.members[0].name, "x");
+  assertThrows(() => ascii.string(ascii.stringsLength), RangeError);
+});
+
+Deno.test("formatRaw validates first, even when no name is ever decoded", () => {
+  // Raw BTF by hand: one anonymous pointer to type 7, which does not exist; one empty string.
+  const bytes = new Uint8Array(24 + 12 + 1);
+  const v = new DataView(bytes.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  bytes[2] = 1;
+  v.setUint32(4, 24, true); // hdr_len
+  v.setUint32(8, 0, true); // type_off
+  v.setUint32(12, 12, true); // type_len
+  v.setUint32(16, 12, true); // str_off
+  v.setUint32(20, 1, true); // str_len
+  v.setUint32(24 + 4, Kind.Pointer << 24, true);
+  v.setUint32(24 + 8, 7, true);
+  assertThrows(() => formatRaw(parseSpec(bytes)), FormatError, "Type id 7 out of range");
+});
+
+Deno.test("name lookups give the same ids before and after the name index is built", () => {
+  const path = testdata("maps_globals-el.o");
+  const indexed = loadSpec(path);
+  const names = [...new Set([...indexed.types()].map((t) => t.name))].filter((n) => n !== "");
+  assert(names.length > 8);
+  // The first lookups of a spec scan; later ones build and use the hash index.
+  for (const n of names) indexed.typeIdsByName(n);
+  for (const n of [...names, "no_such_type"]) {
+    assertEquals(loadSpec(path).typeIdsByName(n), indexed.typeIdsByName(n), n);
+  }
 });
