@@ -15,3 +15,50 @@ export * from "./elf/mod.ts";
 export * from "./map/mod.ts";
 export * from "./prog/mod.ts";
 export * from "./link/mod.ts";
+
+// Types that the flat exports mention, re-exported under names deno doc can resolve (it does
+// not look into `export * as` namespaces). In code, use them as `asm.…` and `btf.…`.
+export type {
+  ByteOrder,
+  FormatOptions as AsmFormatOptions,
+  FormatStyle as AsmFormatStyle,
+  Instruction as AsmInstruction,
+  InstructionAt as AsmInstructionAt,
+  Instructions as AsmInstructions,
+  MapLike as AsmMapLike,
+  Register as AsmRegister,
+  SourceLine as AsmSourceLine,
+} from "./asm/mod.ts";
+export type {
+  Array as BtfArray,
+  Composite as BtfComposite,
+  Const as BtfConst,
+  Datasec as BtfDatasec,
+  DeclTag as BtfDeclTag,
+  Enum as BtfEnum,
+  EnumValue as BtfEnumValue,
+  Float as BtfFloat,
+  Func as BtfFunc,
+  FuncParam as BtfFuncParam,
+  FuncProto as BtfFuncProto,
+  Fwd as BtfFwd,
+  Int as BtfInt,
+  KindName as BtfKindName,
+  Member as BtfMember,
+  Pointer as BtfPointer,
+  RawBtf,
+  Ref as BtfRef,
+  Restrict as BtfRestrict,
+  Spec as BtfSpec,
+  Struct as BtfStruct,
+  Type as BtfType,
+  TypeBase as BtfTypeBase,
+  TypeClass as BtfTypeClass,
+  Typedef as BtfTypedef,
+  TypeTag as BtfTypeTag,
+  Union as BtfUnion,
+  Var as BtfVar,
+  VarSecinfo as BtfVarSecinfo,
+  Void as BtfVoid,
+  Volatile as BtfVolatile,
+} from "./btf/mod.ts";

@@ -24,6 +24,7 @@
 
 export {
   Array,
+  Composite,
   Const,
   Datasec,
   DeclTag,
@@ -44,9 +45,11 @@ export {
   MAX_KIND,
   Member,
   Pointer,
+  Ref,
   Restrict,
   Struct,
   type Type,
+  TypeBase,
   type TypeClass,
   Typedef,
   TypeTag,

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { ByteOrder } from "../asm/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   asciiTable,
@@ -33,7 +34,6 @@ import {
   KIND_NAMES,
   LAZY_LIST,
   lazyRef,
-  type LazySource,
   MAX_KIND,
   Member,
   Pointer,
@@ -52,8 +52,8 @@ import {
   Volatile,
 } from "./types.ts";
 
-/** The byte order of a BTF blob or ELF object. */
-export type ByteOrder = "little" | "big";
+/** The byte order of a BTF blob or ELF object (the same type as `asm.ByteOrder`). */
+export type { ByteOrder };
 
 /** `BTF_MAGIC`. */
 export const BTF_MAGIC = 0xeb9f;
@@ -240,7 +240,7 @@ export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
  * kept, so the same id always gives the same object. A split spec (module BTF) sees the
  * types of its base as well; its own ids start at the base's next id.
  */
-export class Spec implements Iterable<Type>, LazySource {
+export class Spec implements Iterable<Type> {
   /** The byte order the BTF was read in. */
   readonly byteOrder: ByteOrder;
   /** The base spec of split BTF, if any. */

@@ -165,7 +165,7 @@ export type Type =
 export type TypeClass<T extends Type = Type> = abstract new (...args: any[]) => T;
 
 /** The common base of every type class. */
-abstract class TypeBase {
+export abstract class TypeBase {
   /** The name; `""` for an anonymous type. */
   name: string;
   // Where a decoded type came from: one slot per type instead of a WeakMap entry per type
@@ -319,11 +319,13 @@ export class Member {
   }
 }
 
-abstract class Composite extends TypeBase {
+/** The common base of {@linkcode Struct} and {@linkcode Union}: a size and members. */
+export abstract class Composite extends TypeBase {
   /** Size in bytes. */
   size: number;
   #members: Member[];
 
+  /** Sets the name, size in bytes and members. */
   constructor(name: string, size: number, members: Member[]) {
     super(name);
     this.size = size;
@@ -431,9 +433,11 @@ export class Fwd extends TypeBase {
   }
 }
 
-abstract class Ref extends TypeBase {
+/** The common base of the types that only refer to another type (qualifiers, typedefs, pointers, tags). */
+export abstract class Ref extends TypeBase {
   #type: Type | number;
 
+  /** Sets the name and the referred type. */
   constructor(name: string, type: Type) {
     super(name);
     this.#type = type;
