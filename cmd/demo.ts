@@ -10,7 +10,8 @@
  * sudo deno task demo --pid 1234      # count one process only (a load-time constant)
  * ```
  *
- * Needs root (or CAP_BPF and CAP_PERFMON), `--allow-ffi` and `--allow-read` (tracefs).
+ * Needs root (or CAP_BPF and CAP_PERFMON) and `--allow-all`: Deno lets only `-A` read the
+ * files under /sys where tracefs and the CPU list live.
  *
  * @module
  */
@@ -81,12 +82,14 @@ export function formatTable(rows: DemoRow[], elapsed: number, processes: number)
 /** What stops the demo from running here, or undefined: checked before touching the kernel. */
 export function missingPermissions(): string | undefined {
   const missing: string[] = [];
-  for (const name of ["ffi", "read"] as const) {
+  // Deno reads /sys (tracefs, the CPU list) only with --allow-all; -A grants every one of these.
+  for (const name of ["ffi", "read", "write", "run", "env", "net", "sys"] as const) {
     if (Deno.permissions.querySync({ name }).state !== "granted") missing.push(`--allow-${name}`);
   }
   if (missing.length === 0) return undefined;
-  return `The demo needs ${missing.join(" and ")}: run it with \`deno task demo\`, ` +
-    "or `deno run --allow-ffi --allow-read cmd/demo.ts`";
+  return `The demo needs --allow-all (-A; missing here: ${missing.join(", ")}): ` +
+    "--allow-ffi for bpf(2), and Deno reads tracefs under /sys only with -A. " +
+    "Run it with `deno task demo`, or `deno run -A cmd/demo.ts`";
 }
 
 /** Loads, attaches, prints the table every second, detaches. */

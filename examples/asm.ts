@@ -1,6 +1,6 @@
 // A program built with the assembler, no C: a socket filter that counts the packets it sees
 // in an array map and accepts them. Runs it on test packets.
-// Run: sudo deno run --allow-ffi examples/asm.ts
+// Run: sudo deno run -A examples/asm.ts
 import { asm, BpfMap, btf, MapSpec, MapType, Program, ProgramSpec, ProgramType } from "../mod.ts";
 
 const { R0, R1, R2, R10, Word, DWord } = asm;

@@ -1,6 +1,6 @@
 // Map in map: an array of two inner arrays, one counter each; the program counts small
 // packets in the first and large ones in the second. Runs the program with test packets.
-// Run: sudo deno run --allow-ffi examples/map_in_map.ts
+// Run: sudo deno run -A examples/map_in_map.ts
 import { BpfMap } from "../mod.ts";
 import { loadMapInMap, loadMapInMapSpec } from "./map_in_map_bpf.ts";
 

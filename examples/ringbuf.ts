@@ -1,5 +1,5 @@
 // Ring buffer: one event per program started (sched:sched_process_exec), read as they come.
-// Run: sudo deno run --allow-ffi --allow-read examples/ringbuf.ts [--duration 10]
+// Run: sudo deno run -A examples/ringbuf.ts [--duration 10]
 import { attachTracepoint, RingReader } from "../mod.ts";
 import { durationArg } from "./_run.ts";
 import { loadRingbuf } from "./ringbuf_bpf.ts";

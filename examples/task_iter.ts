@@ -1,5 +1,5 @@
 // Task iterator: lists every process (pid and command) from a BPF iterator, read like a file.
-// Run: sudo deno run --allow-ffi --allow-read examples/task_iter.ts
+// Run: sudo deno run -A examples/task_iter.ts
 import { attachIter } from "../mod.ts";
 import { loadTaskIter } from "./task_iter_bpf.ts";
 

@@ -1,6 +1,6 @@
 // tcx: counts the packets and bytes arriving on an interface (default: lo) with a tcx
 // ingress program (kernel 6.6 and later), passing them on to the next program.
-// Run: sudo deno run --allow-ffi --allow-read examples/tcx.ts [--duration 10] [--interface eth0]
+// Run: sudo deno run -A examples/tcx.ts [--duration 10] [--interface eth0]
 import { attachTCX } from "../mod.ts";
 import { durationArg, everySecond } from "./_run.ts";
 import { loadTcx } from "./tcx_bpf.ts";

@@ -1,5 +1,5 @@
 // Tracepoint: counts openat(2) calls per process on syscalls:sys_enter_openat.
-// Run: sudo deno run --allow-ffi --allow-read examples/tracepoint.ts [--duration 10]
+// Run: sudo deno run -A examples/tracepoint.ts [--duration 10]
 import { attachTracepoint } from "../mod.ts";
 import { durationArg, everySecond } from "./_run.ts";
 import { loadTracepoint } from "./tracepoint_bpf.ts";

@@ -1,6 +1,6 @@
 // uprobe and uretprobe: every call of libc's getcwd(3) — who called it, with what buffer
 // size, and whether it succeeded — sent through a ring buffer when it returns.
-// Run: sudo deno run --allow-ffi --allow-read examples/uprobe.ts [--duration 10] [--libc /path/libc.so.6]
+// Run: sudo deno run -A examples/uprobe.ts [--duration 10] [--libc /path/libc.so.6]
 import { attachUprobe, attachUretprobe, codecFor, decodeValue, RingReader } from "../mod.ts";
 import { durationArg } from "./_run.ts";
 import { type Call, loadUprobe } from "./uprobe_bpf.ts";

@@ -1,5 +1,5 @@
 // XDP: counts packets per IP protocol on an interface (default: lo) and lets them pass.
-// Run: sudo deno run --allow-ffi --allow-read examples/xdp.ts [--duration 10] [--interface eth0]
+// Run: sudo deno run -A examples/xdp.ts [--duration 10] [--interface eth0]
 import { attachXDP, XDPMode } from "../mod.ts";
 import { durationArg, everySecond } from "./_run.ts";
 import { loadXdp } from "./xdp_bpf.ts";
