@@ -65,8 +65,13 @@ kernelTest("bpf2ts: generated from C, checked, linted, loaded, typed values read
 
 using objs = loadCliBindings({ constants: { multiplier: 3, default_color: "BLUE" } });
 const run = objs.programs.record.run({ data: new Uint8Array(40) });
-const s: Sample | undefined = objs.maps.samples.lookup(40);
-if (s === undefined) throw new Error("no sample");
+// The program keys the sample by skb->len (the test packet less its Ethernet header).
+const [[len, first]] = [...objs.maps.samples.entries()];
+const s: Sample | undefined = objs.maps.samples.lookup(len);
+if (s === undefined || JSON.stringify(s, (_k, v) => typeof v === "bigint" ? String(v) : v) !==
+  JSON.stringify(first, (_k, v) => typeof v === "bigint" ? String(v) : v)) {
+  throw new Error("lookup and iteration disagree");
+}
 const total: bigint = s.total;
 const label: string = s.label;
 const color: Color = s.color;
@@ -76,6 +81,7 @@ const runsTotal: bigint = objs.variables.runs_total.get();
 objs.variables.origin.set({ x: 1, y: 2 });
 console.log(JSON.stringify({
   retval: run.retval,
+  len,
   total: String(total),
   label,
   color,
@@ -115,7 +121,8 @@ console.log(n);
     assertEquals(r.ok, true, r.out);
     assertEquals(JSON.parse(r.out), {
       retval: 0,
-      total: String(40 * 3 + 0x100000000),
+      len: 40 - 14,
+      total: String((40 - 14) * 3 + 0x100000000),
       label: "sample",
       color: "BLUE",
       where: { x: -3, y: 7 },
