@@ -18,4 +18,12 @@ export {
 } from "./program_spec.ts";
 export { VariableSpec } from "./variable_spec.ts";
 export { CollectionSpec, type CollectionSpecInit } from "./collection_spec.ts";
-export { Program, type ProgramLoadOptions, type RunOptions, type RunResult } from "./program.ts";
+export {
+  MAX_LOG_SIZE,
+  Program,
+  type ProgramLoadOptions,
+  type RunOptions,
+  type RunResult,
+} from "./program.ts";
+export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
+export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";

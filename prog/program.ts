@@ -6,15 +6,55 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import { VerifierError } from "../errors.ts";
-import type { AttachType } from "./attach_type.ts";
-import type { ProgramSpec } from "./program_spec.ts";
-import type { ProgramType } from "./program_type.ts";
+import { feature } from "../_internal/feature.ts";
+import { Errno, VerifierError } from "../errors.ts";
+import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
+import {
+  type CoreCandidateCache,
+  explainCorePoison,
+  Func,
+  type Spec,
+  Typedef,
+} from "../btf/mod.ts";
+import { BtfHandle } from "../btf/handle.ts";
+import { AttachType } from "./attach_type.ts";
+import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
+import { ProgramType, programTypeName } from "./program_type.ts";
+import { ObjectBtf } from "./_object_btf.ts";
+import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
+import { type ProgramInfo, programInfo } from "./program_info.ts";
+import { applyRelocations } from "./_core.ts";
+import { resolveKernelSymbols } from "./_externs.ts";
+
+/** The kernel's cap on the verifier log buffer (`UINT_MAX >> 8`). */
+export const MAX_LOG_SIZE = 0xffffffff >>> 8;
+/** The log buffer size a failed load is retried with first, unless the caller gives one. */
+const DEFAULT_LOG_SIZE = 64 * 1024;
+const BPF_OBJ_NAME_LEN = 16;
+const FUNC_INFO_SIZE = 8;
+const LINE_INFO_SIZE = 16;
 
 /** Options of {@linkcode Program.load}. */
 export interface ProgramLoadOptions {
-  /** Verifier log size to retry with after a failed load (bytes). */
+  /**
+   * Verifier log level (1 = the path taken, 2 = every instruction, 4 = statistics). 0, the
+   * default, loads without a log and asks for one (level 1) only to explain a failure; a
+   * non-zero level asks from the first try and keeps the log in `Program.verifierLog`.
+   */
+  logLevel?: number;
+  /**
+   * The log buffer size to start with, in bytes. It grows (to the size the kernel reports
+   * on Linux 6.4+, else doubling) until the log fits or reaches the kernel's maximum.
+   */
   logSize?: number;
+  /** Target BTF for CO-RE relocations and attach targets instead of the running kernel's. */
+  kernelTypes?: Spec | Spec[];
+  /** For `freplace` (Extension) programs, and tracing of BPF programs: the target program. */
+  targetProgram?: Program;
+  /** @internal CO-RE candidates shared by the programs of one collection. */
+  coreCache?: CoreCandidateCache;
+  /** @internal The collection's loaded BTF; the loader makes its own when absent. */
+  objectBtf?: ObjectBtf;
 }
 
 /** The outcome of one {@linkcode Program.run}. */
@@ -25,20 +65,55 @@ export interface RunResult {
   duration: number;
   /** The packet after the run (when `data` was given). */
   data?: Uint8Array;
+  /** The context after the run (when `context` was given). */
+  context?: Uint8Array;
 }
 
 /** Options of {@linkcode Program.run}. */
 export interface RunOptions {
   /** Packet or input data. */
   data?: Uint8Array;
+  /** Room for the output data; default: the input's size plus 256 bytes. */
+  dataOutSize?: number;
+  /** The context (`struct __sk_buff`, `struct xdp_md`, syscall program arguments, …). */
+  context?: Uint8Array;
+  /** Room for the output context; default: the input context's size. */
+  contextOutSize?: number;
   /** How many times to run (the kernel averages the duration). */
   repeat?: number;
+  /** `BPF_F_TEST_*` flags. */
+  flags?: number;
+  /** The CPU to run on (needs `BPF_F_TEST_RUN_ON_CPU` in `flags`). */
+  cpu?: number;
 }
 
-const BPF_OBJ_NAME_LEN = 16;
+/** Object names: supported since Linux 4.15. */
+const objNames = feature("BPF_OBJ_NAME", "4.15", () => {
+  const insns = allocBuffer(16);
+  insns.set([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+  const attr = new Attr()
+    .u32(0, ProgramType.SocketFilter)
+    .u32(4, 2)
+    .pointer(8, insns)
+    .pointer(16, cString("GPL"));
+  attr.bytes.set(new TextEncoder().encode("probe"), 48);
+  const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+  if (r >= 0) {
+    new FD(r, "Program").close();
+    return true;
+  }
+  if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM);
+  return false;
+});
+
+/** The name the kernel accepts: alphanumerics, `_` and `.`, at most 15 characters. */
+function kernelName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, BPF_OBJ_NAME_LEN - 1);
+}
 
 /**
- * A loaded program. Make one with {@linkcode Program.load}; close it with `close()` or `using`.
+ * A loaded program. Make one with {@linkcode Program.load} (or a collection); close it with
+ * `close()` or `using`.
  *
  * @example
  * ```ts ignore
@@ -52,49 +127,98 @@ export class Program {
   readonly type: ProgramType;
   /** The name it was loaded with. */
   readonly name: string;
+  /** The verifier's log of a successful load, when a log level was asked for. */
+  readonly verifierLog: string | undefined;
 
-  private constructor(fd: FD, type: ProgramType, name: string) {
+  private constructor(fd: FD, type: ProgramType, name: string, log?: string) {
     this.#fd = fd;
     this.type = type;
     this.name = name;
+    this.verifierLog = log;
   }
 
   /**
-   * Loads `spec` with BPF_PROG_LOAD. A program the verifier rejects throws
-   * {@linkcode VerifierError} with the log.
+   * Loads `spec` with BPF_PROG_LOAD: CO-RE relocations applied, the object's BTF with
+   * func_info and line_info passed along, the attach target resolved. A program the
+   * verifier rejects throws {@linkcode VerifierError} with the whole log.
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
-    const insns = allocBuffer(spec.instructions.slots * 8);
-    insns.set(spec.instructions.marshal("little"));
-    const license = cString(spec.license || "GPL");
-    const name = spec.name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, BPF_OBJ_NAME_LEN - 1);
+    checkMapReferences(spec);
+    let insns: Instructions = applyRelocations(
+      spec.instructions,
+      options.kernelTypes,
+      options.coreCache,
+    );
+    const symbols = resolveKernelSymbols(insns, options.kernelTypes);
+    insns = symbols.insns;
+    const raw = allocBuffer(insns.slots * 8);
+    raw.set(insns.marshal(HOST_ORDER));
+    const name = objNames.supported() ? kernelName(spec.name) : "";
     const attr = new Attr()
       .u32(0, spec.type)
-      .u32(4, insns.length / 8)
-      .pointer(8, insns)
-      .pointer(16, license)
+      .u32(4, raw.length / 8)
+      .pointer(8, raw)
+      .pointer(16, cString(spec.license || "GPL"))
       .u32(40, spec.kernelVersion)
       .u32(44, spec.flags)
-      .u32(68, spec.attachType as AttachType);
+      .u32(68, spec.attachType);
     attr.bytes.set(new TextEncoder().encode(name), 48);
-    const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
-    if (r >= 0) return new Program(new FD(r, "Program"), spec.type, name);
-    const logSize = options.logSize ?? 1 << 20;
-    const log = allocBuffer(logSize);
-    attr.u32(24, 1).u32(28, logSize).pointer(32, log);
-    const again = bpfErrno(BpfCmd.PROG_LOAD, attr);
-    if (again >= 0) return new Program(new FD(again, "Program"), spec.type, name);
-    const end = log.indexOf(0);
-    const text = new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end));
-    if (text.length > 0) {
-      throw new VerifierError(`BPF_PROG_LOAD of '${spec.name}'`, -again, text, end < 0);
+
+    const owned: { close(): void }[] = [...symbols.handles];
+    try {
+      if (spec.btf && hasBtfInfo(insns)) {
+        let objBtf = options.objectBtf;
+        if (!objBtf) {
+          objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns));
+          owned.push(objBtf);
+        }
+        setBtfInfo(attr, insns, objBtf);
+      }
+      const target = attachTarget(spec, options);
+      if (target) {
+        attr.u32(108, target.btfId).u32(112, target.fd);
+        if (target.owned) owned.push(target.owned);
+      }
+      if (symbols.fdArray.length > 0) {
+        const fds = allocBuffer(symbols.fdArray.length * 4);
+        const fv = new DataView(fds.buffer);
+        symbols.fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
+        attr.pointer(120, fds);
+      }
+      const { fd, log } = loadWithLog(attr, options, spec, insns);
+      return new Program(new FD(fd, "Program"), spec.type, name, log);
+    } finally {
+      for (const o of owned) o.close();
     }
-    throw bpfError(BpfCmd.PROG_LOAD, -again, `program '${spec.name}'`);
   }
 
-  /** Takes ownership of `fd`, a program file descriptor. */
-  static fromFd(fd: number, type: ProgramType, name = ""): Program {
-    return new Program(new FD(fd, "Program"), type, name);
+  /**
+   * Takes ownership of `fd`, a program file descriptor. The type and name are read from
+   * the kernel unless given (a caller that knows them saves a syscall).
+   */
+  static fromFd(fd: number, type?: ProgramType, name?: string): Program {
+    const owner = new FD(fd, "Program");
+    if (type !== undefined) return new Program(owner, type, name ?? "");
+    try {
+      const info = programInfo(owner.raw);
+      return new Program(owner, info.type, name ?? info.name);
+    } catch (e) {
+      owner.close();
+      throw e;
+    }
+  }
+
+  /** Opens the program with kernel id `id` (BPF_PROG_GET_FD_BY_ID). */
+  static fromId(id: number): Program {
+    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) {
+      throw new RangeError(`Invalid program id: ${id}`);
+    }
+    return Program.fromFd(bpf(BpfCmd.PROG_GET_FD_BY_ID, new Attr().u32(0, id)));
+  }
+
+  /** Opens a program pinned in bpffs at `path` (BPF_OBJ_GET). */
+  static loadPinned(path: string): Program {
+    return Program.fromFd(bpf(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path))));
   }
 
   /** The file descriptor (throws {@linkcode ClosedError} after close). */
@@ -107,7 +231,7 @@ export class Program {
     return this.#fd.closed;
   }
 
-  /** Closes the program; safe to call twice. */
+  /** Closes this handle; the program lives on while pins, links or other fds hold it. */
   close(): void {
     this.#fd.close();
   }
@@ -117,19 +241,241 @@ export class Program {
     this.close();
   }
 
-  /** Runs the program once (or `repeat` times) with BPF_PROG_TEST_RUN. */
+  /** A new, independent handle to the same program. */
+  clone(): Program {
+    return new Program(this.#fd.dup(), this.type, this.name);
+  }
+
+  /** Pins the program at `path` in bpffs. */
+  pin(path: string): void {
+    bpf(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, this.fd));
+  }
+
+  /** Removes a pin (any bpffs path); the program lives on while other references hold it. */
+  static unpin(path: string): void {
+    Deno.removeSync(path);
+  }
+
+  /** What the kernel reports: id, tag, map ids, translated and JIT-compiled code, stats. */
+  info(): ProgramInfo {
+    return programInfo(this.fd);
+  }
+
+  /** Keeps `map` alive as long as the program, though no instruction refers to it. */
+  bindMap(map: { readonly fd: number }): void {
+    bpf(BpfCmd.PROG_BIND_MAP, new Attr().u32(0, this.fd).u32(4, map.fd));
+  }
+
+  /** Runs the program with BPF_PROG_TEST_RUN and returns its result. */
   run(options: RunOptions = {}): RunResult {
-    const attr = new Attr().u32(0, this.fd).u32(32, options.repeat ?? 1);
+    const repeat = options.repeat ?? 1;
+    if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) {
+      throw new RangeError(`Invalid repeat count: ${repeat}`);
+    }
+    const attr = new Attr().u32(0, this.fd).u32(32, repeat)
+      .u32(64, options.flags ?? 0).u32(68, options.cpu ?? 0);
     let out: Uint8Array | undefined;
     if (options.data) {
       const input = allocBuffer(options.data.length);
       input.set(options.data);
-      out = allocBuffer(options.data.length + 256);
+      out = allocBuffer(options.dataOutSize ?? options.data.length + 256);
       attr.u32(8, input.length).u32(12, out.length).pointer(16, input).pointer(24, out);
+    }
+    let ctxOut: Uint8Array | undefined;
+    if (options.context) {
+      const ctx = allocBuffer(options.context.length);
+      ctx.set(options.context);
+      ctxOut = allocBuffer(options.contextOutSize ?? options.context.length);
+      attr.u32(40, ctx.length).u32(44, ctxOut.length).pointer(48, ctx).pointer(56, ctxOut);
     }
     bpf(BpfCmd.PROG_TEST_RUN, attr);
     const result: RunResult = { retval: attr.getU32(4), duration: attr.getU32(36) };
-    if (out) result.data = out.slice(0, attr.getU32(12));
+    if (out) result.data = out.slice(0, Math.min(out.length, attr.getU32(12)));
+    if (ctxOut) result.context = ctxOut.slice(0, Math.min(ctxOut.length, attr.getU32(44)));
     return result;
   }
+}
+
+const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "little" : "big";
+
+/** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
+function checkMapReferences(spec: ProgramSpec): void {
+  for (const [i, ins] of spec.instructions.list.entries()) {
+    const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
+    if (ext?.kind === "kconfig" && ins.map === undefined) {
+      throw new TypeError(
+        `Cannot load program '${spec.name}': instruction ${i} reads kconfig extern ` +
+          `'${ext.name}', which needs a collection (newCollection)`,
+      );
+    }
+    if (
+      ins.opcode === LoadImm64Op && (ins.src === Pseudo.MapFD || ins.src === Pseudo.MapValue) &&
+      ins.map === undefined && ins.reference !== undefined
+    ) {
+      throw new TypeError(
+        `Cannot load program '${spec.name}': instruction ${i} refers to map '${ins.reference}', ` +
+          "which is not resolved (load it with newCollection or set the instruction's map)",
+      );
+    }
+  }
+}
+
+function hasBtfInfo(insns: Instructions): boolean {
+  for (const ins of insns.list) {
+    if (ins.line !== undefined || ins.meta?.[FUNC_INFO] !== undefined) return true;
+  }
+  return false;
+}
+
+/** The source lines of a program's instructions (for the strings of its line info). */
+export function* lines(insns: Instructions) {
+  for (const ins of insns.list) if (ins.line !== undefined) yield ins.line;
+}
+
+/** Writes prog_btf_fd, func_info and line_info from the instructions' metadata. */
+function setBtfInfo(attr: Attr, insns: Instructions, btf: ObjectBtf): void {
+  const funcs: number[] = [];
+  const lineRecs: number[] = [];
+  let at = 0;
+  for (const ins of insns.list) {
+    const func = ins.meta?.[FUNC_INFO];
+    if (func !== undefined) funcs.push(at, btf.typeId(func));
+    const line = ins.line;
+    if (line !== undefined) {
+      lineRecs.push(
+        at,
+        btf.stringOffset(line.fileName ?? ""),
+        btf.stringOffset(line.text),
+        ((line.lineNumber ?? 0) << 10) | ((line.column ?? 0) & 0x3ff),
+      );
+    }
+    at += ins.opcode === LoadImm64Op ? 2 : 1;
+  }
+  attr.u32(72, btf.fd);
+  if (funcs.length > 0) {
+    const fi = allocBuffer(funcs.length * 4);
+    new Uint32Array(fi.buffer).set(funcs);
+    attr.u32(76, FUNC_INFO_SIZE).pointer(80, fi).u32(88, funcs.length / 2);
+  }
+  if (lineRecs.length > 0) {
+    const li = allocBuffer(lineRecs.length * 4);
+    new Uint32Array(li.buffer).set(lineRecs.map((x) => x >>> 0));
+    attr.u32(92, LINE_INFO_SIZE).pointer(96, li).u32(104, lineRecs.length / 4);
+  }
+}
+
+interface AttachTarget {
+  btfId: number;
+  fd: number;
+  owned?: { close(): void };
+}
+
+/** The BTF id (and object or program fd) of what a tracing, LSM or freplace program attaches to. */
+function attachTarget(spec: ProgramSpec, options: ProgramLoadOptions): AttachTarget | undefined {
+  const t = spec.type;
+  if (t !== ProgramType.Tracing && t !== ProgramType.LSM && t !== ProgramType.Extension) {
+    return undefined;
+  }
+  const what = `program '${spec.name}' (${programTypeName(t)})`;
+  if (spec.attachTo === "") {
+    throw new TypeError(`Cannot load ${what}: it needs an attach target (attachTo)`);
+  }
+  if (options.targetProgram || t === ProgramType.Extension) {
+    const target = options.targetProgram;
+    if (!target) {
+      throw new TypeError(`Cannot load ${what}: an Extension program needs options.targetProgram`);
+    }
+    const btfId = target.info().btfId;
+    if (btfId === 0) {
+      throw new TypeError(`Cannot load ${what}: the target program has no BTF`);
+    }
+    using handle = BtfHandle.fromId(btfId);
+    const func = handle.spec().typeByName(spec.attachTo, Func);
+    if (!func) {
+      throw new TypeError(
+        `Cannot load ${what}: the target program has no function '${spec.attachTo}'`,
+      );
+    }
+    return { btfId: handle.spec().typeId(func)!, fd: target.fd };
+  }
+  let found;
+  if (t === ProgramType.Tracing && spec.attachType === AttachType.TraceRawTP) {
+    found = findKernelType("btf_trace_" + spec.attachTo, Typedef, options.kernelTypes);
+  } else {
+    const prefix = t === ProgramType.LSM
+      ? "bpf_lsm_"
+      : spec.attachType === AttachType.TraceIter
+      ? "bpf_iter_"
+      : "";
+    found = findKernelType(prefix + spec.attachTo, Func, options.kernelTypes);
+  }
+  if (!found) {
+    throw new TypeError(
+      `Cannot load ${what}: attach target '${spec.attachTo}' is not in the kernel's BTF`,
+    );
+  }
+  if (found.module === undefined) return { btfId: found.id, fd: 0 };
+  const handle = moduleBtfHandle(found.module);
+  return { btfId: found.id, fd: handle.fd, owned: handle };
+}
+
+/**
+ * BPF_PROG_LOAD, first without a log (unless a level is asked for), then, on failure, with
+ * a log buffer that grows until the log fits.
+ */
+function loadWithLog(
+  attr: Attr,
+  options: ProgramLoadOptions,
+  spec: ProgramSpec,
+  insns: Instructions,
+): { fd: number; log?: string } {
+  const level = options.logLevel ?? 0;
+  let size = options.logSize ?? DEFAULT_LOG_SIZE;
+  if (!Number.isInteger(size) || size < 128 || size > MAX_LOG_SIZE) {
+    throw new RangeError(`Invalid log size ${size}: must be from 128 to ${MAX_LOG_SIZE}`);
+  }
+  if (level === 0) {
+    const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+    if (r >= 0) return { fd: r };
+    if (r === -Errno.EPERM) {
+      throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM, `cannot load program '${spec.name}'`);
+    }
+  }
+  for (;;) {
+    const log = allocBuffer(size);
+    attr.u32(24, level || 1).u32(28, size).pointer(32, log).u32(140, 0);
+    const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+    const errno = -r;
+    if (errno === Errno.ENOSPC && size < MAX_LOG_SIZE) {
+      // Linux 6.4+ says how much it needed; older kernels leave 0 there, so double.
+      const needed = attr.getU32(140);
+      size = Math.min(MAX_LOG_SIZE, needed > size ? needed : size * 2);
+      continue;
+    }
+    const text = logText(log);
+    if (r >= 0) return { fd: r, log: level > 0 ? text : undefined };
+    if (text.length > 0) {
+      throw new VerifierError(
+        `BPF_PROG_LOAD of '${spec.name}'${poisonNote(text, insns)}`,
+        errno,
+        text,
+        errno === Errno.ENOSPC,
+      );
+    }
+    throw bpfError(BpfCmd.PROG_LOAD, errno, `program '${spec.name}'`);
+  }
+}
+
+/**
+ * When the verifier stopped at a poisoned CO-RE relocation, names it: the verifier only
+ * says "invalid func unknown#195896080", which nobody can act on.
+ */
+function poisonNote(log: string, insns: Instructions): string {
+  const why = explainCorePoison(insns, log);
+  return why.length === 0 ? "" : ` (${why.join("; ")})`;
+}
+
+function logText(log: Uint8Array): string {
+  const end = log.indexOf(0);
+  return new TextDecoder().decode(log.subarray(0, end < 0 ? log.length : end));
 }

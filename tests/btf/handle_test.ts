@@ -4,6 +4,7 @@ import {
   Datasec,
   formatRaw,
   Func,
+  type FuncProto,
   Int,
   Linkage,
   loadKernelSpec,
@@ -12,9 +13,11 @@ import {
   Member,
   parseSpec,
   sizeof,
+  skipQualifiers,
   type Spec,
   Struct,
   Var,
+  Void,
 } from "../../btf/mod.ts";
 import {
   btfFeatures,
@@ -38,8 +41,18 @@ function layoutDatasecs(spec: Spec): void {
   for (const t of spec.types()) {
     if ((t instanceof Func || t instanceof Var) && t.linkage === Linkage.Extern) {
       t.linkage = Linkage.Global;
+      // A typeless ksym (`extern const void sym __ksym`) gets an int, as libbpf gives it.
+      if (t instanceof Var && skipQualifiers(t.type) instanceof Void) {
+        t.type = spec.typeByName("int", Int) ?? new Int("int", 4, 1);
+      }
+      // clang leaves the parameters of extern declarations unnamed; the kernel wants names.
+      if (t instanceof Func) {
+        for (const [i, p] of (t.type as FuncProto).params.entries()) p.name ||= `arg${i}`;
+      }
     }
     if (!(t instanceof Datasec) || t.size !== 0) continue;
+    // Functions (kfuncs) share .ksyms with variables; the kernel takes only variables there.
+    t.vars = t.vars.filter((v) => v.type instanceof Var);
     let off = 0;
     for (const v of t.vars) {
       if (!(v.type instanceof Var)) continue;

@@ -1,0 +1,55 @@
+/**
+ * Where the loader applies CO-RE relocations: against the caller's target types or the
+ * running kernel's BTF (vmlinux first, then modules, as libbpf searches), only when some
+ * instruction carries a relocation.
+ *
+ * @module
+ */
+
+import type { Instructions } from "../asm/mod.ts";
+import {
+  applyCoreRelocations,
+  CORE_RELO_META,
+  type CoreCandidateCache,
+  kernelModulesWithBtf,
+  loadKernelModuleSpec,
+  loadKernelSpec,
+  type Spec,
+} from "../btf/mod.ts";
+
+/** Whether any instruction carries a CO-RE relocation. */
+export function hasCoreRelocations(insns: Instructions): boolean {
+  for (const ins of insns.list) if (ins.meta?.[CORE_RELO_META] !== undefined) return true;
+  return false;
+}
+
+let kernelTargets: Spec[] | undefined;
+
+/** vmlinux and every module with BTF, read once per process. */
+export function kernelCoreTargets(): Spec[] {
+  if (kernelTargets) return kernelTargets;
+  const targets = [loadKernelSpec()];
+  let modules: string[] = [];
+  try {
+    modules = kernelModulesWithBtf();
+  } catch { /* no module BTF directory */ }
+  for (const m of modules) {
+    try {
+      targets.push(loadKernelModuleSpec(m));
+    } catch { /* a module that went away or has unreadable BTF */ }
+  }
+  return kernelTargets = targets;
+}
+
+/**
+ * A copy of `insns` with every CO-RE relocation applied against `targets` (default: the
+ * running kernel's BTF), or `insns` itself when there is nothing to relocate.
+ */
+export function applyRelocations(
+  insns: Instructions,
+  targets?: Spec | Spec[],
+  cache?: CoreCandidateCache,
+): Instructions {
+  if (!hasCoreRelocations(insns)) return insns;
+  return applyCoreRelocations(insns, targets ?? kernelCoreTargets(), { cache });
+}

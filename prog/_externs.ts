@@ -1,0 +1,122 @@
+/**
+ * Resolving kernel symbols in instructions: kfunc calls (a BTF id, and the index of a module's
+ * BTF in `fd_array`), typed ksyms (`BPF_PSEUDO_BTF_ID`) and typeless ksyms (an address from
+ * `/proc/kallsyms`), as libbpf resolves them.
+ *
+ * @module
+ */
+
+import {
+  CallKind,
+  Class,
+  copy,
+  type Instruction,
+  Instructions,
+  JumpOp,
+  LoadImm64Op,
+  Pseudo,
+} from "../asm/mod.ts";
+import { Func, skipQualifiers, type Spec, Var, Void } from "../btf/mod.ts";
+import type { BtfHandle } from "../btf/handle.ts";
+import { EXTERN, type ExternRef } from "./program_spec.ts";
+import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
+import { kallsymsAddress } from "./_kallsyms.ts";
+
+const CALL = Class.JMP | JumpOp.Call;
+
+/** Instructions with kernel symbols resolved, and what the load needs for them. */
+export interface ResolvedSymbols {
+  /** The instructions (a copy when anything changed). */
+  insns: Instructions;
+  /** `fd_array` for module kfuncs: index 0 is unused, as in libbpf. */
+  fdArray: number[];
+  /** Module BTF handles to close after the load. */
+  handles: BtfHandle[];
+}
+
+/** Whether `ins` refers to a kernel symbol the loader must resolve. */
+function needsKernelSymbol(ins: Instruction): boolean {
+  const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
+  if (ext !== undefined) return ext.kind === "ksym" || ext.kind === "kfunc";
+  if (ins.reference === undefined) return false;
+  return (ins.opcode === CALL && ins.src === CallKind.Kfunc) ||
+    (ins.opcode === LoadImm64Op && ins.src === Pseudo.BTFID);
+}
+
+/**
+ * Resolves every kfunc call and ksym load of `insns`. `kernelTypes` replaces the running
+ * kernel's BTF. A missing non-weak symbol throws a ReferenceError naming it.
+ */
+export function resolveKernelSymbols(
+  insns: Instructions,
+  kernelTypes?: Spec | Spec[],
+): ResolvedSymbols {
+  const out: ResolvedSymbols = { insns, fdArray: [], handles: [] };
+  let list: Instruction[] | undefined;
+  const modules = new Map<string, number>();
+  const moduleIndex = (module: string): { index: number; fd: number } => {
+    let index = modules.get(module);
+    if (index === undefined) {
+      const handle = moduleBtfHandle(module);
+      out.handles.push(handle);
+      if (out.fdArray.length === 0) out.fdArray.push(0);
+      index = out.fdArray.length;
+      out.fdArray.push(handle.fd);
+      modules.set(module, index);
+    }
+    return { index, fd: out.fdArray[index] };
+  };
+  try {
+    for (let i = 0; i < insns.list.length; i++) {
+      const orig = insns.list[i];
+      if (!needsKernelSymbol(orig)) continue;
+      list ??= insns.list.slice();
+      const ins = list[i] = copy(orig);
+      const ext = orig.meta?.[EXTERN] as ExternRef | undefined;
+      const name = ext?.name ?? orig.reference!;
+      const weak = ext?.weak ?? false;
+      if (ins.opcode === CALL) {
+        const found = findKernelType(name, Func, kernelTypes);
+        ins.src = CallKind.Kfunc;
+        if (!found) {
+          if (!weak) throw new ReferenceError(`Cannot resolve kfunc '${name}': not in kernel BTF`);
+          ins.imm = 0;
+          ins.offset = 0;
+        } else {
+          ins.imm = found.id;
+          ins.offset = found.module === undefined ? 0 : moduleIndex(found.module).index;
+        }
+        ins.reference = undefined;
+        continue;
+      }
+      // A ksym: typed when its BTF type says what it points at.
+      const varType = ext?.type instanceof Var ? skipQualifiers(ext.type.type) : undefined;
+      const typed = ext === undefined || (varType !== undefined && !(varType instanceof Void));
+      if (typed) {
+        const found = findKernelType(name, Var, kernelTypes);
+        if (found) {
+          ins.src = Pseudo.BTFID;
+          ins.imm = found.id;
+          ins.immHi = found.module === undefined ? 0 : moduleIndex(found.module).fd;
+          ins.reference = undefined;
+          continue;
+        }
+        if (!weak) throw new ReferenceError(`Cannot resolve ksym '${name}': not in kernel BTF`);
+      }
+      const addr = kallsymsAddress(name);
+      if (addr === undefined && !weak) {
+        throw new ReferenceError(`Cannot resolve ksym '${name}': not in /proc/kallsyms`);
+      }
+      const a = addr ?? 0n;
+      ins.src = Pseudo.None;
+      ins.imm = Number(BigInt.asIntN(32, a));
+      ins.immHi = Number(BigInt.asIntN(32, a >> 32n));
+      ins.reference = undefined;
+    }
+  } catch (e) {
+    for (const h of out.handles) h.close();
+    throw e;
+  }
+  if (list) out.insns = Instructions.of(list);
+  return out;
+}

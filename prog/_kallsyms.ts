@@ -1,0 +1,42 @@
+/**
+ * Kernel symbol addresses from `/proc/kallsyms`, for typeless ksyms.
+ *
+ * @module
+ */
+
+let cache: Map<string, bigint> | undefined;
+
+/** The address of kernel symbol `name`, or undefined when kallsyms does not list it. */
+export function kallsymsAddress(name: string): bigint | undefined {
+  if (!cache) {
+    cache = new Map();
+    const text = readProcFile("/proc/kallsyms");
+    for (const line of text.split("\n")) {
+      // "ffffffff81000000 T _text", or "... t name\t[module]" for module symbols
+      const sp1 = line.indexOf(" ");
+      const sp2 = line.indexOf(" ", sp1 + 1);
+      if (sp1 <= 0 || sp2 < 0) continue;
+      const tab = line.indexOf("\t", sp2 + 1);
+      const sym = line.slice(sp2 + 1, tab < 0 ? line.length : tab);
+      if (!cache.has(sym)) cache.set(sym, BigInt("0x" + line.slice(0, sp1)));
+    }
+  }
+  return cache.get(name);
+}
+
+/**
+ * Reads a procfs file in large chunks. procfs reports size 0, and `Deno.readTextFileSync`
+ * took 11 s for the 5 MB of kallsyms here, against 30 ms for 1 MiB reads.
+ */
+function readProcFile(path: string): string {
+  using f = Deno.openSync(path);
+  const chunk = new Uint8Array(1 << 20);
+  const decoder = new TextDecoder();
+  let text = "";
+  for (;;) {
+    const n = f.readSync(chunk);
+    if (n === null || n === 0) break;
+    text += decoder.decode(chunk.subarray(0, n), { stream: true });
+  }
+  return text + decoder.decode();
+}

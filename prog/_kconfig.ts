@@ -1,0 +1,125 @@
+/**
+ * Values of `__kconfig` externs: the kernel's build configuration (from `/boot/config-$(uname
+ * -r)` or `/proc/config.gz`) and libbpf's virtual ones such as `LINUX_KERNEL_VERSION`,
+ * encoded by the extern's BTF type as libbpf encodes them.
+ *
+ * @module
+ */
+
+import { gunzipSync } from "node:zlib";
+import { Array as ArrayType, Enum, Int, IntEncoding, sizeof, type Type } from "../btf/mod.ts";
+import { skipQualifiers } from "../btf/mod.ts";
+
+let config: Map<string, string> | undefined;
+
+/** The kernel's configuration as `CONFIG_…` → value text. */
+export function kernelConfig(): Map<string, string> {
+  if (config) return config;
+  let text: string | undefined;
+  try {
+    text = Deno.readTextFileSync(`/boot/config-${Deno.osRelease()}`);
+  } catch {
+    try {
+      text = new TextDecoder().decode(gunzipSync(Deno.readFileSync("/proc/config.gz")));
+    } catch (e) {
+      throw new Error(
+        "Cannot read the kernel configuration from /boot/config-* or /proc/config.gz",
+        { cause: e },
+      );
+    }
+  }
+  config = new Map();
+  for (const line of text.split("\n")) {
+    const eq = line.indexOf("=");
+    if (!line.startsWith("CONFIG_") || eq < 0) continue;
+    config.set(line.slice(0, eq), line.slice(eq + 1));
+  }
+  return config;
+}
+
+/** `KERNEL_VERSION(a, b, c)` of the running kernel, the patch level capped at 255. */
+export function kernelVersionCode(release: string = Deno.osRelease()): number {
+  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
+  if (!m) throw new Error(`Cannot parse kernel release "${release}"`);
+  return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(255, Number(m[3] ?? 0));
+}
+
+/**
+ * Writes the value of kconfig extern `name` of BTF type `type` into `out` at `offset`.
+ * Returns false when the kernel has no value for it (the caller decides about `__weak`).
+ */
+export function writeKconfig(name: string, type: Type, out: Uint8Array, offset: number): boolean {
+  let value: string | undefined;
+  if (name === "LINUX_KERNEL_VERSION") value = String(kernelVersionCode());
+  else if (name.startsWith("CONFIG_")) value = kernelConfig().get(name);
+  else throw new TypeError(`Unsupported kconfig extern '${name}'`);
+  if (value === undefined) return false;
+  const t = skipQualifiers(type);
+  const size = sizeof(t);
+  if (offset < 0 || offset + size > out.length) {
+    throw new RangeError(`Kconfig extern '${name}' at ${offset} does not fit its map`);
+  }
+  const view = new DataView(out.buffer, out.byteOffset + offset, size);
+  const tri = value === "y" ? 1 : value === "m" ? 2 : value === "n" ? 0 : undefined;
+  if (t instanceof Enum && t.name === "libbpf_tristate") {
+    if (tri === undefined) throw new TypeError(`Kconfig '${name}' = ${value} is not a tristate`);
+    writeInt(view, size, BigInt(tri));
+    return true;
+  }
+  if (t instanceof Int && (t.encoding & IntEncoding.Bool) !== 0) {
+    if (tri === undefined || tri === 2) {
+      throw new TypeError(`Kconfig '${name}' = ${value} is not a bool`);
+    }
+    view.setUint8(0, tri);
+    return true;
+  }
+  if (
+    t instanceof Int && size === 1 && (t.encoding & IntEncoding.Char) !== 0 && tri !== undefined
+  ) {
+    view.setUint8(0, value.charCodeAt(0));
+    return true;
+  }
+  if (t instanceof ArrayType) {
+    if (!value.startsWith('"') || !value.endsWith('"')) {
+      throw new TypeError(`Kconfig '${name}' = ${value} is not a string`);
+    }
+    const bytes = new TextEncoder().encode(value.slice(1, -1));
+    out.set(bytes.subarray(0, size - 1), offset);
+    return true;
+  }
+  if (t instanceof Int || t instanceof Enum) {
+    if (tri !== undefined && !/^\d/.test(value)) {
+      writeInt(view, size, BigInt(tri));
+      return true;
+    }
+    let n: bigint;
+    try {
+      n = BigInt(value);
+    } catch {
+      throw new TypeError(`Kconfig '${name}' = ${value} is not a number`);
+    }
+    writeInt(view, size, n);
+    return true;
+  }
+  throw new TypeError(`Kconfig extern '${name}' has a type libbpf does not support`);
+}
+
+function writeInt(view: DataView, size: number, n: bigint): void {
+  const le = true;
+  switch (size) {
+    case 1:
+      view.setUint8(0, Number(BigInt.asUintN(8, n)));
+      break;
+    case 2:
+      view.setUint16(0, Number(BigInt.asUintN(16, n)), le);
+      break;
+    case 4:
+      view.setUint32(0, Number(BigInt.asUintN(32, n)), le);
+      break;
+    case 8:
+      view.setBigUint64(0, BigInt.asUintN(64, n), le);
+      break;
+    default:
+      throw new TypeError(`Kconfig value of ${size} bytes`);
+  }
+}

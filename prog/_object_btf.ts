@@ -1,0 +1,177 @@
+/**
+ * The object's BTF as the kernel will take it: data sections laid out, extern linkage
+ * dropped, the strings of line info added, and loaded once for all programs and maps of a
+ * collection (as libbpf loads one BTF per object).
+ *
+ * @module
+ */
+
+import {
+  Builder,
+  Datasec,
+  DeclTag,
+  Func,
+  Linkage,
+  type Spec,
+  type Type,
+  Var,
+  VarSecinfo,
+} from "../btf/mod.ts";
+import { BtfHandle, kernelCompat } from "../btf/handle.ts";
+import type { SourceLine } from "../asm/mod.ts";
+
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Where the variables of one data section sit, and how big the section is. */
+export interface SectionLayout {
+  /** The section's size in bytes (its map's value size). */
+  size: number;
+  /** Byte offset of each variable by name. */
+  offsets: Map<string, number>;
+}
+
+/** The BTF of an object, loaded into the kernel with its ids and line strings known. */
+export class ObjectBtf {
+  readonly handle: BtfHandle;
+  readonly #builder: Builder;
+  readonly #replaced: Map<Type, Type>;
+  readonly #strings: Map<string, number>;
+
+  private constructor(
+    handle: BtfHandle,
+    builder: Builder,
+    replaced: Map<Type, Type>,
+    strings: Map<string, number>,
+  ) {
+    this.handle = handle;
+    this.#builder = builder;
+    this.#replaced = replaced;
+    this.#strings = strings;
+  }
+
+  /**
+   * Writes `spec` with the given section layouts and loads it. Data sections without a
+   * layout (`.ksyms`, or any section when the caller knows none) are left out: nothing the
+   * kernel checks refers to them except maps, which only use laid-out sections.
+   */
+  static load(
+    spec: Spec,
+    layouts: Map<string, SectionLayout>,
+    lines: Iterable<SourceLine>,
+  ): ObjectBtf {
+    const builder = new Builder();
+    const skipped = new Set<Type>();
+    const replaced = new Map<Type, Type>();
+    const datasecs: Datasec[] = [];
+    for (const t of spec.types()) {
+      if (t instanceof Datasec) {
+        datasecs.push(t);
+        skipped.add(t);
+      } else if (
+        (t instanceof Var || t instanceof Func) && t.linkage === Linkage.Extern
+      ) {
+        skipped.add(t);
+      }
+    }
+    for (const t of spec.types()) {
+      if (skipped.has(t)) continue;
+      if (t instanceof DeclTag && skipped.has(t.type)) continue;
+      builder.add(t);
+    }
+    for (const ds of datasecs) {
+      const layout = layouts.get(ds.name);
+      if (!layout || layout.size === 0) continue;
+      const vars: VarSecinfo[] = [];
+      let ok = true;
+      for (const vs of ds.vars) {
+        let v = vs.type;
+        if (!(v instanceof Var)) {
+          ok = false;
+          break;
+        }
+        const offset = layout.offsets.get(v.name) ?? (ds.vars.length === 1 ? 0 : undefined);
+        if (offset === undefined) {
+          ok = false;
+          break;
+        }
+        if (v.linkage === Linkage.Extern) {
+          const copy = new Var(v.name, v.type, Linkage.Global);
+          replaced.set(v, copy);
+          v = copy;
+        }
+        vars.push(new VarSecinfo(v, offset, vs.size));
+      }
+      if (!ok) continue;
+      vars.sort((a, b) => a.offset - b.offset);
+      const copy = new Datasec(ds.name, ds.size || layout.size, vars);
+      replaced.set(ds, copy);
+      builder.add(copy);
+    }
+    const bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_LITTLE ? "little" : "big" });
+    const { blob, strings } = appendStrings(bytes, lines);
+    return new ObjectBtf(BtfHandle.load(blob), builder, replaced, strings);
+  }
+
+  /** The fd of the loaded BTF. */
+  get fd(): number {
+    return this.handle.fd;
+  }
+
+  /** The id of `type` in the loaded BTF (its laid-out copy for data sections), or 0. */
+  typeId(type: unknown): number {
+    if (type === undefined || type === null) return 0;
+    const t = this.#replaced.get(type as Type) ?? type as Type;
+    return this.#builder.typeId(t) ?? 0;
+  }
+
+  /** The string offset of a line-info string added at load, or 0. */
+  stringOffset(s: string): number {
+    return this.#strings.get(s) ?? 0;
+  }
+
+  /** Closes the BTF fd (programs and maps that use it keep their own reference). */
+  close(): void {
+    this.handle.close();
+  }
+}
+
+/**
+ * Appends the file names and source lines of line info to the string section of a blob the
+ * builder wrote (types first, then strings), so that line_info records can point at them.
+ */
+function appendStrings(
+  bytes: Uint8Array,
+  lines: Iterable<SourceLine>,
+): { blob: Uint8Array; strings: Map<string, number> } {
+  const strings = new Map<string, number>();
+  const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const le = HOST_LITTLE;
+  const hdrLen = v.getUint32(4, le);
+  const strOff = v.getUint32(16, le);
+  const strLen = v.getUint32(20, le);
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  let added = 0;
+  const add = (s: string | undefined) => {
+    if (s === undefined || s === "" || strings.has(s)) return;
+    const b = enc.encode(s);
+    if (b.includes(0)) return;
+    strings.set(s, strLen + added);
+    parts.push(b);
+    added += b.length + 1;
+  };
+  for (const line of lines) {
+    add(line.fileName);
+    add(line.text);
+  }
+  if (added === 0) return { blob: bytes, strings };
+  const blob = new Uint8Array(bytes.length + added);
+  blob.set(bytes);
+  let p = hdrLen + strOff + strLen;
+  for (const b of parts) {
+    blob.set(b, p);
+    p += b.length + 1;
+  }
+  new DataView(blob.buffer).setUint32(20, strLen + added, le);
+  return { blob, strings };
+}

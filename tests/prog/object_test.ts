@@ -1,0 +1,78 @@
+/** Loading our testdata objects (through elf/) and checking what the programs compute. */
+import { assert, assertEquals } from "@std/assert";
+import { gunzipSync } from "node:zlib";
+import { newCollection } from "../../prog/mod.ts";
+import { assertNoFdLeak, kernelTest, run, testdata } from "../_harness.ts";
+import { loadSpec, noElfReader } from "./_elf_loader.ts";
+import { VerifierError } from "../../errors.ts";
+
+const packet = () => ({ data: new Uint8Array(64) });
+
+kernelTest("a volatile const set through its VariableSpec changes the result", async () => {
+  const spec = await loadSpec(testdata("prog_globals-el.o"));
+  {
+    using coll = newCollection(spec);
+    assertEquals(coll.programs.ret_answer.run(packet()).retval, 1);
+  }
+  spec.variables.answer.set(9);
+  {
+    using coll = newCollection(spec);
+    assertEquals(coll.programs.ret_answer.run(packet()).retval, 9);
+    // answer + data_counter (5) + global_double(1)
+    assertEquals(coll.programs.sum_globals.run(packet()).retval, 16);
+  }
+  spec.variables.unused_flag.set(1);
+  using coll = newCollection(spec);
+  assertEquals(coll.programs.ret_answer.run(packet()).retval, 1000);
+}, { skipIf: noElfReader });
+
+kernelTest("kconfig externs read the kernel's configuration", async () => {
+  const spec = await loadSpec(testdata("prog_globals-el.o"));
+  using coll = newCollection(spec, { only: ["kver"] });
+  // The oracle: uname and zcat, not the loader's own reader.
+  const release = run("uname", ["-r"]).trim();
+  const [a, b, c] = release.split(/[.-]/).map(Number);
+  const version = (a << 16) + (b << 8) + Math.min(c, 255);
+  const config = new TextDecoder().decode(gunzipSync(Deno.readFileSync("/proc/config.gz")));
+  const hz = Number(/^CONFIG_HZ=(\d+)$/m.exec(config)![1]);
+  assertEquals(coll.programs.kver.run(packet()).retval, version + hz);
+}, { skipIf: noElfReader });
+
+kernelTest("program arrays and maps of maps get their initial values", async () => {
+  const spec = await loadSpec(testdata("prog_globals-el.o"));
+  using coll = newCollection(spec);
+  assertEquals(coll.programs.tail.run(packet()).retval, 42);
+  assertEquals(coll.programs.map_in_map.run(packet()).retval, 1);
+  assertEquals(coll.programs.map_in_map.run(packet()).retval, 2);
+}, { skipIf: noElfReader });
+
+kernelTest("kfuncs and ksyms resolve against the kernel", async () => {
+  const spec = await loadSpec(testdata("prog_kernel-el.o"));
+  using coll = newCollection(spec);
+  // Test runs of socket filters pull the Ethernet header: the kernel sees 77 - 14 bytes.
+  assertEquals(coll.programs.kern_len.run({ data: new Uint8Array(77) }).retval, 63);
+  assertEquals(coll.programs.ksyms.run(packet()).retval, 7);
+}, { skipIf: noElfReader });
+
+kernelTest("an object whose last program fails leaves no fd open", async () => {
+  const spec = await loadSpec(testdata("prog_globals-el.o"));
+  const names = Object.keys(spec.programs);
+  // Break the last program: r0 = r9 (never written) before its exit.
+  const last = spec.programs[names[names.length - 1]];
+  const exit = last.instructions.list.findLastIndex((i) => i.opcode === 0x95);
+  last.instructions.list.splice(exit, 0, {
+    ...last.instructions.list[exit],
+    opcode: 0xbf,
+    dst: 0,
+    src: 9,
+  });
+  await assertNoFdLeak(() => {
+    let err: unknown;
+    try {
+      newCollection(spec).close();
+    } catch (e) {
+      err = e;
+    }
+    assert(err instanceof VerifierError, String(err));
+  });
+}, { skipIf: noElfReader });
