@@ -198,24 +198,16 @@ export function generate(options: GenerateOptions): string {
     "}",
     "",
     `/** The maps of \`${options.source}\`. */`,
-    `export interface ${N}Maps {`,
-    ...mapLines,
-    "}",
+    ...block(`${N}Maps`, mapLines),
     "",
     `/** The programs of \`${options.source}\`. */`,
-    `export interface ${N}Programs {`,
-    ...progLines,
-    "}",
+    ...block(`${N}Programs`, progLines),
     "",
     `/** The global variables of \`${options.source}\`. */`,
-    `export interface ${N}Variables {`,
-    ...varLines,
-    "}",
+    ...block(`${N}Variables`, varLines),
     "",
     `/** Values for global variables, set before load (\`volatile const\` ones become constants). */`,
-    `export interface ${N}Constants {`,
-    ...constLines,
-    "}",
+    ...block(`${N}Constants`, constLines),
     "",
     `/** Options of {@linkcode load${N}}. */`,
     `export interface Load${N}Options extends CollectionOptions {`,
@@ -332,6 +324,12 @@ export function generate(options: GenerateOptions): string {
     "",
   );
   return out.join("\n");
+}
+
+/** An interface of `lines`, or an empty record type (deno lint forbids empty interfaces). */
+function block(name: string, lines: string[]): string[] {
+  if (lines.length === 0) return [`export type ${name} = Record<string, never>;`];
+  return [`export interface ${name} {`, ...lines, "}"];
 }
 
 function paren(t: string): string {

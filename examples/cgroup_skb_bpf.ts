@@ -70,12 +70,10 @@ export interface CgroupSkbPrograms {
 }
 
 /** The global variables of `cgroup_skb.c`. */
-export interface CgroupSkbVariables {
-}
+export type CgroupSkbVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface CgroupSkbConstants {
-}
+export type CgroupSkbConstants = Record<string, never>;
 
 /** Options of {@linkcode loadCgroupSkb}. */
 export interface LoadCgroupSkbOptions extends CollectionOptions {

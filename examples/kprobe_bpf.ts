@@ -64,12 +64,10 @@ export interface KprobePrograms {
 }
 
 /** The global variables of `kprobe.c`. */
-export interface KprobeVariables {
-}
+export type KprobeVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface KprobeConstants {
-}
+export type KprobeConstants = Record<string, never>;
 
 /** Options of {@linkcode loadKprobe}. */
 export interface LoadKprobeOptions extends CollectionOptions {

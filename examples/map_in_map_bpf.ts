@@ -64,12 +64,10 @@ export interface MapInMapPrograms {
 }
 
 /** The global variables of `map_in_map.c`. */
-export interface MapInMapVariables {
-}
+export type MapInMapVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface MapInMapConstants {
-}
+export type MapInMapConstants = Record<string, never>;
 
 /** Options of {@linkcode loadMapInMap}. */
 export interface LoadMapInMapOptions extends CollectionOptions {

@@ -64,12 +64,10 @@ export interface RingbufPrograms {
 }
 
 /** The global variables of `ringbuf.c`. */
-export interface RingbufVariables {
-}
+export type RingbufVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface RingbufConstants {
-}
+export type RingbufConstants = Record<string, never>;
 
 /** Options of {@linkcode loadRingbuf}. */
 export interface LoadRingbufOptions extends CollectionOptions {

@@ -70,12 +70,10 @@ export interface TcxPrograms {
 }
 
 /** The global variables of `tcx.c`. */
-export interface TcxVariables {
-}
+export type TcxVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface TcxConstants {
-}
+export type TcxConstants = Record<string, never>;
 
 /** Options of {@linkcode loadTcx}. */
 export interface LoadTcxOptions extends CollectionOptions {

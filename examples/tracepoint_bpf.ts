@@ -72,12 +72,10 @@ export interface TracepointPrograms {
 }
 
 /** The global variables of `tracepoint.c`. */
-export interface TracepointVariables {
-}
+export type TracepointVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface TracepointConstants {
-}
+export type TracepointConstants = Record<string, never>;
 
 /** Options of {@linkcode loadTracepoint}. */
 export interface LoadTracepointOptions extends CollectionOptions {

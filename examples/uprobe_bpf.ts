@@ -76,12 +76,10 @@ export interface UprobePrograms {
 }
 
 /** The global variables of `uprobe.c`. */
-export interface UprobeVariables {
-}
+export type UprobeVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface UprobeConstants {
-}
+export type UprobeConstants = Record<string, never>;
 
 /** Options of {@linkcode loadUprobe}. */
 export interface LoadUprobeOptions extends CollectionOptions {

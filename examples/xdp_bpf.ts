@@ -64,12 +64,10 @@ export interface XdpPrograms {
 }
 
 /** The global variables of `xdp.c`. */
-export interface XdpVariables {
-}
+export type XdpVariables = Record<string, never>;
 
 /** Values for global variables, set before load (`volatile const` ones become constants). */
-export interface XdpConstants {
-}
+export type XdpConstants = Record<string, never>;
 
 /** Options of {@linkcode loadXdp}. */
 export interface LoadXdpOptions extends CollectionOptions {
