@@ -7,9 +7,10 @@
 
 import type { ByteOrder } from "../asm/mod.ts";
 import type { ExtInfos, Spec } from "../btf/mod.ts";
-import { Datasec, Var } from "../btf/mod.ts";
+import { type Datasec, Kind, Var } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
+import type { ExtOffsets } from "./ext_scan.ts";
 
 /** One parsed object, shared by the readers of maps, data, externs and programs. */
 export interface ObjectContext {
@@ -21,23 +22,21 @@ export interface ObjectContext {
   symbols: readonly ElfSymbol[];
   /** `.BTF`, when present. */
   btf: Spec | undefined;
-  /** `.BTF.ext`, when present. */
+  /** `.BTF.ext`, when present and parsed at open (see `extOffsets`). */
   ext: ExtInfos | undefined;
-  /** Named, non-section symbols by `"<section index>:<name>"`, the first of each. */
-  byName: Map<string, ElfSymbol>;
+  /** A copy of the `.BTF.ext` bytes, when present. */
+  extBytes: Uint8Array | undefined;
+  /**
+   * Where the `.BTF.ext` records point, when a scan found nothing `parseExtInfos` would
+   * refuse: the records themselves are then parsed only when instructions are built.
+   */
+  extOffsets: ExtOffsets | undefined;
+  /** Named, non-section symbols of each section by name (the first of each), built per section on first use. */
+  byName?: Map<number, Map<string, ElfSymbol>>;
+  /** The ids of BTF's Datasecs by name, built on first use. */
+  datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
   bySection?: Map<number, ElfSymbol[]>;
-}
-
-/** Indexes the named symbols of `symbols` for {@linkcode symbolNamed}. */
-export function indexSymbols(symbols: readonly ElfSymbol[]): Map<string, ElfSymbol> {
-  const out = new Map<string, ElfSymbol>();
-  for (const s of symbols) {
-    if (s.name === "" || s.type === SECTION_SYMBOL) continue;
-    const key = `${s.section}:${s.name}`;
-    if (!out.has(key)) out.set(key, s);
-  }
-  return out;
 }
 
 const SECTION_SYMBOL = 3;
@@ -45,9 +44,24 @@ const SECTION_SYMBOL = 3;
 /** The data section (`Datasec`) of BTF named `name`, if the object has BTF and one. */
 export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   if (!ctx.btf) return undefined;
-  const all = ctx.btf.typesByName(name, Datasec);
+  // One pass over the type kinds finds every Datasec: cheaper than a by-name lookup, which
+  // hashes every name of the spec first, for the few data sections an object has.
+  if (ctx.datasecs === undefined) {
+    const spec = ctx.btf.validate();
+    const ids = new Map<string, number[]>();
+    for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
+      if (spec.kindOf(id) !== Kind.Datasec) continue;
+      const n = spec.nameOf(id);
+      const list = ids.get(n);
+      if (list) list.push(id);
+      else ids.set(n, [id]);
+    }
+    ctx.datasecs = ids;
+  }
+  const all = ctx.datasecs.get(name);
+  if (all === undefined) return undefined;
   if (all.length > 1) throw new FormatError(`BTF: ${all.length} data sections "${name}"`, 0);
-  return all[0];
+  return ctx.btf.typeById(all[0]) as Datasec;
 }
 
 /** The symbols defined in `section`, sorted by value (then by table index). */
@@ -60,7 +74,12 @@ export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
       if (list) list.push(s);
       else by.set(s.section, [s]);
     }
-    for (const list of by.values()) list.sort((a, b) => a.value - b.value || a.index - b.index);
+    for (const list of by.values()) {
+      // Already in order (as clang mostly writes them) needs no sort: lists are in index order.
+      let sorted = true;
+      for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1].value <= list[i].value;
+      if (!sorted) list.sort((a, b) => a.value - b.value || a.index - b.index);
+    }
     ctx.bySection = by;
   }
   return ctx.bySection.get(section.index) ?? [];
@@ -73,7 +92,19 @@ export function symbolNamed(
   name: string,
   what: string,
 ): ElfSymbol {
-  const s = ctx.byName.get(`${section.index}:${name}`);
+  // Per section and on demand: most objects look names up in one or two data sections.
+  const byName = ctx.byName ??= new Map();
+  let names = byName.get(section.index);
+  if (names === undefined) {
+    names = new Map();
+    // Symbol table order, first one wins (symbolsIn sorts by value).
+    for (const s of ctx.symbols) {
+      if (s.section !== section.index || s.name === "" || s.type === SECTION_SYMBOL) continue;
+      if (!names.has(s.name)) names.set(s.name, s);
+    }
+    byName.set(section.index, names);
+  }
+  const s = names.get(name);
   if (s) return s;
   throw new FormatError(
     `ELF: ${what} "${name}" has no symbol in section "${section.name}"`,

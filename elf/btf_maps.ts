@@ -192,7 +192,7 @@ function initialValues(
     const sym = ctx.symbols[rel.symbol];
     const target = ctx.elf.sections[sym.section];
     const isFunc = sym.type === SymbolType.Func && target !== undefined &&
-      (Number(target.flags & 0xffn) & SectionFlag.ExecInstr) !== 0;
+      (target.flagBits & SectionFlag.ExecInstr) !== 0;
     if (isProgArray ? !isFunc : sym.section !== section.index || sym.name === "") {
       throw new FormatError(
         `ELF: value ${index} of map "${map.name}" refers to "${sym.name}", not a ${

@@ -7,14 +7,15 @@
  */
 
 import { Instructions } from "../asm/mod.ts";
-import { parseExtInfos, parseSpec } from "../btf/mod.ts";
+import { type ExtInfos, parseExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
-import { ProgramSpec } from "../prog/program_spec.ts";
+import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
 import { ElfFile, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
 import { readGlobalData } from "./data_sections.ts";
+import { scanExtInfos } from "./ext_scan.ts";
 import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
@@ -22,6 +23,7 @@ import {
   annotateProgramSection,
   decodeProgramSection,
   type ElfFunction,
+  extRecordsFit,
   functionOffsets,
   isEntryFunction,
   isProgramSection,
@@ -29,7 +31,7 @@ import {
   splitFunctions,
 } from "./program_sections.ts";
 import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
-import { indexSymbols, type ObjectContext } from "./_object.ts";
+import type { ObjectContext } from "./_object.ts";
 
 /**
  * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
@@ -56,6 +58,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
     if (s.info === 0 || s.info >= elf.sections.length) continue;
+    // Only code and `.maps` have relocations anything reads; like libbpf, skip the rest
+    // (debug info has most of an object's relocations).
+    const target = elf.sections[s.info];
+    if (!isProgramSection(target) && target.name !== BTF_MAPS_SECTION) continue;
     const list = relocations.get(s.info);
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
@@ -97,7 +103,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const entries: ElfFunction[] = [];
   for (const p of sections) {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
-    annotateProgramSection(ctx, p);
+    // With the records checked, annotating waits for the first program built; a record
+    // that misses an instruction is reported here, by annotating now.
+    if (ctx.extOffsets === undefined) annotateProgramSection(ctx.ext, p);
+    else if (!extRecordsFit(ctx.extOffsets, p)) annotateProgramSection(extInfos(ctx), p);
     for (const f of splitFunctions(p)) {
       if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
       functions.set(f.name, f);
@@ -105,24 +114,34 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     }
   }
 
+  // Instruction objects are made when a program's instructions are first read: each
+  // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
+  let annotated = ctx.extOffsets === undefined;
+  const build = (entry: ElfFunction) => () => {
+    if (!annotated) {
+      const ext = extInfos(ctx);
+      for (const p of sections) annotateProgramSection(ext, p);
+      annotated = true;
+    }
+    return Instructions.of(linkProgram(entry, functions));
+  };
   const license = readLicense(elf);
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
   for (const f of entries) {
     const c = convention(f.section.name);
-    programs[f.name] = new ProgramSpec({
+    programs[f.name] = lazyProgramSpec({
       name: f.name,
       type: c.programType,
       attachType: c.attachType,
       attachTo: c.attachTo,
       sectionName: f.section.name,
-      instructions: Instructions.of(linkProgram(f, functions)),
       license,
       kernelVersion,
       flags: c.programFlags,
       byteOrder: elf.byteOrder,
       btf: ctx.btf,
-    });
+    }, build(f));
   }
   return new CollectionSpec({
     programs,
@@ -162,11 +181,18 @@ function readObject(elf: ElfFile): ObjectContext {
   const btfSection = elf.section(".BTF");
   let btf;
   let ext;
+  let extBytes;
+  let extOffsets;
   if (btfSection) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
     btf = parseSpec(elf.data(btfSection).slice());
     const extSection = elf.section(".BTF.ext");
-    if (extSection) ext = parseExtInfos(elf.data(extSection).slice(), btf);
+    if (extSection) {
+      extBytes = elf.data(extSection).slice();
+      extOffsets = scanExtInfos(extBytes, btf);
+      // What the scan cannot vouch for is parsed now, to fail where it always did.
+      if (extOffsets === undefined) ext = parseExtInfos(extBytes, btf);
+    }
   }
   return {
     elf,
@@ -174,8 +200,17 @@ function readObject(elf: ElfFile): ObjectContext {
     symbols,
     btf,
     ext,
-    byName: indexSymbols(symbols),
+    extBytes,
+    extOffsets,
   };
+}
+
+/** The object's `.BTF.ext` records, parsed on first use. */
+function extInfos(ctx: ObjectContext): ExtInfos | undefined {
+  if (ctx.ext === undefined && ctx.extBytes !== undefined) {
+    ctx.ext = parseExtInfos(ctx.extBytes, ctx.btf!);
+  }
+  return ctx.ext;
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */
@@ -184,8 +219,15 @@ function readLicense(elf: ElfFile): string {
   if (!s) return "";
   const bytes = elf.data(s);
   const end = bytes.indexOf(0);
-  return new TextDecoder().decode(end < 0 ? bytes : bytes.subarray(0, end));
+  const text = end < 0 ? bytes : bytes.subarray(0, end);
+  // Licenses are short ASCII ("GPL", "Dual BSD/GPL"): no decoder call for them.
+  if (text.length <= 64 && text.every((c) => c < 0x80)) {
+    return String.fromCharCode.apply(null, text as unknown as number[]);
+  }
+  return utf8.decode(text);
 }
+
+const utf8 = new TextDecoder();
 
 /** The `version` section's u32: the `kern_version` old kprobe programs need. */
 function readVersion(elf: ElfFile): number {

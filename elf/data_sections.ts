@@ -20,7 +20,7 @@ export const BPF_F_RDONLY_PROG = 1 << 7;
 export function dataSectionKind(section: Section): "data" | "rodata" | "bss" | undefined {
   const { name, type } = section;
   // libbpf takes only allocated sections: debug info and BTF are not global data.
-  if ((Number(section.flags & 0xffn) & SectionFlag.Alloc) === 0) return undefined;
+  if ((section.flagBits & SectionFlag.Alloc) === 0) return undefined;
   if (type === SectionType.ProgBits) {
     if (name === ".data" || name.startsWith(".data.")) return "data";
     if (name === ".rodata" || name.startsWith(".rodata.")) return "rodata";

@@ -69,6 +69,8 @@ export interface Section {
   readonly name: string;
   readonly type: number;
   readonly flags: bigint;
+  /** The low byte of `flags` as a number, for cheap tests of the `SHF_*` bits. */
+  readonly flagBits: number;
   readonly offset: number;
   readonly size: number;
   readonly link: number;
@@ -115,6 +117,8 @@ export class ElfFile {
   readonly #view: DataView;
   readonly #little: boolean;
   #symbols: ElfSymbol[] | undefined;
+  /** Decoded string tables by file offset; null for one that is not all ASCII. */
+  readonly #tables = new Map<number, string | null>();
 
   /**
    * Parses the header and the section table. Throws {@linkcode FormatError} for anything
@@ -164,12 +168,27 @@ export class ElfFile {
     return hi * 0x100000000 + lo;
   }
 
-  /** `sh_flags`: every flag the reader knows sits in the low word. */
-  #flags(offset: number): bigint {
-    const little = this.#little;
-    const lo = this.#view.getUint32(little ? offset : offset + 4, little);
-    const hi = this.#view.getUint32(little ? offset + 4 : offset, little);
-    return hi === 0 ? BigInt(lo) : (BigInt(hi) << 32n) | BigInt(lo);
+  /**
+   * `length` bytes at `offset` (in range, a multiple of 8) as 32-bit words in host order
+   * (a 64-bit field keeps the file's word order: see {@linkcode u64}). Tables are read through one copy into aligned
+   * memory: a DataView call per field costs more than the rest of the parse.
+   */
+  #words(offset: number, length: number): Uint32Array {
+    // One scratch buffer for every table of every file: an ArrayBuffer allocation costs
+    // more than reading a whole table. Callers use the words before asking for others.
+    if (scratch.byteLength < length) {
+      scratch = new Uint32Array(Math.max(length, scratch.byteLength * 2) / 4);
+      scratchBytes = new Uint8Array(scratch.buffer);
+    }
+    scratchBytes.set(this.bytes.subarray(offset, offset + length));
+    const w = scratch;
+    if (this.#little !== HOST_LITTLE) {
+      for (let i = 0; i < length / 4; i++) {
+        const x = w[i];
+        w[i] = ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
+      }
+    }
+    return w;
   }
 
   #readSections(): Section[] {
@@ -188,43 +207,51 @@ export class ElfFile {
     if (shnum > (this.bytes.length - shoff) / SHDR_SIZE) {
       throw new FormatError(`ELF: ${shnum} section headers do not fit in the file`, 0x3c);
     }
-    const raw = [];
-    for (let i = 0; i < shnum; i++) {
-      const at = shoff + i * SHDR_SIZE;
-      raw.push({
-        at,
-        nameOffset: this.#u32(at),
-        type: this.#u32(at + 4),
-        flags: this.#flags(at + 8),
-        offset: this.#u64(at + 0x18, "section offset"),
-        size: this.#u64(at + 0x20, "section size"),
-        link: this.#u32(at + 0x28),
-        info: this.#u32(at + 0x2c),
-        addralign: this.#u64(at + 0x30, "section alignment"),
-        entsize: this.#u64(at + 0x38, "section entry size"),
-      });
+    const w = this.#words(shoff, shnum * SHDR_SIZE);
+    const little = this.#little;
+    const W = SHDR_SIZE / 4;
+    // Checks first, in the order of the fields and then of the ranges; objects after.
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      u64(w, k + 6, little, at + 0x18, "section offset");
+      u64(w, k + 8, little, at + 0x20, "section size");
+      u64(w, k + 12, little, at + 0x30, "section alignment");
+      u64(w, k + 14, little, at + 0x38, "section entry size");
     }
-    for (const [i, s] of raw.entries()) {
-      if (s.type !== SectionType.NoBits && s.type !== SectionType.Null) {
-        this.#checkRange(s.offset, s.size, `section ${i}`, s.at + 0x18);
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      const type = w[k + 1];
+      if (type !== SectionType.NoBits && type !== SectionType.Null) {
+        const offset = u64(w, k + 6, little, at + 0x18, "");
+        const size = u64(w, k + 8, little, at + 0x20, "");
+        // The message is built only on failure: a string per section costs more than the check.
+        if (offset > this.bytes.length || size > this.bytes.length - offset) {
+          this.#checkRange(offset, size, `section ${i}`, at + 0x18);
+        }
       }
     }
-    if (shnum > 0 && (shstrndx >= shnum || raw[shstrndx].type !== SectionType.StrTab)) {
+    if (shnum > 0 && (shstrndx >= shnum || w[shstrndx * W + 1] !== SectionType.StrTab)) {
       throw new FormatError(`ELF: section name table index ${shstrndx} is invalid`, 0x3e);
     }
-    const names = shnum > 0 ? raw[shstrndx] : undefined;
-    return raw.map((s, index) => ({
-      index,
-      name: names ? this.#string(names.offset, names.size, s.nameOffset, s.at) : "",
-      type: s.type,
-      flags: s.flags,
-      offset: s.offset,
-      size: s.size,
-      link: s.link,
-      info: s.info,
-      addralign: s.addralign,
-      entsize: s.entsize,
-    }));
+    const namesOffset = shnum > 0 ? u64(w, shstrndx * W + 6, little, 0, "") : 0;
+    const namesSize = shnum > 0 ? u64(w, shstrndx * W + 8, little, 0, "") : 0;
+    const out: Section[] = [];
+    for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      const flagsLo = little ? w[k + 2] : w[k + 3];
+      const flagsHi = little ? w[k + 3] : w[k + 2];
+      out.push({
+        index: i,
+        name: this.#string(namesOffset, namesSize, w[k], at),
+        type: w[k + 1],
+        flags: flagsHi === 0 ? BigInt(flagsLo) : (BigInt(flagsHi) << 32n) | BigInt(flagsLo),
+        flagBits: flagsLo & 0xff,
+        offset: u64(w, k + 6, little, 0, ""),
+        size: u64(w, k + 8, little, 0, ""),
+        link: w[k + 10],
+        info: w[k + 11],
+        addralign: u64(w, k + 12, little, 0, ""),
+        entsize: u64(w, k + 14, little, 0, ""),
+      });
+    }
+    return out;
   }
 
   #checkRange(offset: number, size: number, what: string, at = offset): void {
@@ -241,24 +268,31 @@ export class ElfFile {
     if (index >= tableSize && !(index === 0 && tableSize === 0)) {
       throw new FormatError(`ELF: string offset ${index} is outside its table`, at);
     }
-    const start = tableOffset + index;
-    const bytes = this.bytes;
-    const limit = tableOffset + tableSize;
-    // Symbol and section names are ASCII: build them without a TextDecoder call each.
-    let name = "";
-    let ascii = true;
-    let end = start;
-    for (; end < limit; end++) {
-      const c = bytes[end];
-      if (c === 0) break;
-      if (c >= 0x80) ascii = false;
-      else if (ascii) name += String.fromCharCode(c);
+    if (tableSize === 0) return "";
+    // Names are looked up by the dozen: decode each table once and cut names out of it.
+    let table = this.#tables.get(tableOffset);
+    if (table === undefined) {
+      table = decodeAsciiTable(this.bytes.subarray(tableOffset, tableOffset + tableSize));
+      this.#tables.set(tableOffset, table);
     }
-    if (end >= limit) {
-      if (tableSize === 0) return "";
+    if (table !== null) {
+      const end = table.indexOf("\0", index);
+      if (end < 0) {
+        throw new FormatError(
+          "ELF: string is not NUL-terminated within its table",
+          tableOffset + index,
+        );
+      }
+      return table.slice(index, end);
+    }
+    // A table with non-ASCII bytes: offsets are bytes, so decode the one string.
+    const bytes = this.bytes;
+    const start = tableOffset + index;
+    const end = bytes.indexOf(0, start);
+    if (end < 0 || end >= tableOffset + tableSize) {
       throw new FormatError("ELF: string is not NUL-terminated within its table", start);
     }
-    return ascii ? name : decoder.decode(bytes.subarray(start, end));
+    return decoder.decode(bytes.subarray(start, end));
   }
 
   /** The section named `name`, if any (the first, when several share it). */
@@ -294,18 +328,22 @@ export class ElfFile {
       throw new FormatError(`ELF: symbol string table index ${symtab.link} is invalid`, at);
     }
     const symbols: ElfSymbol[] = [];
-    for (let i = 0; i < symtab.size / SYM_SIZE; i++) {
+    const count = symtab.size / SYM_SIZE;
+    const w = this.#words(at, symtab.size);
+    const little = this.#little;
+    const bytes = this.bytes;
+    for (let i = 0, k = 0; i < count; i++, k += SYM_SIZE / 4) {
       const o = at + i * SYM_SIZE;
-      const info = this.bytes[o + 4];
+      const info = bytes[o + 4];
       symbols.push({
         index: i,
-        name: this.#string(strtab.offset, strtab.size, this.#u32(o), o),
+        name: this.#string(strtab.offset, strtab.size, w[k], o),
         type: info & 0xf,
         binding: info >> 4,
-        visibility: this.bytes[o + 5] & 3,
-        section: this.#u16(o + 6),
-        value: this.#u64(o + 8, "symbol value"),
-        size: this.#u64(o + 16, "symbol size"),
+        visibility: bytes[o + 5] & 3,
+        section: little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
+        value: u64(w, k + 2, little, o + 8, "symbol value"),
+        size: u64(w, k + 4, little, o + 16, "symbol size"),
       });
     }
     return this.#symbols = symbols;
@@ -329,19 +367,20 @@ export class ElfFile {
     }
     const symbolCount = this.symbols().length;
     const out: Relocation[] = [];
-    for (let o = rel.offset; o < rel.offset + rel.size; o += size) {
+    const little = this.#little;
+    const w = this.#words(rel.offset, rel.size);
+    for (let k = 0, o = rel.offset; k < rel.size / 4; k += size / 4, o += size) {
       // r_info: the symbol index in the high 32 bits, the type in the low 32.
-      const little = this.#little;
-      const symbol = this.#view.getUint32(little ? o + 12 : o + 8, little);
-      const type = this.#view.getUint32(little ? o + 8 : o + 12, little);
+      const symbol = little ? w[k + 3] : w[k + 2];
+      const type = little ? w[k + 2] : w[k + 3];
       if (symbol >= symbolCount) {
         throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
       }
       out.push({
-        offset: this.#u64(o, "relocation offset"),
+        offset: u64(w, k, little, o, "relocation offset"),
         symbol,
         type,
-        addend: isRela ? this.#view.getBigInt64(o + 16, this.#little) : 0n,
+        addend: isRela ? this.#view.getBigInt64(o + 16, little) : 0n,
       });
     }
     return out;
@@ -354,3 +393,39 @@ export class ElfFile {
 }
 
 const decoder = new TextDecoder("utf-8", { fatal: false });
+let scratch = new Uint32Array(1024);
+let scratchBytes = new Uint8Array(scratch.buffer);
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/**
+ * The 64-bit field at word `k` of `w` that must fit in a JS number; `little` says whether
+ * its low word comes first.
+ */
+function u64(w: Uint32Array, k: number, little: boolean, at: number, what: string): number {
+  const lo = little ? w[k] : w[k + 1];
+  const hi = little ? w[k + 1] : w[k];
+  // Kept small so that it inlines: the error is built elsewhere.
+  if (hi > 0x1fffff) outOfRange(lo, hi, at, what);
+  return hi * 0x100000000 + lo;
+}
+
+function outOfRange(lo: number, hi: number, at: number, what: string): never {
+  const v = (BigInt(hi) << 32n) | BigInt(lo);
+  throw new FormatError(`ELF: ${what} ${v} is out of range`, at);
+}
+const strictDecoder = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * A string table as one string when every byte is ASCII, so that byte offsets are string
+ * offsets; null otherwise. Valid UTF-8 decodes to as many code units as bytes only if
+ * every byte is ASCII.
+ */
+function decodeAsciiTable(bytes: Uint8Array): string | null {
+  let s: string;
+  try {
+    s = strictDecoder.decode(bytes);
+  } catch {
+    return null;
+  }
+  return s.length === bytes.length ? s : null;
+}

@@ -13,7 +13,7 @@ import {
   LoadImm64Op,
   setMeta,
 } from "../asm/mod.ts";
-import { CORE_RELO_META, FUNC_INFO_META } from "../btf/mod.ts";
+import { CORE_RELO_META, type ExtInfos, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   type ElfSymbol,
@@ -22,6 +22,7 @@ import {
   SymbolBinding,
   SymbolType,
 } from "./elf_file.ts";
+import type { ExtOffsets } from "./ext_scan.ts";
 import { type ObjectContext, symbolsIn } from "./_object.ts";
 import { relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
@@ -51,7 +52,7 @@ export interface ProgramSection {
 
 /** Whether a section holds code. */
 export function isProgramSection(section: Section): boolean {
-  return section.type === 1 && (Number(section.flags & 0xffn) & 0x4) !== 0;
+  return section.type === 1 && (section.flagBits & 0x4) !== 0;
 }
 
 /** Decodes a program section and finds its function symbols. */
@@ -73,13 +74,14 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  const indexOfSlot = new Int32Array(section.size / 8).fill(-1);
+  const indexOfSlot = slotTable(section.size / 8);
   let slot = 0;
   for (let i = 0; i < instructions.length; i++) {
     indexOfSlot[slot] = i;
     slot += instructions[i].opcode === LoadImm64Op ? 2 : 1;
   }
-  const symbols = symbolsIn(ctx, section).filter((s) => s.type === SymbolType.Func);
+  const symbols: ElfSymbol[] = [];
+  for (const s of symbolsIn(ctx, section)) if (s.type === SymbolType.Func) symbols.push(s);
   let end = 0;
   for (const s of symbols) {
     if (s.value % 8 !== 0 || s.value >= section.size || indexOfSlot[s.value / 8] < 0) {
@@ -100,6 +102,24 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
   }
   return { section, instructions, indexOfSlot, symbols };
+}
+
+let slotBuffer = new Int32Array(4096);
+let slotUsed = 0;
+
+/**
+ * A table of `n` slots filled with -1, cut from a shared buffer: an ArrayBuffer per section
+ * costs more than decoding a small section. A full buffer is left to the tables cut from
+ * it, and a new one started.
+ */
+function slotTable(n: number): Int32Array {
+  if (slotUsed + n > slotBuffer.length) {
+    slotBuffer = new Int32Array(Math.max(4096, n));
+    slotUsed = 0;
+  }
+  const t = slotBuffer.subarray(slotUsed, slotUsed + n);
+  slotUsed += n;
+  return t.fill(-1);
 }
 
 /** The byte offset of each function's start in each program section, for relocations. */
@@ -151,8 +171,7 @@ export function relocateProgramSection(
 }
 
 /** Attaches func_info, line_info and CO-RE records of `.BTF.ext` to the section's code. */
-export function annotateProgramSection(ctx: ObjectContext, p: ProgramSection): void {
-  const ext = ctx.ext;
+export function annotateProgramSection(ext: ExtInfos | undefined, p: ProgramSection): void {
   if (!ext) return;
   const name = p.section.name;
   const at = (offset: number, what: string): Instruction => {
@@ -179,6 +198,17 @@ export function annotateProgramSection(ctx: ObjectContext, p: ProgramSection): v
   for (const r of ext.coreRelos.get(name) ?? []) {
     setMeta(at(r.insnOffset, "CO-RE"), CORE_RELO_META, r);
   }
+}
+
+/**
+ * Whether every `.BTF.ext` record of the section points at one of its instructions, so
+ * that {@linkcode annotateProgramSection} cannot fail on it.
+ */
+export function extRecordsFit(offsets: ExtOffsets, p: ProgramSection): boolean {
+  for (const offset of offsets.get(p.section.name) ?? []) {
+    if (instructionAt(p, offset) === undefined) return false;
+  }
+  return true;
 }
 
 /** Cuts a section into its functions; the first instruction of each carries its symbol. */

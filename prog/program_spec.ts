@@ -44,6 +44,11 @@ export interface ExternRef {
   type?: unknown;
 }
 
+/** The accessor of lazy specs' `instructions`, made where it can reach `#build`. */
+let lazyInstructions: PropertyDescriptor;
+/** The builder `lazyProgramSpec` hands to the constructor it calls. */
+let pendingBuild: (() => Instructions) | undefined;
+
 /** `BPF_F_*` program flags (`prog_flags` in `bpf_attr`). */
 export const ProgramFlags = {
   StrictAlignment: 1 << 0,
@@ -98,28 +103,59 @@ export interface ProgramSpecInit {
  * ```
  */
 export class ProgramSpec {
+  // The fields are declared, not defined, so that the constructor makes them in this order
+  // whether `instructions` is a plain field or a lazy one (see lazyProgramSpec).
   /** The program's name (its function symbol); the kernel keeps 15 characters. */
-  name: string;
+  declare name: string;
   /** The program type. */
-  type: ProgramType;
+  declare type: ProgramType;
   /** Expected attach type (`AttachType.None` when the type needs none). */
-  attachType: AttachType;
+  declare attachType: AttachType;
   /** The attach target's name, such as `"sys_enter"` for `tp_btf/sys_enter`. */
-  attachTo: string;
+  declare attachTo: string;
   /** ELF section the program came from (empty for assembled programs). */
-  sectionName: string;
+  declare sectionName: string;
   /** The instructions, with subprograms appended after the entry function. */
-  instructions: Instructions;
+  declare instructions: Instructions;
   /** License string. */
-  license: string;
+  declare license: string;
   /** `kern_version` passed to BPF_PROG_LOAD. */
-  kernelVersion: number;
+  declare kernelVersion: number;
   /** {@linkcode ProgramFlags}. */
-  flags: number;
+  declare flags: number;
   /** Byte order of the instructions' origin. */
-  byteOrder: ByteOrder;
+  declare byteOrder: ByteOrder;
   /** The object's BTF: the types func_info, line_info and CO-RE records refer to. */
-  btf: Spec | undefined;
+  declare btf: Spec | undefined;
+  /** What builds `instructions` on first access, for specs made by {@linkcode lazyProgramSpec}. */
+  #build: (() => Instructions) | undefined;
+
+  static {
+    // An own, enumerable accessor in place of the `instructions` field: spreading, listing
+    // and comparing a lazy spec read it like the field. The first read or write turns it
+    // into a plain field. One descriptor for every spec keeps defining it cheap.
+    const settle = (spec: ProgramSpec, value: Instructions) => {
+      spec.#build = undefined;
+      Object.defineProperty(spec, "instructions", {
+        value,
+        writable: true,
+        enumerable: true,
+        configurable: true,
+      });
+    };
+    lazyInstructions = {
+      get(this: ProgramSpec): Instructions {
+        const value = this.#build!();
+        settle(this, value);
+        return value;
+      },
+      set(this: ProgramSpec, value: Instructions) {
+        settle(this, value);
+      },
+      enumerable: true,
+      configurable: true,
+    };
+  }
 
   /** Builds a spec; unset fields take the values of an assembled program. */
   constructor(init: ProgramSpecInit) {
@@ -128,7 +164,14 @@ export class ProgramSpec {
     this.attachType = init.attachType ?? AttachType.None;
     this.attachTo = init.attachTo ?? "";
     this.sectionName = init.sectionName ?? "";
-    this.instructions = init.instructions;
+    const build = pendingBuild;
+    if (build === undefined) {
+      this.instructions = init.instructions;
+    } else {
+      pendingBuild = undefined;
+      this.#build = build;
+      Object.defineProperty(this, "instructions", lazyInstructions);
+    }
     this.license = init.license ?? "";
     this.kernelVersion = init.kernelVersion ?? 0;
     this.flags = init.flags ?? 0;
@@ -139,5 +182,24 @@ export class ProgramSpec {
   /** An independent copy: the instructions are copied, the BTF spec is shared. */
   copy(): ProgramSpec {
     return new ProgramSpec({ ...this, instructions: this.instructions.copy() });
+  }
+}
+
+/**
+ * A spec whose `instructions` are built by `build` when first read, for the ELF reader:
+ * most of the cost of opening an object is making instruction objects, which many callers
+ * never look at. `build` runs at most once per spec and must not fail; until it has run,
+ * `instructions` is an own enumerable accessor, so the spec reads, spreads, copies and
+ * compares exactly like one given its instructions.
+ */
+export function lazyProgramSpec(
+  init: Omit<ProgramSpecInit, "instructions">,
+  build: () => Instructions,
+): ProgramSpec {
+  pendingBuild = build;
+  try {
+    return new ProgramSpec(init as ProgramSpecInit);
+  } finally {
+    pendingBuild = undefined;
   }
 }

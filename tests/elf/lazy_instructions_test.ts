@@ -1,0 +1,132 @@
+// Programs of a parsed object build their instructions (and parse `.BTF.ext`) on first read.
+// These tests hold the reader to what makes that invisible: the spec reads, spreads and
+// copies like an eager one, and whatever parses builds its instructions without an error.
+import { assert, assertEquals, assertStrictEquals } from "@std/assert";
+import { asm } from "../../mod.ts";
+import { parseExtInfos, parseSpec } from "../../btf/mod.ts";
+import { parseCollectionSpec } from "../../elf/mod.ts";
+import { ElfFile } from "../../elf/elf_file.ts";
+import { scanExtInfos } from "../../elf/ext_scan.ts";
+import { FormatError } from "../../errors.ts";
+import { ProgramSpec, ProgramType } from "../../prog/mod.ts";
+import { testdata } from "../_harness.ts";
+
+const WITH_EXT = [
+  "core_relos-el.o",
+  "core_relos-eb.o",
+  "elf_subprogs-eb.o",
+  "elf_globals-el.o",
+  "elf_externs-el.o",
+];
+
+/** xorshift32: the same inputs on every run. */
+function rng(seed: number) {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    return x;
+  };
+}
+
+const INTERESTING = [0, 1, 2, 3, 4, 8, 12, 16, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0xffffffff];
+
+/** A copy of `src` with a few bytes of `[from, to)` changed. */
+function mutateRange(src: Uint8Array, from: number, to: number, next: () => number) {
+  const out = src.slice();
+  const view = new DataView(out.buffer);
+  for (let n = 1 + (next() % 3); n > 0; n--) {
+    const at = from + (next() % (to - from));
+    if (next() % 2 === 0) out[at] ^= 1 << (next() % 8);
+    else if (at + 4 <= to) {
+      view.setUint32(at, INTERESTING[next() % INTERESTING.length], next() % 2 === 0);
+    }
+  }
+  return out;
+}
+
+Deno.test("elf: a lazy program spec lists, spreads, compares and copies like an eager one", () => {
+  const spec = parseCollectionSpec(Deno.readFileSync(testdata("core_relos-el.o")));
+  const p = Object.values(spec.programs)[0];
+  const eager = new ProgramSpec({
+    type: ProgramType.SocketFilter,
+    instructions: new asm.Instructions(),
+  });
+  assertEquals(Object.keys(p), Object.keys(eager));
+  const spread = { ...p };
+  assert(spread.instructions instanceof asm.Instructions);
+  assertStrictEquals(spread.instructions, p.instructions);
+  assert(Object.getOwnPropertyDescriptor(p, "instructions")!.writable);
+  // Each program builds its own objects: changing one leaves the others and copies alone.
+  const again = parseCollectionSpec(Deno.readFileSync(testdata("core_relos-el.o")));
+  const q = again.programs[p.name];
+  const copy = q.copy();
+  q.instructions.list[0].imm = 4321;
+  assertEquals(copy.instructions.list.length, p.instructions.list.length);
+  assert(copy.instructions.list[0].imm !== 4321);
+  assertEquals(
+    copy.instructions.list.map((i) => i.line?.text),
+    p.instructions.list.map((i) => i.line?.text),
+  );
+  // Assigning before reading replaces the lazy value and never builds it.
+  const third = parseCollectionSpec(Deno.readFileSync(testdata("core_relos-el.o")));
+  const mine = new asm.Instructions([asm.Return()]);
+  third.programs[p.name].instructions = mine;
+  assertStrictEquals(third.programs[p.name].instructions, mine);
+});
+
+Deno.test("elf: the .BTF.ext scan passes only what parseExtInfos parses", () => {
+  const next = rng(0xe7e7);
+  let passed = 0;
+  let refused = 0;
+  for (const name of WITH_EXT) {
+    const bytes = Deno.readFileSync(testdata(name));
+    const elf = new ElfFile(bytes);
+    const btf = parseSpec(elf.data(elf.section(".BTF")!).slice());
+    const ext = elf.data(elf.section(".BTF.ext")!).slice();
+    assert(scanExtInfos(ext, btf) !== undefined, `${name}: the scan refuses a good .BTF.ext`);
+    for (let i = 0; i < 4000; i++) {
+      const m = mutateRange(ext, 0, ext.length, next);
+      if (scanExtInfos(m, btf) === undefined) {
+        refused++;
+        continue;
+      }
+      passed++;
+      parseExtInfos(m, btf); // must not throw
+    }
+  }
+  assert(passed > 1000 && refused > 1000, `passed ${passed}, refused ${refused}`);
+});
+
+Deno.test("elf: whatever parses builds every program's instructions", () => {
+  const next = rng(0x1a2b);
+  let built = 0;
+  for (const name of WITH_EXT) {
+    const bytes = Deno.readFileSync(testdata(name));
+    const elf = new ElfFile(bytes);
+    // Mutate where instruction building looks: code, BTF, .BTF.ext and their relocations.
+    const ranges = elf.sections
+      .filter((s) =>
+        s.name === ".BTF" || s.name === ".BTF.ext" ||
+        (s.type === 1 && (Number(s.flags) & 4) !== 0) || s.type === 9
+      )
+      .filter((s) => s.size > 4 && !s.name.startsWith(".rel.debug"));
+    for (let i = 0; i < 3000; i++) {
+      const r = ranges[next() % ranges.length];
+      const input = mutateRange(bytes, r.offset, r.offset + r.size, next);
+      let spec;
+      try {
+        spec = parseCollectionSpec(input);
+      } catch (e) {
+        if (e instanceof FormatError) continue;
+        throw e;
+      }
+      for (const p of Object.values(spec.programs)) assert(p.instructions.list.length > 0);
+      built++;
+    }
+  }
+  assert(built > 1000, `only ${built} built`);
+});
