@@ -36,7 +36,7 @@ export interface ObjectContext {
   /** The ids of BTF's Datasecs by name, built on first use. */
   datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
-  bySection?: Map<number, ElfSymbol[]>;
+  bySection?: (ElfSymbol[] | undefined)[];
 }
 
 const SECTION_SYMBOL = 3;
@@ -66,15 +66,19 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
 
 /** The symbols defined in `section`, sorted by value (then by table index). */
 export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
-  if (!ctx.bySection) {
-    const by = new Map<number, ElfSymbol[]>();
+  let by = ctx.bySection;
+  if (!by) {
+    // By section index in a plain array: the lists are asked for by real sections only.
+    const count = ctx.elf.sections.length;
+    by = [];
     for (const s of ctx.symbols) {
-      if (s.index === 0) continue;
-      const list = by.get(s.section);
+      if (s.index === 0 || s.section >= count) continue;
+      const list = by[s.section];
       if (list) list.push(s);
-      else by.set(s.section, [s]);
+      else by[s.section] = [s];
     }
-    for (const list of by.values()) {
+    for (const list of by) {
+      if (list === undefined) continue;
       // Already in order (as clang mostly writes them) needs no sort: lists are in index order.
       let sorted = true;
       for (let i = 1; i < list.length && sorted; i++) sorted = list[i - 1].value <= list[i].value;
@@ -82,7 +86,7 @@ export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
     }
     ctx.bySection = by;
   }
-  return ctx.bySection.get(section.index) ?? [];
+  return by[section.index] ?? [];
 }
 
 /** The named symbol of `section` called `name`, or a FormatError naming what needs it. */

@@ -184,12 +184,26 @@ function readObject(elf: ElfFile): ObjectContext {
   let extBytes;
   let extOffsets;
   if (btfSection) {
-    // Copied: the type section must be word-aligned, and specs must not alias the input.
-    btf = parseSpec(elf.data(btfSection).slice());
+    // Copied, both into one buffer (an allocation costs more than the copy): the type
+    // section must be word-aligned, and specs must not alias the input.
+    const btfData = elf.data(btfSection);
     const extSection = elf.section(".BTF.ext");
+    // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
+    const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
+    const extStart = Math.ceil(btfData.length / 8) * 8;
+    const copy = new Uint8Array(extStart + (extInFile ? extSection.size : 0));
+    copy.set(btfData);
+    btf = parseSpec(copy.subarray(0, btfData.length));
     if (extSection) {
-      extBytes = elf.data(extSection).slice();
-      extOffsets = scanExtInfos(extBytes, btf);
+      const extData = elf.data(extSection);
+      extBytes = extInFile ? copy.subarray(extStart) : extData;
+      if (extInFile) extBytes.set(extData);
+      extOffsets = scanExtInfos(
+        extBytes,
+        btf,
+        elf.bytes,
+        elf.sections.filter(isProgramSection),
+      );
       // What the scan cannot vouch for is parsed now, to fail where it always did.
       if (extOffsets === undefined) ext = parseExtInfos(extBytes, btf);
     }

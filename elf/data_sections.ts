@@ -62,7 +62,11 @@ export function readGlobalData(ctx: ObjectContext): GlobalData {
       maxEntries: 1,
       flags: rodata ? BPF_F_RDONLY_PROG : 0,
       freeze: rodata,
-      contents: [{ key: new Uint8Array(4), value: ctx.elf.data(section).slice() }],
+      // `.bss` comes zeroed and fresh from `data`; the others are copied off the input.
+      contents: [{
+        key: new Uint8Array(4),
+        value: kind === "bss" ? ctx.elf.data(section) : ctx.elf.data(section).slice(),
+      }],
       value: ds,
     });
     maps.set(section.index, map);

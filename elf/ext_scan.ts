@@ -9,19 +9,26 @@
  */
 
 import { CoreReloKind, type Spec } from "../btf/mod.ts";
+import type { Section } from "./elf_file.ts";
 
-/** The instruction byte offsets the records of each ELF section (by name) point at. */
-export type ExtOffsets = Map<string, number[]>;
+/** The instruction byte offsets the records of each program section (by index) point at. */
+export type ExtOffsets = Map<number, number[]>;
 
 const EXT_HEADER_MIN = 24;
 const COLON = 0x3a;
 
 /**
- * The record offsets of `.BTF.ext` per section, or undefined when `parseExtInfos(bytes,
- * spec)` could throw: the caller then parses eagerly, to report that error where it did.
- * Errs towards undefined: anything it does not recognise goes the eager way.
+ * The record offsets of `.BTF.ext` per program section (of `sections`: the ones records
+ * apply to, whose names are in `file`), or undefined when `parseExtInfos(bytes, spec)` could throw: the caller then
+ * parses eagerly, to report that error where it did. Errs towards undefined: anything it
+ * does not recognise goes the eager way.
  */
-export function scanExtInfos(bytes: Uint8Array, spec: Spec): ExtOffsets | undefined {
+export function scanExtInfos(
+  bytes: Uint8Array,
+  spec: Spec,
+  file: Uint8Array,
+  sections: readonly Section[],
+): ExtOffsets | undefined {
   // Split BTF and strings outside this spec's own table go the eager way.
   if (spec.base !== undefined) return undefined;
   try {
@@ -82,14 +89,41 @@ export function scanExtInfos(bytes: Uint8Array, spec: Spec): ExtOffsets | undefi
       }
     }
   }
+  // Names are matched by their bytes, through a hash computed here: making and hashing
+  // strings (as a Map keyed by name would) costs more than the whole scan.
+  const byHash = new Map<number, Section[]>();
+  for (const s of sections) {
+    const h = hashCString(file, s.nameAt);
+    const list = byHash.get(h);
+    if (list) list.push(s);
+    else byHash.set(h, [s]);
+  }
   const out: ExtOffsets = new Map();
   for (const [nameOff, list] of byName) {
-    const name = spec.string(nameOff);
-    const had = out.get(name);
-    if (had) had.push(...list);
-    else out.set(name, list);
+    for (const s of byHash.get(hashCString(strings, nameOff)) ?? []) {
+      if (!sameCString(strings, nameOff, file, s.nameAt)) continue;
+      const had = out.get(s.index);
+      if (had) had.push(...list);
+      else out.set(s.index, list);
+    }
   }
   return out;
+}
+
+/** FNV-1a (cut to 30 bits) over the bytes of the NUL-terminated string at `off` (the NUL is there). */
+function hashCString(bytes: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; bytes[i] !== 0; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  // 30 bits: a small integer, which a Map hashes without boxing it.
+  return h & 0x3fffffff;
+}
+
+/** Whether two NUL-terminated strings have the same bytes. */
+function sameCString(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (;; i++, j++) {
+    if (a[i] !== b[j]) return false;
+    if (a[i] === 0) return true;
+  }
 }
 
 /** Whether the C string at `off` matches `^\d+(:\d+)*$`, the check of `parseExtInfos`. */

@@ -24,7 +24,7 @@ import {
 } from "./elf_file.ts";
 import type { ExtOffsets } from "./ext_scan.ts";
 import { type ObjectContext, symbolsIn } from "./_object.ts";
-import { relocateInstruction, type RelocationTargets } from "./relocations.ts";
+import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
 /** One function of a program section: an entry program or a subprogram. */
 export interface ElfFunction {
@@ -45,7 +45,7 @@ export interface ProgramSection {
   /** Its instructions, in order. */
   instructions: Instruction[];
   /** Instruction index by slot (8-byte unit); -1 inside an imm64 load. */
-  indexOfSlot: Int32Array;
+  indexOfSlot: number[];
   /** Its function symbols, sorted by offset. */
   symbols: ElfSymbol[];
 }
@@ -74,7 +74,10 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  const indexOfSlot = slotTable(section.size / 8);
+  // A plain array (grown by push, which keeps it packed at any size): a typed array per
+  // section costs more than decoding a small section.
+  const indexOfSlot: number[] = [];
+  for (let n = section.size / 8; n > 0; n--) indexOfSlot.push(-1);
   let slot = 0;
   for (let i = 0; i < instructions.length; i++) {
     indexOfSlot[slot] = i;
@@ -104,32 +107,10 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
   return { section, instructions, indexOfSlot, symbols };
 }
 
-let slotBuffer = new Int32Array(4096);
-let slotUsed = 0;
-
-/**
- * A table of `n` slots filled with -1, cut from a shared buffer: an ArrayBuffer per section
- * costs more than decoding a small section. A full buffer is left to the tables cut from
- * it, and a new one started.
- */
-function slotTable(n: number): Int32Array {
-  if (slotUsed + n > slotBuffer.length) {
-    slotBuffer = new Int32Array(Math.max(4096, n));
-    slotUsed = 0;
-  }
-  const t = slotBuffer.subarray(slotUsed, slotUsed + n);
-  slotUsed += n;
-  return t.fill(-1);
-}
-
-/** The byte offset of each function's start in each program section, for relocations. */
-export function functionOffsets(sections: ProgramSection[]): Map<number, Map<number, string>> {
-  const out = new Map<number, Map<number, string>>();
-  for (const p of sections) {
-    const m = new Map<number, string>();
-    for (const s of p.symbols) m.set(s.value, s.name);
-    out.set(p.section.index, m);
-  }
+/** The function symbols of each program section, by section index, for relocations. */
+export function functionOffsets(sections: ProgramSection[]): Map<number, readonly ElfSymbol[]> {
+  const out = new Map<number, readonly ElfSymbol[]>();
+  for (const p of sections) out.set(p.section.index, p.symbols);
   return out;
 }
 
@@ -156,7 +137,7 @@ export function relocateProgramSection(
   for (const ins of p.instructions) {
     if (isCall(ins) && ins.src === CallKind.Func && ins.reference === undefined) {
       const target = (slot + ins.imm + 1) * 8;
-      const name = starts.get(target);
+      const name = functionAt(starts, target);
       if (name === undefined) {
         throw new FormatError(
           `ELF: call at byte ${slot * 8} of "${p.section.name}" targets no function`,
@@ -205,7 +186,7 @@ export function annotateProgramSection(ext: ExtInfos | undefined, p: ProgramSect
  * that {@linkcode annotateProgramSection} cannot fail on it.
  */
 export function extRecordsFit(offsets: ExtOffsets, p: ProgramSection): boolean {
-  for (const offset of offsets.get(p.section.name) ?? []) {
+  for (const offset of offsets.get(p.section.index) ?? []) {
     if (instructionAt(p, offset) === undefined) return false;
   }
   return true;

@@ -21,8 +21,8 @@ export interface RelocationTargets {
   mapNames: Set<string>;
   /** Global data maps by section index. */
   dataMaps: Map<number, MapSpec>;
-  /** Function names by section index and byte offset of their first instruction. */
-  functions: Map<number, Map<number, string>>;
+  /** The function symbols of each code section (by index), sorted by offset. */
+  functions: Map<number, readonly ElfSymbol[]>;
   /** Externs by name. */
   externs: Map<string, ExternRef>;
 }
@@ -78,7 +78,7 @@ export function relocateInstruction(
     if (isCall(ins) && ins.src === CallKind.Func) target = sym.value + (ins.imm + 1) * 8;
     else if (isDWordLoad(ins)) target = sym.value + ins.imm;
     else throw new FormatError(`ELF: code relocation on an instruction of no such use`, where);
-    const name = functions.get(target);
+    const name = functionAt(functions, target);
     if (name === undefined) {
       throw new FormatError(`ELF: relocation to byte ${target}, where no function starts`, where);
     }
@@ -132,4 +132,21 @@ function relocateExtern(
   }
   ins.reference = sym.name;
   setMeta(ins, EXTERN, ext);
+}
+
+/**
+ * The name of the function that starts at byte `offset`, given the section's function
+ * symbols sorted by offset; the last symbol wins where several start at one offset.
+ * A binary search, where a map per section would cost more than the lookups it saves.
+ */
+export function functionAt(symbols: readonly ElfSymbol[], offset: number): string | undefined {
+  let lo = 0;
+  let hi = symbols.length;
+  // The first symbol past `offset`: the one before it, if it starts at `offset`, is the last.
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (symbols[mid].value <= offset) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo > 0 && symbols[lo - 1].value === offset ? symbols[lo - 1].name : undefined;
 }

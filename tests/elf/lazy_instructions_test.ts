@@ -87,10 +87,13 @@ Deno.test("elf: the .BTF.ext scan passes only what parseExtInfos parses", () => 
     const elf = new ElfFile(bytes);
     const btf = parseSpec(elf.data(elf.section(".BTF")!).slice());
     const ext = elf.data(elf.section(".BTF.ext")!).slice();
-    assert(scanExtInfos(ext, btf) !== undefined, `${name}: the scan refuses a good .BTF.ext`);
+    assert(
+      scanExtInfos(ext, btf, bytes, elf.sections) !== undefined,
+      `${name}: the scan refuses a good .BTF.ext`,
+    );
     for (let i = 0; i < 4000; i++) {
       const m = mutateRange(ext, 0, ext.length, next);
-      if (scanExtInfos(m, btf) === undefined) {
+      if (scanExtInfos(m, btf, bytes, elf.sections) === undefined) {
         refused++;
         continue;
       }
