@@ -579,8 +579,26 @@ export function gettid(): number {
 let possibleCpuCount: number | undefined;
 
 /**
+ * The {@linkcode PermissionError} for a file Deno would not let us read, naming the flag that
+ * helps: Deno 2 opens `/sys` and `/proc` only under `--allow-all`, whatever `--allow-read` says.
+ * Any other error is returned as it is.
+ */
+export function readAccessError(path: string, error: unknown): unknown {
+  if (!(error instanceof Deno.errors.NotCapable || error instanceof Deno.errors.PermissionDenied)) {
+    return error;
+  }
+  const flag = /^\/(sys|proc)\//.test(path) ? "--allow-all" : "--allow-read";
+  return new PermissionError(
+    `Requires read access to "${path}": run again with the ${flag} flag`,
+    flag,
+    { cause: error },
+  );
+}
+
+/**
  * The number of possible CPUs, from `/sys/devices/system/cpu/possible`: the stride of
- * per-CPU map values and the number of perf rings. Needs `--allow-read` for that file.
+ * per-CPU map values and the number of perf rings. Deno reads `/sys` only under
+ * `--allow-all`.
  */
 export function possibleCpus(): number {
   if (possibleCpuCount !== undefined) return possibleCpuCount;
@@ -589,14 +607,7 @@ export function possibleCpus(): number {
   try {
     text = Deno.readTextFileSync(path);
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      throw new PermissionError(
-        `Requires read access to "${path}": run again with the --allow-read flag`,
-        "--allow-read",
-        { cause: e },
-      );
-    }
-    throw e;
+    throw readAccessError(path, e);
   }
   possibleCpuCount = parseCpuList(text);
   return possibleCpuCount;

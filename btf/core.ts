@@ -8,6 +8,7 @@
 
 import {
   Class,
+  copy,
   getMeta,
   Instruction,
   Instructions,
@@ -183,22 +184,12 @@ export function applyCoreRelocations(
   const out: Instruction[] = [];
   let next = 0;
   for (const { insnIndex, fixup } of fixups) {
-    for (; next < insnIndex; next++) out.push(copyInsn(src[next]));
+    for (; next < insnIndex; next++) out.push(copy(src[next]));
     next = insnIndex + 1;
     patch(src[insnIndex], fixup, out);
   }
-  for (; next < src.length; next++) out.push(copyInsn(src[next]));
+  for (; next < src.length; next++) out.push(copy(src[next]));
   return Instructions.of(out);
-}
-
-function copyInsn(ins: Instruction): Instruction {
-  const c = Instruction(ins.opcode, ins.dst, ins.src, ins.offset, ins.imm, ins.immHi);
-  c.symbol = ins.symbol;
-  c.reference = ins.reference;
-  c.map = ins.map;
-  c.line = ins.line;
-  c.meta = ins.meta;
-  return c;
 }
 
 const u64 = (v: number) => BigInt.asUintN(64, BigInt(v));
@@ -233,7 +224,7 @@ function sizeCode(bytes: number): number {
 
 /** libbpf's `bpf_core_patch_insn`, appending the result (two slots poisoned for ld_imm64). */
 function patch(orig: Instruction, fixup: CoreFixup, out: Instruction[]): void {
-  const ins = copyInsn(orig);
+  const ins = copy(orig);
   // One new metadata object: the relocation replaced by its outcome.
   const meta: Record<string, unknown> = {};
   for (const k in orig.meta) if (k !== CORE_RELO_META) meta[k] = orig.meta[k];

@@ -316,8 +316,8 @@ const unmapWhenCollected = new FinalizationRegistry<
  * The mapping is released when the returned bytes are garbage collected.
  *
  * The memory is read-only: writing into the bytes, or into the `raw` tables of a spec
- * parsed from them, kills the process with SIGSEGV. Needs `--allow-ffi` and
- * `--allow-read=/sys/kernel/btf`.
+ * parsed from them, kills the process with SIGSEGV. Needs `--allow-all` (Deno opens `/sys`
+ * under no narrower permission).
  */
 export function mapKernelBtf(): Uint8Array | undefined {
   let size: number;

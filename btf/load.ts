@@ -83,8 +83,8 @@ const moduleSpecs = new Map<string, Spec>();
 /**
  * The running kernel's BTF, from `/sys/kernel/btf/vmlinux`. Parsed once per process; later
  * calls return the same spec. Throws {@linkcode NotSupportedError} when the kernel was built
- * without `CONFIG_DEBUG_INFO_BTF`. Needs `--allow-read=/sys/kernel/btf`: Deno 2 does not let
- * a bare `--allow-read` cover `/sys`.
+ * without `CONFIG_DEBUG_INFO_BTF`. Deno 2.9 opens files under `/sys` only with
+ * `--allow-all` (`--allow-read`, even `--allow-read=/sys`, is not enough).
  *
  * @example
  * ```ts

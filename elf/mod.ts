@@ -1,7 +1,19 @@
 /**
- * Reading clang-compiled BPF objects: the ELF64 reader, libbpf's SEC() section conventions,
- * and (to come) the CollectionSpec builder. Everything here is pure: no syscalls and no
- * permissions when given bytes.
+ * Reading clang-compiled BPF objects into a `CollectionSpec`, with libbpf's conventions: the
+ * ELF64 reader, the SEC() section table, BTF and legacy maps, global data and variables,
+ * subprograms, relocations and externs. Everything here is pure: no syscalls and no
+ * permissions when given bytes (`loadCollectionSpec` needs `--allow-read`).
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCollectionSpec } from "@ebpf/ebpf/elf";
+ *
+ * const spec = await loadCollectionSpec("prog.o");
+ * for (const [name, p] of Object.entries(spec.programs)) {
+ *   console.log(name, p.sectionName, p.instructions.length);
+ * }
+ * spec.variables.threshold?.set(10); // a `volatile const`, before loading
+ * ```
  *
  * @example
  * ```ts

@@ -5,8 +5,8 @@
  * @module
  */
 
-import { ioctl, perfEventOpen, type PerfEventOpenArgs } from "../ffi.ts";
-import { NotSupportedError, PermissionError } from "../errors.ts";
+import { ioctl, perfEventOpen, type PerfEventOpenArgs, readAccessError } from "../ffi.ts";
+import { NotSupportedError } from "../errors.ts";
 
 /** `PERF_TYPE_*` of `perf_event_attr.type` for the built-in PMUs. */
 export const PerfType = {
@@ -105,14 +105,7 @@ export function readOptional(path: string): string | undefined {
     return reader(path);
   } catch (e) {
     if (e instanceof Deno.errors.NotFound) return undefined;
-    if (e instanceof Deno.errors.NotCapable) {
-      throw new PermissionError(
-        `Requires read access to "${path}": run again with the --allow-read flag`,
-        "--allow-read",
-        { cause: e },
-      );
-    }
-    throw e;
+    throw readAccessError(path, e);
   }
 }
 

@@ -1,5 +1,26 @@
 /**
- * Maps: the kernel objects that BPF programs and user space share data through.
+ * Maps: the kernel objects that BPF programs and user space share data through. `BpfMap`
+ * creates and opens maps and reads and writes them synchronously (keys and values as bytes,
+ * numbers, bigints, or plain objects encoded from the map's BTF); `RingReader` and
+ * `PerfReader` wait for records without blocking the event loop.
+ *
+ * @example
+ * ```ts ignore
+ * import { BpfMap, MapSpec, MapType } from "@ebpf/ebpf/map";
+ *
+ * using counts = BpfMap.create(
+ *   new MapSpec({ name: "counts", type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 64 }),
+ * );
+ * counts.update(7, 1n);
+ * for (const [key, value] of counts.entries()) console.log(key, value);
+ * ```
+ *
+ * @example
+ * ```ts ignore
+ * // Records from a BPF_MAP_TYPE_RINGBUF map, until the loop is left.
+ * using reader = new RingReader(events);
+ * for await (const record of reader) console.log(record.length);
+ * ```
  *
  * @module
  */

@@ -13,9 +13,9 @@ import {
   type CoreCandidateCache,
   kernelModulesWithBtf,
   loadKernelModuleSpec,
-  loadKernelSpec,
   type Spec,
 } from "../btf/mod.ts";
+import { mapKernelSpec } from "../btf/handle.ts";
 
 /** Whether any instruction carries a CO-RE relocation. */
 export function hasCoreRelocations(insns: Instructions): boolean {
@@ -28,7 +28,7 @@ let kernelTargets: Spec[] | undefined;
 /** vmlinux and every module with BTF, read once per process. */
 export function kernelCoreTargets(): Spec[] {
   if (kernelTargets) return kernelTargets;
-  const targets = [loadKernelSpec()];
+  const targets = [mapKernelSpec()];
   let modules: string[] = [];
   try {
     modules = kernelModulesWithBtf();

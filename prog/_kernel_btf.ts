@@ -8,12 +8,11 @@
 import {
   kernelModulesWithBtf,
   loadKernelModuleSpec,
-  loadKernelSpec,
   type Spec,
   type Type,
   type TypeClass,
 } from "../btf/mod.ts";
-import { BtfHandle } from "../btf/handle.ts";
+import { BtfHandle, mapKernelSpec } from "../btf/handle.ts";
 import { Attr, BpfCmd, bpfErrno } from "../ffi.ts";
 
 /** A kernel type found by name. */
@@ -42,7 +41,7 @@ export function findKernelType<T extends Type>(
     }
     return undefined;
   }
-  const vmlinux = loadKernelSpec();
+  const vmlinux = mapKernelSpec();
   const t = vmlinux.typeByName(name, kind);
   if (t) return { type: t, id: vmlinux.typeId(t)!, module: undefined };
   let modules: string[];

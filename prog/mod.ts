@@ -1,5 +1,31 @@
 /**
- * Programs: loading BPF programs into the kernel, running them, and collections of them.
+ * Programs: loading BPF programs into the kernel (with CO-RE, BTF func and line info, kfuncs
+ * and ksyms resolved), running them with BPF_PROG_TEST_RUN, and collections: everything an
+ * object describes, created with `newCollection` and closed together.
+ *
+ * @example
+ * ```ts ignore
+ * import { loadCollectionSpec } from "@ebpf/ebpf/elf";
+ * import { newCollection } from "@ebpf/ebpf/prog";
+ * import { attachTracepoint } from "@ebpf/ebpf/link";
+ *
+ * const spec = await loadCollectionSpec("counter.o");
+ * using coll = newCollection(spec);
+ * using _link = attachTracepoint(coll.programs.count, "syscalls", "sys_enter_openat");
+ * console.log(coll.maps.counts.lookup(0));
+ * ```
+ *
+ * @example
+ * ```ts ignore
+ * import { asm, Program, ProgramSpec, ProgramType } from "@ebpf/ebpf";
+ *
+ * using prog = Program.load(new ProgramSpec({
+ *   type: ProgramType.SocketFilter,
+ *   license: "GPL",
+ *   instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 1), asm.Return()]),
+ * }));
+ * console.log(prog.run({ data: new Uint8Array(64) }).retval); // 1
+ * ```
  *
  * @module
  */

@@ -266,9 +266,14 @@ export class Program {
     bpf(BpfCmd.PROG_BIND_MAP, new Attr().u32(0, this.fd).u32(4, map.fd));
   }
 
-  /** Runs the program with BPF_PROG_TEST_RUN and returns its result. */
+  /**
+   * Runs the program with BPF_PROG_TEST_RUN and returns its result. Syscall programs run
+   * once, with no packet and no repeat, and write their context back in place (the kernel
+   * refuses the other fields for them).
+   */
   run(options: RunOptions = {}): RunResult {
-    const repeat = options.repeat ?? 1;
+    const syscall = this.type === ProgramType.Syscall;
+    const repeat = options.repeat ?? (syscall ? 0 : 1);
     if (!Number.isInteger(repeat) || repeat < 0 || repeat > 0xffffffff) {
       throw new RangeError(`Invalid repeat count: ${repeat}`);
     }
@@ -285,13 +290,20 @@ export class Program {
     if (options.context) {
       const ctx = allocBuffer(options.context.length);
       ctx.set(options.context);
-      ctxOut = allocBuffer(options.contextOutSize ?? options.context.length);
-      attr.u32(40, ctx.length).u32(44, ctxOut.length).pointer(48, ctx).pointer(56, ctxOut);
+      attr.u32(40, ctx.length).pointer(48, ctx);
+      if (syscall) ctxOut = ctx;
+      else {
+        ctxOut = allocBuffer(options.contextOutSize ?? options.context.length);
+        attr.u32(44, ctxOut.length).pointer(56, ctxOut);
+      }
     }
     bpf(BpfCmd.PROG_TEST_RUN, attr);
     const result: RunResult = { retval: attr.getU32(4), duration: attr.getU32(36) };
     if (out) result.data = out.slice(0, Math.min(out.length, attr.getU32(12)));
-    if (ctxOut) result.context = ctxOut.slice(0, Math.min(ctxOut.length, attr.getU32(44)));
+    if (ctxOut) {
+      const size = syscall ? ctxOut.length : Math.min(ctxOut.length, attr.getU32(44));
+      result.context = ctxOut.slice(0, size);
+    }
     return result;
   }
 }

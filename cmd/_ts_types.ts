@@ -1,0 +1,243 @@
+/**
+ * BTF types as TypeScript types: the shapes `map/codec.ts` decodes values to. Integers up to
+ * 4 bytes are numbers (booleans for `_Bool`), 8 and 16-byte integers and pointers bigints,
+ * enums their enumerator names (or the number for an unnamed value), char arrays strings,
+ * other arrays arrays, structs and unions objects with anonymous members flattened.
+ *
+ * @module
+ */
+
+import {
+  Array as ArrayType,
+  Enum,
+  Float,
+  Int,
+  IntEncoding,
+  Pointer,
+  Struct,
+  type Type,
+  Typedef,
+  Union,
+  Var,
+} from "../btf/mod.ts";
+import { underlyingType } from "../btf/helpers.ts";
+import { codecFor } from "../map/codec.ts";
+
+/** Struct types the kernel manages inside map values (see map/codec.ts): left out by the codec. */
+const KERNEL_MANAGED = new Set([
+  "bpf_spin_lock",
+  "bpf_res_spin_lock",
+  "bpf_timer",
+  "bpf_wq",
+  "bpf_task_work",
+  "bpf_list_head",
+  "bpf_list_node",
+  "bpf_rb_root",
+  "bpf_rb_node",
+  "bpf_refcount",
+]);
+
+const RESERVED = new Set([
+  "break",
+  "case",
+  "catch",
+  "class",
+  "const",
+  "continue",
+  "debugger",
+  "default",
+  "delete",
+  "do",
+  "else",
+  "enum",
+  "export",
+  "extends",
+  "false",
+  "finally",
+  "for",
+  "function",
+  "if",
+  "import",
+  "in",
+  "instanceof",
+  "new",
+  "null",
+  "return",
+  "super",
+  "switch",
+  "this",
+  "throw",
+  "true",
+  "try",
+  "typeof",
+  "var",
+  "void",
+  "while",
+  "with",
+]);
+
+/** `name` as an object key: bare when it is an identifier, quoted otherwise. */
+export function propertyKey(name: string): string {
+  return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
+}
+
+/** A C name as a TypeScript type name: `task_info` → `TaskInfo`. */
+export function pascalCase(name: string): string {
+  const parts = name.split(/[^A-Za-z0-9]+/).filter((p) => p !== "");
+  let out = parts.map((p) => p[0].toUpperCase() + p.slice(1)).join("");
+  if (out === "" || /^[0-9]/.test(out)) out = `T${out}`;
+  return RESERVED.has(out) ? `${out}_` : out;
+}
+
+/** A C name as a TypeScript identifier: `calls_by_pid` → `callsByPid`. */
+export function camelCase(name: string): string {
+  const p = pascalCase(name);
+  const out = p[0].toLowerCase() + p.slice(1);
+  return RESERVED.has(out) ? `${out}_` : out;
+}
+
+/** Whether the codec can represent `type` (void, functions and the like it cannot). */
+export function hasCodec(type: unknown): boolean {
+  if (type === undefined || type === null) return false;
+  try {
+    codecFor(type);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Collects TypeScript declarations for BTF types: every named struct, union and enum used
+ * gets an exported declaration; other types are written inline.
+ */
+export class TsTypes {
+  /** Declarations in dependency order. */
+  readonly declarations: string[] = [];
+  readonly #names = new Map<Type, string>();
+  readonly #taken = new Set<string>();
+  readonly #prefix: string;
+
+  /** `prefix` is put before generated names that would clash with the module's own names. */
+  constructor(reserved: Iterable<string> = [], prefix = "") {
+    for (const r of reserved) this.#taken.add(r);
+    this.#prefix = prefix;
+  }
+
+  /** The TypeScript type of decoded values of `type`; `Uint8Array` without a codec. */
+  of(type: unknown): string {
+    if (!hasCodec(type)) return "Uint8Array";
+    return this.#of(type as Type, 0);
+  }
+
+  #unique(base: string): string {
+    let name = base;
+    if (this.#taken.has(name)) name = `${this.#prefix}${base}`;
+    for (let i = 2; this.#taken.has(name); i++) name = `${base}${i}`;
+    this.#taken.add(name);
+    return name;
+  }
+
+  #of(type: Type, depth: number): string {
+    if (depth > 32) return "unknown";
+    // A typedef of an anonymous struct, union or enum names it.
+    if (type instanceof Typedef) {
+      const u = underlyingType(type);
+      if ((u instanceof Struct || u instanceof Union || u instanceof Enum) && u.name === "") {
+        return this.#named(u, type.name, depth);
+      }
+      return this.#of(underlyingType(type), depth);
+    }
+    const t = underlyingType(type);
+    if (t !== type) return this.#of(t, depth);
+    if (t instanceof Int) {
+      const bool = (t.encoding & IntEncoding.Bool) !== 0;
+      if (bool && (t.size === 1 || t.size === 4)) return "boolean";
+      return t.size <= 4 ? "number" : "bigint";
+    }
+    if (t instanceof Float) return "number";
+    if (t instanceof Pointer) return "bigint";
+    if (t instanceof Enum) return t.name ? this.#named(t, t.name, depth) : this.#enumInline(t);
+    if (t instanceof ArrayType) {
+      if (isChar(t.type)) return "string";
+      const inner = this.#of(t.type, depth + 1);
+      return /^[A-Za-z0-9_]+$/.test(inner) ? `${inner}[]` : `(${inner})[]`;
+    }
+    if (t instanceof Struct || t instanceof Union) {
+      return t.name ? this.#named(t, t.name, depth) : this.#object(t, depth);
+    }
+    return "unknown";
+  }
+
+  #named(t: Struct | Union | Enum, cName: string, depth: number): string {
+    const have = this.#names.get(t);
+    if (have) return have;
+    const name = this.#unique(pascalCase(cName));
+    this.#names.set(t, name);
+    const kind = t instanceof Struct ? "struct" : t instanceof Union ? "union" : "enum";
+    if (t instanceof Enum) {
+      this.declarations.push(
+        `/** \`enum ${cName}\`: an enumerator's name, or the number of a value it does not name. */\n` +
+          `export type ${name} = ${this.#enumInline(t)};`,
+      );
+    } else {
+      const body = this.#object(t, depth + 1);
+      this.declarations.push(
+        `/** \`${kind} ${cName}\` (${t.size} bytes). */\nexport interface ${name} ${body}`,
+      );
+    }
+    return name;
+  }
+
+  #enumInline(t: Enum): string {
+    const names = [...new Set(t.values.map((v) => JSON.stringify(v.name)))];
+    names.push(t.size === 8 ? "bigint" : "number");
+    return names.join(" | ");
+  }
+
+  /** The members of a struct or union as an object type, anonymous members flattened. */
+  #object(t: Struct | Union, depth: number): string {
+    const fields: string[] = [];
+    const walk = (c: Struct | Union, inUnion: boolean) => {
+      const union = inUnion || c instanceof Union;
+      for (const m of c.members) {
+        const u = underlyingType(m.type);
+        if (m.name === "" && (u instanceof Struct || u instanceof Union)) {
+          walk(u, union);
+          continue;
+        }
+        if (m.name === "") continue;
+        if (u instanceof Struct && KERNEL_MANAGED.has(u.name)) continue;
+        let ts: string;
+        if (m.bitfieldSize !== 0 && !(m.offset % 8 === 0 && isWhole(m.bitfieldSize, u))) {
+          ts = u instanceof Enum
+            ? this.#enumInline(u)
+            : (u as Int).size === 8
+            ? "bigint"
+            : "number";
+        } else {
+          ts = this.#of(m.type, depth + 1);
+        }
+        // One member of a union is given when encoding; decoding gives all of them.
+        fields.push(`  ${propertyKey(m.name)}${union ? "?" : ""}: ${ts};`);
+      }
+    };
+    walk(t, false);
+    return fields.length === 0 ? "{\n}" : `{\n${fields.join("\n")}\n}`;
+  }
+}
+
+function isWhole(bits: number, u: Type): boolean {
+  return (u instanceof Int || u instanceof Enum) && bits === u.size * 8;
+}
+
+function isChar(t: Type): boolean {
+  const u = underlyingType(t);
+  return u instanceof Int && u.size === 1 &&
+    ((u.encoding & IntEncoding.Char) !== 0 || /^((un)?signed )?char$/.test(u.name));
+}
+
+/** The type a `btf.Var` holds, or undefined. */
+export function varType(v: unknown): Type | undefined {
+  return v instanceof Var ? v.type : undefined;
+}

@@ -1,0 +1,27 @@
+// uprobe and uretprobe: every call of libc's getcwd(3) — who called it, with what buffer
+// size, and whether it succeeded — sent through a ring buffer when it returns.
+// Run: sudo deno run -A examples/uprobe.ts [--duration 10] [--libc /path/libc.so.6]
+import { attachUprobe, attachUretprobe, codecFor, decodeValue, RingReader } from "../mod.ts";
+import { durationArg } from "./_run.ts";
+import { type Call, loadUprobe } from "./uprobe_bpf.ts";
+
+const i = Deno.args.indexOf("--libc");
+const libc = i >= 0 ? Deno.args[i + 1] : "/lib/x86_64-linux-gnu/libc.so.6";
+
+using objs = loadUprobe();
+using _enter = attachUprobe(objs.programs.enter_getcwd, libc, "getcwd");
+using _exit = attachUretprobe(objs.programs.exit_getcwd, libc, "getcwd");
+using reader = new RingReader(objs.maps.calls);
+// Records are `struct call`, the value type of `in_flight`: decode them with its codec.
+const codec = codecFor(objs.maps.in_flight.valueCodec?.type);
+const end = Date.now() + durationArg(5) * 1000;
+for (;;) {
+  const timeoutMs = end - Date.now();
+  if (timeoutMs <= 0) break;
+  const record = await reader.read({ timeoutMs });
+  if (record === undefined) break;
+  const call = decodeValue(codec, record) as Call;
+  console.log(
+    `getcwd: pid ${call.pid} ${call.comm} size ${call.size} ${call.returned ? "ok" : "failed"}`,
+  );
+}
