@@ -129,28 +129,26 @@ export class ProgramSpec {
   declare btf: Spec | undefined;
   /** What builds `instructions` on first access, for specs made by {@linkcode lazyProgramSpec}. */
   #build: (() => Instructions) | undefined;
+  /** The instructions of a lazy spec, once built or assigned. */
+  #instructions: Instructions | undefined;
 
   static {
     // An own, enumerable accessor in place of the `instructions` field: spreading, listing
-    // and comparing a lazy spec read it like the field. The first read or write turns it
-    // into a plain field. One descriptor for every spec keeps defining it cheap.
-    const settle = (spec: ProgramSpec, value: Instructions) => {
-      spec.#build = undefined;
-      Object.defineProperty(spec, "instructions", {
-        value,
-        writable: true,
-        enumerable: true,
-        configurable: true,
-      });
-    };
+    // and comparing a lazy spec read it like the field. It stays an accessor once built
+    // (turning it into a plain field costs more than building small programs); one
+    // descriptor for every spec keeps defining it cheap.
     lazyInstructions = {
       get(this: ProgramSpec): Instructions {
-        const value = this.#build!();
-        settle(this, value);
-        return value;
+        const build = this.#build;
+        if (build !== undefined) {
+          this.#instructions = build();
+          this.#build = undefined;
+        }
+        return this.#instructions!;
       },
       set(this: ProgramSpec, value: Instructions) {
-        settle(this, value);
+        this.#build = undefined;
+        this.#instructions = value;
       },
       enumerable: true,
       configurable: true,
@@ -188,9 +186,9 @@ export class ProgramSpec {
 /**
  * A spec whose `instructions` are built by `build` when first read, for the ELF reader:
  * most of the cost of opening an object is making instruction objects, which many callers
- * never look at. `build` runs at most once per spec and must not fail; until it has run,
- * `instructions` is an own enumerable accessor, so the spec reads, spreads, copies and
- * compares exactly like one given its instructions.
+ * never look at. `build` runs at most once per spec and must not fail. `instructions` is an
+ * own enumerable accessor (reading it builds, assigning it replaces), so the spec reads,
+ * spreads, copies and compares exactly like one given its instructions.
  */
 export function lazyProgramSpec(
   init: Omit<ProgramSpecInit, "instructions">,
