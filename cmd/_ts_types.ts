@@ -21,21 +21,7 @@ import {
   Var,
 } from "../btf/mod.ts";
 import { underlyingType } from "../btf/helpers.ts";
-import { codecFor } from "../map/codec.ts";
-
-/** Struct types the kernel manages inside map values (see map/codec.ts): left out by the codec. */
-const KERNEL_MANAGED = new Set([
-  "bpf_spin_lock",
-  "bpf_res_spin_lock",
-  "bpf_timer",
-  "bpf_wq",
-  "bpf_task_work",
-  "bpf_list_head",
-  "bpf_list_node",
-  "bpf_rb_root",
-  "bpf_rb_node",
-  "bpf_refcount",
-]);
+import { codecFor, isKernelManagedStruct } from "../map/codec.ts";
 
 const RESERVED = new Set([
   "break",
@@ -207,7 +193,7 @@ export class TsTypes {
           continue;
         }
         if (m.name === "") continue;
-        if (u instanceof Struct && KERNEL_MANAGED.has(u.name)) continue;
+        if (u instanceof Struct && isKernelManagedStruct(u.name)) continue;
         let ts: string;
         if (m.bitfieldSize !== 0 && !(m.offset % 8 === 0 && isWhole(m.bitfieldSize, u))) {
           ts = u instanceof Enum

@@ -122,3 +122,25 @@ export class EpollWaiter {
     closeFd(this.#wakeFd);
   }
 }
+
+/**
+ * The records of a reader as they arrive, until it is closed: drain what is there, then wait.
+ * A close during the wait ends the stream; any other error propagates.
+ */
+export async function* recordStream<T>(reader: {
+  readonly closed: boolean;
+  drain(onRecord: (record: T) => void): unknown;
+  wait(): Promise<boolean>;
+}): AsyncGenerator<T> {
+  const batch: T[] = [];
+  while (!reader.closed) {
+    reader.drain((r) => batch.push(r));
+    while (batch.length > 0) yield batch.shift()!;
+    try {
+      await reader.wait();
+    } catch (e) {
+      if (e instanceof ClosedError) return;
+      throw e;
+    }
+  }
+}

@@ -106,6 +106,11 @@ export function isBtfType(value: unknown): boolean {
     TYPE_CLASSES.some((c) => value instanceof c);
 }
 
+/** Whether `name` is a struct the kernel manages inside map values (`bpf_spin_lock`, …). */
+export function isKernelManagedStruct(name: string): boolean {
+  return KERNEL_MANAGED.has(name);
+}
+
 /**
  * Whether values of `type` hold fields the kernel manages (`struct bpf_spin_lock`,
  * `struct bpf_timer`, …): such maps cannot be created without BTF.

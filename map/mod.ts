@@ -43,6 +43,7 @@ export {
   encodeValue,
   hasKernelManagedFields,
   isBtfType,
+  isKernelManagedStruct,
 } from "./codec.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
 export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";

@@ -18,7 +18,7 @@ import {
 } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
-import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
+import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PERF_TYPE_SOFTWARE = 1;
@@ -211,18 +211,13 @@ export class PerfReader {
   }
 
   /** Samples as they arrive, until the reader is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<PerfRecord> {
-    const batch: PerfRecord[] = [];
-    while (!this.#closed) {
-      this.drain((r) => batch.push(r));
-      while (batch.length > 0) yield batch.shift()!;
-      try {
-        await this.wait();
-      } catch (e) {
-        if (e instanceof ClosedError) return;
-        throw e;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<PerfRecord> {
+    return recordStream<PerfRecord>(this);
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Removes the rings from the map, unmaps and closes them, and ends pending waits. */

@@ -8,7 +8,7 @@ import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
-import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
+import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PROT_READ = 1;
@@ -269,18 +269,13 @@ export class RingReader {
   }
 
   /** Records as they arrive, until the reader is closed. */
-  async *[Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    const batch: Uint8Array[] = [];
-    while (!this.#closed) {
-      this.drain((r) => batch.push(r));
-      while (batch.length > 0) yield batch.shift()!;
-      try {
-        await this.wait();
-      } catch (e) {
-        if (e instanceof ClosedError) return;
-        throw e;
-      }
-    }
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+    return recordStream<Uint8Array>(this);
+  }
+
+  /** Whether `close()` was called. */
+  get closed(): boolean {
+    return this.#closed;
   }
 
   /** Unmaps the ring and ends pending waits; the map itself stays open. */
