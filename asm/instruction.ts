@@ -16,6 +16,11 @@ import type { Register } from "./register.ts";
 /** The byte order of encoded instructions: `"little"` (bpfel) or `"big"` (bpfeb). */
 export type ByteOrder = "little" | "big";
 
+/** The byte order of the machine this runs on, which the kernel expects in everything it reads. */
+export const HOST_BYTE_ORDER: ByteOrder = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1
+  ? "little"
+  : "big";
+
 /**
  * A map as the assembler sees it: something that knows its file descriptor, such as a
  * `BpfMap`. The assembler never creates or owns maps; it asks for the fd at marshal time.

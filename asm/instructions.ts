@@ -9,6 +9,7 @@ import { FormatError } from "../errors.ts";
 import {
   type ByteOrder,
   copy,
+  HOST_BYTE_ORDER,
   Instruction,
   isInstruction,
   isRelative,
@@ -72,7 +73,7 @@ export interface InstructionAt {
   readonly offset: number;
 }
 
-const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_LITTLE_ENDIAN = HOST_BYTE_ORDER === "little";
 
 function checkByteOrder(order: unknown): ByteOrder {
   if (order !== "little" && order !== "big") {

@@ -46,6 +46,7 @@ export {
   constant,
   copy,
   getMeta,
+  HOST_BYTE_ORDER,
   Instruction,
   isBuiltinCall,
   isCall,

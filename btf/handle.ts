@@ -19,6 +19,7 @@ import {
   mmap,
   openFd,
 } from "../ffi.ts";
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { Errno, errnoMessage, SyscallError } from "../errors.ts";
 import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
@@ -42,13 +43,11 @@ import {
   VarSecinfo,
 } from "./types.ts";
 
-const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "little" : "big";
-
 /** Loads a blob and reports whether the kernel took it; closes the fd. */
 function loads(types: Type[]): boolean {
   const b = new Builder();
   for (const t of types) b.add(t);
-  const bytes = b.marshal({ byteOrder: HOST_ORDER });
+  const bytes = b.marshal({ byteOrder: HOST_BYTE_ORDER });
   const attr = new Attr().pointer(0, bytes).u32(16, bytes.length);
   const fd = bpfErrno(BpfCmd.BTF_LOAD, attr);
   if (fd >= 0) {
@@ -187,7 +186,10 @@ export class BtfHandle {
     if (source instanceof Uint8Array) return new BtfHandle(loadRaw(source, options.logSize));
     const builder = new Builder();
     for (const t of source instanceof Spec ? source.types() : source) builder.add(t);
-    const bytes = builder.marshal({ ...(options.compat ?? kernelCompat()), byteOrder: HOST_ORDER });
+    const bytes = builder.marshal({
+      ...(options.compat ?? kernelCompat()),
+      byteOrder: HOST_BYTE_ORDER,
+    });
     return new BtfHandle(loadRaw(bytes, options.logSize), builder);
   }
 

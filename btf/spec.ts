@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { ByteOrder } from "../asm/mod.ts";
+import { type ByteOrder, HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   asciiTable,
@@ -84,7 +84,7 @@ for (
 /** How deep a chain of references that avoids structs and unions may go. */
 const MAX_CHAIN = 128;
 
-const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`

@@ -15,7 +15,7 @@
  * @module
  */
 
-import { Instructions, withSymbol } from "../asm/mod.ts";
+import { HOST_BYTE_ORDER, Instructions, withSymbol } from "../asm/mod.ts";
 import {
   Array as ArrayType,
   Const,
@@ -80,12 +80,10 @@ export function mapFlagNames(flags: number): string {
   return names.join("|");
 }
 
-const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "little" : "big";
-
 /** A variable's value: decoded from its BTF where the object is in the host's byte order. */
 function variableValue(v: VariableSpec, order: "little" | "big"): unknown {
   const bytes = v.get();
-  if (order === HOST_ORDER && v.type instanceof Var) {
+  if (order === HOST_BYTE_ORDER && v.type instanceof Var) {
     try {
       return decodeValue(codecFor(v.type.type), bytes);
     } catch {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { FormatError } from "../errors.ts";
 
 /** The ELF machine number of BPF. */
@@ -398,7 +399,7 @@ export class ElfFile {
 const decoder = new TextDecoder("utf-8", { fatal: false });
 let scratch = new Uint32Array(1024);
 let scratchBytes = new Uint8Array(scratch.buffer);
-const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
 /**
  * The 64-bit field at word `k` of `w` that must fit in a JS number; `little` says whether

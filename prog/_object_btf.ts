@@ -18,9 +18,9 @@ import {
   VarSecinfo,
 } from "../btf/mod.ts";
 import { BtfHandle, kernelCompat } from "../btf/handle.ts";
-import type { SourceLine } from "../asm/mod.ts";
+import { HOST_BYTE_ORDER, type SourceLine } from "../asm/mod.ts";
 
-const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
 /** Where the variables of one data section sit, and how big the section is. */
 export interface SectionLayout {
@@ -107,7 +107,7 @@ export class ObjectBtf {
       replaced.set(ds, copy);
       builder.add(copy);
     }
-    const bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_LITTLE ? "little" : "big" });
+    const bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_BYTE_ORDER });
     const { blob, strings } = appendStrings(bytes, lines);
     return new ObjectBtf(BtfHandle.load(blob), builder, replaced, strings);
   }

@@ -8,7 +8,7 @@ import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../
 import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
-import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
+import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import {
   type CoreCandidateCache,
   explainCorePoison,
@@ -152,7 +152,7 @@ export class Program {
     const symbols = resolveKernelSymbols(insns, options.kernelTypes);
     insns = symbols.insns;
     const raw = allocBuffer(insns.slots * 8);
-    raw.set(insns.marshal(HOST_ORDER));
+    raw.set(insns.marshal(HOST_BYTE_ORDER));
     const name = objNames.supported() ? kernelName(spec.name) : "";
     const attr = new Attr()
       .u32(0, spec.type)
@@ -307,8 +307,6 @@ export class Program {
     return result;
   }
 }
-
-const HOST_ORDER = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1 ? "little" : "big";
 
 /** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
 function checkMapReferences(spec: ProgramSpec): void {
