@@ -8,48 +8,17 @@
  */
 
 import {
+  type BoundObjects,
+  type BoundVariable as Variable,
   type BpfMap,
-  type Codec,
-  codecFor,
-  type Collection,
   type CollectionOptions,
   type CollectionSpec,
-  decodeValue,
-  encodeValue,
-  newCollection,
+  embeddedObject,
+  loadBound,
   parseCollectionSpec,
   type Program,
+  type TypedMap,
 } from "../mod.ts";
-
-/** A map with keys `K` and values `V`, as the map's BTF codecs encode and decode them. */
-export type TypedMap<K, V> =
-  & Omit<BpfMap, "lookup" | "update" | "delete" | "keys" | "entries" | "lookupAndDelete">
-  & {
-    /** The value under `key`, or `undefined`. */
-    lookup(key: K, flags?: bigint): V | undefined;
-    /** Sets the value under `key` (`flags`: `UpdateFlags`). */
-    update(key: K, value: V, flags?: bigint): void;
-    /** Deletes `key`; false when it was absent. */
-    delete(key: K): boolean;
-    /** Every key. */
-    keys(): Generator<K>;
-    /** Every key and value. */
-    entries(): Generator<[K, V]>;
-    /** Looks up and deletes `key`. */
-    lookupAndDelete(key: K): V | undefined;
-  };
-
-/** A global variable of a loaded collection, read and written through its section's map. */
-export interface Variable<T> {
-  /** The variable's name. */
-  readonly name: string;
-  /** Whether programs see it as a constant (`.rodata`): then `set` fails after load. */
-  readonly constant: boolean;
-  /** The current value. */
-  get(): T;
-  /** Writes a new value (only for variables that are not constant). */
-  set(value: T): void;
-}
 
 /** The maps of `task_iter.c`. */
 export interface TaskIterMaps {
@@ -82,18 +51,7 @@ export interface LoadTaskIterOptions extends CollectionOptions {
 }
 
 /** What {@linkcode loadTaskIter} creates; close it (or `using`) to release everything. */
-export interface TaskIterObjects extends Disposable {
-  /** The underlying collection. */
-  readonly collection: Collection;
-  /** Maps by name. */
-  readonly maps: TaskIterMaps;
-  /** Programs by name. */
-  readonly programs: TaskIterPrograms;
-  /** Global variables by name. */
-  readonly variables: TaskIterVariables;
-  /** Closes every map and program. */
-  close(): void;
-}
+export type TaskIterObjects = BoundObjects<TaskIterMaps, TaskIterPrograms, TaskIterVariables>;
 
 const OBJECT_LITTLE: string | undefined =
   "f0VMRgIBAQAAAAAAAAAAAAEA9wABAAAAAAAAAAAAAAAAAAAAAAAAABgSAAAAAAAAAAAAAEAAAAAAAEAAGwABAL8S" +
@@ -293,58 +251,15 @@ const OBJECT_BIG: string | undefined =
   "AAMAAAAaAAAAAAAAAAAAAAABAAAAAAAAAAAAAAD6AAAAAgAAAAAAAAAAAAAAAAAAAAAAAAAAAAALgAAAAAAAAAFo" +
   "AAAAAQAAAA0AAAAAAAAACAAAAAAAAAAY";
 
-const LITTLE_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HOST_ORDER: "little" | "big" = LITTLE_HOST ? "little" : "big";
-
 /** The embedded object for `byteOrder` (by default the host's). */
-export function taskIterObject(byteOrder: "little" | "big" = HOST_ORDER): Uint8Array {
-  const b64 = byteOrder === "little" ? OBJECT_LITTLE : OBJECT_BIG;
-  if (b64 === undefined) {
-    throw new Error(`The bindings of 'task_iter.c' have no ${byteOrder}-endian object`);
-  }
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+export function taskIterObject(byteOrder?: "little" | "big"): Uint8Array {
+  const objects = { little: OBJECT_LITTLE, big: OBJECT_BIG };
+  return embeddedObject(objects, "task_iter.c", byteOrder);
 }
 
 /** The collection spec of the embedded object for this host, to change before loading. */
 export function loadTaskIterSpec(): CollectionSpec {
   return parseCollectionSpec(taskIterObject());
-}
-
-function codecOf(type: unknown): Codec | undefined {
-  try {
-    return codecFor(type);
-  } catch {
-    return undefined;
-  }
-}
-
-function variableType(v: { type: unknown }): unknown {
-  return (v.type as { type?: unknown } | undefined)?.type;
-}
-
-function variable(spec: CollectionSpec, maps: Record<string, BpfMap>, name: string): unknown {
-  const v = spec.variables[name];
-  const codec = codecOf(variableType(v));
-  const map = maps[v.mapName];
-  const key = new Uint8Array(4);
-  const read = (): Uint8Array => {
-    const bytes = map.lookupBytes(key);
-    if (bytes === undefined) throw new Error(`Map '${v.mapName}' has no value`);
-    return bytes.slice();
-  };
-  return {
-    name,
-    constant: v.constant,
-    get(): unknown {
-      const bytes = read().subarray(v.offset, v.offset + v.size);
-      return codec ? decodeValue(codec, bytes) : bytes;
-    },
-    set(value: unknown): void {
-      const bytes = read();
-      bytes.set(codec ? encodeValue(codec, value, name) : value as Uint8Array, v.offset);
-      map.update(key, bytes);
-    },
-  };
 }
 
 /**
@@ -357,27 +272,5 @@ function variable(spec: CollectionSpec, maps: Record<string, BpfMap>, name: stri
  * ```
  */
 export function loadTaskIter(options: LoadTaskIterOptions = {}): TaskIterObjects {
-  const spec = loadTaskIterSpec();
-  const { constants, ...collectionOptions } = options;
-  for (const [name, value] of Object.entries(constants ?? {})) {
-    const v = spec.variables[name];
-    if (v === undefined) throw new TypeError(`No variable '${name}'`);
-    const codec = codecOf(variableType(v));
-    v.set(codec ? encodeValue(codec, value, name) : value as Uint8Array);
-  }
-  const collection = newCollection(spec, collectionOptions);
-  const variables: Record<string, unknown> = {};
-  for (const name of Object.keys(spec.variables)) {
-    if (spec.variables[name].mapName in collection.maps) {
-      variables[name] = variable(spec, collection.maps, name);
-    }
-  }
-  return {
-    collection,
-    maps: collection.maps as unknown as TaskIterMaps,
-    programs: collection.programs as unknown as TaskIterPrograms,
-    variables: variables as unknown as TaskIterVariables,
-    close: () => collection.close(),
-    [Symbol.dispose]: () => collection.close(),
-  };
+  return loadBound(loadTaskIterSpec(), options) as unknown as TaskIterObjects;
 }

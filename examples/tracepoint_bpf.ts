@@ -8,53 +8,22 @@
  */
 
 import {
+  type BoundObjects,
+  type BoundVariable as Variable,
   type BpfMap,
-  type Codec,
-  codecFor,
-  type Collection,
   type CollectionOptions,
   type CollectionSpec,
-  decodeValue,
-  encodeValue,
-  newCollection,
+  embeddedObject,
+  loadBound,
   parseCollectionSpec,
   type Program,
+  type TypedMap,
 } from "../mod.ts";
 
 /** `struct opens` (24 bytes). */
 export interface Opens {
   count: bigint;
   comm: string;
-}
-
-/** A map with keys `K` and values `V`, as the map's BTF codecs encode and decode them. */
-export type TypedMap<K, V> =
-  & Omit<BpfMap, "lookup" | "update" | "delete" | "keys" | "entries" | "lookupAndDelete">
-  & {
-    /** The value under `key`, or `undefined`. */
-    lookup(key: K, flags?: bigint): V | undefined;
-    /** Sets the value under `key` (`flags`: `UpdateFlags`). */
-    update(key: K, value: V, flags?: bigint): void;
-    /** Deletes `key`; false when it was absent. */
-    delete(key: K): boolean;
-    /** Every key. */
-    keys(): Generator<K>;
-    /** Every key and value. */
-    entries(): Generator<[K, V]>;
-    /** Looks up and deletes `key`. */
-    lookupAndDelete(key: K): V | undefined;
-  };
-
-/** A global variable of a loaded collection, read and written through its section's map. */
-export interface Variable<T> {
-  /** The variable's name. */
-  readonly name: string;
-  /** Whether programs see it as a constant (`.rodata`): then `set` fails after load. */
-  readonly constant: boolean;
-  /** The current value. */
-  get(): T;
-  /** Writes a new value (only for variables that are not constant). */
-  set(value: T): void;
 }
 
 /** The maps of `tracepoint.c`. */
@@ -84,18 +53,11 @@ export interface LoadTracepointOptions extends CollectionOptions {
 }
 
 /** What {@linkcode loadTracepoint} creates; close it (or `using`) to release everything. */
-export interface TracepointObjects extends Disposable {
-  /** The underlying collection. */
-  readonly collection: Collection;
-  /** Maps by name. */
-  readonly maps: TracepointMaps;
-  /** Programs by name. */
-  readonly programs: TracepointPrograms;
-  /** Global variables by name. */
-  readonly variables: TracepointVariables;
-  /** Closes every map and program. */
-  close(): void;
-}
+export type TracepointObjects = BoundObjects<
+  TracepointMaps,
+  TracepointPrograms,
+  TracepointVariables
+>;
 
 const OBJECT_LITTLE: string | undefined =
   "f0VMRgIBAQAAAAAAAAAAAAEA9wABAAAAAAAAAAAAAAAAAAAAAAAAACAUAAAAAAAAAAAAAEAAAAAAAEAAHAABAIUA" +
@@ -313,58 +275,15 @@ const OBJECT_BIG: string | undefined =
   "AAAAAAAAAAEAAAAAAAAAAAAAARkAAAACAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA1QAAAAAAAAAVAAAAABAAAACwAA" +
   "AAAAAAAIAAAAAAAAABg=";
 
-const LITTLE_HOST = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
-const HOST_ORDER: "little" | "big" = LITTLE_HOST ? "little" : "big";
-
 /** The embedded object for `byteOrder` (by default the host's). */
-export function tracepointObject(byteOrder: "little" | "big" = HOST_ORDER): Uint8Array {
-  const b64 = byteOrder === "little" ? OBJECT_LITTLE : OBJECT_BIG;
-  if (b64 === undefined) {
-    throw new Error(`The bindings of 'tracepoint.c' have no ${byteOrder}-endian object`);
-  }
-  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+export function tracepointObject(byteOrder?: "little" | "big"): Uint8Array {
+  const objects = { little: OBJECT_LITTLE, big: OBJECT_BIG };
+  return embeddedObject(objects, "tracepoint.c", byteOrder);
 }
 
 /** The collection spec of the embedded object for this host, to change before loading. */
 export function loadTracepointSpec(): CollectionSpec {
   return parseCollectionSpec(tracepointObject());
-}
-
-function codecOf(type: unknown): Codec | undefined {
-  try {
-    return codecFor(type);
-  } catch {
-    return undefined;
-  }
-}
-
-function variableType(v: { type: unknown }): unknown {
-  return (v.type as { type?: unknown } | undefined)?.type;
-}
-
-function variable(spec: CollectionSpec, maps: Record<string, BpfMap>, name: string): unknown {
-  const v = spec.variables[name];
-  const codec = codecOf(variableType(v));
-  const map = maps[v.mapName];
-  const key = new Uint8Array(4);
-  const read = (): Uint8Array => {
-    const bytes = map.lookupBytes(key);
-    if (bytes === undefined) throw new Error(`Map '${v.mapName}' has no value`);
-    return bytes.slice();
-  };
-  return {
-    name,
-    constant: v.constant,
-    get(): unknown {
-      const bytes = read().subarray(v.offset, v.offset + v.size);
-      return codec ? decodeValue(codec, bytes) : bytes;
-    },
-    set(value: unknown): void {
-      const bytes = read();
-      bytes.set(codec ? encodeValue(codec, value, name) : value as Uint8Array, v.offset);
-      map.update(key, bytes);
-    },
-  };
 }
 
 /**
@@ -377,27 +296,5 @@ function variable(spec: CollectionSpec, maps: Record<string, BpfMap>, name: stri
  * ```
  */
 export function loadTracepoint(options: LoadTracepointOptions = {}): TracepointObjects {
-  const spec = loadTracepointSpec();
-  const { constants, ...collectionOptions } = options;
-  for (const [name, value] of Object.entries(constants ?? {})) {
-    const v = spec.variables[name];
-    if (v === undefined) throw new TypeError(`No variable '${name}'`);
-    const codec = codecOf(variableType(v));
-    v.set(codec ? encodeValue(codec, value, name) : value as Uint8Array);
-  }
-  const collection = newCollection(spec, collectionOptions);
-  const variables: Record<string, unknown> = {};
-  for (const name of Object.keys(spec.variables)) {
-    if (spec.variables[name].mapName in collection.maps) {
-      variables[name] = variable(spec, collection.maps, name);
-    }
-  }
-  return {
-    collection,
-    maps: collection.maps as unknown as TracepointMaps,
-    programs: collection.programs as unknown as TracepointPrograms,
-    variables: variables as unknown as TracepointVariables,
-    close: () => collection.close(),
-    [Symbol.dispose]: () => collection.close(),
-  };
+  return loadBound(loadTracepointSpec(), options) as unknown as TracepointObjects;
 }

@@ -53,3 +53,12 @@ export {
 } from "./program.ts";
 export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
 export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";
+export {
+  type BoundLoadOptions,
+  type BoundObjects,
+  type BoundVariable,
+  embeddedObject,
+  type EmbeddedObjects,
+  loadBound,
+  type TypedMap,
+} from "./bindings.ts";

@@ -1,0 +1,161 @@
+/**
+ * The runtime of the modules `bpf2ts` generates: the typed views of a loaded collection and
+ * the loading code they share, so that each generated module holds only its types and its
+ * embedded objects.
+ *
+ * @module
+ */
+
+import { type ByteOrder, HOST_BYTE_ORDER } from "../asm/mod.ts";
+import type { BpfMap } from "../map/bpf_map.ts";
+import { type Codec, codecFor, decodeValue, encodeValue } from "../map/codec.ts";
+import { type Collection, type CollectionOptions, newCollection } from "./collection.ts";
+import type { CollectionSpec } from "./collection_spec.ts";
+import type { Program } from "./program.ts";
+
+/** A map with keys `K` and values `V`, as the map's BTF codecs encode and decode them. */
+export type TypedMap<K, V> =
+  & Omit<BpfMap, "lookup" | "update" | "delete" | "keys" | "entries" | "lookupAndDelete">
+  & {
+    /** The value under `key`, or `undefined`. */
+    lookup(key: K, flags?: bigint): V | undefined;
+    /** Sets the value under `key` (`flags`: `UpdateFlags`). */
+    update(key: K, value: V, flags?: bigint): void;
+    /** Deletes `key`; false when it was absent. */
+    delete(key: K): boolean;
+    /** Every key. */
+    keys(): Generator<K>;
+    /** Every key and value. */
+    entries(): Generator<[K, V]>;
+    /** Looks up and deletes `key`. */
+    lookupAndDelete(key: K): V | undefined;
+  };
+
+/** A global variable of a loaded collection, read and written through its section's map. */
+export interface BoundVariable<T> {
+  /** The variable's name. */
+  readonly name: string;
+  /** Whether programs see it as a constant (`.rodata`): then `set` fails after load. */
+  readonly constant: boolean;
+  /** The current value. */
+  get(): T;
+  /** Writes a new value (only for variables that are not constant). */
+  set(value: T): void;
+}
+
+/** What a generated `load…()` creates; close it (or `using`) to release everything. */
+export interface BoundObjects<
+  Maps = Record<string, BpfMap>,
+  Programs = Record<string, Program>,
+  Variables = Record<string, BoundVariable<unknown>>,
+> extends Disposable {
+  /** The underlying collection. */
+  readonly collection: Collection;
+  /** Maps by name. */
+  readonly maps: Maps;
+  /** Programs by name. */
+  readonly programs: Programs;
+  /** Global variables by name. */
+  readonly variables: Variables;
+  /** Closes every map and program. */
+  close(): void;
+}
+
+/** Options of {@linkcode loadBound}: the collection's, plus initial variable values. */
+export interface BoundLoadOptions extends CollectionOptions {
+  /** Initial values of global variables, encoded from their BTF types. */
+  constants?: object;
+}
+
+/** The little- and big-endian builds of one object, base64-encoded, as bindings embed them. */
+export interface EmbeddedObjects {
+  /** The `bpfel` object. */
+  little?: string;
+  /** The `bpfeb` object. */
+  big?: string;
+}
+
+/** The bytes of the embedded object for `byteOrder` (by default the host's). */
+export function embeddedObject(
+  objects: EmbeddedObjects,
+  source: string,
+  byteOrder: ByteOrder = HOST_BYTE_ORDER,
+): Uint8Array {
+  const b64 = objects[byteOrder];
+  if (b64 === undefined) {
+    throw new Error(`The bindings of '${source}' have no ${byteOrder}-endian object`);
+  }
+  return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+}
+
+/**
+ * Writes `options.constants` into `spec`'s variables, creates the collection, and returns it
+ * with a {@linkcode BoundVariable} per variable whose section became a map.
+ */
+export function loadBound(spec: CollectionSpec, options: BoundLoadOptions = {}): BoundObjects {
+  const { constants, ...collectionOptions } = options;
+  for (const [name, value] of Object.entries(constants ?? {})) {
+    const v = spec.variables[name];
+    if (v === undefined) throw new TypeError(`No variable '${name}'`);
+    const codec = codecOf(varType(v));
+    v.set(codec ? encodeValue(codec, value, name) : value as Uint8Array);
+  }
+  const collection = newCollection(spec, collectionOptions);
+  const variables: Record<string, BoundVariable<unknown>> = {};
+  for (const name of Object.keys(spec.variables)) {
+    if (spec.variables[name].mapName in collection.maps) {
+      variables[name] = variable(spec, collection.maps, name);
+    }
+  }
+  return {
+    collection,
+    maps: collection.maps,
+    programs: collection.programs,
+    variables,
+    close: () => collection.close(),
+    [Symbol.dispose]: () => collection.close(),
+  };
+}
+
+/** The codec of a BTF type, or undefined when it has no value representation. */
+function codecOf(type: unknown): Codec | undefined {
+  try {
+    return codecFor(type);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The type a variable's `btf.Var` holds. */
+function varType(v: { type: unknown }): unknown {
+  return (v.type as { type?: unknown } | undefined)?.type;
+}
+
+function variable(
+  spec: CollectionSpec,
+  maps: Record<string, BpfMap>,
+  name: string,
+): BoundVariable<unknown> {
+  const v = spec.variables[name];
+  const codec = codecOf(varType(v));
+  const map = maps[v.mapName];
+  const key = new Uint8Array(4);
+  const read = (): Uint8Array => {
+    const bytes = map.lookupBytes(key);
+    if (bytes === undefined) throw new Error(`Map '${v.mapName}' has no value`);
+    return bytes.slice();
+  };
+  return {
+    name,
+    constant: v.constant,
+    get(): unknown {
+      const bytes = read().subarray(v.offset, v.offset + v.size);
+      return codec ? decodeValue(codec, bytes) : bytes;
+    },
+    set(value: unknown): void {
+      const bytes = read();
+      bytes.set(codec ? encodeValue(codec, value, name) : value as Uint8Array, v.offset);
+      map.update(key, bytes);
+    },
+  };
+}
