@@ -7,7 +7,7 @@
  * @module
  */
 
-import { currentBackend } from "../ffi.ts";
+import { cString, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
@@ -67,9 +67,7 @@ function kprobe(
     let cleanup: (() => void) | undefined;
     try {
       if (pmu) {
-        const func = new TextEncoder().encode(name + "\0");
-        const funcBuf = new Uint8Array(new ArrayBuffer(func.length));
-        funcBuf.set(func);
+        const funcBuf = cString(name);
         const attr = perfEventAttr({
           type: pmu.type,
           config: ret ? 1n << BigInt(pmu.retprobeBit) : 0n,

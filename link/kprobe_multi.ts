@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocBuffer, Attr, BpfCmd, bpfError, currentBackend } from "../ffi.ts";
+import { allocBuffer, Attr, BpfCmd, bpfError, cString, currentBackend } from "../ffi.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
@@ -61,10 +61,7 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   const backend = currentBackend();
   const names = syms.map((s) => {
     if (s === "" || s.includes("\0")) throw new TypeError(`Invalid kernel symbol: "${s}"`);
-    const bytes = new TextEncoder().encode(s + "\0");
-    const buf = allocBuffer(bytes.length);
-    buf.set(bytes);
-    return buf;
+    return cString(s);
   });
   const attr = new Attr()
     .u32(LinkCreate.progFd, program.fd)

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { currentBackend } from "../ffi.ts";
+import { cString, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
@@ -87,9 +87,7 @@ export function attachUprobeAt(
   const refCtr = options.refCtrOffset ?? 0n;
   const pmu = dynamicPmu("uprobe");
   if (pmu) {
-    const encoded = new TextEncoder().encode(target.path + "\0");
-    const pathBuf = new Uint8Array(new ArrayBuffer(encoded.length));
-    pathBuf.set(encoded);
+    const pathBuf = cString(target.path);
     const attr = perfEventAttr({
       type: pmu.type,
       config: (ret ? 1n << BigInt(pmu.retprobeBit) : 0n) | (refCtr << 32n),
