@@ -304,6 +304,16 @@ kernelTest(
       const link = attachIter(a);
       link.pin(path);
       link.close(); // the pin keeps the link
+      // A failed assertion must not leave the pin (and its link) behind.
+      using _unpin = {
+        [Symbol.dispose]: () => {
+          try {
+            Deno.removeSync(path);
+          } catch (e) {
+            if (!(e instanceof Deno.errors.NotFound)) throw e;
+          }
+        },
+      };
       using pinned = loadPinnedLink(path);
       assert(pinned instanceof IterLink);
       assertEquals(pinned.pinnedAt, path);
