@@ -9,8 +9,6 @@
 
 import {
   type BoundObjects,
-  type BoundVariable as Variable,
-  type BpfMap,
   type CollectionOptions,
   type CollectionSpec,
   embeddedObject,

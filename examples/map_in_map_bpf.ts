@@ -9,7 +9,6 @@
 
 import {
   type BoundObjects,
-  type BoundVariable as Variable,
   type BpfMap,
   type CollectionOptions,
   type CollectionSpec,
@@ -17,7 +16,6 @@ import {
   loadBound,
   parseCollectionSpec,
   type Program,
-  type TypedMap,
 } from "../mod.ts";
 
 /** The maps of `map_in_map.c`. */

@@ -17,7 +17,6 @@ import {
   loadBound,
   parseCollectionSpec,
   type Program,
-  type TypedMap,
 } from "../mod.ts";
 
 /** The maps of `task_iter.c`. */

@@ -9,7 +9,6 @@
 
 import {
   type BoundObjects,
-  type BoundVariable as Variable,
   type BpfMap,
   type CollectionOptions,
   type CollectionSpec,
