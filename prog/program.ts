@@ -400,13 +400,16 @@ function attachTarget(spec: ProgramSpec, options: ProgramLoadOptions): AttachTar
       throw new TypeError(`Cannot load ${what}: the target program has no BTF`);
     }
     using handle = BtfHandle.fromId(btfId);
-    const func = handle.spec().typeByName(spec.attachTo, Func);
-    if (!func) {
+    // One parse: each spec() call makes a new Spec, whose types another one does not know.
+    const types = handle.spec();
+    const func = types.typeByName(spec.attachTo, Func);
+    const funcId = func ? types.typeId(func) : undefined;
+    if (funcId === undefined) {
       throw new TypeError(
         `Cannot load ${what}: the target program has no function '${spec.attachTo}'`,
       );
     }
-    return { btfId: handle.spec().typeId(func)!, fd: target.fd };
+    return { btfId: funcId, fd: target.fd };
   }
   let found;
   if (t === ProgramType.Tracing && spec.attachType === AttachType.TraceRawTP) {
