@@ -15,9 +15,13 @@ static int quiet(enum libbpf_print_level level, const char *fmt, va_list ap)
 	return 0;
 }
 
-/* Opens and loads the object in `buf`; returns it, or NULL on failure. */
-struct bpf_object *open_load(const void *buf, size_t size)
+/*
+ * Opens and loads the object in `buf`, with maps pinned by name under `pin_root` (libbpf's
+ * default is the bpffs root); returns the object, or NULL on failure.
+ */
+struct bpf_object *open_load(const void *buf, size_t size, const char *pin_root)
 {
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
 	static int init;
 	struct bpf_object *obj;
 
@@ -25,7 +29,7 @@ struct bpf_object *open_load(const void *buf, size_t size)
 		libbpf_set_print(quiet);
 		init = 1;
 	}
-	obj = bpf_object__open_mem(buf, size, NULL);
+	obj = bpf_object__open_mem(buf, size, &opts);
 	if (!obj)
 		return NULL;
 	if (bpf_object__load(obj)) {
