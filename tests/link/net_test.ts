@@ -8,6 +8,7 @@ import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import {
   attachCgroup,
   attachNetfilter,
+  attachNetkit,
   attachSockmap,
   CgroupLink,
   LinkType,
@@ -17,7 +18,9 @@ import {
   ProgAttachLink,
   SockmapLink,
 } from "../../link/mod.ts";
-import { NotSupportedError } from "../../errors.ts";
+import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
+import { createNetkit } from "./_rtnetlink.ts";
+import { LibcError } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, increment, load } from "./_progs.ts";
 
@@ -51,32 +54,14 @@ function child(prefix: string[], args: string[]): any {
   return JSON.parse(text.split("\n").at(-1)!);
 }
 
-/** Two namespaces joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
-function withVethPair<T>(fn: (a: string, b: string) => T): T {
+/** Two new named network namespaces, removed afterwards. */
+function withNetnsPair<T>(fn: (a: string, b: string) => T): T {
   const a = `ebpf_link_a_${Deno.pid}`;
   const b = `ebpf_link_b_${Deno.pid}`;
   run("ip", ["netns", "add", a]);
   try {
     run("ip", ["netns", "add", b]);
     try {
-      run("ip", [
-        "link",
-        "add",
-        "v0",
-        "netns",
-        a,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "v1",
-        "netns",
-        b,
-      ]);
-      run("ip", ["-n", a, "addr", "add", "10.99.0.1/24", "dev", "v0"]);
-      run("ip", ["-n", b, "addr", "add", "10.99.0.2/24", "dev", "v1"]);
-      run("ip", ["-n", a, "link", "set", "v0", "up"]);
-      run("ip", ["-n", b, "link", "set", "v1", "up"]);
       return fn(a, b);
     } finally {
       run("ip", ["netns", "del", b]);
@@ -84,6 +69,18 @@ function withVethPair<T>(fn: (a: string, b: string) => T): T {
   } finally {
     run("ip", ["netns", "del", a]);
   }
+}
+
+/** Two namespaces joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
+function withVethPair<T>(fn: (a: string, b: string) => T): T {
+  return withNetnsPair((a, b) => {
+    run("ip", ["link", "add", "v0", "netns", a, "type", "veth", "peer", "name", "v1", "netns", b]);
+    run("ip", ["-n", a, "addr", "add", "10.99.0.1/24", "dev", "v0"]);
+    run("ip", ["-n", b, "addr", "add", "10.99.0.2/24", "dev", "v1"]);
+    run("ip", ["-n", a, "link", "set", "v0", "up"]);
+    run("ip", ["-n", b, "link", "set", "v1", "up"]);
+    return fn(a, b);
+  });
 }
 
 const noIp = () => {
@@ -250,27 +247,68 @@ kernelTest("sockmap: a verdict program attaches to a sockmap as a link", () => {
   assertThrows(() => attachSockmap(prog, map, AttachType.CgroupInetEgress), TypeError);
 });
 
+let netkitReason: string | undefined | null = null;
+
+/**
+ * Why this kernel cannot make netkit devices, or undefined when it can. Asks rtnetlink for a
+ * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL) before
+ * creating anything, one without it does not know the kind (EOPNOTSUPP).
+ */
 function netkitUnavailable(): string | undefined {
-  const ns = `ebpf_link_nkprobe_${Deno.pid}`;
+  if (netkitReason !== null) return netkitReason;
   try {
-    run("ip", ["netns", "add", ns]);
+    createNetkit({ primary: `nkprobe${Deno.pid % 100000}`, peer: "nkprobe_peer", mode: 0xff });
+    return netkitReason = "netkit probe unexpectedly created a device";
   } catch (e) {
-    return `cannot make a netns: ${e}`;
-  }
-  try {
-    run("ip", ["-n", ns, "link", "add", "nk0", "type", "netkit"]);
-    return undefined;
-  } catch (e) {
-    return `cannot make a netkit device (iproute2 or kernel): ${
-      String(e).split("\n").at(-1)?.slice(-60)
-    }`;
-  } finally {
-    run("ip", ["netns", "del", ns]);
+    if (e instanceof LibcError && e.errno === Errno.EINVAL) return netkitReason = undefined;
+    if (e instanceof LibcError && e.errno === Errno.EOPNOTSUPP) {
+      return netkitReason =
+        'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": EOPNOTSUPP; ' +
+        "built without CONFIG_NETKIT)";
+    }
+    return netkitReason = `netkit probe failed: ${e}`;
   }
 }
 
-kernelTest("netkit: a program attaches to the primary of a netkit pair in a new netns", () => {
-  const r = child(["unshare", "-n"], ["netkit"]);
-  assertEquals(r.details.kind, "netkit");
-  assertEquals(r.details.attachType, AttachType.NetkitPrimary);
-}, { skipIf: netkitUnavailable });
+kernelTest(
+  "netkit: programs on the primary and the peer of a pair see the packets each side " +
+    "sends, and the primary's drops them after update",
+  () => {
+    const r = withNetnsPair((a, b) => child(["ip", "netns", "exec", a], ["netkit", b]));
+    assertGreaterOrEqual(r.primarySeen, 3, "the primary's program saw what nk0 sent");
+    assertEquals(r.peerArrived, 3, "and passed it to the peer namespace");
+    assertGreaterOrEqual(r.peerSeen, 4, "the peer's program saw what nk1 sent");
+    assertEquals(r.arrivedHere, 4);
+    assertGreaterOrEqual(r.dropped, 3, "the dropping program ran");
+    assertEquals(r.arrivedWhileDropping, 0, "and nothing reached the peer");
+    assertEquals(r.primaryInfo.type, LinkType.Netkit);
+    assertEquals(r.primaryInfo.details, {
+      kind: "netkit",
+      ifindex: r.ifindex,
+      attachType: AttachType.NetkitPrimary,
+    });
+    assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
+  },
+  { skipIf: () => noIp() ?? netkitUnavailable() },
+);
+
+kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {
+  using prog = load(
+    ProgramType.SchedCLS,
+    new asm.Instructions([asm.Mov.Imm(R0, -1), asm.Return()]),
+  );
+  for (const peer of [false, true]) {
+    if (netkitUnavailable() === undefined) {
+      // The driver is there: "lo" is simply not a netkit device.
+      const e = assertThrows(() => attachNetkit(prog, { interface: "lo", peer }), SyscallError);
+      assertEquals((e as SyscallError).code, "ENXIO");
+    } else {
+      const e = assertThrows(
+        () => attachNetkit(prog, { interface: "lo", peer }),
+        NotSupportedError,
+      );
+      assertEquals((e as NotSupportedError).feature, "netkit link");
+      assertEquals(((e as Error).cause as SyscallError).code, "EINVAL");
+    }
+  }
+});
