@@ -20,9 +20,9 @@ import {
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { createNetkit } from "./_rtnetlink.ts";
-import { LibcError } from "./_libc.ts";
+import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
-import { count, counters, increment, load } from "./_progs.ts";
+import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
 
 const { R0, R1, R6 } = asm;
 const CHILD = new URL("./fixtures/net_child.ts", import.meta.url).pathname;
@@ -246,6 +246,100 @@ kernelTest("sockmap: a verdict program attaches to a sockmap as a link", () => {
   if (info.details.kind === "sockmap") assertEquals(info.details.mapId, map.info().id);
   assertThrows(() => attachSockmap(prog, map, AttachType.CgroupInetEgress), TypeError);
 });
+
+function sockmap(): BpfMap {
+  return BpfMap.create(
+    new MapSpec({ name: "socks", type: MapType.SockMap, keySize: 4, valueSize: 4, maxEntries: 4 }),
+  );
+}
+
+/** Counts in `map[index]` and returns `ret`. */
+function verdict(map: BpfMap, type: ProgramType, index: number, ret: number, at: AttachType) {
+  return load(type, countingInstructions(map, { index, ret }), at);
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+/** What arrives at `fd` within a second (the verdict path queues data asynchronously). */
+function receive(fd: number): string {
+  return readable(fd, 1000) ? text(recv(fd)) : "";
+}
+
+kernelTest(
+  "sockmap: an sk_msg verdict program sees each send of a socket in the map; after update " +
+    "a socket added to the map is dropped",
+  async () => {
+    await assertNoFdLeak(() => {
+      using socks = sockmap();
+      using map = counters(2);
+      using pass = verdict(map, ProgramType.SkMsg, 0, 1, AttachType.SkMsgVerdict); // SK_PASS
+      using drop = verdict(map, ProgramType.SkMsg, 1, 0, AttachType.SkMsgVerdict); // SK_DROP
+      using link = attachSockmap(pass, socks, AttachType.SkMsgVerdict);
+      assert(link instanceof SockmapLink);
+      using tcp = tcpPair();
+      assertEquals(send(tcp.client, bytes("before")), 6);
+      assertEquals(receive(tcp.server), "before");
+      assertEquals(count(map, 0), 0n, "a socket outside the map is not seen");
+      socks.update(0, tcp.client);
+      for (const word of ["one", "two", "three"]) {
+        assertEquals(send(tcp.client, bytes(word)), word.length);
+        assertEquals(receive(tcp.server), word);
+      }
+      assertEquals(count(map, 0), 3n, "one run per sendmsg");
+      // A socket takes the map's programs when it is added: after the update, a new socket
+      // gets the dropping program (SK_DROP: sendmsg fails with EACCES, nothing is sent)
+      // while the first keeps the program it was given.
+      link.update(drop);
+      using second = tcpPair();
+      socks.update(1, second.client);
+      assertEquals(send(second.client, bytes("four")), { errno: Errno.EACCES });
+      assertEquals(count(map, 1), 1n);
+      assertEquals(receive(second.server), "");
+      assertEquals(send(tcp.client, bytes("five")), 4);
+      assertEquals(receive(tcp.server), "five");
+      assertEquals(count(map, 0), 4n);
+      link.close();
+      // After close, a socket added to the map runs no program.
+      using third = tcpPair();
+      socks.update(2, third.client);
+      assertEquals(send(third.client, bytes("six")), 3);
+      assertEquals(receive(third.server), "six");
+      assertEquals([count(map, 0), count(map, 1)], [4n, 1n], "no verdict ran for it");
+    });
+  },
+);
+
+kernelTest(
+  "sockmap: an sk_skb verdict program sees what a socket in the map receives",
+  async () => {
+    await assertNoFdLeak(() => {
+      using socks = sockmap();
+      using map = counters(1);
+      using prog = verdict(map, ProgramType.SkSKB, 0, 1, AttachType.SkSKBVerdict);
+      using link = attachSockmap(prog, socks, AttachType.SkSKBVerdict);
+      assert(link instanceof SockmapLink);
+      assertEquals(link.info().details, {
+        kind: "sockmap",
+        mapId: socks.info().id,
+        attachType: AttachType.SkSKBVerdict,
+      });
+      using tcp = tcpPair();
+      socks.update(0, tcp.server);
+      let got = "";
+      for (const word of ["alpha", "beta"]) {
+        assertEquals(send(tcp.client, bytes(word)), word.length);
+        got += receive(tcp.server);
+      }
+      assertEquals(got, "alphabeta", "SK_PASS delivers the data");
+      assertGreaterOrEqual(count(map), 2n, "the verdict ran for each segment");
+      assertEquals(send(tcp.server, bytes("back")), 4);
+      const seen = count(map);
+      assertEquals(receive(tcp.client), "back");
+      assertEquals(count(map), seen, "the client, not in the map, is not seen");
+    });
+  },
+);
 
 let netkitReason: string | undefined | null = null;
 
