@@ -3,6 +3,8 @@
 // completes at once (loopback, netlink requests the kernel answers inside sendto), so the
 // event loop never waits on the kernel.
 
+import { errnoName } from "../../errors.ts";
+
 const lib = Deno.dlopen("libc.so.6", {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -39,7 +41,7 @@ const POLLIN = 1;
 /** An errno from a libc call, with its number. */
 export class LibcError extends Error {
   constructor(readonly call: string, readonly errno: number) {
-    super(`${call} failed: errno ${errno}`);
+    super(`${call} failed: ${errnoName(errno)}`);
   }
 }
 
