@@ -364,6 +364,14 @@ function netkitUnavailable(): string | undefined {
   }
 }
 
+kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a veth pair", () => {
+  withNetnsPair((a, b) => {
+    child(["ip", "netns", "exec", a], ["veth_rtnetlink", b]);
+    assert(/\bveth\b/.test(run("ip", ["-n", a, "-d", "link", "show", "rv0"])));
+    assert(run("ip", ["-n", b, "link", "show", "rv1"]).includes("rv1@"), "the peer is in B");
+  });
+}, { skipIf: noIp });
+
 kernelTest(
   "netkit: programs on the primary and the peer of a pair see the packets each side " +
     "sends, and the primary's drops them after update",
