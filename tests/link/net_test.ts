@@ -343,6 +343,16 @@ kernelTest(
 
 let netkitReason: string | undefined | null = null;
 
+/** What the kernel's build configuration says about netkit, when it can be read. */
+function netkitConfig(): string {
+  try {
+    const line = run("bash", ["-c", "zcat /proc/config.gz | grep -E 'CONFIG_NETKIT[ =]'"]);
+    return `; ${line.trim()}`;
+  } catch {
+    return "";
+  }
+}
+
 /**
  * Why this kernel cannot make netkit devices, or undefined when it can. Asks rtnetlink for a
  * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL) before
@@ -356,9 +366,8 @@ function netkitUnavailable(): string | undefined {
   } catch (e) {
     if (e instanceof LibcError && e.errno === Errno.EINVAL) return netkitReason = undefined;
     if (e instanceof LibcError && e.errno === Errno.EOPNOTSUPP) {
-      return netkitReason =
-        'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": EOPNOTSUPP; ' +
-        "built without CONFIG_NETKIT)";
+      return netkitReason = 'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": ' +
+        `EOPNOTSUPP${netkitConfig()})`;
     }
     return netkitReason = `netkit probe failed: ${e}`;
   }
