@@ -37,6 +37,27 @@ export interface ObjectContext {
   datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
   bySection?: (ElfSymbol[] | undefined)[];
+  /** One zeroed allocation that {@linkcode take} hands out in pieces. */
+  arena: Uint8Array;
+  /** How much of `arena` is handed out (a multiple of 8). */
+  arenaUsed: number;
+}
+
+/**
+ * `size` fresh zero bytes, 8-aligned, from the object's one allocation when it was sized for
+ * them: every copy the spec keeps (BTF, `.BTF.ext`, global data, map keys) shares one
+ * `ArrayBuffer`, since in Deno an allocation costs more than copying a few kilobytes.
+ */
+export function take(ctx: ObjectContext, size: number): Uint8Array {
+  const at = ctx.arenaUsed;
+  if (size > ctx.arena.length - at) return new Uint8Array(size);
+  ctx.arenaUsed = at + align8(size);
+  return ctx.arena.subarray(at, at + size);
+}
+
+/** `n` rounded up to a multiple of 8. */
+export function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
 }
 
 const SECTION_SYMBOL = 3;

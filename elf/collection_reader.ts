@@ -12,9 +12,9 @@ import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
 import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
-import { ElfFile, type Relocation, type Section, SectionType } from "./elf_file.ts";
+import { ElfFile, MAX_NOBITS, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
-import { readGlobalData } from "./data_sections.ts";
+import { dataSectionKind, readGlobalData } from "./data_sections.ts";
 import { scanExtInfos } from "./ext_scan.ts";
 import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
@@ -31,7 +31,7 @@ import {
   splitFunctions,
 } from "./program_sections.ts";
 import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
-import type { ObjectContext } from "./_object.ts";
+import { align8, type ObjectContext, take } from "./_object.ts";
 
 /**
  * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
@@ -182,44 +182,50 @@ function convention(name: string): SectionConvention {
 function readObject(elf: ElfFile): ObjectContext {
   const symbols = elf.symbols();
   const btfSection = elf.section(".BTF");
-  let btf;
-  let ext;
-  let extBytes;
-  let extOffsets;
+  const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
+  // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
+  const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
+  // Sized for every copy the spec keeps, taken in this order: BTF, `.BTF.ext`, then each
+  // data section's value and key.
+  let arenaSize = (btfSection ? align8(btfSection.size) : 0) +
+    (extInFile ? align8(extSection.size) : 0);
+  for (const s of elf.sections) {
+    if (s.size === 0 || dataSectionKind(s) === undefined) continue;
+    if (s.type === SectionType.NoBits && s.size > MAX_NOBITS) continue;
+    arenaSize += align8(s.size) + 8;
+  }
+  const ctx: ObjectContext = {
+    elf,
+    byteOrder: elf.byteOrder,
+    symbols,
+    btf: undefined,
+    ext: undefined,
+    extBytes: undefined,
+    extOffsets: undefined,
+    arena: new Uint8Array(arenaSize),
+    arenaUsed: 0,
+  };
   if (btfSection) {
-    // Copied, both into one buffer (an allocation costs more than the copy): the type
-    // section must be word-aligned, and specs must not alias the input.
+    // Copied: the type section must be word-aligned, and specs must not alias the input.
     const btfData = elf.data(btfSection);
-    const extSection = elf.section(".BTF.ext");
-    // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
-    const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-    const extStart = Math.ceil(btfData.length / 8) * 8;
-    const copy = new Uint8Array(extStart + (extInFile ? extSection.size : 0));
+    const copy = take(ctx, btfData.length);
     copy.set(btfData);
-    btf = parseSpec(copy.subarray(0, btfData.length));
+    const btf = ctx.btf = parseSpec(copy);
     if (extSection) {
       const extData = elf.data(extSection);
-      extBytes = extInFile ? copy.subarray(extStart) : extData;
+      const extBytes = ctx.extBytes = extInFile ? take(ctx, extData.length) : extData;
       if (extInFile) extBytes.set(extData);
-      extOffsets = scanExtInfos(
+      ctx.extOffsets = scanExtInfos(
         extBytes,
         btf,
         elf.bytes,
         elf.sections.filter(isProgramSection),
       );
       // What the scan cannot vouch for is parsed now, to fail where it always did.
-      if (extOffsets === undefined) ext = parseExtInfos(extBytes, btf);
+      if (ctx.extOffsets === undefined) ctx.ext = parseExtInfos(extBytes, btf);
     }
   }
-  return {
-    elf,
-    byteOrder: elf.byteOrder,
-    symbols,
-    btf,
-    ext,
-    extBytes,
-    extOffsets,
-  };
+  return ctx;
 }
 
 /** The object's `.BTF.ext` records, parsed on first use. */

@@ -61,7 +61,7 @@ const SYM_SIZE = 24;
 const REL_SIZE = 16;
 const RELA_SIZE = 24;
 /** The largest `.bss` the reader materialises: far above any map value the kernel takes. */
-const MAX_NOBITS = 1 << 30;
+export const MAX_NOBITS = 1 << 30;
 
 /** One section header, with its name resolved. */
 export interface Section {
