@@ -6,11 +6,10 @@
  */
 
 import type { ByteOrder } from "../asm/mod.ts";
-import type { ExtInfos, Spec } from "../btf/mod.ts";
+import type { ExtIndex, Spec } from "../btf/mod.ts";
 import { type Datasec, Kind, Var } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
-import type { ExtOffsets } from "./ext_scan.ts";
 
 /** One parsed object, shared by the readers of maps, data, externs and programs. */
 export interface ObjectContext {
@@ -22,15 +21,8 @@ export interface ObjectContext {
   symbols: readonly ElfSymbol[];
   /** `.BTF`, when present. */
   btf: Spec | undefined;
-  /** `.BTF.ext`, when present and parsed at open (see `extOffsets`). */
-  ext: ExtInfos | undefined;
-  /** A copy of the `.BTF.ext` bytes, when present. */
-  extBytes: Uint8Array | undefined;
-  /**
-   * Where the `.BTF.ext` records point, when a scan found nothing `parseExtInfos` would
-   * refuse: the records themselves are then parsed only when instructions are built.
-   */
-  extOffsets: ExtOffsets | undefined;
+  /** `.BTF.ext`, checked, its records decoded when instructions are built. */
+  ext: ExtIndex | undefined;
   /** Named, non-section symbols of each section by name (the first of each), built per section on first use. */
   byName?: Map<number, Map<string, ElfSymbol>>;
   /** The ids of BTF's Datasecs by name, built on first use. */

@@ -7,7 +7,7 @@
  */
 
 import { Instructions } from "../asm/mod.ts";
-import { type ExtInfos, parseExtInfos, parseSpec } from "../btf/mod.ts";
+import { indexExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
@@ -15,15 +15,14 @@ import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
 import { ElfFile, MAX_NOBITS, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
 import { dataSectionKind, readGlobalData } from "./data_sections.ts";
-import { scanExtInfos } from "./ext_scan.ts";
 import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
 import {
   annotateProgramSection,
+  checkExtRecords,
   decodeProgramSection,
   type ElfFunction,
-  extRecordsFit,
   functionOffsets,
   isEntryFunction,
   isProgramSection,
@@ -103,10 +102,9 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const entries: ElfFunction[] = [];
   for (const p of sections) {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
-    // With the records checked, annotating waits for the first program built; a record
-    // that misses an instruction is reported here, by annotating now.
-    if (ctx.extOffsets === undefined) annotateProgramSection(ctx.ext, p);
-    else if (!extRecordsFit(ctx.extOffsets, p)) annotateProgramSection(extInfos(ctx), p);
+    // Annotating waits for the first program built; a record that misses an instruction
+    // is reported now.
+    if (ctx.ext !== undefined) checkExtRecords(ctx.ext, p);
     for (const f of splitFunctions(p)) {
       if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
       functions.set(f.name, f);
@@ -117,13 +115,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
   // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
-  let pendingExt = ctx.extOffsets === undefined
-    ? undefined
-    : { bytes: ctx.extBytes!, btf: ctx.btf!, sections };
+  let pendingExt = ctx.ext;
   const build = (entry: ElfFunction) => () => {
     if (pendingExt !== undefined) {
-      const ext = parseExtInfos(pendingExt.bytes, pendingExt.btf);
-      for (const p of pendingExt.sections) annotateProgramSection(ext, p);
+      for (const p of sections) annotateProgramSection(pendingExt, p);
       pendingExt = undefined;
     }
     return Instructions.of(linkProgram(entry, functions));
@@ -200,8 +195,6 @@ function readObject(elf: ElfFile): ObjectContext {
     symbols,
     btf: undefined,
     ext: undefined,
-    extBytes: undefined,
-    extOffsets: undefined,
     arena: new Uint8Array(arenaSize),
     arenaUsed: 0,
   };
@@ -213,27 +206,12 @@ function readObject(elf: ElfFile): ObjectContext {
     const btf = ctx.btf = parseSpec(copy);
     if (extSection) {
       const extData = elf.data(extSection);
-      const extBytes = ctx.extBytes = extInFile ? take(ctx, extData.length) : extData;
+      const extBytes = extInFile ? take(ctx, extData.length) : extData;
       if (extInFile) extBytes.set(extData);
-      ctx.extOffsets = scanExtInfos(
-        extBytes,
-        btf,
-        elf.bytes,
-        elf.sections.filter(isProgramSection),
-      );
-      // What the scan cannot vouch for is parsed now, to fail where it always did.
-      if (ctx.extOffsets === undefined) ctx.ext = parseExtInfos(extBytes, btf);
+      ctx.ext = indexExtInfos(extBytes, btf);
     }
   }
   return ctx;
-}
-
-/** The object's `.BTF.ext` records, parsed on first use. */
-function extInfos(ctx: ObjectContext): ExtInfos | undefined {
-  if (ctx.ext === undefined && ctx.extBytes !== undefined) {
-    ctx.ext = parseExtInfos(ctx.extBytes, ctx.btf!);
-  }
-  return ctx.ext;
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */

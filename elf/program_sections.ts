@@ -13,7 +13,7 @@ import {
   LoadImm64Op,
   setMeta,
 } from "../asm/mod.ts";
-import { CORE_RELO_META, type ExtInfos, FUNC_INFO_META } from "../btf/mod.ts";
+import { CORE_RELO_META, type ExtIndex, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   type ElfSymbol,
@@ -22,7 +22,6 @@ import {
   SymbolBinding,
   SymbolType,
 } from "./elf_file.ts";
-import type { ExtOffsets } from "./ext_scan.ts";
 import { type ObjectContext, symbolsIn } from "./_object.ts";
 import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
@@ -158,44 +157,35 @@ export function relocateProgramSection(
 }
 
 /** Attaches func_info, line_info and CO-RE records of `.BTF.ext` to the section's code. */
-export function annotateProgramSection(ext: ExtInfos | undefined, p: ProgramSection): void {
-  if (!ext) return;
+export function annotateProgramSection(ext: ExtIndex, p: ProgramSection): void {
   const name = p.section.name;
-  const at = (offset: number, what: string): Instruction => {
-    const ins = instructionAt(p, offset);
-    if (ins === undefined) {
-      throw new FormatError(
-        `BTF.ext: ${what} record at byte ${offset} of "${name}" is not at an instruction`,
-        0,
-      );
-    }
-    return ins;
-  };
-  for (const f of ext.funcInfos.get(name) ?? []) {
-    setMeta(at(f.insnOffset, "func_info"), FUNC_INFO_META, f.func);
-  }
-  for (const l of ext.lineInfos.get(name) ?? []) {
-    at(l.insnOffset, "line_info").line = {
+  // Checked by checkExtRecords when the object was parsed.
+  const at = (offset: number): Instruction => instructionAt(p, offset)!;
+  for (const f of ext.funcInfos(name)) setMeta(at(f.insnOffset), FUNC_INFO_META, f.func);
+  for (const l of ext.lineInfos(name)) {
+    at(l.insnOffset).line = {
       text: l.line,
       fileName: l.fileName,
       lineNumber: l.lineNumber,
       column: l.column,
     };
   }
-  for (const r of ext.coreRelos.get(name) ?? []) {
-    setMeta(at(r.insnOffset, "CO-RE"), CORE_RELO_META, r);
-  }
+  for (const r of ext.coreRelos(name)) setMeta(at(r.insnOffset), CORE_RELO_META, r);
 }
 
 /**
- * Whether every `.BTF.ext` record of the section points at one of its instructions, so
- * that {@linkcode annotateProgramSection} cannot fail on it.
+ * Throws a FormatError unless every `.BTF.ext` record of the section points at one of its
+ * instructions, so that {@linkcode annotateProgramSection} cannot fail later.
  */
-export function extRecordsFit(offsets: ExtOffsets, p: ProgramSection): boolean {
-  for (const offset of offsets.get(p.section.index) ?? []) {
-    if (instructionAt(p, offset) === undefined) return false;
-  }
-  return true;
+export function checkExtRecords(ext: ExtIndex, p: ProgramSection): void {
+  ext.forEachInsnOffset(p.section.name, (offset, kind) => {
+    if (instructionAt(p, offset) !== undefined) return;
+    const what = kind === "core_relo" ? "CO-RE" : kind;
+    throw new FormatError(
+      `BTF.ext: ${what} record at byte ${offset} of "${p.section.name}" is not at an instruction`,
+      0,
+    );
+  });
 }
 
 /** Cuts a section into its functions; the first instruction of each carries its symbol. */

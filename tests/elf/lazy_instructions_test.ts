@@ -3,13 +3,19 @@
 // copies like an eager one, and whatever parses builds its instructions without an error.
 import { assert, assertEquals, assertStrictEquals } from "@std/assert";
 import { asm } from "../../mod.ts";
-import { parseExtInfos, parseSpec } from "../../btf/mod.ts";
+import {
+  type ExtIndex,
+  type ExtInfos,
+  indexExtInfos,
+  parseExtInfos,
+  parseSpec,
+} from "../../btf/mod.ts";
 import { parseCollectionSpec } from "../../elf/mod.ts";
 import { ElfFile } from "../../elf/elf_file.ts";
-import { scanExtInfos } from "../../elf/ext_scan.ts";
 import { FormatError } from "../../errors.ts";
 import { ProgramSpec, ProgramType } from "../../prog/mod.ts";
 import { testdata } from "../_harness.ts";
+import { parseExtInfosReference } from "../btf/ext_reference.ts";
 
 const WITH_EXT = [
   "core_relos-el.o",
@@ -78,7 +84,7 @@ Deno.test("elf: a lazy program spec lists, spreads, compares and copies like an 
   assertStrictEquals(third.programs[p.name].instructions, mine);
 });
 
-Deno.test("elf: the .BTF.ext scan passes only what parseExtInfos parses", () => {
+Deno.test("btf: indexExtInfos refuses exactly what the eager parser refused, with its error, and decodes the same records", () => {
   const next = rng(0xe7e7);
   let passed = 0;
   let refused = 0;
@@ -87,18 +93,43 @@ Deno.test("elf: the .BTF.ext scan passes only what parseExtInfos parses", () => 
     const elf = new ElfFile(bytes);
     const btf = parseSpec(elf.data(elf.section(".BTF")!).slice());
     const ext = elf.data(elf.section(".BTF.ext")!).slice();
-    assert(
-      scanExtInfos(ext, btf, bytes, elf.sections) !== undefined,
-      `${name}: the scan refuses a good .BTF.ext`,
-    );
     for (let i = 0; i < 4000; i++) {
-      const m = mutateRange(ext, 0, ext.length, next);
-      if (scanExtInfos(m, btf, bytes, elf.sections) === undefined) {
+      const m = i === 0 ? ext : mutateRange(ext, 0, ext.length, next);
+      let eager: ExtInfos | undefined;
+      let eagerError: Error | undefined;
+      try {
+        eager = parseExtInfosReference(m, btf);
+      } catch (e) {
+        eagerError = e as Error;
+      }
+      let index: ExtIndex;
+      try {
+        index = indexExtInfos(m, btf);
+      } catch (e) {
+        assert(e instanceof FormatError, `${name}: ${e}`);
+        assert(eagerError instanceof FormatError, `${name}: only the index refuses: ${e}`);
+        assertEquals((e as Error).message, eagerError!.message);
         refused++;
         continue;
       }
+      if (eager === undefined) {
+        throw new Error(`${name}: only parseExtInfos refuses: ${eagerError}`);
+      }
+      // Decoding later cannot fail, and gives what the eager parse gives, section by section.
+      const names = index.sectionNames();
+      assertEquals(
+        names.length,
+        new Set([...eager.funcInfos.keys(), ...eager.lineInfos.keys(), ...eager.coreRelos.keys()])
+          .size,
+      );
+      for (const s of names) {
+        assertEquals(index.funcInfos(s), eager.funcInfos.get(s) ?? []);
+        assertEquals(index.lineInfos(s), eager.lineInfos.get(s) ?? []);
+        assertEquals(index.coreRelos(s), eager.coreRelos.get(s) ?? []);
+      }
+      assertEquals(index.recordSizes, eager.recordSizes);
+      assertEquals(parseExtInfos(m, btf), eager);
       passed++;
-      parseExtInfos(m, btf); // must not throw
     }
   }
   assert(passed > 1000 && refused > 1000, `passed ${passed}, refused ${refused}`);
