@@ -19,13 +19,13 @@ import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
 import {
-  annotateProgramSection,
   checkExtRecords,
   decodeProgramSection,
   type ElfFunction,
   functionOffsets,
   isEntryFunction,
   isProgramSection,
+  materializeSections,
   relocateProgramSection,
   splitFunctions,
 } from "./program_sections.ts";
@@ -115,11 +115,12 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
   // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
-  let pendingExt = ctx.ext;
+  let pending = true;
+  const ext = ctx.ext;
   const build = (entry: ElfFunction) => () => {
-    if (pendingExt !== undefined) {
-      for (const p of sections) annotateProgramSection(pendingExt, p);
-      pendingExt = undefined;
+    if (pending) {
+      materializeSections(functions.values(), ext);
+      pending = false;
     }
     return Instructions.of(linkProgram(entry, functions));
   };
@@ -180,11 +181,11 @@ function readObject(elf: ElfFile): ObjectContext {
   const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-  // Sized for every copy the spec keeps, taken in this order: BTF, `.BTF.ext`, then each
-  // data section's value and key.
+  // Sized for every copy the spec keeps: BTF, `.BTF.ext`, code, global data and map keys.
   let arenaSize = (btfSection ? align8(btfSection.size) : 0) +
     (extInFile ? align8(extSection.size) : 0);
   for (const s of elf.sections) {
+    if (isProgramSection(s)) arenaSize += align8(s.size);
     if (s.size === 0 || dataSectionKind(s) === undefined) continue;
     if (s.type === SectionType.NoBits && s.size > MAX_NOBITS) continue;
     arenaSize += align8(s.size) + 8;
