@@ -7,7 +7,7 @@
  */
 
 import { FormatError } from "../errors.ts";
-import type { Spec } from "./spec.ts";
+import type { RawBtf, Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 
 /** `struct bpf_func_info`: the function that starts at an instruction. */
@@ -412,14 +412,14 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   const field = (at: number) => (at + 4 <= hdrLen ? v.getUint32(at, le) : 0);
   // Strings and type ids are checked against the spec once it is known to be sound, as
   // decoding a string or type would check it.
-  let checked = false;
-  const strLen = () => {
-    if (!checked) spec.validate(), checked = true;
-    return spec.stringsLength;
-  };
-  const typeLimit = () => {
-    if (!checked) spec.validate(), checked = true;
-    return spec.nextTypeId;
+  let strLimit = -1;
+  let typeLimit = -1;
+  let raw: RawBtf | undefined;
+  const check = () => {
+    spec.validate();
+    strLimit = spec.stringsLength;
+    typeLimit = spec.nextTypeId;
+    raw = spec.raw;
   };
   const blocks: number[][] = [[], [], []];
   const sizes = [0, 0, 0];
@@ -444,7 +444,8 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
     while (p < end) {
       if (p + 8 > end) throw new FormatError(`BTF.ext ${what} section header truncated`, p);
       const nameOff = v.getUint32(p, le);
-      if (nameOff >= strLen()) throw new FormatError(`String offset ${nameOff} out of range`, p);
+      if (strLimit < 0) check();
+      if (nameOff >= strLimit) throw new FormatError(`String offset ${nameOff} out of range`, p);
       const num = v.getUint32(p + 4, le);
       p += 8;
       if (num === 0) throw new FormatError(`BTF.ext ${what} section has no records`, p - 4);
@@ -455,9 +456,9 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
       for (let i = 0; i < num; i++, p += recSize) {
         const a = v.getUint32(p + 4, le);
         if (kind === LINE) {
-          if (a >= strLen()) throw new FormatError(`String offset ${a} out of range`, p + 4);
+          if (a >= strLimit) throw new FormatError(`String offset ${a} out of range`, p + 4);
           const b = v.getUint32(p + 8, le);
-          if (b >= strLen()) throw new FormatError(`String offset ${b} out of range`, p + 8);
+          if (b >= strLimit) throw new FormatError(`String offset ${b} out of range`, p + 8);
           continue;
         }
         if (kind === CORE) {
@@ -466,17 +467,17 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
             throw new FormatError(`Unknown CO-RE relocation kind ${relo}`, p + 12);
           }
           const accessor = v.getUint32(p + 8, le);
-          if (accessor >= strLen()) {
+          if (accessor >= strLimit) {
             throw new FormatError(`String offset ${accessor} out of range`, p + 8);
           }
-          if (!isAccessString(spec, accessor)) {
+          if (!isAccessString(spec, raw!, accessor)) {
             throw new FormatError(
               `Invalid CO-RE access string "${spec.string(accessor)}"`,
               p + 8,
             );
           }
         }
-        if (a >= typeLimit()) throw new FormatError(`Type id ${a} out of range`, p + 4);
+        if (a >= typeLimit) throw new FormatError(`Type id ${a} out of range`, p + 4);
       }
     }
   }
@@ -494,8 +495,8 @@ export function parseExtInfos(bytes: Uint8Array, spec: Spec): ExtInfos {
 }
 
 /** Whether the string at `off` (in range) matches `^\d+(:\d+)*$`, checked on its bytes. */
-function isAccessString(spec: Spec, off: number): boolean {
-  const { strings, stringsBase } = spec.raw;
+function isAccessString(spec: Spec, raw: RawBtf, off: number): boolean {
+  const { strings, stringsBase } = raw;
   if (off < stringsBase) return /^\d+(:\d+)*$/.test(spec.string(off));
   let digit = false;
   for (let i = off - stringsBase; i < strings.length; i++) {
