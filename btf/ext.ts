@@ -186,6 +186,8 @@ export class ExtIndex {
   #all: NameGroup[] | undefined;
   /** The same by a hash of their names. */
   #byHash: Map<number, NameGroup[]> | undefined;
+  /** The group after the one last asked for. */
+  #cursor = 0;
 
   /** Use {@linkcode indexExtInfos}. */
   constructor(
@@ -302,23 +304,23 @@ export class ExtIndex {
     const byOff = new Map<number, NameGroup>();
     const byHash = new Map<number, NameGroup[]>();
     const all: NameGroup[] = [];
-    const { strings, stringsBase } = this.#spec.raw;
     for (let kind = 0; kind < 3; kind++) {
       const blocks = this.#blocks[kind];
       for (let b = 0; b < blocks.length; b += 3) {
-        let g = byOff.get(blocks[b]);
+        const nameOff = blocks[b];
+        let g = byOff.get(nameOff);
         if (g === undefined) {
-          const nameOff = blocks[b];
-          // Names in a base spec's strings (split BTF) hash through their decoded form.
-          const h = nameOff >= stringsBase
-            ? hashCString(strings, nameOff - stringsBase)
-            : hashString(this.#spec.string(nameOff));
-          g = { nameOff, lists: [[], [], []] };
-          byOff.set(nameOff, g);
-          all.push(g);
+          // One group per name: two offsets may hold the same string.
+          const h = this.#hashName(nameOff);
           const same = byHash.get(h);
-          if (same) same.push(g);
-          else byHash.set(h, [g]);
+          g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
+          if (g === undefined) {
+            g = { nameOff, lists: [[], [], []] };
+            all.push(g);
+            if (same) same.push(g);
+            else byHash.set(h, [g]);
+          }
+          byOff.set(nameOff, g);
         }
         g.lists[kind].push(b);
       }
@@ -328,19 +330,49 @@ export class ExtIndex {
     return all;
   }
 
+  #hashName(nameOff: number): number {
+    const { strings, stringsBase } = this.#spec.raw;
+    // Names in a base spec's strings (split BTF) hash through their decoded form.
+    return nameOff >= stringsBase
+      ? hashCString(strings, nameOff - stringsBase)
+      : hashString(this.#spec.string(nameOff));
+  }
+
+  #sameName(a: number, b: number): boolean {
+    const { strings, stringsBase } = this.#spec.raw;
+    if (a < stringsBase || b < stringsBase) return this.#spec.string(a) === this.#spec.string(b);
+    for (let i = a - stringsBase, j = b - stringsBase;; i++, j++) {
+      if (strings[i] !== strings[j]) return false;
+      if (strings[i] === 0) return true;
+    }
+  }
+
   /** The record lists of `section`, if it has records. */
   #lists(section: string): number[][] | undefined {
-    this.#groups();
+    const all = this.#groups();
+    // Sections are mostly asked for in the order their records come in: try the group
+    // after the last one found before hashing the name.
+    const next = all[this.#cursor];
+    if (next !== undefined && this.#is(next, section)) {
+      this.#cursor++;
+      return next.lists;
+    }
     const candidates = this.#byHash!.get(hashString(section));
     if (candidates === undefined) return undefined;
-    const { strings, stringsBase } = this.#spec.raw;
     for (const g of candidates) {
-      const same = g.nameOff >= stringsBase
-        ? sameString(strings, g.nameOff - stringsBase, section)
-        : this.#spec.string(g.nameOff) === section;
-      if (same) return g.lists;
+      if (!this.#is(g, section)) continue;
+      this.#cursor = all.indexOf(g) + 1;
+      return g.lists;
     }
     return undefined;
+  }
+
+  /** Whether group `g` holds the records of `section`. */
+  #is(g: NameGroup, section: string): boolean {
+    const { strings, stringsBase } = this.#spec.raw;
+    return g.nameOff >= stringsBase
+      ? sameString(strings, g.nameOff - stringsBase, section)
+      : this.#spec.string(g.nameOff) === section;
   }
 
   #each(section: string, kind: number, f: (at: number) => void): void {

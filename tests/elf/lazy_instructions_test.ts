@@ -1,7 +1,7 @@
 // Programs of a parsed object build their instructions (and parse `.BTF.ext`) on first read.
 // These tests hold the reader to what makes that invisible: the spec reads, spreads and
 // copies like an eager one, and whatever parses builds its instructions without an error.
-import { assert, assertEquals, assertStrictEquals } from "@std/assert";
+import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
 import { asm } from "../../mod.ts";
 import {
   type ExtIndex,
@@ -163,4 +163,61 @@ Deno.test("elf: whatever parses builds every program's instructions", () => {
     }
   }
   assert(built > 1000, `only ${built} built`);
+});
+
+Deno.test("elf: bad code and stray .BTF.ext records are refused at parse, not when first read", () => {
+  for (const name of ["core_kernel-el.o", "core_relos-eb.o"]) {
+    const bytes = Deno.readFileSync(testdata(name));
+    const elf = new ElfFile(bytes);
+    const code = elf.sections.find((s) => s.type === 1 && (s.flagBits & 4) !== 0 && s.size >= 16)!;
+    // An unknown opcode in the middle of a program: nothing but the parse reads it.
+    const badOpcode = bytes.slice();
+    badOpcode[code.offset + code.size - 8] = 0xff;
+    assertThrows(() => parseCollectionSpec(badOpcode), FormatError, "Unknown opcode");
+    // A line_info record moved off its instruction (into an imm64's second half, or past
+    // the end): annotating would find no instruction there, so the parse refuses it.
+    const ext = elf.section(".BTF.ext")!;
+    const little = elf.byteOrder === "little";
+    const view = new DataView(bytes.buffer, bytes.byteOffset + ext.offset, ext.size);
+    const hdr = view.getUint32(4, little);
+    const lineStart = hdr + view.getUint32(16, little);
+    const firstRecord = lineStart + 4 + 8;
+    const moved = bytes.slice();
+    new DataView(moved.buffer, ext.offset).setUint32(firstRecord, 4, little);
+    assertThrows(() => parseCollectionSpec(moved), FormatError, "line_info record at byte 4");
+  }
+});
+
+Deno.test("asm: Instructions.validate refuses exactly what unmarshal refuses, in both byte orders", () => {
+  const next = rng(0x5eed);
+  let refused = 0;
+  for (const name of ["core_kernel-el.o", "core_kernel-eb.o", "asm_v4-el.o", "asm_v4-eb.o"]) {
+    const elf = new ElfFile(Deno.readFileSync(testdata(name)));
+    const order = elf.byteOrder;
+    for (const s of elf.sections.filter((s) => s.type === 1 && (s.flagBits & 4) !== 0)) {
+      const code = elf.data(s).slice();
+      if (code.length < 8) continue;
+      for (let i = 0; i < 500; i++) {
+        const m = i === 0 ? code : mutateRange(code, 0, code.length, next);
+        let message: string | undefined;
+        let count = -1;
+        try {
+          count = asm.Instructions.unmarshal(m, order).list.length;
+        } catch (e) {
+          assert(e instanceof FormatError);
+          message = (e as Error).message;
+        }
+        if (message === undefined) {
+          assertEquals(asm.Instructions.validate(m, order), count);
+          // A zero opcode marks exactly the second halves of imm64 loads.
+          const starts = [...Array(m.length / 8).keys()].filter((k) => m[k * 8] !== 0).length;
+          assertEquals(starts, count);
+        } else {
+          assertThrows(() => asm.Instructions.validate(m, order), FormatError, message);
+          refused++;
+        }
+      }
+    }
+  }
+  assert(refused > 100, `only ${refused} refused`);
 });
