@@ -100,8 +100,10 @@ function bswap32(x: number): number {
  * ```
  */
 export class Instructions implements Iterable<Instruction> {
-  /** The instructions, in order. Change it freely. */
-  readonly list: Instruction[];
+  /** The list, once made; undefined only while a lazy program's builder has not run. */
+  #list: Instruction[] | undefined;
+  /** What makes the list of a program from {@linkcode Instructions.lazy}, until it runs. */
+  #build: (() => Instruction[]) | undefined;
 
   /**
    * Makes a program from instructions and {@linkcode Label}s; a label names the instruction
@@ -136,13 +138,40 @@ export class Instructions implements Iterable<Instruction> {
     if (pending !== undefined) {
       throw new TypeError(`Label "${pending}" is not followed by an instruction`);
     }
-    this.list = list;
+    this.#list = list;
+  }
+
+  /**
+   * The instructions, in order. Change it freely. An accessor rather than a field so that
+   * {@linkcode Instructions.lazy} programs can make it on first read; deep comparisons
+   * (`assertEquals`) still see it, as they read a class's accessors.
+   */
+  get list(): Instruction[] {
+    return this.#list ?? this.#materialize();
+  }
+
+  #materialize(): Instruction[] {
+    const build = this.#build!;
+    this.#build = undefined;
+    return this.#list = build();
   }
 
   /** Wraps an existing array without copying it. */
   static of(list: Instruction[]): Instructions {
     const insns = new Instructions();
-    (insns as { list: Instruction[] }).list = list;
+    insns.#list = list;
+    return insns;
+  }
+
+  /**
+   * A program whose list `build` makes when it is first read, for readers of object files:
+   * most callers never look at most programs' instructions. `build` runs at most once and
+   * must not throw (check the input before, as the ELF reader does).
+   */
+  static lazy(build: () => Instruction[]): Instructions {
+    const insns = new Instructions();
+    insns.#list = undefined;
+    insns.#build = build;
     return insns;
   }
 

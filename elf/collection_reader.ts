@@ -11,7 +11,7 @@ import { indexExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
-import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
+import { ProgramSpec } from "../prog/program_spec.ts";
 import { ElfFile, MAX_NOBITS, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
 import { dataSectionKind, readGlobalData } from "./data_sections.ts";
@@ -122,14 +122,14 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
       materializeSections(functions.values(), ext);
       pending = false;
     }
-    return Instructions.of(linkProgram(entry, functions));
+    return linkProgram(entry, functions);
   };
   const license = readLicense(elf);
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
   for (const f of entries) {
     const c = convention(f.section.name);
-    programs[f.name] = lazyProgramSpec({
+    programs[f.name] = new ProgramSpec({
       name: f.name,
       type: c.programType,
       attachType: c.attachType,
@@ -140,7 +140,9 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
       flags: c.programFlags,
       byteOrder: elf.byteOrder,
       btf: ctx.btf,
-    }, build(f));
+      instructions: Instructions.lazy(build(f)),
+      autoload: c.autoload,
+    });
   }
   return new CollectionSpec({
     programs,

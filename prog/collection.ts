@@ -27,7 +27,10 @@ export interface CollectionOptions {
   pinPath?: string;
   /** Existing maps to use in place of the spec's maps of the same name (the caller keeps ownership). */
   mapReplacements?: Record<string, BpfMap>;
-  /** Load only these programs, and create only the maps they use. Default: everything. */
+  /**
+   * Load only these programs (`SEC("?…")` ones included), and create only the maps they
+   * use. Default: every program whose `autoload` is true, and every map.
+   */
   only?: string[];
 }
 
@@ -121,7 +124,10 @@ function mapsUsed(prog: ProgramSpec, maps: Record<string, MapSpec>, into: Set<st
  * ```
  */
 export function newCollection(spec: CollectionSpec, options: CollectionOptions = {}): Collection {
-  const progNames = options.only ?? Object.keys(spec.programs);
+  const allNames = Object.keys(spec.programs);
+  // Like libbpf, programs not to be autoloaded (`SEC("?…")`) load only when named.
+  const progNames = options.only ?? allNames.filter((n) => spec.programs[n].autoload !== false);
+  const partial = options.only !== undefined || progNames.length !== allNames.length;
   for (const name of progNames) {
     if (!(name in spec.programs)) {
       throw new ReferenceError(`Cannot load program '${name}': the collection has no such program`);
@@ -210,7 +216,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const name of mapNames) {
       const ms = mapSpecs[name];
       if (reused.has(name) || !isDeferred(ms)) continue;
-      writeContents(name, ms, maps[name], maps, programs, options.only !== undefined);
+      writeContents(name, ms, maps[name], maps, programs, partial);
     }
     for (const name of mapNames) {
       if (reused.has(name) || mapSpecs[name].pinning !== PinType.ByName) continue;

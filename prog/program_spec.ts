@@ -44,11 +44,6 @@ export interface ExternRef {
   type?: unknown;
 }
 
-/** The accessor of lazy specs' `instructions`, made where it can reach `#build`. */
-let lazyInstructions: PropertyDescriptor;
-/** The builder `lazyProgramSpec` hands to the constructor it calls. */
-let pendingBuild: (() => Instructions) | undefined;
-
 /** `BPF_F_*` program flags (`prog_flags` in `bpf_attr`). */
 export const ProgramFlags = {
   StrictAlignment: 1 << 0,
@@ -86,6 +81,8 @@ export interface ProgramSpecInit {
   byteOrder?: ByteOrder;
   /** The object's BTF, for func_info, line_info and CO-RE. */
   btf?: Spec;
+  /** See {@linkcode ProgramSpec.autoload}; default true. */
+  autoload?: boolean;
 }
 
 /**
@@ -103,8 +100,7 @@ export interface ProgramSpecInit {
  * ```
  */
 export class ProgramSpec {
-  // The fields are declared, not defined, so that the constructor makes them in this order
-  // whether `instructions` is a plain field or a lazy one (see lazyProgramSpec).
+  // Declared, not defined: the constructor makes every field, in this order.
   /** The program's name (its function symbol); the kernel keeps 15 characters. */
   declare name: string;
   /** The program type. */
@@ -115,7 +111,10 @@ export class ProgramSpec {
   declare attachTo: string;
   /** ELF section the program came from (empty for assembled programs). */
   declare sectionName: string;
-  /** The instructions, with subprograms appended after the entry function. */
+  /**
+   * The instructions, with subprograms appended after the entry function. The ELF reader
+   * gives {@linkcode Instructions.lazy} ones, made when their `list` is first read.
+   */
   declare instructions: Instructions;
   /** License string. */
   declare license: string;
@@ -127,33 +126,12 @@ export class ProgramSpec {
   declare byteOrder: ByteOrder;
   /** The object's BTF: the types func_info, line_info and CO-RE records refer to. */
   declare btf: Spec | undefined;
-  /** What builds `instructions` on first access, for specs made by {@linkcode lazyProgramSpec}. */
-  #build: (() => Instructions) | undefined;
-  /** The instructions of a lazy spec, once built or assigned. */
-  #instructions: Instructions | undefined;
-
-  static {
-    // An own, enumerable accessor in place of the `instructions` field: spreading, listing
-    // and comparing a lazy spec read it like the field. It stays an accessor once built
-    // (turning it into a plain field costs more than building small programs); one
-    // descriptor for every spec keeps defining it cheap.
-    lazyInstructions = {
-      get(this: ProgramSpec): Instructions {
-        const build = this.#build;
-        if (build !== undefined) {
-          this.#instructions = build();
-          this.#build = undefined;
-        }
-        return this.#instructions!;
-      },
-      set(this: ProgramSpec, value: Instructions) {
-        this.#build = undefined;
-        this.#instructions = value;
-      },
-      enumerable: true,
-      configurable: true,
-    };
-  }
+  /**
+   * Whether `newCollection` loads the program when not told which to load: false for
+   * libbpf's `SEC("?…")` sections (libbpf's `bpf_program__set_autoload`); a collection
+   * loads such a program only when its `only` option names it.
+   */
+  declare autoload: boolean;
 
   /** Builds a spec; unset fields take the values of an assembled program. */
   constructor(init: ProgramSpecInit) {
@@ -162,42 +140,17 @@ export class ProgramSpec {
     this.attachType = init.attachType ?? AttachType.None;
     this.attachTo = init.attachTo ?? "";
     this.sectionName = init.sectionName ?? "";
-    const build = pendingBuild;
-    if (build === undefined) {
-      this.instructions = init.instructions;
-    } else {
-      pendingBuild = undefined;
-      this.#build = build;
-      Object.defineProperty(this, "instructions", lazyInstructions);
-    }
+    this.instructions = init.instructions;
     this.license = init.license ?? "";
     this.kernelVersion = init.kernelVersion ?? 0;
     this.flags = init.flags ?? 0;
     this.byteOrder = init.byteOrder ?? "little";
     this.btf = init.btf;
+    this.autoload = init.autoload ?? true;
   }
 
   /** An independent copy: the instructions are copied, the BTF spec is shared. */
   copy(): ProgramSpec {
     return new ProgramSpec({ ...this, instructions: this.instructions.copy() });
-  }
-}
-
-/**
- * A spec whose `instructions` are built by `build` when first read, for the ELF reader:
- * most of the cost of opening an object is making instruction objects, which many callers
- * never look at. `build` runs at most once per spec and must not fail. `instructions` is an
- * own enumerable accessor (reading it builds, assigning it replaces), so the spec reads,
- * spreads, copies and compares exactly like one given its instructions.
- */
-export function lazyProgramSpec(
-  init: Omit<ProgramSpecInit, "instructions">,
-  build: () => Instructions,
-): ProgramSpec {
-  pendingBuild = build;
-  try {
-    return new ProgramSpec(init as ProgramSpecInit);
-  } finally {
-    pendingBuild = undefined;
   }
 }

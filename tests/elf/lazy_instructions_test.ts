@@ -1,7 +1,13 @@
 // Programs of a parsed object build their instructions (and parse `.BTF.ext`) on first read.
 // These tests hold the reader to what makes that invisible: the spec reads, spreads and
 // copies like an eager one, and whatever parses builds its instructions without an error.
-import { assert, assertEquals, assertStrictEquals, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertNotEquals,
+  assertStrictEquals,
+  assertThrows,
+} from "@std/assert";
 import { asm } from "../../mod.ts";
 import {
   type ExtIndex,
@@ -66,6 +72,10 @@ Deno.test("elf: a lazy program spec lists, spreads, compares and copies like an 
   assert(spread.instructions instanceof asm.Instructions);
   assertStrictEquals(spread.instructions, p.instructions);
   assert(Object.getOwnPropertyDescriptor(p, "instructions")!.enumerable);
+  // Deep comparison sees the list a lazy program makes on first read.
+  const fresh = parseCollectionSpec(Deno.readFileSync(testdata("core_relos-el.o")));
+  assertNotEquals(fresh.programs[p.name].instructions, new asm.Instructions());
+  assertEquals(fresh.programs[p.name].instructions, asm.Instructions.of(p.instructions.list));
   // Each program builds its own objects: changing one leaves the others and copies alone.
   const again = parseCollectionSpec(Deno.readFileSync(testdata("core_relos-el.o")));
   const q = again.programs[p.name];

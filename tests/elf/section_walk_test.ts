@@ -23,7 +23,8 @@ Deno.test("elf: every SEC() pattern gives its program type, attach type, target 
       if (sectionConvention(name).pattern === def.pattern) sections.push(name);
     }
   }
-  sections.push("not_a_convention/at_all", "?xdp");
+  // A leading "?" only says the program is not loaded by default.
+  sections.push("not_a_convention/at_all", "?xdp", "?tc", "?kprobe/target_fn", "?nothing");
   const src =
     sections.map((s, i) =>
       `__attribute__((section(${
@@ -51,8 +52,8 @@ Deno.test("elf: every SEC() pattern gives its program type, attach type, target 
       const c = sectionConvention(name);
       if (c.pattern) patterns.add(c.pattern);
       assertEquals(
-        [p.sectionName, p.type, p.attachType, p.attachTo, p.flags],
-        [name, c.programType, c.attachType, c.attachTo, c.programFlags],
+        [p.sectionName, p.type, p.attachType, p.attachTo, p.flags, p.autoload],
+        [name, c.programType, c.attachType, c.attachTo, c.programFlags, !name.startsWith("?")],
         name,
       );
       assertEquals(p.instructions.length, 2);
