@@ -119,11 +119,26 @@ const CORE = 2;
 const WHAT = ["func_info", "line_info", "core_relo"] as const;
 const COLON = 0x3a;
 
-/** The records of one section name: per block kind, indexes into that kind's blocks. */
-interface NameGroup {
-  nameOff: number;
-  lists: number[][];
+/**
+ * The records of one section of a {@linkcode ExtIndex}, found by
+ * {@linkcode ExtIndex.sectionAt}: its methods take one in place of the section's name.
+ */
+export class ExtSection {
+  /** Use {@linkcode ExtIndex.sectionAt}. */
+  private constructor(
+    /** The string offset of the section's name. */
+    readonly nameOff: number,
+    /** Per block kind: indexes into that kind's blocks. */
+    readonly lists: number[][],
+  ) {}
+
+  /** @internal */
+  static make(nameOff: number): ExtSection {
+    return new ExtSection(nameOff, [[], [], []]);
+  }
 }
+
+type NameGroup = ExtSection;
 
 /** FNV-1a over the NUL-terminated bytes at `off`, cut to 30 bits (a small integer). */
 function hashCString(bytes: Uint8Array, off: number): number {
@@ -167,6 +182,15 @@ function sameString(bytes: Uint8Array, off: number, s: string): boolean {
 }
 
 const encoder = new TextEncoder();
+
+/** Whether the NUL-terminated bytes at `i` of `a` and at `j` of `b` are equal. */
+function sameBytes(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean {
+  for (;; i++, j++) {
+    const c = a[i];
+    if (c !== b[j]) return false;
+    if (c === 0 || c === undefined) return c === 0;
+  }
+}
 
 /**
  * A checked `.BTF.ext` whose records are decoded only when asked for, by ELF section name.
@@ -214,7 +238,7 @@ export class ExtIndex {
    * `section` points at, and the record's kind, without decoding the records.
    */
   forEachInsnOffset(
-    section: string,
+    section: string | ExtSection,
     f: (insnOffset: number, kind: "func_info" | "line_info" | "core_relo") => void,
   ): void {
     const lists = this.#lists(section);
@@ -231,21 +255,21 @@ export class ExtIndex {
   }
 
   /** The function info of `section`, in file order. */
-  funcInfos(section: string): FuncInfo[] {
+  funcInfos(section: string | ExtSection): FuncInfo[] {
     const out: FuncInfo[] = [];
     this.#each(section, FUNC, (at) => out.push(this.#func(at)));
     return out;
   }
 
   /** The line info of `section`, in file order. */
-  lineInfos(section: string): LineInfo[] {
+  lineInfos(section: string | ExtSection): LineInfo[] {
     const out: LineInfo[] = [];
     this.#each(section, LINE, (at) => out.push(this.#line(at)));
     return out;
   }
 
   /** The CO-RE relocations of `section`, in file order. */
-  coreRelos(section: string): CoreRelo[] {
+  coreRelos(section: string | ExtSection): CoreRelo[] {
     const out: CoreRelo[] = [];
     this.#each(section, CORE, (at) => out.push(this.#core(at)));
     return out;
@@ -296,33 +320,49 @@ export class ExtIndex {
   }
 
   /**
-   * The records grouped by section name, found by a hash of the name's bytes: decoding and
-   * hashing strings (a Map keyed by name) costs more than reading the records.
+   * The records grouped by section name. Blocks of each kind mostly name the sections in
+   * one order, so a block's name offset is first compared with the group after the last
+   * one matched; the offsets seen are kept in a Map only once there are many. Names are
+   * compared (by a hash of their bytes) only between distinct offsets: decoding strings or
+   * hashing every block costs more than reading the records.
    */
   #groups(): NameGroup[] {
     if (this.#byHash) return this.#all!;
-    const byOff = new Map<number, NameGroup>();
+    // Distinct name offsets in order of first appearance, and the group of each.
+    const offs: number[] = [];
+    const groupOf: NameGroup[] = [];
+    let byOff: Map<number, number> | undefined;
     const byHash = new Map<number, NameGroup[]>();
     const all: NameGroup[] = [];
     for (let kind = 0; kind < 3; kind++) {
       const blocks = this.#blocks[kind];
+      let next = 0;
       for (let b = 0; b < blocks.length; b += 3) {
         const nameOff = blocks[b];
-        let g = byOff.get(nameOff);
-        if (g === undefined) {
+        let i = next < offs.length && offs[next] === nameOff ? next : -1;
+        if (i < 0) {
+          if (byOff !== undefined) i = byOff.get(nameOff) ?? -1;
+          else i = offs.indexOf(nameOff);
+        }
+        if (i < 0) {
           // One group per name: two offsets may hold the same string.
           const h = this.#hashName(nameOff);
           const same = byHash.get(h);
-          g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
+          let g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
           if (g === undefined) {
-            g = { nameOff, lists: [[], [], []] };
+            g = ExtSection.make(nameOff);
             all.push(g);
             if (same) same.push(g);
             else byHash.set(h, [g]);
           }
-          byOff.set(nameOff, g);
+          i = offs.length;
+          offs.push(nameOff);
+          groupOf.push(g);
+          if (byOff !== undefined) byOff.set(nameOff, i);
+          else if (offs.length > 32) byOff = new Map(offs.map((o, k) => [o, k]));
         }
-        g.lists[kind].push(b);
+        groupOf[i].lists[kind].push(b);
+        next = i + 1;
       }
     }
     this.#all = all;
@@ -347,8 +387,38 @@ export class ExtIndex {
     }
   }
 
+  /**
+   * The records of the section whose name is the NUL-terminated bytes at `at` of `bytes`
+   * (an ELF section name table, say), compared as bytes without decoding the name: for a
+   * reader that asks for every section, cheaper than asking by name. Undefined when the
+   * section has no records.
+   */
+  sectionAt(bytes: Uint8Array, at: number): ExtSection | undefined {
+    const all = this.#groups();
+    const { strings, stringsBase } = this.#spec.raw;
+    const next = all[this.#cursor];
+    if (next !== undefined && next.nameOff >= stringsBase) {
+      if (sameBytes(strings, next.nameOff - stringsBase, bytes, at)) {
+        this.#cursor++;
+        return next;
+      }
+    }
+    const candidates = this.#byHash!.get(hashCString(bytes, at));
+    if (candidates === undefined) return undefined;
+    for (const g of candidates) {
+      const same = g.nameOff >= stringsBase
+        ? sameBytes(strings, g.nameOff - stringsBase, bytes, at)
+        : sameBytes(encoder.encode(this.#spec.string(g.nameOff) + "\0"), 0, bytes, at);
+      if (!same) continue;
+      this.#cursor = all.indexOf(g) + 1;
+      return g;
+    }
+    return undefined;
+  }
+
   /** The record lists of `section`, if it has records. */
-  #lists(section: string): number[][] | undefined {
+  #lists(section: string | ExtSection): number[][] | undefined {
+    if (typeof section !== "string") return section.lists;
     const all = this.#groups();
     // Sections are mostly asked for in the order their records come in: try the group
     // after the last one found before hashing the name.
@@ -375,7 +445,7 @@ export class ExtIndex {
       : this.#spec.string(g.nameOff) === section;
   }
 
-  #each(section: string, kind: number, f: (at: number) => void): void {
+  #each(section: string | ExtSection, kind: number, f: (at: number) => void): void {
     const lists = this.#lists(section);
     if (!lists) return;
     const blocks = this.#blocks[kind];

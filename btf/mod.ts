@@ -92,6 +92,7 @@ export {
   CoreReloKind,
   ExtIndex,
   type ExtInfos,
+  type ExtSection,
   FUNC_INFO_META,
   type FuncInfo,
   indexExtInfos,

@@ -116,7 +116,7 @@ export function symbolNamed(
     names = new Map();
     // Symbol table order, first one wins (symbolsIn sorts by value).
     for (const s of ctx.symbols) {
-      if (s.section !== section.index || s.name === "" || s.type === SECTION_SYMBOL) continue;
+      if (s.section !== section.index || s.type === SECTION_SYMBOL || s.name === "") continue;
       if (!names.has(s.name)) names.set(s.name, s);
     }
     byName.set(section.index, names);

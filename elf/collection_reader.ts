@@ -60,7 +60,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     // Only code and `.maps` have relocations anything reads; like libbpf, skip the rest
     // (debug info has most of an object's relocations).
     const target = elf.sections[s.info];
-    if (!isProgramSection(target) && target.name !== BTF_MAPS_SECTION) continue;
+    if (!isProgramSection(target) && !elf.nameIs(target, BTF_MAPS_SECTION)) continue;
     const list = relocations.get(s.info);
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
@@ -76,10 +76,11 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   };
   const mapSections = new Set<number>();
   for (const s of elf.sections) {
-    if (s.name === BTF_MAPS_SECTION && s.type !== SectionType.Rel) {
+    // Names compared on their bytes: most sections' names are never decoded.
+    if (s.type !== SectionType.Rel && elf.nameIs(s, BTF_MAPS_SECTION)) {
       mapSections.add(s.index);
       for (const m of readBtfMaps(ctx, s, relocations.get(s.index) ?? [])) addMap(m);
-    } else if (s.name === LEGACY_MAPS_SECTION && s.type === SectionType.ProgBits) {
+    } else if (s.type === SectionType.ProgBits && elf.nameIs(s, LEGACY_MAPS_SECTION)) {
       mapSections.add(s.index);
       for (const m of readLegacyMaps(ctx, s)) addMap(m);
     }
@@ -104,7 +105,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
     // Annotating waits for the first program built; a record that misses an instruction
     // is reported now.
-    if (ctx.ext !== undefined) checkExtRecords(ctx.ext, p);
+    if (ctx.ext !== undefined) checkExtRecords(ctx, ctx.ext, p);
     for (const f of splitFunctions(p)) {
       if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
       functions.set(f.name, f);

@@ -82,15 +82,20 @@ export interface Section {
   readonly entsize: number;
 }
 
-/** A section header as the reader makes it: `flags` is made into a bigint only when read. */
+/**
+ * A section header as the reader makes it: its name is decoded, and `flags` made into a
+ * bigint, only when read (most sections of an object are debug info nobody names).
+ */
 class SectionHeader implements Section {
   readonly flagBits: number;
   readonly #flagsLo: number;
   readonly #flagsHi: number;
+  readonly #names: StringTable;
+  #name: string | undefined;
 
   constructor(
     readonly index: number,
-    readonly name: string,
+    names: StringTable,
     readonly nameAt: number,
     readonly type: number,
     flagsLo: number,
@@ -105,6 +110,11 @@ class SectionHeader implements Section {
     this.flagBits = flagsLo & 0xff;
     this.#flagsLo = flagsLo;
     this.#flagsHi = flagsHi;
+    this.#names = names;
+  }
+
+  get name(): string {
+    return this.#name ??= this.#names.get(this.nameAt - this.#names.offset);
   }
 
   get flags(): bigint {
@@ -126,6 +136,77 @@ export interface ElfSymbol {
   readonly section: number;
   readonly value: number;
   readonly size: number;
+}
+
+/** A symbol as the reader makes it: its name is decoded only when read. */
+class SymbolEntry implements ElfSymbol {
+  readonly #names: StringTable;
+  readonly #nameIndex: number;
+  #name: string | undefined;
+
+  constructor(
+    readonly index: number,
+    names: StringTable,
+    nameIndex: number,
+    readonly type: number,
+    readonly binding: number,
+    readonly visibility: number,
+    readonly section: number,
+    readonly value: number,
+    readonly size: number,
+  ) {
+    this.#names = names;
+    this.#nameIndex = nameIndex;
+  }
+
+  get name(): string {
+    return this.#name ??= this.#names.get(this.#nameIndex);
+  }
+}
+
+/**
+ * A string table of the file, checked when made so that every string handed out later is
+ * known to be NUL-terminated within it. Decoded as a whole on the first string asked for.
+ */
+class StringTable {
+  /** The table as one string when all ASCII; null when not; undefined until decoded. */
+  #text: string | null | undefined;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    readonly offset: number,
+    readonly size: number,
+    /** The index of the table's last NUL, or -1: a string at `i` ends in the table iff `i <= lastNul`. */
+    readonly lastNul: number,
+  ) {}
+
+  /** Throws the FormatError a string at `index` would give, if it would (`at`: what names it). */
+  check(index: number, at: number): void {
+    if (index >= this.size && !(index === 0 && this.size === 0)) {
+      throw new FormatError(`ELF: string offset ${index} is outside its table`, at);
+    }
+    if (index > this.lastNul && this.size !== 0) {
+      throw new FormatError(
+        "ELF: string is not NUL-terminated within its table",
+        this.offset + index,
+      );
+    }
+  }
+
+  /** The string at `index`, which {@linkcode check} passed. */
+  get(index: number): string {
+    if (this.size === 0) return "";
+    let text = this.#text;
+    if (text === undefined) {
+      text = this.#text = decodeAsciiTable(
+        this.bytes.subarray(this.offset, this.offset + this.size),
+      );
+    }
+    if (text !== null) return text.slice(index, text.indexOf("\0", index));
+    // A table with non-ASCII bytes: offsets are bytes, so decode the one string.
+    const start = this.offset + index;
+    return decoder.decode(this.bytes.subarray(start, this.bytes.indexOf(0, start)));
+  }
 }
 
 /** One relocation entry of a `.rel` (or `.rela`) section. */
@@ -151,8 +232,8 @@ export class ElfFile {
   readonly #view: DataView;
   readonly #little: boolean;
   #symbols: ElfSymbol[] | undefined;
-  /** Decoded string tables by file offset; null for one that is not all ASCII. */
-  readonly #tables = new Map<number, string | null>();
+  /** The string table of section names (also the symbols' table in clang's objects). */
+  #sectionNames: StringTable | undefined;
 
   /**
    * Parses the header and the section table. Throws {@linkcode FormatError} for anything
@@ -267,14 +348,16 @@ export class ElfFile {
     }
     const namesOffset = shnum > 0 ? u64(w, shstrndx * W + 6, little, 0, "") : 0;
     const namesSize = shnum > 0 ? u64(w, shstrndx * W + 8, little, 0, "") : 0;
+    const names = this.#sectionNames = this.#stringTable(namesOffset, namesSize);
     const out: Section[] = [];
     for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
       const flagsLo = little ? w[k + 2] : w[k + 3];
       const flagsHi = little ? w[k + 3] : w[k + 2];
+      names.check(w[k], at);
       out.push(
         new SectionHeader(
           i,
-          this.#string(namesOffset, namesSize, w[k], at),
+          names,
           namesOffset + w[k],
           w[k + 1],
           flagsLo,
@@ -300,41 +383,35 @@ export class ElfFile {
     }
   }
 
-  /** A NUL-terminated string at `index` in a string table at `tableOffset`. */
-  #string(tableOffset: number, tableSize: number, index: number, at: number): string {
-    if (index >= tableSize && !(index === 0 && tableSize === 0)) {
-      throw new FormatError(`ELF: string offset ${index} is outside its table`, at);
-    }
-    if (tableSize === 0) return "";
-    // Names are looked up by the dozen: decode each table once and cut names out of it.
-    let table = this.#tables.get(tableOffset);
-    if (table === undefined) {
-      table = decodeAsciiTable(this.bytes.subarray(tableOffset, tableOffset + tableSize));
-      this.#tables.set(tableOffset, table);
-    }
-    if (table !== null) {
-      const end = table.indexOf("\0", index);
-      if (end < 0) {
-        throw new FormatError(
-          "ELF: string is not NUL-terminated within its table",
-          tableOffset + index,
-        );
-      }
-      return table.slice(index, end);
-    }
-    // A table with non-ASCII bytes: offsets are bytes, so decode the one string.
-    const bytes = this.bytes;
-    const start = tableOffset + index;
-    const end = bytes.indexOf(0, start);
-    if (end < 0 || end >= tableOffset + tableSize) {
-      throw new FormatError("ELF: string is not NUL-terminated within its table", start);
-    }
-    return decoder.decode(bytes.subarray(start, end));
+  /** The string table at `offset` (in range), checked once for every string of it. */
+  #stringTable(offset: number, size: number): StringTable {
+    const names = this.#sectionNames;
+    if (names !== undefined && names.offset === offset && names.size === size) return names;
+    const lastNul = size === 0 ? -1 : this.bytes.lastIndexOf(0, offset + size - 1) - offset;
+    return new StringTable(this.bytes, offset, size, lastNul < 0 ? -1 : lastNul);
   }
 
   /** The section named `name`, if any (the first, when several share it). */
   section(name: string): Section | undefined {
-    return this.sections.find((s) => s.name === name);
+    for (const s of this.sections) if (this.nameIs(s, name)) return s;
+    return undefined;
+  }
+
+  /**
+   * Whether `section` is named `name`, compared on the bytes of the name without decoding
+   * it: cheaper than `section.name === name` for sections whose names nothing else reads.
+   */
+  nameIs(section: Section, name: string): boolean {
+    if (this.#sectionNames!.size === 0) return name === "";
+    const b = this.bytes;
+    const at = section.nameAt;
+    for (let i = 0; i < name.length; i++) {
+      const c = name.charCodeAt(i);
+      // Up to the first non-ASCII character, bytes and characters line up.
+      if (c >= 0x80) return section.name === name;
+      if (b[at + i] !== c) return false;
+    }
+    return b[at + name.length] === 0;
   }
 
   /**
@@ -364,6 +441,7 @@ export class ElfFile {
     if (!strtab || strtab.type !== SectionType.StrTab) {
       throw new FormatError(`ELF: symbol string table index ${symtab.link} is invalid`, at);
     }
+    const names = this.#stringTable(strtab.offset, strtab.size);
     const symbols: ElfSymbol[] = [];
     const count = symtab.size / SYM_SIZE;
     const w = this.#words(at, symtab.size);
@@ -372,16 +450,20 @@ export class ElfFile {
     for (let i = 0, k = 0; i < count; i++, k += SYM_SIZE / 4) {
       const o = at + i * SYM_SIZE;
       const info = bytes[o + 4];
-      symbols.push({
-        index: i,
-        name: this.#string(strtab.offset, strtab.size, w[k], o),
-        type: info & 0xf,
-        binding: info >> 4,
-        visibility: bytes[o + 5] & 3,
-        section: little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
-        value: u64(w, k + 2, little, o + 8, "symbol value"),
-        size: u64(w, k + 4, little, o + 16, "symbol size"),
-      });
+      names.check(w[k], o);
+      symbols.push(
+        new SymbolEntry(
+          i,
+          names,
+          w[k],
+          info & 0xf,
+          info >> 4,
+          bytes[o + 5] & 3,
+          little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
+          u64(w, k + 2, little, o + 8, "symbol value"),
+          u64(w, k + 4, little, o + 16, "symbol size"),
+        ),
+      );
     }
     return this.#symbols = symbols;
   }

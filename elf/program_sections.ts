@@ -18,7 +18,7 @@ import {
   type Register,
   setMeta,
 } from "../asm/mod.ts";
-import { CORE_RELO_META, type ExtIndex, FUNC_INFO_META } from "../btf/mod.ts";
+import { CORE_RELO_META, type ExtIndex, type ExtSection, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   type ElfSymbol,
@@ -31,6 +31,7 @@ import { type ObjectContext, symbolsIn, take } from "./_object.ts";
 import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
 const CALL = Class.JMP | JumpOp.Call;
+const NUL = new Uint8Array(1);
 
 /** One function of a program section: an entry program or a subprogram. */
 export interface ElfFunction {
@@ -62,6 +63,8 @@ export interface ProgramSection {
   symbols: ElfSymbol[];
   /** The instructions relocations (or calls within the section) changed, by slot. */
   patches: Map<number, Instruction>;
+  /** Its `.BTF.ext` records, if any (found by {@linkcode checkExtRecords}). */
+  ext: ExtSection | undefined;
 }
 
 /** Whether a section holds code. */
@@ -116,6 +119,7 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     little: ctx.byteOrder === "little",
     symbols,
     patches: new Map(),
+    ext: undefined,
   };
 }
 
@@ -172,8 +176,14 @@ export function relocateProgramSection(
  * Throws a FormatError unless every `.BTF.ext` record of the section points at one of its
  * instructions, so that {@linkcode annotate} cannot fail later.
  */
-export function checkExtRecords(ext: ExtIndex, p: ProgramSection): void {
-  ext.forEachInsnOffset(p.section.name, (offset, kind) => {
+export function checkExtRecords(ctx: ObjectContext, ext: ExtIndex, p: ProgramSection): void {
+  // Found by the name's bytes in the ELF file: no string made or hashed. (An empty name may
+  // come from an empty name table, whose bytes are not in the file.)
+  const records = p.ext = ctx.elf.nameIs(p.section, "")
+    ? ext.sectionAt(NUL, 0)
+    : ext.sectionAt(ctx.elf.bytes, p.section.nameAt);
+  if (records === undefined) return;
+  ext.forEachInsnOffset(records, (offset, kind) => {
     if (isStart(p, offset)) return;
     const what = kind === "core_relo" ? "CO-RE" : kind;
     throw new FormatError(
@@ -243,12 +253,17 @@ function materialize(
     slot += list[i].opcode === LoadImm64Op ? 2 : 1;
   }
   for (const [slot, ins] of p.patches) list[indexOfSlot[slot]] = ins;
-  if (ext !== undefined) annotate(ext, p.section.name, list, indexOfSlot);
+  if (ext !== undefined && p.ext !== undefined) annotate(ext, p.ext, list, indexOfSlot);
   return { list, indexOfSlot };
 }
 
 /** Attaches func_info, line_info and CO-RE records of `.BTF.ext` to a section's code. */
-function annotate(ext: ExtIndex, name: string, list: Instruction[], indexOfSlot: number[]) {
+function annotate(
+  ext: ExtIndex,
+  name: ExtSection,
+  list: Instruction[],
+  indexOfSlot: number[],
+) {
   // Every offset was checked by checkExtRecords when the object was parsed.
   const at = (offset: number): Instruction => list[indexOfSlot[offset / 8]];
   for (const f of ext.funcInfos(name)) setMeta(at(f.insnOffset), FUNC_INFO_META, f.func);
