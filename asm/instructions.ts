@@ -86,6 +86,9 @@ function bswap32(x: number): number {
   return ((x & 0xff) << 24) | ((x & 0xff00) << 8) | ((x >>> 8) & 0xff00) | (x >>> 24);
 }
 
+/** What `of` and `lazy` pass the constructor: it then makes no list of its own. */
+const NO_ITEMS: Iterable<Instruction> = [];
+
 /**
  * An eBPF program: a mutable list of {@linkcode Instruction}s in `list`. Jumps and calls
  * may refer to symbols by name; {@linkcode Instructions.marshal} resolves them.
@@ -110,6 +113,7 @@ export class Instructions implements Iterable<Instruction> {
    * after it. The instructions are taken as they are, not copied.
    */
   constructor(items: Iterable<Instruction | Label> = []) {
+    if (items === NO_ITEMS) return;
     const list: Instruction[] = [];
     let pending: string | undefined;
     for (const item of items) {
@@ -158,7 +162,7 @@ export class Instructions implements Iterable<Instruction> {
 
   /** Wraps an existing array without copying it. */
   static of(list: Instruction[]): Instructions {
-    const insns = new Instructions();
+    const insns = new Instructions(NO_ITEMS);
     insns.#list = list;
     return insns;
   }
@@ -169,7 +173,7 @@ export class Instructions implements Iterable<Instruction> {
    * must not throw (check the input before, as the ELF reader does).
    */
   static lazy(build: () => Instruction[]): Instructions {
-    const insns = new Instructions();
+    const insns = new Instructions(NO_ITEMS);
     insns.#list = undefined;
     insns.#build = build;
     return insns;

@@ -128,13 +128,16 @@ export class ExtSection {
   private constructor(
     /** The string offset of the section's name. */
     readonly nameOff: number,
-    /** Per block kind: indexes into that kind's blocks. */
-    readonly lists: number[][],
+    /**
+     * Its blocks as (kind, index into that kind's blocks) pairs, kinds in order: one array
+     * rather than one per kind, as most sections have one block of each.
+     */
+    readonly blocks: number[],
   ) {}
 
   /** @internal */
   static make(nameOff: number): ExtSection {
-    return new ExtSection(nameOff, [[], [], []]);
+    return new ExtSection(nameOff, []);
   }
 }
 
@@ -241,15 +244,18 @@ export class ExtIndex {
     section: string | ExtSection,
     f: (insnOffset: number, kind: "func_info" | "line_info" | "core_relo") => void,
   ): void {
-    const lists = this.#lists(section);
-    if (!lists) return;
-    for (let kind = 0; kind < 3; kind++) {
+    const g = this.#lists(section);
+    if (!g) return;
+    const pairs = g.blocks;
+    const view = this.#view;
+    const le = this.#le;
+    for (let j = 0; j < pairs.length; j += 2) {
+      const kind = pairs[j];
       const blocks = this.#blocks[kind];
+      const b = pairs[j + 1];
       const size = this.#sizeOf(kind);
-      for (const b of lists[kind]) {
-        for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
-          f(this.#u32(at), WHAT[kind]);
-        }
+      for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+        f(view.getUint32(at, le), WHAT[kind]);
       }
     }
   }
@@ -313,9 +319,9 @@ export class ExtIndex {
   }
 
   /** The names of every section with records, in file order, decoded. */
-  #names(): Map<string, number[][]> {
-    const out = new Map<string, number[][]>();
-    for (const g of this.#groups()) out.set(this.#spec.string(g.nameOff), g.lists);
+  #names(): Map<string, ExtSection> {
+    const out = new Map<string, ExtSection>();
+    for (const g of this.#groups()) out.set(this.#spec.string(g.nameOff), g);
     return out;
   }
 
@@ -361,7 +367,7 @@ export class ExtIndex {
           if (byOff !== undefined) byOff.set(nameOff, i);
           else if (offs.length > 32) byOff = new Map(offs.map((o, k) => [o, k]));
         }
-        groupOf[i].lists[kind].push(b);
+        groupOf[i].blocks.push(kind, b);
         next = i + 1;
       }
     }
@@ -416,23 +422,23 @@ export class ExtIndex {
     return undefined;
   }
 
-  /** The record lists of `section`, if it has records. */
-  #lists(section: string | ExtSection): number[][] | undefined {
-    if (typeof section !== "string") return section.lists;
+  /** The records of `section`, if it has any. */
+  #lists(section: string | ExtSection): ExtSection | undefined {
+    if (typeof section !== "string") return section;
     const all = this.#groups();
     // Sections are mostly asked for in the order their records come in: try the group
     // after the last one found before hashing the name.
     const next = all[this.#cursor];
     if (next !== undefined && this.#is(next, section)) {
       this.#cursor++;
-      return next.lists;
+      return next;
     }
     const candidates = this.#byHash!.get(hashString(section));
     if (candidates === undefined) return undefined;
     for (const g of candidates) {
       if (!this.#is(g, section)) continue;
       this.#cursor = all.indexOf(g) + 1;
-      return g.lists;
+      return g;
     }
     return undefined;
   }
@@ -446,11 +452,14 @@ export class ExtIndex {
   }
 
   #each(section: string | ExtSection, kind: number, f: (at: number) => void): void {
-    const lists = this.#lists(section);
-    if (!lists) return;
+    const g = this.#lists(section);
+    if (!g) return;
     const blocks = this.#blocks[kind];
     const size = this.#sizeOf(kind);
-    for (const b of lists[kind]) {
+    const pairs = g.blocks;
+    for (let j = 0; j < pairs.length; j += 2) {
+      if (pairs[j] !== kind) continue;
+      const b = pairs[j + 1];
       for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) f(at);
     }
   }

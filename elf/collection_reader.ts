@@ -99,51 +99,56 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     functions: functionOffsets(sections),
     externs: externs.byName,
   };
-  const functions = new Map<string, ElfFunction>();
-  const entries: ElfFunction[] = [];
+  // Entry programs go straight into `programs`; the other functions wait in a Map. The
+  // map of every function, for linking, is made when the first program is built.
+  const license = readLicense(elf);
+  const kernelVersion = readVersion(elf);
+  const programs: Record<string, ProgramSpec> = {};
+  const subprograms = new Map<string, ElfFunction>();
+  const all: ElfFunction[] = [];
+  let functions: Map<string, ElfFunction> | undefined;
+  const ext = ctx.ext;
+  // Instruction objects are made when a program's instructions are first read: each
+  // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
+  // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
+  const build = (entry: ElfFunction) => () => {
+    if (functions === undefined) {
+      functions = new Map(all.map((f) => [f.name, f]));
+      materializeSections(all, ext);
+    }
+    return linkProgram(entry, functions);
+  };
   for (const p of sections) {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
     // Annotating waits for the first program built; a record that misses an instruction
     // is reported now.
     if (ctx.ext !== undefined) checkExtRecords(ctx, ctx.ext, p);
     for (const f of splitFunctions(p)) {
-      if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
-      functions.set(f.name, f);
-      if (isEntryFunction(f)) entries.push(f);
+      const { name } = f;
+      if (Object.hasOwn(programs, name) || subprograms.has(name)) {
+        throw new FormatError(`ELF: two functions "${name}"`, 0);
+      }
+      all.push(f);
+      if (!isEntryFunction(f)) {
+        subprograms.set(name, f);
+        continue;
+      }
+      const c = convention(f.section.name);
+      programs[name] = new ProgramSpec({
+        name,
+        type: c.programType,
+        attachType: c.attachType,
+        attachTo: c.attachTo,
+        sectionName: f.section.name,
+        license,
+        kernelVersion,
+        flags: c.programFlags,
+        byteOrder: elf.byteOrder,
+        btf: ctx.btf,
+        instructions: Instructions.lazy(build(f)),
+        autoload: c.autoload,
+      });
     }
-  }
-
-  // Instruction objects are made when a program's instructions are first read: each
-  // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
-  // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
-  let pending = true;
-  const ext = ctx.ext;
-  const build = (entry: ElfFunction) => () => {
-    if (pending) {
-      materializeSections(functions.values(), ext);
-      pending = false;
-    }
-    return linkProgram(entry, functions);
-  };
-  const license = readLicense(elf);
-  const kernelVersion = readVersion(elf);
-  const programs: Record<string, ProgramSpec> = {};
-  for (const f of entries) {
-    const c = convention(f.section.name);
-    programs[f.name] = new ProgramSpec({
-      name: f.name,
-      type: c.programType,
-      attachType: c.attachType,
-      attachTo: c.attachTo,
-      sectionName: f.section.name,
-      license,
-      kernelVersion,
-      flags: c.programFlags,
-      byteOrder: elf.byteOrder,
-      btf: ctx.btf,
-      instructions: Instructions.lazy(build(f)),
-      autoload: c.autoload,
-    });
   }
   return new CollectionSpec({
     programs,

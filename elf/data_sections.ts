@@ -25,13 +25,18 @@ export const BPF_F_RDONLY_PROG = 1 << 7;
 
 /** Which kind of global data a section holds, or undefined when it holds none. */
 export function dataSectionKind(section: Section): "data" | "rodata" | "bss" | undefined {
-  const { name, type } = section;
-  // libbpf takes only allocated sections: debug info and BTF are not global data.
-  if ((section.flagBits & SectionFlag.Alloc) === 0) return undefined;
+  // libbpf takes only allocated sections: debug info and BTF are not global data. Code is
+  // code whatever its name, as libbpf decides it first (and its names need not be read).
+  const flags = section.flagBits;
+  if ((flags & SectionFlag.Alloc) === 0) return undefined;
+  const { type } = section;
   if (type === SectionType.ProgBits) {
+    if ((flags & SectionFlag.ExecInstr) !== 0) return undefined;
+    const { name } = section;
     if (name === ".data" || name.startsWith(".data.")) return "data";
     if (name === ".rodata" || name.startsWith(".rodata.")) return "rodata";
   } else if (type === SectionType.NoBits) {
+    const { name } = section;
     if (name === ".bss" || name.startsWith(".bss.")) return "bss";
   }
   return undefined;

@@ -61,8 +61,11 @@ export interface ProgramSection {
   little: boolean;
   /** Its function symbols, sorted by offset. */
   symbols: ElfSymbol[];
-  /** The instructions relocations (or calls within the section) changed, by slot. */
-  patches: Map<number, Instruction>;
+  /**
+   * The instructions relocations (or calls within the section) changed, by slot: an array
+   * with holes, which costs less than a Map for the few a section has.
+   */
+  patches: (Instruction | undefined)[];
   /** Its `.BTF.ext` records, if any (found by {@linkcode checkExtRecords}). */
   ext: ExtSection | undefined;
 }
@@ -118,7 +121,7 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     code,
     little: ctx.byteOrder === "little",
     symbols,
-    patches: new Map(),
+    patches: [],
     ext: undefined,
   };
 }
@@ -146,8 +149,8 @@ export function relocateProgramSection(
       );
     }
     const slot = rel.offset / 8;
-    let ins = patches.get(slot);
-    if (ins === undefined) patches.set(slot, ins = decodeAt(p, rel.offset));
+    let ins = patches[slot];
+    if (ins === undefined) patches[slot] = ins = decodeAt(p, rel.offset);
     relocateInstruction(ins, rel.offset, p.section, ctx.symbols[rel.symbol], targets);
   }
   // Calls to a function of the same section need no relocation: imm is the distance.
@@ -156,7 +159,7 @@ export function relocateProgramSection(
     // Calls of either source (`isCall`) whose source register field is the pseudo call.
     if ((code[at] & 0xf7) !== CALL) continue;
     const src = p.little ? code[at + 1] >>> 4 : code[at + 1] & 0xf;
-    if (src !== CallKind.Func || patches.has(at / 8)) continue;
+    if (src !== CallKind.Func || patches[at / 8] !== undefined) continue;
     const ins = decodeAt(p, at);
     const target = at + (ins.imm + 1) * 8;
     const name = functionAt(starts, target);
@@ -168,7 +171,7 @@ export function relocateProgramSection(
     }
     ins.reference = name;
     ins.imm = -1;
-    patches.set(at / 8, ins);
+    patches[at / 8] = ins;
   }
 }
 
@@ -252,7 +255,7 @@ function materialize(
     if (list[i].opcode === LoadImm64Op) indexOfSlot[slot + 1] = -1;
     slot += list[i].opcode === LoadImm64Op ? 2 : 1;
   }
-  for (const [slot, ins] of p.patches) list[indexOfSlot[slot]] = ins;
+  p.patches.forEach((ins, slot) => list[indexOfSlot[slot]] = ins!);
   if (ext !== undefined && p.ext !== undefined) annotate(ext, p.ext, list, indexOfSlot);
   return { list, indexOfSlot };
 }
