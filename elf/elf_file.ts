@@ -87,39 +87,60 @@ export interface Section {
  * bigint, only when read (most sections of an object are debug info nobody names).
  */
 class SectionHeader implements Section {
-  readonly flagBits: number;
-  readonly #flagsLo: number;
-  readonly #flagsHi: number;
-  readonly #names: StringTable;
-  #name: string | undefined;
+  // Declared, not defined, and no `#` fields: the constructor makes each field once, and
+  // V8 makes an object with `#` fields markedly slower (every section gets one).
+  declare readonly index: number;
+  declare readonly nameAt: number;
+  declare readonly type: number;
+  declare readonly flagBits: number;
+  declare readonly offset: number;
+  declare readonly size: number;
+  declare readonly link: number;
+  declare readonly info: number;
+  declare readonly addralign: number;
+  declare readonly entsize: number;
+  declare private readonly _flagsLo: number;
+  declare private readonly _flagsHi: number;
+  declare private readonly _names: StringTable;
+  declare private _decoded: string | undefined;
 
   constructor(
-    readonly index: number,
+    index: number,
     names: StringTable,
-    readonly nameAt: number,
-    readonly type: number,
+    nameAt: number,
+    type: number,
     flagsLo: number,
     flagsHi: number,
-    readonly offset: number,
-    readonly size: number,
-    readonly link: number,
-    readonly info: number,
-    readonly addralign: number,
-    readonly entsize: number,
+    offset: number,
+    size: number,
+    link: number,
+    info: number,
+    addralign: number,
+    entsize: number,
   ) {
+    this.index = index;
+    this.nameAt = nameAt;
+    this.type = type;
     this.flagBits = flagsLo & 0xff;
-    this.#flagsLo = flagsLo;
-    this.#flagsHi = flagsHi;
-    this.#names = names;
+    this.offset = offset;
+    this.size = size;
+    this.link = link;
+    this.info = info;
+    this.addralign = addralign;
+    this.entsize = entsize;
+    this._flagsLo = flagsLo;
+    this._flagsHi = flagsHi;
+    this._names = names;
+    this._decoded = undefined;
   }
 
   get name(): string {
-    return this.#name ??= this.#names.get(this.nameAt - this.#names.offset);
+    return this._decoded ??= this._names.get(this.nameAt - this._names.offset);
   }
 
   get flags(): bigint {
-    const lo = this.#flagsLo >>> 0;
-    return this.#flagsHi === 0 ? BigInt(lo) : (BigInt(this.#flagsHi >>> 0) << 32n) | BigInt(lo);
+    const lo = this._flagsLo >>> 0;
+    return this._flagsHi === 0 ? BigInt(lo) : (BigInt(this._flagsHi >>> 0) << 32n) | BigInt(lo);
   }
 }
 
@@ -140,27 +161,43 @@ export interface ElfSymbol {
 
 /** A symbol as the reader makes it: its name is decoded only when read. */
 class SymbolEntry implements ElfSymbol {
-  readonly #names: StringTable;
-  readonly #nameIndex: number;
-  #name: string | undefined;
+  // As SectionHeader: declared fields, no `#` ones.
+  declare readonly index: number;
+  declare readonly type: number;
+  declare readonly binding: number;
+  declare readonly visibility: number;
+  declare readonly section: number;
+  declare readonly value: number;
+  declare readonly size: number;
+  declare private readonly _names: StringTable;
+  declare private readonly _nameIndex: number;
+  declare private _decoded: string | undefined;
 
   constructor(
-    readonly index: number,
+    index: number,
     names: StringTable,
     nameIndex: number,
-    readonly type: number,
-    readonly binding: number,
-    readonly visibility: number,
-    readonly section: number,
-    readonly value: number,
-    readonly size: number,
+    type: number,
+    binding: number,
+    visibility: number,
+    section: number,
+    value: number,
+    size: number,
   ) {
-    this.#names = names;
-    this.#nameIndex = nameIndex;
+    this.index = index;
+    this.type = type;
+    this.binding = binding;
+    this.visibility = visibility;
+    this.section = section;
+    this.value = value;
+    this.size = size;
+    this._names = names;
+    this._nameIndex = nameIndex;
+    this._decoded = undefined;
   }
 
   get name(): string {
-    return this.#name ??= this.#names.get(this.#nameIndex);
+    return this._decoded ??= this._names.get(this._nameIndex);
   }
 }
 
@@ -326,7 +363,12 @@ export class ElfFile {
     const little = this.#little;
     const W = SHDR_SIZE / 4;
     // Checks first, in the order of the fields and then of the ranges; objects after.
+    // The high words of offset, size, alignment and entry size: one test for the four.
+    const hi = little ? 1 : 0;
     for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
+      if ((w[k + 6 + hi] | w[k + 8 + hi] | w[k + 12 + hi] | w[k + 14 + hi]) >>> 0 <= 0x1fffff) {
+        continue;
+      }
       u64(w, k + 6, little, at + 0x18, "section offset");
       u64(w, k + 8, little, at + 0x20, "section size");
       u64(w, k + 12, little, at + 0x30, "section alignment");
@@ -335,8 +377,8 @@ export class ElfFile {
     for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
       const type = w[k + 1];
       if (type !== SectionType.NoBits && type !== SectionType.Null) {
-        const offset = u64(w, k + 6, little, at + 0x18, "");
-        const size = u64(w, k + 8, little, at + 0x20, "");
+        const offset = num(w, k + 6, little);
+        const size = num(w, k + 8, little);
         // The message is built only on failure: a string per section costs more than the check.
         if (offset > this.bytes.length || size > this.bytes.length - offset) {
           this.#checkRange(offset, size, `section ${i}`, at + 0x18);
@@ -362,12 +404,12 @@ export class ElfFile {
           w[k + 1],
           flagsLo,
           flagsHi,
-          u64(w, k + 6, little, 0, ""),
-          u64(w, k + 8, little, 0, ""),
+          num(w, k + 6, little),
+          num(w, k + 8, little),
           w[k + 10],
           w[k + 11],
-          u64(w, k + 12, little, 0, ""),
-          u64(w, k + 14, little, 0, ""),
+          num(w, k + 12, little),
+          num(w, k + 14, little),
         ),
       );
     }
@@ -447,10 +489,16 @@ export class ElfFile {
     const w = this.#words(at, symtab.size);
     const little = this.#little;
     const bytes = this.bytes;
+    const hi = little ? 1 : 0;
     for (let i = 0, k = 0; i < count; i++, k += SYM_SIZE / 4) {
       const o = at + i * SYM_SIZE;
       const info = bytes[o + 4];
       names.check(w[k], o);
+      // One test of both high words; the checks with their messages only when it fails.
+      if ((w[k + 2 + hi] | w[k + 4 + hi]) >>> 0 > 0x1fffff) {
+        u64(w, k + 2, little, o + 8, "symbol value");
+        u64(w, k + 4, little, o + 16, "symbol size");
+      }
       symbols.push(
         new SymbolEntry(
           i,
@@ -460,8 +508,8 @@ export class ElfFile {
           info >> 4,
           bytes[o + 5] & 3,
           little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
-          u64(w, k + 2, little, o + 8, "symbol value"),
-          u64(w, k + 4, little, o + 16, "symbol size"),
+          num(w, k + 2, little),
+          num(w, k + 4, little),
         ),
       );
     }
@@ -496,7 +544,9 @@ export class ElfFile {
         throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
       }
       out.push({
-        offset: u64(w, k, little, o, "relocation offset"),
+        offset: (little ? w[k + 1] : w[k]) > 0x1fffff
+          ? u64(w, k, little, o, "relocation offset")
+          : num(w, k, little),
         symbol,
         type,
         addend: isRela ? this.#view.getBigInt64(o + 16, little) : 0n,
@@ -527,6 +577,13 @@ function u64(w: Uint32Array, k: number, little: boolean, at: number, what: strin
   if (hi > 0x1fffff) outOfRange(lo, hi, at, what);
   // Small values as small integers: a product is a double, and a double index makes every
   // typed array access and field holding it slow.
+  return hi === 0 ? lo : hi * 0x100000000 + lo;
+}
+
+/** The 64-bit field at word `k` of `w`, already checked by {@linkcode u64}. */
+function num(w: Uint32Array, k: number, little: boolean): number {
+  const lo = little ? w[k] : w[k + 1];
+  const hi = little ? w[k + 1] : w[k];
   return hi === 0 ? lo : hi * 0x100000000 + lo;
 }
 
