@@ -88,6 +88,8 @@ function bswap32(x: number): number {
 
 /** What `of` and `lazy` pass the constructor: it then makes no list of its own. */
 const NO_ITEMS: Iterable<Instruction> = [];
+/** The list of an `Instructions` between its constructor and `of` or `lazy`; never read. */
+const NO_LIST: Instruction[] = [];
 
 /**
  * An eBPF program: a mutable list of {@linkcode Instruction}s in `list`. Jumps and calls
@@ -103,10 +105,11 @@ const NO_ITEMS: Iterable<Instruction> = [];
  * ```
  */
 export class Instructions implements Iterable<Instruction> {
-  /** The list, once made; undefined only while a lazy program's builder has not run. */
-  #list: Instruction[] | undefined;
-  /** What makes the list of a program from {@linkcode Instructions.lazy}, until it runs. */
-  #build: (() => Instruction[]) | undefined;
+  /**
+   * The list; for a program from {@linkcode Instructions.lazy}, what makes it until it has
+   * run (one field rather than two: V8 makes objects with `#` fields slowly).
+   */
+  #list: Instruction[] | (() => Instruction[]) = NO_LIST;
 
   /**
    * Makes a program from instructions and {@linkcode Label}s; a label names the instruction
@@ -151,13 +154,8 @@ export class Instructions implements Iterable<Instruction> {
    * (`assertEquals`) still see it, as they read a class's accessors.
    */
   get list(): Instruction[] {
-    return this.#list ?? this.#materialize();
-  }
-
-  #materialize(): Instruction[] {
-    const build = this.#build!;
-    this.#build = undefined;
-    return this.#list = build();
+    const list = this.#list;
+    return typeof list === "function" ? this.#list = list() : list;
   }
 
   /** Wraps an existing array without copying it. */
@@ -174,8 +172,7 @@ export class Instructions implements Iterable<Instruction> {
    */
   static lazy(build: () => Instruction[]): Instructions {
     const insns = new Instructions(NO_ITEMS);
-    insns.#list = undefined;
-    insns.#build = build;
+    insns.#list = build;
     return insns;
   }
 

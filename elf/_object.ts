@@ -47,6 +47,27 @@ export function take(ctx: ObjectContext, size: number): Uint8Array {
   return ctx.arena.subarray(at, at + size);
 }
 
+/**
+ * A fresh zeroed arena of `size` bytes for one parse. Small arenas are cut from a shared
+ * pool, as Node cuts small Buffers from one: an ArrayBuffer of a few kilobytes costs Deno
+ * more than the rest of parsing a small object. Each piece is handed out once, so no two
+ * specs share bytes; a spec's views keep at most one pool (`POOL_SIZE`) alive.
+ */
+export function newArena(size: number): Uint8Array {
+  if (size > POOL_SIZE / 4) return new Uint8Array(size);
+  if (size > pool.length - poolUsed) {
+    pool = new Uint8Array(POOL_SIZE);
+    poolUsed = 0;
+  }
+  const at = poolUsed;
+  poolUsed = at + align8(size);
+  return pool.subarray(at, at + size);
+}
+
+const POOL_SIZE = 64 * 1024;
+let pool = new Uint8Array(0);
+let poolUsed = 0;
+
 /** `n` rounded up to a multiple of 8. */
 export function align8(n: number): number {
   return Math.ceil(n / 8) * 8;

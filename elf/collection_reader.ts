@@ -30,14 +30,16 @@ import {
   splitFunctions,
 } from "./program_sections.ts";
 import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
-import { align8, type ObjectContext, take } from "./_object.ts";
+import { align8, newArena, type ObjectContext, take } from "./_object.ts";
 
 /**
  * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
  * program per global function of each code section, typed by its SEC() name, with the
  * subprograms it calls appended; maps from `.maps` and the legacy `maps` section; a map and
  * variables per global data section; externs recorded for the loader. The result does not
- * share memory with `bytes`. Malformed input throws a `FormatError` with the byte offset.
+ * share memory with `bytes`; its byte arrays (BTF, global data) may be views into a buffer
+ * other parsed specs have views into too, never of the same bytes. Malformed input throws
+ * a `FormatError` with the byte offset.
  *
  * @example
  * ```ts ignore
@@ -204,7 +206,7 @@ function readObject(elf: ElfFile): ObjectContext {
     symbols,
     btf: undefined,
     ext: undefined,
-    arena: new Uint8Array(arenaSize),
+    arena: newArena(arenaSize),
     arenaUsed: 0,
   };
   if (btfSection) {

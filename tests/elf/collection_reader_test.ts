@@ -495,3 +495,34 @@ Deno.test({
     assertEquals(Object.keys(spec.programs).sort(), ["dispatch", "tail_one", "tail_two"]);
   },
 });
+
+Deno.test("elf: specs parsed one after another share no bytes", () => {
+  const bytes = Deno.readFileSync(testdata("maps_globals-el.o"));
+  const specs = Array.from({ length: 20 }, () => parseCollectionSpec(bytes));
+  // Every byte array a spec keeps: its BTF, string tables and global data.
+  const views = (s: ReturnType<typeof parseCollectionSpec>) =>
+    [
+      s.types!.raw.strings,
+      ...Object.values(s.maps).flatMap((m) =>
+        m.contents.flatMap((e) => [e.key, e.value]).filter((v) => v instanceof Uint8Array)
+      ),
+    ] as Uint8Array[];
+  const ranges = new Map<ArrayBufferLike, [number, number][]>();
+  for (const s of specs) {
+    for (const v of views(s)) {
+      const list = ranges.get(v.buffer) ?? [];
+      for (const [from, to] of list) {
+        assert(v.byteOffset >= to || v.byteOffset + v.byteLength <= from, "two specs share bytes");
+      }
+      list.push([v.byteOffset, v.byteOffset + v.byteLength]);
+      ranges.set(v.buffer, list);
+    }
+  }
+  // Writing one spec's data leaves the others alone.
+  const data = specs[0].maps[".data"].contents[0].value as Uint8Array;
+  data.fill(0x5a);
+  assertEquals(
+    (specs[1].maps[".data"].contents[0].value as Uint8Array).some((b) => b === 0x5a),
+    false,
+  );
+});
