@@ -22,7 +22,17 @@ import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
-import type { Type } from "../btf/types.ts";
+import {
+  Array as ArrayType,
+  Enum,
+  Float,
+  Int,
+  Pointer,
+  Struct,
+  type Type,
+  Union,
+} from "../btf/types.ts";
+import { sizeof, underlyingType } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { type Codec, codecFor, hasKernelManagedFields, isBtfType } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -172,15 +182,31 @@ export class BpfMap {
   readonly #keyU32: Uint32Array | undefined;
   readonly #valueView: DataView;
 
+  /**
+   * The codecs, or how to make them on first use: a map opened from the kernel would
+   * otherwise fetch and parse its BTF before anyone asks for more than bytes.
+   */
+  #codecs: Codecs | (() => Codecs);
+
   /** The codec of keys, when the map has a BTF key type (see `codec.ts`). */
-  readonly keyCodec: Codec | undefined;
+  get keyCodec(): Codec | undefined {
+    return this.#resolveCodecs().key;
+  }
+
   /** The codec of values, when the map has a BTF value type. */
-  readonly valueCodec: Codec | undefined;
+  get valueCodec(): Codec | undefined {
+    return this.#resolveCodecs().value;
+  }
+
+  #resolveCodecs(): Codecs {
+    const c = this.#codecs;
+    return typeof c === "function" ? (this.#codecs = c()) : c;
+  }
 
   private constructor(
     fd: FD,
     info: Pick<MapInfo, "type" | "keySize" | "valueSize" | "maxEntries" | "flags" | "name">,
-    codecs: Codecs = { key: undefined, value: undefined },
+    codecs: Codecs | (() => Codecs) = { key: undefined, value: undefined },
   ) {
     this.#fd = fd;
     this.type = info.type;
@@ -189,8 +215,7 @@ export class BpfMap {
     this.maxEntries = info.maxEntries;
     this.flags = info.flags;
     this.name = info.name;
-    this.keyCodec = codecs.key;
-    this.valueCodec = codecs.value;
+    this.#codecs = codecs;
     this.fullValueSize = PER_CPU_TYPES.has(info.type)
       ? roundUp8(info.valueSize) * possibleCpus()
       : info.valueSize;
@@ -290,7 +315,7 @@ export class BpfMap {
     const owner = new FD(fd, "BpfMap");
     try {
       const info = mapInfo(owner.raw);
-      return new BpfMap(owner, info, kernelCodecs(info));
+      return new BpfMap(owner, info, () => kernelCodecs(info));
     } catch (e) {
       owner.close();
       throw e;
@@ -365,7 +390,7 @@ export class BpfMap {
 
   /** A new, independent handle to the same map. */
   clone(): BpfMap {
-    return new BpfMap(this.#fd.dup(), this, { key: this.keyCodec, value: this.valueCodec });
+    return new BpfMap(this.#fd.dup(), this, () => this.#resolveCodecs());
   }
 
   /** What the kernel reports about the map. */
@@ -394,7 +419,7 @@ export class BpfMap {
     view: DataView,
     size: number,
     what: string,
-    codec: Codec | undefined,
+    isKey: boolean,
   ): void {
     if (data instanceof Uint8Array) {
       if (data.byteLength !== size) {
@@ -428,6 +453,8 @@ export class BpfMap {
       view.setBigUint64(0, BigInt.asUintN(64, data), true);
       return;
     }
+    // Only now: bytes and integers need no codec, and codecs are made on first use.
+    const codec = isKey ? this.keyCodec : this.valueCodec;
     if (codec) {
       codec.encode(data, view, into, 0, what);
       return;
@@ -444,7 +471,7 @@ export class BpfMap {
       this.#keyU32[0] = key;
       return;
     }
-    this.#encode(key, this.#key, this.#keyView, this.keySize, "Key", this.keyCodec);
+    this.#encode(key, this.#key, this.#keyView, this.keySize, "Key", true);
   }
 
   /** The element-command attr with `flags`; throws once the map is closed. */
@@ -572,7 +599,7 @@ export class BpfMap {
       });
       return;
     }
-    this.#encode(value, this.#value, this.#valueView, this.fullValueSize, "Value", this.valueCodec);
+    this.#encode(value, this.#value, this.#valueView, this.fullValueSize, "Value", false);
   }
 
   /** Deletes `key`. Returns false when it was absent. */
@@ -790,31 +817,48 @@ function createMap(
   return bpfErrno(BpfCmd.MAP_CREATE, attr);
 }
 
-/** The codec of a spec's type; a type whose size is not the map's is a RangeError. */
-function specCodec(spec: MapSpec, type: unknown, size: number, what: string): Codec | undefined {
-  if (!isBtfType(type) || size === 0) return undefined;
-  let codec: Codec;
+/**
+ * A spec's codecs, made on first use: a map whose keys and values stay bytes never pays for
+ * them. A type whose size is not the map's is a RangeError at once all the same.
+ */
+function specCodecs(spec: MapSpec): () => Codecs {
+  const { key, value, keySize, valueSize } = spec;
+  checkTypeSize(spec, key, keySize, "key");
+  checkTypeSize(spec, value, valueSize, "value");
+  return () => ({ key: specCodec(key, keySize), value: specCodec(value, valueSize) });
+}
+
+/** Types a codec can be made for: sized scalars, pointers, arrays and structs or unions. */
+function checkTypeSize(spec: MapSpec, type: unknown, size: number, what: string): void {
+  if (!isBtfType(type) || size === 0) return;
+  const t = underlyingType(type as Type);
+  if (
+    !(t instanceof Int || t instanceof Enum || t instanceof Float || t instanceof Pointer ||
+      t instanceof ArrayType || t instanceof Struct || t instanceof Union)
+  ) return;
+  let n: number;
   try {
-    codec = codecFor(type);
+    n = sizeof(type as Type);
+  } catch {
+    return; // No size (an array of functions and the like): no codec either.
+  }
+  if (n !== size) {
+    throw new RangeError(
+      `Map "${spec.name}": the ${what} type ${type} is ${n} bytes, but the ${what} size is ${size}`,
+    );
+  }
+}
+
+function specCodec(type: unknown, size: number): Codec | undefined {
+  if (!isBtfType(type) || size === 0) return undefined;
+  try {
+    const codec = codecFor(type);
+    return codec.size === size ? codec : undefined;
   } catch {
     // Types without a value representation (function pointers' targets and the like) keep
     // raw bytes.
     return undefined;
   }
-  if (codec.size !== size) {
-    throw new RangeError(
-      `Map "${spec.name}": the ${what} type ${type} is ${codec.size} bytes, ` +
-        `but the ${what} size is ${size}`,
-    );
-  }
-  return codec;
-}
-
-function specCodecs(spec: MapSpec): Codecs {
-  return {
-    key: specCodec(spec, spec.key, spec.keySize, "key"),
-    value: specCodec(spec, spec.value, spec.valueSize, "value"),
-  };
 }
 
 /** Codecs from the BTF the kernel keeps for an existing map; none when it has none. */

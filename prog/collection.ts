@@ -355,7 +355,8 @@ function openPinned(path: string): BpfMap | undefined {
 
 /** A pinned map is reused only when it matches the spec (libbpf's `map_is_reuse_compat`). */
 function checkCompatible(name: string, ms: MapSpec, map: BpfMap): void {
-  const info = map.info();
+  // Opening the pin read the kernel's info already: no second BPF_OBJ_GET_INFO_BY_FD.
+  const info = map;
   const diffs: string[] = [];
   if (info.type !== ms.type) diffs.push(`type ${info.type} != ${ms.type}`);
   if (info.keySize !== ms.keySize) diffs.push(`key size ${info.keySize} != ${ms.keySize}`);

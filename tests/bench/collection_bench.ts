@@ -4,6 +4,8 @@
 // verifier runs on both). Open + load is timed on its own; closing is timed apart, the same
 // way on both sides.
 //   deno bench -A tests/bench/collection_bench.ts     (after tests/bench/build.sh)
+//   COLLECTION_BENCH_ROUNDS=300 COLLECTION_BENCH_ONLY=maps_globals deno bench -A \
+//     --filter=nothing tests/bench/collection_bench.ts   (paired figures of one object only)
 //
 // Both loads are dominated by the kernel. Of prog_globals' ~16 ms, ~11 ms is one
 // BPF_MAP_UPDATE_ELEM: the slot of its map of maps, which both loaders fill, and after
@@ -127,6 +129,9 @@ if (chosen.length === 0) {
 }
 
 const ROUNDS = Number(Deno.env.get("COLLECTION_BENCH_ROUNDS") ?? 150);
+// COLLECTION_BENCH_ONLY=maps_globals times only the objects whose names contain it.
+const ONLY = Deno.env.get("COLLECTION_BENCH_ONLY");
+if (ONLY) chosen.splice(0, chosen.length, ...chosen.filter((c) => c.name.includes(ONLY)));
 
 interface Sample {
   load: number;
