@@ -15,6 +15,7 @@ import {
 } from "../asm/mod.ts";
 import { CORE_RELO_META, type ExtInfos, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
+import { HIDDEN_FUNC } from "../prog/program_spec.ts";
 import {
   type ElfSymbol,
   type Relocation,
@@ -212,7 +213,12 @@ export function splitFunctions(p: ProgramSection): ElfFunction[] {
       throw new FormatError(`ELF: function "${s.name}" has no instructions`, section.offset);
     }
     list[0].symbol = s.name;
-    out.push({ name: s.name, section, binding: s.binding, instructions: list });
+    const f = { name: s.name, section, binding: s.binding, instructions: list };
+    // STV_INTERNAL (1) and STV_HIDDEN (2) subprograms are static to libbpf's loader.
+    if (s.binding !== SymbolBinding.Local && (s.visibility === 1 || s.visibility === 2)) {
+      if (!isEntryFunction(f)) setMeta(list[0], HIDDEN_FUNC, true);
+    }
+    out.push(f);
   }
   return out;
 }

@@ -6,7 +6,7 @@
  */
 
 import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } from "../asm/mod.ts";
-import { CoreCandidateCache, Datasec, sizeof, type Spec, Var } from "../btf/mod.ts";
+import { CoreCandidateCache, Datasec, type Func, sizeof, type Spec, Var } from "../btf/mod.ts";
 import { BpfMap } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -14,7 +14,7 @@ import { Errno, SyscallError } from "../errors.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec } from "./program_spec.ts";
-import { ObjectBtf, type SectionLayout } from "./_object_btf.ts";
+import { hiddenFuncs, ObjectBtf, type SectionLayout } from "./_object_btf.ts";
 import { writeKconfig } from "./_kconfig.ts";
 
 /** Options of {@linkcode newCollection}. */
@@ -165,7 +165,13 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const name of progNames) {
       for (const ins of spec.programs[name].instructions.list) if (ins.line) lines.push(ins.line);
     }
-    if (spec.types) objBtf = ObjectBtf.load(spec.types, sectionLayouts(spec, mapSpecs), lines);
+    const statics = new Set<Func>();
+    for (const name of progNames) {
+      for (const f of hiddenFuncs(spec.programs[name].instructions.list)) statics.add(f);
+    }
+    if (spec.types) {
+      objBtf = ObjectBtf.load(spec.types, sectionLayouts(spec, mapSpecs), lines, statics);
+    }
 
     // Maps, then the contents that are plain data, then .rodata frozen: all before loading.
     for (const name of mapNames) {
