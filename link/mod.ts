@@ -53,6 +53,7 @@ export {
   parseUsdtArg,
   parseUsdtArgs,
   type UsdtArg,
+  UsdtArgError,
   type UsdtLink,
   type UsdtOptions,
   type UsdtProbe,
