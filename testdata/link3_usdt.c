@@ -1,7 +1,7 @@
 // cflags: -D__TARGET_ARCH_x86
 // A USDT program written the libbpf way: BPF_USDT reads the probe's arguments at run time
 // through bpf_usdt_arg(), from the spec the loader wrote into __bpf_usdt_specs under the
-// id it set as the uprobe's BPF cookie. Used by tests/link/uprobe_test.ts on the
+// id it set as the uprobe's BPF cookie. Used by tests/link/usdt_test.ts on the
 // ebpftest:tick probe of tests/link/fixtures/uprobe_target.c (args: i, sum, 1234).
 #include <stdbool.h>
 #include <linux/types.h>
