@@ -319,8 +319,16 @@ function sectionLayouts(
   return layouts;
 }
 
-/** Creates a map with its BTF key and value types when the object has BTF. */
+/**
+ * Creates a map with its BTF key and value types when the object has BTF. The inner map
+ * template of a map of maps is made here too, with the object's BTF, as libbpf makes it:
+ * left to `BpfMap.create`, it would load a BTF object of its own for the template.
+ */
 function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefined): BpfMap {
+  if (isMapInMap(ms) && ms.innerMap && btf && types) {
+    using innerMap = createMap(ms.innerMap, types, btf);
+    return BpfMap.create(ms, { innerMap });
+  }
   if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms);
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);
