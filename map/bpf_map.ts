@@ -22,11 +22,12 @@ import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
-import type { Type } from "../btf/types.ts";
+import { Int, type Type } from "../btf/types.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { type Codec, codecFor, hasKernelManagedFields, isBtfType } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 import { requireMapType } from "./map_type_probe.ts";
+import { structOpsTarget } from "./_struct_ops.ts";
 
 /** Flags of map updates (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`). */
 export const UpdateFlags = {
@@ -53,6 +54,8 @@ export type MapData =
 const BPF_F_NUMA_NODE = 1 << 2;
 /** `BPF_F_MMAPABLE`: an array map whose values user space can mmap. */
 const BPF_F_MMAPABLE = 1 << 10;
+/** `BPF_F_VTYPE_BTF_OBJ_FD`: `value_type_btf_obj_fd` holds the module BTF of a struct_ops. */
+const BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
@@ -96,6 +99,8 @@ export interface MapInfo {
   btfKeyTypeId: number;
   /** The BTF type id of the value. */
   btfValueTypeId: number;
+  /** struct_ops maps: the id of the value type (`bpf_struct_ops_<name>`) in kernel BTF. */
+  btfVmlinuxValueTypeId: number;
   /** `map_extra` (bloom filter hashes, arena address). */
   mapExtra: bigint;
 }
@@ -104,8 +109,19 @@ export interface MapInfo {
 export interface MapCreateOptions {
   /** An existing map to use as the inner map template, instead of `spec.innerMap`. */
   innerMap?: BpfMap;
-  /** The fd of loaded BTF and the type ids of key and value in it. */
-  btf?: { fd: number; keyTypeId: number; valueTypeId: number; vmlinuxValueTypeId?: number };
+  /**
+   * The fd of loaded BTF and the type ids of key and value in it. For struct_ops maps,
+   * `vmlinuxValueTypeId` is the id of `bpf_struct_ops_<name>` in kernel BTF (found in
+   * vmlinux from `spec.value` when not given) and `valueTypeBtfObjFd` the fd of the
+   * module BTF that holds it, for a struct_ops a module registers.
+   */
+  btf?: {
+    fd: number;
+    keyTypeId: number;
+    valueTypeId: number;
+    vmlinuxValueTypeId?: number;
+    valueTypeBtfObjFd?: number;
+  };
   /**
    * Keep keys and values as raw bytes even when the spec has BTF types (the BTF is still
    * given to the kernel).
@@ -218,8 +234,13 @@ export class BpfMap {
    * layout (spin locks and timers need it; `bpftool map dump` shows fields), and keys and
    * values go through codecs. A kernel that refuses the BTF gets the map without it, unless
    * the value holds kernel-managed fields such as a `struct bpf_spin_lock`.
+   *
+   * A struct_ops map (`MapType.StructOpsMap`) takes its value type from the kernel: the
+   * spec's value is a BTF struct named like the kernel's (`tcp_congestion_ops`), and the
+   * map is created with `bpf_struct_ops_<name>` from vmlinux BTF and that type's size.
    */
   static create(spec: MapSpec, options: MapCreateOptions = {}): BpfMap {
+    if (spec.type === MapType.StructOpsMap) return BpfMap.#createStructOps(spec, options);
     const codecs = options.raw ? { key: undefined, value: undefined } : specCodecs(spec);
     let inner: BpfMap | undefined;
     let ownInner = false;
@@ -261,16 +282,7 @@ export class BpfMap {
         const again = createMap(spec, inner, undefined);
         if (again >= 0) r = again;
       }
-      if (r < 0) {
-        const errno = -r;
-        if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
-        throw new SyscallError(
-          "BPF_MAP_CREATE",
-          errno,
-          `map "${spec.name}" (${mapTypeName(spec.type)}, key ${spec.keySize} B, ` +
-            `value ${spec.valueSize} B, ${spec.maxEntries} entries)`,
-        );
-      }
+      if (r < 0) throw createError(spec, -r);
       return new BpfMap(new FD(r, "BpfMap"), {
         type: spec.type,
         keySize: spec.keySize,
@@ -283,6 +295,40 @@ export class BpfMap {
       handle?.close();
       if (ownInner) inner?.close();
     }
+  }
+
+  /**
+   * A struct_ops map: its value is the kernel's `bpf_struct_ops_<name>` wrapper, named by
+   * `btf_vmlinux_value_type_id`, and its size is the wrapper's whatever the spec says (the
+   * spec's value type is the object's view of the inner struct). The kernel wants a BTF fd
+   * of the caller's own but no key or value type ids; without `options.btf` a one-type BTF
+   * serves, as the kernel reads nothing from it. Keys are 4 bytes and there is one entry.
+   * Values stay raw bytes: the wrapper holds pointers, which no codec represents.
+   */
+  static #createStructOps(spec: MapSpec, options: MapCreateOptions): BpfMap {
+    let vmlinuxValueTypeId = options.btf?.vmlinuxValueTypeId;
+    let valueSize = spec.valueSize;
+    if (!vmlinuxValueTypeId) {
+      const target = structOpsTarget(spec.name, spec.value);
+      vmlinuxValueTypeId = target.typeId;
+      valueSize = target.size;
+    }
+    const fields: CreateFields = {
+      ...spec,
+      keySize: spec.keySize || 4,
+      valueSize,
+      maxEntries: spec.maxEntries || 1,
+    };
+    using handle = options.btf ? undefined : BtfHandle.load([new Int("int", 4, 1)]);
+    const r = createMap(fields, undefined, {
+      fd: options.btf?.fd ?? handle!.fd,
+      keyTypeId: 0,
+      valueTypeId: 0,
+      vmlinuxValueTypeId,
+      valueTypeBtfObjFd: options.btf?.valueTypeBtfObjFd,
+    });
+    if (r < 0) throw createError(fields, -r);
+    return new BpfMap(new FD(r, "BpfMap"), { ...fields, name: sanitizeName(spec.name) });
   }
 
   /** Takes ownership of an fd that refers to a map. */
@@ -765,9 +811,15 @@ export class BpfMap {
   }
 }
 
+/** The fields of BPF_MAP_CREATE that come from a spec (struct_ops maps adjust some). */
+type CreateFields = Pick<
+  MapSpec,
+  "type" | "name" | "keySize" | "valueSize" | "maxEntries" | "flags" | "numaNode" | "mapExtra"
+>;
+
 /** Writes the attr of BPF_MAP_CREATE and calls it; returns the fd or a negated errno. */
 function createMap(
-  spec: MapSpec,
+  spec: CreateFields,
   inner: BpfMap | undefined,
   btf: MapCreateOptions["btf"],
 ): number {
@@ -786,8 +838,22 @@ function createMap(
       .u32(52, btf.keyTypeId)
       .u32(56, btf.valueTypeId)
       .u32(60, btf.vmlinuxValueTypeId ?? 0);
+    if (btf.valueTypeBtfObjFd !== undefined) {
+      attr.u32(16, attr.getU32(16) | BPF_F_VTYPE_BTF_OBJ_FD).i32(72, btf.valueTypeBtfObjFd);
+    }
   }
   return bpfErrno(BpfCmd.MAP_CREATE, attr);
+}
+
+/** The error for a failed BPF_MAP_CREATE: NotSupportedError when the type is missing. */
+function createError(spec: CreateFields, errno: number): Error {
+  if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
+  return new SyscallError(
+    "BPF_MAP_CREATE",
+    errno,
+    `map "${spec.name}" (${mapTypeName(spec.type)}, key ${spec.keySize} B, ` +
+      `value ${spec.valueSize} B, ${spec.maxEntries} entries)`,
+  );
 }
 
 /** The codec of a spec's type; a type whose size is not the map's is a RangeError. */
@@ -857,6 +923,7 @@ function mapInfo(fd: number): MapInfo {
     btfId: v.getUint32(64, true),
     btfKeyTypeId: v.getUint32(68, true),
     btfValueTypeId: v.getUint32(72, true),
+    btfVmlinuxValueTypeId: v.getUint32(44, true),
     mapExtra: v.getBigUint64(80, true),
   };
 }
