@@ -177,7 +177,9 @@ export class BpfMap {
    * and skips checking a tail of zeros, which saves ~8% of a lookup.
    */
   readonly #elem = new Attr(ELEM_ATTR_SIZE);
+  /** The flags the element attr holds, and whether they are other than 0. */
   #elemFlags = 0n;
+  #elemFlagsSet = false;
   /** The delete attr: the kernel wants the value field zero for BPF_MAP_DELETE_ELEM. */
   readonly #del = new Attr(ELEM_ATTR_SIZE);
   readonly #key: Uint8Array;
@@ -187,6 +189,8 @@ export class BpfMap {
   /** A u32 view of 4-byte keys, for the number fast path. */
   readonly #keyU32: Uint32Array | undefined;
   readonly #valueView: DataView;
+  /** A u64 view of 8-byte values, for the bigint fast path. */
+  readonly #valueU64: BigUint64Array | undefined;
 
   /** The codec of keys, when the map has a BTF key type (see `codec.ts`). */
   readonly keyCodec: Codec | undefined;
@@ -221,6 +225,9 @@ export class BpfMap {
       ? new Uint32Array(this.#key.buffer)
       : undefined;
     this.#valueView = new DataView(this.#value.buffer);
+    this.#valueU64 = this.fullValueSize === 8 && LITTLE_ENDIAN
+      ? new BigUint64Array(this.#value.buffer)
+      : undefined;
     this.#elem.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null).pointer(16, this.#value);
     this.#del.u32(0, fd.raw).pointer(8, this.keySize ? this.#key : null);
   }
@@ -372,6 +379,11 @@ export class BpfMap {
       munmap(this.#mapping);
       this.#mapping = undefined;
     }
+    // The element attrs then name fd -1, which the kernel refuses with EBADF before doing
+    // anything, so hot paths need not check for close on every call: a failure does, and
+    // reports ClosedError (see #fail).
+    this.#elem.u32(0, CLOSED_FD);
+    this.#del.u32(0, CLOSED_FD);
     this.#fd.close();
   }
 
@@ -486,21 +498,35 @@ export class BpfMap {
 
   #setKey(key: MapData): void {
     // The hot case of hot loops: a u32 index or key, written without a DataView call.
-    if (typeof key === "number" && this.#keyU32 !== undefined && key >>> 0 === key) {
-      this.#keyU32[0] = key;
+    const u32 = this.#keyU32;
+    if (u32 !== undefined && typeof key === "number" && key >>> 0 === key) {
+      u32[0] = key;
       return;
     }
     this.#encode(key, this.#key, this.#keyView, this.keySize, "Key", this.keyCodec);
   }
 
-  /** The element-command attr with `flags`; throws once the map is closed. */
-  #elemAttr(flags: bigint): Attr {
-    this.#fd.raw; // throws ClosedError after close()
-    if (flags !== this.#elemFlags) {
-      this.#elem.u64(24, flags);
-      this.#elemFlags = flags;
+  /**
+   * The element-command attr with `flags` (undefined for none). The flags field is written
+   * only when it changes: hot loops pass none and pay one comparison.
+   */
+  #elemAttr(flags: bigint | undefined): Attr {
+    if (flags === undefined ? this.#elemFlagsSet : flags !== this.#elemFlags) {
+      const f = flags ?? 0n;
+      this.#elem.u64(24, f);
+      this.#elemFlags = f;
+      this.#elemFlagsSet = f !== 0n;
     }
     return this.#elem;
+  }
+
+  /**
+   * The error for element command `cmd` failing with `-r`: ClosedError once the map is
+   * closed (its attrs then name fd -1 and the kernel said EBADF), else as the kernel said.
+   */
+  #fail(cmd: number, r: number, reason?: string): Error {
+    this.#fd.raw; // throws ClosedError after close()
+    return bpfError(cmd, -r, reason);
   }
 
   /**
@@ -511,20 +537,24 @@ export class BpfMap {
    * an array of one decoded value per possible CPU. `V` is the type the caller expects: it
    * is not checked.
    */
-  lookup<V = Uint8Array>(key: MapData, flags: bigint = 0n): V | undefined {
+  lookup<V = Uint8Array>(key: MapData, flags?: bigint): V | undefined {
     this.#setKey(key);
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
-    if (r === -Errno.ENOENT) return undefined;
-    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
+    if (r < 0) {
+      if (r === NEG_ENOENT) return undefined;
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+    }
     return this.#valueOut() as V;
   }
 
   /** The bytes of the value under `key` (never decoded), or `undefined` when absent. */
-  lookupBytes(key: MapData, flags: bigint = 0n): Uint8Array | undefined {
+  lookupBytes(key: MapData, flags?: bigint): Uint8Array | undefined {
     this.#setKey(key);
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
-    if (r === -Errno.ENOENT) return undefined;
-    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
+    if (r < 0) {
+      if (r === NEG_ENOENT) return undefined;
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+    }
     return copyBytes(this.#value, 0, this.fullValueSize);
   }
 
@@ -552,15 +582,16 @@ export class BpfMap {
    * Looks up `key` and copies the value into `out` (zero-copy for hot loops). Returns false
    * when the key is absent.
    */
-  lookupInto(key: MapData, out: Uint8Array, flags: bigint = 0n): boolean {
-    if (out.byteLength < this.fullValueSize) {
-      throw new RangeError(`Output buffer must hold ${this.fullValueSize} bytes`);
-    }
+  lookupInto(key: MapData, out: Uint8Array, flags?: bigint): boolean {
+    const n = this.fullValueSize;
+    if (out.byteLength < n) throw new RangeError(`Output buffer must hold ${n} bytes`);
     this.#setKey(key);
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
-    if (r === -Errno.ENOENT) return false;
-    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
-    copySmall(this.#value, out, this.fullValueSize);
+    if (r < 0) {
+      if (r === NEG_ENOENT) return false;
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+    }
+    copySmall(this.#value, out, n);
     return true;
   }
 
@@ -583,14 +614,25 @@ export class BpfMap {
    * key throws {@linkcode KeyExistError}; with `Exist`, an absent one {@linkcode KeyNotExistError}.
    * For per-CPU maps pass every CPU's value (8-byte stride), or an array of per-CPU values.
    */
-  update(key: MapData, value: MapData | readonly unknown[], flags: bigint = UpdateFlags.Any): void {
+  update(key: MapData, value: MapData | readonly unknown[], flags?: bigint): void {
     this.#setKey(key);
     this.#setValue(value);
     const r = bpfErrno(BpfCmd.MAP_UPDATE_ELEM, this.#elemAttr(flags));
-    if (r < 0) throw bpfError(BpfCmd.MAP_UPDATE_ELEM, -r, FROZEN);
+    if (r < 0) throw this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, FROZEN);
   }
 
   #setValue(value: MapData | readonly unknown[]): void {
+    // The hot cases first: bytes of the exact size, and a u64 as a bigint.
+    const n = this.fullValueSize;
+    if (value instanceof Uint8Array && value.byteLength === n) {
+      copySmall(value, this.#value, n);
+      return;
+    }
+    const u64 = this.#valueU64;
+    if (u64 !== undefined && typeof value === "bigint") {
+      u64[0] = value; // stored modulo 2^64, as BigInt.asUintN(64, value) would be
+      return;
+    }
     if (Array.isArray(value) && this.fullValueSize !== this.valueSize) {
       const stride = roundUp8(this.valueSize);
       if (value.length * stride !== this.fullValueSize) {
@@ -624,19 +666,22 @@ export class BpfMap {
   /** Deletes `key`. Returns false when it was absent. */
   delete(key: MapData): boolean {
     this.#setKey(key);
-    this.#fd.raw; // throws ClosedError after close()
     const r = bpfErrno(BpfCmd.MAP_DELETE_ELEM, this.#del);
-    if (r === -Errno.ENOENT) return false;
-    if (r < 0) throw bpfError(BpfCmd.MAP_DELETE_ELEM, -r);
+    if (r < 0) {
+      if (r === NEG_ENOENT) return false;
+      throw this.#fail(BpfCmd.MAP_DELETE_ELEM, r);
+    }
     return true;
   }
 
   /** Looks up `key`, deletes it, and returns its value; `undefined` when absent. */
   lookupAndDelete<V = Uint8Array>(key: MapData): V | undefined {
     this.#setKey(key);
-    const r = bpfErrno(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAttr(0n));
-    if (r === -Errno.ENOENT) return undefined;
-    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, -r);
+    const r = bpfErrno(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, this.#elemAttr(undefined));
+    if (r < 0) {
+      if (r === NEG_ENOENT) return undefined;
+      throw this.#fail(BpfCmd.MAP_LOOKUP_AND_DELETE_ELEM, r);
+    }
     return this.#valueOut() as V;
   }
 
@@ -927,6 +972,11 @@ function mapInfo(fd: number): MapInfo {
     mapExtra: v.getBigUint64(80, true),
   };
 }
+
+/** What an element attr names as fd once the map is closed: an fd no process can have. */
+const CLOSED_FD = 0xffffffff;
+/** `-ENOENT`, as bpfErrno returns it: the answer of hot lookups for an absent key. */
+const NEG_ENOENT = -Errno.ENOENT;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 

@@ -56,6 +56,38 @@ kernelTest("BpfMap: use after close is a ClosedError", () => {
   assertThrows(() => m.info(), ClosedError);
 });
 
+kernelTest("BpfMap: a closed map never reaches a map that reuses its fd number", () => {
+  const m = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  const fd = m.fd;
+  m.close();
+  using other = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  assertEquals(other.fd, fd, "the kernel hands out the lowest free fd again");
+  const out = new Uint8Array(8);
+  assertThrows(() => m.update(1, 5n), ClosedError);
+  assertThrows(() => m.update(1, 5n, UpdateFlags.NoExist), ClosedError);
+  assertThrows(() => m.lookupInto(1, out), ClosedError);
+  assertThrows(() => m.lookupBytes(1), ClosedError);
+  assertThrows(() => m.lookupAndDelete(1), ClosedError);
+  assertThrows(() => m.delete(1), ClosedError);
+  assertEquals(other.nextKey(), undefined, "nothing was written to the other map");
+  other.update(1, 6n);
+  assertThrows(() => m.delete(1), ClosedError);
+  assertEquals(u64(other.lookup(1)!), 6n, "nor deleted from it");
+});
+
+kernelTest("BpfMap: bigint values are stored modulo 2^64, flags reset between calls", () => {
+  using m = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  m.update(1, -1n);
+  assertEquals(u64(m.lookup(1)!), 2n ** 64n - 1n);
+  m.update(1, 2n ** 64n + 5n);
+  assertEquals(u64(m.lookup(1)!), 5n);
+  assertThrows(() => m.update(1, 7n, UpdateFlags.NoExist), KeyExistError);
+  m.update(1, 7n); // no flags: BPF_ANY again
+  assertThrows(() => m.update(2, 8n, UpdateFlags.Exist), KeyNotExistError);
+  m.update(2, 8n);
+  assertEquals([u64(m.lookup(1)!), u64(m.lookup(2)!)], [7n, 8n]);
+});
+
 kernelTest("BpfMap: info, fromId, clone, name", () => {
   using m = BpfMap.create(
     new MapSpec({
