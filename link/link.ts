@@ -64,7 +64,13 @@ export interface Link extends Disposable {
 const BPF_F_REPLACE = 1 << 2;
 
 /** Turns EOPNOTSUPP/EINVAL from a link command into an error naming what the link lacks. */
-function linkCommandError(cmd: number, errno: number, what: string, type?: number): Error {
+export function linkCommandError(
+  cmd: number,
+  errno: number,
+  what: string,
+  type?: number,
+  reason?: string,
+): Error {
   if (errno === Errno.EOPNOTSUPP || errno === Errno.ENOTSUPP) {
     return new NotSupportedError(
       `${what} of ${type === undefined ? "this link" : linkTypeName(type)}`,
@@ -73,8 +79,12 @@ function linkCommandError(cmd: number, errno: number, what: string, type?: numbe
       { cause: bpfError(cmd, errno) },
     );
   }
-  return bpfError(cmd, errno);
+  return bpfError(cmd, errno, reason);
 }
+
+/** What EPERM from BPF_LINK_UPDATE means when the caller named what it expects to replace. */
+export const EXPECTED_MISMATCH =
+  "the link does not hold the expected program or map (BPF_F_REPLACE)";
 
 /**
  * A kernel bpf_link, owned through its file descriptor. Every attach function that gets a
@@ -138,7 +148,10 @@ export class RawLink implements Link {
     const attr = new Attr().u32(0, this.fd).u32(4, program.fd);
     if (options.expected) attr.u32(8, BPF_F_REPLACE).u32(12, options.expected.fd);
     const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
-    if (r < 0) throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE");
+    if (r < 0) {
+      const reason = options.expected ? EXPECTED_MISMATCH : undefined;
+      throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE", undefined, reason);
+    }
   }
 
   /** Detaches the program (BPF_LINK_DETACH); the fd stays open until `close()`. */

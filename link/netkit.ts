@@ -9,7 +9,8 @@ import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import type { Anchor } from "./_anchor.ts";
-import { linkCreate } from "./_link_create.ts";
+import { Errno, NotSupportedError } from "../errors.ts";
+import { linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
 import { mprogAttr } from "./tcx.ts";
@@ -29,7 +30,13 @@ export interface NetkitOptions {
   expectedRevision?: bigint;
 }
 
-/** Attaches a `sched_cls` program to a netkit device. */
+/**
+ * Attaches a `sched_cls` program to a netkit device.
+ *
+ * A kernel without the netkit driver (older than 6.7, or built without `CONFIG_NETKIT`)
+ * answers EINVAL for any device; with no anchor or revision to blame, that is a
+ * {@linkcode NotSupportedError}. A netkit kernel answers ENXIO for a device that is not netkit.
+ */
 export function attachNetkit(program: Program, options: NetkitOptions): NetkitLink {
   if (program.type !== ProgramType.SchedCLS) {
     throw new TypeError(
@@ -43,5 +50,18 @@ export function attachNetkit(program: Program, options: NetkitOptions): NetkitLi
     options.anchor,
     options.expectedRevision,
   );
-  return new NetkitLink(linkCreate(attr, "netkit link", "6.7"));
+  const r = linkCreateErrno(attr);
+  if (r >= 0) return new NetkitLink(r);
+  const cause = linkCreateError(-r, "netkit link", "6.7");
+  const plain = (options.anchor === undefined || options.anchor === "tail") &&
+    options.expectedRevision === undefined;
+  if (-r === Errno.EINVAL && plain) {
+    throw new NotSupportedError(
+      "netkit link",
+      "6.7",
+      "the kernel refused a plain attachment with EINVAL, as kernels without CONFIG_NETKIT do",
+      { cause },
+    );
+  }
+  throw cause;
 }

@@ -6,25 +6,56 @@
  * @module
  */
 
-import { Attr, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
+import { Attr, BpfCmd, bpfErrno } from "../ffi.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
+import { MapType, mapTypeName } from "../map/map_type.ts";
 import { LinkCreate, linkCreate } from "./_link_create.ts";
-import { RawLink } from "./link.ts";
+import { EXPECTED_MISMATCH, linkCommandError, RawLink } from "./link.ts";
 
 /** A registered struct_ops map. */
 export class StructOpsLink extends RawLink {
-  /** Replaces the registered ops table with another struct_ops map (BPF_LINK_UPDATE). */
+  /**
+   * Replaces the registered ops table with another struct_ops map (BPF_LINK_UPDATE), made
+   * with `BPF_F_LINK` and already filled. With `expected`, only if that map is the one
+   * registered now. The subsystem may add rules: `tcp_congestion_ops` keeps its name, so
+   * the new table must carry the same one (EINVAL otherwise).
+   */
   updateMap(map: BpfMap, expected?: BpfMap): void {
+    checkLinkable(map);
     const attr = new Attr().u32(0, this.fd).u32(4, map.fd);
     if (expected) attr.u32(8, 1 << 2).u32(12, expected.fd);
     const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
-    if (r < 0) throw bpfError(BpfCmd.LINK_UPDATE, -r);
+    if (r < 0) {
+      const reason = expected ? EXPECTED_MISMATCH : undefined;
+      throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE", undefined, reason);
+    }
   }
 }
 
-/** Registers the struct_ops map `map` (created with `BPF_F_LINK`) through a link. */
+/** `BPF_F_LINK`: a struct_ops map that a link, not a map update, registers. */
+const BPF_F_LINK = 1 << 13;
+
+/** Throws a TypeError unless `map` is a struct_ops map made for links. */
+function checkLinkable(map: BpfMap): void {
+  if (map.type !== MapType.StructOpsMap) {
+    throw new TypeError(
+      `Cannot register map "${map.name}" as struct_ops: it is a ${mapTypeName(map.type)} map`,
+    );
+  }
+  if ((map.flags & BPF_F_LINK) === 0) {
+    throw new TypeError(
+      `Cannot register map "${map.name}" through a link: it was created without BPF_F_LINK`,
+    );
+  }
+}
+
+/**
+ * Registers the struct_ops map `map` (created with `BPF_F_LINK` and filled with its
+ * programs) through a link; closing the link unregisters it.
+ */
 export function attachStructOps(map: BpfMap): StructOpsLink {
+  checkLinkable(map);
   const attr = new Attr()
     .u32(LinkCreate.progFd, map.fd)
     .u32(LinkCreate.attachType, AttachType.StructOps);

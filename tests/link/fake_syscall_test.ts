@@ -3,7 +3,7 @@
 // for encodings that are easy to get subtly wrong (anchors, multi-attach arrays).
 import { assertEquals, assertThrows } from "@std/assert";
 import { type Attr, type Backend, BpfCmd, eventFd, setBackend } from "../../ffi.ts";
-import type { BpfMap } from "../../map/mod.ts";
+import { type BpfMap, MapType } from "../../map/mod.ts";
 import { assertNoFdLeak } from "../_harness.ts";
 import { Errno, NotSupportedError, PermissionError, SyscallError } from "../../errors.ts";
 import { AttachType, Program, ProgramType } from "../../prog/mod.ts";
@@ -337,8 +337,10 @@ Deno.test("fake kernel: a failed attach closes the perf event it opened", async 
 
 Deno.test("fake kernel: struct_ops, netfilter and XDP attrs", () => {
   withFakes({}, (k) => {
-    const map = { fd: 1234 } as unknown as BpfMap;
+    const map = { fd: 1234, type: MapType.StructOpsMap, flags: 1 << 13 } as unknown as BpfMap;
     using _s = attachStructOps(map);
+    assertThrows(() => attachStructOps({ ...map, flags: 0 } as BpfMap), TypeError, "BPF_F_LINK");
+    assertEquals(k.calls.length, 1, "no syscall for a map made without BPF_F_LINK");
     const b = k.calls[0].bytes;
     assertEquals([u32(b, 0), u32(b, 4), u32(b, 8), u32(b, 12)], [1234, 0, AttachType.StructOps, 0]);
   });

@@ -8,6 +8,7 @@ import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import {
   attachCgroup,
   attachNetfilter,
+  attachNetkit,
   attachSockmap,
   CgroupLink,
   LinkType,
@@ -17,9 +18,11 @@ import {
   ProgAttachLink,
   SockmapLink,
 } from "../../link/mod.ts";
-import { NotSupportedError } from "../../errors.ts";
+import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
+import { createNetkit } from "./_rtnetlink.ts";
+import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
-import { count, counters, increment, load } from "./_progs.ts";
+import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
 
 const { R0, R1, R6 } = asm;
 const CHILD = new URL("./fixtures/net_child.ts", import.meta.url).pathname;
@@ -51,32 +54,14 @@ function child(prefix: string[], args: string[]): any {
   return JSON.parse(text.split("\n").at(-1)!);
 }
 
-/** Two namespaces joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
-function withVethPair<T>(fn: (a: string, b: string) => T): T {
+/** Two new named network namespaces, removed afterwards. */
+function withNetnsPair<T>(fn: (a: string, b: string) => T): T {
   const a = `ebpf_link_a_${Deno.pid}`;
   const b = `ebpf_link_b_${Deno.pid}`;
   run("ip", ["netns", "add", a]);
   try {
     run("ip", ["netns", "add", b]);
     try {
-      run("ip", [
-        "link",
-        "add",
-        "v0",
-        "netns",
-        a,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "v1",
-        "netns",
-        b,
-      ]);
-      run("ip", ["-n", a, "addr", "add", "10.99.0.1/24", "dev", "v0"]);
-      run("ip", ["-n", b, "addr", "add", "10.99.0.2/24", "dev", "v1"]);
-      run("ip", ["-n", a, "link", "set", "v0", "up"]);
-      run("ip", ["-n", b, "link", "set", "v1", "up"]);
       return fn(a, b);
     } finally {
       run("ip", ["netns", "del", b]);
@@ -84,6 +69,18 @@ function withVethPair<T>(fn: (a: string, b: string) => T): T {
   } finally {
     run("ip", ["netns", "del", a]);
   }
+}
+
+/** Two namespaces joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
+function withVethPair<T>(fn: (a: string, b: string) => T): T {
+  return withNetnsPair((a, b) => {
+    run("ip", ["link", "add", "v0", "netns", a, "type", "veth", "peer", "name", "v1", "netns", b]);
+    run("ip", ["-n", a, "addr", "add", "10.99.0.1/24", "dev", "v0"]);
+    run("ip", ["-n", b, "addr", "add", "10.99.0.2/24", "dev", "v1"]);
+    run("ip", ["-n", a, "link", "set", "v0", "up"]);
+    run("ip", ["-n", b, "link", "set", "v1", "up"]);
+    return fn(a, b);
+  });
 }
 
 const noIp = () => {
@@ -250,27 +247,179 @@ kernelTest("sockmap: a verdict program attaches to a sockmap as a link", () => {
   assertThrows(() => attachSockmap(prog, map, AttachType.CgroupInetEgress), TypeError);
 });
 
-function netkitUnavailable(): string | undefined {
-  const ns = `ebpf_link_nkprobe_${Deno.pid}`;
+function sockmap(): BpfMap {
+  return BpfMap.create(
+    new MapSpec({ name: "socks", type: MapType.SockMap, keySize: 4, valueSize: 4, maxEntries: 4 }),
+  );
+}
+
+/** Counts in `map[index]` and returns `ret`. */
+function verdict(map: BpfMap, type: ProgramType, index: number, ret: number, at: AttachType) {
+  return load(type, countingInstructions(map, { index, ret }), at);
+}
+
+const text = (b: Uint8Array) => new TextDecoder().decode(b);
+const bytes = (s: string) => new TextEncoder().encode(s);
+
+/** What arrives at `fd` within a second (the verdict path queues data asynchronously). */
+function receive(fd: number): string {
+  return readable(fd, 1000) ? text(recv(fd)) : "";
+}
+
+kernelTest(
+  "sockmap: an sk_msg verdict program sees each send of a socket in the map; after update " +
+    "a socket added to the map is dropped",
+  async () => {
+    await assertNoFdLeak(() => {
+      using socks = sockmap();
+      using map = counters(2);
+      using pass = verdict(map, ProgramType.SkMsg, 0, 1, AttachType.SkMsgVerdict); // SK_PASS
+      using drop = verdict(map, ProgramType.SkMsg, 1, 0, AttachType.SkMsgVerdict); // SK_DROP
+      using link = attachSockmap(pass, socks, AttachType.SkMsgVerdict);
+      assert(link instanceof SockmapLink);
+      using tcp = tcpPair();
+      assertEquals(send(tcp.client, bytes("before")), 6);
+      assertEquals(receive(tcp.server), "before");
+      assertEquals(count(map, 0), 0n, "a socket outside the map is not seen");
+      socks.update(0, tcp.client);
+      for (const word of ["one", "two", "three"]) {
+        assertEquals(send(tcp.client, bytes(word)), word.length);
+        assertEquals(receive(tcp.server), word);
+      }
+      assertEquals(count(map, 0), 3n, "one run per sendmsg");
+      // A socket takes the map's programs when it is added: after the update, a new socket
+      // gets the dropping program (SK_DROP: sendmsg fails with EACCES, nothing is sent)
+      // while the first keeps the program it was given.
+      link.update(drop);
+      using second = tcpPair();
+      socks.update(1, second.client);
+      assertEquals(send(second.client, bytes("four")), { errno: Errno.EACCES });
+      assertEquals(count(map, 1), 1n);
+      assertEquals(receive(second.server), "");
+      assertEquals(send(tcp.client, bytes("five")), 4);
+      assertEquals(receive(tcp.server), "five");
+      assertEquals(count(map, 0), 4n);
+      link.close();
+      // After close, a socket added to the map runs no program.
+      using third = tcpPair();
+      socks.update(2, third.client);
+      assertEquals(send(third.client, bytes("six")), 3);
+      assertEquals(receive(third.server), "six");
+      assertEquals([count(map, 0), count(map, 1)], [4n, 1n], "no verdict ran for it");
+    });
+  },
+);
+
+kernelTest(
+  "sockmap: an sk_skb verdict program sees what a socket in the map receives",
+  async () => {
+    await assertNoFdLeak(() => {
+      using socks = sockmap();
+      using map = counters(1);
+      using prog = verdict(map, ProgramType.SkSKB, 0, 1, AttachType.SkSKBVerdict);
+      using link = attachSockmap(prog, socks, AttachType.SkSKBVerdict);
+      assert(link instanceof SockmapLink);
+      assertEquals(link.info().details, {
+        kind: "sockmap",
+        mapId: socks.info().id,
+        attachType: AttachType.SkSKBVerdict,
+      });
+      using tcp = tcpPair();
+      socks.update(0, tcp.server);
+      let got = "";
+      for (const word of ["alpha", "beta"]) {
+        assertEquals(send(tcp.client, bytes(word)), word.length);
+        got += receive(tcp.server);
+      }
+      assertEquals(got, "alphabeta", "SK_PASS delivers the data");
+      assertGreaterOrEqual(count(map), 2n, "the verdict ran for each segment");
+      assertEquals(send(tcp.server, bytes("back")), 4);
+      const seen = count(map);
+      assertEquals(receive(tcp.client), "back");
+      assertEquals(count(map), seen, "the client, not in the map, is not seen");
+    });
+  },
+);
+
+let netkitReason: string | undefined | null = null;
+
+/** What the kernel's build configuration says about netkit, when it can be read. */
+function netkitConfig(): string {
   try {
-    run("ip", ["netns", "add", ns]);
-  } catch (e) {
-    return `cannot make a netns: ${e}`;
-  }
-  try {
-    run("ip", ["-n", ns, "link", "add", "nk0", "type", "netkit"]);
-    return undefined;
-  } catch (e) {
-    return `cannot make a netkit device (iproute2 or kernel): ${
-      String(e).split("\n").at(-1)?.slice(-60)
-    }`;
-  } finally {
-    run("ip", ["netns", "del", ns]);
+    const line = run("bash", ["-c", "zcat /proc/config.gz | grep -E 'CONFIG_NETKIT[ =]'"]);
+    return `; ${line.trim()}`;
+  } catch {
+    return "";
   }
 }
 
-kernelTest("netkit: a program attaches to the primary of a netkit pair in a new netns", () => {
-  const r = child(["unshare", "-n"], ["netkit"]);
-  assertEquals(r.details.kind, "netkit");
-  assertEquals(r.details.attachType, AttachType.NetkitPrimary);
-}, { skipIf: netkitUnavailable });
+/**
+ * Why this kernel cannot make netkit devices, or undefined when it can. Asks rtnetlink for a
+ * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL) before
+ * creating anything, one without it does not know the kind (EOPNOTSUPP).
+ */
+function netkitUnavailable(): string | undefined {
+  if (netkitReason !== null) return netkitReason;
+  try {
+    createNetkit({ primary: `nkprobe${Deno.pid % 100000}`, peer: "nkprobe_peer", mode: 0xff });
+    return netkitReason = "netkit probe unexpectedly created a device";
+  } catch (e) {
+    if (e instanceof LibcError && e.errno === Errno.EINVAL) return netkitReason = undefined;
+    if (e instanceof LibcError && e.errno === Errno.EOPNOTSUPP) {
+      return netkitReason = 'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": ' +
+        `EOPNOTSUPP${netkitConfig()})`;
+    }
+    return netkitReason = `netkit probe failed: ${e}`;
+  }
+}
+
+kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a veth pair", () => {
+  withNetnsPair((a, b) => {
+    child(["ip", "netns", "exec", a], ["veth_rtnetlink", b]);
+    assert(/\bveth\b/.test(run("ip", ["-n", a, "-d", "link", "show", "rv0"])));
+    assert(run("ip", ["-n", b, "link", "show", "rv1"]).includes("rv1@"), "the peer is in B");
+  });
+}, { skipIf: noIp });
+
+kernelTest(
+  "netkit: programs on the primary and the peer of a pair see the packets each side " +
+    "sends, and the primary's drops them after update",
+  () => {
+    const r = withNetnsPair((a, b) => child(["ip", "netns", "exec", a], ["netkit", b]));
+    assertGreaterOrEqual(r.primarySeen, 3, "the primary's program saw what nk0 sent");
+    assertEquals(r.peerArrived, 3, "and passed it to the peer namespace");
+    assertGreaterOrEqual(r.peerSeen, 4, "the peer's program saw what nk1 sent");
+    assertEquals(r.arrivedHere, 4);
+    assertGreaterOrEqual(r.dropped, 3, "the dropping program ran");
+    assertEquals(r.arrivedWhileDropping, 0, "and nothing reached the peer");
+    assertEquals(r.primaryInfo.type, LinkType.Netkit);
+    assertEquals(r.primaryInfo.details, {
+      kind: "netkit",
+      ifindex: r.ifindex,
+      attachType: AttachType.NetkitPrimary,
+    });
+    assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
+  },
+  { skipIf: () => noIp() ?? netkitUnavailable() },
+);
+
+kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {
+  using prog = load(
+    ProgramType.SchedCLS,
+    new asm.Instructions([asm.Mov.Imm(R0, -1), asm.Return()]),
+  );
+  for (const peer of [false, true]) {
+    if (netkitUnavailable() === undefined) {
+      // The driver is there: "lo" is simply not a netkit device.
+      const e = assertThrows(() => attachNetkit(prog, { interface: "lo", peer }), SyscallError);
+      assertEquals((e as SyscallError).code, "ENXIO");
+    } else {
+      const e = assertThrows(
+        () => attachNetkit(prog, { interface: "lo", peer }),
+        NotSupportedError,
+      );
+      assertEquals((e as NotSupportedError).feature, "netkit link");
+      assertEquals(((e as Error).cause as SyscallError).code, "EINVAL");
+    }
+  }
+});
