@@ -752,7 +752,10 @@ export class BpfMap {
     return this.entries();
   }
 
-  /** Queue and stack maps: adds `value` (BPF_EXIST overwrites the oldest when full). */
+  /**
+   * Queue and stack maps: adds `value` (BPF_EXIST overwrites the oldest when full). Bloom
+   * filters: adds `value` to the set.
+   */
   push(value: MapData, flags: bigint = UpdateFlags.Any): void {
     this.#setValue(value);
     const attr = this.#attr.u32(0, this.fd).pointer(8, null).pointer(16, this.#value).u64(
@@ -771,6 +774,23 @@ export class BpfMap {
   /** Queue and stack maps: the next value without removing it, `undefined` when empty. */
   peek<V = Uint8Array>(): V | undefined {
     return this.#keyless(BpfCmd.MAP_LOOKUP_ELEM) as V | undefined;
+  }
+
+  /**
+   * Bloom filter maps: whether `value` may be in the set (`push` adds to it). A false answer
+   * is certain; a true one is wrong with the filter's false-positive rate.
+   */
+  has(value: MapData): boolean {
+    if (this.type !== MapType.BloomFilter) {
+      throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not a bloom filter`);
+    }
+    this.#setValue(value);
+    // The kernel reads the value to test from the value pointer of BPF_MAP_LOOKUP_ELEM.
+    const attr = this.#attr.u32(0, this.fd).pointer(8, null).pointer(16, this.#value).u64(24, 0n);
+    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, attr);
+    if (r === NEG_ENOENT) return false;
+    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
+    return true;
   }
 
   #keyless(cmd: number): unknown {
