@@ -127,6 +127,12 @@ export interface MapCreateOptions {
    * given to the kernel).
    */
   raw?: boolean;
+  /**
+   * Write `spec.contents` into the new map and, when `spec.freeze` is set, freeze it
+   * (default true), as cilium/ebpf's `NewMap` does. Collections pass false: they write the
+   * contents themselves once the programs and maps that entries name exist.
+   */
+  contents?: boolean;
 }
 
 /** The key and value codecs of a map with BTF types. */
@@ -242,6 +248,9 @@ export class BpfMap {
    * values go through codecs. A kernel that refuses the BTF gets the map without it, unless
    * the value holds kernel-managed fields such as a `struct bpf_spin_lock`.
    *
+   * `spec.contents` are written and `spec.freeze` applied unless `options.contents` is
+   * false; a failure there closes the map and throws.
+   *
    * A struct_ops map (`MapType.StructOpsMap`) takes its value type from the kernel: the
    * spec's value is a BTF struct named like the kernel's (`tcp_congestion_ops`), and the
    * map is created with `bpf_struct_ops_<name>` from vmlinux BTF and that type's size.
@@ -290,7 +299,7 @@ export class BpfMap {
         if (again >= 0) r = again;
       }
       if (r < 0) throw createError(spec, -r);
-      return new BpfMap(new FD(r, "BpfMap"), {
+      const map = new BpfMap(new FD(r, "BpfMap"), {
         type: spec.type,
         keySize: spec.keySize,
         valueSize: spec.valueSize,
@@ -298,6 +307,15 @@ export class BpfMap {
         flags: spec.flags,
         name: sanitizeName(spec.name),
       }, codecs);
+      if (options.contents !== false) {
+        try {
+          map.#populate(spec);
+        } catch (e) {
+          map.close();
+          throw e;
+        }
+      }
+      return map;
     } finally {
       handle?.close();
       if (ownInner) inner?.close();
@@ -310,7 +328,8 @@ export class BpfMap {
    * spec's value type is the object's view of the inner struct). The kernel wants a BTF fd
    * of the caller's own but no key or value type ids; without `options.btf` a one-type BTF
    * serves, as the kernel reads nothing from it. Keys are 4 bytes and there is one entry.
-   * Values stay raw bytes: the wrapper holds pointers, which no codec represents.
+   * Values stay raw bytes: the wrapper holds pointers, which no codec represents; the
+   * spec's contents are not written (its values are the object's view, and need programs).
    */
   static #createStructOps(spec: MapSpec, options: MapCreateOptions): BpfMap {
     let vmlinuxValueTypeId = options.btf?.vmlinuxValueTypeId;
@@ -336,6 +355,31 @@ export class BpfMap {
     });
     if (r < 0) throw createError(fields, -r);
     return new BpfMap(new FD(r, "BpfMap"), { ...fields, name: sanitizeName(spec.name) });
+  }
+
+  /**
+   * Writes a spec's initial entries and freezes the map when the spec says so. Program
+   * arrays and maps of maps take objects with an fd (a `Program`, a `BpfMap`); names of
+   * programs or maps are a TypeError here, as only a collection knows what they refer to.
+   */
+  #populate(spec: MapSpec): void {
+    const holdsFds = spec.type === MapType.ProgramArray || MAP_IN_MAP_TYPES.has(spec.type);
+    for (const { key, value } of spec.contents) {
+      let v = value;
+      if (holdsFds) {
+        if (typeof v === "string") {
+          throw new TypeError(
+            `Map "${spec.name}": the entry "${v}" names an object: ` +
+              "load the spec in a collection, or give the object itself",
+          );
+        }
+        if (typeof v === "object" && v !== null && !(v instanceof Uint8Array) && "fd" in v) {
+          v = (v as { fd: unknown }).fd;
+        }
+      }
+      this.update(key as MapData, v as MapData);
+    }
+    if (spec.freeze) this.freeze();
   }
 
   /** Takes ownership of an fd that refers to a map. */

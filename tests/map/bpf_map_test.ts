@@ -254,3 +254,67 @@ Deno.test("BpfMap: a kernel without the map type gives NotSupportedError", () =>
     restore();
   }
 });
+
+kernelTest("BpfMap.create: writes spec contents and freezes, unless told not to", async () => {
+  await assertNoFdLeak(() => {
+    const contents = [{ key: 1, value: 10n }, { key: u32(2), value: new Uint8Array(8).fill(1) }];
+    using h = BpfMap.create(new MapSpec({ ...spec(MapType.Hash, 4, 8, 4), contents }));
+    assertEquals(u64(h.lookup(1)!), 10n);
+    assertEquals(u64(h.lookup(2)!), 0x0101010101010101n);
+    assertEquals([...h.keys()].length, 2);
+
+    using frozen = BpfMap.create(
+      new MapSpec({ ...spec(MapType.Array, 4, 8, 4), contents, freeze: true }),
+    );
+    assertEquals(u64(frozen.lookup(1)!), 10n);
+    assertThrows(() => frozen.update(0, 1n), PermissionError, "frozen");
+
+    // Left to the caller: nothing written, not frozen.
+    using bare = BpfMap.create(
+      new MapSpec({ ...spec(MapType.Array, 4, 8, 4), contents, freeze: true }),
+      { contents: false },
+    );
+    assertEquals(u64(bare.lookup(1)!), 0n);
+    bare.update(0, 1n);
+
+    // Maps of maps take the inner map itself.
+    using inner = BpfMap.create(spec(MapType.Array, 4, 4, 1));
+    using outer = BpfMap.create(
+      new MapSpec({
+        ...spec(MapType.ArrayOfMaps, 4, 4, 2),
+        innerMap: spec(MapType.Array, 4, 4, 1),
+        contents: [{ key: 1, value: inner }],
+      }),
+    );
+    assertEquals(asU32(outer.lookup(1)!), inner.info().id);
+  });
+});
+
+kernelTest("BpfMap.create: bad contents throw and close the new map", async () => {
+  await assertNoFdLeak(() => {
+    const bad = [{ key: 1, value: new Uint8Array(3) }];
+    assertThrows(
+      () => BpfMap.create(new MapSpec({ ...spec(MapType.Hash, 4, 8, 4), contents: bad })),
+      RangeError,
+    );
+    assertThrows(
+      () =>
+        BpfMap.create(
+          new MapSpec({ ...spec(MapType.Array, 4, 8, 2), contents: [{ key: 5, value: 1n }] }),
+        ),
+      SyscallError,
+      "E2BIG",
+    );
+    assertThrows(
+      () =>
+        BpfMap.create(
+          new MapSpec({
+            ...spec(MapType.ProgramArray, 4, 4, 2),
+            contents: [{ key: 0, value: "prog" }],
+          }),
+        ),
+      TypeError,
+      "collection",
+    );
+  });
+});
