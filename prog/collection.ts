@@ -313,9 +313,13 @@ function sectionLayouts(
   return layouts;
 }
 
-/** Creates a map with its BTF key and value types when the object has BTF. */
+/**
+ * Creates a map with its BTF key and value types when the object has BTF. Its contents and
+ * freeze are left to the loader, which writes them once what they name exists.
+ */
 function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefined): BpfMap {
-  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms);
+  const contents = false;
+  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms, { contents });
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);
   if (valueTypeId === 0) {
@@ -326,12 +330,14 @@ function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefi
       valueTypeId = btf.typeId(ds);
     }
   }
-  if (valueTypeId === 0) return BpfMap.create(ms);
+  if (valueTypeId === 0) return BpfMap.create(ms, { contents });
   try {
-    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId } });
+    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId }, contents });
   } catch (e) {
     // As libbpf: a kernel that refuses the map's BTF still gets the map, without it.
-    if (e instanceof SyscallError && e.errno === Errno.EINVAL) return BpfMap.create(ms);
+    if (e instanceof SyscallError && e.errno === Errno.EINVAL) {
+      return BpfMap.create(ms, { contents });
+    }
     throw e;
   }
 }
