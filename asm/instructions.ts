@@ -327,65 +327,20 @@ export class Instructions implements Iterable<Instruction> {
    * 10, an invalid pseudo source, or an imm64 load without a valid second half.
    */
   static unmarshal(bytes: Uint8Array, byteOrder: ByteOrder = "little"): Instructions {
-    const order = checkByteOrder(byteOrder);
-    if (!(bytes instanceof Uint8Array)) {
-      throw new TypeError("Invalid instructions: expected a Uint8Array");
-    }
-    const length = bytes.byteLength;
-    if (length % 8 !== 0) {
-      throw new FormatError(
-        `Instructions are truncated: ${length} bytes is not a multiple of 8`,
-        length - (length % 8),
-      );
-    }
-    if (!HOST_LITTLE_ENDIAN) return Instructions.of(decodeWithDataView(bytes, order === "big"));
-    // Reading whole words needs 4-byte alignment; copy the rare unaligned input once.
-    const aligned = (bytes.byteOffset & 3) === 0 ? bytes : bytes.slice();
-    const words = new Int32Array(aligned.buffer, aligned.byteOffset, length >>> 2);
-    const nwords = words.length;
     const list: Instruction[] = [];
-    const big = order === "big";
-    for (let w = 0; w < nwords; w += 2) {
-      const w0 = words[w];
-      let imm = words[w + 1];
-      const op = w0 & 0xff;
-      let dst: number, src: number, off: number;
-      if (big) {
-        dst = (w0 >>> 12) & 0xf;
-        src = (w0 >>> 8) & 0xf;
-        off = ((((w0 >>> 16) & 0xff) << 24) | ((w0 >>> 24) << 16)) >> 16;
-        imm = bswap32(imm);
-      } else {
-        dst = (w0 >>> 8) & 0xf;
-        src = (w0 >>> 12) & 0xf;
-        off = w0 >> 16;
-      }
-      const kind = OPCODE_TABLE[op];
-      if (kind !== 1 || dst > 10 || src > 10) {
-        checkDecoded(op, dst, src, imm, w * 4);
-        if (op === LoadImm64Op) {
-          if (w + 2 >= nwords) {
-            throw new FormatError(
-              "Instructions are truncated: a 64-bit immediate load lacks its second half",
-              w * 4,
-            );
-          }
-          const second = words[w + 2];
-          if (second !== 0) {
-            throw new FormatError(
-              "Invalid 64-bit immediate load: its second half must have zero opcode, registers and offset",
-              w * 4 + 8,
-            );
-          }
-          const hi = big ? bswap32(words[w + 3]) : words[w + 3];
-          list.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
-          w += 2;
-          continue;
-        }
-      }
-      list.push(Instruction(op, dst as Register, src as Register, off, imm, 0));
-    }
+    decode(bytes, byteOrder, list);
     return Instructions.of(list);
+  }
+
+  /**
+   * Checks encoded instructions as {@linkcode Instructions.unmarshal} does, throwing the same
+   * {@linkcode FormatError}, without making any object (nor copying aligned input). Returns
+   * the number of instructions. In bytes that pass, an instruction starts at each 8-byte
+   * slot whose opcode byte is not 0: the second half of an imm64 load is the only slot
+   * with a zero opcode.
+   */
+  static validate(bytes: Uint8Array, byteOrder: ByteOrder = "little"): number {
+    return decode(bytes, byteOrder, undefined);
   }
 
   /**
@@ -405,6 +360,77 @@ export class Instructions implements Iterable<Instruction> {
   format(style: FormatStyle = "text", options: FormatOptions = {}): string {
     return formatProgram(this.list, style, options);
   }
+}
+
+/**
+ * The one decoding loop: checks every instruction and, when `list` is given, appends it.
+ * Returns the number of instructions.
+ */
+function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | undefined): number {
+  const order = checkByteOrder(byteOrder);
+  if (!(bytes instanceof Uint8Array)) {
+    throw new TypeError("Invalid instructions: expected a Uint8Array");
+  }
+  const length = bytes.byteLength;
+  if (length % 8 !== 0) {
+    throw new FormatError(
+      `Instructions are truncated: ${length} bytes is not a multiple of 8`,
+      length - (length % 8),
+    );
+  }
+  if (!HOST_LITTLE_ENDIAN) return decodeWithDataView(bytes, order === "big", list);
+  // Reading whole words needs 4-byte alignment; copy the rare unaligned input once.
+  const aligned = (bytes.byteOffset & 3) === 0 ? bytes : bytes.slice();
+  const words = new Int32Array(aligned.buffer, aligned.byteOffset, length >>> 2);
+  const nwords = words.length;
+  const big = order === "big";
+  let count = 0;
+  for (let w = 0; w < nwords; w += 2) {
+    const w0 = words[w];
+    let imm = words[w + 1];
+    const op = w0 & 0xff;
+    let dst: number, src: number, off: number;
+    if (big) {
+      dst = (w0 >>> 12) & 0xf;
+      src = (w0 >>> 8) & 0xf;
+      off = ((((w0 >>> 16) & 0xff) << 24) | ((w0 >>> 24) << 16)) >> 16;
+      imm = bswap32(imm);
+    } else {
+      dst = (w0 >>> 8) & 0xf;
+      src = (w0 >>> 12) & 0xf;
+      off = w0 >> 16;
+    }
+    count++;
+    const kind = OPCODE_TABLE[op];
+    if (kind !== 1 || dst > 10 || src > 10) {
+      checkDecoded(op, dst, src, imm, w * 4);
+      if (op === LoadImm64Op) {
+        if (w + 2 >= nwords) {
+          throw new FormatError(
+            "Instructions are truncated: a 64-bit immediate load lacks its second half",
+            w * 4,
+          );
+        }
+        const second = words[w + 2];
+        if (second !== 0) {
+          throw new FormatError(
+            "Invalid 64-bit immediate load: its second half must have zero opcode, registers and offset",
+            w * 4 + 8,
+          );
+        }
+        if (list !== undefined) {
+          const hi = big ? bswap32(words[w + 3]) : words[w + 3];
+          list.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
+        }
+        w += 2;
+        continue;
+      }
+    }
+    if (list !== undefined) {
+      list.push(Instruction(op, dst as Register, src as Register, off, imm, 0));
+    }
+  }
+  return count;
 }
 
 function addSymbol(
@@ -568,10 +594,14 @@ function encodeWithDataView(list: Instruction[], big: boolean, insns: Instructio
   return out;
 }
 
-function decodeWithDataView(bytes: Uint8Array, big: boolean): Instruction[] {
+function decodeWithDataView(
+  bytes: Uint8Array,
+  big: boolean,
+  list: Instruction[] | undefined,
+): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !big;
-  const list: Instruction[] = [];
+  let count = 0;
   for (let at = 0; at < bytes.byteLength; at += 8) {
     const op = view.getUint8(at);
     const regs = view.getUint8(at + 1);
@@ -597,7 +627,8 @@ function decodeWithDataView(bytes: Uint8Array, big: boolean): Instruction[] {
       hi = view.getInt32(at + 12, le);
       at += 8;
     }
-    list.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
+    count++;
+    list?.push(Instruction(op, dst as Register, src as Register, off, imm, hi));
   }
-  return list;
+  return count;
 }

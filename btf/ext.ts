@@ -7,7 +7,7 @@
  */
 
 import { FormatError } from "../errors.ts";
-import type { Spec } from "./spec.ts";
+import type { RawBtf, Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 
 /** `struct bpf_func_info`: the function that starts at an instruction. */
@@ -112,11 +112,318 @@ export interface ExtInfos {
 
 const EXT_HEADER_MIN = 24;
 
+/** Which block of `.BTF.ext` a record is in. */
+const FUNC = 0;
+const LINE = 1;
+const CORE = 2;
+const WHAT = ["func_info", "line_info", "core_relo"] as const;
+const COLON = 0x3a;
+
+/** The records of one section name: per block kind, indexes into that kind's blocks. */
+interface NameGroup {
+  nameOff: number;
+  lists: number[][];
+}
+
+/** FNV-1a over the NUL-terminated bytes at `off`, cut to 30 bits (a small integer). */
+function hashCString(bytes: Uint8Array, off: number): number {
+  let h = 0x811c9dc5;
+  for (let i = off; i < bytes.length && bytes[i] !== 0; i++) {
+    h = Math.imul(h ^ bytes[i], 0x01000193);
+  }
+  return h & 0x3fffffff;
+}
+
+/** The same hash over the UTF-8 bytes of `s`. */
+function hashString(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) return hashBytes(encoder.encode(s));
+    h = Math.imul(h ^ c, 0x01000193);
+  }
+  return h & 0x3fffffff;
+}
+
+function hashBytes(bytes: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < bytes.length; i++) h = Math.imul(h ^ bytes[i], 0x01000193);
+  return h & 0x3fffffff;
+}
+
+/** Whether the NUL-terminated bytes at `off` are the UTF-8 encoding of `s`. */
+function sameString(bytes: Uint8Array, off: number, s: string): boolean {
+  let i = 0;
+  for (; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c >= 0x80) {
+      const e = encoder.encode(s);
+      for (let j = 0; j < e.length; j++) if (bytes[off + j] !== e[j]) return false;
+      return bytes[off + e.length] === 0;
+    }
+    if (bytes[off + i] !== c) return false;
+  }
+  return bytes[off + i] === 0;
+}
+
+const encoder = new TextEncoder();
+
 /**
- * Parses `.BTF.ext`. String offsets and type ids refer to `spec` (the object's `.BTF`),
- * whose byte order the section must share. Malformed input throws a {@linkcode FormatError}.
+ * A checked `.BTF.ext` whose records are decoded only when asked for, by ELF section name.
+ * Made by {@linkcode indexExtInfos}, which makes every check {@linkcode parseExtInfos} makes:
+ * decoding a record later cannot fail. Holds views of the bytes it was given, which must
+ * not change afterwards.
  */
-export function parseExtInfos(bytes: Uint8Array, spec: Spec): ExtInfos {
+export class ExtIndex {
+  /** The record sizes the file declared (func, line, CO-RE), for writing them back. */
+  readonly recordSizes: { funcInfo: number; lineInfo: number; coreRelo: number };
+  readonly #view: DataView;
+  readonly #le: boolean;
+  readonly #spec: Spec;
+  /** Per block kind: the sections as triples (name offset, first record, record count). */
+  readonly #blocks: readonly number[][];
+  /** The sections with records, in file order, built on first use. */
+  #all: NameGroup[] | undefined;
+  /** The same by a hash of their names. */
+  #byHash: Map<number, NameGroup[]> | undefined;
+  /** The group after the one last asked for. */
+  #cursor = 0;
+
+  /** Use {@linkcode indexExtInfos}. */
+  constructor(
+    view: DataView,
+    le: boolean,
+    spec: Spec,
+    blocks: number[][],
+    sizes: number[],
+  ) {
+    this.#view = view;
+    this.#le = le;
+    this.#spec = spec;
+    this.#blocks = blocks;
+    this.recordSizes = { funcInfo: sizes[FUNC], lineInfo: sizes[LINE], coreRelo: sizes[CORE] };
+  }
+
+  /** The names of the sections that have records, in file order (func, line, CO-RE blocks). */
+  sectionNames(): string[] {
+    return [...this.#names().keys()];
+  }
+
+  /**
+   * Calls `f` with the byte offset (in the section) of the instruction each record of
+   * `section` points at, and the record's kind, without decoding the records.
+   */
+  forEachInsnOffset(
+    section: string,
+    f: (insnOffset: number, kind: "func_info" | "line_info" | "core_relo") => void,
+  ): void {
+    const lists = this.#lists(section);
+    if (!lists) return;
+    for (let kind = 0; kind < 3; kind++) {
+      const blocks = this.#blocks[kind];
+      const size = this.#sizeOf(kind);
+      for (const b of lists[kind]) {
+        for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+          f(this.#u32(at), WHAT[kind]);
+        }
+      }
+    }
+  }
+
+  /** The function info of `section`, in file order. */
+  funcInfos(section: string): FuncInfo[] {
+    const out: FuncInfo[] = [];
+    this.#each(section, FUNC, (at) => out.push(this.#func(at)));
+    return out;
+  }
+
+  /** The line info of `section`, in file order. */
+  lineInfos(section: string): LineInfo[] {
+    const out: LineInfo[] = [];
+    this.#each(section, LINE, (at) => out.push(this.#line(at)));
+    return out;
+  }
+
+  /** The CO-RE relocations of `section`, in file order. */
+  coreRelos(section: string): CoreRelo[] {
+    const out: CoreRelo[] = [];
+    this.#each(section, CORE, (at) => out.push(this.#core(at)));
+    return out;
+  }
+
+  /** Every record, decoded, in the shape of {@linkcode ExtInfos}. */
+  decodeAll(): ExtInfos {
+    const maps = [new Map(), new Map(), new Map()] as Map<string, unknown[]>[];
+    const decode = [
+      (at: number) => this.#func(at),
+      (at: number) => this.#line(at),
+      (at: number) => this.#core(at),
+    ];
+    for (let kind = 0; kind < 3; kind++) {
+      const blocks = this.#blocks[kind];
+      const size = this.#sizeOf(kind);
+      for (let b = 0; b < blocks.length; b += 3) {
+        const name = this.#spec.string(blocks[b]);
+        let list = maps[kind].get(name);
+        if (!list) maps[kind].set(name, list = []);
+        for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+          list.push(decode[kind](at));
+        }
+      }
+    }
+    return {
+      funcInfos: maps[FUNC] as Map<string, FuncInfo[]>,
+      lineInfos: maps[LINE] as Map<string, LineInfo[]>,
+      coreRelos: maps[CORE] as Map<string, CoreRelo[]>,
+      recordSizes: { ...this.recordSizes },
+    };
+  }
+
+  #u32(at: number): number {
+    return this.#view.getUint32(at, this.#le);
+  }
+
+  #sizeOf(kind: number): number {
+    const r = this.recordSizes;
+    return kind === FUNC ? r.funcInfo : kind === LINE ? r.lineInfo : r.coreRelo;
+  }
+
+  /** The names of every section with records, in file order, decoded. */
+  #names(): Map<string, number[][]> {
+    const out = new Map<string, number[][]>();
+    for (const g of this.#groups()) out.set(this.#spec.string(g.nameOff), g.lists);
+    return out;
+  }
+
+  /**
+   * The records grouped by section name, found by a hash of the name's bytes: decoding and
+   * hashing strings (a Map keyed by name) costs more than reading the records.
+   */
+  #groups(): NameGroup[] {
+    if (this.#byHash) return this.#all!;
+    const byOff = new Map<number, NameGroup>();
+    const byHash = new Map<number, NameGroup[]>();
+    const all: NameGroup[] = [];
+    for (let kind = 0; kind < 3; kind++) {
+      const blocks = this.#blocks[kind];
+      for (let b = 0; b < blocks.length; b += 3) {
+        const nameOff = blocks[b];
+        let g = byOff.get(nameOff);
+        if (g === undefined) {
+          // One group per name: two offsets may hold the same string.
+          const h = this.#hashName(nameOff);
+          const same = byHash.get(h);
+          g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
+          if (g === undefined) {
+            g = { nameOff, lists: [[], [], []] };
+            all.push(g);
+            if (same) same.push(g);
+            else byHash.set(h, [g]);
+          }
+          byOff.set(nameOff, g);
+        }
+        g.lists[kind].push(b);
+      }
+    }
+    this.#all = all;
+    this.#byHash = byHash;
+    return all;
+  }
+
+  #hashName(nameOff: number): number {
+    const { strings, stringsBase } = this.#spec.raw;
+    // Names in a base spec's strings (split BTF) hash through their decoded form.
+    return nameOff >= stringsBase
+      ? hashCString(strings, nameOff - stringsBase)
+      : hashString(this.#spec.string(nameOff));
+  }
+
+  #sameName(a: number, b: number): boolean {
+    const { strings, stringsBase } = this.#spec.raw;
+    if (a < stringsBase || b < stringsBase) return this.#spec.string(a) === this.#spec.string(b);
+    for (let i = a - stringsBase, j = b - stringsBase;; i++, j++) {
+      if (strings[i] !== strings[j]) return false;
+      if (strings[i] === 0) return true;
+    }
+  }
+
+  /** The record lists of `section`, if it has records. */
+  #lists(section: string): number[][] | undefined {
+    const all = this.#groups();
+    // Sections are mostly asked for in the order their records come in: try the group
+    // after the last one found before hashing the name.
+    const next = all[this.#cursor];
+    if (next !== undefined && this.#is(next, section)) {
+      this.#cursor++;
+      return next.lists;
+    }
+    const candidates = this.#byHash!.get(hashString(section));
+    if (candidates === undefined) return undefined;
+    for (const g of candidates) {
+      if (!this.#is(g, section)) continue;
+      this.#cursor = all.indexOf(g) + 1;
+      return g.lists;
+    }
+    return undefined;
+  }
+
+  /** Whether group `g` holds the records of `section`. */
+  #is(g: NameGroup, section: string): boolean {
+    const { strings, stringsBase } = this.#spec.raw;
+    return g.nameOff >= stringsBase
+      ? sameString(strings, g.nameOff - stringsBase, section)
+      : this.#spec.string(g.nameOff) === section;
+  }
+
+  #each(section: string, kind: number, f: (at: number) => void): void {
+    const lists = this.#lists(section);
+    if (!lists) return;
+    const blocks = this.#blocks[kind];
+    const size = this.#sizeOf(kind);
+    for (const b of lists[kind]) {
+      for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) f(at);
+    }
+  }
+
+  #func(at: number): FuncInfo {
+    const typeId = this.#u32(at + 4);
+    return { insnOffset: this.#u32(at), typeId, func: this.#spec.typeById(typeId) };
+  }
+
+  #line(at: number): LineInfo {
+    const fileNameOffset = this.#u32(at + 4);
+    const lineOffset = this.#u32(at + 8);
+    const lc = this.#u32(at + 12);
+    return {
+      insnOffset: this.#u32(at),
+      fileName: this.#spec.string(fileNameOffset),
+      line: this.#spec.string(lineOffset),
+      lineNumber: lc >>> 10,
+      column: lc & 0x3ff,
+      fileNameOffset,
+      lineOffset,
+    };
+  }
+
+  #core(at: number): CoreRelo {
+    const typeId = this.#u32(at + 4);
+    return {
+      insnOffset: this.#u32(at),
+      typeId,
+      type: this.#spec.typeById(typeId),
+      accessor: this.#spec.string(this.#u32(at + 8)),
+      kind: this.#u32(at + 12) as CoreReloKind,
+    };
+  }
+}
+
+/**
+ * Checks `.BTF.ext` as {@linkcode parseExtInfos} does, with the same errors in the same
+ * order, but decodes no record: names, types and lines are made when a section's records
+ * are asked for. String offsets and type ids refer to `spec` (the object's `.BTF`), whose
+ * byte order the section must share. Malformed input throws a {@linkcode FormatError}.
+ */
+export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   if (bytes.length < EXT_HEADER_MIN) {
     throw new FormatError(`BTF.ext header truncated: ${bytes.length} bytes`, 0);
   }
@@ -135,96 +442,101 @@ export function parseExtInfos(bytes: Uint8Array, spec: Spec): ExtInfos {
     throw new FormatError(`Invalid BTF.ext header length ${hdrLen}`, 4);
   }
   const field = (at: number) => (at + 4 <= hdrLen ? v.getUint32(at, le) : 0);
-  const u32 = (at: number) => v.getUint32(at, le);
-  const str = (off: number, at: number) => {
-    if (off >= spec.stringsLength) throw new FormatError(`String offset ${off} out of range`, at);
-    return spec.string(off);
+  // Strings and type ids are checked against the spec once it is known to be sound, as
+  // decoding a string or type would check it.
+  let strLimit = -1;
+  let typeLimit = -1;
+  let raw: RawBtf | undefined;
+  const check = () => {
+    spec.validate();
+    strLimit = spec.stringsLength;
+    typeLimit = spec.nextTypeId;
+    raw = spec.raw;
   };
-  const type = (id: number, at: number) => {
-    if (id >= spec.nextTypeId) throw new FormatError(`Type id ${id} out of range`, at);
-    return spec.typeById(id);
-  };
-
-  /** Walks one info block, calling `record(section, at)` for each record. */
-  const walk = (
-    off: number,
-    len: number,
-    minRecord: number,
-    what: string,
-    record: (list: unknown[], at: number) => unknown,
-    into: Map<string, unknown[]>,
-  ): number => {
-    if (len === 0) return 0;
+  const blocks: number[][] = [[], [], []];
+  const sizes = [0, 0, 0];
+  for (let kind = 0; kind < 3; kind++) {
+    const off = field(8 + kind * 8);
+    const len = field(12 + kind * 8);
+    if (len === 0) continue;
+    const what = WHAT[kind];
     const start = hdrLen + off;
     if (off > bytes.length - hdrLen || len > bytes.length - start) {
       throw new FormatError(`BTF.ext ${what} out of range`, 8);
     }
     if (len < 4) throw new FormatError(`BTF.ext ${what} truncated`, start);
     const end = start + len;
-    const recSize = u32(start);
-    if (recSize < minRecord || recSize % 4 !== 0) {
+    const recSize = v.getUint32(start, le);
+    if (recSize < (kind === FUNC ? 8 : 16) || recSize % 4 !== 0) {
       throw new FormatError(`BTF.ext ${what} record size ${recSize} invalid`, start);
     }
+    sizes[kind] = recSize;
+    const list = blocks[kind];
     let p = start + 4;
     while (p < end) {
       if (p + 8 > end) throw new FormatError(`BTF.ext ${what} section header truncated`, p);
-      const secName = str(u32(p), p);
-      const num = u32(p + 4);
+      const nameOff = v.getUint32(p, le);
+      if (strLimit < 0) check();
+      if (nameOff >= strLimit) throw new FormatError(`String offset ${nameOff} out of range`, p);
+      const num = v.getUint32(p + 4, le);
       p += 8;
       if (num === 0) throw new FormatError(`BTF.ext ${what} section has no records`, p - 4);
       if (num > (end - p) / recSize) {
         throw new FormatError(`BTF.ext ${what}: ${num} records overrun the block`, p - 4);
       }
-      let list = into.get(secName);
-      if (!list) into.set(secName, list = []);
-      for (let i = 0; i < num; i++, p += recSize) list.push(record(list, p));
+      list.push(nameOff, p, num);
+      for (let i = 0; i < num; i++, p += recSize) {
+        const a = v.getUint32(p + 4, le);
+        if (kind === LINE) {
+          if (a >= strLimit) throw new FormatError(`String offset ${a} out of range`, p + 4);
+          const b = v.getUint32(p + 8, le);
+          if (b >= strLimit) throw new FormatError(`String offset ${b} out of range`, p + 8);
+          continue;
+        }
+        if (kind === CORE) {
+          const relo = v.getUint32(p + 12, le);
+          if (relo > CoreReloKind.TypeMatches) {
+            throw new FormatError(`Unknown CO-RE relocation kind ${relo}`, p + 12);
+          }
+          const accessor = v.getUint32(p + 8, le);
+          if (accessor >= strLimit) {
+            throw new FormatError(`String offset ${accessor} out of range`, p + 8);
+          }
+          if (!isAccessString(spec, raw!, accessor)) {
+            throw new FormatError(
+              `Invalid CO-RE access string "${spec.string(accessor)}"`,
+              p + 8,
+            );
+          }
+        }
+        if (a >= typeLimit) throw new FormatError(`Type id ${a} out of range`, p + 4);
+      }
     }
-    return recSize;
-  };
+  }
+  return new ExtIndex(v, le, spec, blocks, sizes);
+}
 
-  const funcInfos = new Map<string, FuncInfo[]>();
-  const lineInfos = new Map<string, LineInfo[]>();
-  const coreRelos = new Map<string, CoreRelo[]>();
-  const funcSize = walk(field(8), field(12), 8, "func_info", (_l, at) => {
-    const typeId = u32(at + 4);
-    return { insnOffset: u32(at), typeId, func: type(typeId, at + 4) } satisfies FuncInfo;
-  }, funcInfos as Map<string, unknown[]>);
-  const lineSize = walk(field(16), field(20), 16, "line_info", (_l, at) => {
-    const fileNameOffset = u32(at + 4);
-    const lineOffset = u32(at + 8);
-    const lc = u32(at + 12);
-    return {
-      insnOffset: u32(at),
-      fileName: str(fileNameOffset, at + 4),
-      line: str(lineOffset, at + 8),
-      lineNumber: lc >>> 10,
-      column: lc & 0x3ff,
-      fileNameOffset,
-      lineOffset,
-    } satisfies LineInfo;
-  }, lineInfos as Map<string, unknown[]>);
-  const coreSize = walk(field(24), field(28), 16, "core_relo", (_l, at) => {
-    const typeId = u32(at + 4);
-    const kind = u32(at + 12);
-    if (kind > CoreReloKind.TypeMatches) {
-      throw new FormatError(`Unknown CO-RE relocation kind ${kind}`, at + 12);
-    }
-    const accessor = str(u32(at + 8), at + 8);
-    if (!/^\d+(:\d+)*$/.test(accessor)) {
-      throw new FormatError(`Invalid CO-RE access string "${accessor}"`, at + 8);
-    }
-    return {
-      insnOffset: u32(at),
-      typeId,
-      type: type(typeId, at + 4),
-      accessor,
-      kind: kind as CoreReloKind,
-    } satisfies CoreRelo;
-  }, coreRelos as Map<string, unknown[]>);
-  return {
-    funcInfos,
-    lineInfos,
-    coreRelos,
-    recordSizes: { funcInfo: funcSize, lineInfo: lineSize, coreRelo: coreSize },
-  };
+/**
+ * Parses `.BTF.ext` and decodes every record. String offsets and type ids refer to `spec`
+ * (the object's `.BTF`), whose byte order the section must share. Malformed input throws a
+ * {@linkcode FormatError}. {@linkcode indexExtInfos} makes the same checks and decodes
+ * records only when asked for.
+ */
+export function parseExtInfos(bytes: Uint8Array, spec: Spec): ExtInfos {
+  return indexExtInfos(bytes, spec).decodeAll();
+}
+
+/** Whether the string at `off` (in range) matches `^\d+(:\d+)*$`, checked on its bytes. */
+function isAccessString(spec: Spec, raw: RawBtf, off: number): boolean {
+  const { strings, stringsBase } = raw;
+  if (off < stringsBase) return /^\d+(:\d+)*$/.test(spec.string(off));
+  let digit = false;
+  for (let i = off - stringsBase; i < strings.length; i++) {
+    const c = strings[i];
+    if (c === 0) return digit;
+    if (c >= 0x30 && c <= 0x39) digit = true;
+    else if (c === COLON && digit) digit = false;
+    else return false;
+  }
+  return false;
 }

@@ -90,9 +90,11 @@ export {
   CORE_RELO_META,
   type CoreRelo,
   CoreReloKind,
+  ExtIndex,
   type ExtInfos,
   FUNC_INFO_META,
   type FuncInfo,
+  indexExtInfos,
   type LineInfo,
   parseExtInfos,
 } from "./ext.ts";

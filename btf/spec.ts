@@ -81,6 +81,11 @@ for (
   ]
 ) ONE_REF_KIND[k] = 1;
 
+/** Scratch of `Spec.#checkChains`, grown as needed. */
+let chainState = new Uint8Array(256);
+let chainStackId = new Int32Array(256);
+let chainStackEdge = new Int32Array(256);
+
 /** How deep a chain of references that avoids structs and unions may go. */
 const MAX_CHAIN = 128;
 
@@ -753,10 +758,19 @@ export class Spec implements Iterable<Type> {
     const w = this.#words;
     const offs = this.#offsets;
     const first = this.#first;
-    // 0: not seen, 1: on the stack, 2: done.
-    const state = new Uint8Array(count);
-    const stackId = new Int32Array(count);
-    const stackEdge = new Int32Array(count);
+    // 0: not seen, 1: on the stack, 2: done. Scratch shared by every spec (the walk calls
+    // nothing that could validate another): allocating costs more than a small walk.
+    if (chainState.length < count) {
+      const size = Math.max(count, chainState.length * 2);
+      chainState = new Uint8Array(size);
+      chainStackId = new Int32Array(size);
+      chainStackEdge = new Int32Array(size);
+    } else {
+      chainState.fill(0, 0, count);
+    }
+    const state = chainState;
+    const stackId = chainStackId;
+    const stackEdge = chainStackEdge;
     for (let start = 0; start < count; start++) {
       if (state[start] !== 0) continue;
       // Most types refer to nothing or to one type already checked: no stack needed.

@@ -6,11 +6,10 @@
  */
 
 import type { ByteOrder } from "../asm/mod.ts";
-import type { ExtInfos, Spec } from "../btf/mod.ts";
+import type { ExtIndex, Spec } from "../btf/mod.ts";
 import { type Datasec, Kind, Var } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
-import type { ExtOffsets } from "./ext_scan.ts";
 
 /** One parsed object, shared by the readers of maps, data, externs and programs. */
 export interface ObjectContext {
@@ -22,21 +21,35 @@ export interface ObjectContext {
   symbols: readonly ElfSymbol[];
   /** `.BTF`, when present. */
   btf: Spec | undefined;
-  /** `.BTF.ext`, when present and parsed at open (see `extOffsets`). */
-  ext: ExtInfos | undefined;
-  /** A copy of the `.BTF.ext` bytes, when present. */
-  extBytes: Uint8Array | undefined;
-  /**
-   * Where the `.BTF.ext` records point, when a scan found nothing `parseExtInfos` would
-   * refuse: the records themselves are then parsed only when instructions are built.
-   */
-  extOffsets: ExtOffsets | undefined;
+  /** `.BTF.ext`, checked, its records decoded when instructions are built. */
+  ext: ExtIndex | undefined;
   /** Named, non-section symbols of each section by name (the first of each), built per section on first use. */
   byName?: Map<number, Map<string, ElfSymbol>>;
   /** The ids of BTF's Datasecs by name, built on first use. */
   datasecs?: Map<string, number[]>;
   /** The symbols of each section, sorted by value then index, built on first use. */
   bySection?: (ElfSymbol[] | undefined)[];
+  /** One zeroed allocation that {@linkcode take} hands out in pieces. */
+  arena: Uint8Array;
+  /** How much of `arena` is handed out (a multiple of 8). */
+  arenaUsed: number;
+}
+
+/**
+ * `size` fresh zero bytes, 8-aligned, from the object's one allocation when it was sized for
+ * them: every copy the spec keeps (BTF, `.BTF.ext`, global data, map keys) shares one
+ * `ArrayBuffer`, since in Deno an allocation costs more than copying a few kilobytes.
+ */
+export function take(ctx: ObjectContext, size: number): Uint8Array {
+  const at = ctx.arenaUsed;
+  if (size > ctx.arena.length - at) return new Uint8Array(size);
+  ctx.arenaUsed = at + align8(size);
+  return ctx.arena.subarray(at, at + size);
+}
+
+/** `n` rounded up to a multiple of 8. */
+export function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
 }
 
 const SECTION_SYMBOL = 3;

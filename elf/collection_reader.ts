@@ -7,31 +7,30 @@
  */
 
 import { Instructions } from "../asm/mod.ts";
-import { type ExtInfos, parseExtInfos, parseSpec } from "../btf/mod.ts";
+import { indexExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
 import { lazyProgramSpec, type ProgramSpec } from "../prog/program_spec.ts";
-import { ElfFile, type Relocation, type Section, SectionType } from "./elf_file.ts";
+import { ElfFile, MAX_NOBITS, type Relocation, type Section, SectionType } from "./elf_file.ts";
 import { BTF_MAPS_SECTION, readBtfMaps } from "./btf_maps.ts";
-import { readGlobalData } from "./data_sections.ts";
-import { scanExtInfos } from "./ext_scan.ts";
+import { dataSectionKind, readGlobalData } from "./data_sections.ts";
 import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
 import {
-  annotateProgramSection,
+  checkExtRecords,
   decodeProgramSection,
   type ElfFunction,
-  extRecordsFit,
   functionOffsets,
   isEntryFunction,
   isProgramSection,
+  materializeSections,
   relocateProgramSection,
   splitFunctions,
 } from "./program_sections.ts";
 import { type SectionConvention, sectionConvention } from "./section_conventions.ts";
-import type { ObjectContext } from "./_object.ts";
+import { align8, type ObjectContext, take } from "./_object.ts";
 
 /**
  * Parses a BPF ELF object (either byte order) into a {@linkcode CollectionSpec}: one
@@ -103,10 +102,9 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   const entries: ElfFunction[] = [];
   for (const p of sections) {
     relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
-    // With the records checked, annotating waits for the first program built; a record
-    // that misses an instruction is reported here, by annotating now.
-    if (ctx.extOffsets === undefined) annotateProgramSection(ctx.ext, p);
-    else if (!extRecordsFit(ctx.extOffsets, p)) annotateProgramSection(extInfos(ctx), p);
+    // Annotating waits for the first program built; a record that misses an instruction
+    // is reported now.
+    if (ctx.ext !== undefined) checkExtRecords(ctx.ext, p);
     for (const f of splitFunctions(p)) {
       if (functions.has(f.name)) throw new FormatError(`ELF: two functions "${f.name}"`, 0);
       functions.set(f.name, f);
@@ -117,14 +115,12 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
   // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
-  let pendingExt = ctx.extOffsets === undefined
-    ? undefined
-    : { bytes: ctx.extBytes!, btf: ctx.btf!, sections };
+  let pending = true;
+  const ext = ctx.ext;
   const build = (entry: ElfFunction) => () => {
-    if (pendingExt !== undefined) {
-      const ext = parseExtInfos(pendingExt.bytes, pendingExt.btf);
-      for (const p of pendingExt.sections) annotateProgramSection(ext, p);
-      pendingExt = undefined;
+    if (pending) {
+      materializeSections(functions.values(), ext);
+      pending = false;
     }
     return Instructions.of(linkProgram(entry, functions));
   };
@@ -182,52 +178,41 @@ function convention(name: string): SectionConvention {
 function readObject(elf: ElfFile): ObjectContext {
   const symbols = elf.symbols();
   const btfSection = elf.section(".BTF");
-  let btf;
-  let ext;
-  let extBytes;
-  let extOffsets;
-  if (btfSection) {
-    // Copied, both into one buffer (an allocation costs more than the copy): the type
-    // section must be word-aligned, and specs must not alias the input.
-    const btfData = elf.data(btfSection);
-    const extSection = elf.section(".BTF.ext");
-    // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
-    const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-    const extStart = Math.ceil(btfData.length / 8) * 8;
-    const copy = new Uint8Array(extStart + (extInFile ? extSection.size : 0));
-    copy.set(btfData);
-    btf = parseSpec(copy.subarray(0, btfData.length));
-    if (extSection) {
-      const extData = elf.data(extSection);
-      extBytes = extInFile ? copy.subarray(extStart) : extData;
-      if (extInFile) extBytes.set(extData);
-      extOffsets = scanExtInfos(
-        extBytes,
-        btf,
-        elf.bytes,
-        elf.sections.filter(isProgramSection),
-      );
-      // What the scan cannot vouch for is parsed now, to fail where it always did.
-      if (extOffsets === undefined) ext = parseExtInfos(extBytes, btf);
-    }
+  const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
+  // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
+  const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
+  // Sized for every copy the spec keeps: BTF, `.BTF.ext`, code, global data and map keys.
+  let arenaSize = (btfSection ? align8(btfSection.size) : 0) +
+    (extInFile ? align8(extSection.size) : 0);
+  for (const s of elf.sections) {
+    if (isProgramSection(s)) arenaSize += align8(s.size);
+    if (s.size === 0 || dataSectionKind(s) === undefined) continue;
+    if (s.type === SectionType.NoBits && s.size > MAX_NOBITS) continue;
+    arenaSize += align8(s.size) + 8;
   }
-  return {
+  const ctx: ObjectContext = {
     elf,
     byteOrder: elf.byteOrder,
     symbols,
-    btf,
-    ext,
-    extBytes,
-    extOffsets,
+    btf: undefined,
+    ext: undefined,
+    arena: new Uint8Array(arenaSize),
+    arenaUsed: 0,
   };
-}
-
-/** The object's `.BTF.ext` records, parsed on first use. */
-function extInfos(ctx: ObjectContext): ExtInfos | undefined {
-  if (ctx.ext === undefined && ctx.extBytes !== undefined) {
-    ctx.ext = parseExtInfos(ctx.extBytes, ctx.btf!);
+  if (btfSection) {
+    // Copied: the type section must be word-aligned, and specs must not alias the input.
+    const btfData = elf.data(btfSection);
+    const copy = take(ctx, btfData.length);
+    copy.set(btfData);
+    const btf = ctx.btf = parseSpec(copy);
+    if (extSection) {
+      const extData = elf.data(extSection);
+      const extBytes = extInFile ? take(ctx, extData.length) : extData;
+      if (extInFile) extBytes.set(extData);
+      ctx.ext = indexExtInfos(extBytes, btf);
+    }
   }
-  return ctx.ext;
+  return ctx;
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */

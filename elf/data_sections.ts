@@ -10,8 +10,15 @@ import type { Datasec, Var } from "../btf/mod.ts";
 import { MapSpec } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { VariableSpec } from "../prog/variable_spec.ts";
-import { type ElfSymbol, type Section, SectionFlag, SectionType, SymbolType } from "./elf_file.ts";
-import { datasec, fixupDatasec, type ObjectContext, symbolsIn } from "./_object.ts";
+import {
+  type ElfSymbol,
+  MAX_NOBITS,
+  type Section,
+  SectionFlag,
+  SectionType,
+  SymbolType,
+} from "./elf_file.ts";
+import { datasec, fixupDatasec, type ObjectContext, symbolsIn, take } from "./_object.ts";
 
 /** `BPF_F_RDONLY_PROG`: programs may only read the map (libbpf's flag for `.rodata`). */
 export const BPF_F_RDONLY_PROG = 1 << 7;
@@ -62,11 +69,8 @@ export function readGlobalData(ctx: ObjectContext): GlobalData {
       maxEntries: 1,
       flags: rodata ? BPF_F_RDONLY_PROG : 0,
       freeze: rodata,
-      // `.bss` comes zeroed and fresh from `data`; the others are copied off the input.
-      contents: [{
-        key: new Uint8Array(4),
-        value: kind === "bss" ? ctx.elf.data(section) : ctx.elf.data(section).slice(),
-      }],
+      // `.bss` stays zeroed; the others are copied off the input.
+      contents: [{ key: take(ctx, 4), value: sectionCopy(ctx, section, kind === "bss") }],
       value: ds,
     });
     maps.set(section.index, map);
@@ -76,6 +80,15 @@ export function readGlobalData(ctx: ObjectContext): GlobalData {
     }
   }
   return { maps, variables };
+}
+
+/** The section's bytes, copied, or zeros for `.bss`. */
+function sectionCopy(ctx: ObjectContext, section: Section, bss: boolean): Uint8Array {
+  // Past the cap, `data` throws the FormatError.
+  if (bss && section.size > MAX_NOBITS) return ctx.elf.data(section);
+  const out = take(ctx, section.size);
+  if (!bss) out.set(ctx.elf.data(section));
+  return out;
 }
 
 interface VariableInit {

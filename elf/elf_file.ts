@@ -61,7 +61,7 @@ const SYM_SIZE = 24;
 const REL_SIZE = 16;
 const RELA_SIZE = 24;
 /** The largest `.bss` the reader materialises: far above any map value the kernel takes. */
-const MAX_NOBITS = 1 << 30;
+export const MAX_NOBITS = 1 << 30;
 
 /** One section header, with its name resolved. */
 export interface Section {
@@ -80,6 +80,37 @@ export interface Section {
   readonly info: number;
   readonly addralign: number;
   readonly entsize: number;
+}
+
+/** A section header as the reader makes it: `flags` is made into a bigint only when read. */
+class SectionHeader implements Section {
+  readonly flagBits: number;
+  readonly #flagsLo: number;
+  readonly #flagsHi: number;
+
+  constructor(
+    readonly index: number,
+    readonly name: string,
+    readonly nameAt: number,
+    readonly type: number,
+    flagsLo: number,
+    flagsHi: number,
+    readonly offset: number,
+    readonly size: number,
+    readonly link: number,
+    readonly info: number,
+    readonly addralign: number,
+    readonly entsize: number,
+  ) {
+    this.flagBits = flagsLo & 0xff;
+    this.#flagsLo = flagsLo;
+    this.#flagsHi = flagsHi;
+  }
+
+  get flags(): bigint {
+    const lo = this.#flagsLo >>> 0;
+    return this.#flagsHi === 0 ? BigInt(lo) : (BigInt(this.#flagsHi >>> 0) << 32n) | BigInt(lo);
+  }
 }
 
 /** One symbol of `.symtab`. */
@@ -240,20 +271,22 @@ export class ElfFile {
     for (let i = 0, k = 0, at = shoff; i < shnum; i++, k += W, at += SHDR_SIZE) {
       const flagsLo = little ? w[k + 2] : w[k + 3];
       const flagsHi = little ? w[k + 3] : w[k + 2];
-      out.push({
-        index: i,
-        name: this.#string(namesOffset, namesSize, w[k], at),
-        nameAt: namesOffset + w[k],
-        type: w[k + 1],
-        flags: flagsHi === 0 ? BigInt(flagsLo) : (BigInt(flagsHi) << 32n) | BigInt(flagsLo),
-        flagBits: flagsLo & 0xff,
-        offset: u64(w, k + 6, little, 0, ""),
-        size: u64(w, k + 8, little, 0, ""),
-        link: w[k + 10],
-        info: w[k + 11],
-        addralign: u64(w, k + 12, little, 0, ""),
-        entsize: u64(w, k + 14, little, 0, ""),
-      });
+      out.push(
+        new SectionHeader(
+          i,
+          this.#string(namesOffset, namesSize, w[k], at),
+          namesOffset + w[k],
+          w[k + 1],
+          flagsLo,
+          flagsHi,
+          u64(w, k + 6, little, 0, ""),
+          u64(w, k + 8, little, 0, ""),
+          w[k + 10],
+          w[k + 11],
+          u64(w, k + 12, little, 0, ""),
+          u64(w, k + 14, little, 0, ""),
+        ),
+      );
     }
     return out;
   }

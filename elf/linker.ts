@@ -11,7 +11,10 @@ import { copy, type Instruction, isFunctionCall, isLoadOfFunctionPointer } from 
 import { FormatError } from "../errors.ts";
 import type { ElfFunction } from "./program_sections.ts";
 
-/** The instructions of `entry` followed by every subprogram it reaches, all copied. */
+/**
+ * The instructions of `entry` followed by every subprogram it reaches, all copied. The
+ * functions' instructions must be materialized (`materializeSections`).
+ */
 export function linkProgram(
   entry: ElfFunction,
   functions: ReadonlyMap<string, ElfFunction>,
@@ -24,7 +27,7 @@ export function linkProgram(
   append(out, entry);
   while (stack.length > 0) {
     const top = stack[stack.length - 1];
-    const list = top.fn.instructions;
+    const list = top.fn.instructions!;
     let pushed = false;
     while (top.next < list.length) {
       const ins = list[top.next++];
@@ -47,5 +50,5 @@ export function linkProgram(
 }
 
 function append(out: Instruction[], fn: ElfFunction): void {
-  for (const ins of fn.instructions) out.push(copy(ins));
+  for (const ins of fn.instructions!) out.push(copy(ins));
 }

@@ -1,19 +1,24 @@
 /**
- * Program sections: each executable section decoded once, relocated, annotated with its
- * `.BTF.ext` records, and cut into functions at its function symbols.
+ * Program sections: each executable section copied and checked once at parse, its
+ * relocations worked out, and cut into functions at its function symbols. Instruction
+ * objects are made only when the first program's instructions are read
+ * ({@linkcode materializeSections}); until then a section is its checked bytes plus the
+ * few instructions relocations changed.
  *
  * @module
  */
 
 import {
   CallKind,
-  type Instruction,
+  Class,
+  Instruction,
   Instructions,
-  isCall,
+  JumpOp,
   LoadImm64Op,
+  type Register,
   setMeta,
 } from "../asm/mod.ts";
-import { CORE_RELO_META, type ExtInfos, FUNC_INFO_META } from "../btf/mod.ts";
+import { CORE_RELO_META, type ExtIndex, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   type ElfSymbol,
@@ -22,9 +27,10 @@ import {
   SymbolBinding,
   SymbolType,
 } from "./elf_file.ts";
-import type { ExtOffsets } from "./ext_scan.ts";
-import { type ObjectContext, symbolsIn } from "./_object.ts";
+import { type ObjectContext, symbolsIn, take } from "./_object.ts";
 import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
+
+const CALL = Class.JMP | JumpOp.Call;
 
 /** One function of a program section: an entry program or a subprogram. */
 export interface ElfFunction {
@@ -34,20 +40,28 @@ export interface ElfFunction {
   section: Section;
   /** Its symbol's binding (`STB_*`). */
   binding: number;
-  /** Its instructions: shared, never handed out without copying. */
-  instructions: Instruction[];
+  /** The section's code. */
+  program: ProgramSection;
+  /** Its first 8-byte slot in the section. */
+  first: number;
+  /** The slot after its last instruction. */
+  end: number;
+  /** Its instructions, once materialized: shared, never handed out without copying. */
+  instructions: Instruction[] | undefined;
 }
 
-/** A decoded program section. */
+/** A checked program section. */
 export interface ProgramSection {
   /** The section. */
   section: Section;
-  /** Its instructions, in order. */
-  instructions: Instruction[];
-  /** Instruction index by slot (8-byte unit); -1 inside an imm64 load. */
-  indexOfSlot: number[];
+  /** A copy of its bytes, checked by `Instructions.validate`. */
+  code: Uint8Array;
+  /** Its byte order. */
+  little: boolean;
   /** Its function symbols, sorted by offset. */
   symbols: ElfSymbol[];
+  /** The instructions relocations (or calls within the section) changed, by slot. */
+  patches: Map<number, Instruction>;
 }
 
 /** Whether a section holds code. */
@@ -55,7 +69,7 @@ export function isProgramSection(section: Section): boolean {
   return section.type === 1 && (section.flagBits & 0x4) !== 0;
 }
 
-/** Decodes a program section and finds its function symbols. */
+/** Copies and checks a program section and finds its function symbols. */
 export function decodeProgramSection(ctx: ObjectContext, section: Section): ProgramSection {
   if (section.size % 8 !== 0) {
     throw new FormatError(
@@ -63,9 +77,10 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
       section.offset,
     );
   }
-  let instructions: Instruction[];
+  const code = take(ctx, section.size);
+  code.set(ctx.elf.data(section));
   try {
-    instructions = Instructions.unmarshal(ctx.elf.data(section), ctx.byteOrder).list;
+    Instructions.validate(code, ctx.byteOrder);
   } catch (e) {
     if (e instanceof FormatError) {
       throw new FormatError(`ELF: section "${section.name}": ${e.message}`, section.offset, {
@@ -74,26 +89,11 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  // A plain array: a typed array per section costs more than decoding a small section.
-  // Preallocated up to the size V8 still gives fast elements; grown by push beyond it.
-  const slots = section.size / 8;
-  let indexOfSlot: number[];
-  if (slots <= 16384) {
-    indexOfSlot = new Array(slots).fill(-1);
-  } else {
-    indexOfSlot = [];
-    for (let n = slots; n > 0; n--) indexOfSlot.push(-1);
-  }
-  let slot = 0;
-  for (let i = 0; i < instructions.length; i++) {
-    indexOfSlot[slot] = i;
-    slot += instructions[i].opcode === LoadImm64Op ? 2 : 1;
-  }
   const symbols: ElfSymbol[] = [];
   for (const s of symbolsIn(ctx, section)) if (s.type === SymbolType.Func) symbols.push(s);
   let end = 0;
   for (const s of symbols) {
-    if (s.value % 8 !== 0 || s.value >= section.size || indexOfSlot[s.value / 8] < 0) {
+    if (s.value % 8 !== 0 || s.value >= section.size || code[s.value] === 0) {
       throw new FormatError(
         `ELF: function "${s.name}" does not start at an instruction of "${section.name}"`,
         section.offset,
@@ -103,14 +103,20 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
       throw new FormatError(`ELF: function "${s.name}" overlaps the one before it`, section.offset);
     }
     end = s.value + s.size;
-    if (end > section.size || (end % 8 !== 0) || (end < section.size && indexOfSlot[end / 8] < 0)) {
+    if (end > section.size || (end % 8 !== 0) || (end < section.size && code[end] === 0)) {
       throw new FormatError(
         `ELF: function "${s.name}" does not end at an instruction boundary`,
         section.offset,
       );
     }
   }
-  return { section, instructions, indexOfSlot, symbols };
+  return {
+    section,
+    code,
+    little: ctx.byteOrder === "little",
+    symbols,
+    patches: new Map(),
+  };
 }
 
 /** The function symbols of each program section, by section index, for relocations. */
@@ -120,110 +126,176 @@ export function functionOffsets(sections: ProgramSection[]): Map<number, readonl
   return out;
 }
 
-/** Applies the relocations of a program section to its instructions. */
+/** Works out what the relocations of a program section make of its instructions. */
 export function relocateProgramSection(
   ctx: ObjectContext,
   p: ProgramSection,
   relocations: readonly Relocation[],
   targets: RelocationTargets,
 ): void {
+  const { code, patches } = p;
   for (const rel of relocations) {
-    const ins = instructionAt(p, rel.offset);
-    if (ins === undefined) {
+    if (!isStart(p, rel.offset)) {
       throw new FormatError(
         `ELF: relocation at byte ${rel.offset} of "${p.section.name}" is not at an instruction`,
         p.section.offset,
       );
     }
+    const slot = rel.offset / 8;
+    let ins = patches.get(slot);
+    if (ins === undefined) patches.set(slot, ins = decodeAt(p, rel.offset));
     relocateInstruction(ins, rel.offset, p.section, ctx.symbols[rel.symbol], targets);
   }
   // Calls to a function of the same section need no relocation: imm is the distance.
   const starts = targets.functions.get(p.section.index)!;
-  let slot = 0;
-  for (const ins of p.instructions) {
-    if (isCall(ins) && ins.src === CallKind.Func && ins.reference === undefined) {
-      const target = (slot + ins.imm + 1) * 8;
-      const name = functionAt(starts, target);
-      if (name === undefined) {
-        throw new FormatError(
-          `ELF: call at byte ${slot * 8} of "${p.section.name}" targets no function`,
-          p.section.offset + slot * 8,
-        );
-      }
-      ins.reference = name;
-      ins.imm = -1;
+  for (let at = 0; at < code.length; at += 8) {
+    // Calls of either source (`isCall`) whose source register field is the pseudo call.
+    if ((code[at] & 0xf7) !== CALL) continue;
+    const src = p.little ? code[at + 1] >>> 4 : code[at + 1] & 0xf;
+    if (src !== CallKind.Func || patches.has(at / 8)) continue;
+    const ins = decodeAt(p, at);
+    const target = at + (ins.imm + 1) * 8;
+    const name = functionAt(starts, target);
+    if (name === undefined) {
+      throw new FormatError(
+        `ELF: call at byte ${at} of "${p.section.name}" targets no function`,
+        p.section.offset + at,
+      );
     }
-    slot += ins.opcode === LoadImm64Op ? 2 : 1;
+    ins.reference = name;
+    ins.imm = -1;
+    patches.set(at / 8, ins);
   }
 }
 
-/** Attaches func_info, line_info and CO-RE records of `.BTF.ext` to the section's code. */
-export function annotateProgramSection(ext: ExtInfos | undefined, p: ProgramSection): void {
-  if (!ext) return;
-  const name = p.section.name;
-  const at = (offset: number, what: string): Instruction => {
-    const ins = instructionAt(p, offset);
-    if (ins === undefined) {
-      throw new FormatError(
-        `BTF.ext: ${what} record at byte ${offset} of "${name}" is not at an instruction`,
-        0,
-      );
+/**
+ * Throws a FormatError unless every `.BTF.ext` record of the section points at one of its
+ * instructions, so that {@linkcode annotate} cannot fail later.
+ */
+export function checkExtRecords(ext: ExtIndex, p: ProgramSection): void {
+  ext.forEachInsnOffset(p.section.name, (offset, kind) => {
+    if (isStart(p, offset)) return;
+    const what = kind === "core_relo" ? "CO-RE" : kind;
+    throw new FormatError(
+      `BTF.ext: ${what} record at byte ${offset} of "${p.section.name}" is not at an instruction`,
+      0,
+    );
+  });
+}
+
+/** Cuts a section into its functions. */
+export function splitFunctions(p: ProgramSection): ElfFunction[] {
+  const out: ElfFunction[] = [];
+  const { symbols, section } = p;
+  for (let k = 0; k < symbols.length; k++) {
+    const s = symbols[k];
+    const endByte = s.size > 0 ? s.value + s.size : (symbols[k + 1]?.value ?? section.size);
+    if (endByte <= s.value) {
+      throw new FormatError(`ELF: function "${s.name}" has no instructions`, section.offset);
     }
-    return ins;
-  };
-  for (const f of ext.funcInfos.get(name) ?? []) {
-    setMeta(at(f.insnOffset, "func_info"), FUNC_INFO_META, f.func);
+    out.push({
+      name: s.name,
+      section,
+      binding: s.binding,
+      program: p,
+      first: s.value / 8,
+      end: Math.min(endByte, section.size) / 8,
+      instructions: undefined,
+    });
   }
-  for (const l of ext.lineInfos.get(name) ?? []) {
-    at(l.insnOffset, "line_info").line = {
+  return out;
+}
+
+/**
+ * Makes the instruction objects of every section, with relocations applied, `.BTF.ext`
+ * records attached and each function's first instruction carrying its symbol, and gives
+ * each function its slice. Runs once per parsed object; nothing in it can fail on bytes
+ * the parse accepted.
+ */
+export function materializeSections(
+  functions: Iterable<ElfFunction>,
+  ext: ExtIndex | undefined,
+): void {
+  const decoded = new Map<ProgramSection, { list: Instruction[]; indexOfSlot: number[] }>();
+  for (const f of functions) {
+    const p = f.program;
+    let d = decoded.get(p);
+    if (d === undefined) {
+      d = materialize(p, ext);
+      decoded.set(p, d);
+    }
+    const last = f.end * 8 >= p.code.length ? d.list.length : d.indexOfSlot[f.end];
+    const list = d.list.slice(d.indexOfSlot[f.first], last);
+    list[0].symbol = f.name;
+    f.instructions = list;
+  }
+}
+
+function materialize(
+  p: ProgramSection,
+  ext: ExtIndex | undefined,
+): { list: Instruction[]; indexOfSlot: number[] } {
+  const list = Instructions.unmarshal(p.code, p.little ? "little" : "big").list;
+  const indexOfSlot: number[] = [];
+  for (let i = 0, slot = 0; i < list.length; i++) {
+    indexOfSlot[slot] = i;
+    if (list[i].opcode === LoadImm64Op) indexOfSlot[slot + 1] = -1;
+    slot += list[i].opcode === LoadImm64Op ? 2 : 1;
+  }
+  for (const [slot, ins] of p.patches) list[indexOfSlot[slot]] = ins;
+  if (ext !== undefined) annotate(ext, p.section.name, list, indexOfSlot);
+  return { list, indexOfSlot };
+}
+
+/** Attaches func_info, line_info and CO-RE records of `.BTF.ext` to a section's code. */
+function annotate(ext: ExtIndex, name: string, list: Instruction[], indexOfSlot: number[]) {
+  // Every offset was checked by checkExtRecords when the object was parsed.
+  const at = (offset: number): Instruction => list[indexOfSlot[offset / 8]];
+  for (const f of ext.funcInfos(name)) setMeta(at(f.insnOffset), FUNC_INFO_META, f.func);
+  for (const l of ext.lineInfos(name)) {
+    at(l.insnOffset).line = {
       text: l.line,
       fileName: l.fileName,
       lineNumber: l.lineNumber,
       column: l.column,
     };
   }
-  for (const r of ext.coreRelos.get(name) ?? []) {
-    setMeta(at(r.insnOffset, "CO-RE"), CORE_RELO_META, r);
-  }
+  for (const r of ext.coreRelos(name)) setMeta(at(r.insnOffset), CORE_RELO_META, r);
 }
 
-/**
- * Whether every `.BTF.ext` record of the section points at one of its instructions, so
- * that {@linkcode annotateProgramSection} cannot fail on it.
- */
-export function extRecordsFit(offsets: ExtOffsets, p: ProgramSection): boolean {
-  for (const offset of offsets.get(p.section.index) ?? []) {
-    if (instructionAt(p, offset) === undefined) return false;
-  }
-  return true;
-}
-
-/** Cuts a section into its functions; the first instruction of each carries its symbol. */
-export function splitFunctions(p: ProgramSection): ElfFunction[] {
-  const out: ElfFunction[] = [];
-  const { symbols, instructions, indexOfSlot, section } = p;
-  for (let k = 0; k < symbols.length; k++) {
-    const s = symbols[k];
-    const first = indexOfSlot[s.value / 8];
-    const endByte = s.size > 0 ? s.value + s.size : (symbols[k + 1]?.value ?? section.size);
-    const last = endByte >= section.size ? instructions.length : indexOfSlot[endByte / 8];
-    const list = instructions.slice(first, last);
-    if (list.length === 0) {
-      throw new FormatError(`ELF: function "${s.name}" has no instructions`, section.offset);
-    }
-    list[0].symbol = s.name;
-    out.push({ name: s.name, section, binding: s.binding, instructions: list });
-  }
-  return out;
-}
-
-/** Whether a function is an entry program rather than a subprogram (libbpf's rule). */
+/** Whether an entry function is an entry program rather than a subprogram (libbpf's rule). */
 export function isEntryFunction(f: ElfFunction): boolean {
   return f.section.name !== ".text" && f.binding !== SymbolBinding.Local;
 }
 
-function instructionAt(p: ProgramSection, offset: number): Instruction | undefined {
-  if (offset % 8 !== 0 || offset < 0 || offset >= p.section.size) return undefined;
-  const i = p.indexOfSlot[offset / 8];
-  return i < 0 ? undefined : p.instructions[i];
+/** Whether an instruction starts at byte `offset` of the checked code. */
+function isStart(p: ProgramSection, offset: number): boolean {
+  // In validated code only the second half of an imm64 load has a zero opcode.
+  return offset % 8 === 0 && offset >= 0 && offset < p.code.length && p.code[offset] !== 0;
+}
+
+/** The instruction at byte `at` of the checked code (an instruction start). */
+function decodeAt(p: ProgramSection, at: number): Instruction {
+  const b = p.code;
+  const op = b[at];
+  const regs = b[at + 1];
+  let dst: number, src: number, off: number, imm: number, hi = 0;
+  if (p.little) {
+    dst = regs & 0xf;
+    src = regs >>> 4;
+    off = ((b[at + 3] << 24) | (b[at + 2] << 16)) >> 16;
+    imm = b[at + 4] | (b[at + 5] << 8) | (b[at + 6] << 16) | (b[at + 7] << 24);
+    if (op === LoadImm64Op) {
+      hi = b[at + 12] | (b[at + 13] << 8) | (b[at + 14] << 16) | (b[at + 15] << 24);
+    }
+  } else {
+    dst = regs >>> 4;
+    src = regs & 0xf;
+    off = ((b[at + 2] << 24) | (b[at + 3] << 16)) >> 16;
+    imm = (b[at + 4] << 24) | (b[at + 5] << 16) | (b[at + 6] << 8) | b[at + 7];
+    if (op === LoadImm64Op) {
+      hi = (b[at + 12] << 24) | (b[at + 13] << 16) | (b[at + 14] << 8) | b[at + 15];
+    }
+  }
+  return Instruction(op, dst as Register, src as Register, off, imm, hi);
 }

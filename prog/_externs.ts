@@ -16,10 +16,11 @@ import {
   LoadImm64Op,
   Pseudo,
 } from "../asm/mod.ts";
-import { Func, skipQualifiers, type Spec, Var, Void } from "../btf/mod.ts";
+import { Func, skipQualifiers, type Spec, type Type, Var, Void } from "../btf/mod.ts";
 import type { BtfHandle } from "../btf/handle.ts";
 import { EXTERN, type ExternRef } from "./program_spec.ts";
-import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
+import { findKernelType, type KernelType, moduleBtfHandle } from "./_kernel_btf.ts";
+import { skipMods, typesAreCompat } from "../btf/core_compat.ts";
 import { kallsymsAddress } from "./_kallsyms.ts";
 
 const CALL = Class.JMP | JumpOp.Call;
@@ -41,6 +42,33 @@ function needsKernelSymbol(ins: Instruction): boolean {
   if (ins.reference === undefined) return false;
   return (ins.opcode === CALL && ins.src === CallKind.Kfunc) ||
     (ins.opcode === LoadImm64Op && ins.src === Pseudo.BTFID);
+}
+
+/**
+ * `found` when the extern's own BTF type is compatible with the kernel's, as libbpf checks
+ * (`bpf_core_types_are_compat` on a variable's type or a function's prototype); undefined
+ * for a weak extern that is not; an error naming both types otherwise.
+ */
+function compatible<T extends Func | Var>(
+  found: KernelType<T> | undefined,
+  ext: ExternRef | undefined,
+  what: string,
+): KernelType<T> | undefined {
+  const local = ext?.type;
+  if (!found || !(local instanceof Func || local instanceof Var)) return found;
+  // libbpf compares the types with modifiers and typedefs skipped on both sides.
+  const mine = skipMods(local.type);
+  const theirs = skipMods(found.type.type);
+  if (typesAreCompat(mine, theirs)) return found;
+  if (ext!.weak) return undefined;
+  throw new TypeError(
+    `Cannot resolve ${what} '${found.type.name}': its type ${describe(mine)} is incompatible ` +
+      `with the kernel's ${describe(theirs)}`,
+  );
+}
+
+function describe(t: Type): string {
+  return t.name ? `${t.kind} '${t.name}'` : t.kind;
 }
 
 /**
@@ -76,7 +104,7 @@ export function resolveKernelSymbols(
       const name = ext?.name ?? orig.reference!;
       const weak = ext?.weak ?? false;
       if (ins.opcode === CALL) {
-        const found = findKernelType(name, Func, kernelTypes);
+        const found = compatible(findKernelType(name, Func, kernelTypes), ext, "kfunc");
         ins.src = CallKind.Kfunc;
         if (!found) {
           if (!weak) throw new ReferenceError(`Cannot resolve kfunc '${name}': not in kernel BTF`);
@@ -89,19 +117,28 @@ export function resolveKernelSymbols(
         ins.reference = undefined;
         continue;
       }
-      // A ksym: typed when its BTF type says what it points at.
-      const varType = ext?.type instanceof Var ? skipQualifiers(ext.type.type) : undefined;
-      const typed = ext === undefined || (varType !== undefined && !(varType instanceof Void));
+      // A ksym: typed when its BTF type says what it is — a variable of a stated type, or a
+      // function whose address is taken — and then resolved through kernel BTF alone, as
+      // libbpf does (a weak one the BTF lacks is NULL, whatever kallsyms lists).
+      const local = ext?.type;
+      const typed = ext === undefined || local instanceof Func ||
+        (local instanceof Var && !(skipQualifiers(local.type) instanceof Void));
       if (typed) {
-        const found = findKernelType(name, Var, kernelTypes);
+        const found = local instanceof Func
+          ? compatible(findKernelType(name, Func, kernelTypes), ext, "ksym")
+          : compatible(findKernelType(name, Var, kernelTypes), ext, "ksym");
         if (found) {
           ins.src = Pseudo.BTFID;
           ins.imm = found.id;
           ins.immHi = found.module === undefined ? 0 : moduleIndex(found.module).fd;
-          ins.reference = undefined;
-          continue;
+        } else {
+          if (!weak) throw new ReferenceError(`Cannot resolve ksym '${name}': not in kernel BTF`);
+          ins.src = Pseudo.None;
+          ins.imm = 0;
+          ins.immHi = 0;
         }
-        if (!weak) throw new ReferenceError(`Cannot resolve ksym '${name}': not in kernel BTF`);
+        ins.reference = undefined;
+        continue;
       }
       const addr = kallsymsAddress(name);
       if (addr === undefined && !weak) {

@@ -37,8 +37,14 @@ export function kernelConfig(): Map<string, string> {
   return config;
 }
 
-/** `KERNEL_VERSION(a, b, c)` of the running kernel, the patch level capped at 255. */
-export function kernelVersionCode(release: string = Deno.osRelease()): number {
+let runningVersion: number | undefined;
+
+/**
+ * `KERNEL_VERSION(a, b, c)` of `release` (default: the running kernel's, read once: each
+ * `Deno.osRelease()` reads procfs), the patch level capped at 255.
+ */
+export function kernelVersionCode(release?: string): number {
+  if (release === undefined) return runningVersion ??= kernelVersionCode(Deno.osRelease());
   const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(release);
   if (!m) throw new Error(`Cannot parse kernel release "${release}"`);
   return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(255, Number(m[3] ?? 0));

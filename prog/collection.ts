@@ -314,11 +314,17 @@ function sectionLayouts(
 }
 
 /**
- * Creates a map with its BTF key and value types when the object has BTF. Its contents and
- * freeze are left to the loader, which writes them once what they name exists.
+ * Creates a map with its BTF key and value types when the object has BTF. The inner map
+ * template of a map of maps is made here too, with the object's BTF, as libbpf makes it:
+ * left to `BpfMap.create`, it would load a BTF object of its own for the template. Contents
+ * and freeze are left to the loader, which writes them once what they name exists.
  */
 function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefined): BpfMap {
   const contents = false;
+  if (isMapInMap(ms) && ms.innerMap && btf && types) {
+    using innerMap = createMap(ms.innerMap, types, btf);
+    return BpfMap.create(ms, { innerMap, contents });
+  }
   if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms, { contents });
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);

@@ -400,13 +400,16 @@ function attachTarget(spec: ProgramSpec, options: ProgramLoadOptions): AttachTar
       throw new TypeError(`Cannot load ${what}: the target program has no BTF`);
     }
     using handle = BtfHandle.fromId(btfId);
-    const func = handle.spec().typeByName(spec.attachTo, Func);
-    if (!func) {
+    // One parse: each spec() call makes a new Spec, whose types another one does not know.
+    const types = handle.spec();
+    const func = types.typeByName(spec.attachTo, Func);
+    const funcId = func ? types.typeId(func) : undefined;
+    if (funcId === undefined) {
       throw new TypeError(
         `Cannot load ${what}: the target program has no function '${spec.attachTo}'`,
       );
     }
-    return { btfId: handle.spec().typeId(func)!, fd: target.fd };
+    return { btfId: funcId, fd: target.fd };
   }
   let found;
   if (t === ProgramType.Tracing && spec.attachType === AttachType.TraceRawTP) {
@@ -429,6 +432,22 @@ function attachTarget(spec: ProgramSpec, options: ProgramLoadOptions): AttachTar
   return { btfId: found.id, fd: handle.fd, owned: handle };
 }
 
+/** How many times BPF_PROG_LOAD is tried while it fails with EAGAIN (libbpf's PROG_LOAD_ATTEMPTS). */
+const PROG_LOAD_ATTEMPTS = 5;
+
+/**
+ * BPF_PROG_LOAD, again while it fails with EAGAIN: the verifier gives up with EAGAIN when a
+ * signal is pending for the process (a profiler's SIGPROF, a child's SIGCHLD), which says
+ * nothing about the program. libbpf retries the same way.
+ */
+function progLoad(attr: Attr): number {
+  let r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+  for (let i = 1; i < PROG_LOAD_ATTEMPTS && r === -Errno.EAGAIN; i++) {
+    r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+  }
+  return r;
+}
+
 /**
  * BPF_PROG_LOAD, first without a log (unless a level is asked for), then, on failure, with
  * a log buffer that grows until the log fits.
@@ -445,7 +464,7 @@ function loadWithLog(
     throw new RangeError(`Invalid log size ${size}: must be from 128 to ${MAX_LOG_SIZE}`);
   }
   if (level === 0) {
-    const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+    const r = progLoad(attr);
     if (r >= 0) return { fd: r };
     if (r === -Errno.EPERM) {
       throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM, `cannot load program '${spec.name}'`);
@@ -454,7 +473,7 @@ function loadWithLog(
   for (;;) {
     const log = allocBuffer(size);
     attr.u32(24, level || 1).u32(28, size).pointer(32, log).u32(140, 0);
-    const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+    const r = progLoad(attr);
     const errno = -r;
     if (errno === Errno.ENOSPC && size < MAX_LOG_SIZE) {
       // Linux 6.4+ says how much it needed; older kernels leave 0 there, so double.

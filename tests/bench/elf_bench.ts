@@ -3,9 +3,10 @@
 // on the one with the most programs (most of parseCollectionSpec's cost is per program).
 //   deno bench -A tests/bench/elf_bench.ts     (after tests/bench/build.sh)
 //
-// Before the Deno.bench groups it prints a paired figure: batches of C and TypeScript opens
-// alternate, so that the load of a shared machine falls on both alike, and the medians of
-// the batches are compared. Averages on such a machine are mostly its noise.
+// Before the Deno.bench groups it prints paired figures: batches of C and TypeScript opens
+// alternate in one process, so that the load of a shared machine falls on both alike, and
+// the medians and the minimums of the batches are compared. Averages on such a machine are
+// mostly its noise. Run it several times and report the range of the ratios.
 import { parseCollectionSpec } from "../../elf/mod.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -48,11 +49,13 @@ for (const { name, bytes, programs } of objects) {
   const ts = () => {
     parseCollectionSpec(bytes);
   };
-  const [cNs, tsNs] = pairedMedians(c, ts);
+  const { a, b } = paired(c, ts);
+  const us = (ns: number) => (ns / 1e3).toFixed(1);
   console.log(
-    `elf: ${name} (${bytes.length} bytes, ${programs} programs): median of alternating ` +
-      `batches: libbpf ${(cNs / 1e3).toFixed(1)} µs, parseCollectionSpec ` +
-      `${(tsNs / 1e3).toFixed(1)} µs, ratio ${(tsNs / cNs).toFixed(2)}`,
+    `elf: ${name} (${bytes.length} bytes, ${programs} programs), alternating batches: ` +
+      `median libbpf ${us(a.median)} µs, parseCollectionSpec ${us(b.median)} µs, ratio ` +
+      `${(b.median / a.median).toFixed(2)}; min ${us(a.min)} / ${us(b.min)} µs, ratio ` +
+      `${(b.min / a.min).toFixed(2)}`,
   );
 
   const group = `open ${name} from memory`;
@@ -65,8 +68,13 @@ for (const { name, bytes, programs } of objects) {
   Deno.bench({ name: `parseCollectionSpec, ${name}`, group, fn: ts });
 }
 
-/** Per-operation medians of `a` and `b` over batches run in turn. */
-function pairedMedians(a: () => void, b: () => void): [number, number] {
+interface Stats {
+  median: number;
+  min: number;
+}
+
+/** Per-operation median and minimum of `a` and `b` over batches run in turn. */
+function paired(a: () => void, b: () => void): { a: Stats; b: Stats } {
   const BATCH = 50;
   const ROUNDS = 200;
   const batch = (f: () => void) => {
@@ -78,9 +86,13 @@ function pairedMedians(a: () => void, b: () => void): [number, number] {
   const as: number[] = [];
   const bs: number[] = [];
   for (let r = 0; r < ROUNDS; r++) {
-    as.push(batch(a));
-    bs.push(batch(b));
+    // Which goes first alternates too, so neither always runs on the other's warm caches.
+    if (r % 2 === 0) as.push(batch(a)), bs.push(batch(b));
+    else bs.push(batch(b)), as.push(batch(a));
   }
-  const median = (xs: number[]) => xs.sort((x, y) => x - y)[xs.length >> 1];
-  return [median(as), median(bs)];
+  const stats = (xs: number[]): Stats => {
+    xs.sort((x, y) => x - y);
+    return { median: xs[xs.length >> 1], min: xs[0] };
+  };
+  return { a: stats(as), b: stats(bs) };
 }
