@@ -322,14 +322,16 @@ function sectionLayouts(
 /**
  * Creates a map with its BTF key and value types when the object has BTF. The inner map
  * template of a map of maps is made here too, with the object's BTF, as libbpf makes it:
- * left to `BpfMap.create`, it would load a BTF object of its own for the template.
+ * left to `BpfMap.create`, it would load a BTF object of its own for the template. Contents
+ * and freeze are left to the loader, which writes them once what they name exists.
  */
 function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefined): BpfMap {
+  const contents = false;
   if (isMapInMap(ms) && ms.innerMap && btf && types) {
     using innerMap = createMap(ms.innerMap, types, btf);
-    return BpfMap.create(ms, { innerMap });
+    return BpfMap.create(ms, { innerMap, contents });
   }
-  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms);
+  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms, { contents });
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);
   if (valueTypeId === 0) {
@@ -340,12 +342,14 @@ function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefi
       valueTypeId = btf.typeId(ds);
     }
   }
-  if (valueTypeId === 0) return BpfMap.create(ms);
+  if (valueTypeId === 0) return BpfMap.create(ms, { contents });
   try {
-    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId } });
+    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId }, contents });
   } catch (e) {
     // As libbpf: a kernel that refuses the map's BTF still gets the map, without it.
-    if (e instanceof SyscallError && e.errno === Errno.EINVAL) return BpfMap.create(ms);
+    if (e instanceof SyscallError && e.errno === Errno.EINVAL) {
+      return BpfMap.create(ms, { contents });
+    }
     throw e;
   }
 }
