@@ -1,7 +1,7 @@
 /**
  * The object's BTF as the kernel will take it: data sections laid out, extern linkage
- * dropped, the strings of line info added, and loaded once for all programs and maps of a
- * collection (as libbpf loads one BTF per object).
+ * dropped, hidden global subprograms made static, the strings of line info added, and loaded
+ * once for all programs and maps of a collection (as libbpf loads one BTF per object).
  *
  * @module
  */
@@ -18,7 +18,8 @@ import {
   VarSecinfo,
 } from "../btf/mod.ts";
 import { BtfHandle, kernelCompat } from "../btf/handle.ts";
-import { HOST_BYTE_ORDER, type SourceLine } from "../asm/mod.ts";
+import { HOST_BYTE_ORDER, type Instruction, type SourceLine } from "../asm/mod.ts";
+import { FUNC_INFO, HIDDEN_FUNC } from "./program_spec.ts";
 
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
@@ -52,12 +53,14 @@ export class ObjectBtf {
   /**
    * Writes `spec` with the given section layouts and loads it. Data sections without a
    * layout (`.ksyms`, or any section when the caller knows none) are left out: nothing the
-   * kernel checks refers to them except maps, which only use laid-out sections.
+   * kernel checks refers to them except maps, which only use laid-out sections. Functions
+   * in `statics` (from {@linkcode hiddenFuncs}) are written with static linkage.
    */
   static load(
     spec: Spec,
     layouts: Map<string, SectionLayout>,
     lines: Iterable<SourceLine>,
+    statics: Iterable<Func> = [],
   ): ObjectBtf {
     const builder = new Builder();
     const skipped = new Set<Type>();
@@ -107,7 +110,21 @@ export class ObjectBtf {
       replaced.set(ds, copy);
       builder.add(copy);
     }
-    const bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_BYTE_ORDER });
+    // The linkage is switched on the spec's own Func objects only while they are written:
+    // their ids, and the decl tags that point at them, stay as they are, and the spec the
+    // caller holds is left as parsed.
+    const switched: Func[] = [];
+    let bytes: Uint8Array;
+    try {
+      for (const f of statics) {
+        if (f.linkage !== Linkage.Global) continue;
+        f.linkage = Linkage.Static;
+        switched.push(f);
+      }
+      bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_BYTE_ORDER });
+    } finally {
+      for (const f of switched) f.linkage = Linkage.Global;
+    }
     const { blob, strings } = appendStrings(bytes, lines);
     return new ObjectBtf(BtfHandle.load(blob), builder, replaced, strings);
   }
@@ -133,6 +150,21 @@ export class ObjectBtf {
   close(): void {
     this.handle.close();
   }
+}
+
+/**
+ * The BTF functions of the subprograms the ELF reader marked hidden (`__hidden` globals):
+ * libbpf loads them as static (its `mark_btf_static`), so that the verifier checks each in
+ * its caller's context, with the caller's knowledge of the arguments, instead of once as a
+ * global function that may assume nothing about them.
+ */
+export function hiddenFuncs(insns: Iterable<Instruction>): Set<Func> {
+  const out = new Set<Func>();
+  for (const ins of insns) {
+    const f = ins.meta?.[FUNC_INFO];
+    if (ins.meta?.[HIDDEN_FUNC] === true && f instanceof Func) out.add(f);
+  }
+  return out;
 }
 
 /**

@@ -20,7 +20,7 @@ import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
 import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
-import { ObjectBtf } from "./_object_btf.ts";
+import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
 import { type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
@@ -169,7 +169,7 @@ export class Program {
       if (spec.btf && hasBtfInfo(insns)) {
         let objBtf = options.objectBtf;
         if (!objBtf) {
-          objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns));
+          objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns), hiddenFuncs(insns.list));
           owned.push(objBtf);
         }
         setBtfInfo(attr, insns, objBtf);
