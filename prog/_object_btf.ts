@@ -18,6 +18,7 @@ import {
   VarSecinfo,
 } from "../btf/mod.ts";
 import { BtfHandle, kernelCompat } from "../btf/handle.ts";
+import { TypeSnapshot } from "../btf/_snapshot.ts";
 import { HOST_BYTE_ORDER, type Instruction, type SourceLine } from "../asm/mod.ts";
 import { FUNC_INFO, HIDDEN_FUNC } from "./program_spec.ts";
 
@@ -62,69 +63,7 @@ export class ObjectBtf {
     lines: Iterable<SourceLine>,
     statics: Iterable<Func> = [],
   ): ObjectBtf {
-    const builder = new Builder();
-    const skipped = new Set<Type>();
-    const replaced = new Map<Type, Type>();
-    const datasecs: Datasec[] = [];
-    for (const t of spec.types()) {
-      if (t instanceof Datasec) {
-        datasecs.push(t);
-        skipped.add(t);
-      } else if (
-        (t instanceof Var || t instanceof Func) && t.linkage === Linkage.Extern
-      ) {
-        skipped.add(t);
-      }
-    }
-    for (const t of spec.types()) {
-      if (skipped.has(t)) continue;
-      if (t instanceof DeclTag && skipped.has(t.type)) continue;
-      builder.add(t);
-    }
-    for (const ds of datasecs) {
-      const layout = layouts.get(ds.name);
-      if (!layout || layout.size === 0) continue;
-      const vars: VarSecinfo[] = [];
-      let ok = true;
-      for (const vs of ds.vars) {
-        let v = vs.type;
-        if (!(v instanceof Var)) {
-          ok = false;
-          break;
-        }
-        const offset = layout.offsets.get(v.name) ?? (ds.vars.length === 1 ? 0 : undefined);
-        if (offset === undefined) {
-          ok = false;
-          break;
-        }
-        if (v.linkage === Linkage.Extern) {
-          const copy = new Var(v.name, v.type, Linkage.Global);
-          replaced.set(v, copy);
-          v = copy;
-        }
-        vars.push(new VarSecinfo(v, offset, vs.size));
-      }
-      if (!ok) continue;
-      vars.sort((a, b) => a.offset - b.offset);
-      const copy = new Datasec(ds.name, ds.size || layout.size, vars);
-      replaced.set(ds, copy);
-      builder.add(copy);
-    }
-    // The linkage is switched on the spec's own Func objects only while they are written:
-    // their ids, and the decl tags that point at them, stay as they are, and the spec the
-    // caller holds is left as parsed.
-    const switched: Func[] = [];
-    let bytes: Uint8Array;
-    try {
-      for (const f of statics) {
-        if (f.linkage !== Linkage.Global) continue;
-        f.linkage = Linkage.Static;
-        switched.push(f);
-      }
-      bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_BYTE_ORDER });
-    } finally {
-      for (const f of switched) f.linkage = Linkage.Global;
-    }
+    const { bytes, builder, replaced } = written(spec, layouts, [...statics]);
     const { blob, strings } = appendStrings(bytes, lines);
     return new ObjectBtf(BtfHandle.load(blob), builder, replaced, strings);
   }
@@ -150,6 +89,131 @@ export class ObjectBtf {
   close(): void {
     this.handle.close();
   }
+}
+
+/** The object's BTF as written for the kernel, with what it takes to find ids in it. */
+interface Written {
+  bytes: Uint8Array;
+  builder: Builder;
+  replaced: Map<Type, Type>;
+}
+
+/** The last writing of a spec, and what it was written from. */
+interface CacheEntry extends Written {
+  key: string;
+  snapshot: TypeSnapshot;
+}
+
+/**
+ * The last BTF written for each spec. Loading the same spec again (a service that makes
+ * the same collection repeatedly) reuses it when the layouts, hidden functions and kernel
+ * compatibility are the same and no field of any type changed: writing costs more than
+ * everything else the loader does in JavaScript. Keyed weakly, so it goes with the spec.
+ */
+const cache = new WeakMap<Spec, CacheEntry>();
+
+function written(spec: Spec, layouts: Map<string, SectionLayout>, statics: Func[]): Written {
+  const key = cacheKey(spec, layouts, statics);
+  const hit = cache.get(spec);
+  if (key !== undefined && hit !== undefined && hit.key === key && hit.snapshot.matches()) {
+    return hit;
+  }
+  const w = write(spec, layouts, statics);
+  if (key !== undefined) {
+    // Every type of the spec (those left out decide what is written too: extern linkage,
+    // data sections) and whatever else the writer reached.
+    const types: Type[] = [...spec.types()];
+    for (const t of w.builder.types) if (spec.typeId(t) === undefined) types.push(t);
+    cache.set(spec, { ...w, key, snapshot: new TypeSnapshot(types) });
+  }
+  return w;
+}
+
+/** What the writing depends on besides the types; undefined when it cannot be told. */
+function cacheKey(
+  spec: Spec,
+  layouts: Map<string, SectionLayout>,
+  statics: Func[],
+): string | undefined {
+  let key = JSON.stringify(kernelCompat());
+  for (const [name, layout] of layouts) {
+    key += `\n${name}\0${layout.size}`;
+    for (const [v, off] of layout.offsets) key += `\0${v}=${off}`;
+  }
+  key += "\n";
+  for (const f of statics) {
+    const id = spec.typeId(f);
+    if (id === undefined) return undefined;
+    key += `${id},`;
+  }
+  return key;
+}
+
+function write(spec: Spec, layouts: Map<string, SectionLayout>, statics: Func[]): Written {
+  const builder = new Builder();
+  const skipped = new Set<Type>();
+  const replaced = new Map<Type, Type>();
+  const datasecs: Datasec[] = [];
+  for (const t of spec.types()) {
+    if (t instanceof Datasec) {
+      datasecs.push(t);
+      skipped.add(t);
+    } else if (
+      (t instanceof Var || t instanceof Func) && t.linkage === Linkage.Extern
+    ) {
+      skipped.add(t);
+    }
+  }
+  for (const t of spec.types()) {
+    if (skipped.has(t)) continue;
+    if (t instanceof DeclTag && skipped.has(t.type)) continue;
+    builder.add(t);
+  }
+  for (const ds of datasecs) {
+    const layout = layouts.get(ds.name);
+    if (!layout || layout.size === 0) continue;
+    const vars: VarSecinfo[] = [];
+    let ok = true;
+    for (const vs of ds.vars) {
+      let v = vs.type;
+      if (!(v instanceof Var)) {
+        ok = false;
+        break;
+      }
+      const offset = layout.offsets.get(v.name) ?? (ds.vars.length === 1 ? 0 : undefined);
+      if (offset === undefined) {
+        ok = false;
+        break;
+      }
+      if (v.linkage === Linkage.Extern) {
+        const copy = new Var(v.name, v.type, Linkage.Global);
+        replaced.set(v, copy);
+        v = copy;
+      }
+      vars.push(new VarSecinfo(v, offset, vs.size));
+    }
+    if (!ok) continue;
+    vars.sort((a, b) => a.offset - b.offset);
+    const copy = new Datasec(ds.name, ds.size || layout.size, vars);
+    replaced.set(ds, copy);
+    builder.add(copy);
+  }
+  // The linkage is switched on the spec's own Func objects only while they are written:
+  // their ids, and the decl tags that point at them, stay as they are, and the spec the
+  // caller holds is left as parsed.
+  const switched: Func[] = [];
+  let bytes: Uint8Array;
+  try {
+    for (const f of statics) {
+      if (f.linkage !== Linkage.Global) continue;
+      f.linkage = Linkage.Static;
+      switched.push(f);
+    }
+    bytes = builder.marshal({ ...kernelCompat(), byteOrder: HOST_BYTE_ORDER });
+  } finally {
+    for (const f of switched) f.linkage = Linkage.Global;
+  }
+  return { bytes, builder, replaced };
 }
 
 /**
