@@ -94,7 +94,10 @@ const hasMapInMap = (spec: CollectionSpec) =>
   );
 const chosen: { name: string; bytes: Uint8Array; spec: CollectionSpec }[] = [];
 let chosenKind = -1;
+// COLLECTION_BENCH_ONLY=maps_globals times the objects whose names contain it instead.
+const ONLY = Deno.env.get("COLLECTION_BENCH_ONLY");
 for (const c of candidates) {
+  if (ONLY !== undefined && !c.name.includes(ONLY)) continue;
   const obj = lib.symbols.open_load(c.bytes, BigInt(c.bytes.length), cPinRoot);
   if (obj === null) continue;
   let spec: CollectionSpec;
@@ -118,6 +121,10 @@ for (const c of candidates) {
   // the largest without CO-RE and without a map of maps (no RCU wait: the loaders' own
   // work shows).
   const kind = hasCore(spec) ? 0 : hasMapInMap(spec) ? 1 : 2;
+  if (ONLY !== undefined) {
+    chosen.push({ ...c, spec });
+    continue;
+  }
   if (chosen.length === 0 || kind > chosenKind) {
     chosen.push({ ...c, spec });
     chosenKind = kind;
@@ -129,9 +136,6 @@ if (chosen.length === 0) {
 }
 
 const ROUNDS = Number(Deno.env.get("COLLECTION_BENCH_ROUNDS") ?? 150);
-// COLLECTION_BENCH_ONLY=maps_globals times only the objects whose names contain it.
-const ONLY = Deno.env.get("COLLECTION_BENCH_ONLY");
-if (ONLY) chosen.splice(0, chosen.length, ...chosen.filter((c) => c.name.includes(ONLY)));
 
 interface Sample {
   load: number;
