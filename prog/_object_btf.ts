@@ -98,10 +98,13 @@ interface Written {
   replaced: Map<Type, Type>;
 }
 
-/** The last writing of a spec, and what it was written from. */
+/**
+ * The last writing of a spec, and what it was written from. The snapshot is taken when a
+ * spec is written a second time: one loaded once, just after parsing, never pays for it.
+ */
 interface CacheEntry extends Written {
   key: string;
-  snapshot: TypeSnapshot;
+  snapshot: TypeSnapshot | undefined;
 }
 
 /**
@@ -115,17 +118,18 @@ const cache = new WeakMap<Spec, CacheEntry>();
 function written(spec: Spec, layouts: Map<string, SectionLayout>, statics: Func[]): Written {
   const key = cacheKey(spec, layouts, statics);
   const hit = cache.get(spec);
-  if (key !== undefined && hit !== undefined && hit.key === key && hit.snapshot.matches()) {
-    return hit;
-  }
+  if (key !== undefined && hit?.key === key && hit.snapshot?.matches()) return hit;
   const w = write(spec, layouts, statics);
-  if (key !== undefined) {
+  if (key === undefined) return w;
+  let snapshot: TypeSnapshot | undefined;
+  if (hit !== undefined) {
     // Every type of the spec (those left out decide what is written too: extern linkage,
     // data sections) and whatever else the writer reached.
     const types: Type[] = [...spec.types()];
     for (const t of w.builder.types) if (spec.typeId(t) === undefined) types.push(t);
-    cache.set(spec, { ...w, key, snapshot: new TypeSnapshot(types) });
+    snapshot = new TypeSnapshot(types);
   }
+  cache.set(spec, { ...w, key, snapshot });
   return w;
 }
 
