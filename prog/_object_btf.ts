@@ -64,7 +64,7 @@ export class ObjectBtf {
     statics: Iterable<Func> = [],
   ): ObjectBtf {
     const { bytes, builder, replaced } = written(spec, layouts, [...statics]);
-    const { blob, strings } = appendStrings(bytes, lines);
+    const { blob, strings } = withLines(bytes, lines);
     return new ObjectBtf(BtfHandle.load(blob), builder, replaced, strings);
   }
 
@@ -235,13 +235,59 @@ export function hiddenFuncs(insns: Iterable<Instruction>): Set<Func> {
   return out;
 }
 
+/** The last blob made from each written BTF, and the line strings it was made with. */
+const lineCache = new WeakMap<
+  Uint8Array,
+  { unique: string[]; blob: Uint8Array; strings: Map<string, number> }
+>();
+
+/**
+ * {@linkcode appendStrings}, or its last result for the same written BTF when the programs'
+ * line strings are the same: encoding them is most of what a reused BTF costs.
+ */
+function withLines(
+  bytes: Uint8Array,
+  lines: Iterable<SourceLine>,
+): { blob: Uint8Array; strings: Map<string, number> } {
+  const unique = uniqueStrings(lines);
+  const hit = lineCache.get(bytes);
+  if (hit !== undefined && sameList(hit.unique, unique)) return hit;
+  const out = appendStrings(bytes, unique);
+  lineCache.set(bytes, { unique, ...out });
+  return out;
+}
+
+/** The distinct non-empty file names and source lines, in order of first use. */
+function uniqueStrings(lines: Iterable<SourceLine>): string[] {
+  const unique: string[] = [];
+  const seen = new Set<string>();
+  for (const line of lines) {
+    const { fileName, text } = line;
+    if (fileName !== undefined && fileName !== "" && !seen.has(fileName)) {
+      seen.add(fileName);
+      unique.push(fileName);
+    }
+    if (text !== undefined && text !== "" && !seen.has(text)) {
+      seen.add(text);
+      unique.push(text);
+    }
+  }
+  return unique;
+}
+
+function sameList(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
 /**
  * Appends the file names and source lines of line info to the string section of a blob the
  * builder wrote (types first, then strings), so that line_info records can point at them.
  */
 function appendStrings(
   bytes: Uint8Array,
-  lines: Iterable<SourceLine>,
+  candidates: string[],
 ): { blob: Uint8Array; strings: Map<string, number> } {
   const strings = new Map<string, number>();
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -251,15 +297,7 @@ function appendStrings(
   const strLen = v.getUint32(20, le);
   // One encode for all strings: a TextEncoder call per line cost more than the rest of
   // the BTF's preparation. The NULs that end the strings in the blob also tell their offsets.
-  const unique: string[] = [];
-  const seen = new Set<string>();
-  for (const line of lines) {
-    for (const s of [line.fileName, line.text]) {
-      if (s === undefined || s === "" || seen.has(s) || s.includes("\0")) continue;
-      seen.add(s);
-      unique.push(s);
-    }
-  }
+  const unique = candidates.filter((s) => !s.includes("\0"));
   if (unique.length === 0) return { blob: bytes, strings };
   const tail = new TextEncoder().encode(unique.join("\0") + "\0");
   let at = 0;
