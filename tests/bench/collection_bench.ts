@@ -75,10 +75,11 @@ function describeTs(coll: Collection): string[] {
   return lines.sort();
 }
 
-// The largest object both loaders accept, and the largest without CO-RE: libbpf parses
-// vmlinux BTF for every object with CO-RE relocations, while this package keeps the parsed
-// kernel BTF for the process, so the two show that cost apart. And the largest with neither
-// CO-RE nor a map of maps, whose load no RCU wait hides.
+// The largest object both loaders accept with CO-RE, the largest with a map of maps and no
+// CO-RE, and the largest with neither: libbpf parses vmlinux BTF for every object with CO-RE
+// relocations, while this package keeps the parsed kernel BTF for the process, so the two
+// show that cost apart; a map of maps costs both an RCU wait; without either, the loaders'
+// own work shows. COLLECTION_BENCH_ONLY=NAME times the objects named so instead.
 const dir = here("../../testdata/");
 const candidates = [...Deno.readDirSync(dir)]
   .filter((e) => e.name.endsWith("-el.o"))
@@ -93,7 +94,7 @@ const hasMapInMap = (spec: CollectionSpec) =>
     m.type === MapType.ArrayOfMaps || m.type === MapType.HashOfMaps
   );
 const chosen: { name: string; bytes: Uint8Array; spec: CollectionSpec }[] = [];
-let chosenKind = -1;
+const kinds = new Set<number>();
 // COLLECTION_BENCH_ONLY=maps_globals times the objects whose names contain it instead.
 const ONLY = Deno.env.get("COLLECTION_BENCH_ONLY");
 for (const c of candidates) {
@@ -117,19 +118,18 @@ for (const c of candidates) {
   } finally {
     lib.symbols.close_object(obj);
   }
-  // The first of each kind, in order of size: the largest of all, the largest without CO-RE,
-  // the largest without CO-RE and without a map of maps (no RCU wait: the loaders' own
-  // work shows).
+  // The largest of each kind: with CO-RE, with a map of maps (and no CO-RE), and with
+  // neither (no RCU wait: the loaders' own work shows).
   const kind = hasCore(spec) ? 0 : hasMapInMap(spec) ? 1 : 2;
   if (ONLY !== undefined) {
     chosen.push({ ...c, spec });
     continue;
   }
-  if (chosen.length === 0 || kind > chosenKind) {
+  if (!kinds.has(kind)) {
     chosen.push({ ...c, spec });
-    chosenKind = kind;
+    kinds.add(kind);
   }
-  if (chosenKind === 2) break;
+  if (kinds.size === 3) break;
 }
 if (chosen.length === 0) {
   throw new Error("No testdata object loads with both libbpf and newCollection");
