@@ -8,11 +8,9 @@
  */
 
 import { gunzipSync } from "node:zlib";
-import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
-import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
-import { Errno } from "../errors.ts";
 import { kallsymsAddress } from "./_kallsyms.ts";
+import { probeProgramLoad } from "./_probe_load.ts";
 import { Array as ArrayType, Enum, Int, IntEncoding, sizeof, type Type } from "../btf/mod.ts";
 import { skipQualifiers } from "../btf/mod.ts";
 
@@ -64,23 +62,22 @@ const BPF_FUNC_GET_ATTACH_COOKIE = 174;
  * tracepoint program call the helper. `usdt.bpf.h` reads its spec id from the cookie when
  * `LINUX_HAS_BPF_COOKIE` says so, and from an ip → id hash map otherwise.
  */
-export const bpfCookie = feature("BPF cookie", "5.15", () => {
+export const bpfCookie = feature(
+  "BPF cookie",
+  "5.15",
   // call bpf_get_attach_cookie; exit
-  const insns = allocBuffer(16);
-  insns.set([0x85, 0, 0, 0, BPF_FUNC_GET_ATTACH_COOKIE, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-  const attr = new Attr()
-    .u32(0, BPF_PROG_TYPE_TRACEPOINT)
-    .u32(4, 2)
-    .pointer(8, insns)
-    .pointer(16, cString("GPL"));
-  const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
-  if (r >= 0) {
-    new FD(r, "Program").close();
-    return true;
-  }
-  if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM);
-  return false;
-});
+  () =>
+    probeProgramLoad(BPF_PROG_TYPE_TRACEPOINT, [
+      0x85,
+      0,
+      0,
+      0,
+      BPF_FUNC_GET_ATTACH_COOKIE,
+      0,
+      0,
+      0,
+    ]),
+);
 
 /** The x86-64 syscall entry wrapper's name; other architectures have other prefixes. */
 const SYSCALL_WRAPPER = "__x64_sys_bpf";
