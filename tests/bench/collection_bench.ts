@@ -2,7 +2,8 @@
 // bpf_object__open_mem + bpf_object__load (tests/bench/collection_load.c), same run. Both
 // sides parse the object from bytes in memory, create the maps and load every program (the
 // verifier runs on both). Open + load is timed on its own; closing is timed apart, the same
-// way on both sides.
+// way on both sides. bpf_object__load alone (object opened outside the window) is compared
+// with newCollection of a spec parsed outside the window: the pair the issue names.
 //   deno bench -A tests/bench/collection_bench.ts     (after tests/bench/build.sh)
 //   COLLECTION_BENCH_ROUNDS=300 COLLECTION_BENCH_ONLY=maps_globals deno bench -A \
 //     --filter=nothing tests/bench/collection_bench.ts   (paired figures of one object only)
@@ -33,6 +34,8 @@ const lib = Deno.dlopen(
   here(".build/collection_load.so"),
   {
     open_load: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+    open_only: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+    load_only: { parameters: ["pointer"], result: "i32" },
     close_object: { parameters: ["pointer"], result: "void" },
     describe_object: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   } as const,
@@ -151,6 +154,18 @@ function timeC(bytes: Uint8Array): Sample {
   return { load: t1 - t0, close: performance.now() - t1 };
 }
 
+/** Times bpf_object__load alone, of an object opened outside the window. */
+function timeCLoadOnly(bytes: Uint8Array): Sample {
+  const obj = lib.symbols.open_only(bytes, BigInt(bytes.length), cPinRoot);
+  if (obj === null) throw new Error("libbpf could not open the object");
+  const t0 = performance.now();
+  const r = lib.symbols.load_only(obj);
+  const t1 = performance.now();
+  lib.symbols.close_object(obj);
+  if (r !== 0) throw new Error("libbpf could not load the object");
+  return { load: t1 - t0, close: performance.now() - t1 };
+}
+
 function timeTs(load: () => Collection): Sample {
   const t0 = performance.now();
   const coll = load();
@@ -182,10 +197,24 @@ for (const { name, bytes, spec } of chosen) {
 
   // Paired: every round runs C, ours, ours, C (or the mirror), so neither side always
   // goes first after the other's close.
+  // Each Deno side is compared with the C side named after it: open + load with parse +
+  // newCollection; bpf_object__load of an object just opened with newCollection of a spec
+  // just parsed (both outside the window: what the issue names), and with one spec loaded
+  // again and again (its written BTF is reused then).
   const sides = {
     "libbpf open_mem + load": () => timeC(bytes),
     "parseCollectionSpec + newCollection": () => timeTs(() => newCollection(parse(bytes), options)),
+    "libbpf load alone": () => timeCLoadOnly(bytes),
+    "newCollection of a fresh spec": () => {
+      const fresh = parse(bytes);
+      return timeTs(() => newCollection(fresh, options));
+    },
     "newCollection, spec parsed once": () => timeTs(() => newCollection(spec, options)),
+  };
+  const baselineOf: Record<string, keyof typeof sides> = {
+    "parseCollectionSpec + newCollection": "libbpf open_mem + load",
+    "newCollection of a fresh spec": "libbpf load alone",
+    "newCollection, spec parsed once": "libbpf load alone",
   };
   const names = Object.keys(sides) as (keyof typeof sides)[];
   const samples = new Map(names.map((n) => [n, [] as Sample[]]));
@@ -194,19 +223,20 @@ for (const { name, bytes, spec } of chosen) {
     const order = r % 2 === 0 ? names : [...names].reverse();
     for (const n of order) samples.get(n)!.push(sides[n]());
   }
-  const cLoads = samples.get(names[0])!.map((s) => s.load);
-  const cMed = median(cLoads);
-  const cMin = Math.min(...cLoads);
   for (const n of names) {
     const s = samples.get(n)!;
     const loads = s.map((x) => x.load);
+    const base = baselineOf[n];
+    const cLoads = samples.get(base ?? n)!.map((x) => x.load);
+    const cMed = median(cLoads);
+    const cMin = Math.min(...cLoads);
     const [q1, q3] = quartiles(loads);
     const pairRatio = median(loads.map((x, i) => x / cLoads[i]));
     console.log(
-      `  ${n.padEnd(36)} open+load median ${ms(median(loads))} ms (IQR ${ms(q1)}–${ms(q3)}, min ${
+      `  ${n.padEnd(36)} timed median ${ms(median(loads))} ms (IQR ${ms(q1)}–${ms(q3)}, min ${
         ms(Math.min(...loads))
       }), close median ${ms(median(s.map((x) => x.close)))} ms` +
-        (n === names[0] ? "" : `; vs libbpf: medians ${(median(loads) / cMed).toFixed(3)}×, ` +
+        (base === undefined ? "" : `; vs ${base}: medians ${(median(loads) / cMed).toFixed(3)}×, ` +
           `mins ${(Math.min(...loads) / cMin).toFixed(3)}×, median of pairs ${
             pairRatio.toFixed(3)
           }×`),
