@@ -7,6 +7,7 @@
  */
 
 import { BTF_HEADER_SIZE, BTF_MAGIC, type ByteOrder, type Spec } from "./spec.ts";
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import {
   Array as ArrayType,
   Const,
@@ -32,7 +33,8 @@ import {
   Void,
   Volatile,
 } from "./types.ts";
-import { encodeString } from "./_strings.ts";
+
+const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
 /**
  * Replacements for kinds and flags an older kernel rejects. Each mirrors what libbpf does
@@ -145,8 +147,12 @@ export class Builder {
     v.setUint32(12, typeLen, little);
     v.setUint32(16, typeLen, little);
     v.setUint32(20, strBytes.length, little);
-    for (let i = 0, q = BTF_HEADER_SIZE; i < words.length; i++, q += 4) {
-      v.setUint32(q, words[i], little);
+    if (little === HOST_LITTLE) {
+      out.set(new Uint8Array(words.buffer, 0, typeLen), BTF_HEADER_SIZE);
+    } else {
+      for (let i = 0, q = BTF_HEADER_SIZE; i < words.length; i++, q += 4) {
+        v.setUint32(q, words[i], little);
+      }
     }
     out.set(strBytes, BTF_HEADER_SIZE + typeLen);
     return out;
@@ -185,43 +191,72 @@ export function forEachRef(t: Type, fn: (ref: Type) => void): void {
   ) fn(t.type);
 }
 
+/**
+ * The string section being written. Strings are kept as JS strings with their UTF-8 sizes
+ * counted by hand, and encoded once at the end: a TextEncoder call and a small typed array
+ * per string cost more than the rest of marshalling put together.
+ */
 class StringTable {
   readonly #map = new Map<string, number>();
-  readonly #parts: Uint8Array[] = [];
+  readonly #list: string[] = [];
   #length = 0;
   readonly #start: number;
+  readonly #leadingEmpty: boolean;
 
   constructor(start: number, leadingEmpty: boolean) {
     this.#start = start;
-    if (leadingEmpty) {
-      this.#parts.push(new Uint8Array(1));
-      this.#length = 1;
-    }
+    this.#leadingEmpty = leadingEmpty;
+    if (leadingEmpty) this.#length = 1;
   }
 
   add(s: string): number {
     if (s === "") return 0;
-    if (typeof s !== "string") throw new TypeError(`BTF name must be a string: ${s}`);
     const have = this.#map.get(s);
     if (have !== undefined) return have;
-    const enc = encodeString(s);
-    if (enc.includes(0)) throw new TypeError(`BTF name contains NUL: "${s}"`);
+    if (typeof s !== "string") throw new TypeError(`BTF name must be a string: ${s}`);
     const off = this.#start + this.#length;
-    this.#parts.push(enc, new Uint8Array(1));
-    this.#length += enc.length + 1;
+    this.#length += utf8Size(s) + 1;
+    this.#list.push(s);
     this.#map.set(s, off);
     return off;
   }
 
   bytes(): Uint8Array {
     const out = new Uint8Array(this.#length);
-    let p = 0;
-    for (const part of this.#parts) {
-      out.set(part, p);
-      p += part.length;
+    if (this.#list.length === 0) return out;
+    const at = this.#leadingEmpty ? 1 : 0;
+    // The NULs between strings come from the join; the last one is the array's own zero.
+    const { written } = encoder.encodeInto(this.#list.join("\0"), out.subarray(at));
+    if (at + written !== this.#length - 1) {
+      throw new Error("unreachable: string section size differs from its encoding");
     }
     return out;
   }
+}
+
+const encoder = new TextEncoder();
+
+/**
+ * The UTF-8 size of `s` as TextEncoder writes it (a lone surrogate becomes U+FFFD, 3 bytes);
+ * a NUL inside is a TypeError, as it would cut the string short.
+ */
+function utf8Size(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) {
+      if (c === 0) throw new TypeError(`BTF name contains NUL: "${s}"`);
+      n += 1;
+    } else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length) {
+      const d = s.charCodeAt(i + 1);
+      if (d >= 0xdc00 && d <= 0xdfff) {
+        n += 4;
+        i++;
+      } else n += 3;
+    } else n += 3;
+  }
+  return n;
 }
 
 function outputKind(t: Type, o: KernelCompat): number {

@@ -20,6 +20,7 @@ import {
 } from "../asm/mod.ts";
 import { CORE_RELO_META, type ExtIndex, type ExtSection, FUNC_INFO_META } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
+import { HIDDEN_FUNC } from "../prog/program_spec.ts";
 import {
   type ElfSymbol,
   type Relocation,
@@ -41,6 +42,8 @@ export interface ElfFunction {
   section: Section;
   /** Its symbol's binding (`STB_*`). */
   binding: number;
+  /** A subprogram with a hidden or internal global symbol: static to libbpf's loader. */
+  hidden: boolean;
   /** The section's code. */
   program: ProgramSection;
   /** Its first 8-byte slot in the section. */
@@ -206,15 +209,20 @@ export function splitFunctions(p: ProgramSection): ElfFunction[] {
     if (endByte <= s.value) {
       throw new FormatError(`ELF: function "${s.name}" has no instructions`, section.offset);
     }
-    out.push({
+    const f: ElfFunction = {
       name: s.name,
       section,
       binding: s.binding,
+      hidden: false,
       program: p,
       first: s.value / 8,
       end: Math.min(endByte, section.size) / 8,
       instructions: undefined,
-    });
+    };
+    // STV_INTERNAL (1) and STV_HIDDEN (2).
+    const hidden = s.binding !== SymbolBinding.Local && (s.visibility === 1 || s.visibility === 2);
+    f.hidden = hidden && !isEntryFunction(f);
+    out.push(f);
   }
   return out;
 }
@@ -240,6 +248,7 @@ export function materializeSections(
     const last = f.end * 8 >= p.code.length ? d.list.length : d.indexOfSlot[f.end];
     const list = d.list.slice(d.indexOfSlot[f.first], last);
     list[0].symbol = f.name;
+    if (f.hidden) setMeta(list[0], HIDDEN_FUNC, true);
     f.instructions = list;
   }
 }

@@ -11,8 +11,9 @@
  * l.pin("/sys/fs/bpf/getpid");
  * ```
  *
- * `usdtArgInstructions` (in `link/usdt.ts`) emits the loads of a USDT argument for programs
- * built with `asm`.
+ * `attachUsdt` serves programs written with libbpf's `<bpf/usdt.bpf.h>` (`BPF_USDT`,
+ * `bpf_usdt_arg`): it writes their argument specs as libbpf does. `usdtArgInstructions` (in
+ * `link/usdt.ts`) emits the loads of a USDT argument for programs built with `asm`.
  *
  * @module
  */
@@ -53,6 +54,7 @@ export {
   parseUsdtArg,
   parseUsdtArgs,
   type UsdtArg,
+  UsdtArgError,
   type UsdtLink,
   type UsdtOptions,
   type UsdtProbe,

@@ -3,8 +3,13 @@
  * `.note.stapsdt` notes of an ELF file, their argument specs, and attaching a kprobe
  * program to a probe as a uprobe that also bumps the probe's semaphore.
  *
- * A program reads argument `i` of the probe it fires on as its spec says: from a register
- * of `pt_regs` (the program's context), from memory at a register plus an offset, or a
+ * Programs written the libbpf way (`SEC("usdt")`, `BPF_USDT`, `bpf_usdt_arg` from
+ * `<bpf/usdt.bpf.h>`) read their arguments at run time from the spec
+ * {@linkcode attachUsdt} writes into the program's `__bpf_usdt_specs` map under a spec id,
+ * which it sets as the uprobe's BPF cookie: as libbpf's `bpf_program__attach_usdt` does.
+ *
+ * Programs built with `asm` read argument `i` as its spec says: from a register of
+ * `pt_regs` (the program's context), from memory at a register plus an offset, or a
  * constant. {@linkcode UsdtArg.ptRegsOffset} gives the register's offset in `pt_regs`;
  * {@linkcode usdtArgInstructions} emits the loads.
  *
@@ -13,10 +18,35 @@
 
 import * as asm from "../asm/mod.ts";
 import { FormatError } from "../errors.ts";
+import { BpfMap } from "../map/bpf_map.ts";
 import type { Program } from "../prog/program.ts";
 import { openTarget, type TargetElf } from "./_uprobe_elf.ts";
+import {
+  allocateSpecId,
+  checkSpecsMap,
+  encodeUsdtSpec,
+  freeSpecIds,
+  USDT_MAX_ARG_CNT,
+  USDT_SPECS_MAP_NAME,
+} from "./_usdt_spec.ts";
 import type { PerfEventIoctlLink, PerfEventLink } from "./perf_event.ts";
 import { attachUprobeAt, type UprobeOptions } from "./uprobe.ts";
+
+/**
+ * A USDT argument string this library (like libbpf) cannot read: a malformed spec, an
+ * unknown register, or an operand form such as `8@-8(%rbp,%rax,8)` or `4@sym(%rip)`.
+ */
+export class UsdtArgError extends SyntaxError {
+  /** The argument string, such as `"-4@-12(%rbp)"`. */
+  readonly spec: string;
+
+  /** Builds the error; `spec` is quoted in the message. */
+  constructor(message: string, spec: string, options?: ErrorOptions) {
+    super(`${message}: "${spec}"`, options);
+    this.name = "UsdtArgError";
+    this.spec = spec;
+  }
+}
 
 /** One argument of a USDT probe, as its spec string describes it. */
 export interface UsdtArg {
@@ -51,7 +81,9 @@ export interface UsdtProbe {
 }
 
 // Byte offsets of the registers in x86-64 `struct pt_regs` (arch/x86/include/asm/ptrace.h),
-// under every name a sub-register can have in an argument spec.
+// under every name a sub-register can have in an argument spec. The high-byte registers
+// (%ah, %bh, %ch, %dh) are left out, as libbpf leaves them out: they are not the low bits of
+// the word at their register's offset, so reading them that way would give a wrong value.
 const X86_REGS: Record<string, number> = {};
 for (
   const [offset, names] of [
@@ -60,14 +92,14 @@ for (
     [16, "r13 r13d r13w r13b"],
     [24, "r12 r12d r12w r12b"],
     [32, "rbp ebp bp bpl"],
-    [40, "rbx ebx bx bl bh"],
+    [40, "rbx ebx bx bl"],
     [48, "r11 r11d r11w r11b"],
     [56, "r10 r10d r10w r10b"],
     [64, "r9 r9d r9w r9b"],
     [72, "r8 r8d r8w r8b"],
-    [80, "rax eax ax al ah"],
-    [88, "rcx ecx cx cl ch"],
-    [96, "rdx edx dx dl dh"],
+    [80, "rax eax ax al"],
+    [88, "rcx ecx cx cl"],
+    [96, "rdx edx dx dl"],
     [104, "rsi esi si sil"],
     [112, "rdi edi di dil"],
     [128, "rip eip ip"],
@@ -75,26 +107,43 @@ for (
   ] as const
 ) for (const n of names.split(" ")) X86_REGS[n] = offset;
 
-/** Parses one argument spec such as `-4@%edi`, `8@$5` or `-4@-12(%rbp)` (x86-64). */
+/**
+ * Parses one argument spec such as `-4@%edi`, `8@$5` or `-4@-12(%rbp)` (x86-64): the
+ * forms libbpf 1.1 reads. Anything else is a {@linkcode UsdtArgError} naming the spec.
+ */
 export function parseUsdtArg(spec: string): UsdtArg {
-  const m = /^(-?)(1|2|4|8)@(.+)$/.exec(spec);
-  if (!m) throw new SyntaxError(`Invalid USDT argument spec: "${spec}"`);
+  const m = /^(-?)(\d+)@(.+)$/.exec(spec);
+  if (!m) throw new UsdtArgError("Invalid USDT argument spec", spec);
   const signed = m[1] === "-";
   const size = Number(m[2]);
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) {
+    throw new UsdtArgError(`USDT argument of ${size} bytes: want 1, 2, 4 or 8`, spec);
+  }
   const op = m[3];
   let r: RegExpExecArray | null;
   if ((r = /^\$(-?(?:0x[0-9a-fA-F]+|\d+))$/.exec(op))) {
-    return { spec, kind: "const", size, signed, value: BigInt.asUintN(64, BigInt(r[1])) };
+    const n = BigInt(r[1].replace(/^-/, ""));
+    const value = r[1].startsWith("-") ? -n : n;
+    if (value < -(1n << 63n) || value >= 1n << 64n) {
+      throw new UsdtArgError("USDT constant does not fit 64 bits", spec);
+    }
+    return { spec, kind: "const", size, signed, value: BigInt.asUintN(64, value) };
   }
   const reg = (name: string): number => {
     const off = X86_REGS[name];
-    if (off === undefined) throw new SyntaxError(`Unknown register "${name}" in "${spec}"`);
+    if (off === undefined) throw new UsdtArgError(`Unknown x86-64 register "%${name}"`, spec);
     return off;
   };
   if ((r = /^%([a-z0-9]+)$/.exec(op))) {
     return { spec, kind: "reg", size, signed, register: r[1], ptRegsOffset: reg(r[1]), value: 0n };
   }
   if ((r = /^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%([a-z0-9]+)\)$/.exec(op))) {
+    const text = r[1] ?? "0";
+    const n = BigInt(text.replace(/^-/, ""));
+    const value = text.startsWith("-") ? -n : n;
+    if (value < -(1n << 63n) || value >= 1n << 63n) {
+      throw new UsdtArgError("USDT memory offset does not fit 64 bits", spec);
+    }
     return {
       spec,
       kind: "reg_deref",
@@ -102,23 +151,37 @@ export function parseUsdtArg(spec: string): UsdtArg {
       signed,
       register: r[2],
       ptRegsOffset: reg(r[2]),
-      value: BigInt(r[1] ?? 0),
+      value,
     };
   }
-  throw new SyntaxError(`Unsupported USDT argument operand "${op}" in "${spec}"`);
+  throw new UsdtArgError(`Unsupported USDT argument operand "${op}"`, spec);
 }
 
 /** Parses the space-separated argument string of a probe. */
 export function parseUsdtArgs(args: string): UsdtArg[] {
   const parts = args.trim() === "" ? [] : args.trim().split(/\s+/);
-  if (parts.length > 12) throw new SyntaxError(`USDT probe has ${parts.length} arguments (max 12)`);
+  if (parts.length > USDT_MAX_ARG_CNT) {
+    throw new UsdtArgError(
+      `USDT probe has ${parts.length} arguments, more than ${USDT_MAX_ARG_CNT}`,
+      args,
+    );
+  }
   return parts.map(parseUsdtArg);
 }
 
-/** The USDT probes of an ELF file already parsed. */
-export function usdtProbesOf(elf: TargetElf): UsdtProbe[] {
+/**
+ * The USDT probes of an ELF file already parsed; with `only`, just the sites of that probe,
+ * so that an argument this library cannot read in another probe does not get in the way.
+ */
+export function usdtProbesOf(
+  elf: TargetElf,
+  only?: { provider: string; name: string },
+): UsdtProbe[] {
   const base = elf.section(".stapsdt.base");
-  return elf.stapsdtNotes().map((n) => {
+  const notes = elf.stapsdtNotes().filter((n) =>
+    !only || (n.provider === only.provider && n.name === only.name)
+  );
+  return notes.map((n) => {
     // Prelinking moves sections: the note records where .stapsdt.base was at link time.
     const pc = base ? n.pc + base.addr - n.base : n.pc;
     const offset = elf.fileOffset(pc);
@@ -133,13 +196,18 @@ export function usdtProbesOf(elf: TargetElf): UsdtProbe[] {
       }
       semaphoreOffset = s;
     }
-    return {
-      provider: n.provider,
-      name: n.name,
-      offset,
-      semaphoreOffset,
-      args: parseUsdtArgs(n.args),
-    };
+    let args: UsdtArg[];
+    try {
+      args = parseUsdtArgs(n.args);
+    } catch (e) {
+      if (!(e instanceof UsdtArgError)) throw e;
+      throw new UsdtArgError(
+        `USDT probe "${n.provider}:${n.name}" at 0x${pc.toString(16)}: ${e.message}; arguments`,
+        n.args,
+        { cause: e },
+      );
+    }
+    return { provider: n.provider, name: n.name, offset, semaphoreOffset, args };
   });
 }
 
@@ -149,7 +217,21 @@ export function usdtProbes(path: string): UsdtProbe[] {
 }
 
 /** Options of {@linkcode attachUsdt}. */
-export type UsdtOptions = Omit<UprobeOptions, "address" | "offset" | "refCtrOffset">;
+export interface UsdtOptions extends Omit<UprobeOptions, "address" | "offset" | "refCtrOffset"> {
+  /**
+   * For programs that use `<bpf/usdt.bpf.h>`: the value `bpf_usdt_cookie()` returns (the
+   * BPF cookie itself carries the spec id, as in libbpf). For other programs: the BPF
+   * cookie, read with `bpf_get_attach_cookie()`.
+   */
+  cookie?: bigint;
+  /**
+   * The program's `__bpf_usdt_specs` map, where the argument specs go. By default it is
+   * found among the maps the program uses, by its kernel name (`__bpf_usdt_spec`, cut to 15
+   * characters); a program without one is attached with no specs written. `null` skips the
+   * search and writes no specs.
+   */
+  specs?: BpfMap | null;
+}
 
 /** What {@linkcode attachUsdt} returns: the links, one per site of the probe, and its args. */
 export interface UsdtLink extends Disposable {
@@ -157,18 +239,37 @@ export interface UsdtLink extends Disposable {
   readonly links: (PerfEventLink | PerfEventIoctlLink)[];
   /** The probe's sites, with their argument specs. */
   readonly probes: UsdtProbe[];
-  /** Closes every link. */
+  /**
+   * The spec id of each site (its BPF cookie, and its key in `__bpf_usdt_specs`); sites with
+   * the same arguments share one. Empty when no specs were written.
+   */
+  readonly specIds: number[];
+  /** Closes every link and frees the spec ids for later attachments. */
   close(): void;
+}
+
+/** Finds usdt.bpf.h's spec map among the maps `program` uses, or undefined. */
+function findSpecsMap(program: Program): BpfMap | undefined {
+  for (const id of program.info().mapIds) {
+    const map = BpfMap.fromId(id);
+    if (map.name === USDT_SPECS_MAP_NAME) return map;
+    map.close();
+  }
+  return undefined;
 }
 
 /**
  * Attaches a kprobe program to every site of USDT probe `provider:name` in `path`, with
- * the probe's semaphore incremented while attached.
+ * the probe's semaphore incremented while attached. When the program uses
+ * `<bpf/usdt.bpf.h>`, the argument specs of each site are written into its
+ * `__bpf_usdt_specs` map (see {@linkcode UsdtOptions.specs}) and the spec id is set as the
+ * site's BPF cookie, so that `bpf_usdt_arg`, `bpf_usdt_arg_cnt` and `bpf_usdt_cookie` work
+ * as with libbpf; the ids are freed when the link closes.
  *
  * @example
  * ```ts ignore
- * using l = attachUsdt(prog, "./server", "myapp", "request");
- * console.log(l.probes[0].args); // how the program should read each argument
+ * const coll = newCollection(await loadCollectionSpec("usdt.bpf.o"));
+ * using l = attachUsdt(coll.programs.tick, "./server", "myapp", "request", { cookie: 7n });
  * ```
  */
 export function attachUsdt(
@@ -179,26 +280,56 @@ export function attachUsdt(
   options: UsdtOptions = {},
 ): UsdtLink {
   const target = openTarget(path);
-  const probes = usdtProbesOf(target.elf).filter((p) => p.provider === provider && p.name === name);
+  const probes = usdtProbesOf(target.elf, { provider, name });
   if (probes.length === 0) {
     throw new Deno.errors.NotFound(`No USDT probe "${provider}:${name}" in "${target.path}"`);
   }
+  const { specs: given, cookie, ...uprobeOptions } = options;
   const links: (PerfEventLink | PerfEventIoctlLink)[] = [];
+  const specIds: number[] = [];
+  const allocated: number[] = [];
+  let mapId = -1;
   const close = () => {
     for (const l of links) l.close();
+    if (mapId >= 0) freeSpecIds(mapId, allocated);
+    allocated.length = 0;
   };
+  const found = given === undefined ? findSpecsMap(program) : undefined;
+  const specs = given ?? found;
   try {
-    for (const p of probes) {
+    if (specs) {
+      checkSpecsMap(specs);
+      mapId = specs.info().id;
+      // One spec per distinct argument string, as libbpf shares specs between sites.
+      const byArgs = new Map<string, number>();
+      for (const p of probes) {
+        const key = p.args.map((a) => a.spec).join(" ");
+        let id = byArgs.get(key);
+        if (id === undefined) {
+          id = allocateSpecId(mapId, specs.maxEntries);
+          allocated.push(id);
+          byArgs.set(key, id);
+          const k = new Uint8Array(4);
+          new DataView(k.buffer).setUint32(0, id, asm.HOST_BYTE_ORDER === "little");
+          specs.update(k, encodeUsdtSpec(p.args, cookie ?? 0n));
+        }
+        specIds.push(id);
+      }
+    }
+    probes.forEach((p, i) => {
       links.push(attachUprobeAt(program, { path: target.path, offset: p.offset }, false, {
-        ...options,
+        ...uprobeOptions,
+        cookie: specs ? BigInt(specIds[i]) : cookie,
         refCtrOffset: p.semaphoreOffset,
       }));
-    }
+    });
   } catch (e) {
     close();
     throw e;
+  } finally {
+    found?.close();
   }
-  return { links, probes, close, [Symbol.dispose]: close };
+  return { links, probes, specIds, close, [Symbol.dispose]: close };
 }
 
 /**

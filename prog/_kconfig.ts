@@ -1,12 +1,16 @@
 /**
  * Values of `__kconfig` externs: the kernel's build configuration (from `/boot/config-$(uname
- * -r)` or `/proc/config.gz`) and libbpf's virtual ones such as `LINUX_KERNEL_VERSION`,
+ * -r)` or `/proc/config.gz`) and libbpf's virtual ones (`LINUX_KERNEL_VERSION`,
+ * `LINUX_HAS_BPF_COOKIE`, `LINUX_HAS_SYSCALL_WRAPPER`: the three libbpf 1.1 computes),
  * encoded by the extern's BTF type as libbpf encodes them.
  *
  * @module
  */
 
 import { gunzipSync } from "node:zlib";
+import { feature } from "../_internal/feature.ts";
+import { kallsymsAddress } from "./_kallsyms.ts";
+import { probeProgramLoad } from "./_probe_load.ts";
 import { Array as ArrayType, Enum, Int, IntEncoding, sizeof, type Type } from "../btf/mod.ts";
 import { skipQualifiers } from "../btf/mod.ts";
 
@@ -50,13 +54,65 @@ export function kernelVersionCode(release?: string): number {
   return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(255, Number(m[3] ?? 0));
 }
 
+const BPF_PROG_TYPE_TRACEPOINT = 5;
+const BPF_FUNC_GET_ATTACH_COOKIE = 174;
+
+/**
+ * BPF cookies (`bpf_get_attach_cookie`), asked as libbpf asks: whether the verifier lets a
+ * tracepoint program call the helper. `usdt.bpf.h` reads its spec id from the cookie when
+ * `LINUX_HAS_BPF_COOKIE` says so, and from an ip → id hash map otherwise.
+ */
+export const bpfCookie = feature(
+  "BPF cookie",
+  "5.15",
+  // call bpf_get_attach_cookie; exit
+  () =>
+    probeProgramLoad(BPF_PROG_TYPE_TRACEPOINT, [
+      0x85,
+      0,
+      0,
+      0,
+      BPF_FUNC_GET_ATTACH_COOKIE,
+      0,
+      0,
+      0,
+    ]),
+);
+
+/** The x86-64 syscall entry wrapper's name; other architectures have other prefixes. */
+const SYSCALL_WRAPPER = "__x64_sys_bpf";
+
+/**
+ * The value libbpf gives virtual kconfig extern `name` (`LINUX_…`), or undefined when it
+ * gives none (a `__weak` extern is then 0, as in libbpf).
+ *
+ * `LINUX_HAS_SYSCALL_WRAPPER` tells `BPF_KSYSCALL` whether syscall arguments sit behind a
+ * `pt_regs` wrapper. libbpf 1.1 finds out by opening a kprobe on `__x64_sys_bpf`, which
+ * fails on kernels without kprobes although the wrapper is there; the symbol in
+ * `/proc/kallsyms` is the fact the program asks about, so that is what is read here.
+ */
+export function virtualKconfig(name: string): string | undefined {
+  switch (name) {
+    case "LINUX_KERNEL_VERSION":
+      return String(kernelVersionCode());
+    case "LINUX_HAS_BPF_COOKIE":
+      return bpfCookie.supported() ? "y" : "n";
+    case "LINUX_HAS_SYSCALL_WRAPPER":
+      return kallsymsAddress(SYSCALL_WRAPPER) !== undefined ? "y" : "n";
+    default:
+      return undefined;
+  }
+}
+
 /**
  * Writes the value of kconfig extern `name` of BTF type `type` into `out` at `offset`.
- * Returns false when the kernel has no value for it (the caller decides about `__weak`).
+ * Returns false when the kernel has no value for it (the caller decides about `__weak`):
+ * a `CONFIG_` option the configuration does not set, or a `LINUX_` name libbpf does not
+ * compute.
  */
 export function writeKconfig(name: string, type: Type, out: Uint8Array, offset: number): boolean {
   let value: string | undefined;
-  if (name === "LINUX_KERNEL_VERSION") value = String(kernelVersionCode());
+  if (name.startsWith("LINUX_")) value = virtualKconfig(name);
   else if (name.startsWith("CONFIG_")) value = kernelConfig().get(name);
   else throw new TypeError(`Unsupported kconfig extern '${name}'`);
   if (value === undefined) return false;

@@ -6,7 +6,7 @@
  */
 
 import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } from "../asm/mod.ts";
-import { CoreCandidateCache, Datasec, sizeof, type Spec, Var } from "../btf/mod.ts";
+import { CoreCandidateCache, Datasec, type Func, sizeof, type Spec, Var } from "../btf/mod.ts";
 import { BpfMap } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -14,7 +14,7 @@ import { Errno, SyscallError } from "../errors.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec } from "./program_spec.ts";
-import { ObjectBtf, type SectionLayout } from "./_object_btf.ts";
+import { hiddenFuncs, ObjectBtf, type SectionLayout } from "./_object_btf.ts";
 import { writeKconfig } from "./_kconfig.ts";
 
 /** Options of {@linkcode newCollection}. */
@@ -171,7 +171,13 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const name of progNames) {
       for (const ins of spec.programs[name].instructions.list) if (ins.line) lines.push(ins.line);
     }
-    if (spec.types) objBtf = ObjectBtf.load(spec.types, sectionLayouts(spec, mapSpecs), lines);
+    const statics = new Set<Func>();
+    for (const name of progNames) {
+      for (const f of hiddenFuncs(spec.programs[name].instructions.list)) statics.add(f);
+    }
+    if (spec.types) {
+      objBtf = ObjectBtf.load(spec.types, sectionLayouts(spec, mapSpecs), lines, statics);
+    }
 
     // Maps, then the contents that are plain data, then .rodata frozen: all before loading.
     for (const name of mapNames) {
@@ -322,14 +328,16 @@ function sectionLayouts(
 /**
  * Creates a map with its BTF key and value types when the object has BTF. The inner map
  * template of a map of maps is made here too, with the object's BTF, as libbpf makes it:
- * left to `BpfMap.create`, it would load a BTF object of its own for the template.
+ * left to `BpfMap.create`, it would load a BTF object of its own for the template. Contents
+ * and freeze are left to the loader, which writes them once what they name exists.
  */
 function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefined): BpfMap {
+  const contents = false;
   if (isMapInMap(ms) && ms.innerMap && btf && types) {
     using innerMap = createMap(ms.innerMap, types, btf);
-    return BpfMap.create(ms, { innerMap });
+    return BpfMap.create(ms, { innerMap, contents });
   }
-  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms);
+  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms, { contents });
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);
   if (valueTypeId === 0) {
@@ -340,12 +348,14 @@ function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefi
       valueTypeId = btf.typeId(ds);
     }
   }
-  if (valueTypeId === 0) return BpfMap.create(ms);
+  if (valueTypeId === 0) return BpfMap.create(ms, { contents });
   try {
-    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId } });
+    return BpfMap.create(ms, { btf: { fd: btf.fd, keyTypeId, valueTypeId }, contents });
   } catch (e) {
     // As libbpf: a kernel that refuses the map's BTF still gets the map, without it.
-    if (e instanceof SyscallError && e.errno === Errno.EINVAL) return BpfMap.create(ms);
+    if (e instanceof SyscallError && e.errno === Errno.EINVAL) {
+      return BpfMap.create(ms, { contents });
+    }
     throw e;
   }
 }
@@ -361,7 +371,8 @@ function openPinned(path: string): BpfMap | undefined {
 
 /** A pinned map is reused only when it matches the spec (libbpf's `map_is_reuse_compat`). */
 function checkCompatible(name: string, ms: MapSpec, map: BpfMap): void {
-  const info = map.info();
+  // Opening the pin read the kernel's info already: no second BPF_OBJ_GET_INFO_BY_FD.
+  const info = map;
   const diffs: string[] = [];
   if (info.type !== ms.type) diffs.push(`type ${info.type} != ${ms.type}`);
   if (info.keySize !== ms.keySize) diffs.push(`key size ${info.keySize} != ${ms.keySize}`);

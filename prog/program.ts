@@ -20,10 +20,11 @@ import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
 import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
-import { ObjectBtf } from "./_object_btf.ts";
+import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
 import { type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
+import { probeProgramLoad } from "./_probe_load.ts";
 import { resolveKernelSymbols } from "./_externs.ts";
 
 /** The kernel's cap on the verifier log buffer (`UINT_MAX >> 8`). */
@@ -88,23 +89,12 @@ export interface RunOptions {
 }
 
 /** Object names: supported since Linux 4.15. */
-const objNames = feature("BPF_OBJ_NAME", "4.15", () => {
-  const insns = allocBuffer(16);
-  insns.set([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-  const attr = new Attr()
-    .u32(0, ProgramType.SocketFilter)
-    .u32(4, 2)
-    .pointer(8, insns)
-    .pointer(16, cString("GPL"));
-  attr.bytes.set(new TextEncoder().encode("probe"), 48);
-  const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
-  if (r >= 0) {
-    new FD(r, "Program").close();
-    return true;
-  }
-  if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM);
-  return false;
-});
+const objNames = feature(
+  "BPF_OBJ_NAME",
+  "4.15",
+  // r0 = 0; exit, named
+  () => probeProgramLoad(ProgramType.SocketFilter, [0xb7, 0, 0, 0, 0, 0, 0, 0], "probe"),
+);
 
 /** The name the kernel accepts: alphanumerics, `_` and `.`, at most 15 characters. */
 function kernelName(name: string): string {
@@ -169,7 +159,7 @@ export class Program {
       if (spec.btf && hasBtfInfo(insns)) {
         let objBtf = options.objectBtf;
         if (!objBtf) {
-          objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns));
+          objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns), hiddenFuncs(insns.list));
           owned.push(objBtf);
         }
         setBtfInfo(attr, insns, objBtf);

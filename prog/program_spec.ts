@@ -10,7 +10,9 @@
  * - `line` (a `SourceLine`) from `.BTF.ext` line info;
  * - `meta[FUNC_INFO]` (the `btf.Func`) on the first instruction of each function;
  * - `meta[CORE_RELO]` (a `btf.CoreRelo`) on each instruction a CO-RE relocation patches;
- * - `meta[EXTERN]` (an {@linkcode ExternRef}) on each instruction that refers to an extern.
+ * - `meta[EXTERN]` (an {@linkcode ExternRef}) on each instruction that refers to an extern;
+ * - `meta[HIDDEN_FUNC]` (`true`) on the first instruction of a subprogram whose symbol is
+ *   global or weak but hidden (`__hidden`), which the loader makes static in BTF.
  *
  * @module
  */
@@ -26,6 +28,13 @@ export const FUNC_INFO: "btf.func" = FUNC_INFO_META;
 export const CORE_RELO: "btf.coreRelo" = CORE_RELO_META;
 /** Metadata key of the {@linkcode ExternRef} an instruction refers to. */
 export const EXTERN = "elf.extern";
+/**
+ * Metadata key that marks the first instruction of a subprogram with a hidden (or internal)
+ * global symbol. libbpf loads such a function's `BTF_KIND_FUNC` as static, so that the
+ * verifier checks it in each caller's context rather than once on its own; `usdt.bpf.h`'s
+ * `bpf_usdt_arg` only verifies that way.
+ */
+export const HIDDEN_FUNC = "elf.hidden";
 
 /** What kind of extern symbol an instruction refers to. */
 export type ExternKind = "kconfig" | "ksym" | "kfunc";

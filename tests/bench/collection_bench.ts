@@ -2,8 +2,11 @@
 // bpf_object__open_mem + bpf_object__load (tests/bench/collection_load.c), same run. Both
 // sides parse the object from bytes in memory, create the maps and load every program (the
 // verifier runs on both). Open + load is timed on its own; closing is timed apart, the same
-// way on both sides.
+// way on both sides. bpf_object__load alone (object opened outside the window) is compared
+// with newCollection of a spec parsed outside the window: the pair the issue names.
 //   deno bench -A tests/bench/collection_bench.ts     (after tests/bench/build.sh)
+//   COLLECTION_BENCH_ROUNDS=300 COLLECTION_BENCH_ONLY=maps_globals deno bench -A \
+//     --filter=nothing tests/bench/collection_bench.ts   (paired figures of one object only)
 //
 // Both loads are dominated by the kernel. Of prog_globals' ~16 ms, ~11 ms is one
 // BPF_MAP_UPDATE_ELEM: the slot of its map of maps, which both loaders fill, and after
@@ -31,6 +34,8 @@ const lib = Deno.dlopen(
   here(".build/collection_load.so"),
   {
     open_load: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+    open_only: { parameters: ["buffer", "usize", "buffer"], result: "pointer" },
+    load_only: { parameters: ["pointer"], result: "i32" },
     close_object: { parameters: ["pointer"], result: "void" },
     describe_object: { parameters: ["pointer", "buffer", "i32"], result: "i32" },
   } as const,
@@ -73,10 +78,11 @@ function describeTs(coll: Collection): string[] {
   return lines.sort();
 }
 
-// The largest object both loaders accept, and the largest without CO-RE: libbpf parses
-// vmlinux BTF for every object with CO-RE relocations, while this package keeps the parsed
-// kernel BTF for the process, so the two show that cost apart. And the largest with neither
-// CO-RE nor a map of maps, whose load no RCU wait hides.
+// The largest object both loaders accept with CO-RE, the largest with a map of maps and no
+// CO-RE, and the largest with neither: libbpf parses vmlinux BTF for every object with CO-RE
+// relocations, while this package keeps the parsed kernel BTF for the process, so the two
+// show that cost apart; a map of maps costs both an RCU wait; without either, the loaders'
+// own work shows. COLLECTION_BENCH_ONLY=NAME times the objects named so instead.
 const dir = here("../../testdata/");
 const candidates = [...Deno.readDirSync(dir)]
   .filter((e) => e.name.endsWith("-el.o"))
@@ -91,8 +97,11 @@ const hasMapInMap = (spec: CollectionSpec) =>
     m.type === MapType.ArrayOfMaps || m.type === MapType.HashOfMaps
   );
 const chosen: { name: string; bytes: Uint8Array; spec: CollectionSpec }[] = [];
-let chosenKind = -1;
+const kinds = new Set<number>();
+// COLLECTION_BENCH_ONLY=maps_globals times the objects whose names contain it instead.
+const ONLY = Deno.env.get("COLLECTION_BENCH_ONLY");
 for (const c of candidates) {
+  if (ONLY !== undefined && !c.name.includes(ONLY)) continue;
   const obj = lib.symbols.open_load(c.bytes, BigInt(c.bytes.length), cPinRoot);
   if (obj === null) continue;
   let spec: CollectionSpec;
@@ -112,15 +121,18 @@ for (const c of candidates) {
   } finally {
     lib.symbols.close_object(obj);
   }
-  // The first of each kind, in order of size: the largest of all, the largest without CO-RE,
-  // the largest without CO-RE and without a map of maps (no RCU wait: the loaders' own
-  // work shows).
+  // The largest of each kind: with CO-RE, with a map of maps (and no CO-RE), and with
+  // neither (no RCU wait: the loaders' own work shows).
   const kind = hasCore(spec) ? 0 : hasMapInMap(spec) ? 1 : 2;
-  if (chosen.length === 0 || kind > chosenKind) {
+  if (ONLY !== undefined) {
     chosen.push({ ...c, spec });
-    chosenKind = kind;
+    continue;
   }
-  if (chosenKind === 2) break;
+  if (!kinds.has(kind)) {
+    chosen.push({ ...c, spec });
+    kinds.add(kind);
+  }
+  if (kinds.size === 3) break;
 }
 if (chosen.length === 0) {
   throw new Error("No testdata object loads with both libbpf and newCollection");
@@ -139,6 +151,18 @@ function timeC(bytes: Uint8Array): Sample {
   const obj = cOpenLoad(bytes);
   const t1 = performance.now();
   lib.symbols.close_object(obj);
+  return { load: t1 - t0, close: performance.now() - t1 };
+}
+
+/** Times bpf_object__load alone, of an object opened outside the window. */
+function timeCLoadOnly(bytes: Uint8Array): Sample {
+  const obj = lib.symbols.open_only(bytes, BigInt(bytes.length), cPinRoot);
+  if (obj === null) throw new Error("libbpf could not open the object");
+  const t0 = performance.now();
+  const r = lib.symbols.load_only(obj);
+  const t1 = performance.now();
+  lib.symbols.close_object(obj);
+  if (r !== 0) throw new Error("libbpf could not load the object");
   return { load: t1 - t0, close: performance.now() - t1 };
 }
 
@@ -173,10 +197,24 @@ for (const { name, bytes, spec } of chosen) {
 
   // Paired: every round runs C, ours, ours, C (or the mirror), so neither side always
   // goes first after the other's close.
+  // Each Deno side is compared with the C side named after it: open + load with parse +
+  // newCollection; bpf_object__load of an object just opened with newCollection of a spec
+  // just parsed (both outside the window: what the issue names), and with one spec loaded
+  // again and again (its written BTF is reused then).
   const sides = {
     "libbpf open_mem + load": () => timeC(bytes),
     "parseCollectionSpec + newCollection": () => timeTs(() => newCollection(parse(bytes), options)),
+    "libbpf load alone": () => timeCLoadOnly(bytes),
+    "newCollection of a fresh spec": () => {
+      const fresh = parse(bytes);
+      return timeTs(() => newCollection(fresh, options));
+    },
     "newCollection, spec parsed once": () => timeTs(() => newCollection(spec, options)),
+  };
+  const baselineOf: Record<string, keyof typeof sides> = {
+    "parseCollectionSpec + newCollection": "libbpf open_mem + load",
+    "newCollection of a fresh spec": "libbpf load alone",
+    "newCollection, spec parsed once": "libbpf load alone",
   };
   const names = Object.keys(sides) as (keyof typeof sides)[];
   const samples = new Map(names.map((n) => [n, [] as Sample[]]));
@@ -185,19 +223,20 @@ for (const { name, bytes, spec } of chosen) {
     const order = r % 2 === 0 ? names : [...names].reverse();
     for (const n of order) samples.get(n)!.push(sides[n]());
   }
-  const cLoads = samples.get(names[0])!.map((s) => s.load);
-  const cMed = median(cLoads);
-  const cMin = Math.min(...cLoads);
   for (const n of names) {
     const s = samples.get(n)!;
     const loads = s.map((x) => x.load);
+    const base = baselineOf[n];
+    const cLoads = samples.get(base ?? n)!.map((x) => x.load);
+    const cMed = median(cLoads);
+    const cMin = Math.min(...cLoads);
     const [q1, q3] = quartiles(loads);
     const pairRatio = median(loads.map((x, i) => x / cLoads[i]));
     console.log(
-      `  ${n.padEnd(36)} open+load median ${ms(median(loads))} ms (IQR ${ms(q1)}–${ms(q3)}, min ${
+      `  ${n.padEnd(36)} timed median ${ms(median(loads))} ms (IQR ${ms(q1)}–${ms(q3)}, min ${
         ms(Math.min(...loads))
       }), close median ${ms(median(s.map((x) => x.close)))} ms` +
-        (n === names[0] ? "" : `; vs libbpf: medians ${(median(loads) / cMed).toFixed(3)}×, ` +
+        (base === undefined ? "" : `; vs ${base}: medians ${(median(loads) / cMed).toFixed(3)}×, ` +
           `mins ${(Math.min(...loads) / cMin).toFixed(3)}×, median of pairs ${
             pairRatio.toFixed(3)
           }×`),

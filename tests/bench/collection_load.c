@@ -39,6 +39,19 @@ struct bpf_object *open_load(const void *buf, size_t size, const char *pin_root)
 	return obj;
 }
 
+/* Only bpf_object__open_mem, for timing bpf_object__load on its own. */
+struct bpf_object *open_only(const void *buf, size_t size, const char *pin_root)
+{
+	LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
+
+	return bpf_object__open_mem(buf, size, &opts);
+}
+
+int load_only(struct bpf_object *obj)
+{
+	return bpf_object__load(obj);
+}
+
 void close_object(struct bpf_object *obj)
 {
 	bpf_object__close(obj);

@@ -98,6 +98,28 @@ Deno.test("strings are deduplicated", () => {
   assertEquals(strLen, 1 + 5 + 6);
 });
 
+Deno.test("names of every UTF-8 length keep their offsets and bytes", () => {
+  // 1-, 2-, 3- and 4-byte characters, and lone surrogates, which encode as U+FFFD (3 bytes):
+  // offsets are counted without encoding each string, so they must match the encoder's.
+  const names = ["a", "é", "ÿx", "€uro", "😀", "x\ud800y", "\udc00", "\ud83d", "end"];
+  const int = new Int("int", 4, 1);
+  const types = names.map((n) => new Typedef(n, int));
+  for (const order of ["little", "big"] as const) {
+    const bytes = marshalTypes([int, ...types], { byteOrder: order });
+    const spec = parseSpec(bytes);
+    const enc = new TextEncoder();
+    const dec = new TextDecoder();
+    names.forEach((n, i) => {
+      assertEquals(spec.typeById(i + 2).name, dec.decode(enc.encode(n)));
+    });
+    const little = order === "little";
+    const strLen = new DataView(bytes.buffer).getUint32(20, little);
+    const want = 1 + 4 + names.reduce((n, s) => n + enc.encode(s).length + 1, 0);
+    assertEquals(strLen, want);
+  }
+  assertThrows(() => marshalTypes([new Typedef("é\0", int)]), TypeError, "NUL");
+});
+
 Deno.test("kernel compatibility replacements change kinds, keep sizes and ids", () => {
   const int = new Int("int", 4, 1);
   const v = new Var("v", int, Linkage.Global);

@@ -56,6 +56,38 @@ kernelTest("BpfMap: use after close is a ClosedError", () => {
   assertThrows(() => m.info(), ClosedError);
 });
 
+kernelTest("BpfMap: a closed map never reaches a map that reuses its fd number", () => {
+  const m = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  const fd = m.fd;
+  m.close();
+  using other = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  assertEquals(other.fd, fd, "the kernel hands out the lowest free fd again");
+  const out = new Uint8Array(8);
+  assertThrows(() => m.update(1, 5n), ClosedError);
+  assertThrows(() => m.update(1, 5n, UpdateFlags.NoExist), ClosedError);
+  assertThrows(() => m.lookupInto(1, out), ClosedError);
+  assertThrows(() => m.lookupBytes(1), ClosedError);
+  assertThrows(() => m.lookupAndDelete(1), ClosedError);
+  assertThrows(() => m.delete(1), ClosedError);
+  assertEquals(other.nextKey(), undefined, "nothing was written to the other map");
+  other.update(1, 6n);
+  assertThrows(() => m.delete(1), ClosedError);
+  assertEquals(u64(other.lookup(1)!), 6n, "nor deleted from it");
+});
+
+kernelTest("BpfMap: bigint values are stored modulo 2^64, flags reset between calls", () => {
+  using m = BpfMap.create(spec(MapType.Hash, 4, 8, 4));
+  m.update(1, -1n);
+  assertEquals(u64(m.lookup(1)!), 2n ** 64n - 1n);
+  m.update(1, 2n ** 64n + 5n);
+  assertEquals(u64(m.lookup(1)!), 5n);
+  assertThrows(() => m.update(1, 7n, UpdateFlags.NoExist), KeyExistError);
+  m.update(1, 7n); // no flags: BPF_ANY again
+  assertThrows(() => m.update(2, 8n, UpdateFlags.Exist), KeyNotExistError);
+  m.update(2, 8n);
+  assertEquals([u64(m.lookup(1)!), u64(m.lookup(2)!)], [7n, 8n]);
+});
+
 kernelTest("BpfMap: info, fromId, clone, name", () => {
   using m = BpfMap.create(
     new MapSpec({
@@ -221,4 +253,68 @@ Deno.test("BpfMap: a kernel without the map type gives NotSupportedError", () =>
   } finally {
     restore();
   }
+});
+
+kernelTest("BpfMap.create: writes spec contents and freezes, unless told not to", async () => {
+  await assertNoFdLeak(() => {
+    const contents = [{ key: 1, value: 10n }, { key: u32(2), value: new Uint8Array(8).fill(1) }];
+    using h = BpfMap.create(new MapSpec({ ...spec(MapType.Hash, 4, 8, 4), contents }));
+    assertEquals(u64(h.lookup(1)!), 10n);
+    assertEquals(u64(h.lookup(2)!), 0x0101010101010101n);
+    assertEquals([...h.keys()].length, 2);
+
+    using frozen = BpfMap.create(
+      new MapSpec({ ...spec(MapType.Array, 4, 8, 4), contents, freeze: true }),
+    );
+    assertEquals(u64(frozen.lookup(1)!), 10n);
+    assertThrows(() => frozen.update(0, 1n), PermissionError, "frozen");
+
+    // Left to the caller: nothing written, not frozen.
+    using bare = BpfMap.create(
+      new MapSpec({ ...spec(MapType.Array, 4, 8, 4), contents, freeze: true }),
+      { contents: false },
+    );
+    assertEquals(u64(bare.lookup(1)!), 0n);
+    bare.update(0, 1n);
+
+    // Maps of maps take the inner map itself.
+    using inner = BpfMap.create(spec(MapType.Array, 4, 4, 1));
+    using outer = BpfMap.create(
+      new MapSpec({
+        ...spec(MapType.ArrayOfMaps, 4, 4, 2),
+        innerMap: spec(MapType.Array, 4, 4, 1),
+        contents: [{ key: 1, value: inner }],
+      }),
+    );
+    assertEquals(asU32(outer.lookup(1)!), inner.info().id);
+  });
+});
+
+kernelTest("BpfMap.create: bad contents throw and close the new map", async () => {
+  await assertNoFdLeak(() => {
+    const bad = [{ key: 1, value: new Uint8Array(3) }];
+    assertThrows(
+      () => BpfMap.create(new MapSpec({ ...spec(MapType.Hash, 4, 8, 4), contents: bad })),
+      RangeError,
+    );
+    assertThrows(
+      () =>
+        BpfMap.create(
+          new MapSpec({ ...spec(MapType.Array, 4, 8, 2), contents: [{ key: 5, value: 1n }] }),
+        ),
+      SyscallError,
+      "E2BIG",
+    );
+    assertThrows(
+      () =>
+        BpfMap.create(
+          new MapSpec({
+            ...spec(MapType.ProgramArray, 4, 4, 2),
+            contents: [{ key: 0, value: "prog" }],
+          }),
+        ),
+      TypeError,
+      "collection",
+    );
+  });
 });

@@ -9,6 +9,9 @@ import {
 } from "../../prog/mod.ts";
 import { BpfMap, MapSpec, MapType, PinType } from "../../map/mod.ts";
 import { VerifierError } from "../../errors.ts";
+import { Struct } from "../../btf/mod.ts";
+import { BtfHandle } from "../../btf/handle.ts";
+import { parseCollectionSpec } from "../../elf/mod.ts";
 import { assertNoFdLeak, ensureBpffs, kernelTest, openFdCount } from "../_harness.ts";
 
 const { R0, R1, R2, R3, Mov, Return, LoadMem, LoadMapValue, LoadMapPtr, Call, JEq } = asm;
@@ -218,3 +221,40 @@ kernelTest("newCollection: map replacements and maps pinned by name", () => {
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+kernelTest(
+  "newCollection: BTF written for an earlier load is not reused once a type changed",
+  async () => {
+    const bytes = Deno.readFileSync(new URL("../../testdata/maps_globals-el.o", import.meta.url));
+    const spec = parseCollectionSpec(bytes);
+    const kernelMember = (coll: { maps: Record<string, BpfMap> }) => {
+      using h = BtfHandle.fromId(coll.maps.events_by_pid.info().btfId);
+      const ev = h.spec().typeByName("event", Struct)!;
+      return ev.members.map((m) => m.name);
+    };
+    await assertNoFdLeak(() => {
+      const only = ["on_getpid"];
+      let before: string[];
+      {
+        using coll = newCollection(spec, { only });
+        before = kernelMember(coll);
+      }
+      {
+        // The same spec again: the same BTF (written once, reused).
+        using coll = newCollection(spec, { only });
+        assertEquals(kernelMember(coll), before);
+      }
+      const ev = spec.types!.typeByName("event", Struct)!;
+      const old = ev.members[0].name;
+      ev.members[0].name = old + "_renamed";
+      try {
+        using coll = newCollection(spec, { only });
+        assertEquals(kernelMember(coll), [old + "_renamed", ...before.slice(1)]);
+      } finally {
+        ev.members[0].name = old;
+      }
+      using coll = newCollection(spec.copy(), { only });
+      assertEquals(kernelMember(coll), before);
+    });
+  },
+);
