@@ -98,7 +98,10 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   return ctx.btf.typeById(all[0]) as Datasec;
 }
 
-/** The symbols defined in `section`, sorted by value (then by table index). */
+/**
+ * The symbols defined in `section`, sorted by value (then by table index), without section
+ * and file symbols.
+ */
 export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
   let by = ctx.bySection;
   if (!by) {
@@ -106,7 +109,10 @@ export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
     const count = ctx.elf.sections.length;
     by = [];
     for (const s of ctx.symbols) {
-      if (s.index === 0 || s.section >= count) continue;
+      // Section and file symbols name no variable, map or function: no caller wants them.
+      if (s.index === 0 || s.section >= count || s.type === SECTION_SYMBOL || s.type === 4) {
+        continue;
+      }
       const list = by[s.section];
       if (list) list.push(s);
       else by[s.section] = [s];

@@ -317,7 +317,7 @@ export class ElfFile {
       const v = (BigInt(hi) << 32n) | BigInt(lo);
       throw new FormatError(`ELF: ${what} ${v} is out of range`, offset);
     }
-    return hi * 0x100000000 + lo;
+    return hi === 0 ? lo : hi * 0x100000000 + lo;
   }
 
   /**
@@ -535,6 +535,7 @@ export class ElfFile {
     const symbolCount = this.symbols().length;
     const out: Relocation[] = [];
     const little = this.#little;
+    if (rel.size <= 4 * RELA_SIZE) return this.#fewRelocations(rel, isRela, symbolCount);
     const w = this.#words(rel.offset, rel.size);
     for (let k = 0, o = rel.offset; k < rel.size / 4; k += size / 4, o += size) {
       // r_info: the symbol index in the high 32 bits, the type in the low 32.
@@ -550,6 +551,31 @@ export class ElfFile {
         symbol,
         type,
         addend: isRela ? this.#view.getBigInt64(o + 16, little) : 0n,
+      });
+    }
+    return out;
+  }
+
+  /**
+   * {@linkcode relocations} of a section of a few entries (most code sections have one or
+   * two), read in place: copying them into aligned words costs more than the reads.
+   */
+  #fewRelocations(rel: Section, isRela: boolean, symbolCount: number): Relocation[] {
+    const out: Relocation[] = [];
+    const little = this.#little;
+    const view = this.#view;
+    const size = isRela ? RELA_SIZE : REL_SIZE;
+    for (let o = rel.offset; o < rel.offset + rel.size; o += size) {
+      const symbol = view.getUint32(little ? o + 12 : o + 8, little);
+      const type = view.getUint32(little ? o + 8 : o + 12, little);
+      if (symbol >= symbolCount) {
+        throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
+      }
+      out.push({
+        offset: this.#u64(o, "relocation offset"),
+        symbol,
+        type,
+        addend: isRela ? view.getBigInt64(o + 16, little) : 0n,
       });
     }
     return out;
