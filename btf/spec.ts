@@ -117,6 +117,13 @@ export interface RawBtf {
 export interface ParseOptions {
   /** The base spec of split BTF (module BTF on top of vmlinux). */
   base?: Spec;
+  /**
+   * Where the spec gets the memory it keeps besides `bytes` (its index of types, and the
+   * type words when they must be byte-swapped): fresh zeroed bytes of the given length.
+   * A caller that parses many small specs can hand out pieces of one larger buffer, as an
+   * ArrayBuffer of its own costs more than parsing a small spec. Default: a new Uint8Array.
+   */
+  allocate?: (byteLength: number) => Uint8Array;
 }
 
 /** Words after the 12-byte common part that every type of a kind has; -1 for no kind. */
@@ -134,14 +141,20 @@ for (let k = 1; k <= MAX_KIND; k++) {
  * building, so that the optimizing compiler handles it cheaply; on failure it returns the
  * word where the bad type starts. References and strings are checked by `Spec.validate`.
  */
-function indexTypes(w: Uint32Array): { offsets: Uint32Array; error?: number } {
+function indexTypes(
+  w: Uint32Array,
+  allocate: ((byteLength: number) => Uint8Array) | undefined,
+): { offsets: Uint32Array; error?: number } {
   const n = w.length;
   // The info word read as two 16-bit halves: small integers in every tier of V8, where a
   // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const hi = HOST_LITTLE ? 1 : 0;
-  // Every type takes at least 3 words; most take more, so start smaller and grow.
-  let offsets = new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64));
+  // Every type takes at least 3 words; most take more, so start smaller and grow, unless
+  // the caller's memory is cheap enough to take the most there can be at once.
+  let offsets = allocate === undefined
+    ? new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64))
+    : words32(allocate, Math.floor(n / 3));
   let count = 0;
   let o = 0;
   while (o < n) {
@@ -161,6 +174,13 @@ function indexTypes(w: Uint32Array): { offsets: Uint32Array; error?: number } {
     o = end;
   }
   return { offsets: offsets.subarray(0, count) };
+}
+
+/** `count` zeroed 32-bit words from `allocate`, or fresh ones if it gives unaligned bytes. */
+function words32(allocate: (byteLength: number) => Uint8Array, count: number): Uint32Array {
+  const b = allocate(count * 4);
+  if (b.byteLength < count * 4 || b.byteOffset % 4 !== 0) return new Uint32Array(count);
+  return new Uint32Array(b.buffer, b.byteOffset, count);
 }
 
 /**
@@ -227,7 +247,9 @@ export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
   if (little === HOST_LITTLE && (bytes.byteOffset + typeStart) % 4 === 0) {
     words = new Uint32Array(bytes.buffer, bytes.byteOffset + typeStart, typeLen >>> 2);
   } else {
-    words = new Uint32Array(typeLen >>> 2);
+    words = options.allocate
+      ? words32(options.allocate, typeLen >>> 2)
+      : new Uint32Array(typeLen >>> 2);
     for (let i = 0, p = typeStart; i < words.length; i++, p += 4) words[i] = v.getUint32(p, little);
   }
   return new Spec(
@@ -237,6 +259,7 @@ export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
     base,
     typeStart,
     strStart,
+    options.allocate,
   );
 }
 
@@ -278,6 +301,7 @@ export class Spec implements Iterable<Type> {
     base: Spec | undefined,
     typeStart: number,
     strStart: number,
+    allocate?: (byteLength: number) => Uint8Array,
   ) {
     this.#words = words;
     this.#strings = strings;
@@ -287,7 +311,7 @@ export class Spec implements Iterable<Type> {
     this.#strBase = base ? base.stringsLength : 0;
     this.#typeStart = typeStart;
     this.#strStart = strStart;
-    this.#offsets = this.#index();
+    this.#offsets = this.#index(allocate);
     this.#count = this.#offsets.length;
   }
 
@@ -615,8 +639,8 @@ export class Spec implements Iterable<Type> {
    * whether its kind is known and whether its records fit. References and strings are
    * checked by {@linkcode Spec.validate}, before anything follows them.
    */
-  #index(): Uint32Array {
-    const r = indexTypes(this.#words);
+  #index(allocate: ((byteLength: number) => Uint8Array) | undefined): Uint32Array {
+    const r = indexTypes(this.#words, allocate);
     if (r.error !== undefined) {
       const w = this.#words;
       const o = r.error;

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { Instructions } from "../asm/mod.ts";
+import { HOST_BYTE_ORDER, Instructions } from "../asm/mod.ts";
 import { indexExtInfos, parseSpec } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
@@ -188,12 +188,21 @@ function convention(name: string): SectionConvention {
 function readObject(elf: ElfFile): ObjectContext {
   const symbols = elf.symbols();
   const btfSection = elf.section(".BTF");
+  if (btfSection?.type === SectionType.NoBits) {
+    // Zeros are no BTF; better said now than after making a copy of its size.
+    throw new FormatError('ELF: section ".BTF" has no bytes in the file', 0);
+  }
   const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-  // Sized for every copy the spec keeps: BTF, `.BTF.ext`, code, global data and map keys.
-  let arenaSize = (btfSection ? align8(btfSection.size) : 0) +
-    (extInFile ? align8(extSection.size) : 0);
+  // Sized for every copy the spec keeps: BTF and its index of types (at most a word per
+  // three of types, and a byte-swapped copy of them for a foreign byte order), `.BTF.ext`,
+  // code, global data and map keys.
+  let arenaSize = btfSection
+    ? align8(btfSection.size) + align8(Math.floor(btfSection.size / 12) * 4) +
+      (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(btfSection.size))
+    : 0;
+  if (extInFile) arenaSize += align8(extSection.size);
   for (const s of elf.sections) {
     if (isProgramSection(s)) arenaSize += align8(s.size);
     if (s.size === 0 || dataSectionKind(s) === undefined) continue;
@@ -214,7 +223,7 @@ function readObject(elf: ElfFile): ObjectContext {
     const btfData = elf.data(btfSection);
     const copy = take(ctx, btfData.length);
     copy.set(btfData);
-    const btf = ctx.btf = parseSpec(copy);
+    const btf = ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
     if (extSection) {
       const extData = elf.data(extSection);
       const extBytes = extInFile ? take(ctx, extData.length) : extData;
