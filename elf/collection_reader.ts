@@ -125,12 +125,14 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     // Annotating waits for the first program built; a record that misses an instruction
     // is reported now.
     if (ctx.ext !== undefined) checkExtRecords(ctx, ctx.ext, p);
-    for (const f of splitFunctions(p)) {
+    const first = all.length;
+    splitFunctions(p, all);
+    for (let k = first; k < all.length; k++) {
+      const f = all[k];
       const { name } = f;
       if (Object.hasOwn(programs, name) || subprograms.has(name)) {
         throw new FormatError(`ELF: two functions "${name}"`, 0);
       }
-      all.push(f);
       if (!isEntryFunction(f)) {
         subprograms.set(name, f);
         continue;

@@ -561,22 +561,23 @@ export class ElfFile {
    * two), read in place: copying them into aligned words costs more than the reads.
    */
   #fewRelocations(rel: Section, isRela: boolean, symbolCount: number): Relocation[] {
-    const out: Relocation[] = [];
     const little = this.#little;
     const view = this.#view;
     const size = isRela ? RELA_SIZE : REL_SIZE;
-    for (let o = rel.offset; o < rel.offset + rel.size; o += size) {
+    // Sized first: a pushed-to array reserves room for 17.
+    const out: Relocation[] = new Array(rel.size / size);
+    for (let i = 0, o = rel.offset; o < rel.offset + rel.size; i++, o += size) {
       const symbol = view.getUint32(little ? o + 12 : o + 8, little);
       const type = view.getUint32(little ? o + 8 : o + 12, little);
       if (symbol >= symbolCount) {
         throw new FormatError(`ELF: relocation names symbol ${symbol} of ${symbolCount}`, o + 8);
       }
-      out.push({
+      out[i] = {
         offset: this.#u64(o, "relocation offset"),
         symbol,
         type,
         addend: isRela ? view.getBigInt64(o + 16, little) : 0n,
-      });
+      };
     }
     return out;
   }

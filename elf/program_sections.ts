@@ -98,8 +98,14 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     }
     throw e;
   }
-  const symbols: ElfSymbol[] = [];
-  for (const s of symbolsIn(ctx, section)) if (s.type === SymbolType.Func) symbols.push(s);
+  const inSection = symbolsIn(ctx, section);
+  // Sized first: a pushed-to array reserves room for 17.
+  let n = 0;
+  for (const s of inSection) if (s.type === SymbolType.Func) n++;
+  const symbols: ElfSymbol[] = new Array(n);
+  for (let i = 0, k = 0; k < n; i++) {
+    if (inSection[i].type === SymbolType.Func) symbols[k++] = inSection[i];
+  }
   let end = 0;
   for (const s of symbols) {
     if (s.value % 8 !== 0 || s.value >= section.size || code[s.value] === 0) {
@@ -199,9 +205,11 @@ export function checkExtRecords(ctx: ObjectContext, ext: ExtIndex, p: ProgramSec
   });
 }
 
-/** Cuts a section into its functions. */
-export function splitFunctions(p: ProgramSection): ElfFunction[] {
-  const out: ElfFunction[] = [];
+/**
+ * Cuts a section into its functions, appended to `out` (one list for every section: most
+ * sections hold one function, and an array per section costs more than the function).
+ */
+export function splitFunctions(p: ProgramSection, out: ElfFunction[]): void {
   const { symbols, section } = p;
   for (let k = 0; k < symbols.length; k++) {
     const s = symbols[k];
@@ -224,7 +232,6 @@ export function splitFunctions(p: ProgramSection): ElfFunction[] {
     f.hidden = hidden && !isEntryFunction(f);
     out.push(f);
   }
-  return out;
 }
 
 /**
