@@ -22,19 +22,16 @@ import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
-import {
-  Array as ArrayType,
-  Enum,
-  Float,
-  Int,
-  Pointer,
-  Struct,
-  type Type,
-  Union,
-} from "../btf/types.ts";
-import { sizeof, underlyingType } from "../btf/helpers.ts";
+import { Int, type Type } from "../btf/types.ts";
+import { sizeof } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
-import { type Codec, codecFor, hasKernelManagedFields, isBtfType } from "./codec.ts";
+import {
+  type Codec,
+  codecFor,
+  hasKernelManagedFields,
+  hasValueRepresentation,
+  isBtfType,
+} from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 import { requireMapType } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
@@ -857,19 +854,20 @@ export class BpfMap {
     }
     this.#setValue(value);
     // The kernel reads the value to test from the value pointer of BPF_MAP_LOOKUP_ELEM.
-    const attr = this.#attr.u32(0, this.fd).pointer(8, null).pointer(16, this.#value).u64(24, 0n);
-    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, attr);
-    if (r === NEG_ENOENT) return false;
-    if (r < 0) throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
-    return true;
+    return this.#keylessCall(BpfCmd.MAP_LOOKUP_ELEM);
   }
 
   #keyless(cmd: number): unknown {
+    return this.#keylessCall(cmd) ? this.#valueOut() : undefined;
+  }
+
+  /** A keyless element command on the value buffer; false when the kernel says ENOENT. */
+  #keylessCall(cmd: number): boolean {
     const attr = this.#attr.u32(0, this.fd).pointer(8, null).pointer(16, this.#value).u64(24, 0n);
     const r = bpfErrno(cmd, attr);
-    if (r === -Errno.ENOENT) return undefined;
+    if (r === NEG_ENOENT) return false;
     if (r < 0) throw bpfError(cmd, -r);
-    return this.#valueOut();
+    return true;
   }
 
   /**
@@ -1006,11 +1004,7 @@ function specCodecs(spec: MapSpec): () => Codecs {
 /** Types a codec can be made for: sized scalars, pointers, arrays and structs or unions. */
 function checkTypeSize(spec: MapSpec, type: unknown, size: number, what: string): void {
   if (!isBtfType(type) || size === 0) return;
-  const t = underlyingType(type as Type);
-  if (
-    !(t instanceof Int || t instanceof Enum || t instanceof Float || t instanceof Pointer ||
-      t instanceof ArrayType || t instanceof Struct || t instanceof Union)
-  ) return;
+  if (!hasValueRepresentation(type as Type)) return;
   let n: number;
   try {
     n = sizeof(type as Type);

@@ -162,6 +162,17 @@ export function decodeValue(codec: Codec, bytes: Uint8Array): unknown {
   return codec.decode(new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength), bytes, 0);
 }
 
+/**
+ * Whether `type` has a value representation: the kinds {@linkcode codecFor} builds a codec
+ * for (sized scalars, pointers, arrays, structs and unions, behind typedefs and qualifiers).
+ * A map checks such a type's size at create time and builds the codec on first use.
+ */
+export function hasValueRepresentation(type: Type): boolean {
+  const t = underlyingType(type);
+  return t instanceof Int || t instanceof Enum || t instanceof Float || t instanceof Pointer ||
+    t instanceof ArrayType || t instanceof Struct || t instanceof Union;
+}
+
 function build(type: Type, depth: number): Codec {
   if (depth > MAX_DEPTH) throw new RangeError(`Type nesting too deep (or cyclic): ${type}`);
   const have = cache.get(type);
