@@ -122,8 +122,7 @@ export function parseUsdtArg(spec: string): UsdtArg {
   const op = m[3];
   let r: RegExpExecArray | null;
   if ((r = /^\$(-?(?:0x[0-9a-fA-F]+|\d+))$/.exec(op))) {
-    const n = BigInt(r[1].replace(/^-/, ""));
-    const value = r[1].startsWith("-") ? -n : n;
+    const value = signedBigInt(r[1]);
     if (value < -(1n << 63n) || value >= 1n << 64n) {
       throw new UsdtArgError("USDT constant does not fit 64 bits", spec);
     }
@@ -138,9 +137,7 @@ export function parseUsdtArg(spec: string): UsdtArg {
     return { spec, kind: "reg", size, signed, register: r[1], ptRegsOffset: reg(r[1]), value: 0n };
   }
   if ((r = /^(-?(?:0x[0-9a-fA-F]+|\d+))?\(%([a-z0-9]+)\)$/.exec(op))) {
-    const text = r[1] ?? "0";
-    const n = BigInt(text.replace(/^-/, ""));
-    const value = text.startsWith("-") ? -n : n;
+    const value = signedBigInt(r[1] ?? "0");
     if (value < -(1n << 63n) || value >= 1n << 63n) {
       throw new UsdtArgError("USDT memory offset does not fit 64 bits", spec);
     }
@@ -155,6 +152,12 @@ export function parseUsdtArg(spec: string): UsdtArg {
     };
   }
   throw new UsdtArgError(`Unsupported USDT argument operand "${op}"`, spec);
+}
+
+/** A decimal or `0x` number with an optional `-` (which `BigInt()` refuses before `0x`). */
+function signedBigInt(text: string): bigint {
+  const n = BigInt(text.replace(/^-/, ""));
+  return text.startsWith("-") ? -n : n;
 }
 
 /** Parses the space-separated argument string of a probe. */
@@ -309,9 +312,7 @@ export function attachUsdt(
           id = allocateSpecId(mapId, specs.maxEntries);
           allocated.push(id);
           byArgs.set(key, id);
-          const k = new Uint8Array(4);
-          new DataView(k.buffer).setUint32(0, id, asm.HOST_BYTE_ORDER === "little");
-          specs.update(k, encodeUsdtSpec(p.args, cookie ?? 0n));
+          specs.update(id, encodeUsdtSpec(p.args, cookie ?? 0n));
         }
         specIds.push(id);
       }
