@@ -83,8 +83,21 @@ export function linkCommandError(
 }
 
 /** What EPERM from BPF_LINK_UPDATE means when the caller named what it expects to replace. */
-export const EXPECTED_MISMATCH =
-  "the link does not hold the expected program or map (BPF_F_REPLACE)";
+const EXPECTED_MISMATCH = "the link does not hold the expected program or map (BPF_F_REPLACE)";
+
+/**
+ * BPF_LINK_UPDATE: link `linkFd` gets the program (or struct_ops map) `newFd`, only if it
+ * holds `expectedFd` when that is given (`BPF_F_REPLACE`).
+ */
+export function linkUpdate(linkFd: number, newFd: number, expectedFd?: number): void {
+  const attr = new Attr().u32(0, linkFd).u32(4, newFd);
+  if (expectedFd !== undefined) attr.u32(8, BPF_F_REPLACE).u32(12, expectedFd);
+  const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
+  if (r < 0) {
+    const reason = expectedFd !== undefined ? EXPECTED_MISMATCH : undefined;
+    throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE", undefined, reason);
+  }
+}
 
 /**
  * A kernel bpf_link, owned through its file descriptor. Every attach function that gets a
@@ -145,13 +158,7 @@ export class RawLink implements Link {
 
   /** Replaces the program with BPF_LINK_UPDATE, atomically. */
   update(program: Program, options: LinkUpdateOptions = {}): void {
-    const attr = new Attr().u32(0, this.fd).u32(4, program.fd);
-    if (options.expected) attr.u32(8, BPF_F_REPLACE).u32(12, options.expected.fd);
-    const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
-    if (r < 0) {
-      const reason = options.expected ? EXPECTED_MISMATCH : undefined;
-      throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE", undefined, reason);
-    }
+    linkUpdate(this.fd, program.fd, options.expected?.fd);
   }
 
   /** Detaches the program (BPF_LINK_DETACH); the fd stays open until `close()`. */

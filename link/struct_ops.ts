@@ -6,12 +6,12 @@
  * @module
  */
 
-import { Attr, BpfCmd, bpfErrno } from "../ffi.ts";
+import { Attr } from "../ffi.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
 import { MapType, mapTypeName } from "../map/map_type.ts";
 import { LinkCreate, linkCreate } from "./_link_create.ts";
-import { EXPECTED_MISMATCH, linkCommandError, RawLink } from "./link.ts";
+import { linkUpdate, RawLink } from "./link.ts";
 
 /** A registered struct_ops map. */
 export class StructOpsLink extends RawLink {
@@ -23,13 +23,7 @@ export class StructOpsLink extends RawLink {
    */
   updateMap(map: BpfMap, expected?: BpfMap): void {
     checkLinkable(map);
-    const attr = new Attr().u32(0, this.fd).u32(4, map.fd);
-    if (expected) attr.u32(8, 1 << 2).u32(12, expected.fd);
-    const r = bpfErrno(BpfCmd.LINK_UPDATE, attr);
-    if (r < 0) {
-      const reason = expected ? EXPECTED_MISMATCH : undefined;
-      throw linkCommandError(BpfCmd.LINK_UPDATE, -r, "BPF_LINK_UPDATE", undefined, reason);
-    }
+    linkUpdate(this.fd, map.fd, expected?.fd);
   }
 }
 

@@ -56,6 +56,8 @@ export function kernelVersionCode(release?: string): number {
 
 const BPF_PROG_TYPE_TRACEPOINT = 5;
 const BPF_FUNC_GET_ATTACH_COOKIE = 174;
+/** `call bpf_get_attach_cookie`, encoded. */
+const CALL_GET_ATTACH_COOKIE = [0x85, 0, 0, 0, BPF_FUNC_GET_ATTACH_COOKIE, 0, 0, 0];
 
 /**
  * BPF cookies (`bpf_get_attach_cookie`), asked as libbpf asks: whether the verifier lets a
@@ -65,18 +67,7 @@ const BPF_FUNC_GET_ATTACH_COOKIE = 174;
 export const bpfCookie = feature(
   "BPF cookie",
   "5.15",
-  // call bpf_get_attach_cookie; exit
-  () =>
-    probeProgramLoad(BPF_PROG_TYPE_TRACEPOINT, [
-      0x85,
-      0,
-      0,
-      0,
-      BPF_FUNC_GET_ATTACH_COOKIE,
-      0,
-      0,
-      0,
-    ]),
+  () => probeProgramLoad(BPF_PROG_TYPE_TRACEPOINT, CALL_GET_ATTACH_COOKIE),
 );
 
 /** The x86-64 syscall entry wrapper's name; other architectures have other prefixes. */
