@@ -13,8 +13,16 @@
  * - a leading `?` (`SEC("?kprobe/foo")`) is not part of the name: it only marks the program
  *   as not loaded by default.
  *
+ * Names that match nothing that way get a second chance, as legacy names: every exact
+ * pattern then matches as a plain prefix (`socket/1`, `socket_filter`, `xdp_prog`,
+ * `classifier/ingress`, `sk_lookup/x`), which is how libbpf before 1.0 read most of them
+ * (its `SEC_SLOPPY_PFX`) and how cilium/ebpf still reads them all. The table also keeps the
+ * few names libbpf 1.0 dropped (`xdp_devmap/`, `xdp_cpumap/`) and cilium/ebpf's `seccomp`.
+ * Such a match says `legacy: true`; libbpf 1.x would refuse the program.
+ *
  * A section that matches nothing gives an unspecified program rather than an error, as in
- * cilium/ebpf: the caller may still set the type by hand before loading.
+ * cilium/ebpf: an inspector can still read it, and the caller may set the type by hand;
+ * loading it as it is fails before any syscall.
  *
  * @module
  */
@@ -126,6 +134,8 @@ export interface SectionDefinition {
   readonly kind: SectionKind;
   /** Flags of matching sections. */
   readonly flags: Readonly<SectionFlags>;
+  /** A name libbpf 1.0 dropped (or never had) that older loaders and cilium/ebpf accept. */
+  readonly legacy: boolean;
 }
 
 /** What libbpf's conventions make of one section name: see {@linkcode sectionConvention}. */
@@ -149,6 +159,11 @@ export interface SectionConvention {
   attachTo: string;
   /** False when the name starts with `?`: libbpf then does not load the program by default. */
   autoload: boolean;
+  /**
+   * True when only a legacy reading gives the name a meaning: a legacy row of the table, or
+   * an exact pattern matched as a prefix (`socket/1` as `socket`). libbpf 1.x refuses it.
+   */
+  legacy: boolean;
   /**
    * True when libbpf's skeleton attach (`bpf_object__attach_skeleton`) would attach the
    * program from its section name alone: probes and tracepoints that name a target, and
@@ -177,6 +192,8 @@ const SLEEPABLE = 1 << 3;
 const XDP_FRAGS = 1 << 4;
 const USDT = 1 << 5;
 const RETPROBE = 1 << 6;
+/** Not a bit of libbpf's: a row for a legacy name. */
+const LEGACY = 1 << 7;
 
 function row(
   pattern: string,
@@ -190,6 +207,7 @@ function row(
     programType,
     attachType,
     kind,
+    legacy: (bits & LEGACY) !== 0,
     flags: Object.freeze({
       sleepable: (bits & SLEEPABLE) !== 0,
       xdpFrags: (bits & XDP_FRAGS) !== 0,
@@ -327,6 +345,11 @@ export const sectionDefinitions: readonly SectionDefinition[] = Object.freeze([
   row("struct_ops.s+", P.StructOps, A.None, "struct_ops", SLEEPABLE),
   row("sk_lookup", P.SkLookup, A.SkLookup, "netns", ATTACHABLE),
   row("netfilter", P.Netfilter, A.Netfilter, "netfilter", NONE),
+  // Legacy names, after libbpf's rows: XDP for a devmap or cpumap entry as libbpf 0.x spelled
+  // it (before `xdp/devmap`), and cilium/ebpf's early alias of a socket filter.
+  row("xdp_devmap/", P.XDP, A.XDPDevMap, "xdp", ATTACHABLE | LEGACY),
+  row("xdp_cpumap/", P.XDP, A.XDPCPUMap, "xdp", ATTACHABLE | LEGACY),
+  row("seccomp", P.SocketFilter, A.None, "socket", LEGACY),
 ]);
 
 // Hook families whose libbpf attach function needs a target in the section name.
@@ -371,6 +394,13 @@ function match(name: string, pattern: string): string | undefined {
   return name === pattern ? "" : undefined;
 }
 
+/** The legacy reading of an exact pattern: a plain prefix, whatever follows ignored. */
+function matchLegacy(name: string, pattern: string): string | undefined {
+  const last = pattern[pattern.length - 1];
+  if (last === "/" || last === "+") return undefined;
+  return name.startsWith(pattern) ? "" : undefined;
+}
+
 /**
  * What libbpf's SEC() conventions make of an ELF section name: program type, expected attach
  * type, attach target and flags. Unknown names give `ProgramType.Unspecified` and
@@ -389,24 +419,13 @@ export function sectionConvention(sectionName: string): SectionConvention {
   // libbpf forgets a leading "?" once it has noted that the program is not autoloaded.
   const autoload = !sectionName.startsWith("?");
   const name = autoload ? sectionName : sectionName.slice(1);
-  for (const def of sectionDefinitions) {
-    const attachTo = match(name, def.pattern);
-    if (attachTo === undefined) continue;
-    const autoAttach = AUTO_ATTACH_ALWAYS.has(def.kind) ||
-      (AUTO_ATTACH_WITH_TARGET.has(def.kind) && attachTo !== "");
-    return {
-      sectionName,
-      pattern: def.pattern,
-      kind: def.kind,
-      programType: def.programType,
-      attachType: def.attachType,
-      attachTo,
-      autoload,
-      autoAttach,
-      programFlags: (def.flags.sleepable ? BPF_F_SLEEPABLE : 0) |
-        (def.flags.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0),
-      flags: { ...def.flags },
-    };
+  // libbpf's reading first, so that no legacy prefix shadows a name libbpf knows.
+  for (const matcher of [match, matchLegacy]) {
+    for (const def of sectionDefinitions) {
+      const attachTo = matcher(name, def.pattern);
+      if (attachTo === undefined) continue;
+      return matched(sectionName, def, attachTo, autoload, def.legacy || matcher !== match);
+    }
   }
   return {
     sectionName,
@@ -416,6 +435,7 @@ export function sectionConvention(sectionName: string): SectionConvention {
     attachType: AttachType.None,
     attachTo: "",
     autoload,
+    legacy: false,
     autoAttach: false,
     programFlags: 0,
     flags: {
@@ -427,5 +447,30 @@ export function sectionConvention(sectionName: string): SectionConvention {
       expectedAttachTypeOptional: false,
       usdt: false,
     },
+  };
+}
+
+function matched(
+  sectionName: string,
+  def: SectionDefinition,
+  attachTo: string,
+  autoload: boolean,
+  legacy: boolean,
+): SectionConvention {
+  const autoAttach = AUTO_ATTACH_ALWAYS.has(def.kind) ||
+    (AUTO_ATTACH_WITH_TARGET.has(def.kind) && attachTo !== "");
+  return {
+    sectionName,
+    pattern: def.pattern,
+    kind: def.kind,
+    programType: def.programType,
+    attachType: def.attachType,
+    attachTo,
+    autoload,
+    legacy,
+    autoAttach,
+    programFlags: (def.flags.sleepable ? BPF_F_SLEEPABLE : 0) |
+      (def.flags.xdpFrags ? BPF_F_XDP_HAS_FRAGS : 0),
+    flags: { ...def.flags },
   };
 }

@@ -16,7 +16,7 @@ import { programTypeName } from "../../prog/program_type.ts";
 // The documented table.
 
 /** Flag letters: S sleepable, F xdp frags, R retprobe, B attach BTF, A attachable,
- * O expected attach type optional, U usdt. */
+ * O expected attach type optional, U usdt; L marks a legacy row (not libbpf 1.x's). */
 type Row = [
   pattern: string,
   progType: string,
@@ -128,7 +128,25 @@ const TABLE: Row[] = [
   ["struct_ops.s+", "STRUCT_OPS", "", "struct_ops", "S"],
   ["sk_lookup", "SK_LOOKUP", "SK_LOOKUP", "netns", "A"],
   ["netfilter", "NETFILTER", "NETFILTER", "netfilter", ""],
+  // libbpf 0.x's names for XDP in a devmap or cpumap (SEC_DEPRECATED there, gone in 1.0), and
+  // cilium/ebpf's early socket filter alias.
+  ["xdp_devmap/", "XDP", "XDP_DEVMAP", "xdp", "AL"],
+  ["xdp_cpumap/", "XDP", "XDP_CPUMAP", "xdp", "AL"],
+  ["seccomp", "SOCKET_FILTER", "", "socket", "L"],
 ];
+
+/** Whether a pattern is exact (no `+` or `/` suffix): only those match as legacy prefixes. */
+function isExact(pattern: string): boolean {
+  return !pattern.endsWith("+") && !pattern.endsWith("/");
+}
+
+/**
+ * The pattern a name matches only as a legacy prefix: the first exact pattern of the table
+ * that starts the name (cilium/ebpf's reading, a superset of libbpf 0.x's SEC_SLOPPY_PFX).
+ */
+function legacyPrefixOf(name: string): string | undefined {
+  return TABLE.find(([p]) => isExact(p) && name.startsWith(p))?.[0];
+}
 
 /**
  * Patterns that libbpf gained after 1.1 (Debian's oracle): libbpf 1.1 answers -ESRCH for
@@ -225,6 +243,7 @@ function check(name: string, row: Row, attachTo: string): void {
     attachType: attachType(attach) as SectionConvention["attachType"],
     attachTo,
     autoload: !name.startsWith("?"),
+    legacy: letters.includes("L"),
     autoAttach: got.autoAttach, // checked on its own below
     programFlags: (flags.sleepable ? 16 : 0) | (flags.xdpFrags ? 32 : 0),
     flags,
@@ -235,6 +254,7 @@ function check(name: string, row: Row, attachTo: string): void {
 /** The section names each row is walked with, and the attachTo each should give. */
 function namesOf(row: Row): [name: string, attachTo: string][] {
   const pattern = row[0];
+  if (pattern.endsWith("/")) return [[`${pattern}x`, "x"], [`${pattern}a/b`, "a/b"]];
   if (!pattern.endsWith("+")) return [[pattern, ""]];
   const prefix = pattern.slice(0, -1);
   const targets = TARGETS[row[3]] ?? ["x"];
@@ -264,17 +284,110 @@ Deno.test("section conventions: every pattern, exact and with extras, with and w
   assert(n > 400, `${n} names`);
 });
 
-Deno.test("section conventions: exact patterns take no extras, + patterns need a '/'", () => {
+Deno.test("section conventions: exact patterns take extras only as legacy prefixes, + patterns need a '/'", () => {
+  let legacy = 0;
   for (const [pattern] of TABLE) {
-    const base = pattern.replace(/\+$/, "");
-    for (const name of [`${base}x`, `${base}.`, `${base}_`, `${base}-1`, `${base}+`]) {
-      assertEquals(sectionConvention(name).kind, "unspecified", name);
-    }
-    if (!pattern.endsWith("+")) {
-      for (const name of [`${pattern}/`, `${pattern}/x`]) {
-        assertEquals(sectionConvention(name).pattern, undefined, name);
+    const base = pattern.replace(/[+/]$/, "");
+    const names = [`${base}x`, `${base}.`, `${base}_`, `${base}-1`, `${base}+`];
+    if (isExact(pattern)) names.push(`${pattern}/`, `${pattern}/x`);
+    for (const name of names) {
+      const c = sectionConvention(name);
+      const prefix = legacyPrefixOf(name);
+      if (prefix === undefined) {
+        assertEquals([c.kind, c.pattern, c.legacy], ["unspecified", undefined, false], name);
+        continue;
       }
+      // Read as a legacy name: the row's types, no target.
+      const row = TABLE.find(([p]) => p === prefix)!;
+      assertEquals([c.pattern, c.legacy, c.attachTo, c.kind], [prefix, true, "", row[3]], name);
+      assertEquals([c.programType, c.attachType], [progType(row[1]), attachType(row[2])], name);
+      legacy++;
     }
+  }
+  assert(legacy > 300, `${legacy} legacy names`);
+});
+
+Deno.test("section conventions: legacy names of libbpf 0.x and cilium/ebpf", () => {
+  const cases: [name: string, pattern: string, progType: string, attachType: string][] = [
+    // libbpf 0.x read these exact names as prefixes (SEC_SLOPPY_PFX); iproute2, samples/bpf
+    // and old cilium code use them.
+    ["socket/1", "socket", "SOCKET_FILTER", ""],
+    ["socket1", "socket", "SOCKET_FILTER", ""],
+    ["socket_filter", "socket", "SOCKET_FILTER", ""],
+    ["?socket/2", "socket", "SOCKET_FILTER", ""],
+    ["classifier/ingress", "classifier", "SCHED_CLS", ""],
+    ["classifier_tc", "classifier", "SCHED_CLS", ""],
+    ["action/police", "action", "SCHED_ACT", ""],
+    ["tc/other", "tc", "SCHED_CLS", ""],
+    ["xdp_prog", "xdp", "XDP", "XDP"],
+    ["xdp/pass", "xdp", "XDP", "XDP"],
+    ["xdp.frags/other", "xdp.frags", "XDP", "XDP"],
+    ["xdp/devmap/x", "xdp/devmap", "XDP", "XDP_DEVMAP"],
+    ["perf_event/cycles", "perf_event", "PERF_EVENT", ""],
+    ["lwt_in/x", "lwt_in", "LWT_IN", ""],
+    ["lwt_seg6local/x", "lwt_seg6local", "LWT_SEG6LOCAL", ""],
+    ["sockops/x", "sockops", "SOCK_OPS", "CGROUP_SOCK_OPS"],
+    ["sk_skb/stream_parser/x", "sk_skb/stream_parser", "SK_SKB", "SK_SKB_STREAM_PARSER"],
+    ["sk_skb/x", "sk_skb", "SK_SKB", ""],
+    ["sk_msg/x", "sk_msg", "SK_MSG", "SK_MSG_VERDICT"],
+    ["lirc_mode2/x", "lirc_mode2", "LIRC_MODE2", "LIRC_MODE2"],
+    ["flow_dissector/x", "flow_dissector", "FLOW_DISSECTOR", "FLOW_DISSECTOR"],
+    ["cgroup_skb/ingress/x", "cgroup_skb/ingress", "CGROUP_SKB", "CGROUP_INET_INGRESS"],
+    ["cgroup/skb/x", "cgroup/skb", "CGROUP_SKB", ""],
+    ["cgroup/sock/x", "cgroup/sock", "CGROUP_SOCK", "CGROUP_INET_SOCK_CREATE"],
+    ["cgroup/dev/x", "cgroup/dev", "CGROUP_DEVICE", "CGROUP_DEVICE"],
+    ["sk_reuseport/x", "sk_reuseport", "SK_REUSEPORT", "SK_REUSEPORT_SELECT"],
+    [
+      "sk_reuseport/migrate/x",
+      "sk_reuseport/migrate",
+      "SK_REUSEPORT",
+      "SK_REUSEPORT_SELECT_OR_MIGRATE",
+    ],
+    ["sk_lookup/dispatcher", "sk_lookup", "SK_LOOKUP", "SK_LOOKUP"],
+    // cilium/ebpf reads every exact pattern as a prefix.
+    ["syscall/x", "syscall", "SYSCALL", ""],
+    ["netfilter/x", "netfilter", "NETFILTER", "NETFILTER"],
+    ["cgroup/connect4/x", "cgroup/connect4", "CGROUP_SOCK_ADDR", "CGROUP_INET4_CONNECT"],
+    ["tcx", "tc", "SCHED_CLS", ""],
+    // Rows of their own.
+    ["seccomp", "seccomp", "SOCKET_FILTER", ""],
+    ["seccomp/x", "seccomp", "SOCKET_FILTER", ""],
+  ];
+  for (const [name, pattern, prog, attach] of cases) {
+    const c = sectionConvention(name);
+    assertEquals(
+      [c.pattern, c.legacy, c.programType, c.attachType, c.attachTo, c.autoAttach],
+      [pattern, true, progType(prog), attachType(attach), "", false],
+      name,
+    );
+    assertEquals(c.autoload, !name.startsWith("?"), name);
+  }
+  // The dropped devmap and cpumap spellings keep their target, as libbpf 0.x's "xdp_devmap/".
+  for (
+    const [name, pattern, attach] of [
+      ["xdp_devmap/redirect", "xdp_devmap/", "XDP_DEVMAP"],
+      ["xdp_cpumap/redirect", "xdp_cpumap/", "XDP_CPUMAP"],
+    ]
+  ) {
+    const c = sectionConvention(name);
+    assertEquals(
+      [c.pattern, c.legacy, c.programType, c.attachType, c.attachTo],
+      [pattern, true, progType("XDP"), attachType(attach), "redirect"],
+      name,
+    );
+  }
+  // What libbpf 1.x reads is never legacy, whatever prefix it also has.
+  for (
+    const name of [
+      "socket",
+      "xdp",
+      "xdp.frags",
+      "tc/ingress",
+      "tcx/egress",
+      "sk_skb/stream_verdict",
+    ]
+  ) {
+    assertEquals(sectionConvention(name).legacy, false, name);
   }
 });
 
@@ -344,38 +457,32 @@ Deno.test("section conventions: unknown names are unspecified programs, not erro
     ".maps",
     ".data",
     ".rodata.str1.1",
-    "socket/1",
-    "socket_filter",
     "Socket",
     "kprobe_do_unlinkat",
     "kprobe.multi.s/x",
-    "tc/other",
-    "tcx",
-    "tcx/",
     "netkit",
-    "xdp.frags/other",
-    "xdp_devmap/x",
-    "xdp/devmap/x",
     "cgroup",
     "cgroup/",
     "cgroup/connect",
     "cgroup_skb",
-    "sk_skb/x",
     "uprobe.unique/x",
     " socket",
-    "socket ",
     "/kprobe/x",
+    "kprobe_multi/x",
+    "tracepiont/syscalls/sys_enter_getpid",
+    "foo/bar",
   ];
   for (const name of names) {
     const c = sectionConvention(name);
     assertEquals(c.programType, 0, name);
     assertEquals(c.attachType, 0, name);
-    assertEquals([c.kind, c.pattern, c.attachTo, c.programFlags], [
+    assertEquals([c.kind, c.pattern, c.attachTo, c.programFlags, c.legacy], [
       "unspecified",
       undefined,
       "",
       0,
-    ]);
+      false,
+    ], name);
     assertEquals(Object.values(c.flags).filter((f) => f), [], name);
     assertEquals(c.autoAttach, false, name);
     assertEquals(c.autoload, !name.startsWith("?"), name);
@@ -504,15 +611,17 @@ function openOracle(): Oracle {
  * the name, and otherwise unspecified or a pattern newer than libbpf 1.1.
  * libbpf_prog_type_by_name() does not strip the "?" that bpf_object__open() strips.
  */
-function agree(oracle: Oracle, name: string): "known" | "newer" | "unknown" {
+function agree(oracle: Oracle, name: string): "known" | "newer" | "legacy" | "unknown" {
   const ours = sectionConvention(name);
   const theirs = oracle.lookup(name.startsWith("?") ? name.slice(1) : name);
   if (theirs !== undefined) {
     assertEquals([ours.programType, ours.attachType], theirs, `libbpf 1.1 on "${name}"`);
     assert(ours.pattern !== undefined);
+    assertEquals(ours.legacy, false, `"${name}" is libbpf 1.1's, not legacy`);
     return "known";
   }
   if (ours.pattern === undefined) return "unknown";
+  if (ours.legacy) return "legacy";
   assert(
     NEWER_THAN_LIBBPF_1_1.has(ours.pattern),
     `"${name}" matches "${ours.pattern}" here, but libbpf 1.1 does not know it`,
@@ -591,7 +700,10 @@ oracleTest("section conventions: every name in libbpf 1.1's binary, and its patt
   const missing = [...theirPatterns].filter((p) => !ours.has(p));
   assertEquals(missing, [], "patterns libbpf 1.1 has and we lack");
   // libbpf 1.1 has every pattern of ours but the newer ones (exact names found as strings).
-  const absent = [...ours].filter((p) => !theirPatterns.has(p) && !NEWER_THAN_LIBBPF_1_1.has(p));
+  const legacyRows = new Set(sectionDefinitions.filter((d) => d.legacy).map((d) => d.pattern));
+  const absent = [...ours].filter((p) =>
+    !theirPatterns.has(p) && !NEWER_THAN_LIBBPF_1_1.has(p) && !legacyRows.has(p)
+  );
   assertEquals(absent, [], "patterns not found in libbpf 1.1's binary");
   assert(known > 200, `only ${known} names libbpf knows`);
 });
@@ -607,7 +719,7 @@ oracleTest("section conventions: 20,000 mutated names agree with libbpf 1.1", (o
   };
   const alphabet = "abcdefgiklmnoprstuwx_./+?:*-0123456789";
   const seeds = TABLE.flatMap((row) => namesOf(row).map(([name]) => name));
-  const counts = { known: 0, newer: 0, unknown: 0 };
+  const counts = { known: 0, newer: 0, legacy: 0, unknown: 0 };
   for (let i = 0; i < 20_000; i++) {
     let name = seeds[rand(seeds.length)];
     for (let edits = 1 + rand(3); edits > 0; edits--) {
@@ -630,5 +742,8 @@ oracleTest("section conventions: 20,000 mutated names agree with libbpf 1.1", (o
     counts[agree(oracle, name)]++;
   }
   // The mutations must exercise both sides, or the comparison proves little.
-  assert(counts.known > 2000 && counts.unknown > 2000, JSON.stringify(counts));
+  assert(
+    counts.known > 2000 && counts.unknown > 2000 && counts.legacy > 500,
+    JSON.stringify(counts),
+  );
 });

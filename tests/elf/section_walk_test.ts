@@ -25,6 +25,8 @@ Deno.test("elf: every SEC() pattern gives its program type, attach type, target 
   }
   // A leading "?" only says the program is not loaded by default.
   sections.push("not_a_convention/at_all", "?xdp", "?tc", "?kprobe/target_fn", "?nothing");
+  // Legacy names: exact patterns read as prefixes, as libbpf 0.x and cilium/ebpf read them.
+  sections.push("socket/1", "xdp_prog", "classifier/ingress", "sk_lookup/x", "?action/1");
   const src =
     sections.map((s, i) =>
       `__attribute__((section(${
@@ -46,6 +48,12 @@ Deno.test("elf: every SEC() pattern gives its program type, attach type, target 
     ]);
     const spec = parseCollectionSpec(Deno.readFileSync(`${dir}/s.o`));
     assertEquals(Object.keys(spec.programs).length, sections.length);
+    assertEquals(
+      ["socket/1", "xdp_prog", "classifier/ingress", "sk_lookup/x", "?action/1"].map((n) =>
+        spec.programs[`prog_${sections.indexOf(n)}`].type
+      ),
+      [1, 6, 3, 30, 4], // SOCKET_FILTER, XDP, SCHED_CLS, SK_LOOKUP, SCHED_ACT
+    );
     const patterns = new Set<string>();
     sections.forEach((name, i) => {
       const p = spec.programs[`prog_${i}`];
