@@ -13,7 +13,7 @@ import { MapType } from "../map/map_type.ts";
 import { Errno, SyscallError } from "../errors.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import { Program, type ProgramLoadOptions } from "./program.ts";
-import { EXTERN, type ExternRef, ProgramSpec } from "./program_spec.ts";
+import { EXTERN, type ExternRef, ProgramSpec, requireProgramType } from "./program_spec.ts";
 import { hiddenFuncs, ObjectBtf, type SectionLayout } from "./_object_btf.ts";
 import { writeKconfig } from "./_kconfig.ts";
 
@@ -132,6 +132,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     if (!(name in spec.programs)) {
       throw new ReferenceError(`Cannot load program '${name}': the collection has no such program`);
     }
+    requireProgramType(spec.programs[name]);
   }
   const mapSpecs: Record<string, MapSpec> = { ...spec.maps };
   const kconfigExterns = new Map<string, ExternRef>();

@@ -18,7 +18,13 @@ import {
 } from "../btf/mod.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
-import { EXTERN, type ExternRef, FUNC_INFO, type ProgramSpec } from "./program_spec.ts";
+import {
+  EXTERN,
+  type ExternRef,
+  FUNC_INFO,
+  type ProgramSpec,
+  requireProgramType,
+} from "./program_spec.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
 import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
@@ -133,6 +139,7 @@ export class Program {
    * verifier rejects throws {@linkcode VerifierError} with the whole log.
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
+    requireProgramType(spec);
     checkMapReferences(spec);
     let insns: Instructions = applyRelocations(
       spec.instructions,

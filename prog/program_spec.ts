@@ -163,3 +163,20 @@ export class ProgramSpec {
     return new ProgramSpec({ ...this, instructions: this.instructions.copy() });
   }
 }
+
+/**
+ * Throws a TypeError, before any syscall, when `spec` has no program type: its section is
+ * one no SEC() convention knows (a typo such as `tracepiont/…`, or a name of the project's
+ * own), or it was made in code without one. The kernel would answer EINVAL, which says
+ * nothing; libbpf refuses such a program when loading ("missing BPF prog type, check ELF
+ * section name"). Parsing keeps it, so that inspectors can read the object and callers can
+ * set the type by hand.
+ */
+export function requireProgramType(spec: ProgramSpec): void {
+  if (spec.type !== ProgramType.Unspecified) return;
+  const detail = spec.sectionName
+    ? `its section '${spec.sectionName}' matches no SEC() convention; ` +
+      "fix the section name or set the spec's type"
+    : "set the spec's type";
+  throw new TypeError(`Cannot load program '${spec.name}': no program type: ${detail}`);
+}
