@@ -3,8 +3,8 @@
  * type, expected attach type, attach target and load flags.
  *
  * The table follows `section_defs[]` in libbpf's `src/libbpf.c` (libbpf 1.6, Linux 6.18
- * attach types) and the kernel's "Program Types and ELF Sections" document. Matching follows
- * libbpf exactly:
+ * attach types) and the kernel's "Program Types and ELF Sections" document. Matching first
+ * follows libbpf exactly:
  *
  * - `name` matches only the exact section name `name`;
  * - `name+` matches `name` itself or `name/<extras>`, where `<extras>` is the attach target;
