@@ -5,7 +5,8 @@
 // globals the way libbpf-bootstrap's minimal.c and bootstrap.c do.
 import { assert, assertEquals, assertNotEquals, assertThrows } from "@std/assert";
 import { type Attr, currentBackend, setBackend } from "../../ffi.ts";
-import { ClosedError } from "../../errors.ts";
+import { BpfCmd } from "../../_internal/bpf_cmd.ts";
+import { ClosedError, Errno } from "../../errors.ts";
 import { loadCollectionSpec, parseCollectionSpec } from "../../elf/mod.ts";
 import { BpfMap } from "../../map/mod.ts";
 import { type Collection, newCollection, Variable } from "../../prog/mod.ts";
@@ -188,6 +189,46 @@ kernelTest(
     assertEquals(event(coll, 6, 0n), 0);
     assertEquals(v.events_seen.get(), 2n);
     assertEquals(bss.lookupBytes(0)!.subarray(0, 4), new Uint8Array([5, 0, 0, 0]));
+  },
+);
+
+kernelTest(
+  "variables: a kernel without mmapable arrays gets the ELF's maps, and variables over syscalls",
+  async () => {
+    const spec = await loadCollectionSpec(testdata("compat_globals-el.o"));
+    const real = currentBackend();
+    let refused = 0;
+    // A kernel older than 5.5: BPF_F_MMAPABLE is an unknown flag (EINVAL).
+    const restore = setBackend({
+      bpf(cmd: number, attr: Attr): number {
+        const flags = new DataView(attr.bytes.buffer, attr.bytes.byteOffset).getUint32(16, true);
+        if (cmd === BpfCmd.MAP_CREATE && (flags & BPF_F_MMAPABLE) !== 0) {
+          refused++;
+          return -Errno.EINVAL;
+        }
+        return real.bpf(cmd, attr);
+      },
+      address: (buffer) => real.address(buffer),
+    });
+    try {
+      for (let i = 0; i < 2; i++) {
+        using coll = newCollection(spec);
+        assertEquals(coll.maps[".bss"].info().flags & BPF_F_MMAPABLE, 0);
+        const v = coll.variables;
+        assertEquals([v.my_pid.mapped, v.settings.mapped, v.min_duration_ns.mapped], [
+          false,
+          false,
+          false,
+        ]);
+        v.my_pid.set(8);
+        assertEquals(event(coll, 8, 0n), 8 * 2 + 1 + "i".charCodeAt(0));
+        assertEquals([v.events_counted.get(), v.last_pid.get()], [1n, 8]);
+        assertThrows(() => v.min_duration_ns.set(1n), TypeError, "read-only after load");
+      }
+    } finally {
+      restore();
+    }
+    assertEquals(refused, 1, "probed once, never asked for again");
   },
 );
 
