@@ -10,7 +10,7 @@ import { ClosedError, Errno } from "../../errors.ts";
 import { loadCollectionSpec, parseCollectionSpec } from "../../elf/mod.ts";
 import { BpfMap } from "../../map/mod.ts";
 import { type Collection, newCollection, Variable } from "../../prog/mod.ts";
-import { kernelTest, testdata } from "../_harness.ts";
+import { ensureBpffs, kernelTest, run, testdata } from "../_harness.ts";
 
 const BPF_F_RDONLY_PROG = 1 << 7;
 const BPF_F_MMAPABLE = 1 << 10;
@@ -49,6 +49,26 @@ function bpfMappings(): string[] {
     .filter((l) => l.includes("bpf-map")).map((l) => l.split(" ")[1]).sort();
 }
 
+/** The flags libbpf gives compat_globals' data sections, by section name. */
+function libbpfDataFlags(): Record<string, number> {
+  const dir = Deno.makeTempDirSync({ dir: ensureBpffs(), prefix: "ebpf_globals_" });
+  try {
+    run("bpftool", ["prog", "loadall", testdata("compat_globals-el.o"), dir]);
+    const prog = JSON.parse(
+      run("bpftool", ["-j", "prog", "show", "pinned", `${dir}/handle_event`]),
+    );
+    const flags: Record<string, number> = {};
+    for (const id of prog.map_ids as number[]) {
+      const map = JSON.parse(run("bpftool", ["-j", "map", "show", "id", String(id)]));
+      // libbpf names them "<object prefix>.bss".
+      flags[map.name.slice(map.name.indexOf("."))] = map.flags;
+    }
+    return flags;
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+}
+
 kernelTest(
   "variables: data sections are created BPF_F_MMAPABLE; the spec keeps the ELF's flags",
   async () => {
@@ -60,6 +80,12 @@ kernelTest(
       assertEquals(spec.maps[name].flags & BPF_F_MMAPABLE, 0, `spec of ${name}`);
     }
     assertEquals(coll.maps[".rodata"].info().flags, BPF_F_RDONLY_PROG | BPF_F_MMAPABLE);
+    // libbpf (bpftool prog loadall) creates the same flags.
+    assertEquals(libbpfDataFlags(), {
+      ".bss": coll.maps[".bss"].info().flags,
+      ".data": coll.maps[".data"].info().flags,
+      ".rodata": coll.maps[".rodata"].info().flags,
+    });
     assertEquals(Object.keys(coll.variables).sort(), [
       "events_counted",
       "events_seen",
