@@ -93,11 +93,10 @@ class SectionMemory {
   /** Unmaps (the buffer is detached first, so no view can reach unmapped memory). */
   close(): void {
     this.closed = true;
-    this.u8 =
-      this.u16 =
-      this.u32 =
-      this.u64 =
-        undefined;
+    this.u8 = undefined;
+    this.u16 = undefined;
+    this.u32 = undefined;
+    this.u64 = undefined;
     if (this.#mapping) munmap(this.#mapping);
     this.#mapping = undefined;
   }
@@ -132,7 +131,7 @@ const memoriesOf = new WeakMap<object, SectionMemory[]>();
  * ```ts ignore
  * using coll = newCollection(await loadCollectionSpec("minimal.o"));
  * coll.variables.my_pid.set(Deno.pid);
- * console.log(coll.variables.events.get()); // a bigint for an unsigned long long
+ * console.log(coll.variables.events_seen.get()); // a bigint for an unsigned long long
  * ```
  */
 export class Variable<T = unknown> {
