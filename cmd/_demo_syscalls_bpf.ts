@@ -9,7 +9,6 @@
 
 import {
   type BoundObjects,
-  type BoundVariable as Variable,
   type BpfMap,
   type CollectionOptions,
   type CollectionSpec,
@@ -18,6 +17,7 @@ import {
   parseCollectionSpec,
   type Program,
   type TypedMap,
+  type Variable,
 } from "../mod.ts";
 
 /** `struct counter` (24 bytes). */

@@ -152,7 +152,6 @@ export function generate(options: GenerateOptions): string {
     "",
     "import {",
     "  type BoundObjects,",
-    ...(varLines.length > 0 ? ["  type BoundVariable as Variable,"] : []),
     ...(mapLines.some((l) => l.endsWith(": BpfMap;")) ? ["  type BpfMap,"] : []),
     "  type CollectionOptions,",
     "  type CollectionSpec,",
@@ -161,6 +160,7 @@ export function generate(options: GenerateOptions): string {
     "  parseCollectionSpec,",
     ...(progLines.length > 0 ? ["  type Program,"] : []),
     ...(mapLines.some((l) => l.includes(": TypedMap<")) ? ["  type TypedMap,"] : []),
+    ...(varLines.length > 0 ? ["  type Variable,"] : []),
     `} from ${lib};`,
     "",
   );

@@ -9,7 +9,6 @@
 
 import {
   type BoundObjects,
-  type BoundVariable as Variable,
   type BpfMap,
   type CollectionOptions,
   type CollectionSpec,
@@ -17,6 +16,7 @@ import {
   loadBound,
   parseCollectionSpec,
   type Program,
+  type Variable,
 } from "../mod.ts";
 
 /** The maps of `task_iter.c`. */

@@ -228,6 +228,10 @@ function intCodec(type: Type, t: Int): Codec {
   const bool = (t.encoding & IntEncoding.Bool) !== 0;
   if (![1, 2, 4, 8, 16].includes(size)) throw new TypeError(`Unsupported integer size: ${t}`);
   const bits = size * 8;
+  // The range of numbers the small case accepts (signed or not), as numbers: computed here,
+  // as bigints on each call cost more than the encoding itself.
+  const lowest = Number(intRange(bits, true)[0]);
+  const highest = Number(intRange(bits, false)[1]);
   return {
     type,
     size,
@@ -239,9 +243,7 @@ function intCodec(type: Type, t: Int): Codec {
       }
       // The small, common case stays on numbers.
       if (typeof value === "number" && size <= 4 && Number.isInteger(value)) {
-        const [lo] = intRange(bits, true);
-        const [, hi] = intRange(bits, false);
-        if (value < Number(lo) || value > Number(hi)) {
+        if (value < lowest || value > highest) {
           throw new RangeError(`${path} ${value} does not fit in ${bits} bits`);
         }
         if (size === 1) view.setUint8(offset, value & 0xff);

@@ -111,6 +111,26 @@ export function haveMapType(type: MapType): boolean {
   return probeFor(type).supported();
 }
 
+/** `BPF_F_MMAPABLE` on array maps (5.5): probed by creating the smallest such array. */
+const mmapableArrays = feature("BPF_F_MMAPABLE", "5.5", () => {
+  const attr = new Attr().u32(0, MapType.Array).u32(4, 4).u32(8, 4).u32(12, 1);
+  const r = bpfErrno(BpfCmd.MAP_CREATE, attr.u32(16, BPF_F_MMAPABLE));
+  if (r >= 0) {
+    closeFd(r);
+    return true;
+  }
+  if (r === -Errno.EINVAL) return false;
+  throw bpfError(BpfCmd.MAP_CREATE, -r);
+});
+
+/**
+ * Whether the running kernel creates array maps with `BPF_F_MMAPABLE`, whose values user
+ * space can mmap (Linux 5.5). Probed once per process, like {@linkcode haveMapType}.
+ */
+export function haveMmapableArrays(): boolean {
+  return mmapableArrays.supported();
+}
+
 /**
  * Throws {@linkcode NotSupportedError}, naming the map type and the first kernel that has
  * it, when the running kernel cannot create maps of `type`.

@@ -8,10 +8,11 @@
 
 import { type ByteOrder, HOST_BYTE_ORDER } from "../asm/mod.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
-import { type Codec, codecFor, decodeValue, encodeValue } from "../map/codec.ts";
+import { type Codec, codecFor, encodeValue } from "../map/codec.ts";
 import { type Collection, type CollectionOptions, newCollection } from "./collection.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import type { Program } from "./program.ts";
+import type { Variable } from "./variable.ts";
 
 /** A map with keys `K` and values `V`, as the map's BTF codecs encode and decode them. */
 export type TypedMap<K, V> =
@@ -31,23 +32,18 @@ export type TypedMap<K, V> =
     lookupAndDelete(key: K): V | undefined;
   };
 
-/** A global variable of a loaded collection, read and written through its section's map. */
-export interface BoundVariable<T> {
-  /** The variable's name. */
-  readonly name: string;
-  /** Whether programs see it as a constant (`.rodata`): then `set` fails after load. */
-  readonly constant: boolean;
-  /** The current value. */
-  get(): T;
-  /** Writes a new value (only for variables that are not constant). */
-  set(value: T): void;
-}
+/**
+ * A global variable of a loaded collection, typed.
+ *
+ * @deprecated Use {@linkcode Variable}, which generated bindings now name.
+ */
+export type BoundVariable<T> = Variable<T>;
 
 /** What a generated `load…()` creates; close it (or `using`) to release everything. */
 export interface BoundObjects<
   Maps = Record<string, BpfMap>,
   Programs = Record<string, Program>,
-  Variables = Record<string, BoundVariable<unknown>>,
+  Variables = Record<string, Variable<unknown>>,
 > extends Disposable {
   /** The underlying collection. */
   readonly collection: Collection;
@@ -90,7 +86,8 @@ export function embeddedObject(
 
 /**
  * Writes `options.constants` into `spec`'s variables, creates the collection, and returns it
- * with a {@linkcode BoundVariable} per variable whose section became a map.
+ * with its maps, programs and variables (see {@linkcode Variable}: read and written in place,
+ * in shared memory).
  */
 export function loadBound(spec: CollectionSpec, options: BoundLoadOptions = {}): BoundObjects {
   const { constants, ...collectionOptions } = options;
@@ -101,17 +98,11 @@ export function loadBound(spec: CollectionSpec, options: BoundLoadOptions = {}):
     v.set(codec ? encodeValue(codec, value, name) : value as Uint8Array);
   }
   const collection = newCollection(spec, collectionOptions);
-  const variables: Record<string, BoundVariable<unknown>> = {};
-  for (const name of Object.keys(spec.variables)) {
-    if (spec.variables[name].mapName in collection.maps) {
-      variables[name] = variable(spec, collection.maps, name);
-    }
-  }
   return {
     collection,
     maps: collection.maps,
     programs: collection.programs,
-    variables,
+    variables: collection.variables,
     close: () => collection.close(),
     [Symbol.dispose]: () => collection.close(),
   };
@@ -129,33 +120,4 @@ function codecOf(type: unknown): Codec | undefined {
 /** The type a variable's `btf.Var` holds. */
 function varType(v: { type: unknown }): unknown {
   return (v.type as { type?: unknown } | undefined)?.type;
-}
-
-function variable(
-  spec: CollectionSpec,
-  maps: Record<string, BpfMap>,
-  name: string,
-): BoundVariable<unknown> {
-  const v = spec.variables[name];
-  const codec = codecOf(varType(v));
-  const map = maps[v.mapName];
-  const key = new Uint8Array(4);
-  const read = (): Uint8Array => {
-    const bytes = map.lookupBytes(key);
-    if (bytes === undefined) throw new Error(`Map '${v.mapName}' has no value`);
-    return bytes.slice();
-  };
-  return {
-    name,
-    constant: v.constant,
-    get(): unknown {
-      const bytes = read().subarray(v.offset, v.offset + v.size);
-      return codec ? decodeValue(codec, bytes) : bytes;
-    },
-    set(value: unknown): void {
-      const bytes = read();
-      bytes.set(codec ? encodeValue(codec, value, name) : value as Uint8Array, v.offset);
-      map.update(key, bytes);
-    },
-  };
 }

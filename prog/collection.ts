@@ -16,6 +16,12 @@ import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec, requireProgramType } from "./program_spec.ts";
 import { hiddenFuncs, ObjectBtf, type SectionLayout } from "./_object_btf.ts";
 import { writeKconfig } from "./_kconfig.ts";
+import {
+  closeVariables,
+  collectionVariables,
+  mmapableDataSection,
+  type Variable,
+} from "./variable.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -71,15 +77,23 @@ export class Collection {
   readonly programs: Record<string, Program>;
   /** Maps by name. */
   readonly maps: Record<string, BpfMap>;
+  /** Global variables by name, read and written in place in their sections' maps. */
+  readonly variables: Record<string, Variable>;
 
   /** Use {@linkcode newCollection}. */
-  constructor(programs: Record<string, Program>, maps: Record<string, BpfMap>) {
+  constructor(
+    programs: Record<string, Program>,
+    maps: Record<string, BpfMap>,
+    variables: Record<string, Variable> = {},
+  ) {
     this.programs = programs;
     this.maps = maps;
+    this.variables = variables;
   }
 
-  /** Closes every program and map; safe to call twice. */
+  /** Closes every program and map, and unmaps the variables; safe to call twice. */
   close(): void {
+    closeVariables(this.variables);
     for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
   }
@@ -182,7 +196,8 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
 
     // Maps, then the contents that are plain data, then .rodata frozen: all before loading.
     for (const name of mapNames) {
-      const ms = mapSpecs[name];
+      // Data sections get BPF_F_MMAPABLE here, before a pinned map is checked against them.
+      const ms = mmapableDataSection(mapSpecs[name]);
       const replacement = options.mapReplacements?.[name];
       if (replacement) {
         maps[name] = replacement.clone();
@@ -244,7 +259,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
   } finally {
     objBtf?.close();
   }
-  return new Collection(programs, maps);
+  return new Collection(programs, maps, collectionVariables(spec.variables, maps));
 }
 
 /** bpffs refuses names with dots; libbpf pins `.data` as `_data`, and so do we. */

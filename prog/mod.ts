@@ -43,6 +43,7 @@ export {
   type ProgramSpecInit,
 } from "./program_spec.ts";
 export { VariableSpec } from "./variable_spec.ts";
+export { Variable } from "./variable.ts";
 export { CollectionSpec, type CollectionSpecInit } from "./collection_spec.ts";
 export {
   MAX_LOG_SIZE,

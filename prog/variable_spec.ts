@@ -11,6 +11,7 @@ import type { MapSpec } from "../map/map_spec.ts";
  * One global variable: where it lives in its section's map and its BTF type. Its value is
  * read from and written to the map spec's initial contents, so a value set before loading
  * is what the program sees (a `volatile const` in `.rodata` becomes a load-time constant).
+ * After load, the collection's `variables` read and write the live value (`Variable`).
  *
  * @example
  * ```ts ignore

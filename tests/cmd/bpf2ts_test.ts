@@ -79,6 +79,7 @@ const where: Point = s.where;
 const runs = objs.maps.stats.lookup(0)!.reduce((a, v) => a + v.runs, 0);
 const runsTotal: bigint = objs.variables.runs_total.get();
 objs.variables.origin.set({ x: 1, y: 2 });
+const multiplier: number = objs.variables.multiplier.get();
 console.log(JSON.stringify({
   retval: run.retval,
   len,
@@ -94,7 +95,10 @@ console.log(JSON.stringify({
   runs,
   runsTotal: String(runsTotal),
   origin: objs.variables.origin.get(),
-  multiplier: objs.variables.multiplier.get(),
+  multiplier,
+  // Read and written in place in the mmap()ed sections, read-only for .rodata.
+  mapped: objs.variables.origin.mapped && objs.variables.runs_total.mapped,
+  readOnly: [objs.variables.multiplier.readOnly, objs.variables.origin.readOnly],
 }));
 `,
     );
@@ -110,12 +114,14 @@ console.log(JSON.stringify({
       `import { loadCliBindings } from "./bindings.ts";
 using objs = loadCliBindings();
 const n: number = objs.maps.samples.lookup(1)!.total;
-console.log(n);
+const pid: string = objs.variables.runs_total.get();
+console.log(n, pid);
 `,
     );
     const wrong = deno(["check", `${dir}/wrong.ts`], root);
     assertEquals(wrong.ok, false);
     assertStringIncludes(wrong.out, "Type 'bigint' is not assignable to type 'number'");
+    assertStringIncludes(wrong.out, "Type 'bigint' is not assignable to type 'string'");
 
     const r = deno(["run", "-A", `${dir}/use.ts`], root);
     assertEquals(r.ok, true, r.out);
@@ -135,6 +141,8 @@ console.log(n);
       runsTotal: "1",
       origin: { x: 1, y: 2 },
       multiplier: 3,
+      mapped: true,
+      readOnly: [true, false],
     });
   } finally {
     Deno.removeSync(dir, { recursive: true });
