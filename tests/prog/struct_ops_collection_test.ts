@@ -7,7 +7,7 @@
 // instructions, /proc for what TCP has registered.
 import { assert, assertEquals, assertGreaterOrEqual, assertThrows } from "@std/assert";
 import { asm, btf, type CollectionSpec, MapType, ProgramType } from "../../mod.ts";
-import { newCollection, Program, type ProgramInfo } from "../../prog/mod.ts";
+import { newCollection, Program, type ProgramInfo, ProgramSpec } from "../../prog/mod.ts";
 import {
   attachStructOps,
   registerStructOps,
@@ -310,6 +310,41 @@ kernelTest(
       members.name = "bpf_compat_cc";
       members.init = "no_such_program";
       assertThrows(() => newCollection(extra), ReferenceError, "no_such_program");
+    });
+  },
+  { skipIf: tcpCaMissing },
+);
+
+kernelTest(
+  "struct_ops: Program.load alone resolves attachTo '<struct>:<member>' against kernel BTF",
+  async () => {
+    const tcpCa = Number(
+      /^\[(\d+)\] STRUCT 'tcp_congestion_ops' /m.exec(
+        run("bpftool", ["btf", "dump", "file", "/sys/kernel/btf/vmlinux"]),
+      )![1],
+    );
+    const spec = (attachTo: string) =>
+      new ProgramSpec({
+        name: "ssthresh",
+        type: ProgramType.StructOps,
+        attachTo,
+        license: "GPL",
+        instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 10), asm.Return()]),
+      });
+    await assertNoFdLeak(() => {
+      using prog = Program.load(spec("tcp_congestion_ops:ssthresh"));
+      assertEquals(prog.info().attachBtfId, tcpCa);
+      assertThrows(
+        () => Program.load(spec("tcp_congestion_ops:name")),
+        TypeError,
+        "no function pointer",
+      );
+      assertThrows(
+        () => Program.load(spec("tcp_congestion_ops:no_such_member")),
+        NotSupportedError,
+        "tcp_congestion_ops.no_such_member",
+      );
+      assertThrows(() => Program.load(spec("ssthresh")), TypeError, "no struct_ops map");
     });
   },
   { skipIf: tcpCaMissing },
