@@ -19,6 +19,12 @@ import { readExterns } from "./externs.ts";
 import { LEGACY_MAPS_SECTION, readLegacyMaps } from "./legacy_maps.ts";
 import { linkProgram } from "./linker.ts";
 import {
+  bindStructOpsPrograms,
+  isStructOpsSection,
+  readStructOps,
+  type StructOpsBinding,
+} from "./struct_ops.ts";
+import {
   checkExtRecords,
   decodeProgramSection,
   type ElfFunction,
@@ -59,10 +65,13 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
     if (s.info === 0 || s.info >= elf.sections.length) continue;
-    // Only code and `.maps` have relocations anything reads; like libbpf, skip the rest
-    // (debug info has most of an object's relocations).
+    // Only code, `.maps` and struct_ops variables have relocations anything reads; like
+    // libbpf, skip the rest (debug info has most of an object's relocations).
     const target = elf.sections[s.info];
-    if (!isProgramSection(target) && !elf.nameIs(target, BTF_MAPS_SECTION)) continue;
+    if (
+      !isProgramSection(target) && !elf.nameIs(target, BTF_MAPS_SECTION) &&
+      !isStructOpsSection(elf, target)
+    ) continue;
     const list = relocations.get(s.info);
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
@@ -77,6 +86,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     maps[map.name] = map;
   };
   const mapSections = new Set<number>();
+  const structOps: StructOpsBinding[] = [];
   for (const s of elf.sections) {
     // Names compared on their bytes: most sections' names are never decoded.
     if (s.type !== SectionType.Rel && elf.nameIs(s, BTF_MAPS_SECTION)) {
@@ -85,6 +95,11 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     } else if (s.type === SectionType.ProgBits && elf.nameIs(s, LEGACY_MAPS_SECTION)) {
       mapSections.add(s.index);
       for (const m of readLegacyMaps(ctx, s)) addMap(m);
+    } else if (isStructOpsSection(elf, s)) {
+      mapSections.add(s.index);
+      const found = readStructOps(ctx, s, relocations.get(s.index) ?? []);
+      for (const m of found.maps) addMap(m);
+      structOps.push(...found.bindings);
     }
   }
   const mapNames = new Set(Object.keys(maps));
@@ -154,6 +169,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
       });
     }
   }
+  bindStructOpsPrograms(structOps, programs);
   return new CollectionSpec({
     programs,
     maps,

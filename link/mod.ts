@@ -97,5 +97,10 @@ export {
   NetfilterProtocol,
 } from "./netfilter.ts";
 export { attachSockmap, SockmapLink } from "./sockmap.ts";
-export { attachStructOps, StructOpsLink } from "./struct_ops.ts";
+export {
+  attachStructOps,
+  registerStructOps,
+  StructOpsLink,
+  StructOpsRegistration,
+} from "./struct_ops.ts";
 export type { NetInterface } from "./_netdev.ts";

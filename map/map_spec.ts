@@ -121,9 +121,23 @@ export class MapSpec {
       ...this,
       innerMap: this.innerMap?.copy(),
       contents: this.contents.map(({ key, value }) => ({
-        key: key instanceof Uint8Array ? key.slice() : key,
-        value: value instanceof Uint8Array ? value.slice() : value,
+        key: copyData(key),
+        value: copyData(value),
       })),
     });
   }
+}
+
+/**
+ * Bytes copied; plain objects (such as a struct_ops value's members by name) copied one
+ * level deep, their bytes too; anything else (numbers, names, BTF-encoded values) shared.
+ */
+function copyData(x: unknown): unknown {
+  if (x instanceof Uint8Array) return x.slice();
+  if (x !== null && typeof x === "object" && Object.getPrototypeOf(x) === Object.prototype) {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(x)) out[k] = v instanceof Uint8Array ? v.slice() : v;
+    return out;
+  }
+  return x;
 }

@@ -22,6 +22,7 @@ import {
   mmapableDataSection,
   type Variable,
 } from "./variable.ts";
+import { fillStructOps } from "./_struct_ops.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -273,7 +274,7 @@ function isMapInMap(ms: MapSpec): boolean {
 
 /** Contents that name programs or maps can only be written once those exist. */
 function isDeferred(ms: MapSpec): boolean {
-  return ms.type === MapType.ProgramArray || isMapInMap(ms);
+  return ms.type === MapType.ProgramArray || isMapInMap(ms) || ms.type === MapType.StructOpsMap;
 }
 
 /** The `.kconfig` map: the spec's, or one sized to hold every extern; values filled in. */
@@ -413,6 +414,7 @@ function writeContents(
   programs: Record<string, Program>,
   partial = false,
 ): void {
+  if (ms.type === MapType.StructOpsMap) return fillStructOps(map, ms, programs, partial);
   for (const { key, value } of ms.contents) {
     let v: unknown = value;
     if (ms.type === MapType.ProgramArray) {

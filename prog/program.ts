@@ -27,6 +27,7 @@ import {
 } from "./program_spec.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
 import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
+import { structOpsSlot } from "./_struct_ops.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
 import { type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
@@ -174,6 +175,7 @@ export class Program {
       const target = attachTarget(spec, options);
       if (target) {
         attr.u32(108, target.btfId).u32(112, target.fd);
+        if (target.expectedAttachType !== undefined) attr.u32(68, target.expectedAttachType);
         if (target.owned) owned.push(target.owned);
       }
       if (symbols.fdArray.length > 0) {
@@ -375,11 +377,26 @@ interface AttachTarget {
   btfId: number;
   fd: number;
   owned?: { close(): void };
+  /** struct_ops: the member's index, which the kernel takes as the expected attach type. */
+  expectedAttachType?: number;
 }
 
-/** The BTF id (and object or program fd) of what a tracing, LSM or freplace program attaches to. */
+/**
+ * The BTF id (and object or program fd) of what a tracing, LSM or freplace program attaches
+ * to, or of the kernel struct a struct_ops program plugs into.
+ */
 function attachTarget(spec: ProgramSpec, options: ProgramLoadOptions): AttachTarget | undefined {
   const t = spec.type;
+  if (t === ProgramType.StructOps) {
+    const slot = structOpsSlot(spec.name, spec.attachTo, options.kernelTypes);
+    const handle = slot.module === undefined ? undefined : moduleBtfHandle(slot.module);
+    return {
+      btfId: slot.btfId,
+      fd: handle?.fd ?? 0,
+      owned: handle,
+      expectedAttachType: slot.memberIndex,
+    };
+  }
   if (t !== ProgramType.Tracing && t !== ProgramType.LSM && t !== ProgramType.Extension) {
     return undefined;
   }

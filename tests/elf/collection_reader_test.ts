@@ -12,7 +12,7 @@ import {
   LoadImm64Op,
   Pseudo,
 } from "../../asm/mod.ts";
-import { type CoreRelo, Datasec, Func, Var } from "../../btf/mod.ts";
+import { type CoreRelo, Datasec, Func, type Struct, Var } from "../../btf/mod.ts";
 import { loadCollectionSpec, parseCollectionSpec, sectionConvention } from "../../elf/mod.ts";
 import { FormatError } from "../../errors.ts";
 import { MapType } from "../../map/map_type.ts";
@@ -107,6 +107,28 @@ function expectedClosure(o: Readobj, bytes: Uint8Array, little: boolean, entry: 
   return seen;
 }
 
+const STRUCT_OPS_SECTIONS = [".struct_ops", ".struct_ops.link"];
+
+/**
+ * `program -> "<struct>:<member>"` for the functions struct_ops variables point at: the
+ * relocations and variables from readobj, the member at each offset from the object's BTF.
+ */
+function structOpsTargets(o: Readobj, spec: CollectionSpec): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const r of o.relocations) {
+    const sec = o.sections[r.section];
+    if (!STRUCT_OPS_SECTIONS.includes(sec.name)) continue;
+    const variable = o.symbols.find((v) =>
+      v.type === 1 && v.section === r.section && v.value <= r.offset &&
+      r.offset < v.value + v.size
+    )!;
+    const type = spec.maps[variable.name].value as Struct;
+    const member = type.members.find((m) => m.offset / 8 === r.offset - variable.value)!;
+    out.set(o.symbols[r.symbol].name, `${type.name}:${member.name}`);
+  }
+  return out;
+}
+
 for (const el of objects) {
   const eb = el.replace(/-el\.o$/, "-eb.o");
 
@@ -121,13 +143,16 @@ for (const el of objects) {
     );
     assertEquals(Object.keys(spec.programs).sort(), entries.map((s) => s.name).sort());
     const size = new Map(o.symbols.filter((s) => s.type === STT_FUNC).map((s) => [s.name, s]));
+    const plugged = structOpsTargets(o, spec);
     for (const sym of entries) {
       const p = spec.programs[sym.name];
       const sec = o.sections[sym.section].name;
       const c = sectionConvention(sec);
+      // A program a struct_ops variable plugs in attaches to that struct's member.
+      const attachTo = plugged.get(sym.name) ?? c.attachTo;
       assertEquals(
         [p.name, p.sectionName, p.type, p.attachType, p.attachTo, p.flags, p.byteOrder],
-        [sym.name, sec, c.programType, c.attachType, c.attachTo, c.programFlags, "little"],
+        [sym.name, sec, c.programType, c.attachType, attachTo, c.programFlags, "little"],
       );
       assertEquals(p.btf, spec.types);
       const segs = segments(p.instructions.list);
@@ -184,10 +209,27 @@ for (const el of objects) {
       ["maps", ".maps"].includes(o.sections[s.section]?.name) && s.type !== STT_SECTION
     );
     const kconfig = spec.maps[".kconfig"] ? [".kconfig"] : [];
+    // Each struct_ops variable is a map of its own, named like it.
+    const structOps = o.symbols.filter((s) =>
+      STRUCT_OPS_SECTIONS.includes(o.sections[s.section]?.name) && s.type === 1
+    );
     assertEquals(
       Object.keys(spec.maps).sort(),
-      [...mapSymbols.map((s) => s.name), ...dataSections.map((s) => s.name), ...kconfig].sort(),
+      [
+        ...mapSymbols.map((s) => s.name),
+        ...dataSections.map((s) => s.name),
+        ...kconfig,
+        ...structOps.map((s) => s.name),
+      ].sort(),
     );
+    for (const s of structOps) {
+      const m = spec.maps[s.name];
+      const link = o.sections[s.section].name === ".struct_ops.link";
+      assertEquals(
+        [m.type, m.keySize, m.valueSize, m.maxEntries, m.flags],
+        [MapType.StructOpsMap, 4, s.size, 1, link ? 1 << 13 : 0],
+      );
+    }
     for (const s of dataSections) {
       const m = spec.maps[s.name];
       assertEquals([m.type, m.keySize, m.valueSize, m.maxEntries], [MapType.Array, 4, s.size, 1]);
