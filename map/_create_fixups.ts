@@ -50,9 +50,9 @@ interface Requirement {
   /** Flags the kernel refuses to create the type without; added when missing. */
   flags?: number;
   /**
-   * Which BTF type ids the kernel takes for the type: `"none"` where its `map_check_btf`
-   * is `map_check_no_btf` (it answers ENOTSUPP) or libbpf leaves them out, `"value"` where
-   * the key must be void (bloom filters). Default: both.
+   * Which BTF type ids the kernel takes for the type: `"none"` where it refuses them
+   * (`map_check_no_btf` answers ENOTSUPP; queues, stacks and rings EINVAL) or libbpf leaves
+   * them out (arenas), `"value"` where the key must be void (bloom filters). Default: both.
    */
   btf?: "none" | "value";
 }
@@ -70,7 +70,7 @@ const CGROUP_STORAGE_KEY = [16, 8] as const;
  * `BpfMap.create` has a path of its own for them.
  */
 const REQUIREMENTS: Readonly<Partial<Record<MapType, Requirement>>> = {
-  [MapType.ProgramArray]: { key: FD, value: FD, btf: "none" },
+  [MapType.ProgramArray]: { key: FD, value: FD },
   [MapType.PerfEventArray]: { key: FD, value: FD, entries: "cpus", btf: "none" },
   [MapType.StackTrace]: { key: FD, btf: "none" },
   [MapType.CgroupArray]: { key: FD, value: FD, btf: "none" },
@@ -83,7 +83,7 @@ const REQUIREMENTS: Readonly<Partial<Record<MapType, Requirement>>> = {
   [MapType.XSKMap]: { key: FD, value: FD, btf: "none" },
   [MapType.SockHash]: { value: FD_OR_8, btf: "none" },
   [MapType.CgroupStorage]: { key: CGROUP_STORAGE_KEY, entries: "zero" },
-  [MapType.ReusePortSockArray]: { key: FD, value: FD_OR_8, btf: "none" },
+  [MapType.ReusePortSockArray]: { key: FD, value: FD_OR_8 },
   [MapType.PerCPUCgroupStorage]: { key: CGROUP_STORAGE_KEY, entries: "zero" },
   [MapType.Queue]: { key: NONE, btf: "none" },
   [MapType.Stack]: { key: NONE, btf: "none" },
