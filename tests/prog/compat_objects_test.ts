@@ -2,8 +2,8 @@
 // libbpf-tools' perf arrays, cilium's typed ring buffer, the kernel's arena selftests with
 // __ulong) load through newCollection, and their programs' output reads back.
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { SyscallError } from "../../errors.ts";
-import { loadCollectionSpec } from "../../elf/mod.ts";
+import { FormatError, SyscallError } from "../../errors.ts";
+import { loadCollectionSpec, parseCollectionSpec } from "../../elf/mod.ts";
 import {
   BpfMap,
   codecFor,
@@ -50,6 +50,38 @@ Deno.test("compat objects: specs keep what the ELF says, in both byte orders", a
       [MapType.Arena, 0, 0, 2, BPF_F_MMAPABLE, ARENA_ADDRESS],
     );
   }
+});
+
+Deno.test("compat objects: __ulong() reads like __uint() in every field", async () => {
+  for (const order of ["el", "eb"]) {
+    const maps = (await spec("compat_ulong_fields", order)).maps;
+    const fields = (m: MapSpec) => ({ ...m, name: "" });
+    assertEquals(fields(maps.by_ulong), fields(maps.by_uint), order);
+    assertEquals(
+      [maps.by_ulong.type, maps.by_ulong.maxEntries, maps.by_ulong.valueSize, maps.by_ulong.flags],
+      [MapType.Hash, 64, 12, 1],
+    );
+    assertEquals(maps.bloom.mapExtra, 5n);
+  }
+});
+
+Deno.test("compat objects: a __ulong() past 32 bits in a 32-bit field is a FormatError", async () => {
+  // compat_arena's map_extra (an enum64) renamed to numa_node, a 32-bit field.
+  const bytes = await Deno.readFile(testdata("compat_arena-el.o"));
+  const [from, to] = ["\0map_extra\0", "\0numa_node\0"].map((t) => new TextEncoder().encode(t));
+  let renamed = 0;
+  for (let i = 0; i + from.length <= bytes.length; i++) {
+    if (from.every((b, j) => bytes[i + j] === b)) {
+      bytes.set(to, i); // in .BTF's strings, and in DWARF's, which nobody reads here
+      renamed++;
+    }
+  }
+  assert(renamed > 0);
+  assertThrows(
+    () => parseCollectionSpec(bytes),
+    FormatError,
+    'field "numa_node" of map "arena" is 1103806595072, more than 32 bits hold',
+  );
 });
 
 /** The `struct event` of compat_perf_array.c: len, marker, seq. */
@@ -123,6 +155,15 @@ kernelTest("compat objects: a pinned perf array of 0 entries is reused as create
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+kernelTest("compat objects: maps declared with __ulong() are created as declared", async () => {
+  using coll = newCollection(await spec("compat_ulong_fields"));
+  const a = coll.maps.by_ulong.info();
+  const b = coll.maps.by_uint.info();
+  assertEquals({ ...a, id: 0, name: "", btfId: 0 }, { ...b, id: 0, name: "", btfId: 0 });
+  assertEquals([a.maxEntries, a.valueSize, a.flags], [64, 12, 1]);
+  assertEquals(coll.maps.bloom.info().mapExtra, 5n);
 });
 
 kernelTest("compat objects: a ring buffer typed by its record decodes with the spec's type", async () => {
