@@ -193,7 +193,9 @@ function fixEntries(spec: SpecLike, rule: Entries | undefined, host: HostFacts):
     case "ring":
       if (n === 0) {
         throw new RangeError(
-          `Map "${spec.name}" (${mapTypeName(spec.type)}) needs max_entries: the ring's size in bytes`,
+          `Map "${spec.name}" (${
+            mapTypeName(spec.type)
+          }) needs max_entries: the ring's size in bytes`,
         );
       }
       return ringSize(n, host.pageSize());

@@ -302,7 +302,11 @@ Deno.test("map fix-ups: host facts are asked only when a rule needs them", () =>
 Deno.test("map fix-ups: what cannot be fixed is a RangeError saying what the type accepts", () => {
   const host: HostFacts = { possibleCpus: () => 2, pageSize: () => PAGE };
   const fails = (init: MapSpecInit, message: string) =>
-    assertThrows(() => fixupMapSpec(new MapSpec({ name: "m", ...init }), host), RangeError, message);
+    assertThrows(
+      () => fixupMapSpec(new MapSpec({ name: "m", ...init }), host),
+      RangeError,
+      message,
+    );
   fails(
     { type: MapType.PerfEventArray, keySize: 4, valueSize: 8 },
     'Map "m" (BPF_MAP_TYPE_PERF_EVENT_ARRAY): the value size must be 4 (or 0, to have it filled in), got 8',
@@ -340,41 +344,44 @@ Deno.test("map fix-ups: ring sizes round up to a power-of-2 number of pages", ()
   assertEquals(ringSize(2 ** 31 + 1, 4096), 2 ** 31 + 1, "no power of 2 fits: left as given");
 });
 
-kernelTest("map fix-ups: the kernel creates every sloppy spec with the fixed-up fields", async () => {
-  const created: string[] = [];
-  await assertNoFdLeak(() => {
-    // The ring cases' sizes are worked out for 4 KiB pages.
-    assertEquals(pageSize(), PAGE);
-    for (const c of CASES) {
-      if (!haveMapType(c.type)) continue;
-      const spec = specOf(c);
-      using map = BpfMap.create(spec);
-      const info = map.info();
-      const maxEntries = c.want.maxEntries === "cpus" ? possibleCpus() : c.want.maxEntries;
-      assertEquals(
-        {
-          keySize: info.keySize,
-          valueSize: info.valueSize,
-          maxEntries: info.maxEntries,
-          // The kernel adds BPF_F_RDONLY_PROG to devmaps' flags itself.
-          flags: info.flags & ~(1 << 7),
-          btfKey: info.btfKeyTypeId !== 0,
-          btfValue: info.btfValueTypeId !== 0,
-        },
-        { ...c.want, maxEntries },
-        c.label,
-      );
-      // The object reports what the kernel made, not what the spec said.
-      assertEquals(
-        [map.keySize, map.valueSize, map.maxEntries, map.flags],
-        [info.keySize, info.valueSize, info.maxEntries, info.flags & map.flags],
-        c.label,
-      );
-      created.push(c.label);
-    }
-  });
-  assert(created.length >= CASES.length - 2, `created only ${created.length} of ${CASES.length}`);
-});
+kernelTest(
+  "map fix-ups: the kernel creates every sloppy spec with the fixed-up fields",
+  async () => {
+    const created: string[] = [];
+    await assertNoFdLeak(() => {
+      // The ring cases' sizes are worked out for 4 KiB pages.
+      assertEquals(pageSize(), PAGE);
+      for (const c of CASES) {
+        if (!haveMapType(c.type)) continue;
+        const spec = specOf(c);
+        using map = BpfMap.create(spec);
+        const info = map.info();
+        const maxEntries = c.want.maxEntries === "cpus" ? possibleCpus() : c.want.maxEntries;
+        assertEquals(
+          {
+            keySize: info.keySize,
+            valueSize: info.valueSize,
+            maxEntries: info.maxEntries,
+            // The kernel adds BPF_F_RDONLY_PROG to devmaps' flags itself.
+            flags: info.flags & ~(1 << 7),
+            btfKey: info.btfKeyTypeId !== 0,
+            btfValue: info.btfValueTypeId !== 0,
+          },
+          { ...c.want, maxEntries },
+          c.label,
+        );
+        // The object reports what the kernel made, not what the spec said.
+        assertEquals(
+          [map.keySize, map.valueSize, map.maxEntries, map.flags],
+          [info.keySize, info.valueSize, info.maxEntries, info.flags & map.flags],
+          c.label,
+        );
+        created.push(c.label);
+      }
+    });
+    assert(created.length >= CASES.length - 2, `created only ${created.length} of ${CASES.length}`);
+  },
+);
 
 /** BPF_MAP_CREATE with BTF type ids for key and value, bypassing the fix-ups' BTF choice. */
 function createWithBtf(spec: MapSpec): number {
@@ -397,17 +404,20 @@ function createWithBtf(spec: MapSpec): number {
   return r;
 }
 
-kernelTest("map fix-ups: types the table gives no BTF ids are refused with them by the kernel", () => {
-  // A control: the same construction of key and value types works for a hash map.
-  assert(createWithBtf(specOf(CASES[0])) >= 0, "BTF ids for a hash map");
-  const refused: string[] = [];
-  for (const c of CASES) {
-    // Arena maps accept BTF ids; libbpf leaves them out, and so does the table.
-    if (takesBtf(c.type) || c.type === MapType.Arena || !haveMapType(c.type)) continue;
-    // The kernel's map_check_no_btf says ENOTSUPP; queues, stacks and rings EINVAL.
-    const r = createWithBtf(specOf(c));
-    assert(r === -Errno.ENOTSUPP || r === -Errno.EINVAL, `${c.label}: ${r}`);
-    refused.push(mapTypeName(c.type));
-  }
-  assertEquals(new Set(refused).size, 15, refused.join(", "));
-});
+kernelTest(
+  "map fix-ups: types the table gives no BTF ids are refused with them by the kernel",
+  () => {
+    // A control: the same construction of key and value types works for a hash map.
+    assert(createWithBtf(specOf(CASES[0])) >= 0, "BTF ids for a hash map");
+    const refused: string[] = [];
+    for (const c of CASES) {
+      // Arena maps accept BTF ids; libbpf leaves them out, and so does the table.
+      if (takesBtf(c.type) || c.type === MapType.Arena || !haveMapType(c.type)) continue;
+      // The kernel's map_check_no_btf says ENOTSUPP; queues, stacks and rings EINVAL.
+      const r = createWithBtf(specOf(c));
+      assert(r === -Errno.ENOTSUPP || r === -Errno.EINVAL, `${c.label}: ${r}`);
+      refused.push(mapTypeName(c.type));
+    }
+    assertEquals(new Set(refused).size, 15, refused.join(", "));
+  },
+);

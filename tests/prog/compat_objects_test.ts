@@ -8,10 +8,10 @@ import {
   BpfMap,
   codecFor,
   decodeValue,
+  MapSpec,
   MapType,
   PerfReader,
   type PerfRecord,
-  MapSpec,
   PinType,
   RingReader,
 } from "../../map/mod.ts";
@@ -166,37 +166,47 @@ kernelTest("compat objects: maps declared with __ulong() are created as declared
   assertEquals(coll.maps.bloom.info().mapExtra, 5n);
 });
 
-kernelTest("compat objects: a ring buffer typed by its record decodes with the spec's type", async () => {
-  const s = await spec("compat_ringbuf_type");
-  using coll = newCollection(s);
-  const info = coll.maps.events.info();
-  assertEquals(
-    [info.keySize, info.valueSize, info.maxEntries, info.btfKeyTypeId, info.btfValueTypeId],
-    [0, 0, 1 << 24, 0, 0],
-  );
-  assertEquals(coll.maps.odd_size.info().maxEntries, 16384, "10000 bytes: 4 pages");
-  using reader = new RingReader(coll.maps.events);
-  for (const len of [3, 60]) coll.programs.submit_event.run({ data: new Uint8Array(ETH + len) });
-  const codec = codecFor(s.maps.events.value);
-  const records: Record<string, unknown>[] = [];
-  reader.drain((r) => records.push(decodeValue(codec, r) as Record<string, unknown>));
-  // A u8 array holding text decodes as a string.
-  const comm = "compat_ringbuf";
-  assertEquals(records, [
-    { pid: 42, comm, len: 3n },
-    { pid: 42, comm, len: 60n },
-  ]);
-});
+kernelTest(
+  "compat objects: a ring buffer typed by its record decodes with the spec's type",
+  async () => {
+    const s = await spec("compat_ringbuf_type");
+    using coll = newCollection(s);
+    const info = coll.maps.events.info();
+    assertEquals(
+      [info.keySize, info.valueSize, info.maxEntries, info.btfKeyTypeId, info.btfValueTypeId],
+      [0, 0, 1 << 24, 0, 0],
+    );
+    assertEquals(coll.maps.odd_size.info().maxEntries, 16384, "10000 bytes: 4 pages");
+    using reader = new RingReader(coll.maps.events);
+    for (const len of [3, 60]) coll.programs.submit_event.run({ data: new Uint8Array(ETH + len) });
+    const codec = codecFor(s.maps.events.value);
+    const records: Record<string, unknown>[] = [];
+    reader.drain((r) => records.push(decodeValue(codec, r) as Record<string, unknown>));
+    // A u8 array holding text decodes as a string.
+    const comm = "compat_ringbuf";
+    assertEquals(records, [
+      { pid: 42, comm, len: 3n },
+      { pid: 42, comm, len: 60n },
+    ]);
+  },
+);
 
 kernelTest("compat objects: an arena at its __ulong address, shared with a program", async () => {
   await assertNoFdLeak(async () => {
     using coll = newCollection(await spec("compat_arena"));
     const arena = coll.maps.arena;
     const info = arena.info();
-    assertEquals([info.type, info.flags, info.mapExtra], [MapType.Arena, BPF_F_MMAPABLE, ARENA_ADDRESS]);
+    assertEquals([info.type, info.flags, info.mapExtra], [
+      MapType.Arena,
+      BPF_F_MMAPABLE,
+      ARENA_ADDRESS,
+    ]);
     // The kernel's own text about the fd says the same (bpftool 7.1 does not show map_extra).
     const fdinfo = Deno.readTextFileSync(`/proc/self/fdinfo/${arena.fd}`);
-    assertEquals(/^map_extra:\s*(0x[0-9a-f]+)$/m.exec(fdinfo)?.[1], `0x${ARENA_ADDRESS.toString(16)}`);
+    assertEquals(
+      /^map_extra:\s*(0x[0-9a-f]+)$/m.exec(fdinfo)?.[1],
+      `0x${ARENA_ADDRESS.toString(16)}`,
+    );
 
     const memory = arena.mmap();
     assertEquals(memory.length, 2 * 4096);
