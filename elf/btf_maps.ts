@@ -153,7 +153,7 @@ function fieldValue(map: string, field: string, t: Type): bigint {
     if (values.length !== 1 || values[0].value < 0n) {
       throw new FormatError(
         `BTF: field "${field}" of map "${map}" is an enum, but not __ulong(): ` +
-          `it needs one non-negative enumerator, has ${values.length}`,
+          `it needs exactly one enumerator, of a value not below 0`,
         0,
       );
     }

@@ -277,6 +277,14 @@ export class BpfMap {
    * Creates a map from `spec`. Throws {@linkcode NotSupportedError} when the kernel lacks
    * the map type, and a {@linkcode SyscallError} (with the kernel's errno) otherwise.
    *
+   * The spec is fixed up as libbpf and cilium/ebpf fix map definitions at load, the spec
+   * itself left unchanged: sizes the map type fixes are filled in (a perf event array's 4
+   * and 4, whatever `__type()` said); a perf event array or cpumap of 0 entries gets one per
+   * possible CPU; a ring buffer's size is rounded up to a power-of-2 number of pages; flags
+   * the type requires are added (an arena's `BPF_F_MMAPABLE`); BTF type ids are given only
+   * to types that take them. The map's fields report what was created. What cannot be fixed
+   * (a perf event array of 8-byte values, a storage map with max_entries) is a RangeError.
+   *
    * When `spec.value` (and `spec.key`) are BTF types and `options.btf` is not given, the
    * types are written as BTF, loaded, and named in the map: the kernel then knows the
    * layout (spin locks and timers need it; `bpftool map dump` shows fields), and keys and
