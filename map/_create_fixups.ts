@@ -162,6 +162,15 @@ export function fixupMapSpec(spec: SpecLike, host: HostFacts): FixedMapSpec {
   };
 }
 
+/**
+ * Whether the kernel decides the key or value size of maps of `type`: a BTF type given for
+ * it then documents the records (a ring buffer's, a perf event array's), not the slot, and
+ * need not be its size.
+ */
+export function sizeIsFixed(type: MapType, what: "key" | "value"): boolean {
+  return REQUIREMENTS[type]?.[what] !== undefined;
+}
+
 /** Whether the kernel takes BTF key or value type ids for maps of `type` at all. */
 export function takesBtf(type: MapType): boolean {
   return REQUIREMENTS[type]?.btf !== "none";

@@ -41,6 +41,7 @@ import {
   type FixedMapSpec,
   fixupMapSpec,
   type HostFacts,
+  sizeIsFixed,
 } from "./_create_fixups.ts";
 
 /** Flags of map updates (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`). */
@@ -1018,11 +1019,14 @@ function createError(spec: CreateFields, errno: number): Error {
 
 /**
  * A spec whose BTF type is not the size of its key or value is a RangeError at once, even
- * when the codec would be made later (or the map type does not use the size).
+ * when the codec would be made later; unless the map type fixes that size, and the type
+ * describes what the map carries rather than its slots.
  */
 function checkTypeSizes(spec: MapSpec): void {
-  checkTypeSize(spec, spec.key, spec.keySize, "key");
-  checkTypeSize(spec, spec.value, spec.valueSize, "value");
+  if (!sizeIsFixed(spec.type, "key")) checkTypeSize(spec, spec.key, spec.keySize, "key");
+  if (!sizeIsFixed(spec.type, "value")) {
+    checkTypeSize(spec, spec.value, spec.valueSize, "value");
+  }
 }
 
 const NO_CODECS: Codecs = { key: undefined, value: undefined };

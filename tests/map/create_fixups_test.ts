@@ -112,6 +112,12 @@ const CASES: Case[] = [
     want: { keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, ...none },
   },
   {
+    label: "perf event array by hand: sizes of 4, and the event type beside them",
+    type: MapType.PerfEventArray,
+    init: { keySize: 4, valueSize: 4, value: event, maxEntries: 1 },
+    want: { keySize: 4, valueSize: 4, maxEntries: 1, flags: 0, ...none },
+  },
+  {
     label: "stack trace, bcc profile: value_size of the stack depth and no key_size",
     type: MapType.StackTrace,
     init: { valueSize: 8 * 127, maxEntries: 16 },
@@ -273,12 +279,11 @@ Deno.test("map fix-ups: every map type declared the sloppy way is fixed as the k
       c.label,
     );
     assertEquals([f.type, f.name, f.mapExtra], [c.type, "fixup", spec.mapExtra], c.label);
-    // Types are kept only where they still describe the slot.
-    assertEquals(fixed.key !== undefined, spec.key !== undefined && f.keySize === spec.keySize);
-    assertEquals(
-      fixed.value !== undefined,
-      spec.value !== undefined && f.valueSize === spec.valueSize,
-    );
+    // Types are kept only where they still describe the slot: of its size, and not 0.
+    const describes = (t: unknown, size: number) =>
+      t !== undefined && size > 0 && btf.sizeof(t as btf.Type) === size ? t : undefined;
+    assertEquals(fixed.key, describes(spec.key, f.keySize), c.label);
+    assertEquals(fixed.value, describes(spec.value, f.valueSize), c.label);
     // The spec itself is left as the ELF said.
     assertEquals({ ...spec, innerMap: undefined }, { ...before, innerMap: undefined }, c.label);
   }
