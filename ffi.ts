@@ -496,16 +496,21 @@ export interface Mapping {
   length: number;
 }
 
-/** mmap(2) of `length` bytes of `fd` at `offset`. */
+/**
+ * mmap(2) of `length` bytes of `fd` at `offset`; `address` is the address asked for (0n:
+ * the kernel chooses), binding with `MAP_FIXED` or `MAP_FIXED_NOREPLACE` in `flags`.
+ */
 export function mmap(
   length: number,
   prot: number,
   flags: number,
   fd: number,
   offset = 0n,
+  address = 0n,
 ): Mapping {
   const l = load();
-  const p = l.lib.mmap(null, BigInt(length), prot, flags, fd, offset);
+  const at = address === 0n ? null : Deno.UnsafePointer.create(address);
+  const p = l.lib.mmap(at, BigInt(length), prot, flags, fd, offset);
   if (p === null || Deno.UnsafePointer.value(p) === MAP_FAILED) fail("mmap");
   return { pointer: p, buffer: Deno.UnsafePointerView.getArrayBuffer(p, length), length };
 }

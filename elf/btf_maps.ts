@@ -8,6 +8,7 @@
 
 import {
   Array as ArrayType,
+  Enum,
   FuncProto,
   Pointer,
   sizeof,
@@ -78,7 +79,7 @@ function mapFromStruct(name: string, def: Struct, inner: boolean): MapSpec {
         map.numaNode = uintMember(name, m.name, m.type);
         break;
       case "map_extra":
-        map.mapExtra = BigInt(uintMember(name, m.name, m.type));
+        map.mapExtra = fieldValue(name, m.name, m.type);
         break;
       case "pinning": {
         const pinning = uintMember(name, m.name, m.type);
@@ -128,14 +129,44 @@ function mapFromStruct(name: string, def: Struct, inner: boolean): MapSpec {
   return map;
 }
 
-/** `__uint(name, n)` is `int (*name)[n]`: n is the element count of the pointed-to array. */
+/** A 32-bit field: `__uint()`, or `__ulong()` with a value that fits. */
 function uintMember(map: string, field: string, t: Type): number {
-  const ptr = underlyingType(t);
-  const arr = ptr instanceof Pointer ? underlyingType(ptr.target) : undefined;
-  if (!(arr instanceof ArrayType)) {
-    throw new FormatError(`BTF: field "${field}" of map "${map}" is not __uint()`, 0);
+  const value = fieldValue(map, field, t);
+  if (value > 0xffffffffn) {
+    throw new FormatError(
+      `BTF: field "${field}" of map "${map}" is ${value}, more than 32 bits hold`,
+      0,
+    );
   }
-  return arr.nelems;
+  return Number(value);
+}
+
+/**
+ * A number field. `__uint(name, n)` is `int (*name)[n]`: n is the element count of the
+ * pointed-to array. `__ulong(name, n)` (libbpf 1.4, for values past 32 bits) is an anonymous
+ * `enum { <unique> = n } name`: one enumerator whose value is n (an enum64 when n needs it).
+ */
+function fieldValue(map: string, field: string, t: Type): bigint {
+  const type = underlyingType(t);
+  if (type instanceof Enum) {
+    const values = type.values;
+    if (values.length !== 1 || values[0].value < 0n) {
+      throw new FormatError(
+        `BTF: field "${field}" of map "${map}" is an enum, but not __ulong(): ` +
+          `it needs exactly one enumerator, of a value not below 0`,
+        0,
+      );
+    }
+    return values[0].value;
+  }
+  const arr = type instanceof Pointer ? underlyingType(type.target) : undefined;
+  if (!(arr instanceof ArrayType)) {
+    throw new FormatError(
+      `BTF: field "${field}" of map "${map}" is neither __uint() nor __ulong()`,
+      0,
+    );
+  }
+  return BigInt(arr.nelems);
 }
 
 /** `__type(name, T)` is `T *name`. */

@@ -35,6 +35,14 @@ import {
 import { MapType, mapTypeName } from "./map_type.ts";
 import { requireMapType } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
+import {
+  BPF_F_MMAPABLE,
+  type CreateFields,
+  type FixedMapSpec,
+  fixupMapSpec,
+  type HostFacts,
+  sizeIsFixed,
+} from "./_create_fixups.ts";
 
 /** Flags of map updates (`BPF_ANY`, `BPF_NOEXIST`, `BPF_EXIST`, `BPF_F_LOCK`). */
 export const UpdateFlags = {
@@ -59,13 +67,13 @@ export type MapData =
   | { readonly [member: string]: unknown };
 
 const BPF_F_NUMA_NODE = 1 << 2;
-/** `BPF_F_MMAPABLE`: an array map whose values user space can mmap. */
-const BPF_F_MMAPABLE = 1 << 10;
 /** `BPF_F_VTYPE_BTF_OBJ_FD`: `value_type_btf_obj_fd` holds the module BTF of a struct_ops. */
 const BPF_F_VTYPE_BTF_OBJ_FD = 1 << 15;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
+/** `MAP_FIXED_NOREPLACE`: at the address asked for, or fail (EEXIST) rather than replace. */
+const MAP_FIXED_NOREPLACE = 0x100000;
 /** What EPERM from an update means once the process has CAP_BPF. */
 const FROZEN = "the map is frozen or read-only for user space";
 const BPF_OBJ_NAME_LEN = 16;
@@ -177,6 +185,8 @@ export class BpfMap {
   readonly maxEntries: number;
   /** Creation flags. */
   readonly flags: number;
+  /** `map_extra`: a bloom filter's hash count, an arena's user-space address (0: any). */
+  readonly mapExtra: bigint;
   /** The name the map was created with (as the kernel keeps it). */
   readonly name: string;
   /** Bytes of a whole value as user space sees it: per-CPU maps hold one per possible CPU. */
@@ -228,7 +238,10 @@ export class BpfMap {
 
   private constructor(
     fd: FD,
-    info: Pick<MapInfo, "type" | "keySize" | "valueSize" | "maxEntries" | "flags" | "name">,
+    info: Pick<
+      MapInfo,
+      "type" | "keySize" | "valueSize" | "maxEntries" | "flags" | "name" | "mapExtra"
+    >,
     codecs: Codecs | (() => Codecs) = { key: undefined, value: undefined },
   ) {
     this.#fd = fd;
@@ -237,6 +250,7 @@ export class BpfMap {
     this.valueSize = info.valueSize;
     this.maxEntries = info.maxEntries;
     this.flags = info.flags;
+    this.mapExtra = info.mapExtra;
     this.name = info.name;
     this.#codecs = codecs;
     this.fullValueSize = PER_CPU_TYPES.has(info.type)
@@ -264,6 +278,14 @@ export class BpfMap {
    * Creates a map from `spec`. Throws {@linkcode NotSupportedError} when the kernel lacks
    * the map type, and a {@linkcode SyscallError} (with the kernel's errno) otherwise.
    *
+   * The spec is fixed up as libbpf and cilium/ebpf fix map definitions at load, the spec
+   * itself left unchanged: sizes the map type fixes are filled in (a perf event array's 4
+   * and 4, whatever `__type()` said); a perf event array or cpumap of 0 entries gets one per
+   * possible CPU; a ring buffer's size is rounded up to a power-of-2 number of pages; flags
+   * the type requires are added (an arena's `BPF_F_MMAPABLE`); BTF type ids are given only
+   * to types that take them. The map's fields report what was created. What cannot be fixed
+   * (a perf event array of 8-byte values, a storage map with max_entries) is a RangeError.
+   *
    * When `spec.value` (and `spec.key`) are BTF types and `options.btf` is not given, the
    * types are written as BTF, loaded, and named in the map: the kernel then knows the
    * layout (spin locks and timers need it; `bpftool map dump` shows fields), and keys and
@@ -279,7 +301,10 @@ export class BpfMap {
    */
   static create(spec: MapSpec, options: MapCreateOptions = {}): BpfMap {
     if (spec.type === MapType.StructOpsMap) return BpfMap.#createStructOps(spec, options);
-    const codecs = options.raw ? { key: undefined, value: undefined } : specCodecs(spec);
+    if (!options.raw) checkTypeSizes(spec);
+    const fixed = fixupMapSpec(spec, HOST);
+    const fields = fixed.fields;
+    const codecs = options.raw ? () => NO_CODECS : lazyCodecs(fixed);
     let inner: BpfMap | undefined;
     let ownInner = false;
     if (MAP_IN_MAP_TYPES.has(spec.type)) {
@@ -296,16 +321,16 @@ export class BpfMap {
     }
     let handle: BtfHandle | undefined;
     try {
-      let btf = options.btf;
-      const needsBtf = isBtfType(spec.value) && hasKernelManagedFields(spec.value);
-      if (!btf && isBtfType(spec.value)) {
+      let btf = kernelBtf(options.btf, fixed);
+      const needsBtf = fixed.btfValue && hasKernelManagedFields(fixed.value);
+      if (!options.btf && fixed.btfValue) {
         try {
-          const key = spec.key as Type;
-          const value = spec.value as Type;
-          handle = BtfHandle.load(isBtfType(key) ? [key, value] : [value]);
+          const key = fixed.btfKey ? fixed.key : undefined;
+          const value = fixed.value!;
+          handle = BtfHandle.load(key ? [key, value] : [value]);
           btf = {
             fd: handle.fd,
-            keyTypeId: isBtfType(key) ? handle.typeId(key) ?? 0 : 0,
+            keyTypeId: key ? handle.typeId(key) ?? 0 : 0,
             valueTypeId: handle.typeId(value) ?? 0,
           };
         } catch (e) {
@@ -313,20 +338,16 @@ export class BpfMap {
           // Without BTF the map still works; only the kernel's view of the layout is lost.
         }
       }
-      let r = createMap(spec, inner, btf);
+      let r = createMap(fields, inner, btf);
       if (r < 0 && handle && !needsBtf && (r === -Errno.EINVAL || r === -Errno.ENOTSUPP)) {
         // The kernel refused the types for this map (an older kernel, or a key type it
         // does not accept for the map type): try without them before reporting.
-        const again = createMap(spec, inner, undefined);
+        const again = createMap(fields, inner, undefined);
         if (again >= 0) r = again;
       }
-      if (r < 0) throw createError(spec, -r);
+      if (r < 0) throw createError(fields, -r);
       const map = new BpfMap(new FD(r, "BpfMap"), {
-        type: spec.type,
-        keySize: spec.keySize,
-        valueSize: spec.valueSize,
-        maxEntries: spec.maxEntries,
-        flags: spec.flags,
+        ...fields,
         name: sanitizeName(spec.name),
       }, codecs);
       if (options.contents !== false) {
@@ -456,30 +477,42 @@ export class BpfMap {
   #mapping: Mapping | undefined;
 
   /**
-   * A live, writable view of the values of an array map created with `BPF_F_MMAPABLE`
-   * (flag `1 << 10`): element `i` starts at byte `i * roundUp8(valueSize)`. Programs' writes
-   * show through at once and writes to the view are seen by programs, without syscalls.
+   * A live, writable view of the map's memory, shared with programs without syscalls: their
+   * writes show through at once and writes to the view are seen by them.
+   *
+   * - An array map created with `BPF_F_MMAPABLE` (flag `1 << 10`): its values, element `i`
+   *   at byte `i * roundUp8(valueSize)`.
+   * - An arena (`MapType.Arena`): its `maxEntries` pages, mapped at `mapExtra` when that is
+   *   not 0 (as libbpf maps it; the kernel requires that address) and anywhere otherwise.
+   *   Pointers programs store in the arena are addresses in this mapping (see
+   *   {@linkcode BpfMap.mappedAddress}). Pages are allocated on first touch.
+   *
    * The same view is returned on each call; `close()` unmaps it (the buffer is detached, so
    * a stray view cannot touch unmapped memory).
    */
   mmap(): Uint8Array {
     this.#fd.raw; // throws ClosedError after close()
-    if (this.type !== MapType.Array || (this.flags & BPF_F_MMAPABLE) === 0) {
+    const isArena = this.type === MapType.Arena;
+    if (!isArena && (this.type !== MapType.Array || (this.flags & BPF_F_MMAPABLE) === 0)) {
       throw new TypeError(
-        `Map "${this.name}" is not an array map created with BPF_F_MMAPABLE`,
+        `Map "${this.name}" is neither an arena nor an array map created with BPF_F_MMAPABLE`,
       );
     }
+    const page = pageSize();
+    const bytes = isArena ? this.maxEntries * page : roundUp8(this.valueSize) * this.maxEntries;
     if (!this.#mapping) {
-      const page = pageSize();
-      const bytes = roundUp8(this.valueSize) * this.maxEntries;
       const length = Math.ceil(bytes / page) * page;
-      this.#mapping = mmap(length, PROT_READ | PROT_WRITE, MAP_SHARED, this.fd, 0n);
+      // A fixed address must not replace whatever the process already has there.
+      const at = isArena ? this.mapExtra : 0n;
+      const flags = MAP_SHARED | (at !== 0n ? MAP_FIXED_NOREPLACE : 0);
+      this.#mapping = mmap(length, PROT_READ | PROT_WRITE, flags, this.fd, 0n, at);
     }
-    return new Uint8Array(
-      this.#mapping.buffer,
-      0,
-      roundUp8(this.valueSize) * this.maxEntries,
-    );
+    return new Uint8Array(this.#mapping.buffer, 0, bytes);
+  }
+
+  /** The user-space address of the view {@linkcode BpfMap.mmap} made; undefined before. */
+  get mappedAddress(): bigint | undefined {
+    return this.#mapping ? BigInt(Deno.UnsafePointer.value(this.#mapping.pointer)) : undefined;
   }
 
   /** Closes the map at the end of a `using` scope. */
@@ -945,12 +978,6 @@ export class BpfMap {
   }
 }
 
-/** The fields of BPF_MAP_CREATE that come from a spec (struct_ops maps adjust some). */
-type CreateFields = Pick<
-  MapSpec,
-  "type" | "name" | "keySize" | "valueSize" | "maxEntries" | "flags" | "numaNode" | "mapExtra"
->;
-
 /** Writes the attr of BPF_MAP_CREATE and calls it; returns the fd or a negated errno. */
 function createMap(
   spec: CreateFields,
@@ -991,14 +1018,52 @@ function createError(spec: CreateFields, errno: number): Error {
 }
 
 /**
- * A spec's codecs, made on first use: a map whose keys and values stay bytes never pays for
- * them. A type whose size is not the map's is a RangeError at once all the same.
+ * A spec whose BTF type is not the size of its key or value is a RangeError at once, even
+ * when the codec would be made later; unless the map type fixes that size, and the type
+ * describes what the map carries rather than its slots.
  */
-function specCodecs(spec: MapSpec): () => Codecs {
-  const { key, value, keySize, valueSize } = spec;
-  checkTypeSize(spec, key, keySize, "key");
-  checkTypeSize(spec, value, valueSize, "value");
-  return () => ({ key: specCodec(key, keySize), value: specCodec(value, valueSize) });
+function checkTypeSizes(spec: MapSpec): void {
+  if (!sizeIsFixed(spec.type, "key")) checkTypeSize(spec, spec.key, spec.keySize, "key");
+  if (!sizeIsFixed(spec.type, "value")) {
+    checkTypeSize(spec, spec.value, spec.valueSize, "value");
+  }
+}
+
+const NO_CODECS: Codecs = { key: undefined, value: undefined };
+
+/**
+ * The codecs of the types that still describe the created map's keys and values, made on
+ * first use: a map whose keys and values stay bytes never pays for them.
+ */
+function lazyCodecs(fixed: FixedMapSpec): () => Codecs {
+  const { key, value, fields } = fixed;
+  return () => ({ key: specCodec(key, fields.keySize), value: specCodec(value, fields.valueSize) });
+}
+
+/**
+ * The BTF a caller gave, with the type ids the map type does not take zeroed; none at all
+ * when no id is left (the kernel then needs no BTF fd either).
+ */
+function kernelBtf(
+  btf: MapCreateOptions["btf"],
+  fixed: FixedMapSpec,
+): MapCreateOptions["btf"] {
+  if (!btf) return undefined;
+  const keyTypeId = fixed.btfKey ? btf.keyTypeId : 0;
+  const valueTypeId = fixed.btfValue ? btf.valueTypeId : 0;
+  if (keyTypeId === 0 && valueTypeId === 0) return undefined;
+  return { ...btf, keyTypeId, valueTypeId };
+}
+
+/** The host facts the fix-ups ask for. */
+const HOST: HostFacts = { possibleCpus, pageSize };
+
+/**
+ * A spec as `BpfMap.create` gives it to the kernel (sizes, entries and flags fixed up as the
+ * map type requires): what a map reused from a pin must match.
+ */
+export function createFieldsOf(spec: MapSpec): CreateFields {
+  return spec.type === MapType.StructOpsMap ? spec : fixupMapSpec(spec, HOST).fields;
 }
 
 /** Types a codec can be made for: sized scalars, pointers, arrays and structs or unions. */

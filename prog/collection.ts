@@ -7,7 +7,7 @@
 
 import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } from "../asm/mod.ts";
 import { CoreCandidateCache, Datasec, type Func, sizeof, type Spec, Var } from "../btf/mod.ts";
-import { BpfMap } from "../map/bpf_map.ts";
+import { BpfMap, createFieldsOf } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { Errno, SyscallError } from "../errors.ts";
@@ -40,25 +40,6 @@ export interface CollectionOptions {
    */
   only?: string[];
 }
-
-/** Map types that take no BTF key/value type ids (libbpf leaves them out as well). */
-const NO_BTF_TYPES: ReadonlySet<number> = new Set([
-  MapType.PerfEventArray,
-  MapType.CgroupArray,
-  MapType.StackTrace,
-  MapType.ArrayOfMaps,
-  MapType.HashOfMaps,
-  MapType.DevMap,
-  MapType.DevMapHash,
-  MapType.CPUMap,
-  MapType.XSKMap,
-  MapType.SockMap,
-  MapType.SockHash,
-  MapType.Queue,
-  MapType.Stack,
-  MapType.RingBuf,
-  MapType.UserRingbuf,
-]);
 
 const KCONFIG = ".kconfig";
 const BPF_F_RDONLY_PROG = 1 << 7;
@@ -354,7 +335,8 @@ function createMap(ms: MapSpec, types: Spec | undefined, btf: ObjectBtf | undefi
     using innerMap = createMap(ms.innerMap, types, btf);
     return BpfMap.create(ms, { innerMap, contents });
   }
-  if (!btf || !types || NO_BTF_TYPES.has(ms.type)) return BpfMap.create(ms, { contents });
+  // Which of the ids the map type takes is BpfMap.create's to decide (map/_create_fixups.ts).
+  if (!btf || !types) return BpfMap.create(ms, { contents });
   let keyTypeId = btf.typeId(ms.key);
   let valueTypeId = btf.typeId(ms.value);
   if (valueTypeId === 0) {
@@ -390,16 +372,18 @@ function openPinned(path: string): BpfMap | undefined {
 function checkCompatible(name: string, ms: MapSpec, map: BpfMap): void {
   // Opening the pin read the kernel's info already: no second BPF_OBJ_GET_INFO_BY_FD.
   const info = map;
+  // Compared with what creating the spec would have made (sizes and flags fixed up).
+  const want = createFieldsOf(ms);
   const diffs: string[] = [];
-  if (info.type !== ms.type) diffs.push(`type ${info.type} != ${ms.type}`);
-  if (info.keySize !== ms.keySize) diffs.push(`key size ${info.keySize} != ${ms.keySize}`);
-  if (info.valueSize !== ms.valueSize) {
-    diffs.push(`value size ${info.valueSize} != ${ms.valueSize}`);
+  if (info.type !== want.type) diffs.push(`type ${info.type} != ${want.type}`);
+  if (info.keySize !== want.keySize) diffs.push(`key size ${info.keySize} != ${want.keySize}`);
+  if (info.valueSize !== want.valueSize) {
+    diffs.push(`value size ${info.valueSize} != ${want.valueSize}`);
   }
-  if (info.maxEntries !== ms.maxEntries) {
-    diffs.push(`max entries ${info.maxEntries} != ${ms.maxEntries}`);
+  if (info.maxEntries !== want.maxEntries) {
+    diffs.push(`max entries ${info.maxEntries} != ${want.maxEntries}`);
   }
-  if (info.flags !== ms.flags) diffs.push(`flags ${info.flags} != ${ms.flags}`);
+  if (info.flags !== want.flags) diffs.push(`flags ${info.flags} != ${want.flags}`);
   if (diffs.length > 0) {
     throw new TypeError(`Pinned map '${name}' is incompatible with its spec: ${diffs.join(", ")}`);
   }
