@@ -23,6 +23,7 @@ import {
   type Variable,
 } from "./variable.ts";
 import { fillStructOps } from "./_struct_ops.ts";
+import { bindReadOnlyData, isReadOnlyDataMap } from "./_rodata_binding.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -108,8 +109,8 @@ function mapsUsed(prog: ProgramSpec, maps: Record<string, MapSpec>, into: Set<st
 
 /**
  * Creates the maps of `spec` and loads its programs: map references and externs resolved,
- * CO-RE applied, global data written (and `.rodata` frozen) before the programs load, and
- * program arrays filled after. On failure everything created so far is closed (and pins it
+ * CO-RE applied, global data written (and `.rodata` frozen) before the programs load, each
+ * program bound to the `.rodata*` maps as libbpf binds them, and program arrays filled after. On failure everything created so far is closed (and pins it
  * made are removed) before the error is thrown.
  *
  * @example
@@ -205,6 +206,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
       if (ms.freeze) maps[name].freeze();
     }
 
+    const readOnlyData = mapNames.filter((n) => isReadOnlyDataMap(n, mapSpecs[n]));
     for (const name of progNames) {
       const ps = spec.programs[name];
       const insns = linkMaps(ps, maps, kconfigExterns.size > 0 ? maps[KCONFIG] : undefined);
@@ -214,6 +216,7 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
         objectBtf: objBtf,
         coreCache,
       });
+      bindReadOnlyData(programs[name], readOnlyData.map((n) => maps[n]));
     }
 
     // Program arrays and maps of maps: their values are fds of what was just made.
