@@ -471,6 +471,7 @@ export function formatBtfReport(r: BtfReport): string {
 }
 
 const USAGE = `Usage: inspect [file] [--llvm] [--btf] [--c] [--json] [--base file]
+   as: deno run -R jsr:@ebpf/ebpf/inspect prog.o      (paths are relative to the current directory)
 
 Shows the programs, maps, variables and BTF of a BPF ELF object (default: the demo's object),
 or the types of a raw BTF file such as /sys/kernel/btf/vmlinux.
@@ -480,9 +481,7 @@ or the types of a raw BTF file such as /sys/kernel/btf/vmlinux.
   --c      print only the BTF types, as a C header CO-RE programs include:
            inspect /sys/kernel/btf/vmlinux --c > vmlinux.h
   --json   print everything as JSON
-  --base   the base of split BTF (default for /sys/kernel/btf/<module>: its vmlinux)
-
-Relative paths are read from the current directory.`;
+  --base   the base of split BTF (default for /sys/kernel/btf/<module>: its vmlinux)`;
 
 /** Writes all of `text` to stdout: a header is written as it is, without a newline added. */
 async function writeStdout(text: string): Promise<void> {
