@@ -16,6 +16,7 @@ import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec, requireProgramType } from "./program_spec.ts";
 import { hiddenFuncs, ObjectBtf, type SectionLayout } from "./_object_btf.ts";
 import { writeKconfig } from "./_kconfig.ts";
+import { namedRecord } from "./_named_record.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -67,15 +68,18 @@ const BPF_F_RDONLY_PROG = 1 << 7;
  * ```
  */
 export class Collection {
-  /** Programs by name. */
+  /**
+   * Programs by name. Reading a name the collection lacks throws a `TypeError` that lists
+   * the names it has; ask with `name in coll.programs` first when a program is optional.
+   */
   readonly programs: Record<string, Program>;
-  /** Maps by name. */
+  /** Maps by name; a missing name throws as for {@linkcode Collection.programs}. */
   readonly maps: Record<string, BpfMap>;
 
   /** Use {@linkcode newCollection}. */
   constructor(programs: Record<string, Program>, maps: Record<string, BpfMap>) {
-    this.programs = programs;
-    this.maps = maps;
+    this.programs = namedRecord(programs, "program");
+    this.maps = namedRecord(maps, "map");
   }
 
   /** Closes every program and map; safe to call twice. */
