@@ -60,6 +60,15 @@ Deno.test("inspect: --btf prints the object's types as C", () => {
   const r = inspect("--btf");
   assertEquals(r.code, 0, r.stderr);
   assertStringIncludes(r.stdout, "struct counter {\n\t__u64 calls;\n\tchar comm[16];\n};");
+  // --c: only the header, guarded, for an object as for raw BTF.
+  const c = inspect("--c", `${TESTDATA}demo_syscalls-el.o`);
+  assertEquals(c.code, 0, c.stderr);
+  assert(c.stdout.startsWith("#ifndef __DEMO_SYSCALLS_EL_H__\n"), c.stdout.slice(0, 80));
+  assertStringIncludes(c.stdout, "struct counter {\n\t__u64 calls;\n\tchar comm[16];\n};");
+  assert(!c.stdout.includes("Programs ("));
+  const none = inspect("--c", `${TESTDATA}legacy_maps-nobtf-el.o`);
+  assertEquals(none.code, 1);
+  assertStringIncludes(none.stderr, "it has no BTF");
 });
 
 Deno.test("inspect: --json parses and describes the object", () => {
