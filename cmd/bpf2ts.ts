@@ -6,11 +6,12 @@
  * program and variable, and a `load<Name>()` function that creates the collection.
  *
  * ```sh
- * deno task bpf2ts counter.c                       # writes counter_bpf.ts next to it
- * deno task bpf2ts counter.c --out src/counter.ts --name Counter --import @ebpf/ebpf
+ * deno run -A jsr:@ebpf/ebpf/bpf2ts counter.c     # writes counter_bpf.ts next to it
+ * deno run -A jsr:@ebpf/ebpf/bpf2ts counter.c --out src/counter.ts --name Counter
  * ```
  *
- * Needs `--allow-read`, `--allow-write` for the output and `--allow-run` for clang.
+ * Paths are relative to the current directory. Needs `--allow-read`, `--allow-write` for
+ * the output and `--allow-run` for clang.
  *
  * @module
  */
@@ -315,9 +316,9 @@ export function objectsFor(
   return order === "little" ? { little: bytes, big: twin } : { big: bytes, little: twin };
 }
 
-const USAGE =
-  `Usage: deno task bpf2ts <file.c|file.o> [--out file.ts] [--name Name] [--import specifier]
+const USAGE = `Usage: bpf2ts <file.c|file.o> [--out file.ts] [--name Name] [--import specifier]
        [--cflags "-DX=1 ..."]
+   as: deno run -A jsr:@ebpf/ebpf/bpf2ts prog.c      (paths are relative to the current directory)
 
 Writes typed TypeScript bindings for a BPF program: the object embedded (both byte orders
 for C sources), types for its BTF structs, unions and enums, typed maps, programs and

@@ -2,15 +2,21 @@
  * `inspect`: what a BPF object holds — programs (section, type, attach target, size,
  * disassembly), maps (type, sizes, flags), global variables with their values, and BTF as C.
  *
- * It only parses: it needs `--allow-read` and nothing else, so it is safe to point at any
- * object.
+ * It only parses: it needs `--allow-read` and nothing else (Deno grants files under /sys
+ * only to `--allow-all`), so it is safe to point at any object.
  *
  * ```sh
- * deno task inspect                     # the bundled demo object
- * deno task inspect prog.o --llvm       # sections disassembled as llvm-objdump -d prints them
- * deno task inspect prog.o --btf        # BTF types as C declarations
- * deno task inspect prog.o --json       # everything as JSON, for tools
+ * deno run -R jsr:@ebpf/ebpf/inspect                 # the bundled demo object
+ * deno run -R jsr:@ebpf/ebpf/inspect prog.o --llvm   # disassembled as llvm-objdump -d does
+ * deno run -R jsr:@ebpf/ebpf/inspect prog.o --btf    # BTF types as C declarations
+ * deno run -R jsr:@ebpf/ebpf/inspect prog.o --json   # everything as JSON, for tools
+ * deno run -A jsr:@ebpf/ebpf/inspect /sys/kernel/btf/vmlinux --c > vmlinux.h
  * ```
+ *
+ * A raw BTF file (magic 0xeB9F: /sys/kernel/btf/vmlinux, a module's file there, read on top
+ * of vmlinux, or any other with `--base`) is shown as its types; `--c` prints them as a
+ * header that clang compiles and CO-RE programs include, as `bpftool btf dump … format c`.
+ * Relative paths are read from the current directory.
  *
  * @module
  */
@@ -30,6 +36,8 @@ import {
   Var,
   Volatile,
 } from "../btf/mod.ts";
+import { loadSpec } from "../btf/load.ts";
+import { parseSpec, type Spec } from "../btf/spec.ts";
 import { parseCollectionSpec } from "../elf/mod.ts";
 import { ElfFile, SectionFlag, SymbolType } from "../elf/elf_file.ts";
 import { codecFor, decodeValue } from "../map/codec.ts";
@@ -38,9 +46,11 @@ import type { CollectionSpec } from "../prog/collection_spec.ts";
 import { attachTypeName } from "../prog/attach_type.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import type { VariableSpec } from "../prog/variable_spec.ts";
+import { demoSyscallsObject } from "./_demo_syscalls_bpf.ts";
+import { swapByteOrder } from "./_host_order.ts";
 
-/** The object inspected when no file is given: the demo's syscall counter. */
-export const DEFAULT_OBJECT: URL = new URL("../testdata/demo_syscalls-el.o", import.meta.url);
+/** What the object inspected when no file is given is called: the demo's syscall counter. */
+const DEFAULT_OBJECT_NAME = "demo_syscalls-el.o (bundled)";
 
 /** `BPF_F_*` map flags by bit, for display. */
 const MAP_FLAGS: [number, string][] = [
@@ -80,31 +90,72 @@ export function mapFlagNames(flags: number): string {
   return names.join("|");
 }
 
-/** A variable's value: decoded from its BTF where the object is in the host's byte order. */
+/**
+ * A variable's value decoded from its BTF; an object in the other byte order is swapped to
+ * the host's first. Types without a value representation (and bitfields in the other byte
+ * order) fall back to bytes.
+ */
 function variableValue(v: VariableSpec, order: "little" | "big"): unknown {
   const bytes = v.get();
-  if (order === HOST_BYTE_ORDER && v.type instanceof Var) {
-    try {
-      return decodeValue(codecFor(v.type.type), bytes);
-    } catch {
-      // Types without a value representation fall back to bytes.
+  if (v.type instanceof Var) {
+    const host = order === HOST_BYTE_ORDER ? bytes : swapByteOrder(v.type.type, bytes);
+    if (host !== undefined) {
+      try {
+        return decodeValue(codecFor(v.type.type), host);
+      } catch {
+        // Types without a value representation fall back to bytes.
+      }
     }
   }
-  return hex(bytes);
+  return bytes;
 }
 
-function hex(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+function hexBytes(bytes: Uint8Array): string[] {
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0"));
 }
 
-/** JSON with bigints as decimal strings. */
+/** JSON with bigints as decimal strings and bytes as hex (`"00 1f"`). */
 function toJson(value: unknown): string {
-  return JSON.stringify(value, (_k, v) => typeof v === "bigint" ? v.toString() : v, 2);
+  return JSON.stringify(
+    value,
+    (_k, v) =>
+      typeof v === "bigint" ? v.toString() : v instanceof Uint8Array ? hexBytes(v).join(" ") : v,
+    2,
+  );
 }
 
-/** A value for the text view: strings quoted, bigints with `n`, objects inline. */
-function show(value: unknown): string {
-  return Deno.inspect(value, { depth: 4, breakLength: Infinity, colors: false });
+/** Runs of at least this many equal elements print once, with their count. */
+const MIN_RUN = 4;
+
+/**
+ * A value for the one-line text view: strings quoted, bigints with `n`, objects inline, and
+ * runs of equal array elements (or bytes) as `0n × 40`, so that a zeroed buffer reads as one.
+ */
+export function showValue(value: unknown): string {
+  if (value instanceof Uint8Array) return runs(hexBytes(value)).join(" ");
+  if (Array.isArray(value)) {
+    return value.length === 0 ? "[]" : `[ ${runs(value.map(showValue)).join(", ")} ]`;
+  }
+  if (typeof value === "object" && value !== null) {
+    const fields = Object.entries(value).map(([k, v]) =>
+      `${/^[A-Za-z_$][\w$]*$/.test(k) ? k : JSON.stringify(k)}: ${showValue(v)}`
+    );
+    return fields.length === 0 ? "{}" : `{ ${fields.join(", ")} }`;
+  }
+  return Deno.inspect(value, { colors: false, breakLength: Infinity });
+}
+
+/** `items` with each run of `MIN_RUN` or more equal neighbours folded into `item × count`. */
+function runs(items: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < items.length;) {
+    let j = i + 1;
+    while (j < items.length && items[j] === items[i]) j++;
+    if (j - i >= MIN_RUN) out.push(`${items[i]} × ${j - i}`);
+    else out.push(...items.slice(i, j));
+    i = j;
+  }
+  return out;
 }
 
 /**
@@ -153,7 +204,10 @@ export interface InspectReport {
     attachType: string | null;
     attachTo: string;
     license: string;
+    /** Instructions: a 64-bit immediate load counts once. */
     instructions: number;
+    /** 8-byte slots, what the listing numbers (a 64-bit immediate load takes two). */
+    slots: number;
     bytes: number;
     disassembly: string[];
   }[];
@@ -230,6 +284,7 @@ export function report(
       attachTo: p.attachTo,
       license: p.license,
       instructions: p.instructions.list.length,
+      slots,
       bytes: slots * 8,
       disassembly: p.instructions.toString().split("\n").filter((l) => l !== ""),
     };
@@ -278,7 +333,7 @@ export function formatReport(r: InspectReport): string {
       `  ${p.name}  section "${p.section}"  ${p.type}` +
         (p.attachType !== null ? `  ${p.attachType}` : "") +
         (p.attachTo ? `  attach to "${p.attachTo}"` : "") +
-        `  ${p.instructions} instructions (${p.bytes} bytes)  license "${p.license}"`,
+        `  ${p.instructions} instructions (${p.slots} slots, ${p.bytes} bytes)  license "${p.license}"`,
     );
     if (r.llvm === undefined) {
       for (const l of p.disassembly) lines.push(`    ${l}`);
@@ -306,7 +361,7 @@ export function formatReport(r: InspectReport): string {
     lines.push(
       `  ${v.name}  ${v.section}+${v.offset}  ${v.size} B${v.type ? `  ${v.type}` : ""}${
         v.constant ? "  const" : ""
-      }  = ${show(v.value)}`,
+      }  = ${showValue(v.value)}`,
     );
   }
   lines.push(
@@ -317,50 +372,183 @@ export function formatReport(r: InspectReport): string {
   return lines.join("\n");
 }
 
-const USAGE = `Usage: deno task inspect [file.o] [--llvm] [--btf] [--json]
+/** Whether `bytes` start with the BTF magic 0xeB9F in either byte order: a raw BTF file. */
+export function isRawBtf(bytes: Uint8Array): boolean {
+  return bytes.length >= 2 &&
+    ((bytes[0] === 0x9f && bytes[1] === 0xeb) || (bytes[0] === 0xeb && bytes[1] === 0x9f));
+}
 
-Shows the programs, maps, variables and BTF of a BPF ELF object (default: the demo's object).
+/** The directory of the kernel's BTF: `vmlinux` and one split BTF file per module. */
+const KERNEL_BTF_DIR = "/sys/kernel/btf/";
+
+/**
+ * The base of a raw BTF file: `--base` when given, else `vmlinux` for a kernel module's file
+ * in /sys/kernel/btf (module BTF is split BTF on top of the kernel's), else none.
+ */
+export function baseOf(path: string, base: string | undefined): string | undefined {
+  if (base !== undefined) return base;
+  if (!path.startsWith(KERNEL_BTF_DIR) || path === `${KERNEL_BTF_DIR}vmlinux`) return undefined;
+  return `${KERNEL_BTF_DIR}vmlinux`;
+}
+
+/** An include guard for a header made from `file`: `__VMLINUX_H__` for vmlinux. */
+export function guardFor(file: string): string {
+  const stem = file.slice(file.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "");
+  return `__${stem.toUpperCase().replace(/[^A-Z0-9]/g, "_")}_H__`;
+}
+
+/** What `inspect --json` prints for a raw BTF file. */
+export interface BtfReport {
+  /** The file inspected. */
+  file: string;
+  /** Always `"btf"`: the file is raw BTF, not an ELF object. */
+  format: "btf";
+  /** `"little"` or `"big"`. */
+  byteOrder: string;
+  /** The base file of split BTF (a kernel module's BTF has vmlinux), or null. */
+  base: string | null;
+  /** The number of types the file adds (without its base's). */
+  btfTypes: number;
+  /** The number of types of each kind. */
+  kinds: Record<string, number>;
+  /** With `--btf` or `--c`: the types as a C header. */
+  btf?: string;
+}
+
+/** Reports a raw BTF file (on top of `base`, for split BTF). */
+export function btfReport(
+  file: string,
+  spec: Spec,
+  base: string | undefined,
+  options: { c?: boolean } = {},
+): BtfReport {
+  const kinds: Record<string, number> = {};
+  let count = 0;
+  // A split spec iterates its own types only.
+  for (const t of spec) {
+    count++;
+    const kind = t.constructor.name;
+    kinds[kind] = (kinds[kind] ?? 0) + 1;
+  }
+  const out: BtfReport = {
+    file,
+    format: "btf",
+    byteOrder: spec.byteOrder,
+    base: base ?? null,
+    btfTypes: count,
+    kinds,
+  };
+  // Base types first, as bpftool prints split BTF: the module's header stands alone.
+  if (options.c) out.btf = formatC(withBases(spec), { guard: guardFor(file) });
+  return out;
+}
+
+/** The types of `spec` after those of its bases. */
+function withBases(spec: Spec): Type[] {
+  const chain: Spec[] = [];
+  for (let s: Spec | undefined = spec; s !== undefined; s = s.base) chain.unshift(s);
+  return chain.flatMap((s) => [...s]);
+}
+
+/** The text view of a BTF report. */
+export function formatBtfReport(r: BtfReport): string {
+  const lines = [
+    `${r.file}: ${r.byteOrder}-endian raw BTF${r.base ? ` on top of ${r.base}` : ""}, ` +
+    `${r.btfTypes} types`,
+    "",
+    ...Object.entries(r.kinds).sort((a, b) => b[1] - a[1]).map(([k, n]) =>
+      `  ${String(n).padStart(7)}  ${k}`
+    ),
+    "",
+    `--c prints them as a C header: inspect ${r.file} --c > ${
+      r.file.slice(r.file.lastIndexOf("/") + 1).replace(/\.[^.]*$/, "")
+    }.h`,
+  ];
+  if (r.btf !== undefined) lines.push("", r.btf);
+  return lines.join("\n");
+}
+
+const USAGE = `Usage: inspect [file] [--llvm] [--btf] [--c] [--json] [--base file]
+   as: deno run -R jsr:@ebpf/ebpf/inspect prog.o      (paths are relative to the current directory)
+
+Shows the programs, maps, variables and BTF of a BPF ELF object (default: the demo's object),
+or the types of a raw BTF file such as /sys/kernel/btf/vmlinux.
 
   --llvm   disassemble the object's sections as llvm-objdump -d prints them
-  --btf    print the BTF types as C declarations
-  --json   print everything as JSON`;
+  --btf    also print the BTF types as C declarations
+  --c      print only the BTF types, as a C header CO-RE programs include:
+           inspect /sys/kernel/btf/vmlinux --c > vmlinux.h
+  --json   print everything as JSON
+  --base   the base of split BTF (default for /sys/kernel/btf/<module>: its vmlinux)`;
+
+/** Writes all of `text` to stdout: a header is written as it is, without a newline added. */
+async function writeStdout(text: string): Promise<void> {
+  const bytes = new TextEncoder().encode(text);
+  for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
+}
+
+const FLAGS = ["--llvm", "--btf", "--c", "--json"];
 
 /** Runs the command with `args`; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const flags = new Set<string>();
   const files: string[] = [];
-  for (const a of args) {
-    if (a.startsWith("-")) flags.add(a);
+  let basePath: string | undefined;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--base") {
+      if (i + 1 >= args.length) {
+        console.error("Option '--base' needs a file");
+        return 2;
+      }
+      basePath = args[++i];
+    } else if (a.startsWith("-")) flags.add(a);
     else files.push(a);
   }
   if (flags.has("-h") || flags.has("--help")) {
     console.log(USAGE);
     return 0;
   }
-  const unknown = [...flags].filter((f) => !["--llvm", "--btf", "--json"].includes(f));
+  const unknown = [...flags].filter((f) => !FLAGS.includes(f));
   if (unknown.length > 0 || files.length > 1) {
     console.error(
-      unknown.length > 0 ? `Unknown option: '${unknown[0]}'` : "Give at most one object file",
+      unknown.length > 0 ? `Unknown option: '${unknown[0]}'` : "Give at most one file",
     );
     console.error(USAGE);
     return 2;
   }
-  const path = files[0] ?? DEFAULT_OBJECT;
-  const name = typeof path === "string" ? path : "testdata/demo_syscalls-el.o";
+  const name = files[0] ?? DEFAULT_OBJECT_NAME;
   let bytes: Uint8Array;
   try {
-    bytes = await Deno.readFile(path);
+    bytes = files[0] === undefined ? demoSyscallsObject("little") : await Deno.readFile(name);
   } catch (e) {
-    if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) {
-      console.error(`Cannot read '${name}': run with --allow-read`);
-    } else {
-      console.error(`Cannot read '${name}': ${(e as Error).message}`);
-    }
+    // Deno's message names the flag: --allow-read, or --allow-all for files under /sys.
+    console.error(`Cannot read '${name}': ${(e as Error).message}`);
     return 1;
   }
   try {
+    if (isRawBtf(bytes)) {
+      const base = baseOf(name, basePath);
+      const spec = parseSpec(bytes, base === undefined ? {} : { base: loadSpec(base) });
+      const r = btfReport(name, spec, base, { c: flags.has("--c") || flags.has("--btf") });
+      if (flags.has("--json")) console.log(toJson(r));
+      else if (flags.has("--c")) await writeStdout(r.btf ?? "");
+      else console.log(formatBtfReport(r));
+      return 0;
+    }
     const spec = parseCollectionSpec(bytes);
-    const r = report(name, bytes, spec, { llvm: flags.has("--llvm"), btf: flags.has("--btf") });
+    if (flags.has("--c") && !flags.has("--json")) {
+      if (!spec.types) {
+        console.error(`Cannot print '${name}' as C: it has no BTF`);
+        return 1;
+      }
+      await writeStdout(formatC(spec.types, { guard: guardFor(name) }));
+      return 0;
+    }
+    const r = report(name, bytes, spec, {
+      llvm: flags.has("--llvm"),
+      btf: flags.has("--btf") || flags.has("--c"),
+    });
     if (flags.has("--json")) {
       console.log(toJson(r));
     } else {

@@ -5,17 +5,9 @@
  * @module
  */
 
-import {
-  allocBuffer,
-  Attr,
-  bpf,
-  BpfCmd,
-  bpfErrno,
-  bpfError,
-  cString,
-  currentBackend,
-} from "../ffi.ts";
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { pinFd } from "../_internal/pin.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
 import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
@@ -140,8 +132,7 @@ export class RawLink implements Link {
 
   /** Pins the link at `path` (BPF_OBJ_PIN). */
   pin(path: string): void {
-    const attr = new Attr().pointer(0, cString(path)).u32(8, this.fd);
-    bpf(BpfCmd.OBJ_PIN, attr);
+    pinFd(this.fd, path, "link");
     this.#pinnedAt = path;
   }
 

@@ -5,8 +5,9 @@
  * @module
  */
 
-import { Attr, bpf, BpfCmd, cString } from "../ffi.ts";
+import { Attr, bpf, BpfCmd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { openPinnedFd } from "../_internal/pin.ts";
 import { CgroupLink } from "./cgroup.ts";
 import { IterLink } from "./iter.ts";
 import { KprobeMultiLink } from "./kprobe_multi.ts";
@@ -67,8 +68,7 @@ export function linkFromFd(fd: number, pinnedAt?: string): RawLink {
  * ```
  */
 export function loadPinnedLink(path: string): RawLink {
-  const attr = new Attr().pointer(0, cString(path));
-  return linkFromFd(bpf(BpfCmd.OBJ_GET, attr), path);
+  return linkFromFd(openPinnedFd(path, "link"), path);
 }
 
 /** Opens the link with kernel id `id` (BPF_LINK_GET_FD_BY_ID). */

@@ -11,7 +11,6 @@ import {
   BpfCmd,
   bpfErrno,
   bpfError,
-  cString,
   type Mapping,
   mmap,
   munmap,
@@ -19,11 +18,13 @@ import {
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { withNamedType } from "../_internal/named_type.ts";
+import { openPinnedFd, pinFd } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { Int, type Type } from "../btf/types.ts";
-import { sizeof } from "../btf/helpers.ts";
+import { sizeof, underlyingType } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
 import {
   type Codec,
@@ -444,7 +445,7 @@ export class BpfMap {
 
   /** Opens a map pinned in bpffs at `path`. */
   static loadPinned(path: string): BpfMap {
-    return BpfMap.fromFd(bpf(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path))));
+    return BpfMap.fromFd(openPinnedFd(path, "map"));
   }
 
   /** The raw fd. Throws {@linkcode ClosedError} after `close()`. */
@@ -532,7 +533,7 @@ export class BpfMap {
 
   /** Pins the map at `path` in bpffs. */
   pin(path: string): void {
-    bpf(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, this.fd));
+    pinFd(this.fd, path, "map");
   }
 
   /** Removes a pin (any bpffs path). */
@@ -562,6 +563,7 @@ export class BpfMap {
       copySmall(data, into, size);
       return;
     }
+    if (isKey && (typeof data === "number" || typeof data === "bigint")) this.#checkIntKey(data);
     if (typeof data === "number") {
       if (!Number.isInteger(data)) throw new TypeError(`${what} must be an integer, got ${data}`);
       switch (size) {
@@ -597,6 +599,27 @@ export class BpfMap {
     );
   }
 
+  /**
+   * Refuses, before any syscall, integer keys that would be stored as another key: a
+   * negative one for unsigned keys (two's complement turns -1 into 4294967295), a bigint for
+   * keys narrower than 8 bytes.
+   */
+  #checkIntKey(key: number | bigint): void {
+    if (typeof key === "bigint" && this.keySize < 8) {
+      throw new TypeError(
+        `Key ${key}n of map "${this.name}" is a bigint: its ${this.keySize}-byte keys take a number`,
+      );
+    }
+    if (key < 0) {
+      const t = this.keyCodec === undefined
+        ? undefined
+        : underlyingType(this.keyCodec.type as Type);
+      if (!(t instanceof Int && t.signed)) {
+        throw new TypeError(`Key ${key} of map "${this.name}" is negative: its keys are unsigned`);
+      }
+    }
+  }
+
   #setKey(key: MapData): void {
     // The hot case of hot loops: a u32 index or key, written without a DataView call.
     const u32 = this.#keyU32;
@@ -627,6 +650,15 @@ export class BpfMap {
    */
   #fail(cmd: number, r: number, reason?: string): Error {
     this.#fd.raw; // throws ClosedError after close()
+    if (cmd === BpfCmd.MAP_UPDATE_ELEM && -r === Errno.E2BIG) {
+      // E2BIG: an index past the end of an array-like map, or a full hash map.
+      const detail = INDEXED_MAPS.has(this.type)
+        ? `key ${new DataView(this.#key.buffer).getUint32(0, LITTLE_ENDIAN)} is past the ` +
+          `array's max_entries ${this.maxEntries} (keys are 0 to ${this.maxEntries - 1})`
+        : `map "${this.name}" is full at max_entries ${this.maxEntries}: delete entries or ` +
+          "create it with a larger maxEntries";
+      return new SyscallError("BPF_MAP_UPDATE_ELEM", Errno.E2BIG, detail);
+    }
     return bpfError(cmd, -r, reason);
   }
 
@@ -1124,7 +1156,7 @@ function mapInfo(fd: number): MapInfo {
   const v = new DataView(buf.buffer);
   const nameBytes = buf.subarray(24, 40);
   const end = nameBytes.indexOf(0);
-  return {
+  const info: MapInfo = {
     type: v.getUint32(0, true) as MapType,
     id: v.getUint32(4, true),
     keySize: v.getUint32(8, true),
@@ -1138,6 +1170,7 @@ function mapInfo(fd: number): MapInfo {
     btfVmlinuxValueTypeId: v.getUint32(44, true),
     mapExtra: v.getBigUint64(80, true),
   };
+  return withNamedType(info, "MapInfo", "MapType", MapType);
 }
 
 /** What an element attr names as fd once the map is closed: an fd no process can have. */
@@ -1146,6 +1179,21 @@ const CLOSED_FD = 0xffffffff;
 const NEG_ENOENT = -Errno.ENOENT;
 
 const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+
+/** Maps keyed by an index below max_entries: the kernel refuses updates past it with E2BIG. */
+const INDEXED_MAPS = new Set<number>([
+  MapType.Array,
+  MapType.PerCPUArray,
+  MapType.ProgramArray,
+  MapType.PerfEventArray,
+  MapType.CgroupArray,
+  MapType.ArrayOfMaps,
+  MapType.DevMap,
+  MapType.SockMap,
+  MapType.CPUMap,
+  MapType.XSKMap,
+  MapType.ReusePortSockArray,
+]);
 
 /**
  * Copies `n` bytes from the start of `from` to the start of `to`. A byte loop beats

@@ -24,6 +24,7 @@ import {
 } from "./variable.ts";
 import { fillStructOps } from "./_struct_ops.ts";
 import { bindReadOnlyData, isReadOnlyDataMap } from "./_rodata_binding.ts";
+import { namedRecord } from "./_named_record.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -56,9 +57,12 @@ const BPF_F_RDONLY_PROG = 1 << 7;
  * ```
  */
 export class Collection {
-  /** Programs by name. */
+  /**
+   * Programs by name. Reading a name the collection lacks throws a `TypeError` that lists
+   * the names it has; ask with `name in coll.programs` first when a program is optional.
+   */
   readonly programs: Record<string, Program>;
-  /** Maps by name. */
+  /** Maps by name; a missing name throws as for {@linkcode Collection.programs}. */
   readonly maps: Record<string, BpfMap>;
   /** Global variables by name, read and written in place in their sections' maps. */
   readonly variables: Record<string, Variable>;
@@ -69,9 +73,9 @@ export class Collection {
     maps: Record<string, BpfMap>,
     variables: Record<string, Variable> = {},
   ) {
-    this.programs = programs;
-    this.maps = maps;
-    this.variables = variables;
+    this.programs = namedRecord(programs, "program");
+    this.maps = namedRecord(maps, "map");
+    this.variables = namedRecord(variables, "variable");
   }
 
   /** Closes every program and map, and unmaps the variables; safe to call twice. */

@@ -6,6 +6,7 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { openPinnedFd, pinFd } from "../_internal/pin.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
@@ -217,7 +218,7 @@ export class Program {
 
   /** Opens a program pinned in bpffs at `path` (BPF_OBJ_GET). */
   static loadPinned(path: string): Program {
-    return Program.fromFd(bpf(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path))));
+    return Program.fromFd(openPinnedFd(path, "program"));
   }
 
   /** The file descriptor (throws {@linkcode ClosedError} after close). */
@@ -247,7 +248,7 @@ export class Program {
 
   /** Pins the program at `path` in bpffs. */
   pin(path: string): void {
-    bpf(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, this.fd));
+    pinFd(this.fd, path, "program");
   }
 
   /** Removes a pin (any bpffs path); the program lives on while other references hold it. */

@@ -7,7 +7,8 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import type { ProgramType } from "./program_type.ts";
+import { ProgramType } from "./program_type.ts";
+import { withNamedType } from "../_internal/named_type.ts";
 
 /** `sizeof(struct bpf_prog_info)` on Linux 6.18. */
 const PROG_INFO_SIZE = 232;
@@ -87,7 +88,7 @@ export function programInfo(fd: number): ProgramInfo {
   for (let i = 0; i < Math.min(nrMaps, v.getUint32(52, true)); i++) {
     mapIds.push(mv.getUint32(i * 4, true));
   }
-  return {
+  const info: ProgramInfo = {
     type: v.getUint32(0, true) as ProgramType,
     id: v.getUint32(4, true),
     tag,
@@ -108,6 +109,7 @@ export function programInfo(fd: number): ProgramInfo {
     attachBtfObjId: v.getUint32(220, true),
     attachBtfId: v.getUint32(224, true),
   };
+  return withNamedType(info, "ProgramInfo", "ProgramType", ProgramType);
 }
 
 /** Kinds of statistics `BPF_ENABLE_STATS` turns on. */

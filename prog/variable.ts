@@ -13,11 +13,10 @@ import { type Codec, codecFor, hasValueRepresentation, isBtfType } from "../map/
 import type { MapSpec } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { haveMmapableArrays } from "../map/map_type_probe.ts";
+import { BPF_F_MMAPABLE } from "../map/_create_fixups.ts";
 import type { Type } from "../btf/types.ts";
 import type { VariableSpec } from "./variable_spec.ts";
 
-/** `BPF_F_MMAPABLE`: user space may mmap the array's values. */
-const BPF_F_MMAPABLE = 1 << 10;
 /** `BPF_F_RDONLY`: user space may only read the map. */
 const BPF_F_RDONLY = 1 << 3;
 const PROT_READ = 1;
@@ -25,9 +24,12 @@ const PROT_WRITE = 2;
 const MAP_SHARED = 1;
 const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
-/** Whether a map holds global data: `.data`, `.rodata`, `.bss` and their `.name.*` variants. */
+/**
+ * Whether a map holds global data: `.data`, `.rodata`, `.bss`, their `.name.*` variants, and
+ * the `.kconfig` map the loader makes (libbpf creates all of them mmapable).
+ */
 function isDataSection(name: string): boolean {
-  return /^\.(data|rodata|bss)(\..*)?$/.test(name);
+  return /^\.(data|rodata|bss)(\..*)?$/.test(name) || name === ".kconfig";
 }
 
 /**

@@ -1,0 +1,103 @@
+/**
+ * Pinning (BPF_OBJ_PIN) and opening pins (BPF_OBJ_GET) for maps, programs and links, with
+ * errors that name the path and say what to do: the kernel answers a path outside a bpffs
+ * with a bare EPERM, which reads like a missing capability.
+ *
+ * @module
+ */
+
+import { Attr, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
+import { Errno, errnoMessage, PermissionError, SyscallError } from "../errors.ts";
+
+/** What to run when no bpffs is mounted where the pin should go. */
+const MOUNT_HINT = "pin under /sys/fs/bpf (mount a bpffs there with: mount -t bpf bpf /sys/fs/bpf)";
+
+/** Pins `fd` (a `what`: "map", "program", "link") at `path`. */
+export function pinFd(fd: number, path: string, what: string): void {
+  const r = bpfErrno(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, fd));
+  if (r < 0) throw pinError(BpfCmd.OBJ_PIN, -r, path, `the ${what} cannot be pinned at '${path}'`);
+}
+
+/** Opens the object pinned at `path` (BPF_OBJ_GET); returns its fd. */
+export function openPinnedFd(path: string, what: string): number {
+  const r = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)));
+  if (r < 0) throw pinError(BpfCmd.OBJ_GET, -r, path, `no ${what} can be opened at '${path}'`);
+  return r;
+}
+
+/** The error for a pin command failing at `path`; `lead` says what could not be done. */
+function pinError(cmd: number, errno: number, path: string, lead: string): Error {
+  const command = cmd === BpfCmd.OBJ_PIN ? "BPF_OBJ_PIN" : "BPF_OBJ_GET";
+  const dir = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) || "/" : ".";
+  const fs = filesystemOf(nearestExisting(cmd === BpfCmd.OBJ_GET ? path : dir));
+  const say = (detail: string) => new SyscallError(command, errno, `${lead}: ${detail}`);
+  if (fs !== undefined && fs.type !== "bpf") {
+    return say(`'${fs.mountPoint}' is on ${fs.type}, not on a bpffs: ${MOUNT_HINT}`);
+  }
+  switch (errno) {
+    case Errno.ENOENT:
+      if (cmd === BpfCmd.OBJ_GET && exists(dir)) return say("nothing is pinned there");
+      return say(`the directory '${dir}' does not exist: create it first (mkdir -p '${dir}')`);
+    case Errno.EEXIST:
+      return say("a file already exists there: unpin it first (or choose another name)");
+    case Errno.EPERM: {
+      const e = bpfError(cmd, errno);
+      if (e instanceof PermissionError) {
+        return new PermissionError(`${lead}: ${e.message}`, e.missing, { cause: e });
+      }
+      return say(e.message);
+    }
+  }
+  return say(errnoMessage(errno));
+}
+
+/** `path` or the nearest of its parents that exists. */
+function nearestExisting(path: string): string {
+  let p = path;
+  while (p !== "/" && p !== "." && !exists(p)) {
+    p = p.includes("/") ? p.slice(0, p.lastIndexOf("/")) || "/" : ".";
+  }
+  return p;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The file system holding `path` (the mount with the longest mount point above its real
+ * path), or undefined when that cannot be read (no permission to read /proc or the path).
+ */
+export function filesystemOf(path: string): { mountPoint: string; type: string } | undefined {
+  let real: string;
+  let mounts: string;
+  try {
+    real = Deno.realPathSync(path);
+    mounts = Deno.readTextFileSync("/proc/self/mountinfo");
+  } catch {
+    return undefined;
+  }
+  let best: { mountPoint: string; type: string } | undefined;
+  for (const line of mounts.split("\n")) {
+    // id parent major:minor root mount-point options [optional fields] - type source options
+    const fields = line.split(" ");
+    const dash = fields.indexOf("-");
+    if (fields.length < 5 || dash < 0) continue;
+    const mountPoint = fields[4].replace(
+      /\\([0-7]{3})/g,
+      (_m, o) => String.fromCharCode(parseInt(o, 8)),
+    );
+    const under = real === mountPoint || mountPoint === "/" ||
+      real.startsWith(mountPoint + "/");
+    // Later lines are mounted on top of earlier ones at the same point.
+    if (under && (best === undefined || mountPoint.length >= best.mountPoint.length)) {
+      best = { mountPoint, type: fields[dash + 1] };
+    }
+  }
+  return best;
+}
