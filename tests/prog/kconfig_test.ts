@@ -220,7 +220,9 @@ function configOfThisKernel(): Map<string, string> {
 }
 
 /** The `.kconfig` value libbpf (bpftool loadall) makes of `object`, in a private bpffs dir. */
-function libbpfKconfig(object: string): { bytes: number[]; formatted: Record<string, unknown> } {
+function libbpfKconfig(
+  object: string,
+): { bytes: number[]; formatted: Record<string, unknown>; flags: number } {
   const dir = `/sys/fs/bpf/kconfig_test_${Deno.pid}`;
   Deno.mkdirSync(dir);
   try {
@@ -231,7 +233,10 @@ function libbpfKconfig(object: string): { bytes: number[]; formatted: Record<str
     );
     const formatted: Record<string, unknown> = {};
     for (const v of entry.formatted.value[".kconfig"]) Object.assign(formatted, v);
-    return { bytes: entry.value.map(Number), formatted };
+    const { flags } = JSON.parse(
+      run("bpftool", ["-j", "map", "show", "pinned", `${dir}/maps/${pin.name}`]),
+    );
+    return { bytes: entry.value.map(Number), formatted, flags };
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
@@ -277,6 +282,8 @@ kernelTest(
     });
     // And the whole .kconfig map, byte for byte, as libbpf lays it out and fills it.
     assertEquals([...(coll.maps[".kconfig"].lookup(0) as Uint8Array)], libbpf.bytes);
+    // Created as libbpf creates it: read-only to programs, and mmapable.
+    assertEquals(coll.maps[".kconfig"].info().flags, libbpf.flags);
   },
   { skipIf: noElfReader },
 );
