@@ -58,8 +58,11 @@ export {
   type BoundLoadOptions,
   type BoundObjects,
   type BoundVariable,
+  type DecodedKind,
+  type Decoder,
   embeddedObject,
   type EmbeddedObjects,
   loadBound,
   type TypedMap,
+  typeDecoders,
 } from "./bindings.ts";
