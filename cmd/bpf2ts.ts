@@ -24,14 +24,7 @@ import { MapType } from "../map/map_type.ts";
 import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { Enum, Struct, type Type, Typedef, Union } from "../btf/mod.ts";
 import type { DecodedKind } from "../prog/bindings.ts";
-import {
-  hasCodec,
-  LINE_WIDTH,
-  pascalCase,
-  propertyKey,
-  TsTypes,
-  varType,
-} from "./_ts_types.ts";
+import { hasCodec, LINE_WIDTH, pascalCase, propertyKey, TsTypes, varType } from "./_ts_types.ts";
 
 /** Options of {@linkcode generate}. */
 export interface GenerateOptions {
