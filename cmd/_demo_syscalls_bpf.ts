@@ -44,11 +44,10 @@ export interface DemoSyscallsConstants {
   only_pid?: number;
 }
 
-/** Options of {@linkcode loadDemoSyscalls}. */
-export interface LoadDemoSyscallsOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: DemoSyscallsConstants;
-}
+/** Options of {@linkcode loadDemoSyscalls}: initial values of global variables, and more. */
+export type LoadDemoSyscallsOptions = ebpf.BoundLoadOptions<
+  DemoSyscallsConstants
+>;
 
 /**
  * What {@linkcode loadDemoSyscalls} creates; close it (or `using`) to release

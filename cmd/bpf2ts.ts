@@ -101,10 +101,19 @@ function call(head: string, args: string[], tail: string, indent = ""): string {
   return `${head}(\n${args.map((a) => `${indent}  ${a},`).join("\n")}\n${indent})${tail}`;
 }
 
-/** `head<args>tail` on one line when it fits, else one type argument a line. */
+/**
+ * `head<args>tail` on one line when it fits, else one type argument a line; when even
+ * `head<` is too long, a type alias's `= Generic<` goes on its own line, as deno fmt does.
+ */
 function generic(head: string, args: string[], tail: string, indent = ""): string {
   const line = `${head}<${args.join(", ")}>${tail}`;
   if (line.length <= LINE_WIDTH) return line;
+  const at = head.indexOf(" = ");
+  if (`${head}<`.length > LINE_WIDTH && at >= 0) {
+    const inner = `${indent}  `;
+    return `${head.slice(0, at)} =\n${inner}${head.slice(at + 3)}<\n` +
+      `${args.map((a) => `${inner}  ${a}`).join(",\n")}\n${inner}>${tail}`;
+  }
   return `${head}<\n${args.map((a) => `${indent}  ${a}`).join(",\n")}\n${indent}>${tail}`;
 }
 
@@ -265,11 +274,8 @@ export function generate(options: GenerateOptions): string {
     " */",
     ...block(`${N}Constants`, constLines),
     "",
-    `/** Options of {@linkcode load${N}}. */`,
-    `export interface Load${N}Options extends ebpf.CollectionOptions {`,
-    "  /** Initial values of global variables. */",
-    `  constants?: ${N}Constants;`,
-    "}",
+    `/** Options of {@linkcode load${N}}: initial values of global variables, and more. */`,
+    generic(`export type Load${N}Options = ebpf.BoundLoadOptions`, [`${N}Constants`], ";"),
     "",
     "/**",
     ` * What {@linkcode load${N}} creates; close it (or \`using\`) to release`,
@@ -316,23 +322,33 @@ export function generate(options: GenerateOptions): string {
     "",
   );
   if (decoded.size > 0) {
+    const list = [...decoded.values()].map((d) =>
+      `  [${JSON.stringify(d.kind)}, ${JSON.stringify(d.cName)}],`
+    );
+    const head = `const decoders = ebpf.typeDecoders(load${N}Spec, ${source}, [`;
     out.push(
       "// Decoders of BTF types, for ring and perf buffer records: see typeDecoders().",
-      call("const decoder = ebpf.typeDecoders", [`load${N}Spec`, source], ";"),
+      ...(head.length <= LINE_WIDTH ? [head, ...list, "]);"] : [
+        "const decoders = ebpf.typeDecoders(",
+        `  load${N}Spec,`,
+        `  ${source},`,
+        "  [",
+        ...list.map((l) => `  ${l}`),
+        "  ],",
+        ");",
+      ]),
       "",
     );
   }
-  for (const d of decoded.values()) {
+  [...decoded.values()].forEach((d, i) => {
     out.push(
       `/** Decodes a \`${d.kind} ${d.cName}\` (a ring or perf buffer record, say). */`,
-      call(
-        `export const decode${d.ts}: ebpf.Decoder<${d.ts}> = decoder`,
-        [JSON.stringify(d.kind), JSON.stringify(d.cName)],
-        ";",
-      ),
+      call(`export function decode${d.ts}`, ["bytes: Uint8Array"], `: ${d.ts} {`),
+      `  return decoders[${i}](bytes) as ${d.ts};`,
+      "}",
       "",
     );
-  }
+  });
   return out.join("\n");
 }
 

@@ -36,11 +36,8 @@ export type CgroupSkbVariables = Record<string, never>;
  */
 export type CgroupSkbConstants = Record<string, never>;
 
-/** Options of {@linkcode loadCgroupSkb}. */
-export interface LoadCgroupSkbOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: CgroupSkbConstants;
-}
+/** Options of {@linkcode loadCgroupSkb}: initial values of global variables, and more. */
+export type LoadCgroupSkbOptions = ebpf.BoundLoadOptions<CgroupSkbConstants>;
 
 /**
  * What {@linkcode loadCgroupSkb} creates; close it (or `using`) to release

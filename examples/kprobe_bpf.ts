@@ -30,11 +30,8 @@ export type KprobeVariables = Record<string, never>;
  */
 export type KprobeConstants = Record<string, never>;
 
-/** Options of {@linkcode loadKprobe}. */
-export interface LoadKprobeOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: KprobeConstants;
-}
+/** Options of {@linkcode loadKprobe}: initial values of global variables, and more. */
+export type LoadKprobeOptions = ebpf.BoundLoadOptions<KprobeConstants>;
 
 /**
  * What {@linkcode loadKprobe} creates; close it (or `using`) to release

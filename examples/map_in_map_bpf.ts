@@ -30,11 +30,8 @@ export type MapInMapVariables = Record<string, never>;
  */
 export type MapInMapConstants = Record<string, never>;
 
-/** Options of {@linkcode loadMapInMap}. */
-export interface LoadMapInMapOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: MapInMapConstants;
-}
+/** Options of {@linkcode loadMapInMap}: initial values of global variables, and more. */
+export type LoadMapInMapOptions = ebpf.BoundLoadOptions<MapInMapConstants>;
 
 /**
  * What {@linkcode loadMapInMap} creates; close it (or `using`) to release

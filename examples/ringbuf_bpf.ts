@@ -45,11 +45,8 @@ export interface RingbufConstants {
   unused_exec_event?: bigint;
 }
 
-/** Options of {@linkcode loadRingbuf}. */
-export interface LoadRingbufOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: RingbufConstants;
-}
+/** Options of {@linkcode loadRingbuf}: initial values of global variables, and more. */
+export type LoadRingbufOptions = ebpf.BoundLoadOptions<RingbufConstants>;
 
 /**
  * What {@linkcode loadRingbuf} creates; close it (or `using`) to release
@@ -148,10 +145,11 @@ export function loadRingbuf(options: LoadRingbufOptions = {}): RingbufObjects {
 }
 
 // Decoders of BTF types, for ring and perf buffer records: see typeDecoders().
-const decoder = ebpf.typeDecoders(loadRingbufSpec, "ringbuf.c");
+const decoders = ebpf.typeDecoders(loadRingbufSpec, "ringbuf.c", [
+  ["struct", "exec_event"],
+]);
 
 /** Decodes a `struct exec_event` (a ring or perf buffer record, say). */
-export const decodeExecEvent: ebpf.Decoder<ExecEvent> = decoder(
-  "struct",
-  "exec_event",
-);
+export function decodeExecEvent(bytes: Uint8Array): ExecEvent {
+  return decoders[0](bytes) as ExecEvent;
+}

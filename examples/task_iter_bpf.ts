@@ -36,11 +36,8 @@ export interface TaskIterConstants {
   "list_tasks.___fmt"?: string;
 }
 
-/** Options of {@linkcode loadTaskIter}. */
-export interface LoadTaskIterOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: TaskIterConstants;
-}
+/** Options of {@linkcode loadTaskIter}: initial values of global variables, and more. */
+export type LoadTaskIterOptions = ebpf.BoundLoadOptions<TaskIterConstants>;
 
 /**
  * What {@linkcode loadTaskIter} creates; close it (or `using`) to release

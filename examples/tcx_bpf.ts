@@ -36,11 +36,8 @@ export type TcxVariables = Record<string, never>;
  */
 export type TcxConstants = Record<string, never>;
 
-/** Options of {@linkcode loadTcx}. */
-export interface LoadTcxOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: TcxConstants;
-}
+/** Options of {@linkcode loadTcx}: initial values of global variables, and more. */
+export type LoadTcxOptions = ebpf.BoundLoadOptions<TcxConstants>;
 
 /**
  * What {@linkcode loadTcx} creates; close it (or `using`) to release

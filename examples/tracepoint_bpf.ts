@@ -38,11 +38,8 @@ export type TracepointVariables = Record<string, never>;
  */
 export type TracepointConstants = Record<string, never>;
 
-/** Options of {@linkcode loadTracepoint}. */
-export interface LoadTracepointOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: TracepointConstants;
-}
+/** Options of {@linkcode loadTracepoint}: initial values of global variables, and more. */
+export type LoadTracepointOptions = ebpf.BoundLoadOptions<TracepointConstants>;
 
 /**
  * What {@linkcode loadTracepoint} creates; close it (or `using`) to release

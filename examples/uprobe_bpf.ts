@@ -42,11 +42,8 @@ export type UprobeVariables = Record<string, never>;
  */
 export type UprobeConstants = Record<string, never>;
 
-/** Options of {@linkcode loadUprobe}. */
-export interface LoadUprobeOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: UprobeConstants;
-}
+/** Options of {@linkcode loadUprobe}: initial values of global variables, and more. */
+export type LoadUprobeOptions = ebpf.BoundLoadOptions<UprobeConstants>;
 
 /**
  * What {@linkcode loadUprobe} creates; close it (or `using`) to release

@@ -30,11 +30,8 @@ export type XdpVariables = Record<string, never>;
  */
 export type XdpConstants = Record<string, never>;
 
-/** Options of {@linkcode loadXdp}. */
-export interface LoadXdpOptions extends ebpf.CollectionOptions {
-  /** Initial values of global variables. */
-  constants?: XdpConstants;
-}
+/** Options of {@linkcode loadXdp}: initial values of global variables, and more. */
+export type LoadXdpOptions = ebpf.BoundLoadOptions<XdpConstants>;
 
 /**
  * What {@linkcode loadXdp} creates; close it (or `using`) to release

@@ -60,9 +60,9 @@ export interface BoundObjects<
 }
 
 /** Options of {@linkcode loadBound}: the collection's, plus initial variable values. */
-export interface BoundLoadOptions extends CollectionOptions {
+export interface BoundLoadOptions<Constants = object> extends CollectionOptions {
   /** Initial values of global variables, encoded from their BTF types. */
-  constants?: object;
+  constants?: Constants;
 }
 
 /**
@@ -126,38 +126,40 @@ export type DecodedKind = "struct" | "union" | "enum" | "typedef";
 const KIND_CLASSES = { struct: Struct, union: Union, enum: Enum, typedef: Typedef } as const;
 
 /**
- * Makes decoders of named types of an object's BTF, for generated bindings. Nothing happens
- * until a decoder is first called: then `spec` is called (once for all decoders made here)
- * and the type's codec built (see `map/codec.ts`); later calls only decode.
+ * Decoders of named types of an object's BTF, one per `[kind, name]` of `types`, for
+ * generated bindings. Nothing happens until a decoder is first called: then `spec` is called
+ * (once for all of them) and the type's codec built (see `map/codec.ts`); later calls only
+ * decode.
  *
  * @example
  * ```ts ignore
- * const decoder = typeDecoders(loadCounterSpec, "counter.c");
- * export const decodeEvent: Decoder<Event> = decoder("struct", "event");
+ * const decoders = typeDecoders(loadCounterSpec, "counter.c", [["struct", "event"]]);
+ * export function decodeEvent(bytes: Uint8Array): Event {
+ *   return decoders[0](bytes) as Event;
+ * }
  * ```
  */
 export function typeDecoders(
   spec: () => CollectionSpec,
   source: string,
-): <T>(kind: DecodedKind, name: string) => Decoder<T> {
-  let types: { typesByName(name: string): Type[] } | undefined;
-  return <T>(kind: DecodedKind, name: string): Decoder<T> => {
+  types: [kind: DecodedKind, name: string][],
+): Decoder<unknown>[] {
+  let btf: { typesByName(name: string): Type[] } | undefined;
+  return types.map(([kind, name]) => {
     let codec: Codec | undefined;
-    return (bytes: Uint8Array): T => {
+    return (bytes: Uint8Array): unknown => {
       if (codec === undefined) {
-        if (types === undefined) {
-          types = spec().types;
-          if (types === undefined) throw new TypeError(`'${source}' has no BTF`);
-        }
-        const found = types.typesByName(name).filter((t) => t instanceof KIND_CLASSES[kind]);
+        btf ??= spec().types;
+        if (btf === undefined) throw new TypeError(`'${source}' has no BTF`);
+        const found = btf.typesByName(name).filter((t) => t instanceof KIND_CLASSES[kind]);
         if (found.length !== 1) {
           throw new TypeError(`'${source}' has ${found.length} types '${kind} ${name}', not one`);
         }
         codec = codecFor(found[0]);
       }
-      return decodeValue(codec, bytes) as T;
+      return decodeValue(codec, bytes);
     };
-  };
+  });
 }
 
 /** The codec of a BTF type, or undefined when it has no value representation. */

@@ -63,6 +63,6 @@ export {
   embeddedObject,
   type EmbeddedObjects,
   loadBound,
-  type TypedMap,
   typeDecoders,
+  type TypedMap,
 } from "./bindings.ts";
