@@ -124,6 +124,9 @@ interface Decoded {
   ts: string;
 }
 
+/** The BTF types `--type` names. */
+type Named = Struct | Union | Enum | Typedef;
+
 const KINDS: [DecodedKind, typeof Struct | typeof Union | typeof Enum | typeof Typedef][] = [
   ["struct", Struct],
   ["union", Union],
@@ -139,7 +142,7 @@ function kindOf(t: Type): DecodedKind | undefined {
  * The struct, union, enum or typedef called `name` in `spec`'s BTF. Where a struct and a
  * typedef share the name (`typedef struct event event`) the struct is meant.
  */
-function namedType(spec: CollectionSpec, name: string, source: string): Type {
+function namedType(spec: CollectionSpec, name: string, source: string): Named {
   if (spec.types === undefined) throw new TypeError(`--type ${name}: '${source}' has no BTF`);
   const found = spec.types.typesByName(name).filter((t) => kindOf(t) !== undefined);
   const tagged = found.filter((t) => !(t instanceof Typedef));
@@ -160,7 +163,7 @@ function namedType(spec: CollectionSpec, name: string, source: string): Type {
   if (!hasCodec(pick[0])) {
     throw new TypeError(`--type ${name}: '${name}' has no value representation (incomplete?)`);
   }
-  return pick[0];
+  return pick[0] as Named;
 }
 
 /** Generates the bindings module's source. */
@@ -183,11 +186,10 @@ export function generate(options: GenerateOptions): string {
   const types = new TsTypes(own, N);
 
   const decoded = new Map<Type, Decoded>();
-  const decode = (t: Type): Decoded => {
+  const decode = (t: Named): Decoded => {
     let d = decoded.get(t);
     if (d === undefined) {
-      const ts = types.declare(t as Struct);
-      d = { kind: kindOf(t)!, cName: (t as Struct).name, ts };
+      d = { kind: kindOf(t)!, cName: t.name, ts: types.declare(t) };
       decoded.set(t, d);
     }
     return d;
@@ -209,11 +211,11 @@ export function generate(options: GenerateOptions): string {
         doc += PER_CPU.has(m.type) && value !== "Uint8Array" ? " (one value per possible CPU)" : "";
       }
     }
-    if (m.type === MapType.RingBuf && m.value instanceof Object && hasCodec(m.value)) {
+    // A ring buffer declared with `__type(value, struct event)` says what its records are.
+    if (m.type === MapType.RingBuf && m.value !== undefined && hasCodec(m.value)) {
       const t = m.value as Type;
-      const kind = kindOf(t);
-      if (kind !== undefined && (t as Struct).name !== "") {
-        const d = decode(t);
+      if (kindOf(t) !== undefined && (t as Named).name !== "") {
+        const d = decode(t as Named);
         doc += `: a ring buffer of \`${d.kind} ${d.cName}\` ({@linkcode decode${d.ts}})`;
       }
     }
@@ -342,7 +344,7 @@ export function generate(options: GenerateOptions): string {
   }
   [...decoded.values()].forEach((d, i) => {
     out.push(
-      `/** Decodes a \`${d.kind} ${d.cName}\` (a ring or perf buffer record, say). */`,
+      `/** Decodes one \`${d.kind} ${d.cName}\` from its bytes (a ring or perf buffer record). */`,
       call(`export function decode${d.ts}`, ["bytes: Uint8Array"], `: ${d.ts} {`),
       `  return decoders[${i}](bytes) as ${d.ts};`,
       "}",

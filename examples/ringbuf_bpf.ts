@@ -149,7 +149,7 @@ const decoders = ebpf.typeDecoders(loadRingbufSpec, "ringbuf.c", [
   ["struct", "exec_event"],
 ]);
 
-/** Decodes a `struct exec_event` (a ring or perf buffer record, say). */
+/** Decodes one `struct exec_event` from its bytes (a ring or perf buffer record). */
 export function decodeExecEvent(bytes: Uint8Array): ExecEvent {
   return decoders[0](bytes) as ExecEvent;
 }
