@@ -93,9 +93,13 @@ export function hasCodec(type: unknown): boolean {
   }
 }
 
+/** Deno fmt's default line width: generated lines stay within it where fmt could break them. */
+export const LINE_WIDTH = 80;
+
 /**
- * Collects TypeScript declarations for BTF types: every named struct, union and enum used
- * gets an exported declaration; other types are written inline.
+ * Collects TypeScript declarations for BTF types: every named struct, union and enum reached
+ * gets an exported declaration (only those: a program's BTF may hold a whole vmlinux.h);
+ * other types are written inline, formatted as `deno fmt` formats them.
  */
 export class TsTypes {
   /** Declarations in dependency order. */
@@ -110,10 +114,43 @@ export class TsTypes {
     this.#prefix = prefix;
   }
 
-  /** The TypeScript type of decoded values of `type`; `Uint8Array` without a codec. */
-  of(type: unknown): string {
+  /**
+   * The TypeScript type of decoded values of `type`; `Uint8Array` without a codec. An
+   * anonymous struct, union or enum is declared under `nameForAnonymous`, when given.
+   */
+  of(type: unknown, nameForAnonymous?: string): string {
     if (!hasCodec(type)) return "Uint8Array";
-    return this.#of(type as Type, 0);
+    const t = underlyingType(type as Type);
+    if (
+      nameForAnonymous !== undefined && !(type instanceof Typedef) &&
+      (t instanceof Struct || t instanceof Union || t instanceof Enum) && t.name === ""
+    ) {
+      return this.#named(t, nameForAnonymous, 0, `An anonymous ${kindName(t)}`);
+    }
+    return this.#of(type as Type, 0, "");
+  }
+
+  /**
+   * Declares `type` (a named struct, union, enum or typedef) under its own name, as
+   * bpf2go's `-type` does; returns the TypeScript name.
+   */
+  declare(type: Struct | Union | Enum | Typedef): string {
+    const have = this.#names.get(type);
+    if (have) return have;
+    const ts = this.of(type);
+    const u = underlyingType(type);
+    const anonymous = (u instanceof Struct || u instanceof Union || u instanceof Enum) &&
+      u.name === "";
+    if (type instanceof Typedef && !anonymous) {
+      // A typedef of a scalar or of another named type: an alias under the typedef's name.
+      const name = this.#unique(pascalCase(type.name));
+      this.declarations.push(
+        `/** \`${type.name}\`. */\n` + union(`export type ${name} =`, [ts], ";", ""),
+      );
+      this.#names.set(type, name);
+      return name;
+    }
+    return ts;
   }
 
   #unique(base: string): string {
@@ -124,18 +161,21 @@ export class TsTypes {
     return name;
   }
 
-  #of(type: Type, depth: number): string {
+  /** The type of `type` where it is written at indentation `indent`. */
+  #of(type: Type, depth: number, indent: string): string {
     if (depth > 32) return "unknown";
+    const aliased = this.#names.get(type);
+    if (aliased) return aliased;
     // A typedef of an anonymous struct, union or enum names it.
     if (type instanceof Typedef) {
       const u = underlyingType(type);
       if ((u instanceof Struct || u instanceof Union || u instanceof Enum) && u.name === "") {
-        return this.#named(u, type.name, depth);
+        return this.#named(u, type.name, depth, `\`typedef ${kindName(u)} { … } ${type.name}\``);
       }
-      return this.#of(underlyingType(type), depth);
+      return this.#of(underlyingType(type), depth, indent);
     }
     const t = underlyingType(type);
-    if (t !== type) return this.#of(t, depth);
+    if (t !== type) return this.#of(t, depth, indent);
     if (t instanceof Int) {
       const bool = (t.encoding & IntEncoding.Bool) !== 0;
       if (bool && (t.size === 1 || t.size === 4)) return "boolean";
@@ -143,74 +183,95 @@ export class TsTypes {
     }
     if (t instanceof Float) return "number";
     if (t instanceof Pointer) return "bigint";
-    if (t instanceof Enum) return t.name ? this.#named(t, t.name, depth) : this.#enumInline(t);
+    if (t instanceof Enum) {
+      return t.name ? this.#named(t, t.name, depth) : enumMembers(t).join(" | ");
+    }
     if (t instanceof ArrayType) {
       if (isChar(t.type)) return "string";
-      const inner = this.#of(t.type, depth + 1);
-      return /^[A-Za-z0-9_]+$/.test(inner) ? `${inner}[]` : `(${inner})[]`;
+      const inner = this.#of(t.type, depth + 1, indent);
+      return /^[A-Za-z0-9_]+$/.test(inner) || inner.endsWith("}") ? `${inner}[]` : `(${inner})[]`;
     }
     if (t instanceof Struct || t instanceof Union) {
-      return t.name ? this.#named(t, t.name, depth) : this.#object(t, depth);
+      return t.name ? this.#named(t, t.name, depth) : this.#object(t, depth, indent);
     }
     return "unknown";
   }
 
-  #named(t: Struct | Union | Enum, cName: string, depth: number): string {
+  /** Declares `t` under `cName`; `what` says what it is in C (by default `kind cName`). */
+  #named(
+    t: Struct | Union | Enum,
+    cName: string,
+    depth: number,
+    what = `\`${kindName(t)} ${cName}\``,
+  ): string {
     const have = this.#names.get(t);
     if (have) return have;
     const name = this.#unique(pascalCase(cName));
     this.#names.set(t, name);
-    const kind = t instanceof Struct ? "struct" : t instanceof Union ? "union" : "enum";
     if (t instanceof Enum) {
       this.declarations.push(
-        `/** \`enum ${cName}\`: an enumerator's name, or the number of a value it does not name. */\n` +
-          `export type ${name} = ${this.#enumInline(t)};`,
+        `/** ${what}: an enumerator's name, or the number of a value it does not name. */\n` +
+          union(`export type ${name} =`, enumMembers(t), ";", ""),
       );
     } else {
-      const body = this.#object(t, depth + 1);
-      this.declarations.push(
-        `/** \`${kind} ${cName}\` (${t.size} bytes). */\nexport interface ${name} ${body}`,
-      );
+      const body = this.#object(t, depth + 1, "");
+      this.declarations.push(`/** ${what} (${t.size} bytes). */\nexport interface ${name} ${body}`);
     }
     return name;
   }
 
-  #enumInline(t: Enum): string {
-    const names = [...new Set(t.values.map((v) => JSON.stringify(v.name)))];
-    names.push(t.size === 8 ? "bigint" : "number");
-    return names.join(" | ");
-  }
-
   /** The members of a struct or union as an object type, anonymous members flattened. */
-  #object(t: Struct | Union, depth: number): string {
+  #object(t: Struct | Union, depth: number, indent: string): string {
     const fields: string[] = [];
+    const inner = indent + "  ";
     const walk = (c: Struct | Union, inUnion: boolean) => {
-      const union = inUnion || c instanceof Union;
+      const isUnion = inUnion || c instanceof Union;
       for (const m of c.members) {
         const u = underlyingType(m.type);
         if (m.name === "" && (u instanceof Struct || u instanceof Union)) {
-          walk(u, union);
+          walk(u, isUnion);
           continue;
         }
         if (m.name === "") continue;
         if (u instanceof Struct && isKernelManagedStruct(u.name)) continue;
-        let ts: string;
-        if (m.bitfieldSize !== 0 && !(m.offset % 8 === 0 && isWhole(m.bitfieldSize, u))) {
-          ts = u instanceof Enum
-            ? this.#enumInline(u)
-            : (u as Int).size === 8
-            ? "bigint"
-            : "number";
-        } else {
-          ts = this.#of(m.type, depth + 1);
-        }
         // One member of a union is given when encoding; decoding gives all of them.
-        fields.push(`  ${propertyKey(m.name)}${union ? "?" : ""}: ${ts};`);
+        const key = `${inner}${propertyKey(m.name)}${isUnion ? "?" : ""}:`;
+        if (m.bitfieldSize !== 0 && !(m.offset % 8 === 0 && isWhole(m.bitfieldSize, u))) {
+          const parts = u instanceof Enum
+            ? enumMembers(u)
+            : [(u as Int).size === 8 ? "bigint" : "number"];
+          fields.push(union(key, parts, ";", inner));
+        } else if (u instanceof Enum && u.name === "") {
+          fields.push(union(key, enumMembers(u), ";", inner));
+        } else {
+          fields.push(`${key} ${this.#of(m.type, depth + 1, inner)};`);
+        }
       }
     };
     walk(t, false);
-    return fields.length === 0 ? "{\n}" : `{\n${fields.join("\n")}\n}`;
+    return fields.length === 0 ? "{\n" + indent + "}" : `{\n${fields.join("\n")}\n${indent}}`;
   }
+}
+
+function kindName(t: Struct | Union | Enum): string {
+  return t instanceof Struct ? "struct" : t instanceof Union ? "union" : "enum";
+}
+
+/** An enum's members as TypeScript: its enumerators' names, then the number type. */
+function enumMembers(t: Enum): string[] {
+  const names = [...new Set(t.values.map((v) => JSON.stringify(v.name)))];
+  names.push(t.size === 8 ? "bigint" : "number");
+  return names;
+}
+
+/**
+ * `head parts suffix` on one line when it fits, else as deno fmt writes a long union: one
+ * `| member` a line, indented below `head`.
+ */
+function union(head: string, parts: string[], suffix: string, indent: string): string {
+  const line = `${head} ${parts.join(" | ")}${suffix}`;
+  if (line.length <= LINE_WIDTH || parts.length === 1) return line;
+  return `${head}\n${parts.map((p) => `${indent}  | ${p}`).join("\n")}${suffix}`;
 }
 
 function isWhole(bits: number, u: Type): boolean {

@@ -8,6 +8,9 @@ struct exec_event {
 	char comm[16];
 };
 
+// For bpf2ts --type exec_event: clang writes BTF only for types a global or function uses.
+const struct exec_event *unused_exec_event __attribute__((unused));
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1 << 16);

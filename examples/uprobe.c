@@ -1,5 +1,4 @@
 // uprobe and uretprobe on libc's getcwd(3): who calls it, and what it returns.
-// cflags: -D__TARGET_ARCH_x86
 #include <linux/bpf.h>
 #include <linux/ptrace.h>
 #include <bpf/bpf_helpers.h>

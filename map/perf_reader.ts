@@ -215,6 +215,19 @@ export class PerfReader {
     return recordStream<PerfRecord>(this);
   }
 
+  /**
+   * Records as they arrive, each decoded by `decode` (such as a `decode<Type>()` that
+   * bpf2ts generates with `--type`), until the reader is closed.
+   *
+   * @example
+   * ```ts ignore
+   * for await (const event of reader.typed(decodeEvent)) console.log(event.pid);
+   * ```
+   */
+  async *typed<T>(decode: (record: Uint8Array) => T): AsyncGenerator<T> {
+    for await (const record of this) yield decode(record.data);
+  }
+
   /** Whether `close()` was called. */
   get closed(): boolean {
     return this.#closed;

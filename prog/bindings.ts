@@ -6,9 +6,11 @@
  * @module
  */
 
+import { NotSupportedError } from "../errors.ts";
 import { type ByteOrder, HOST_BYTE_ORDER } from "../asm/mod.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
-import { type Codec, codecFor, encodeValue } from "../map/codec.ts";
+import { type Codec, codecFor, decodeValue, encodeValue } from "../map/codec.ts";
+import { Enum, Struct, type Type, Typedef, Union } from "../btf/types.ts";
 import { type Collection, type CollectionOptions, newCollection } from "./collection.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import type { Program } from "./program.ts";
@@ -58,12 +60,15 @@ export interface BoundObjects<
 }
 
 /** Options of {@linkcode loadBound}: the collection's, plus initial variable values. */
-export interface BoundLoadOptions extends CollectionOptions {
+export interface BoundLoadOptions<Constants = object> extends CollectionOptions {
   /** Initial values of global variables, encoded from their BTF types. */
-  constants?: object;
+  constants?: Constants;
 }
 
-/** The little- and big-endian builds of one object, base64-encoded, as bindings embed them. */
+/**
+ * The little- and big-endian builds of one object, base64-encoded, as bindings embed them
+ * (line breaks and other whitespace in the text are ignored).
+ */
 export interface EmbeddedObjects {
   /** The `bpfel` object. */
   little?: string;
@@ -79,7 +84,11 @@ export function embeddedObject(
 ): Uint8Array {
   const b64 = objects[byteOrder];
   if (b64 === undefined) {
-    throw new Error(`The bindings of '${source}' have no ${byteOrder}-endian object`);
+    throw new NotSupportedError(
+      `A ${byteOrder}-endian object in the bindings of '${source}'`,
+      undefined,
+      `generate them with bpf2ts --byte-order ${byteOrder} (or both)`,
+    );
   }
   return Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
 }
@@ -106,6 +115,51 @@ export function loadBound(spec: CollectionSpec, options: BoundLoadOptions = {}):
     close: () => collection.close(),
     [Symbol.dispose]: () => collection.close(),
   };
+}
+
+/** Decodes the bytes of one BTF type to its value: what a generated `decode<Type>()` is. */
+export type Decoder<T> = (bytes: Uint8Array) => T;
+
+/** The kinds of named BTF types a {@linkcode Decoder} can be made for. */
+export type DecodedKind = "struct" | "union" | "enum" | "typedef";
+
+const KIND_CLASSES = { struct: Struct, union: Union, enum: Enum, typedef: Typedef } as const;
+
+/**
+ * Decoders of named types of an object's BTF, one per `[kind, name]` of `types`, for
+ * generated bindings. Nothing happens until a decoder is first called: then `spec` is called
+ * (once for all of them) and the type's codec built (see `map/codec.ts`); later calls only
+ * decode.
+ *
+ * @example
+ * ```ts ignore
+ * const decoders = typeDecoders(loadCounterSpec, "counter.c", [["struct", "event"]]);
+ * export function decodeEvent(bytes: Uint8Array): Event {
+ *   return decoders[0](bytes) as Event;
+ * }
+ * ```
+ */
+export function typeDecoders(
+  spec: () => CollectionSpec,
+  source: string,
+  types: [kind: DecodedKind, name: string][],
+): Decoder<unknown>[] {
+  let btf: { typesByName(name: string): Type[] } | undefined;
+  return types.map(([kind, name]) => {
+    let codec: Codec | undefined;
+    return (bytes: Uint8Array): unknown => {
+      if (codec === undefined) {
+        btf ??= spec().types;
+        if (btf === undefined) throw new TypeError(`'${source}' has no BTF`);
+        const found = btf.typesByName(name).filter((t) => t instanceof KIND_CLASSES[kind]);
+        if (found.length !== 1) {
+          throw new TypeError(`'${source}' has ${found.length} types '${kind} ${name}', not one`);
+        }
+        codec = codecFor(found[0]);
+      }
+      return decodeValue(codec, bytes);
+    };
+  });
 }
 
 /** The codec of a BTF type, or undefined when it has no value representation. */

@@ -58,8 +58,11 @@ export {
   type BoundLoadOptions,
   type BoundObjects,
   type BoundVariable,
+  type DecodedKind,
+  type Decoder,
   embeddedObject,
   type EmbeddedObjects,
   loadBound,
+  typeDecoders,
   type TypedMap,
 } from "./bindings.ts";

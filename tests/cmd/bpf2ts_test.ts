@@ -1,5 +1,7 @@
 // cmd/bpf2ts: bindings generated for testdata/cli_bindings.c pass deno check and deno lint,
-// and a program using them loads the collection and reads BTF-typed values as typed objects.
+// and a program using them loads the collection and reads BTF-typed values as typed objects;
+// --type decoders, host byte order and target, stripped objects, fmt at Deno's defaults, and
+// a program including a whole vmlinux.h are in bpf2ts_output_test.ts.
 import { assertEquals, assertStringIncludes } from "@std/assert";
 import { kernelTest } from "../_harness.ts";
 import { generate, objectsFor } from "../../cmd/bpf2ts.ts";
@@ -32,7 +34,7 @@ function generateInto(dir: string, source: string, name: string): string {
 }
 
 Deno.test("bpf2ts: types follow what the map codecs decode to", () => {
-  const objects = objectsFor(`${root}testdata/cli_bindings-el.o`);
+  const objects = objectsFor(`${root}testdata/cli_bindings-el.o`, [], "both");
   const text = generate({ name: "cli_bindings", ...objects, importFrom: "../mod.ts", source: "x" });
   // u64 → bigint, char[] → string, enum → names, nested struct, union members optional,
   // bitfields numbers, _Bool boolean, typedef'd anonymous struct named by its typedef.
@@ -44,13 +46,13 @@ Deno.test("bpf2ts: types follow what the map codecs decode to", () => {
       "  as_u32?: number;\n  as_bytes?: string;\n  seen: boolean;\n}",
   );
   assertStringIncludes(text, "export interface StatsT {\n  runs: number;\n  last_len: number;\n}");
-  assertStringIncludes(text, "readonly samples: TypedMap<number, Sample>;");
-  assertStringIncludes(text, "readonly stats: TypedMap<number, StatsT[]>;");
-  assertStringIncludes(text, "readonly events: BpfMap;");
-  assertStringIncludes(text, "readonly origin: Variable<Point>;");
-  assertStringIncludes(text, "readonly runs_total: Variable<bigint>;");
-  assertStringIncludes(text, "readonly default_color: Variable<Color>;");
-  // Both byte orders embedded: the -el.o's twin was found.
+  assertStringIncludes(text, "readonly samples: ebpf.TypedMap<number, Sample>;");
+  assertStringIncludes(text, "readonly stats: ebpf.TypedMap<number, StatsT[]>;");
+  assertStringIncludes(text, "readonly events: ebpf.BpfMap;");
+  assertStringIncludes(text, "readonly origin: ebpf.Variable<Point>;");
+  assertStringIncludes(text, "readonly runs_total: ebpf.Variable<bigint>;");
+  assertStringIncludes(text, "readonly default_color: ebpf.Variable<Color>;");
+  // Both byte orders asked for and embedded: the -el.o's twin was found.
   assertEquals(objects.little !== undefined && objects.big !== undefined, true);
 });
 

@@ -1,5 +1,14 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
-import { BpfMap, MapSpec, MapType, PerfReader, type PerfRecord } from "../../mod.ts";
+import {
+  BpfMap,
+  btf,
+  codecFor,
+  decodeValue,
+  MapSpec,
+  MapType,
+  PerfReader,
+  type PerfRecord,
+} from "../../mod.ts";
 import { ClosedError } from "../../errors.ts";
 import { closeFd, possibleCpus } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
@@ -114,6 +123,24 @@ kernelTest("PerfReader: waits without blocking; close and abort end waits", asyn
     setTimeout(() => reader.close(), 60);
     assertEquals(await loop, [4]);
     assertThrows(() => reader.drain(() => {}), ClosedError);
+  } finally {
+    closeFd(prog);
+  }
+});
+
+kernelTest("PerfReader.typed: samples arrive decoded from their BTF type", async () => {
+  using map = perfMap();
+  const prog = perfWriter(map.fd);
+  try {
+    using reader = new PerfReader(map);
+    const u64 = codecFor(new btf.Int("__u64", 8));
+    for (const len of [3, 5, 7]) testRun(prog, new Uint8Array(14 + len));
+    const got: bigint[] = [];
+    for await (const v of reader.typed((data) => decodeValue(u64, data) as bigint)) {
+      got.push(v);
+      if (got.length === 3) break;
+    }
+    assertEquals(got.sort(), [3n, 5n, 7n]);
   } finally {
     closeFd(prog);
   }
