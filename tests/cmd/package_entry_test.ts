@@ -1,7 +1,8 @@
 // The tools as a package user runs them: a scratch project outside this repository, whose
 // deno.json imports `jsr:@ebpf/ebpf` and links it to this checkout (as `deno publish` would
-// serve it), runs `deno run -A jsr:@ebpf/ebpf/bpf2ts src/count.c` and `…/inspect` from its own
-// directory on its own files, then type-checks and runs the generated bindings.
+// serve it), runs `deno run -A jsr:@ebpf/ebpf/bpf2ts src/count.c --type hit` and `…/inspect` from
+// its own directory on its own files, then type-checks and runs the generated bindings, reading
+// typed ring records.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { kernelTest } from "../_harness.ts";
 
@@ -39,6 +40,13 @@ struct {
 	__type(value, struct hit);
 } hits SEC(".maps");
 
+/* A ring declared with its record type, as cilium's examples/ringbuffer declares it. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+	__type(value, struct hit);
+} events SEC(".maps");
+
 SEC("socket")
 int count(struct __sk_buff *skb)
 {
@@ -47,6 +55,7 @@ int count(struct __sk_buff *skb)
 	if (h) {
 		h->len = skb->len;
 		__sync_fetch_and_add(&h->calls, 1);
+		bpf_ringbuf_output(&events, h, sizeof(*h), 0);
 	}
 	return 0;
 }
@@ -54,13 +63,20 @@ int count(struct __sk_buff *skb)
 char LICENSE[] SEC("license") = "GPL";
 `;
 
-const MAIN = `import { type Hit, loadCount } from "./src/count_bpf.ts";
+const MAIN = `import { RingReader } from "@ebpf/ebpf";
+import { decodeHit, type Hit, loadCount } from "./src/count_bpf.ts";
 
 using objs = loadCount();
 objs.programs.count.run({ data: new Uint8Array(64) });
 objs.programs.count.run({ data: new Uint8Array(64) });
 const hit: Hit | undefined = objs.maps.hits.lookup(0);
-console.log(JSON.stringify(hit));
+using reader = new RingReader(objs.maps.events);
+const records: Hit[] = [];
+for await (const record of reader.typed(decodeHit)) {
+  records.push(record);
+  if (records.length === 2) break;
+}
+console.log(JSON.stringify({ hit, records }));
 `;
 
 kernelTest("package: bpf2ts and inspect run as jsr:@ebpf/ebpf/… from a user's project", () => {
@@ -78,20 +94,25 @@ kernelTest("package: bpf2ts and inspect run as jsr:@ebpf/ebpf/… from a user's 
 
     const gen = run(
       Deno.execPath(),
-      ["run", "-A", "jsr:@ebpf/ebpf/bpf2ts", "src/count.c"],
+      ["run", "-A", "jsr:@ebpf/ebpf/bpf2ts", "src/count.c", "--type", "hit"],
       project,
     );
     assertEquals(gen.ok, true, gen.out);
     assertStringIncludes(gen.out, "Wrote src/count_bpf.ts");
     const bindings = Deno.readTextFileSync(`${project}/src/count_bpf.ts`);
-    assertStringIncludes(bindings, '} from "@ebpf/ebpf";');
+    assertStringIncludes(bindings, 'import * as ebpf from "@ebpf/ebpf";');
+    assertStringIncludes(bindings, "export function decodeHit(");
 
     const check = run(Deno.execPath(), ["check", "main.ts"], project);
     assertEquals(check.ok, true, check.out);
     const main = run(Deno.execPath(), ["run", "-A", "main.ts"], project);
     assertEquals(main.ok, true, main.out);
-    // skb->len is the test packet less its Ethernet header.
-    assertEquals(JSON.parse(main.out.trim()), { len: 64 - 14, calls: 2 });
+    // skb->len is the test packet less its Ethernet header; each run sent one typed record.
+    const len = 64 - 14;
+    assertEquals(JSON.parse(main.out.trim()), {
+      hit: { len, calls: 2 },
+      records: [{ len, calls: 1 }, { len, calls: 2 }],
+    });
 
     // inspect reads the user's object by a path relative to the project, with --allow-read.
     const cc = run("clang-19", [
@@ -117,7 +138,7 @@ kernelTest("package: bpf2ts and inspect run as jsr:@ebpf/ebpf/… from a user's 
     assertEquals(r.programs.map((p: { name: string }) => p.name), ["count"]);
     assertEquals(
       r.maps.map((m: { name: string; value: string }) => [m.name, m.value]),
-      [["hits", "struct hit"]],
+      [["hits", "struct hit"], ["events", "struct hit"]],
     );
     const missing = run(Deno.execPath(), ["run", "-A", "jsr:@ebpf/ebpf/bpf2ts", "nope.c"], project);
     assertEquals(missing.ok, false);
