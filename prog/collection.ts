@@ -66,6 +66,8 @@ export class Collection {
   readonly maps: Record<string, BpfMap>;
   /** Global variables by name, read and written in place in their sections' maps. */
   readonly variables: Record<string, Variable>;
+  /** The record `variables` wraps: the mappings to unmap are registered under it. */
+  readonly #variables: Record<string, Variable>;
 
   /** Use {@linkcode newCollection}. */
   constructor(
@@ -75,12 +77,13 @@ export class Collection {
   ) {
     this.programs = namedRecord(programs, "program");
     this.maps = namedRecord(maps, "map");
+    this.#variables = variables;
     this.variables = namedRecord(variables, "variable");
   }
 
   /** Closes every program and map, and unmaps the variables; safe to call twice. */
   close(): void {
-    closeVariables(this.variables);
+    closeVariables(this.#variables);
     for (const p of Object.values(this.programs)) p.close();
     for (const m of Object.values(this.maps)) m.close();
   }
