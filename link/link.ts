@@ -5,16 +5,8 @@
  * @module
  */
 
-import {
-  allocBuffer,
-  Attr,
-  bpf,
-  BpfCmd,
-  bpfErrno,
-  bpfError,
-  cString,
-  currentBackend,
-} from "../ffi.ts";
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
+import { pinFd } from "../_internal/pin.ts";
 import { FD } from "../_internal/fd.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
@@ -140,8 +132,7 @@ export class RawLink implements Link {
 
   /** Pins the link at `path` (BPF_OBJ_PIN). */
   pin(path: string): void {
-    const attr = new Attr().pointer(0, cString(path)).u32(8, this.fd);
-    bpf(BpfCmd.OBJ_PIN, attr);
+    pinFd(this.fd, path);
     this.#pinnedAt = path;
   }
 

@@ -18,6 +18,7 @@ import {
   pageSize,
   possibleCpus,
 } from "../ffi.ts";
+import { pinFd } from "../_internal/pin.ts";
 import { FD } from "../_internal/fd.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
@@ -499,7 +500,7 @@ export class BpfMap {
 
   /** Pins the map at `path` in bpffs. */
   pin(path: string): void {
-    bpf(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, this.fd));
+    pinFd(this.fd, path);
   }
 
   /** Removes a pin (any bpffs path). */

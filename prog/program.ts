@@ -5,6 +5,7 @@
  */
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
+import { pinFd } from "../_internal/pin.ts";
 import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
@@ -238,7 +239,7 @@ export class Program {
 
   /** Pins the program at `path` in bpffs. */
   pin(path: string): void {
-    bpf(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, this.fd));
+    pinFd(this.fd, path);
   }
 
   /** Removes a pin (any bpffs path); the program lives on while other references hold it. */
