@@ -22,15 +22,17 @@ interface Outcome {
  * bpffs and tracefs, behind `prefix` (such as setpriv dropping a capability).
  */
 function unmounted(mode: string, flags: string[], prefix: string[] = []): Outcome {
-  const script = "for m in /sys/fs/bpf /sys/kernel/tracing; do " +
+  // /sys made private first, so that the unmounts stay in the new namespace. (Not
+  // `--propagation private`, which needs / to be a mount point, as it is not in a chroot.)
+  const script = "mount --make-rprivate /sys; for m in /sys/fs/bpf /sys/kernel/tracing; do " +
     'while mountpoint -q "$m"; do umount "$m"; done; done; exec "$@"';
   const out = new Deno.Command("unshare", {
     args: [
       "--mount",
       "--propagation",
-      "private",
+      "unchanged",
       "sh",
-      "-c",
+      "-ec",
       script,
       "sh",
       ...prefix,
