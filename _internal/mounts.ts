@@ -2,8 +2,8 @@
  * The two kernel filesystems the library relies on: bpffs at `/sys/fs/bpf` (pins) and
  * tracefs at `/sys/kernel/tracing` (tracepoint ids, legacy probe events). A machine just
  * booted without systemd may have neither mounted; a process that may mount them (root, with
- * `--allow-all`) gets them mounted where they belong, and any other gets
- * an error naming the one command that does it.
+ * `--allow-all`) gets them mounted where they belong, and any other gets an error naming the
+ * one command that does it.
  *
  * @module
  */
@@ -36,6 +36,7 @@ export function mountCommand(fs: KernelFilesystem): string {
   return `sudo mount -t ${fs.type} ${fs.type} ${fs.path}`;
 }
 
+/** Runs mount(8): it exists on every Linux system, and libc's mount() is not in ffi.ts. */
 function runMount(fs: KernelFilesystem): { success: boolean; stderr: string } {
   const out = new Deno.Command("mount", {
     args: ["-t", fs.type, fs.type, fs.path],
