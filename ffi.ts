@@ -5,7 +5,7 @@
  * that needs it, so importing the library needs no permission; the first call checks for
  * `--allow-ffi` and throws a {@linkcode PermissionError} that names the flag.
  *
- * The rules this file follows were measured on Deno 2.9 (see `shared/FFI_NOTES.md`):
+ * The rules this file follows were measured on Deno 2.9 (see `docs/FFI_NOTES.md`):
  * bpf() is declared `["i64","i64","u64","u64"] → "i32"` and always gets bigints, the attr
  * as its cached address; attr buffers are reused; every buffer whose address is written into an attr is held by the
  * {@linkcode Attr} until the call returns; errno is read at once through a cached view.

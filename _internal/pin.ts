@@ -1,20 +1,29 @@
 /**
  * Pinning (BPF_OBJ_PIN) and opening pins (BPF_OBJ_GET) for maps, programs and links, with
  * errors that name the path and say what to do: the kernel answers a path outside a bpffs
- * with a bare EPERM, which reads like a missing capability.
+ * with a bare EPERM, which reads like a missing capability. A pin under /sys/fs/bpf while no
+ * bpffs is mounted there (a machine booted without systemd) mounts it first when this
+ * process may, and otherwise fails with the mount command.
  *
  * @module
  */
 
 import { Attr, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { Errno, errnoMessage, PermissionError, SyscallError } from "../errors.ts";
+import { BPFFS, ensureMounted, isMounted } from "./mounts.ts";
 
 /** What to run when no bpffs is mounted where the pin should go. */
 const MOUNT_HINT = "pin under /sys/fs/bpf (mount a bpffs there with: mount -t bpf bpf /sys/fs/bpf)";
 
 /** Pins `fd` (a `what`: "map", "program", "link") at `path`. */
 export function pinFd(fd: number, path: string, what: string): void {
-  const r = bpfErrno(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, fd));
+  const pin = () => bpfErrno(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, fd));
+  let r = pin();
+  if (r < 0 && path.startsWith(`${BPFFS.path}/`) && isMounted(BPFFS) === false) {
+    const e = pinError(BpfCmd.OBJ_PIN, -r, path, `the ${what} cannot be pinned at '${path}'`);
+    ensureMounted(BPFFS, { cause: e });
+    r = pin();
+  }
   if (r < 0) throw pinError(BpfCmd.OBJ_PIN, -r, path, `the ${what} cannot be pinned at '${path}'`);
 }
 

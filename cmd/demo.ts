@@ -11,7 +11,9 @@
  * ```
  *
  * Needs root (or CAP_BPF and CAP_PERFMON) and `--allow-all`: Deno lets only `-A` read the
- * files under /sys where tracefs and the CPU list live.
+ * files under /sys where tracefs and the CPU list live. Where tracefs is not mounted (a
+ * machine booted without systemd), the tracepoint attach mounts it as root, or says the
+ * command that does.
  *
  * @module
  */
@@ -179,10 +181,11 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (e) {
     if (e instanceof PermissionError) {
-      console.error(
-        `The demo cannot load its BPF program: ${e.message}\n` +
-          "Run it as root (sudo), or give Deno CAP_BPF and CAP_PERFMON.",
-      );
+      // Mounting tracefs needs root; its message already gives the command.
+      const hint = e.missing === "CAP_SYS_ADMIN"
+        ? ""
+        : "\nRun it as root (sudo), or give Deno CAP_BPF and CAP_PERFMON.";
+      console.error(`The demo cannot run: ${e.message}${hint}`);
       return 1;
     }
     console.error(`The demo failed: ${(e as Error).message}`);

@@ -1,5 +1,5 @@
-// Shared by the examples: the --duration flag, and a loop that ticks every second until the
-// duration is over or Ctrl-C.
+// Shared by the examples: the --duration flag, and how long an example runs: until the
+// duration is over or Ctrl-C, ticking every second for those that print a table.
 
 /** `--duration <seconds>` from the command line, or `fallback`. */
 export function durationArg(fallback: number): number {
@@ -10,24 +10,44 @@ export function durationArg(fallback: number): number {
   return n;
 }
 
+/** An example's run: its signal aborts when the duration is over or on Ctrl-C. */
+export interface Running extends Disposable {
+  readonly signal: AbortSignal;
+}
+
+/**
+ * Starts the run of an attached example: prints that it is attached (the line its tests
+ * wait for before making events) and returns a signal that aborts after `seconds` or on
+ * Ctrl-C (SIGINT). Dispose of it to drop the timer and the signal handler.
+ */
+export function running(seconds: number): Running {
+  const stop = new AbortController();
+  const onStop = () => stop.abort();
+  Deno.addSignalListener("SIGINT", onStop);
+  const timer = setTimeout(onStop, seconds * 1000);
+  console.log(`Attached; running for ${seconds} s (Ctrl-C stops).`);
+  return {
+    signal: stop.signal,
+    [Symbol.dispose]() {
+      clearTimeout(timer);
+      Deno.removeSignalListener("SIGINT", onStop);
+    },
+  };
+}
+
 /** Calls `tick` every second for `seconds` or until Ctrl-C, then once more. */
 export async function everySecond(seconds: number, tick: () => void | Promise<void>) {
-  const stop = new AbortController();
-  const onSignal = () => stop.abort();
-  Deno.addSignalListener("SIGINT", onSignal);
-  try {
-    const end = Date.now() + seconds * 1000;
-    while (!stop.signal.aborted && Date.now() < end) {
-      await new Promise<void>((resolve) => {
-        const t = setTimeout(resolve, Math.min(1000, end - Date.now()));
-        stop.signal.addEventListener("abort", () => {
-          clearTimeout(t);
-          resolve();
-        }, { once: true });
-      });
-      await tick();
-    }
-  } finally {
-    Deno.removeSignalListener("SIGINT", onSignal);
+  using run = running(seconds);
+  while (!run.signal.aborted) {
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, 1000);
+      run.signal.addEventListener("abort", done, { once: true });
+      function done() {
+        clearTimeout(t);
+        run.signal.removeEventListener("abort", done);
+        resolve();
+      }
+    });
+    await tick();
   }
 }

@@ -2,7 +2,7 @@
 // size, and whether it succeeded — sent through a ring buffer when it returns.
 // Run: sudo deno run -A examples/uprobe.ts [--duration 10] [--libc /path/libc.so.6]
 import { attachUprobe, attachUretprobe, codecFor, decodeValue, RingReader } from "../mod.ts";
-import { durationArg } from "./_run.ts";
+import { durationArg, running } from "./_run.ts";
 import { type Call, loadUprobe } from "./uprobe_bpf.ts";
 
 const i = Deno.args.indexOf("--libc");
@@ -14,11 +14,12 @@ using _exit = attachUretprobe(objs.programs.exit_getcwd, libc, "getcwd");
 using reader = new RingReader(objs.maps.calls);
 // Records are `struct call`, the value type of `in_flight`: decode them with its codec.
 const codec = codecFor(objs.maps.in_flight.valueCodec?.type);
-const end = Date.now() + durationArg(5) * 1000;
+using run = running(durationArg(5));
 for (;;) {
-  const timeoutMs = end - Date.now();
-  if (timeoutMs <= 0) break;
-  const record = await reader.read({ timeoutMs });
+  const record = await reader.read({ signal: run.signal }).catch((e) => {
+    if (run.signal.aborted) return undefined;
+    throw e;
+  });
   if (record === undefined) break;
   const call = decodeValue(codec, record) as Call;
   console.log(

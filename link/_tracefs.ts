@@ -6,6 +6,7 @@
  */
 
 import { NotSupportedError } from "../errors.ts";
+import { ensureMounted, TRACEFS } from "../_internal/mounts.ts";
 import { readOptional } from "./_perf_event.ts";
 
 const ROOTS = ["/sys/kernel/tracing", "/sys/kernel/debug/tracing"];
@@ -24,12 +25,26 @@ export function setTracefsAppender(next: FileAppender): () => void {
   };
 }
 
-/** The mounted tracefs root, or undefined. */
-export function tracefsRoot(): string | undefined {
+function mountedRoot(): string | undefined {
   for (const root of ROOTS) {
     if (readOptional(`${root}/available_events`) !== undefined) return root;
   }
   return undefined;
+}
+
+/**
+ * The mounted tracefs root. When none is mounted, mounts tracefs at /sys/kernel/tracing if
+ * this process may, and otherwise throws an error that gives the mount command.
+ */
+export function tracefsRoot(): string {
+  const root = mountedRoot();
+  if (root !== undefined) return root;
+  ensureMounted(TRACEFS);
+  const mounted = mountedRoot();
+  if (mounted === undefined) {
+    throw new NotSupportedError("tracefs", undefined, `nothing readable at ${TRACEFS.path}`);
+  }
+  return mounted;
 }
 
 const NAME = /^[A-Za-z0-9_.-]+$/;
@@ -46,9 +61,6 @@ export function eventId(group: string, name: string): number {
   checkEventName("tracepoint group", group);
   checkEventName("tracepoint name", name);
   const root = tracefsRoot();
-  if (root === undefined) {
-    throw new NotSupportedError("tracefs", undefined, "mount it at /sys/kernel/tracing");
-  }
   const text = readOptional(`${root}/events/${group}/${name}/id`);
   if (text === undefined) {
     throw new Deno.errors.NotFound(`Tracepoint "${group}/${name}" does not exist`);
@@ -80,9 +92,8 @@ export function createProbeEvent(
   definition: string,
   feature: string,
 ): TraceFsProbe {
-  const root = tracefsRoot();
-  const control = root === undefined ? undefined : `${root}/${file}`;
-  if (control === undefined || readOptional(control) === undefined) {
+  const control = `${tracefsRoot()}/${file}`;
+  if (readOptional(control) === undefined) {
     throw new NotSupportedError(feature, undefined, `no PMU and no tracefs ${file}`);
   }
   const group = `ebpf_deno_${Deno.pid}`;

@@ -8,6 +8,7 @@
 import { Attr, bpfErrno, closeFd } from "../ffi.ts";
 import { BpfCmd } from "../_internal/bpf_cmd.ts";
 import { errnoName } from "../errors.ts";
+import { BPFFS, ensureMounted, TRACEFS } from "../_internal/mounts.ts";
 
 /** True when CI demands that kernel tests run rather than skip for missing privileges. */
 export const REQUIRE_KERNEL = Deno.env.get("EBPF_REQUIRE_KERNEL") === "1";
@@ -101,35 +102,16 @@ export async function assertNoFdLeak(fn: () => void | Promise<void>): Promise<vo
   }
 }
 
-function mountedAt(path: string, fsType: string): boolean {
-  const mounts = Deno.readTextFileSync("/proc/self/mounts");
-  return mounts.split("\n").some((line) => {
-    const [, where, type] = line.split(" ");
-    return where === path && type === fsType;
-  });
-}
-
-function mount(fsType: string, path: string): void {
-  if (mountedAt(path, fsType)) return;
-  Deno.mkdirSync(path, { recursive: true });
-  const out = new Deno.Command("mount", { args: ["-t", fsType, fsType, path] }).outputSync();
-  if (!out.success) {
-    throw new Error(
-      `Cannot mount ${fsType} at ${path}: ${new TextDecoder().decode(out.stderr).trim()}`,
-    );
-  }
-}
-
 /** Mounts bpffs at `/sys/fs/bpf` unless it is mounted already; returns the path. */
 export function ensureBpffs(): string {
-  mount("bpf", "/sys/fs/bpf");
-  return "/sys/fs/bpf";
+  ensureMounted(BPFFS);
+  return BPFFS.path;
 }
 
 /** Mounts tracefs at `/sys/kernel/tracing` unless it is mounted already; returns the path. */
 export function ensureTracefs(): string {
-  mount("tracefs", "/sys/kernel/tracing");
-  return "/sys/kernel/tracing";
+  ensureMounted(TRACEFS);
+  return TRACEFS.path;
 }
 
 /** The path of a file in `testdata/`. */

@@ -144,7 +144,7 @@ export function tcpPair(beforeConnect?: (client: number) => void): TcpPair {
     beforeConnect?.(client);
     // Loopback connects complete within the call: the handshake needs no other thread.
     check("connect", lib.symbols.connect(client, sockaddrIn(port), 16));
-    if (!readable(listener, 2000)) throw new Error("No connection to accept");
+    if (!readable(listener, 30_000)) throw new Error("No connection to accept");
     const server = check("accept", lib.symbols.accept(listener, null, null));
     fds.push(server);
     return { client, server, listener, [Symbol.dispose]: closeAll };

@@ -210,19 +210,31 @@ export function store(
   ];
 }
 
-/** Runs `cmd args` with stdin piped; returns the child and a function that starts it. */
-export function spawnWaiting(cmd: string, args: string[]) {
+/**
+ * Runs `cmd args`, a fixture that prints "ready" on stderr once it waits inside main for a
+ * line on stdin, and resolves when it has: what the test attaches next sees main entered
+ * already, on a busy machine too. `go()` sends the line and resolves to its stdout.
+ */
+export async function spawnWaiting(cmd: string, args: string[]) {
   const child = new Deno.Command(cmd, { args, stdin: "piped", stdout: "piped", stderr: "piped" })
     .spawn();
+  const stdout = new Response(child.stdout).text();
+  const errors = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let err = "";
+  while (!err.includes("ready\n")) {
+    const { value, done } = await errors.read();
+    if (done) throw new Error(`${cmd} ended before it was ready: ${err}`);
+    err += value;
+  }
   return {
     pid: child.pid,
     async go(): Promise<string> {
       const w = child.stdin.getWriter();
       await w.write(new TextEncoder().encode("go\n"));
       await w.close();
-      const out = await child.output();
-      if (!out.success) throw new Error(new TextDecoder().decode(out.stderr));
-      return new TextDecoder().decode(out.stdout).trim();
+      for (let r = await errors.read(); !r.done; r = await errors.read()) err += r.value;
+      if (!(await child.status).success) throw new Error(err);
+      return (await stdout).trim();
     },
   };
 }

@@ -145,7 +145,7 @@ function request(msg: Uint8Array, what: string): void {
     const kernel = new Uint8Array(12);
     new DataView(kernel.buffer).setUint16(0, AF_NETLINK, true);
     sendto(fd, msg, kernel);
-    if (!readable(fd, 2000)) throw new Error("No rtnetlink answer to RTM_NEWLINK");
+    if (!readable(fd, 30_000)) throw new Error("No rtnetlink answer to RTM_NEWLINK");
     const reply = recv(fd);
     const v = new DataView(reply.buffer, reply.byteOffset, reply.byteLength);
     if (reply.length < 20 || v.getUint16(4, true) !== NLMSG_ERROR || v.getUint32(8, true) !== SEQ) {

@@ -120,7 +120,7 @@ kernelTest("uprobe and uretprobe fire on a function of a gcc-built binary", asyn
         asm.Return(),
       ]),
     );
-    const child = spawnWaiting(path, [String(N)]);
+    const child = await spawnWaiting(path, [String(N)]);
     using up = attachUprobe(entry, path, "target_add", { pid: child.pid });
     using ret = attachUretprobe(exit, path, "target_add", { pid: child.pid });
     const out = await child.go();
@@ -156,7 +156,7 @@ kernelTest("uprobe on a libc symbol, with a pid filter and a cookie", async () =
       asm.Return(),
     ]),
   );
-  const child = spawnWaiting(path, [String(N)]);
+  const child = await spawnWaiting(path, [String(N)]);
   using _l = attachUprobe(prog, "libc.so.6", "getpid", { pid: child.pid, cookie: 0xc00c1en });
   await child.go();
   // getpid is called N times by the loop (and perhaps by libc itself).
@@ -174,7 +174,7 @@ kernelTest("USDT probe with a semaphore fires with its arguments", async () => {
   });
   insns.push(...increment(map, 3, "out"), asm.Label("out"), asm.Mov.Imm(R0, 0), asm.Return());
   using prog = load(ProgramType.Kprobe, new asm.Instructions(insns));
-  const child = spawnWaiting(path, [String(N)]);
+  const child = await spawnWaiting(path, [String(N)]);
   using usdt = attachUsdt(prog, path, "ebpftest", "tick", { pid: child.pid });
   assertEquals(usdt.links.length, 1);
   const [, fired] = (await child.go()).split(" ");
@@ -208,7 +208,7 @@ kernelTest("uprobe_multi: one link on two functions", async () => {
       license: "GPL",
     }),
   );
-  const child = spawnWaiting(path, ["5"]);
+  const child = await spawnWaiting(path, ["5"]);
   using link = attachUprobeMulti(prog, path, { symbols: ["target_add", "main"], pid: child.pid });
   await child.go();
   // main was entered before the attach (the child waits inside it): only target_add counts.

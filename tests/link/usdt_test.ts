@@ -227,7 +227,7 @@ kernelTest("USDT: a BPF_USDT program sees every argument, the count and the cook
     for (const opt of ["-O0", "-O1"] as const) {
       for (let k = 0; k < 6; k++) seen.update(k, 0n);
       const path = binary(opt);
-      const child = spawnWaiting(path, [String(N)]);
+      const child = await spawnWaiting(path, [String(N)]);
       const cookie = opt === "-O0" ? 0xc00c1en : -2n;
       using l = attachUsdt(coll.programs.tick, path, "ebpftest", "tick", {
         pid: child.pid,
@@ -324,7 +324,7 @@ kernelTest(
     assertEquals(printed.length, 3, "readelf lists three sites");
     const spec = await loadCollectionSpec(OBJECT);
     using coll = newCollection(spec);
-    const child = spawnWaiting(path, []);
+    const child = await spawnWaiting(path, []);
     using l = attachUsdt(coll.programs.tick, path, "ebpftest", "site", { pid: child.pid });
     assertEquals(l.links.length, 3);
     assertEquals(l.probes.map((p) => p.args[0].spec), printed);

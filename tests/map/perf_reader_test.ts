@@ -114,13 +114,17 @@ kernelTest("PerfReader: waits without blocking; close and abort end waits", asyn
     setTimeout(() => controller.abort(new Error("stop")), 10);
     await assertRejects(() => reader.wait({ signal: controller.signal }), Error, "stop");
 
+    // for-await yields a record written while it waits, and ends when the reader closes: the
+    // record is written from a timer once the loop waits, the reader closed once it arrived.
     const loop = (async () => {
       const values: number[] = [];
-      for await (const r of reader) values.push(value(r));
+      for await (const r of reader) {
+        values.push(value(r));
+        setTimeout(() => reader.close(), 0);
+      }
       return values;
     })();
     setTimeout(() => testRun(prog, new Uint8Array(14 + 4)), 10);
-    setTimeout(() => reader.close(), 60);
     assertEquals(await loop, [4]);
     assertThrows(() => reader.drain(() => {}), ClosedError);
   } finally {

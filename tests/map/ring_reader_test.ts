@@ -102,9 +102,11 @@ kernelTest("RingReader: close() ends a pending read and for-await", async () => 
     testRun(prog, new Uint8Array(14 + 1));
     const values: number[] = [];
     const loop = (async () => {
-      for await (const r of again) values.push(recordValue(r));
+      for await (const r of again) {
+        values.push(recordValue(r));
+        setTimeout(() => again.close(), 0); // while the loop waits for the next one
+      }
     })();
-    setTimeout(() => again.close(), 30);
     await loop;
     assertEquals(values, [1]);
     assertThrows(() => again.drain(() => {}), ClosedError);
