@@ -19,7 +19,11 @@ const MOUNT_HINT = "pin under /sys/fs/bpf (mount a bpffs there with: mount -t bp
 export function pinFd(fd: number, path: string, what: string): void {
   const pin = () => bpfErrno(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, fd));
   let r = pin();
-  if (r < 0 && path.startsWith(`${BPFFS.path}/`) && isMounted(BPFFS) === false) {
+  // With no bpffs mounted the kernel says EPERM (sysfs' empty directory) or ENOENT.
+  const unmounted = (errno: number) =>
+    (errno === Errno.EPERM || errno === Errno.ENOENT) && path.startsWith(`${BPFFS.path}/`) &&
+    isMounted(BPFFS) !== true;
+  if (r < 0 && unmounted(-r)) {
     const e = pinError(BpfCmd.OBJ_PIN, -r, path, `the ${what} cannot be pinned at '${path}'`);
     ensureMounted(BPFFS, { cause: e });
     r = pin();
