@@ -5,10 +5,11 @@
  */
 
 import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
-import { ClosedError } from "../errors.ts";
+import { ClosedError, InUseError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
+import { onClose } from "./_close_hooks.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PROT_READ = 1;
@@ -20,6 +21,14 @@ const HEADER_SIZE = 8;
 
 /** Options of a wait for records. */
 export type RingReadOptions = WaitOptions;
+
+/**
+ * The open reader of each ring in this JavaScript realm, by kernel map id: a ring has one
+ * consumer position, so a second reader would steal (or, as it once did, duplicate) the
+ * first one's records. Weak, so a reader garbage-collected without `close()` does not keep
+ * its ring refused for good.
+ */
+const readers = new Map<number, WeakRef<RingReader>>();
 
 /**
  * Records copied out of a ring by {@linkcode RingReader.drainBatch}: one buffer and the
@@ -70,6 +79,17 @@ export class RecordBatch {
  * event loop. Records are copied out of the kernel's read-only mapping before user code sees
  * them.
  *
+ * One reader per ring: a ring has a single consumer position, shared by everyone who maps
+ * it, so two readers would each skip or repeat the other's records. A second reader of the
+ * same kernel map (by map id, through any handle) throws {@linkcode InUseError} until the
+ * first is closed; share records between consumers in JavaScript instead. This is checked
+ * within one JavaScript realm (the main thread or one Worker): the kernel keeps no record
+ * of who consumes a ring, so readers in other Workers or processes cannot be detected.
+ *
+ * Closing the reader, or the map handle it was made from, ends pending `read()`/`wait()`
+ * calls with {@linkcode ClosedError} and ends `for await` loops; an aborted signal rejects
+ * them with its reason.
+ *
  * @example
  * ```ts ignore
  * using reader = new RingReader(events);
@@ -91,8 +111,12 @@ export class RingReader {
   readonly #waiter: EpollWaiter;
   #consumed: number;
   #closed = false;
+  /** Names the reader (and its map) in ClosedErrors. */
+  #what: string;
   /** Held so the map's fd stays open while its ring is mapped and watched. */
   readonly #map: BpfMap;
+  readonly #mapId: number;
+  readonly #unhook: () => void;
 
   /** Maps the ring of `map` (which must be a `BPF_MAP_TYPE_RINGBUF`). */
   constructor(map: BpfMap) {
@@ -100,6 +124,15 @@ export class RingReader {
       throw new TypeError(`Map "${map.name}" is ${mapTypeName(map.type)}, not a ring buffer`);
     }
     this.#map = map;
+    this.#what = `RingReader of map "${map.name}"`;
+    this.#mapId = map.info().id;
+    const other = readers.get(this.#mapId)?.deref();
+    if (other && !other.closed) {
+      throw new InUseError(
+        `Ring buffer map "${map.name}" (id ${this.#mapId}) already has an open RingReader: ` +
+          "a ring has one consumer position, so close that reader first or share its records",
+      );
+    }
     const page = pageSize();
     const size = map.maxEntries;
     this.#mask = size - 1;
@@ -117,13 +150,28 @@ export class RingReader {
     this.#dataWords = new Int32Array(this.#producer.buffer, page, (2 * size) / 4);
     this.#consumed = Number(this.#consumerPos[0]);
     try {
-      this.#waiter = new EpollWaiter("RingReader", 4);
-      this.#waiter.add(map.fd, 0n);
+      this.#waiter = new EpollWaiter(this.#what, 4);
     } catch (e) {
       munmap(this.#consumer);
       munmap(this.#producer);
       throw e;
     }
+    try {
+      this.#waiter.add(map.fd, 0n);
+    } catch (e) {
+      this.#waiter.close();
+      munmap(this.#consumer);
+      munmap(this.#producer);
+      throw e;
+    }
+    readers.set(this.#mapId, new WeakRef(this));
+    // Weakly: a reader dropped without close() must not be kept alive by its map.
+    const self = new WeakRef(this);
+    const closedWith = `${this.#what} (the map was closed)`;
+    this.#unhook = onClose(map, () => {
+      const reader = self.deref();
+      if (reader) reader.#close(closedWith);
+    });
   }
 
   /** Bytes of records waiting to be consumed. */
@@ -133,7 +181,7 @@ export class RingReader {
   }
 
   #check(): void {
-    if (this.#closed) throw new ClosedError("RingReader");
+    if (this.#closed) throw new ClosedError(this.#what);
   }
 
   /**
@@ -252,14 +300,15 @@ export class RingReader {
    * aborts, and with {@linkcode ClosedError} when the reader is closed meanwhile.
    */
   wait(options: RingReadOptions = {}): Promise<boolean> {
-    this.#check();
     return this.#waiter.wait(() => this.available > 0, options);
   }
 
   /**
-   * The next record, copied; waits when none is available. Resolves `undefined` on timeout.
+   * The next record, copied; waits when none is available. Resolves `undefined` on timeout;
+   * rejects at once when the signal has aborted, even with records there.
    */
   async read(options: RingReadOptions = {}): Promise<Uint8Array | undefined> {
+    options.signal?.throwIfAborted();
     for (;;) {
       let record: Uint8Array | undefined;
       this.drain((r) => (record = r), 1);
@@ -268,9 +317,17 @@ export class RingReader {
     }
   }
 
-  /** Records as they arrive, until the reader is closed. */
+  /**
+   * Records (copied) as they arrive, until the reader or its map is closed; an abort of
+   * `signal` throws its reason out of the loop.
+   */
+  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    return recordStream<Uint8Array>(this, options.signal);
+  }
+
+  /** Records as they arrive, until the reader or its map is closed. */
   [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    return recordStream<Uint8Array>(this);
+    return this.records();
   }
 
   /** Whether `close()` was called. */
@@ -280,11 +337,18 @@ export class RingReader {
 
   /** Unmaps the ring and ends pending waits; the map itself stays open. */
   close(): void {
+    this.#close(this.#what);
+  }
+
+  #close(what: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#what = what;
+    this.#unhook();
+    if (readers.get(this.#mapId)?.deref() === this) readers.delete(this.#mapId);
+    this.#waiter.close(what);
     munmap(this.#consumer);
     munmap(this.#producer);
-    this.#waiter.close();
   }
 
   /** Closes the reader at the end of a `using` scope. */
