@@ -17,10 +17,11 @@ import {
   possibleCpus,
   readFd,
 } from "../ffi.ts";
-import { ClosedError, Errno, SyscallError } from "../errors.ts";
+import { ClosedError, Errno, type InUseError, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
 import { onClose } from "./_close_hooks.ts";
+import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PERF_TYPE_SOFTWARE = 1;
@@ -75,6 +76,10 @@ interface Ring {
  * reads what is there now; `wait()` and `for await` wait on epoll. Lost samples (the ring
  * was full) are counted in {@linkcode PerfReader.lost}.
  *
+ * One reader per map: a second reader of the same kernel map (by map id, through any handle,
+ * in this JavaScript realm) throws {@linkcode InUseError} until the first is closed, as it
+ * would replace the first one's rings in the map.
+ *
  * The reader keeps its own handle of the map (a dup of its fd) to take its rings out of it
  * at close. Closing the reader, or the map handle it was made from, ends pending `wait()`
  * calls with {@linkcode ClosedError} and ends `for await` loops; an aborted signal rejects
@@ -86,6 +91,7 @@ export class PerfReader {
   /** The reader's own handle of the map: it must outlive the caller's to clear the rings. */
   readonly #map: BpfMap;
   readonly #unhook: () => void;
+  readonly #mapId: number;
   /** Whether the kernel counts lost samples per event (PERF_FORMAT_LOST). */
   #countsLost = true;
   /** Lost samples of rings already released, and samples discarded unread at close. */
@@ -104,11 +110,23 @@ export class PerfReader {
       throw new RangeError(`pagesPerCpu must be a power of two, got ${pages}`);
     }
     this.#what = `PerfReader of map "${map.name}"`;
-    this.#map = map.clone();
+    this.#mapId = claimMap(
+      map,
+      this,
+      "PerfReader",
+      "a second reader would replace the first one's ring in every CPU's slot",
+    );
+    try {
+      this.#map = map.clone();
+    } catch (e) {
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
     try {
       this.#waiter = new EpollWaiter(this.#what);
     } catch (e) {
       this.#map.close();
+      releaseMap(this.#mapId, this);
       throw e;
     }
     try {
@@ -333,6 +351,7 @@ export class PerfReader {
     }
     this.#rings.length = 0;
     this.#map.close();
+    releaseMap(this.#mapId, this);
     if (first) throw first.error;
   }
 

@@ -5,11 +5,12 @@
  */
 
 import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
-import { ClosedError, InUseError } from "../errors.ts";
+import { ClosedError, type InUseError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
 import { onClose } from "./_close_hooks.ts";
+import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PROT_READ = 1;
@@ -21,14 +22,6 @@ const HEADER_SIZE = 8;
 
 /** Options of a wait for records. */
 export type RingReadOptions = WaitOptions;
-
-/**
- * The open reader of each ring in this JavaScript realm, by kernel map id: a ring has one
- * consumer position, so a second reader would steal (or, as it once did, duplicate) the
- * first one's records. Weak, so a reader garbage-collected without `close()` does not keep
- * its ring refused for good.
- */
-const readers = new Map<number, WeakRef<RingReader>>();
 
 /**
  * Records copied out of a ring by {@linkcode RingReader.drainBatch}: one buffer and the
@@ -125,22 +118,26 @@ export class RingReader {
     }
     this.#map = map;
     this.#what = `RingReader of map "${map.name}"`;
-    this.#mapId = map.info().id;
-    const other = readers.get(this.#mapId)?.deref();
-    if (other && !other.closed) {
-      throw new InUseError(
-        `Ring buffer map "${map.name}" (id ${this.#mapId}) already has an open RingReader: ` +
-          "a ring has one consumer position, so close that reader first or share its records",
-      );
-    }
+    this.#mapId = claimMap(
+      map,
+      this,
+      "RingReader",
+      "a ring has one consumer position, so close that reader first or share its records",
+    );
     const page = pageSize();
     const size = map.maxEntries;
     this.#mask = size - 1;
-    this.#consumer = mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0n);
+    try {
+      this.#consumer = mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0n);
+    } catch (e) {
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
     try {
       this.#producer = mmap(page + 2 * size, PROT_READ, MAP_SHARED, map.fd, BigInt(page));
     } catch (e) {
       munmap(this.#consumer);
+      releaseMap(this.#mapId, this);
       throw e;
     }
     this.#consumerWords = new Uint32Array(this.#consumer.buffer, 0, 2);
@@ -154,6 +151,7 @@ export class RingReader {
     } catch (e) {
       munmap(this.#consumer);
       munmap(this.#producer);
+      releaseMap(this.#mapId, this);
       throw e;
     }
     try {
@@ -162,9 +160,9 @@ export class RingReader {
       this.#waiter.close();
       munmap(this.#consumer);
       munmap(this.#producer);
+      releaseMap(this.#mapId, this);
       throw e;
     }
-    readers.set(this.#mapId, new WeakRef(this));
     // Weakly: a reader dropped without close() must not be kept alive by its map.
     const self = new WeakRef(this);
     const closedWith = `${this.#what} (the map was closed)`;
@@ -345,7 +343,7 @@ export class RingReader {
     this.#closed = true;
     this.#what = what;
     this.#unhook();
-    if (readers.get(this.#mapId)?.deref() === this) readers.delete(this.#mapId);
+    releaseMap(this.#mapId, this);
     this.#waiter.close(what);
     munmap(this.#consumer);
     munmap(this.#producer);

@@ -1,6 +1,6 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { BpfMap, MapSpec, MapType, PerfReader, type PerfRecord } from "../../mod.ts";
-import { ClosedError } from "../../errors.ts";
+import { ClosedError, InUseError } from "../../errors.ts";
 import { closeFd, possibleCpus } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
 import { testRun } from "../_raw_prog.ts";
@@ -60,8 +60,10 @@ kernelTest("PerfReader: a full ring counts lost samples; pause drops output", ()
 
     reader.pause();
     assert(reader.paused);
+    const lostBeforePause = reader.lost;
     testRun(prog, new Uint8Array(20), 10);
     assertEquals(reader.drain(() => {}), 0);
+    assertEquals(reader.lost, lostBeforePause, "the kernel counts no loss while paused (docs)");
     reader.resume();
     testRun(prog, new Uint8Array(20), 10);
     assertEquals(reader.drain(() => {}), 10);
@@ -144,3 +146,24 @@ kernelTest(
     });
   },
 );
+
+kernelTest("PerfReader: a second reader of one map is refused; the first keeps its rings", () => {
+  using map = perfMap();
+  const prog = perfWriter(map.fd);
+  try {
+    const reader = new PerfReader(map, { pagesPerCpu: 1 });
+    assertThrows(() => new PerfReader(map), InUseError, "already has an open PerfReader");
+    using clone = map.clone();
+    assertThrows(() => new PerfReader(clone), InUseError, `id ${map.info().id}`);
+    testRun(prog, new Uint8Array(14 + 6), 5);
+    const got: number[] = [];
+    reader.drain((r) => got.push(value(r)));
+    assertEquals(got, [6, 6, 6, 6, 6], "the refused reader replaced no ring");
+    reader.close();
+    using next = new PerfReader(clone, { pagesPerCpu: 1 });
+    testRun(prog, new Uint8Array(14 + 2));
+    assertEquals(next.drain(() => {}), 1);
+  } finally {
+    closeFd(prog);
+  }
+});
