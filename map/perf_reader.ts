@@ -17,7 +17,7 @@ import {
   possibleCpus,
   readFd,
 } from "../ffi.ts";
-import { ClosedError, Errno, type InUseError, SyscallError } from "../errors.ts";
+import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
 import { onClose } from "./_close_hooks.ts";

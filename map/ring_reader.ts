@@ -5,7 +5,7 @@
  */
 
 import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
-import { ClosedError, type InUseError } from "../errors.ts";
+import { ClosedError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
