@@ -260,3 +260,15 @@ export class ClosedError extends Error {
     this.name = "ClosedError";
   }
 }
+
+/**
+ * A resource that admits one user at a time already has one: a second reader of the same
+ * ring buffer, which would advance the consumer position under the first.
+ */
+export class InUseError extends Error {
+  /** Builds the error; the message says what is in use and by whom. */
+  constructor(message: string) {
+    super(message);
+    this.name = "InUseError";
+  }
+}

@@ -1,7 +1,13 @@
 /**
- * The waiting half of the ring and perf readers: an epoll set with an eventfd that wakes a
- * pending wait (for close and abort), waits that keep the event loop free, and fds that
- * outlive any wait still in flight.
+ * The waiting half of the ring and perf readers: an epoll set with an eventfd that wakes the
+ * wait in flight (FFI_NOTES rule 11), waits that keep the event loop free, and fds that
+ * outlive the wait still in flight (rule 15).
+ *
+ * Any number of callers may wait at once; they share one `epoll_wait` in flight (a second
+ * call on the same set would race the first for the wake-up). Close and abort take a
+ * caller out at once and wake the call in flight when nobody else needs it; the caller's
+ * promise settles when that call has returned (tens of µs), so that once it has settled no
+ * call is pending and, after close, the fds are closed.
  *
  * @module
  */
@@ -32,14 +38,30 @@ export interface WaitOptions {
   signal?: AbortSignal;
 }
 
+/** One caller's wait. */
+interface Waiter {
+  ready: () => boolean;
+  deadline: number;
+  resolve: (ready: boolean) => void;
+  reject: (error: unknown) => void;
+  signal: AbortSignal | undefined;
+  onAbort: (() => void) | undefined;
+}
+
 /** An epoll set over some fds plus a wake-up eventfd. */
 export class EpollWaiter {
   readonly #epfd: number;
   readonly #wakeFd: number;
   readonly #events: Uint8Array;
   readonly #scratch = allocBuffer(8);
-  readonly #what: string;
-  #pending: Promise<number> | undefined;
+  readonly #one = allocBuffer(8);
+  #what: string;
+  readonly #waiters = new Set<Waiter>();
+  /** Whether the poll loop runs, and whether its epoll_wait is in flight now. */
+  #polling = false;
+  #inFlight = false;
+  /** Settlements held back until the call in flight returns. */
+  readonly #afterCall: (() => void)[] = [];
   #closed = false;
   #fdsClosed = false;
 
@@ -47,6 +69,7 @@ export class EpollWaiter {
   constructor(what: string, maxEvents = 64) {
     this.#what = what;
     this.#events = allocBuffer(16 * maxEvents);
+    this.#one[0] = 1;
     this.#epfd = epollCreate();
     try {
       this.#wakeFd = eventFd();
@@ -71,48 +94,115 @@ export class EpollWaiter {
    * Waits until `ready()` is true (resolves true), the timeout passes (false), the signal
    * aborts (rejects with its reason) or the waiter is closed (rejects with ClosedError).
    */
-  async wait(ready: () => boolean, options: WaitOptions = {}): Promise<boolean> {
-    if (this.#closed) throw new ClosedError(this.#what);
-    options.signal?.throwIfAborted();
-    if (ready()) return true;
-    const deadline = options.timeoutMs === undefined ? Infinity : Date.now() + options.timeoutMs;
-    const onAbort = () => this.wake();
-    options.signal?.addEventListener("abort", onAbort, { once: true });
+  wait(ready: () => boolean, options: WaitOptions = {}): Promise<boolean> {
+    const { timeoutMs, signal } = options;
+    if (timeoutMs !== undefined && !(timeoutMs >= 0)) {
+      return Promise.reject(new RangeError(`timeoutMs must be 0 or more, got ${timeoutMs}`));
+    }
+    if (this.#closed) return Promise.reject(new ClosedError(this.#what));
+    if (signal?.aborted) return Promise.reject(signal.reason);
     try {
-      for (;;) {
-        const slice = Math.max(0, Math.min(SLICE_MS, deadline - Date.now()));
-        const pending = epollWait(this.#epfd, this.#events, this.#events.length / 16, slice);
-        this.#pending = pending;
-        try {
-          await pending;
-        } finally {
-          this.#pending = undefined;
-          if (this.#closed) this.#closeFds();
-        }
-        if (this.#closed) throw new ClosedError(this.#what);
-        readFd(this.#wakeFd, this.#scratch); // consume a wake-up so later waits block again
-        options.signal?.throwIfAborted();
-        if (ready()) return true;
-        if (Date.now() >= deadline) return false;
+      if (ready()) return Promise.resolve(true);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    return new Promise<boolean>((resolve, reject) => {
+      const waiter: Waiter = {
+        ready,
+        deadline: timeoutMs === undefined ? Infinity : Date.now() + timeoutMs,
+        resolve,
+        reject,
+        signal,
+        onAbort: undefined,
+      };
+      if (signal) {
+        waiter.onAbort = () => this.#settle(waiter, false, signal.reason, true);
+        signal.addEventListener("abort", waiter.onAbort, { once: true });
       }
-    } finally {
-      options.signal?.removeEventListener("abort", onAbort);
+      this.#waiters.add(waiter);
+      if (!this.#polling) this.#poll();
+    });
+  }
+
+  /**
+   * Resolves (no error) or rejects one waiter, once. The last one out while a call is in
+   * flight wakes that call (it would keep the process alive) and settles when it returns.
+   */
+  #settle(waiter: Waiter, ready: boolean, error?: unknown, failed = error !== undefined): void {
+    if (!this.#waiters.delete(waiter)) return;
+    if (waiter.onAbort) waiter.signal!.removeEventListener("abort", waiter.onAbort);
+    const settle = failed ? () => waiter.reject(error) : () => waiter.resolve(ready);
+    if (this.#waiters.size === 0 && this.#inFlight) {
+      this.#afterCall.push(settle);
+      this.wake();
+    } else {
+      settle();
     }
   }
 
-  /** Makes a pending wait return at once. */
-  wake(): void {
-    const one = allocBuffer(8);
-    one[0] = 1;
-    writeFd(this.#wakeFd, one);
+  /** The one loop that calls epoll_wait while anybody waits. Never rejects. */
+  async #poll(): Promise<void> {
+    this.#polling = true;
+    try {
+      while (this.#waiters.size > 0 && !this.#closed) {
+        let slice = SLICE_MS;
+        const now = Date.now();
+        for (const w of this.#waiters) slice = Math.min(slice, w.deadline - now);
+        let failure: { error: unknown } | undefined;
+        this.#inFlight = true;
+        try {
+          await epollWait(
+            this.#epfd,
+            this.#events,
+            this.#events.length / 16,
+            Math.max(0, Math.ceil(slice)),
+          );
+          if (!this.#closed) readFd(this.#wakeFd, this.#scratch); // consume a wake-up
+        } catch (error) {
+          failure = { error };
+        } finally {
+          this.#inFlight = false;
+        }
+        if (this.#closed) this.#closeFds();
+        for (const settle of this.#afterCall.splice(0)) settle();
+        if (failure) {
+          for (const w of [...this.#waiters]) this.#settle(w, false, failure.error, true);
+          break;
+        }
+        const after = Date.now();
+        for (const w of [...this.#waiters]) {
+          try {
+            if (w.ready()) this.#settle(w, true);
+            else if (after >= w.deadline) this.#settle(w, false);
+          } catch (e) {
+            this.#settle(w, false, e, true);
+          }
+        }
+      }
+    } finally {
+      this.#polling = false;
+      if (this.#closed) this.#closeFds();
+      for (const settle of this.#afterCall.splice(0)) settle();
+    }
   }
 
-  /** Ends pending waits; the fds are closed once no wait uses them (FFI_NOTES rule 15). */
-  close(): void {
+  /** Makes the epoll_wait in flight, if any, return at once. */
+  wake(): void {
+    if (!this.#fdsClosed) writeFd(this.#wakeFd, this.#one);
+  }
+
+  /**
+   * Rejects every pending wait with {@linkcode ClosedError} (naming `what`, when given,
+   * instead of the owner given at construction) and ends the epoll_wait in flight; the fds
+   * are closed once no call uses them.
+   */
+  close(what?: string): void {
     if (this.#closed) return;
     this.#closed = true;
-    if (this.#pending) this.wake();
-    else this.#closeFds();
+    if (what !== undefined) this.#what = what;
+    const error = new ClosedError(this.#what);
+    for (const w of [...this.#waiters]) this.#settle(w, false, error, true);
+    if (!this.#polling) this.#closeFds();
   }
 
   #closeFds(): void {
@@ -125,19 +215,27 @@ export class EpollWaiter {
 
 /**
  * The records of a reader as they arrive, until it is closed: drain what is there, then wait.
- * A close during the wait ends the stream; any other error propagates.
+ * A close (of the reader, or of the map it reads) ends the stream; an abort of `signal`
+ * throws its reason out of the loop; any other error propagates.
  */
-export async function* recordStream<T>(reader: {
-  readonly closed: boolean;
-  drain(onRecord: (record: T) => void): unknown;
-  wait(): Promise<boolean>;
-}): AsyncGenerator<T> {
+export async function* recordStream<T>(
+  reader: {
+    readonly closed: boolean;
+    drain(onRecord: (record: T) => void): unknown;
+    wait(options?: WaitOptions): Promise<boolean>;
+  },
+  signal?: AbortSignal,
+): AsyncGenerator<T> {
   const batch: T[] = [];
+  const options = { signal };
   while (!reader.closed) {
+    signal?.throwIfAborted();
     reader.drain((r) => batch.push(r));
     while (batch.length > 0) yield batch.shift()!;
+    if (reader.closed) return;
+    signal?.throwIfAborted();
     try {
-      await reader.wait();
+      await reader.wait(options);
     } catch (e) {
       if (e instanceof ClosedError) return;
       throw e;

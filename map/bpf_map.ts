@@ -36,6 +36,7 @@ import {
 import { MapType, mapTypeName } from "./map_type.ts";
 import { requireMapType } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
+import { runCloseHooks } from "./_close_hooks.ts";
 import {
   BPF_F_MMAPABLE,
   type CreateFields,
@@ -473,6 +474,7 @@ export class BpfMap {
     this.#elem.u32(0, CLOSED_FD);
     this.#del.u32(0, CLOSED_FD);
     this.#fd.close();
+    runCloseHooks(this); // readers of this handle end their pending waits
   }
 
   #mapping: Mapping | undefined;

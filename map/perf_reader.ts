@@ -15,15 +15,20 @@ import {
   pageSize,
   perfEventOpen,
   possibleCpus,
+  readFd,
 } from "../ffi.ts";
-import { ClosedError } from "../errors.ts";
+import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
+import { onClose } from "./_close_hooks.ts";
+import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PERF_TYPE_SOFTWARE = 1;
 const PERF_COUNT_SW_BPF_OUTPUT = 10n;
 const PERF_SAMPLE_RAW = 1n << 10n;
+/** read() then returns the event's lost-sample count after its value (Linux 6.0). */
+const PERF_FORMAT_LOST = 1n << 4n;
 const PERF_FLAG_FD_CLOEXEC = 8n;
 const PERF_EVENT_IOC_ENABLE = 0x2400n;
 const PERF_EVENT_IOC_DISABLE = 0x2401n;
@@ -57,6 +62,8 @@ export interface PerfReaderOptions {
 interface Ring {
   cpu: number;
   fd: number;
+  /** Samples lost as the LOST records read so far report them. */
+  lostInRecords: number;
   mapping: Mapping;
   bytes: Uint8Array;
   words: BigUint64Array;
@@ -66,14 +73,30 @@ interface Ring {
 /**
  * Reads samples from every CPU's ring of a perf event array. It opens a software
  * `BPF_OUTPUT` event per CPU, stores its fd in the map, and maps its ring. `drain()`
- * reads what is there now; `read()` and `for await` wait on epoll. Lost samples (the ring
+ * reads what is there now; `wait()` and `for await` wait on epoll. Lost samples (the ring
  * was full) are counted in {@linkcode PerfReader.lost}.
+ *
+ * One reader per map: a second reader of the same kernel map (by map id, through any handle,
+ * in this JavaScript realm) throws {@linkcode InUseError} until the first is closed, as it
+ * would replace the first one's rings in the map.
+ *
+ * The reader keeps its own handle of the map (a dup of its fd) to take its rings out of it
+ * at close. Closing the reader, or the map handle it was made from, ends pending `wait()`
+ * calls with {@linkcode ClosedError} and ends `for await` loops; an aborted signal rejects
+ * them with its reason.
  */
 export class PerfReader {
   readonly #rings: Ring[] = [];
   readonly #waiter: EpollWaiter;
+  /** The reader's own handle of the map: it must outlive the caller's to clear the rings. */
   readonly #map: BpfMap;
-  #lost = 0;
+  readonly #unhook: () => void;
+  readonly #mapId: number;
+  /** Whether the kernel counts lost samples per event (PERF_FORMAT_LOST). */
+  #countsLost = true;
+  /** Lost samples of rings already released, and samples discarded unread at close. */
+  #lostBefore = 0;
+  #what: string;
   #closed = false;
   #paused = false;
 
@@ -86,13 +109,31 @@ export class PerfReader {
     if (!Number.isInteger(pages) || pages < 1 || (pages & (pages - 1)) !== 0) {
       throw new RangeError(`pagesPerCpu must be a power of two, got ${pages}`);
     }
-    this.#map = map;
-    this.#waiter = new EpollWaiter("PerfReader");
+    this.#what = `PerfReader of map "${map.name}"`;
+    this.#mapId = claimMap(
+      map,
+      this,
+      "PerfReader",
+      "a second reader would replace the first one's ring in every CPU's slot",
+    );
+    try {
+      this.#map = map.clone();
+    } catch (e) {
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
+    try {
+      this.#waiter = new EpollWaiter(this.#what);
+    } catch (e) {
+      this.#map.close();
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
     try {
       const cpus = Math.min(possibleCpus(), map.maxEntries);
       const page = pageSize();
       for (let cpu = 0; cpu < cpus; cpu++) {
-        const fd = openOutputEvent(cpu, options.watermarkBytes);
+        const fd = this.#openOutputEvent(cpu, options.watermarkBytes);
         let mapping: Mapping;
         try {
           mapping = mmap(page * (pages + 1), PROT_READ | PROT_WRITE, MAP_SHARED, fd);
@@ -103,6 +144,7 @@ export class PerfReader {
         this.#rings.push({
           cpu,
           fd,
+          lostInRecords: 0,
           mapping,
           bytes: new Uint8Array(mapping.buffer),
           words: new BigUint64Array(mapping.buffer, 0, page / 8),
@@ -110,21 +152,69 @@ export class PerfReader {
         });
         this.#waiter.add(fd, BigInt(cpu));
         ioctl(fd, PERF_EVENT_IOC_ENABLE);
-        map.update(cpu, fd);
+        this.#map.update(cpu, fd);
       }
     } catch (e) {
-      this.#release();
+      this.#release(this.#what);
       throw e;
     }
+    // Weakly: a reader dropped without close() must not be kept alive by its map.
+    const self = new WeakRef(this);
+    const closedWith = `${this.#what} (the map was closed)`;
+    this.#unhook = onClose(map, () => {
+      const reader = self.deref();
+      if (reader) reader.#close(closedWith);
+    });
   }
 
-  /** Samples the kernel dropped because a ring was full, counted from LOST records. */
+  /** perf_event_open of a BPF_OUTPUT event that counts its lost samples when it can. */
+  #openOutputEvent(cpu: number, watermarkBytes?: number): number {
+    if (this.#countsLost) {
+      try {
+        return openOutputEvent(cpu, watermarkBytes, PERF_FORMAT_LOST);
+      } catch (e) {
+        if (!(e instanceof SyscallError && e.errno === Errno.EINVAL)) throw e;
+        this.#countsLost = false; // before Linux 6.0: only LOST records tell
+      }
+    }
+    return openOutputEvent(cpu, watermarkBytes, 0n);
+  }
+
+  /**
+   * Samples written for this reader that it never delivered, so that samples produced =
+   * samples delivered + `lost`:
+   *
+   * - samples the kernel could not write because a ring was full, read from each event's
+   *   own count (`PERF_FORMAT_LOST`, Linux 6.0+), which includes losses that no
+   *   `PERF_RECORD_LOST` record reports yet (the kernel writes that record only when the
+   *   next sample fits). Before 6.0 only the LOST records read so far are counted, so the
+   *   latest losses show after the ring's next sample is drained;
+   * - samples still unread in the rings when the reader is closed (they are discarded).
+   *
+   * Not counted, because the kernel fails the program's `bpf_perf_event_output` call before
+   * the ring and keeps no count: output while {@linkcode PerfReader.pause}d
+   * (`-EOPNOTSUPP`), to a CPU without a ring in the map (`-ENOENT`, for example after
+   * `close()`), and output nested too deep on one CPU (`-EBUSY`). The program sees these
+   * in the helper's return value.
+   *
+   * Costs one read(2) per CPU per call while the reader is open.
+   */
   get lost(): number {
-    return this.#lost;
+    let lost = this.#lostBefore;
+    for (const ring of this.#rings) lost += this.#ringLost(ring);
+    return lost;
+  }
+
+  /** Lost samples of one ring: the kernel's count when it keeps one, else the records'. */
+  #ringLost(ring: Ring): number {
+    if (!this.#countsLost) return ring.lostInRecords;
+    const counts = new BigUint64Array(2); // { value, lost }
+    readFd(ring.fd, new Uint8Array(counts.buffer));
+    return Number(counts[1]);
   }
 
   #check(): void {
-    if (this.#closed) throw new ClosedError("PerfReader");
+    if (this.#closed) throw new ClosedError(this.#what);
   }
 
   /**
@@ -153,7 +243,7 @@ export class PerfReader {
           delivered++;
         } else if (type === PERF_RECORD_LOST) {
           const lost = new DataView(this.#copy(ring, page, (at + 16) % ring.dataSize, 8).buffer);
-          this.#lost += Number(lost.getBigUint64(0, true));
+          ring.lostInRecords += Number(lost.getBigUint64(0, true));
         }
         tail += size;
       }
@@ -206,13 +296,20 @@ export class PerfReader {
    * Rejects with the signal's reason on abort and with {@linkcode ClosedError} on close.
    */
   wait(options: WaitOptions = {}): Promise<boolean> {
-    this.#check();
     return this.#waiter.wait(() => this.hasData, options);
   }
 
-  /** Samples as they arrive, until the reader is closed. */
+  /**
+   * Samples as they arrive, until the reader or its map is closed; an abort of `signal`
+   * throws its reason out of the loop.
+   */
+  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord> {
+    return recordStream<PerfRecord>(this, options.signal);
+  }
+
+  /** Samples as they arrive, until the reader or its map is closed. */
   [Symbol.asyncIterator](): AsyncGenerator<PerfRecord> {
-    return recordStream<PerfRecord>(this);
+    return this.records();
   }
 
   /**
@@ -233,21 +330,42 @@ export class PerfReader {
     return this.#closed;
   }
 
-  /** Removes the rings from the map, unmaps and closes them, and ends pending waits. */
+  /**
+   * Removes the rings from the map, unmaps and closes them, and ends pending waits. Samples
+   * still unread are discarded and counted in {@linkcode PerfReader.lost}.
+   */
   close(): void {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.#release();
+    this.#close(this.#what);
   }
 
-  #release(): void {
+  #close(what: string): void {
+    if (this.#closed) return;
+    // Count what is discarded unread before the rings go.
+    this.#lostBefore += this.drain(() => {});
+    this.#closed = true;
+    this.#unhook();
+    this.#release(what);
+  }
+
+  /** Releases every ring even when one fails; the first error is rethrown after. */
+  #release(what: string): void {
+    this.#waiter.close(what);
+    let first: { error: unknown } | undefined;
     for (const r of this.#rings) {
-      if (!this.#map.closed) this.#map.delete(r.cpu);
-      munmap(r.mapping);
-      closeFd(r.fd);
+      try {
+        this.#lostBefore += this.#ringLost(r);
+        this.#map.delete(r.cpu); // false (absent) when a failed constructor had not stored it
+      } catch (error) {
+        first ??= { error };
+      } finally {
+        munmap(r.mapping);
+        closeFd(r.fd);
+      }
     }
     this.#rings.length = 0;
-    this.#waiter.close();
+    this.#map.close();
+    releaseMap(this.#mapId, this);
+    if (first) throw first.error;
   }
 
   /** Closes the reader at the end of a `using` scope. */
@@ -257,7 +375,11 @@ export class PerfReader {
 }
 
 /** perf_event_open of a software BPF_OUTPUT event on `cpu` for any process. */
-function openOutputEvent(cpu: number, watermarkBytes?: number): number {
+function openOutputEvent(
+  cpu: number,
+  watermarkBytes: number | undefined,
+  readFormat: bigint,
+): number {
   const attr = allocBuffer(ATTR_SIZE);
   const v = new DataView(attr.buffer);
   v.setUint32(0, PERF_TYPE_SOFTWARE, true);
@@ -265,6 +387,7 @@ function openOutputEvent(cpu: number, watermarkBytes?: number): number {
   v.setBigUint64(8, PERF_COUNT_SW_BPF_OUTPUT, true);
   v.setBigUint64(16, 1n, true); // sample_period: every output is a sample
   v.setBigUint64(24, PERF_SAMPLE_RAW, true);
+  v.setBigUint64(32, readFormat, true);
   if (watermarkBytes !== undefined) {
     v.setBigUint64(40, WATERMARK_BIT, true);
     v.setUint32(48, watermarkBytes, true); // wakeup_watermark

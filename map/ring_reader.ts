@@ -9,6 +9,8 @@ import { ClosedError } from "../errors.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
+import { onClose } from "./_close_hooks.ts";
+import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
 
 const PROT_READ = 1;
@@ -70,6 +72,17 @@ export class RecordBatch {
  * event loop. Records are copied out of the kernel's read-only mapping before user code sees
  * them.
  *
+ * One reader per ring: a ring has a single consumer position, shared by everyone who maps
+ * it, so two readers would each skip or repeat the other's records. A second reader of the
+ * same kernel map (by map id, through any handle) throws {@linkcode InUseError} until the
+ * first is closed; share records between consumers in JavaScript instead. This is checked
+ * within one JavaScript realm (the main thread or one Worker): the kernel keeps no record
+ * of who consumes a ring, so readers in other Workers or processes cannot be detected.
+ *
+ * Closing the reader, or the map handle it was made from, ends pending `read()`/`wait()`
+ * calls with {@linkcode ClosedError} and ends `for await` loops; an aborted signal rejects
+ * them with its reason.
+ *
  * @example
  * ```ts ignore
  * using reader = new RingReader(events);
@@ -91,8 +104,12 @@ export class RingReader {
   readonly #waiter: EpollWaiter;
   #consumed: number;
   #closed = false;
+  /** Names the reader (and its map) in ClosedErrors. */
+  #what: string;
   /** Held so the map's fd stays open while its ring is mapped and watched. */
   readonly #map: BpfMap;
+  readonly #mapId: number;
+  readonly #unhook: () => void;
 
   /** Maps the ring of `map` (which must be a `BPF_MAP_TYPE_RINGBUF`). */
   constructor(map: BpfMap) {
@@ -100,14 +117,27 @@ export class RingReader {
       throw new TypeError(`Map "${map.name}" is ${mapTypeName(map.type)}, not a ring buffer`);
     }
     this.#map = map;
+    this.#what = `RingReader of map "${map.name}"`;
+    this.#mapId = claimMap(
+      map,
+      this,
+      "RingReader",
+      "a ring has one consumer position, so close that reader first or share its records",
+    );
     const page = pageSize();
     const size = map.maxEntries;
     this.#mask = size - 1;
-    this.#consumer = mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0n);
+    try {
+      this.#consumer = mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, map.fd, 0n);
+    } catch (e) {
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
     try {
       this.#producer = mmap(page + 2 * size, PROT_READ, MAP_SHARED, map.fd, BigInt(page));
     } catch (e) {
       munmap(this.#consumer);
+      releaseMap(this.#mapId, this);
       throw e;
     }
     this.#consumerWords = new Uint32Array(this.#consumer.buffer, 0, 2);
@@ -117,13 +147,29 @@ export class RingReader {
     this.#dataWords = new Int32Array(this.#producer.buffer, page, (2 * size) / 4);
     this.#consumed = Number(this.#consumerPos[0]);
     try {
-      this.#waiter = new EpollWaiter("RingReader", 4);
-      this.#waiter.add(map.fd, 0n);
+      this.#waiter = new EpollWaiter(this.#what, 4);
     } catch (e) {
       munmap(this.#consumer);
       munmap(this.#producer);
+      releaseMap(this.#mapId, this);
       throw e;
     }
+    try {
+      this.#waiter.add(map.fd, 0n);
+    } catch (e) {
+      this.#waiter.close();
+      munmap(this.#consumer);
+      munmap(this.#producer);
+      releaseMap(this.#mapId, this);
+      throw e;
+    }
+    // Weakly: a reader dropped without close() must not be kept alive by its map.
+    const self = new WeakRef(this);
+    const closedWith = `${this.#what} (the map was closed)`;
+    this.#unhook = onClose(map, () => {
+      const reader = self.deref();
+      if (reader) reader.#close(closedWith);
+    });
   }
 
   /** Bytes of records waiting to be consumed. */
@@ -133,7 +179,7 @@ export class RingReader {
   }
 
   #check(): void {
-    if (this.#closed) throw new ClosedError("RingReader");
+    if (this.#closed) throw new ClosedError(this.#what);
   }
 
   /**
@@ -252,14 +298,15 @@ export class RingReader {
    * aborts, and with {@linkcode ClosedError} when the reader is closed meanwhile.
    */
   wait(options: RingReadOptions = {}): Promise<boolean> {
-    this.#check();
     return this.#waiter.wait(() => this.available > 0, options);
   }
 
   /**
-   * The next record, copied; waits when none is available. Resolves `undefined` on timeout.
+   * The next record, copied; waits when none is available. Resolves `undefined` on timeout;
+   * rejects at once when the signal has aborted, even with records there.
    */
   async read(options: RingReadOptions = {}): Promise<Uint8Array | undefined> {
+    options.signal?.throwIfAborted();
     for (;;) {
       let record: Uint8Array | undefined;
       this.drain((r) => (record = r), 1);
@@ -268,9 +315,17 @@ export class RingReader {
     }
   }
 
-  /** Records as they arrive, until the reader is closed. */
+  /**
+   * Records (copied) as they arrive, until the reader or its map is closed; an abort of
+   * `signal` throws its reason out of the loop.
+   */
+  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
+    return recordStream<Uint8Array>(this, options.signal);
+  }
+
+  /** Records as they arrive, until the reader or its map is closed. */
   [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
-    return recordStream<Uint8Array>(this);
+    return this.records();
   }
 
   /**
@@ -293,11 +348,18 @@ export class RingReader {
 
   /** Unmaps the ring and ends pending waits; the map itself stays open. */
   close(): void {
+    this.#close(this.#what);
+  }
+
+  #close(what: string): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#what = what;
+    this.#unhook();
+    releaseMap(this.#mapId, this);
+    this.#waiter.close(what);
     munmap(this.#consumer);
     munmap(this.#producer);
-    this.#waiter.close();
   }
 
   /** Closes the reader at the end of a `using` scope. */

@@ -1,35 +1,10 @@
 import { assert, assertEquals, assertRejects, assertThrows } from "@std/assert";
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
-import { ClosedError } from "../../errors.ts";
+import { ClosedError, InUseError } from "../../errors.ts";
 import { closeFd } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
-import { insn, loadMapFd, loadRaw, Op, testRun } from "../_raw_prog.ts";
-
-const BPF_FUNC_ringbuf_output = 130;
-
-/**
- * A socket filter that writes one 8-byte record per run: the packet length the program
- * sees (data length minus the 14-byte Ethernet header), via bpf_ringbuf_output.
- */
-function ringWriter(ringFd: number): number {
-  const load = loadRaw(1, [
-    insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
-    insn(Op.STX_DW, 10, 2, -8, 0), // *(u64 *)(r10 - 8) = r2
-    ...loadMapFd(1, ringFd), // r1 = ring
-    insn(Op.MOV64_REG, 2, 10, 0, 0), // r2 = r10
-    insn(Op.ADD64_IMM, 2, 0, 0, -8), // r2 -= 8
-    insn(Op.MOV64_IMM, 3, 0, 0, 8), // r3 = 8
-    insn(Op.MOV64_IMM, 4, 0, 0, 0), // r4 = 0
-    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
-    insn(Op.MOV64_IMM, 0, 0, 0, 0),
-    insn(Op.EXIT, 0, 0, 0, 0),
-  ], 64 * 1024);
-  assert(load.fd > 0, load.log);
-  return load.fd;
-}
-
-const recordValue = (r: Uint8Array) =>
-  Number(new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(0, true));
+import { testRun } from "../_raw_prog.ts";
+import { recordValue, ringWriter } from "./_writer_progs.ts";
 
 kernelTest(
   "RingReader: N records from the kernel arrive in order with the right bytes",
@@ -167,6 +142,54 @@ kernelTest(
         assertEquals(reader.drainBatch(one), 1);
         assertEquals(recordValue(one.record(0)), 5);
         assertThrows(() => new RecordBatch(8), RangeError);
+      } finally {
+        closeFd(prog);
+      }
+    });
+  },
+);
+
+kernelTest(
+  "RingReader: a second reader of one ring is refused, so 100,000 records arrive once each",
+  async () => {
+    await assertNoFdLeak(() => {
+      using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 64 * 1024 }));
+      const prog = ringWriter(ring.fd);
+      try {
+        const reader = new RingReader(ring);
+        // Through the same handle, a clone (a dup of the fd) and a handle opened by id.
+        assertThrows(() => new RingReader(ring), InUseError, "already has an open RingReader");
+        using clone = ring.clone();
+        assertThrows(() => new RingReader(clone), InUseError, `id ${ring.info().id}`);
+        using byId = BpfMap.fromId(ring.info().id);
+        assertThrows(() => new RingReader(byId), InUseError);
+
+        // 100 rounds of 1,000 runs; run r writes the value r. Each record arrives once.
+        const perRound = new Map<number, number>();
+        let delivered = 0;
+        for (let round = 0; round < 100; round++) {
+          testRun(prog, new Uint8Array(14 + round), 1000);
+          delivered += reader.drain((r) => {
+            const v = recordValue(r);
+            perRound.set(v, (perRound.get(v) ?? 0) + 1);
+          });
+        }
+        assertEquals(delivered, 100_000);
+        assertEquals(perRound.size, 100);
+        for (const [round, count] of perRound) assertEquals(count, 1000, `round ${round}`);
+
+        // Once the reader is closed the ring takes a new one, through any handle.
+        reader.close();
+        using next = new RingReader(clone);
+        testRun(prog, new Uint8Array(14 + 7));
+        const got: number[] = [];
+        next.drain((r) => got.push(recordValue(r)));
+        assertEquals(got, [7]);
+        // Closing the map handle a reader was made from closes the reader and frees the ring.
+        clone.close();
+        assert(next.closed);
+        using last = new RingReader(ring);
+        assertEquals(last.available, 0);
       } finally {
         closeFd(prog);
       }

@@ -1,0 +1,55 @@
+/**
+ * Socket filters that write to a ring buffer or a perf event array once per test run, for
+ * the reader tests: each record is the packet length the program sees (the data length
+ * minus the 14-byte Ethernet header) as a u64.
+ *
+ * @module
+ */
+
+import { assert } from "@std/assert";
+import { insn, loadMapFd, loadRaw, Op } from "../_raw_prog.ts";
+
+const BPF_FUNC_perf_event_output = 25;
+const BPF_FUNC_ringbuf_output = 130;
+const MOV32_IMM = 0xb4;
+
+/** A program fd that writes one 8-byte record per run into the ring buffer `ringFd`. */
+export function ringWriter(ringFd: number): number {
+  const load = loadRaw(1, [
+    insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
+    insn(Op.STX_DW, 10, 2, -8, 0), // *(u64 *)(r10 - 8) = r2
+    ...loadMapFd(1, ringFd), // r1 = ring
+    insn(Op.MOV64_REG, 2, 10, 0, 0), // r2 = r10
+    insn(Op.ADD64_IMM, 2, 0, 0, -8), // r2 -= 8
+    insn(Op.MOV64_IMM, 3, 0, 0, 8), // r3 = 8
+    insn(Op.MOV64_IMM, 4, 0, 0, 0), // r4 = 0
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}
+
+/** A program fd that outputs one 8-byte sample per run to the current CPU's perf ring. */
+export function perfWriter(mapFd: number): number {
+  const load = loadRaw(1, [
+    insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
+    insn(Op.STX_DW, 10, 2, -8, 0), // *(u64 *)(r10 - 8) = r2
+    ...loadMapFd(2, mapFd), // r2 = map (r1 stays the context)
+    insn(MOV32_IMM, 3, 0, 0, -1), // r3 = BPF_F_CURRENT_CPU (0xffffffff)
+    insn(Op.MOV64_REG, 4, 10, 0, 0),
+    insn(Op.ADD64_IMM, 4, 0, 0, -8), // r4 = r10 - 8
+    insn(Op.MOV64_IMM, 5, 0, 0, 8), // r5 = 8
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_perf_event_output),
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}
+
+/** The u64 a writer program put in a record. */
+export function recordValue(r: Uint8Array): number {
+  return Number(new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(0, true));
+}
