@@ -7,8 +7,8 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import { pinFd } from "../_internal/pin.ts";
-import { Errno, NotSupportedError } from "../errors.ts";
+import { pinFd, unpinPath } from "../_internal/pin.ts";
+import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
 import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
 import { LinkType, linkTypeName } from "./link_type.ts";
@@ -136,13 +136,17 @@ export class RawLink implements Link {
     this.#pinnedAt = path;
   }
 
-  /** Removes the pin file; the link stays attached while this object is open. */
+  /**
+   * Removes the pin file; the link stays attached while this object is open. A pin already
+   * gone is fine; whatever else now sits at that path (not a pinned link) is a TypeError
+   * and stays.
+   */
   unpin(): void {
     if (this.#pinnedAt === undefined) return;
     try {
-      Deno.removeSync(this.#pinnedAt);
+      unpinPath(this.#pinnedAt, "link");
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!(e instanceof SyscallError && e.errno === Errno.ENOENT)) throw e;
     }
     this.#pinnedAt = undefined;
   }

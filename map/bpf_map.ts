@@ -19,7 +19,7 @@ import {
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { withNamedType } from "../_internal/named_type.ts";
-import { openPinnedFd, pinFd } from "../_internal/pin.ts";
+import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
@@ -536,9 +536,12 @@ export class BpfMap {
     pinFd(this.fd, path, "map");
   }
 
-  /** Removes a pin (any bpffs path). */
+  /**
+   * Removes the pin of a map at `path`. Only a pinned map on a bpffs is removed: a path
+   * elsewhere, a directory, a symbolic link or a pinned program is a TypeError and stays.
+   */
   static unpin(path: string): void {
-    Deno.removeSync(path);
+    unpinPath(path, "map");
   }
 
   /** Makes the map read-only for user space (BPF_MAP_FREEZE). */
@@ -1041,9 +1044,10 @@ function createMap(
 /** The error for a failed BPF_MAP_CREATE: NotSupportedError when the type is missing. */
 function createError(spec: CreateFields, errno: number): Error {
   if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
-  return new SyscallError(
-    "BPF_MAP_CREATE",
+  return bpfError(
+    BpfCmd.MAP_CREATE,
     errno,
+    undefined,
     `map "${spec.name}" (${mapTypeName(spec.type)}, key ${spec.keySize} B, ` +
       `value ${spec.valueSize} B, ${spec.maxEntries} entries)`,
   );

@@ -11,6 +11,7 @@ import { BpfMap, createFieldsOf } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { Errno, SyscallError } from "../errors.ts";
+import { unpinPath } from "../_internal/pin.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec, requireProgramType } from "./program_spec.ts";
@@ -241,8 +242,8 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const m of Object.values(maps)) m.close();
     for (const path of pinned) {
       try {
-        Deno.removeSync(path);
-      } catch { /* already gone */ }
+        unpinPath(path, "map");
+      } catch { /* already gone, or no longer our pin: left alone */ }
     }
     throw e;
   } finally {
