@@ -144,6 +144,7 @@ const ERRNO_NAMES: Record<number, [string, string]> = {
   130: ["EOWNERDEAD", "owner died"],
   131: ["ENOTRECOVERABLE", "state not recoverable"],
   132: ["ERFKILL", "operation not possible due to RF-kill"],
+  133: ["EHWPOISON", "memory page has hardware error"],
   // Kernel-internal codes (include/linux/errno.h); not in libc's strerror table.
   512: ["ERESTARTSYS", "restart system call (kernel internal)"],
   513: ["ERESTARTNOINTR", "restart system call without interruption (kernel internal)"],
