@@ -13,7 +13,7 @@ import type { Program } from "../prog/program.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
-import { openPerfEvent, perfEventAttr, PerfIoc, perfIoctl } from "./_perf_event.ts";
+import { openPerfEvent, perfEventAttr, PerfIoc, perfIoctl, PerfType } from "./_perf_event.ts";
 import { type Link, type LinkInfo, RawLink } from "./link.ts";
 
 export { PerfType } from "./_perf_event.ts";
@@ -212,6 +212,19 @@ export function attachPerfEvent(
   }
   if (options.samplePeriod !== undefined && options.frequency !== undefined) {
     throw new TypeError("Give samplePeriod or frequency, not both");
+  }
+  // Open sets (any PMU's type and config): a misspelt member is undefined, not a number.
+  if (!Number.isInteger(options.type) || options.type < 0) {
+    throw new TypeError(
+      `Invalid perf event type: ${String(options.type)}: expected one of ` +
+        `${Object.keys(PerfType).map((k) => `PerfType.${k}`).join(", ")}, or a PMU's type number`,
+    );
+  }
+  if (typeof options.config !== "bigint") {
+    throw new TypeError(
+      `Invalid perf event config: ${String(options.config)}: expected a SoftwareEvent or ` +
+        "HardwareEvent member, or a PMU's config (a bigint)",
+    );
   }
   const pid = options.pid ?? -1;
   const cpu = options.cpu ?? 0;

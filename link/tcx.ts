@@ -14,6 +14,7 @@ import { type Anchor, encodeAnchor } from "./_anchor.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
+import { choices, enumOption } from "../_internal/enum_option.ts";
 
 export type { Anchor, AnchorTarget } from "./_anchor.ts";
 
@@ -64,12 +65,8 @@ export function attachTCX(program: Program, options: TCXOptions): TCXLink {
       `Cannot attach ${programTypeName(program.type)} to tcx: use a sched_cls program`,
     );
   }
-  const type = options.direction === "ingress"
-    ? AttachType.TCXIngress
-    : options.direction === "egress"
-    ? AttachType.TCXEgress
-    : undefined;
-  if (type === undefined) throw new TypeError(`Invalid tcx direction: "${options.direction}"`);
+  const direction = enumOption(options.direction, "tcx direction", choices("ingress", "egress"));
+  const type = direction === "ingress" ? AttachType.TCXIngress : AttachType.TCXEgress;
   const attr = mprogAttr(
     program,
     ifindexOf(options.interface),

@@ -26,6 +26,7 @@ import { BtfHandle } from "../btf/handle.ts";
 import { Int, type Type } from "../btf/types.ts";
 import { sizeof, underlyingType } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 import {
   type Codec,
   codecFor,
@@ -301,6 +302,7 @@ export class BpfMap {
    * map is created with `bpf_struct_ops_<name>` from vmlinux BTF and that type's size.
    */
   static create(spec: MapSpec, options: MapCreateOptions = {}): BpfMap {
+    enumOption(spec.type, `type of map "${spec.name}"`, MapType, "MapType");
     if (spec.type === MapType.StructOpsMap) return BpfMap.#createStructOps(spec, options);
     if (!options.raw) checkTypeSizes(spec);
     const fixed = fixupMapSpec(spec, HOST);

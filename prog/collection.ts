@@ -9,6 +9,7 @@ import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } fro
 import { CoreCandidateCache, Datasec, type Func, sizeof, type Spec, Var } from "../btf/mod.ts";
 import { BpfMap, createFieldsOf } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 import { MapType } from "../map/map_type.ts";
 import { Errno, SyscallError } from "../errors.ts";
 import { unpinPath } from "../_internal/pin.ts";
@@ -145,6 +146,9 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     }
   }
   if (kconfigExterns.size > 0) mapSpecs[KCONFIG] = kconfigMapSpec(spec, kconfigExterns);
+  for (const [name, ms] of Object.entries(mapSpecs)) {
+    enumOption(ms.pinning, `pinning of map "${name}"`, PinType, "PinType");
+  }
 
   let mapNames: string[];
   if (options.only) {
