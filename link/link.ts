@@ -8,6 +8,7 @@
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { pinFd, unpinPath } from "../_internal/pin.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
 import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
@@ -103,6 +104,7 @@ export class RawLink implements Link {
   constructor(fd: number | FD, pinnedAt?: string) {
     this.#fd = typeof fd === "number" ? new FD(fd, "Link") : fd;
     this.#pinnedAt = pinnedAt;
+    refuseStructuredClone(this, "Link", handOverHint("link.releaseFd()", "linkFromFd"));
   }
 
   /** The link's file descriptor (throws {@linkcode ClosedError} after close). */
@@ -128,6 +130,16 @@ export class RawLink implements Link {
   /** Same as {@linkcode RawLink.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * Gives up this object's fd without closing it (the program stays attached) and returns
+   * its number, for a new owner: a Worker (which shares the process's descriptors) that
+   * opens it with `linkFromFd`. This object is closed afterwards. A link itself cannot be
+   * posted to a Worker: posting one throws a TypeError.
+   */
+  releaseFd(): number {
+    return this.#fd.release();
   }
 
   /** Pins the link at `path` (BPF_OBJ_PIN). */

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Attr } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
@@ -36,6 +37,17 @@ export class PerfEventLink extends RawLink {
     this.#cleanup = cleanup;
   }
 
+  /**
+   * Not possible: the link owns a perf event (and perhaps a tracefs event) besides its fd,
+   * which a new owner could not close. Throws a TypeError.
+   */
+  override releaseFd(): number {
+    throw new TypeError(
+      "Cannot release the fd of a perf event link: it owns a perf event too; keep it in the " +
+        "thread that made it",
+    );
+  }
+
   /** The perf event's file descriptor. */
   get perfEventFd(): number {
     return this.#event.raw;
@@ -62,6 +74,11 @@ export class PerfEventIoctlLink implements Link {
   constructor(event: FD, cleanup?: () => void) {
     this.#event = event;
     this.#cleanup = cleanup;
+    refuseStructuredClone(
+      this,
+      "PerfEventIoctlLink",
+      "it detaches when its owner closes it: keep it in the thread that made it",
+    );
   }
 
   /** Whether `close()` was called. */

@@ -27,6 +27,7 @@ import { Int, type Type } from "../btf/types.ts";
 import { sizeof, underlyingType } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { enumOption } from "../_internal/enum_option.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import {
   type Codec,
   codecFor,
@@ -247,6 +248,11 @@ export class BpfMap {
     codecs: Codecs | (() => Codecs) = { key: undefined, value: undefined },
   ) {
     this.#fd = fd;
+    refuseStructuredClone(
+      this,
+      "BpfMap",
+      handOverHint("map.clone().releaseFd()", "BpfMap.fromFd"),
+    );
     this.type = info.type;
     this.keySize = info.keySize;
     this.valueSize = info.valueSize;
@@ -465,6 +471,30 @@ export class BpfMap {
    * from {@linkcode BpfMap.mmap} is unmapped (its buffer detached) first.
    */
   close(): void {
+    this.#retire();
+    this.#fd.close();
+  }
+
+  /**
+   * Gives up this handle's fd without closing it and returns its number, for a new owner:
+   * a Worker (which shares the process's descriptors) that opens it with
+   * {@linkcode BpfMap.fromFd}, the same way it would take any fd. This handle is closed
+   * afterwards, as after `close()`. A BpfMap itself cannot be posted to a Worker: posting
+   * one throws a TypeError.
+   *
+   * @example
+   * ```ts ignore
+   * worker.postMessage(map.clone().releaseFd()); // the worker: BpfMap.fromFd(event.data)
+   * ```
+   */
+  releaseFd(): number {
+    this.#fd.raw; // throws ClosedError after close()
+    this.#retire();
+    return this.#fd.release();
+  }
+
+  /** What closing does besides closing the fd. */
+  #retire(): void {
     if (this.#mapping) {
       munmap(this.#mapping);
       this.#mapping = undefined;
@@ -474,7 +504,6 @@ export class BpfMap {
     // reports ClosedError (see #fail).
     this.#elem.u32(0, CLOSED_FD);
     this.#del.u32(0, CLOSED_FD);
-    this.#fd.close();
   }
 
   #mapping: Mapping | undefined;

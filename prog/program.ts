@@ -7,6 +7,7 @@
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
@@ -130,6 +131,11 @@ export class Program {
 
   private constructor(fd: FD, type: ProgramType, name: string, log?: string) {
     this.#fd = fd;
+    refuseStructuredClone(
+      this,
+      "Program",
+      handOverHint("program.clone().releaseFd()", "Program.fromFd"),
+    );
     this.type = type;
     this.name = name;
     this.verifierLog = log;
@@ -239,6 +245,16 @@ export class Program {
   /** Same as {@linkcode Program.close}, for `using`. */
   [Symbol.dispose](): void {
     this.close();
+  }
+
+  /**
+   * Gives up this handle's fd without closing it and returns its number, for a new owner:
+   * a Worker (which shares the process's descriptors) that opens it with
+   * {@linkcode Program.fromFd}. This handle is closed afterwards. A Program itself cannot
+   * be posted to a Worker: posting one throws a TypeError.
+   */
+  releaseFd(): number {
+    return this.#fd.release();
   }
 
   /** A new, independent handle to the same program. */
