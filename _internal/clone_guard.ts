@@ -22,6 +22,13 @@ const GUARD_KEY = "(not structured-cloneable)";
  * `instead` says how to hand it over (or that it cannot be).
  */
 export function refuseStructuredClone(target: object, what: string, instead: string): void {
+  // JSON.stringify reads enumerable properties too: it keeps giving the plain fields.
+  Object.defineProperty(target, "toJSON", {
+    enumerable: false,
+    configurable: true,
+    writable: true,
+    value: () => plainFields(target),
+  });
   Object.defineProperty(target, GUARD_KEY, {
     enumerable: true,
     configurable: false,
@@ -32,4 +39,13 @@ export function refuseStructuredClone(target: object, what: string, instead: str
       );
     },
   });
+}
+
+/** The own enumerable data properties of `target`, without the guard. */
+function plainFields(target: object): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, d] of Object.entries(Object.getOwnPropertyDescriptors(target))) {
+    if (key !== GUARD_KEY && d.enumerable && "value" in d) out[key] = d.value;
+  }
+  return out;
 }

@@ -75,6 +75,11 @@ kernelTest(
     } finally {
       worker.terminate();
     }
+    // JSON still gives the plain fields, as before the guard.
+    assertEquals(JSON.parse(JSON.stringify(prog)), {
+      type: ProgramType.SocketFilter,
+      name: "worker",
+    });
     // Still usable: the refusal took nothing away.
     map.update(0, 7);
     assertEquals(u32(map.lookup(0)!), 7);
