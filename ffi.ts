@@ -461,7 +461,7 @@ export const OpenFlags = { RDONLY: 0, RDWR: 2, DIRECTORY: 0o200000, CLOEXEC: 0o2
  */
 export function openFd(path: string, flags: number = OpenFlags.RDONLY): number {
   const l = load();
-  const r = l.lib.open(cString(path), flags | OpenFlags.CLOEXEC, 0);
+  const r = l.lib.open(cString(path, "path"), flags | OpenFlags.CLOEXEC, 0);
   if (r < 0) {
     const errno = l.errno[0];
     throw new SyscallError(`open("${path}")`, errno);

@@ -22,6 +22,7 @@ const GUARD_KEY = "(not structured-cloneable)";
  * `instead` says how to hand it over (or that it cannot be).
  */
 export function refuseStructuredClone(target: object, what: string, instead: string): void {
+  if (Object.hasOwn(target, GUARD_KEY)) return; // a subclass of a guarded class
   // JSON.stringify reads enumerable properties too: it keeps giving the plain fields.
   Object.defineProperty(target, "toJSON", {
     enumerable: false,
