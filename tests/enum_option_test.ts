@@ -112,6 +112,16 @@ kernelTest("enum options: undefined or unknown members are TypeErrors before any
       'Invalid tcx direction: undefined: expected one of "ingress", "egress"',
     ],
     [
+      "attachTCX anchor",
+      () => attachTCX(cls, { interface: 1, direction: "ingress", anchor: "Head" as never }),
+      'Invalid anchor: "Head": expected one of "head", "tail"',
+    ],
+    [
+      "attachTCX anchor target",
+      () => attachTCX(cls, { interface: 1, direction: "ingress", anchor: { before: undef } }),
+      "Invalid anchor: before: undefined: expected a Program",
+    ],
+    [
       "attachSockmap attachType",
       () => attachSockmap(skSkb, sockmap, undef),
       "Invalid sockmap attachType: undefined: expected one of AttachType.SkSKBStreamParser",
