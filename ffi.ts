@@ -17,6 +17,7 @@ import { BpfCmd, bpfCmdName } from "./_internal/bpf_cmd.ts";
 import { type SyscallNumbers, syscallNumbersFor } from "./_internal/syscall_numbers.ts";
 import {
   Errno,
+  errnoMessage,
   KeyExistError,
   KeyNotExistError,
   NotSupportedError,
@@ -44,6 +45,7 @@ const SYMBOLS = {
   // memset(buf, 0, 0) returns buf: the cheapest way to learn a buffer's address (≈19 ns).
   memset: { parameters: ["buffer", "i32", "usize"], result: "u64" },
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+  statfs: { parameters: ["buffer", "buffer"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -233,8 +235,19 @@ export class Attr {
   }
 }
 
-/** Encodes `text` as a NUL-terminated C string in a buffer that never moves. */
-export function cString(text: string): Uint8Array {
+/**
+ * Encodes `text` as a NUL-terminated C string in a buffer that never moves. A NUL inside
+ * `text` is a TypeError: the kernel would read only the part before it, silently (a pin
+ * at a truncated path). `what` names the argument in that message.
+ */
+export function cString(text: string, what = "a string passed to the kernel"): Uint8Array {
+  const nul = text.indexOf("\0");
+  if (nul >= 0) {
+    throw new TypeError(
+      `Invalid ${what}: it holds a NUL byte at index ${nul}, where the kernel would cut it: ` +
+        JSON.stringify(text),
+    );
+  }
   const encoded = new TextEncoder().encode(text);
   const out = new Uint8Array(new ArrayBuffer(encoded.length + 1));
   out.set(encoded);
@@ -339,10 +352,13 @@ export function bpf(cmd: number, attr: Attr): number {
 }
 
 /**
- * The error for bpf(cmd) failing with `errno`. `reason`, when given, says what the caller
- * knows an EPERM means here (such as a frozen map) in place of the generic explanation.
+ * The error for bpf(cmd) failing with `errno`: the one place where a bpf() errno becomes an
+ * error, so that EPERM is a {@linkcode PermissionError} from every command. `reason`, when
+ * given, says what the caller knows an EPERM means here (such as a frozen map) in place of
+ * the generic explanation; `detail` says what failed (such as the map being created) and
+ * replaces the errno's description in a {@linkcode SyscallError}.
  */
-export function bpfError(cmd: number, errno: number, reason?: string): Error {
+export function bpfError(cmd: number, errno: number, reason?: string, detail?: string): Error {
   const command = bpfCmdName(cmd);
   switch (errno) {
     case Errno.ENOENT:
@@ -356,9 +372,9 @@ export function bpfError(cmd: number, errno: number, reason?: string): Error {
       if (cmd === BpfCmd.MAP_UPDATE_ELEM) return new KeyExistError(command);
       break;
     case Errno.EPERM:
-      return eperm(command, new SyscallError(command, errno), reason);
+      return eperm(command, new SyscallError(command, errno), reason, detail);
   }
-  return new SyscallError(command, errno);
+  return new SyscallError(command, errno, detail && `${detail}: ${errnoMessage(errno)}`);
 }
 
 /** Linux capability numbers from `include/uapi/linux/capability.h`. */
@@ -392,24 +408,30 @@ export function hasCapability(cap: number): boolean {
  * The error for EPERM: a missing capability when the process lacks CAP_BPF and
  * CAP_SYS_ADMIN, otherwise a refusal for a reason that capabilities cannot fix.
  */
-function eperm(command: string, cause: SyscallError, reason?: string): PermissionError {
+function eperm(
+  command: string,
+  cause: SyscallError,
+  reason?: string,
+  detail?: string,
+): PermissionError {
   let caps: bigint | undefined;
   try {
     caps = effectiveCapabilities();
   } catch {
     caps = undefined;
   }
+  const head = `${command} failed: EPERM: ${detail ? `${detail}: ` : ""}`;
   const has = (c: number) => caps !== undefined && (caps & (1n << BigInt(c))) !== 0n;
   if (!has(Capability.CAP_BPF) && !has(Capability.CAP_SYS_ADMIN)) {
     return new PermissionError(
-      `${command} failed: EPERM: the process lacks CAP_BPF and CAP_SYS_ADMIN: ` +
+      `${head}the process lacks CAP_BPF and CAP_SYS_ADMIN: ` +
         "run as root or grant CAP_BPF (with CAP_PERFMON or CAP_NET_ADMIN for tracing and networking programs)",
       "CAP_BPF",
       { cause },
     );
   }
   return new PermissionError(
-    `${command} failed: EPERM: the kernel refused although the process has ` +
+    `${head}the kernel refused although the process has ` +
       `${has(Capability.CAP_SYS_ADMIN) ? "CAP_SYS_ADMIN" : "CAP_BPF"}: ` +
       "the operation is not allowed here for another reason " +
       `(${reason ?? "a program or attach type this kernel restricts, lockdown, or an LSM policy"})`,
@@ -439,12 +461,28 @@ export const OpenFlags = { RDONLY: 0, RDWR: 2, DIRECTORY: 0o200000, CLOEXEC: 0o2
  */
 export function openFd(path: string, flags: number = OpenFlags.RDONLY): number {
   const l = load();
-  const r = l.lib.open(cString(path), flags | OpenFlags.CLOEXEC, 0);
+  const r = l.lib.open(cString(path, "path"), flags | OpenFlags.CLOEXEC, 0);
   if (r < 0) {
     const errno = l.errno[0];
     throw new SyscallError(`open("${path}")`, errno);
   }
   return r;
+}
+
+/**
+ * The magic number of the file system that holds `path` (statfs(2)'s `f_type`, such as
+ * `0xcafe4a11` for a bpffs), following a symbolic link at the end of the path.
+ */
+export function filesystemMagic(path: string): number {
+  const l = load();
+  // struct statfs is 120 bytes on 64-bit Linux; f_type is its first field (a long).
+  const buf = allocBuffer(256);
+  const r = l.lib.statfs(cString(path, "path"), buf);
+  if (r < 0) {
+    const errno = l.errno[0];
+    throw new SyscallError(`statfs("${path}")`, errno);
+  }
+  return new DataView(buf.buffer).getUint32(0, true);
 }
 
 const F_DUPFD_CLOEXEC = 1030;

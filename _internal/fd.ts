@@ -56,6 +56,17 @@ export class FD {
     this.#raw = -1;
   }
 
+  /**
+   * Gives up ownership without closing: returns the fd number for a new owner (such as a
+   * Worker) and leaves this object closed. The safety-net finalizer forgets the fd too.
+   */
+  release(): number {
+    const raw = this.raw;
+    finalizer.unregister(this);
+    this.#raw = -1;
+    return raw;
+  }
+
   /** A new owner of a duplicate of this fd (close-on-exec, never 0). */
   dup(): FD {
     return new FD(dupFd(this.raw, 1), this.#what);

@@ -8,15 +8,31 @@
  * @module
  */
 
-import { Attr, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
-import { Errno, errnoMessage, PermissionError, SyscallError } from "../errors.ts";
+import { Attr, BpfCmd, bpfErrno, bpfError, closeFd, cString, filesystemMagic } from "../ffi.ts";
+import { Errno, errnoMessage, SyscallError } from "../errors.ts";
 import { BPFFS, ensureMounted, isMounted } from "./mounts.ts";
 
 /** What to run when no bpffs is mounted where the pin should go. */
 const MOUNT_HINT = "pin under /sys/fs/bpf (mount a bpffs there with: mount -t bpf bpf /sys/fs/bpf)";
 
+/** `BPF_FS_MAGIC` from `include/uapi/linux/magic.h`: statfs's `f_type` of a bpffs. */
+export const BPF_FS_MAGIC = 0xcafe4a11;
+
+/**
+ * The one check of a pin path, before any syscall: a non-empty string without a NUL byte
+ * (the kernel reads a C string, so `"a\0b"` would pin at `"a"`).
+ */
+export function checkPinPath(path: unknown, what: string): asserts path is string {
+  if (typeof path !== "string") {
+    throw new TypeError(`Invalid pin path of the ${what}: expected a string, got ${typeof path}`);
+  }
+  if (path === "") throw new TypeError(`Invalid pin path of the ${what}: it is empty`);
+  cString(path, `pin path of the ${what}`);
+}
+
 /** Pins `fd` (a `what`: "map", "program", "link") at `path`. */
 export function pinFd(fd: number, path: string, what: string): void {
+  checkPinPath(path, what);
   const pin = () => bpfErrno(BpfCmd.OBJ_PIN, new Attr().pointer(0, cString(path)).u32(8, fd));
   let r = pin();
   // With no bpffs mounted the kernel says EPERM (sysfs' empty directory) or ENOENT.
@@ -33,9 +49,64 @@ export function pinFd(fd: number, path: string, what: string): void {
 
 /** Opens the object pinned at `path` (BPF_OBJ_GET); returns its fd. */
 export function openPinnedFd(path: string, what: string): number {
+  checkPinPath(path, what);
   const r = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)));
   if (r < 0) throw pinError(BpfCmd.OBJ_GET, -r, path, `no ${what} can be opened at '${path}'`);
   return r;
+}
+
+/** The first line of `/proc/self/fdinfo` that names a bpf object's kind, per kind. */
+const FDINFO_KIND: Record<string, string> = {
+  map: "map_type:",
+  program: "prog_type:",
+  link: "link_type:",
+};
+
+/**
+ * Removes the pin of a `what` at `path`, and nothing else: the path must be on a bpffs
+ * (statfs magic {@linkcode BPF_FS_MAGIC}), must not be a directory or a symbolic link, and
+ * must open with BPF_OBJ_GET as a `what`. Anything else is a TypeError that says what the
+ * path is, and stays where it is. (A pin replaced between the check and the removal by
+ * another process is the one case this cannot rule out.)
+ */
+export function unpinPath(path: string, what: string): void {
+  checkPinPath(path, what);
+  const refuse = (why: string) =>
+    new TypeError(`Cannot unpin '${path}': ${why}: only a pinned ${what} on a bpffs is removed`);
+  let stat: Deno.FileInfo;
+  try {
+    stat = Deno.lstatSync(path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) {
+      throw pinError(BpfCmd.OBJ_GET, Errno.ENOENT, path, `no ${what} can be unpinned at '${path}'`);
+    }
+    throw e;
+  }
+  if (stat.isSymlink) throw refuse("it is a symbolic link");
+  const magic = filesystemMagic(path);
+  if (magic !== BPF_FS_MAGIC) {
+    const fs = filesystemOf(path);
+    const on = fs ? `'${fs.mountPoint}' (${fs.type})` : `a file system of magic 0x${hex(magic)}`;
+    throw refuse(`it is on ${on}, not on a bpffs`);
+  }
+  if (stat.isDirectory) throw refuse("it is a directory");
+  const fd = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)));
+  // On a bpffs, BPF_OBJ_GET answers EACCES for an inode that is not a map, program or link.
+  if (fd === -Errno.EACCES) throw refuse("it is not a pinned BPF object");
+  if (fd < 0) throw pinError(BpfCmd.OBJ_GET, -fd, path, `no ${what} can be unpinned at '${path}'`);
+  let kind: string | undefined;
+  try {
+    const info = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`);
+    kind = Object.keys(FDINFO_KIND).find((k) => info.includes(`\n${FDINFO_KIND[k]}`));
+  } finally {
+    closeFd(fd);
+  }
+  if (kind !== undefined && kind !== what) throw refuse(`it is a pinned ${kind}, not a ${what}`);
+  Deno.removeSync(path);
+}
+
+function hex(n: number): string {
+  return n.toString(16);
 }
 
 /** The error for a pin command failing at `path`; `lead` says what could not be done. */
@@ -45,7 +116,10 @@ function pinError(cmd: number, errno: number, path: string, lead: string): Error
   const fs = filesystemOf(nearestExisting(cmd === BpfCmd.OBJ_GET ? path : dir));
   const say = (detail: string) => new SyscallError(command, errno, `${lead}: ${detail}`);
   if (fs !== undefined && fs.type !== "bpf") {
-    return say(`'${fs.mountPoint}' is on ${fs.type}, not on a bpffs: ${MOUNT_HINT}`);
+    const notBpffs = `'${fs.mountPoint}' is on ${fs.type}, not on a bpffs: ${MOUNT_HINT}`;
+    // The kernel says EPERM for a path outside a bpffs: a PermissionError, as every EPERM.
+    if (errno === Errno.EPERM) return bpfError(cmd, errno, notBpffs, lead);
+    return say(notBpffs);
   }
   switch (errno) {
     case Errno.ENOENT:
@@ -53,13 +127,8 @@ function pinError(cmd: number, errno: number, path: string, lead: string): Error
       return say(`the directory '${dir}' does not exist: create it first (mkdir -p '${dir}')`);
     case Errno.EEXIST:
       return say("a file already exists there: unpin it first (or choose another name)");
-    case Errno.EPERM: {
-      const e = bpfError(cmd, errno);
-      if (e instanceof PermissionError) {
-        return new PermissionError(`${lead}: ${e.message}`, e.missing, { cause: e });
-      }
-      return say(e.message);
-    }
+    case Errno.EPERM:
+      return bpfError(cmd, errno, undefined, lead);
   }
   return say(errnoMessage(errno));
 }

@@ -20,7 +20,7 @@ import {
   openFd,
 } from "../ffi.ts";
 import { HOST_BYTE_ORDER } from "../asm/mod.ts";
-import { Errno, errnoMessage, SyscallError } from "../errors.ts";
+import { Errno, SyscallError } from "../errors.ts";
 import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
 import { Builder, type KernelCompat } from "./marshal.ts";
@@ -291,10 +291,11 @@ function loadRaw(bytes: Uint8Array, logSize = 1 << 16): FD {
   // The kernel's BTF checker ends its log with the type it refused and why.
   const lines = new TextDecoder().decode(log.subarray(0, end)).trim().split("\n");
   const tail = lines[lines.length - 1].trim();
-  throw new SyscallError(
-    "BPF_BTF_LOAD",
+  throw bpfError(
+    BpfCmd.BTF_LOAD,
     errno,
-    tail === "" ? errnoMessage(errno) : `${errnoMessage(errno)}: ${tail}`,
+    undefined,
+    tail === "" ? undefined : `the kernel's BTF check: ${tail}`,
   );
 }
 

@@ -7,6 +7,7 @@
 
 import type { Program } from "../prog/program.ts";
 import { RawLink } from "./link.ts";
+import { choices, enumOption } from "../_internal/enum_option.ts";
 
 /** `BPF_F_*` flags of multi-program attachments. */
 export const MprogFlags = {
@@ -34,8 +35,17 @@ export type Anchor = "head" | "tail" | { before: AnchorTarget } | { after: Ancho
 export function encodeAnchor(anchor: Anchor | undefined): { flags: number; relative: number } {
   if (anchor === undefined || anchor === "tail") return { flags: MprogFlags.After, relative: 0 };
   if (anchor === "head") return { flags: MprogFlags.Before, relative: 0 };
+  if (typeof anchor !== "object" || anchor === null) {
+    enumOption(anchor, "anchor", choices("head", "tail")); // throws, naming the choices
+  }
   const before = "before" in anchor;
   const target = before ? anchor.before : anchor.after;
+  if (typeof target !== "object" || target === null) {
+    throw new TypeError(
+      `Invalid anchor: ${before ? "before" : "after"}: ${String(target)}: expected a ` +
+        'Program, a link, { programId } or { linkId } (or the anchor "head" or "tail")',
+    );
+  }
   let flags = before ? MprogFlags.Before : MprogFlags.After;
   let relative: number;
   if ("programId" in target) {

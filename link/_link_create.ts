@@ -42,7 +42,7 @@ export function linkCreate(attr: Attr, feature: string, minKernel?: string): num
 
 /** The error for a failed BPF_LINK_CREATE of `feature`. */
 export function linkCreateError(errno: number, feature: string, minKernel?: string): Error {
-  const cause = bpfError(BpfCmd.LINK_CREATE, errno, feature);
+  const cause = bpfError(BpfCmd.LINK_CREATE, errno, undefined, feature);
   if (isUnsupportedErrno(errno)) {
     return new NotSupportedError(feature, minKernel, undefined, { cause });
   }

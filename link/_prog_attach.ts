@@ -5,6 +5,7 @@
  * @module
  */
 
+import { refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Attr, bpf, BpfCmd, dupFd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { NotSupportedError } from "../errors.ts";
@@ -37,6 +38,11 @@ export class ProgAttachLink implements Link {
     this.#program = new FD(dupFd(program.fd, 1), "Program");
     this.attachType = attachType;
     this.flags = flags;
+    refuseStructuredClone(
+      this,
+      "ProgAttachLink",
+      "it detaches when its owner closes it: keep it in the thread that made it",
+    );
   }
 
   /** Whether `close()` was called. */

@@ -7,7 +7,8 @@
 
 import { Attr, closeFd, openFd, OpenFlags } from "../ffi.ts";
 import { Errno } from "../errors.ts";
-import { type AttachType, attachTypeName } from "../prog/attach_type.ts";
+import { AttachType, attachTypeName } from "../prog/attach_type.ts";
+import { choices, enumOption, enumSubset } from "../_internal/enum_option.ts";
 import type { Program } from "../prog/program.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { progAttach, ProgAttachFlags, type ProgAttachLink } from "./_prog_attach.ts";
@@ -35,6 +36,13 @@ export interface CgroupOptions {
   mode?: CgroupAttachMode;
 }
 
+/** The attach types of cgroup hooks (BPF_CGROUP_*, and BPF_LSM_CGROUP). */
+const CGROUP_ATTACH_TYPES = enumSubset(
+  AttachType,
+  (name) => name.startsWith("Cgroup") || name === "LSMCgroup",
+);
+const CGROUP_MODES = choices<CgroupAttachMode>("auto", "link", "multi", "override");
+
 /**
  * Attaches a cgroup program (cgroup_skb, cgroup_sock, sock_ops, sockopt, sysctl, device…)
  * to a cgroup.
@@ -48,27 +56,33 @@ export function attachCgroup(
   program: Program,
   options: CgroupOptions,
 ): CgroupLink | ProgAttachLink {
-  const mode = options.mode ?? "auto";
+  const attachType = enumOption(
+    options.attachType,
+    "cgroup attachType",
+    CGROUP_ATTACH_TYPES,
+    "AttachType",
+  );
+  const mode = enumOption(options.mode ?? "auto", "cgroup attach mode", CGROUP_MODES);
   const cgroup = openFd(options.path, OpenFlags.DIRECTORY);
   try {
     if (mode === "multi" || mode === "override") {
       const flags = mode === "multi" ? ProgAttachFlags.AllowMulti : ProgAttachFlags.AllowOverride;
-      return progAttach(cgroup, program, options.attachType, flags);
+      return progAttach(cgroup, program, attachType, flags);
     }
     const attr = new Attr()
       .u32(LinkCreate.progFd, program.fd)
       .u32(LinkCreate.targetFd, cgroup)
-      .u32(LinkCreate.attachType, options.attachType);
+      .u32(LinkCreate.attachType, attachType);
     const r = linkCreateErrno(attr);
     if (r >= 0) return new CgroupLink(r);
     if (mode === "auto" && -r === Errno.EINVAL) {
       try {
-        return progAttach(cgroup, program, options.attachType, ProgAttachFlags.AllowMulti);
+        return progAttach(cgroup, program, attachType, ProgAttachFlags.AllowMulti);
       } catch {
         // Report the bpf_link error below.
       }
     }
-    throw linkCreateError(-r, `cgroup link for ${attachTypeName(options.attachType)}`, "5.7");
+    throw linkCreateError(-r, `cgroup link for ${attachTypeName(attachType)}`, "5.7");
   } finally {
     closeFd(cgroup);
   }

@@ -7,8 +7,9 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import { pinFd } from "../_internal/pin.ts";
-import { Errno, NotSupportedError } from "../errors.ts";
+import { pinFd, unpinPath } from "../_internal/pin.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
+import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
 import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
 import { LinkType, linkTypeName } from "./link_type.ts";
@@ -103,6 +104,7 @@ export class RawLink implements Link {
   constructor(fd: number | FD, pinnedAt?: string) {
     this.#fd = typeof fd === "number" ? new FD(fd, "Link") : fd;
     this.#pinnedAt = pinnedAt;
+    refuseStructuredClone(this, "Link", handOverHint("link.releaseFd()", "linkFromFd"));
   }
 
   /** The link's file descriptor (throws {@linkcode ClosedError} after close). */
@@ -130,19 +132,33 @@ export class RawLink implements Link {
     this.close();
   }
 
+  /**
+   * Gives up this object's fd without closing it (the program stays attached) and returns
+   * its number, for a new owner: a Worker (which shares the process's descriptors) that
+   * opens it with `linkFromFd`. This object is closed afterwards. A link itself cannot be
+   * posted to a Worker: posting one throws a TypeError.
+   */
+  releaseFd(): number {
+    return this.#fd.release();
+  }
+
   /** Pins the link at `path` (BPF_OBJ_PIN). */
   pin(path: string): void {
     pinFd(this.fd, path, "link");
     this.#pinnedAt = path;
   }
 
-  /** Removes the pin file; the link stays attached while this object is open. */
+  /**
+   * Removes the pin file; the link stays attached while this object is open. A pin already
+   * gone is fine; whatever else now sits at that path (not a pinned link) is a TypeError
+   * and stays.
+   */
   unpin(): void {
     if (this.#pinnedAt === undefined) return;
     try {
-      Deno.removeSync(this.#pinnedAt);
+      unpinPath(this.#pinnedAt, "link");
     } catch (e) {
-      if (!(e instanceof Deno.errors.NotFound)) throw e;
+      if (!(e instanceof SyscallError && e.errno === Errno.ENOENT)) throw e;
     }
     this.#pinnedAt = undefined;
   }

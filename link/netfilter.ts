@@ -11,6 +11,7 @@ import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreate } from "./_link_create.ts";
 import { RawLink } from "./link.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 
 /** A program on a netfilter hook. */
 export class NetfilterLink extends RawLink {}
@@ -59,8 +60,14 @@ export function attachNetfilter(program: Program, options: NetfilterOptions): Ne
   const attr = new Attr()
     .u32(LinkCreate.progFd, program.fd)
     .u32(LinkCreate.attachType, AttachType.Netfilter)
-    .u32(LinkCreate.union, options.protocol)
-    .u32(LinkCreate.union + 4, options.hook)
+    .u32(
+      LinkCreate.union,
+      enumOption(options.protocol, "netfilter protocol", NetfilterProtocol, "NetfilterProtocol"),
+    )
+    .u32(
+      LinkCreate.union + 4,
+      enumOption(options.hook, "netfilter hook", NetfilterHook, "NetfilterHook"),
+    )
     .i32(LinkCreate.union + 8, options.priority)
     .u32(LinkCreate.union + 12, options.defrag ? 1 : 0);
   return new NetfilterLink(linkCreate(attr, "netfilter link", "6.4"));

@@ -10,10 +10,10 @@ import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import type { Anchor } from "./_anchor.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
-import { linkCreateErrno, linkCreateError } from "./_link_create.ts";
+import { linkCreateErrno } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
-import { mprogAttr } from "./tcx.ts";
+import { mprogAttr, mprogCreateError } from "./tcx.ts";
 
 /** A program on a netkit device. */
 export class NetkitLink extends RawLink {}
@@ -52,7 +52,7 @@ export function attachNetkit(program: Program, options: NetkitOptions): NetkitLi
   );
   const r = linkCreateErrno(attr);
   if (r >= 0) return new NetkitLink(r);
-  const cause = linkCreateError(-r, "netkit link", "6.7");
+  const cause = mprogCreateError(-r, "netkit link", "6.7", options.expectedRevision);
   const plain = (options.anchor === undefined || options.anchor === "tail") &&
     options.expectedRevision === undefined;
   if (-r === Errno.EINVAL && plain) {

@@ -6,6 +6,7 @@
  * @module
  */
 
+import { refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Attr } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
@@ -13,7 +14,7 @@ import type { Program } from "../prog/program.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
-import { openPerfEvent, perfEventAttr, PerfIoc, perfIoctl } from "./_perf_event.ts";
+import { openPerfEvent, perfEventAttr, PerfIoc, perfIoctl, PerfType } from "./_perf_event.ts";
 import { type Link, type LinkInfo, RawLink } from "./link.ts";
 
 export { PerfType } from "./_perf_event.ts";
@@ -34,6 +35,17 @@ export class PerfEventLink extends RawLink {
     super(linkFd);
     this.#event = event;
     this.#cleanup = cleanup;
+  }
+
+  /**
+   * Not possible: the link owns a perf event (and perhaps a tracefs event) besides its fd,
+   * which a new owner could not close. Throws a TypeError.
+   */
+  override releaseFd(): number {
+    throw new TypeError(
+      "Cannot release the fd of a perf event link: it owns a perf event too; keep it in the " +
+        "thread that made it",
+    );
   }
 
   /** The perf event's file descriptor. */
@@ -62,6 +74,11 @@ export class PerfEventIoctlLink implements Link {
   constructor(event: FD, cleanup?: () => void) {
     this.#event = event;
     this.#cleanup = cleanup;
+    refuseStructuredClone(
+      this,
+      "PerfEventIoctlLink",
+      "it detaches when its owner closes it: keep it in the thread that made it",
+    );
   }
 
   /** Whether `close()` was called. */
@@ -212,6 +229,19 @@ export function attachPerfEvent(
   }
   if (options.samplePeriod !== undefined && options.frequency !== undefined) {
     throw new TypeError("Give samplePeriod or frequency, not both");
+  }
+  // Open sets (any PMU's type and config): a misspelt member is undefined, not a number.
+  if (!Number.isInteger(options.type) || options.type < 0) {
+    throw new TypeError(
+      `Invalid perf event type: ${String(options.type)}: expected one of ` +
+        `${Object.keys(PerfType).map((k) => `PerfType.${k}`).join(", ")}, or a PMU's type number`,
+    );
+  }
+  if (typeof options.config !== "bigint") {
+    throw new TypeError(
+      `Invalid perf event config: ${String(options.config)}: expected a SoftwareEvent or ` +
+        "HardwareEvent member, or a PMU's config (a bigint)",
+    );
   }
   const pid = options.pid ?? -1;
   const cpu = options.cpu ?? 0;

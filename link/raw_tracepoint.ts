@@ -44,7 +44,7 @@ export function rawTracepointOpen(
       cause: bpfError(BpfCmd.RAW_TRACEPOINT_OPEN, -r),
     });
   }
-  throw bpfError(BpfCmd.RAW_TRACEPOINT_OPEN, -r, `raw tracepoint "${name}"`);
+  throw bpfError(BpfCmd.RAW_TRACEPOINT_OPEN, -r, undefined, `raw tracepoint "${name}"`);
 }
 
 /**

@@ -7,23 +7,23 @@
 
 import { Attr } from "../ffi.ts";
 import { Errno } from "../errors.ts";
-import { AttachType, attachTypeName } from "../prog/attach_type.ts";
+import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { progAttach, type ProgAttachLink } from "./_prog_attach.ts";
 import { RawLink } from "./link.ts";
+import { enumOption, enumSubset } from "../_internal/enum_option.ts";
 
 /** A verdict or parser program on a sockmap or sockhash. */
 export class SockmapLink extends RawLink {}
 
-const SOCKMAP_ATTACH = new Set<number>([
-  AttachType.SkSKBStreamParser,
-  AttachType.SkSKBStreamVerdict,
-  AttachType.SkSKBVerdict,
-  AttachType.SkMsgVerdict,
-]);
+const SOCKMAP_ATTACH = enumSubset(
+  AttachType,
+  (name) =>
+    ["SkSKBStreamParser", "SkSKBStreamVerdict", "SkSKBVerdict", "SkMsgVerdict"].includes(name),
+);
 
 /**
  * Attaches an sk_skb (stream parser, stream verdict, verdict) or sk_msg program to a
@@ -39,9 +39,7 @@ export function attachSockmap(
       `Cannot attach ${programTypeName(program.type)} to a sockmap: use sk_skb or sk_msg`,
     );
   }
-  if (!SOCKMAP_ATTACH.has(attachType)) {
-    throw new TypeError(`Invalid attach type for a sockmap: ${attachTypeName(attachType)}`);
-  }
+  enumOption(attachType, "sockmap attachType", SOCKMAP_ATTACH, "AttachType");
   const attr = new Attr()
     .u32(LinkCreate.progFd, program.fd)
     .u32(LinkCreate.targetFd, map.fd)

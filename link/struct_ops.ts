@@ -9,6 +9,7 @@
  * @module
  */
 
+import { refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Attr } from "../ffi.ts";
 import { KeyNotExistError, NotSupportedError } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
@@ -73,6 +74,11 @@ export class StructOpsRegistration implements Link {
   /** Use {@linkcode registerStructOps}. */
   constructor(map: BpfMap) {
     this.#map = map;
+    refuseStructuredClone(
+      this,
+      "StructOpsRegistration",
+      "it detaches when its owner closes it: keep it in the thread that made it",
+    );
   }
 
   /** Whether `close()` was called. */

@@ -5,14 +5,16 @@
  * @module
  */
 
-import { Attr } from "../ffi.ts";
+import { Attr, BpfCmd, bpfError } from "../ffi.ts";
+import { Errno } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { type Anchor, encodeAnchor } from "./_anchor.ts";
-import { LinkCreate, linkCreate } from "./_link_create.ts";
+import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
+import { choices, enumOption } from "../_internal/enum_option.ts";
 
 export type { Anchor, AnchorTarget } from "./_anchor.ts";
 
@@ -63,12 +65,8 @@ export function attachTCX(program: Program, options: TCXOptions): TCXLink {
       `Cannot attach ${programTypeName(program.type)} to tcx: use a sched_cls program`,
     );
   }
-  const type = options.direction === "ingress"
-    ? AttachType.TCXIngress
-    : options.direction === "egress"
-    ? AttachType.TCXEgress
-    : undefined;
-  if (type === undefined) throw new TypeError(`Invalid tcx direction: "${options.direction}"`);
+  const direction = enumOption(options.direction, "tcx direction", choices("ingress", "egress"));
+  const type = direction === "ingress" ? AttachType.TCXIngress : AttachType.TCXEgress;
   const attr = mprogAttr(
     program,
     ifindexOf(options.interface),
@@ -76,5 +74,29 @@ export function attachTCX(program: Program, options: TCXOptions): TCXLink {
     options.anchor,
     options.expectedRevision,
   );
-  return new TCXLink(linkCreate(attr, "tcx link", "6.6"));
+  const r = linkCreateErrno(attr);
+  if (r >= 0) return new TCXLink(r);
+  throw mprogCreateError(-r, "tcx link", "6.6", options.expectedRevision);
+}
+
+/**
+ * The error for a failed tcx or netkit attachment. ESTALE there means the chain moved on
+ * from `expectedRevision`, which the bare errno ("stale file handle") does not say.
+ */
+export function mprogCreateError(
+  errno: number,
+  feature: string,
+  minKernel: string,
+  expectedRevision: bigint | undefined,
+): Error {
+  if (errno === Errno.ESTALE && expectedRevision !== undefined) {
+    return bpfError(
+      BpfCmd.LINK_CREATE,
+      errno,
+      undefined,
+      `${feature}: the chain is no longer at expectedRevision ${expectedRevision} ` +
+        "(a program was attached or detached since): read its revision again and retry",
+    );
+  }
+  return linkCreateError(errno, feature, minKernel);
 }

@@ -14,6 +14,7 @@ import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { RawLink } from "./link.ts";
 import { RawTracepointLink, rawTracepointOpen } from "./raw_tracepoint.ts";
+import { enumOption, enumSubset } from "../_internal/enum_option.ts";
 
 /** A trampoline program (fentry, fexit, fmod_ret, freplace, LSM) on its target. */
 export class TracingLink extends RawLink {}
@@ -33,6 +34,13 @@ export interface TracingOptions {
   /** A value the program reads with `bpf_get_attach_cookie`. */
   cookie?: bigint;
 }
+
+/** The expected attach types a tracing link repeats (None: freplace). */
+const TRACING_ATTACH = enumSubset(
+  AttachType,
+  (name) =>
+    ["TraceFentry", "TraceFexit", "ModifyReturn", "LSMMAC", "TraceRawTP", "None"].includes(name),
+);
 
 const TRACING_TYPES = new Set<number>([
   ProgramType.Tracing,
@@ -54,7 +62,8 @@ export function attachTracing(program: Program, options: TracingOptions): RawLin
   if ((options.target === undefined) !== (options.targetBtfId === undefined)) {
     throw new TypeError("Give both target and targetBtfId, or neither");
   }
-  const attachType = program.type === ProgramType.Extension ? AttachType.None : options.attachType;
+  const given = enumOption(options.attachType, "tracing attachType", TRACING_ATTACH, "AttachType");
+  const attachType = program.type === ProgramType.Extension ? AttachType.None : given;
   const attr = new Attr()
     .u32(LinkCreate.progFd, program.fd)
     .u32(LinkCreate.targetFd, options.target?.fd ?? 0)

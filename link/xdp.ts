@@ -11,6 +11,7 @@ import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreate } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 
 /** An XDP program on an interface. */
 export class XDPLink extends RawLink {}
@@ -56,6 +57,9 @@ export function attachXDP(program: Program, options: XDPOptions): XDPLink {
     .u32(LinkCreate.progFd, program.fd)
     .u32(LinkCreate.targetFd, ifindexOf(options.interface))
     .u32(LinkCreate.attachType, AttachType.XDP)
-    .u32(LinkCreate.flags, options.mode ?? XDPMode.Default);
+    .u32(
+      LinkCreate.flags,
+      enumOption(options.mode ?? XDPMode.Default, "XDP mode", XDPMode, "XDPMode"),
+    );
   return new XDPLink(linkCreate(attr, "XDP link", "5.9"));
 }

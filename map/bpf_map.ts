@@ -19,13 +19,15 @@ import {
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { withNamedType } from "../_internal/named_type.ts";
-import { openPinnedFd, pinFd } from "../_internal/pin.ts";
+import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { Int, type Type } from "../btf/types.ts";
 import { sizeof, underlyingType } from "../btf/helpers.ts";
 import type { MapSpec } from "./map_spec.ts";
+import { enumOption } from "../_internal/enum_option.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import {
   type Codec,
   codecFor,
@@ -247,6 +249,11 @@ export class BpfMap {
     codecs: Codecs | (() => Codecs) = { key: undefined, value: undefined },
   ) {
     this.#fd = fd;
+    refuseStructuredClone(
+      this,
+      "BpfMap",
+      handOverHint("map.clone().releaseFd()", "BpfMap.fromFd"),
+    );
     this.type = info.type;
     this.keySize = info.keySize;
     this.valueSize = info.valueSize;
@@ -302,6 +309,7 @@ export class BpfMap {
    * map is created with `bpf_struct_ops_<name>` from vmlinux BTF and that type's size.
    */
   static create(spec: MapSpec, options: MapCreateOptions = {}): BpfMap {
+    enumOption(spec.type, `type of map "${spec.name}"`, MapType, "MapType");
     if (spec.type === MapType.StructOpsMap) return BpfMap.#createStructOps(spec, options);
     if (!options.raw) checkTypeSizes(spec);
     const fixed = fixupMapSpec(spec, HOST);
@@ -464,6 +472,33 @@ export class BpfMap {
    * from {@linkcode BpfMap.mmap} is unmapped (its buffer detached) first.
    */
   close(): void {
+    this.#retire();
+    this.#fd.close();
+    runCloseHooks(this); // readers of this handle end their pending waits
+  }
+
+  /**
+   * Gives up this handle's fd without closing it and returns its number, for a new owner:
+   * a Worker (which shares the process's descriptors) that opens it with
+   * {@linkcode BpfMap.fromFd}, the same way it would take any fd. This handle is closed
+   * afterwards, as after `close()`. A BpfMap itself cannot be posted to a Worker: posting
+   * one throws a TypeError.
+   *
+   * @example
+   * ```ts ignore
+   * worker.postMessage(map.clone().releaseFd()); // the worker: BpfMap.fromFd(event.data)
+   * ```
+   */
+  releaseFd(): number {
+    this.#fd.raw; // throws ClosedError after close()
+    this.#retire();
+    const fd = this.#fd.release();
+    runCloseHooks(this); // as after close(): readers of this handle end their waits
+    return fd;
+  }
+
+  /** What closing does besides closing the fd. */
+  #retire(): void {
     if (this.#mapping) {
       munmap(this.#mapping);
       this.#mapping = undefined;
@@ -473,8 +508,6 @@ export class BpfMap {
     // reports ClosedError (see #fail).
     this.#elem.u32(0, CLOSED_FD);
     this.#del.u32(0, CLOSED_FD);
-    this.#fd.close();
-    runCloseHooks(this); // readers of this handle end their pending waits
   }
 
   #mapping: Mapping | undefined;
@@ -538,9 +571,12 @@ export class BpfMap {
     pinFd(this.fd, path, "map");
   }
 
-  /** Removes a pin (any bpffs path). */
+  /**
+   * Removes the pin of a map at `path`. Only a pinned map on a bpffs is removed: a path
+   * elsewhere, a directory, a symbolic link or a pinned program is a TypeError and stays.
+   */
   static unpin(path: string): void {
-    Deno.removeSync(path);
+    unpinPath(path, "map");
   }
 
   /** Makes the map read-only for user space (BPF_MAP_FREEZE). */
@@ -1043,9 +1079,10 @@ function createMap(
 /** The error for a failed BPF_MAP_CREATE: NotSupportedError when the type is missing. */
 function createError(spec: CreateFields, errno: number): Error {
   if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
-  return new SyscallError(
-    "BPF_MAP_CREATE",
+  return bpfError(
+    BpfCmd.MAP_CREATE,
     errno,
+    undefined,
     `map "${spec.name}" (${mapTypeName(spec.type)}, key ${spec.keySize} B, ` +
       `value ${spec.valueSize} B, ${spec.maxEntries} entries)`,
   );

@@ -9,8 +9,10 @@ import { type Instruction, Instructions, LoadImm64Op, type MapLike, Pseudo } fro
 import { CoreCandidateCache, Datasec, type Func, sizeof, type Spec, Var } from "../btf/mod.ts";
 import { BpfMap, createFieldsOf } from "../map/bpf_map.ts";
 import { MapSpec, PinType } from "../map/map_spec.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 import { MapType } from "../map/map_type.ts";
 import { Errno, SyscallError } from "../errors.ts";
+import { unpinPath } from "../_internal/pin.ts";
 import type { CollectionSpec } from "./collection_spec.ts";
 import { Program, type ProgramLoadOptions } from "./program.ts";
 import { EXTERN, type ExternRef, ProgramSpec, requireProgramType } from "./program_spec.ts";
@@ -147,6 +149,9 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     }
   }
   if (kconfigExterns.size > 0) mapSpecs[KCONFIG] = kconfigMapSpec(spec, kconfigExterns);
+  for (const [name, ms] of Object.entries(mapSpecs)) {
+    enumOption(ms.pinning, `pinning of map "${name}"`, PinType, "PinType");
+  }
 
   let mapNames: string[];
   if (options.only) {
@@ -244,8 +249,8 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     for (const m of Object.values(maps)) m.close();
     for (const path of pinned) {
       try {
-        Deno.removeSync(path);
-      } catch { /* already gone */ }
+        unpinPath(path, "map");
+      } catch { /* already gone, or no longer our pin: left alone */ }
     }
     throw e;
   } finally {

@@ -6,7 +6,8 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import { openPinnedFd, pinFd } from "../_internal/pin.ts";
+import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
+import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, VerifierError } from "../errors.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
@@ -130,6 +131,11 @@ export class Program {
 
   private constructor(fd: FD, type: ProgramType, name: string, log?: string) {
     this.#fd = fd;
+    refuseStructuredClone(
+      this,
+      "Program",
+      handOverHint("program.clone().releaseFd()", "Program.fromFd"),
+    );
     this.type = type;
     this.name = name;
     this.verifierLog = log;
@@ -241,6 +247,16 @@ export class Program {
     this.close();
   }
 
+  /**
+   * Gives up this handle's fd without closing it and returns its number, for a new owner:
+   * a Worker (which shares the process's descriptors) that opens it with
+   * {@linkcode Program.fromFd}. This handle is closed afterwards. A Program itself cannot
+   * be posted to a Worker: posting one throws a TypeError.
+   */
+  releaseFd(): number {
+    return this.#fd.release();
+  }
+
   /** A new, independent handle to the same program. */
   clone(): Program {
     return new Program(this.#fd.dup(), this.type, this.name);
@@ -251,9 +267,13 @@ export class Program {
     pinFd(this.fd, path, "program");
   }
 
-  /** Removes a pin (any bpffs path); the program lives on while other references hold it. */
+  /**
+   * Removes the pin of a program at `path`; the program lives on while other references
+   * hold it. Only a pinned program on a bpffs is removed: a path elsewhere, a directory, a
+   * symbolic link or a pinned map is a TypeError and stays.
+   */
   static unpin(path: string): void {
-    Deno.removeSync(path);
+    unpinPath(path, "program");
   }
 
   /** What the kernel reports: id, tag, map ids, translated and JIT-compiled code, stats. */
@@ -482,7 +502,7 @@ function loadWithLog(
     const r = progLoad(attr);
     if (r >= 0) return { fd: r };
     if (r === -Errno.EPERM) {
-      throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM, `cannot load program '${spec.name}'`);
+      throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM, undefined, `program '${spec.name}'`);
     }
   }
   for (;;) {
@@ -498,7 +518,7 @@ function loadWithLog(
     }
     const text = logText(log);
     if (r >= 0) return { fd: r, log: level > 0 ? text : undefined };
-    if (text.length > 0) {
+    if (text.length > 0 && errno !== Errno.EPERM) {
       throw new VerifierError(
         `BPF_PROG_LOAD of '${spec.name}'${poisonNote(text, insns)}`,
         errno,
@@ -506,7 +526,7 @@ function loadWithLog(
         errno === Errno.ENOSPC,
       );
     }
-    throw bpfError(BpfCmd.PROG_LOAD, errno, `program '${spec.name}'`);
+    throw bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
   }
 }
 

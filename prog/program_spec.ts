@@ -21,6 +21,7 @@ import type { ByteOrder, Instructions } from "../asm/mod.ts";
 import { CORE_RELO_META, FUNC_INFO_META, type Spec } from "../btf/mod.ts";
 import { AttachType } from "./attach_type.ts";
 import { ProgramType } from "./program_type.ts";
+import { enumOption } from "../_internal/enum_option.ts";
 
 /** Metadata key of the `btf.Func` that starts at an instruction (func_info). */
 export const FUNC_INFO: "btf.func" = FUNC_INFO_META;
@@ -173,6 +174,8 @@ export class ProgramSpec {
  * set the type by hand.
  */
 export function requireProgramType(spec: ProgramSpec): void {
+  enumOption(spec.type, `type of program '${spec.name}'`, ProgramType, "ProgramType");
+  enumOption(spec.attachType, `attachType of program '${spec.name}'`, AttachType, "AttachType");
   if (spec.type !== ProgramType.Unspecified) return;
   const detail = spec.sectionName
     ? `its section '${spec.sectionName}' matches no SEC() convention; ` +

@@ -24,14 +24,15 @@ interface Outcome {
   error?: string;
   isPermissionError?: boolean;
   missing?: string;
+  causeCode?: string;
   message?: string;
 }
 
-function runFixture(denoArgs: string[], wrapper: string[] = []): Outcome {
+function runFixture(denoArgs: string[], wrapper: string[] = [], call = "probe"): Outcome {
   const [cmd, ...pre] = wrapper.length > 0 ? wrapper : [Deno.execPath()];
   const args = [...pre, ...(wrapper.length > 0 ? [Deno.execPath()] : []), "run", ...denoArgs];
   const out = new Deno.Command(cmd, {
-    args: [...args, fixture],
+    args: [...args, fixture, call],
     cwd: root,
     stdout: "piped",
     stderr: "piped",
@@ -51,17 +52,21 @@ Deno.test("permissions: import needs nothing, a kernel call names --allow-ffi", 
 });
 
 kernelTest("permissions: EPERM without CAP_BPF names the capability", () => {
-  // Root without any capability: the kernel refuses bpf() (unprivileged BPF is off).
-  const outcome = runFixture(["--allow-ffi", "--allow-read", "--no-prompt"], [
-    "setpriv",
-    "--inh-caps=-all",
-    "--ambient-caps=-all",
-    "--bounding-set=-all",
-    "--",
-  ]);
-  assertEquals(outcome.isPermissionError, true, outcome.message);
-  assertEquals(outcome.missing, "CAP_BPF");
-  assert(outcome.message?.includes("CAP_BPF"), outcome.message);
+  // Root without any capability: the kernel refuses bpf() (unprivileged BPF is off). A map
+  // type probe, BpfMap.create and Program.load all say so the same way.
+  for (const call of ["probe", "create", "load"]) {
+    const outcome = runFixture(["--allow-ffi", "--allow-read", "--no-prompt"], [
+      "setpriv",
+      "--inh-caps=-all",
+      "--ambient-caps=-all",
+      "--bounding-set=-all",
+      "--",
+    ], call);
+    assertEquals(outcome.isPermissionError, true, `${call}: ${outcome.message}`);
+    assertEquals(outcome.missing, "CAP_BPF", call);
+    assertEquals(outcome.causeCode, "EPERM", call);
+    assert(outcome.message?.includes("CAP_BPF"), outcome.message);
+  }
 }, {
   skipIf: () => {
     const setting = Deno.readTextFileSync("/proc/sys/kernel/unprivileged_bpf_disabled").trim();
