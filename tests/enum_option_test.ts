@@ -5,7 +5,7 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import * as asm from "../asm/mod.ts";
 import { type Attr, type Backend, BpfCmd, dupFd, kernelBackend, setBackend } from "../ffi.ts";
-import { BpfMap, MapSpec, MapType, PinType } from "../map/mod.ts";
+import { BpfMap, MapSpec, MapType, type PinType } from "../map/mod.ts";
 import {
   AttachType,
   CollectionSpec,
