@@ -46,6 +46,7 @@ const SYMBOLS = {
   memset: { parameters: ["buffer", "i32", "usize"], result: "u64" },
   open: { parameters: ["buffer", "i32", "i32"], result: "i32" },
   statfs: { parameters: ["buffer", "buffer"], result: "i32" },
+  if_nametoindex: { parameters: ["buffer"], result: "u32" },
   close: { parameters: ["i32"], result: "i32" },
   dup: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "i32"], result: "i32" },
@@ -483,6 +484,15 @@ export function filesystemMagic(path: string): number {
     throw new SyscallError(`statfs("${path}")`, errno);
   }
   return new DataView(buf.buffer).getUint32(0, true);
+}
+
+/**
+ * The index of the network interface `name` in this thread's network namespace
+ * (if_nametoindex(3), an ioctl on a socket), or 0 when there is none. Unlike
+ * `/sys/class/net`, it is right in a namespace entered without remounting sysfs.
+ */
+export function interfaceIndex(name: string): number {
+  return load().lib.if_nametoindex(cString(name, "interface name"));
 }
 
 const F_DUPFD_CLOEXEC = 1030;

@@ -4,12 +4,16 @@
  * @module
  */
 
-import { readOptional } from "./_perf_event.ts";
+import { interfaceIndex } from "../ffi.ts";
 
-/** A network interface: its index, or its name (resolved through sysfs). */
+/** A network interface: its index, or its name (resolved in this network namespace). */
 export type NetInterface = number | string;
 
-/** The ifindex of `iface`; names are read from `/sys/class/net/<name>/ifindex`. */
+/**
+ * The ifindex of `iface`. Names are resolved by the kernel for this process's network
+ * namespace (if_nametoindex), so a process moved into a namespace by setns (`nsenter`, a
+ * container runtime) finds that namespace's interfaces whatever sysfs shows.
+ */
 export function ifindexOf(iface: NetInterface): number {
   if (typeof iface === "number") {
     if (!Number.isInteger(iface) || iface <= 0 || iface > 0xffffffff) {
@@ -20,7 +24,7 @@ export function ifindexOf(iface: NetInterface): number {
   if (!/^[^/\s]{1,15}$/.test(iface) || iface === "." || iface === "..") {
     throw new TypeError(`Invalid interface name: "${iface}"`);
   }
-  const text = readOptional(`/sys/class/net/${iface}/ifindex`);
-  if (text === undefined) throw new Deno.errors.NotFound(`No network interface "${iface}"`);
-  return Number(text.trim());
+  const index = interfaceIndex(iface);
+  if (index === 0) throw new Deno.errors.NotFound(`No network interface "${iface}"`);
+  return index;
 }

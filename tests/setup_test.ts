@@ -14,6 +14,7 @@ const BASE = new Set([
   "grep",
   "mount",
   "mountpoint",
+  "nsenter",
   "pwd",
   "setpriv",
   "sh",

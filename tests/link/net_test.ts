@@ -20,6 +20,7 @@ import {
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { createNetkit } from "./_rtnetlink.ts";
+import { inNetns, netnsCommand } from "./_netns.ts";
 import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
@@ -75,10 +76,10 @@ function withNetnsPair<T>(fn: (a: string, b: string) => T): T {
 function withVethPair<T>(fn: (a: string, b: string) => T): T {
   return withNetnsPair((a, b) => {
     run("ip", ["link", "add", "v0", "netns", a, "type", "veth", "peer", "name", "v1", "netns", b]);
-    run("ip", ["-n", a, "addr", "add", "10.99.0.1/24", "dev", "v0"]);
-    run("ip", ["-n", b, "addr", "add", "10.99.0.2/24", "dev", "v1"]);
-    run("ip", ["-n", a, "link", "set", "v0", "up"]);
-    run("ip", ["-n", b, "link", "set", "v1", "up"]);
+    run(...netnsCommand(a, "ip", ["addr", "add", "10.99.0.1/24", "dev", "v0"]));
+    run(...netnsCommand(b, "ip", ["addr", "add", "10.99.0.2/24", "dev", "v1"]));
+    run(...netnsCommand(a, "ip", ["link", "set", "v0", "up"]));
+    run(...netnsCommand(b, "ip", ["link", "set", "v1", "up"]));
     return fn(a, b);
   });
 }
@@ -93,7 +94,7 @@ const noIp = () => {
 };
 
 kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after update", () => {
-  const r = withVethPair((a, b) => child(["ip", "netns", "exec", b], ["xdp", a]));
+  const r = withVethPair((a, b) => child(inNetns(b), ["xdp", a]));
   assertEquals(r.info.type, LinkType.XDP);
   assertEquals(r.info.details.kind, "xdp");
   assertGreaterOrEqual(r.seen, 3, "the pass program saw the packets");
@@ -105,7 +106,7 @@ kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after
 kernelTest(
   "tcx ingress on a veth in a new netns sees packets, then drops them after update",
   () => {
-    const r = withVethPair((a, b) => child(["ip", "netns", "exec", b], ["tcx", a]));
+    const r = withVethPair((a, b) => child(inNetns(b), ["tcx", a]));
     assertEquals(r.info.type, LinkType.TCX);
     assertEquals(r.info.details, { kind: "tcx", ifindex: r.info.details.ifindex, attachType: 46 });
     assertGreaterOrEqual(r.seen, 3);
@@ -117,7 +118,7 @@ kernelTest(
 );
 
 kernelTest("tcx anchors: a program attached before another runs first", () => {
-  const r = withVethPair((a, b) => child(["ip", "netns", "exec", b], ["tcx_order", a]));
+  const r = withVethPair((a, b) => child(inNetns(b), ["tcx_order", a]));
   assertEquals(r.chain, [r.b, r.a]);
 }, { skipIf: noIp });
 
@@ -378,9 +379,12 @@ function netkitUnavailable(): string | undefined {
 
 kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a veth pair", () => {
   withNetnsPair((a, b) => {
-    child(["ip", "netns", "exec", a], ["veth_rtnetlink", b]);
-    assert(/\bveth\b/.test(run("ip", ["-n", a, "-d", "link", "show", "rv0"])));
-    assert(run("ip", ["-n", b, "link", "show", "rv1"]).includes("rv1@"), "the peer is in B");
+    child(inNetns(a), ["veth_rtnetlink", b]);
+    assert(/\bveth\b/.test(run(...netnsCommand(a, "ip", ["-d", "link", "show", "rv0"]))));
+    assert(
+      run(...netnsCommand(b, "ip", ["link", "show", "rv1"])).includes("rv1@"),
+      "the peer is in B",
+    );
   });
 }, { skipIf: noIp });
 
@@ -388,7 +392,7 @@ kernelTest(
   "netkit: programs on the primary and the peer of a pair see the packets each side " +
     "sends, and the primary's drops them after update",
   () => {
-    const r = withNetnsPair((a, b) => child(["ip", "netns", "exec", a], ["netkit", b]));
+    const r = withNetnsPair((a, b) => child(inNetns(a), ["netkit", b]));
     assertGreaterOrEqual(r.primarySeen, 3, "the primary's program saw what nk0 sent");
     assertEquals(r.peerArrived, 3, "and passed it to the peer namespace");
     assertGreaterOrEqual(r.peerSeen, 4, "the peer's program saw what nk1 sent");
