@@ -425,6 +425,7 @@ export function formatProgram(
  */
 function printable(line: string): string {
   return line.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
     /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );

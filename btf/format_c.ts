@@ -427,6 +427,7 @@ class Printer {
  * allows no numeric escapes: controls without a simple escape become `_`.
  */
 function escape(s: string): string {
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
   return s.replace(/[\\"?\x00-\x1f\x7f]/g, (c) => {
     if (c === "\\" || c === '"' || c === "?") return `\\${c}`;
     return SIMPLE_ESCAPES[c] ?? "_";

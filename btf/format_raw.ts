@@ -135,6 +135,7 @@ export function formatRaw(spec: Spec): string {
  */
 function printable(name: string): string {
   return name.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
     /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
