@@ -534,6 +534,12 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
   }
 
   const names = new Set(fields.map((f) => f.name));
+  if (names.size !== fields.length) {
+    // Values are objects keyed by member name: two members of one name cannot both be read.
+    const seen = new Set<string>();
+    const twice = fields.find((f) => seen.size === seen.add(f.name).size)!;
+    throw new InconsistentLayoutError(t, `two members are named "${twice.name}"`);
+  }
   const isUnion = t instanceof Union;
   return {
     type,

@@ -71,3 +71,10 @@ Deno.test("codec layout: parsed BTF with a member past its struct is refused whe
   const spec = parseSpec(b.marshal());
   refused(spec.typeById(id), "ends past its 4 bytes");
 });
+
+Deno.test("codec layout: two members of one name are refused (a value could not hold both)", () => {
+  refused(new Struct("s", 8, [new Member("a", u32, 0), new Member("a", u32, 32)]), 'named "a"');
+  // Also when one comes from an anonymous member, as C flattens it.
+  const anon = new Union("", 4, [new Member("a", u32, 0)]);
+  refused(new Struct("s", 8, [new Member("a", u32, 0), new Member("", anon, 32)]), 'named "a"');
+});
