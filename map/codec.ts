@@ -96,8 +96,26 @@ export class InconsistentLayoutError extends TypeError {
 
 /** Bitfields wider than this are not C (the widest integer a bitfield can have is 64 bits). */
 const MAX_BITFIELD_BITS = 64;
-/** Arrays of zero-sized elements longer than this decode to absurdly large JS arrays. */
-const MAX_EMPTY_ELEMENTS = 1 << 16;
+/**
+ * How many JavaScript values (objects, array elements, numbers) decoding may make beyond one
+ * per bit of the value's bytes: zero-sized elements and members make values from no bytes,
+ * and nested arrays of them would make billions.
+ */
+const MAX_VALUES_BEYOND_BITS = 1 << 16;
+
+/** How many JavaScript values each composite or array codec makes when decoding. */
+const valueCounts = new WeakMap<Codec, number>();
+
+function valuesOf(c: Codec): number {
+  return valueCounts.get(c) ?? 1;
+}
+
+/** Refuses a layout that decodes to far more values than its bytes can hold. */
+function checkValueCount(t: Type, values: number, size: number): void {
+  if (values > size * 8 + MAX_VALUES_BEYOND_BITS) {
+    throw new InconsistentLayoutError(t, `decodes to ${values} values from ${size} bytes`);
+  }
+}
 /** The kernel's bound on a type's size (BTF sizes are 32-bit). */
 const MAX_TYPE_SIZE = 0xffffffff;
 
@@ -436,11 +454,10 @@ function arrayCodec(type: Type, t: ArrayType, depth: number): Codec {
   if (stride * n !== size) {
     throw new InconsistentLayoutError(t, `${n} elements of ${stride} bytes are not ${size} bytes`);
   }
-  if (stride === 0 && n > MAX_EMPTY_ELEMENTS) {
-    throw new InconsistentLayoutError(t, `${n} elements of zero bytes`);
-  }
+  const values = 1 + n * valuesOf(element);
+  checkValueCount(t, values, size);
   const bytesToo = isByte(t.type);
-  return {
+  const codec: Codec = {
     type,
     size,
     encode(value, view, bytes, offset, path) {
@@ -467,6 +484,8 @@ function arrayCodec(type: Type, t: ArrayType, depth: number): Codec {
       return out;
     },
   };
+  valueCounts.set(codec, values);
+  return codec;
 }
 
 /** The size of an array type, checked to be a size the kernel accepts. */
@@ -484,6 +503,8 @@ function arraySize(t: ArrayType): number {
 /** One named field of a composite, flattened: reads and writes a property of an object. */
 interface Field {
   name: string;
+  /** How many JavaScript values decoding the field makes. */
+  values: number;
   /** Kernel-managed fields may be absent when encoding and are skipped when decoding. */
   optional: boolean;
   /** Fields of an anonymous union: at most one of the group may be given. */
@@ -541,7 +562,9 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
     throw new InconsistentLayoutError(t, `two members are named "${twice.name}"`);
   }
   const isUnion = t instanceof Union;
-  return {
+  const values = fields.reduce((sum, f) => sum + f.values, 1);
+  checkValueCount(t, values, size);
+  const codec: Codec = {
     type,
     size,
     encode(value, view, bytes, offset, path) {
@@ -591,6 +614,8 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
       return obj;
     },
   };
+  valueCounts.set(codec, values);
+  return codec;
 }
 
 /** A member's offset and bitfield width are whole numbers in range, before any use. */
@@ -638,6 +663,7 @@ function memberField(
     }
     return {
       name,
+      values: valuesOf(codec),
       optional,
       group,
       encode(obj, view, bytes, base, path) {
@@ -668,7 +694,7 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
     );
   }
   const signed = u.signed;
-  const wide = u.size === 8;
+  const wide = u.size >= 8;
   const names = new Map<string, bigint>();
   const values = new Map<bigint, string>();
   if (u instanceof Enum) {
@@ -685,6 +711,7 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
   if (!LE) throw new TypeError("Bitfields are only supported on little-endian hosts");
   return {
     name,
+    values: 1,
     optional: false,
     group,
     encode(obj, _view, bytes, base, path) {
