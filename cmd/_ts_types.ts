@@ -62,6 +62,18 @@ const RESERVED = new Set([
   "with",
 ]);
 
+/**
+ * A name from the object as doc-comment text: `*\/` broken (so that a hostile name cannot
+ * end the comment and put code into the generated module) and control characters escaped.
+ */
+export function docText(name: string): string {
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  return name.replace(/\*\//g, "*\\/").replace(
+    /[\x00-\x1f\x7f\u2028\u2029]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 /** `name` as an object key: bare when it is an identifier, quoted otherwise. */
 export function propertyKey(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
@@ -163,13 +175,15 @@ export class TsTypes {
     const kind = t instanceof Struct ? "struct" : t instanceof Union ? "union" : "enum";
     if (t instanceof Enum) {
       this.declarations.push(
-        `/** \`enum ${cName}\`: an enumerator's name, or the number of a value it does not name. */\n` +
+        `/** \`enum ${
+          docText(cName)
+        }\`: an enumerator's name, or the number of a value it does not name. */\n` +
           `export type ${name} = ${this.#enumInline(t)};`,
       );
     } else {
       const body = this.#object(t, depth + 1);
       this.declarations.push(
-        `/** \`${kind} ${cName}\` (${t.size} bytes). */\nexport interface ${name} ${body}`,
+        `/** \`${kind} ${docText(cName)}\` (${t.size} bytes). */\nexport interface ${name} ${body}`,
       );
     }
     return name;
