@@ -104,19 +104,14 @@ class Printer {
   /** How many definitions are being printed inside each other now. */
   #nesting = 0;
 
-  /** Runs `body` one nesting level deeper, refusing to go past FORMAT_C_MAX_NESTING. */
-  #nested<T>(t: Type, body: () => T): T {
+  /** One nesting level deeper, refusing to go past FORMAT_C_MAX_NESTING. */
+  #enter(t: Type): void {
     if (this.#nesting >= FORMAT_C_MAX_NESTING) {
       throw new RangeError(
         `Types nest deeper than ${FORMAT_C_MAX_NESTING} levels (the kernel accepts 32): ${t}`,
       );
     }
     this.#nesting++;
-    try {
-      return body();
-    } finally {
-      this.#nesting--;
-    }
   }
 
   constructor(list: Type[]) {
@@ -201,7 +196,12 @@ class Printer {
    * is used by value, forward declarations for what is only pointed at.
    */
   #require(t: Type, byValue: boolean): void {
-    this.#nested(t, () => this.#requireAt(t, byValue));
+    this.#enter(t);
+    try {
+      this.#requireAt(t, byValue);
+    } finally {
+      this.#nesting--;
+    }
   }
 
   #requireAt(t: Type, byValue: boolean): void {
@@ -312,7 +312,12 @@ class Printer {
   }
 
   #compositeDef(t: Struct | Union, lvl: number): string {
-    return this.#nested(t, () => this.#compositeBody(t, lvl));
+    this.#enter(t);
+    try {
+      return this.#compositeBody(t, lvl);
+    } finally {
+      this.#nesting--;
+    }
   }
 
   #compositeBody(t: Struct | Union, lvl: number): string {
@@ -329,9 +334,10 @@ class Printer {
         const natural = naturalOffset(m, cur, packed);
         if (natural !== m.offset) body += padding(cur, m.offset, pad);
       }
-      let line = this.#decl(m.type, m.name === "" ? "" : cIdentifier(m.name), lvl + 1);
+      const plain = m.name === "" || isIdentifier(m.name);
+      let line = this.#decl(m.type, plain ? m.name : cIdentifier(m.name), lvl + 1);
       if (m.bitfieldSize) line += `: ${m.bitfieldSize}`;
-      body += `${pad}${line};${renamed(m.name)}\n`;
+      body += `${pad}${line};${plain ? "" : renamed(m.name)}\n`;
       if (isStruct) {
         const end = m.offset + (m.bitfieldSize || safeSize(m.type) * 8);
         if (end > cur) cur = end;
@@ -454,13 +460,18 @@ const C_KEYWORDS = new Set(
     "_Imaginary _Noreturn _Static_assert _Thread_local").split(" "),
 );
 
+/** Whether `name` can be printed as it is: a C identifier that is not a keyword. */
+function isIdentifier(name: string): boolean {
+  return IDENTIFIER.test(name) && !C_KEYWORDS.has(name);
+}
+
 /**
  * `name` as a C identifier: itself when it is one, else every character outside
  * `[A-Za-z0-9_]` replaced by `_` (and `_` before a leading digit, after a keyword), so that
  * a hostile name can put nothing but an identifier into a header.
  */
 function cIdentifier(name: string): string {
-  if (IDENTIFIER.test(name) && !C_KEYWORDS.has(name)) return name;
+  if (isIdentifier(name)) return name;
   let id = name.replace(/[^A-Za-z0-9_]/g, "_");
   if (id === "" || /^[0-9]/.test(id)) id = `_${id}`;
   return C_KEYWORDS.has(id) ? `${id}_` : id;
@@ -497,7 +508,7 @@ const INT_BY_SIZE: Record<number, string> = {
 
 /** A comment naming the BTF name a definition was renamed from; "" when it was not. */
 function renamed(name: string): string {
-  if (name === "" || (IDENTIFIER.test(name) && !C_KEYWORDS.has(name))) return "";
+  if (name === "" || isIdentifier(name)) return "";
   // JSON escapes quotes, backslashes and controls; no "*" means no "*/" and no "/*".
   return ` /* BTF name: ${JSON.stringify(name).replace(/\*/g, "\\u002a")} */`;
 }
