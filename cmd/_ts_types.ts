@@ -67,8 +67,8 @@ const RESERVED = new Set([
  * end the comment and put code into the generated module) and control characters escaped.
  */
 export function docText(name: string): string {
-  // deno-lint-ignore no-control-regex -- matching control characters is the point
   return name.replace(/\*\//g, "*\\/").replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
     /[\x00-\x1f\x7f\u2028\u2029]/g,
     (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
