@@ -108,6 +108,7 @@ kernelTest("messages: a name a collection lacks lists the names it has", async (
   assertEquals(Object.keys(coll.maps), ["calls_by_pid", ".rodata"]);
   assertEquals(Object.keys({ ...coll.programs }), ["count_syscalls"]);
   assertEquals(Object.entries(coll.programs).length, 1);
+  // deno-lint-ignore no-prototype-builtins -- the proxy must still answer Object.prototype methods
   assertEquals(coll.maps.hasOwnProperty("nope"), false);
   assertStringIncludes(Deno.inspect(coll.maps, { colors: false }), "calls_by_pid");
   assertStringIncludes(JSON.stringify(Object.keys(coll.programs)), "count_syscalls");
