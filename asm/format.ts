@@ -399,7 +399,7 @@ export function formatProgram(
       lines.push(`${String(offset).padStart(8)}:\t${formatWith(view, "llvm", options, resolved)}`);
       offset += ins.opcode === LoadImm64Op ? 2 : 1;
     }
-    return lines.join("\n");
+    return lines.map(printable).join("\n");
   }
   const width = String(Math.max(0, slots - 1)).length;
   let lastLine: string | undefined;
@@ -416,5 +416,17 @@ export function formatProgram(
     );
     offset += ins.opcode === LoadImm64Op ? 2 : 1;
   }
-  return lines.join("\n");
+  return lines.map(printable).join("\n");
+}
+
+/**
+ * A line with its control characters (tabs aside) escaped as `\xNN`: names and source lines
+ * come from the object, and a newline in one must not make a line of its own.
+ */
+function printable(line: string): string {
+  return line.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }

@@ -354,7 +354,8 @@ export class Instructions implements Iterable<Instruction> {
   /**
    * Decodes instructions. Throws a {@linkcode FormatError} (with the byte offset) for a
    * length that is not a multiple of 8, an unknown opcode or operation, a register above
-   * 10, an invalid pseudo source, or an imm64 load without a valid second half.
+   * 10, an invalid pseudo source, an imm64 load without a valid second half, or more than
+   * {@linkcode MAX_INSTRUCTIONS} slots (the kernel's limit for one program).
    */
   static unmarshal(bytes: Uint8Array, byteOrder: ByteOrder = "little"): Instructions {
     const list: Instruction[] = [];
@@ -393,6 +394,13 @@ export class Instructions implements Iterable<Instruction> {
 }
 
 /**
+ * The most instructions (8-byte slots: a 64-bit immediate load takes two) the kernel loads
+ * as one program, `BPF_COMPLEXITY_LIMIT_INSNS`. Decoding refuses longer streams up front,
+ * so that a hostile section cannot make millions of objects before anything fails.
+ */
+export const MAX_INSTRUCTIONS = 1_000_000;
+
+/**
  * The one decoding loop: checks every instruction and, when `list` is given, appends it.
  * Returns the number of instructions.
  */
@@ -406,6 +414,13 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
     throw new FormatError(
       `Instructions are truncated: ${length} bytes is not a multiple of 8`,
       length - (length % 8),
+    );
+  }
+  if (length > MAX_INSTRUCTIONS * 8) {
+    throw new FormatError(
+      `${length / 8} instruction slots are more than the kernel loads as one program ` +
+        `(${MAX_INSTRUCTIONS}, its BPF_COMPLEXITY_LIMIT_INSNS)`,
+      MAX_INSTRUCTIONS * 8,
     );
   }
   if (!HOST_LITTLE_ENDIAN) return decodeWithDataView(bytes, order === "big", list);

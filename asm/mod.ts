@@ -71,7 +71,7 @@ export {
   targetInImm,
   withSymbol,
 } from "./instruction.ts";
-export { type InstructionAt, Instructions, Label } from "./instructions.ts";
+export { type InstructionAt, Instructions, Label, MAX_INSTRUCTIONS } from "./instructions.ts";
 export * from "./builders.ts";
 export * from "./func.ts";
 export { formatInstruction, type FormatOptions, type FormatStyle, helperName } from "./format.ts";

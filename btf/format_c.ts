@@ -19,6 +19,7 @@ import {
   FuncProto,
   Fwd,
   Int,
+  IntEncoding,
   type Member,
   Pointer,
   Restrict,
@@ -49,10 +50,22 @@ const enum State {
 }
 
 /**
+ * How deep definitions may nest (a struct by value in a struct in …, a typedef of a typedef
+ * of …) before {@linkcode formatC} gives up with a `RangeError`. The kernel's BTF verifier
+ * resolves at most 32 levels; far deeper input would overflow the stack.
+ */
+export const FORMAT_C_MAX_NESTING = 256;
+
+/**
  * Prints C declarations of `types` (a spec prints all of its types) and of everything they
  * need, in an order a C compiler accepts: forward declarations for pointers, definitions
  * before by-value use. Names that clash get libbpf's `___N` suffix. Functions, variables,
  * data sections and declaration tags are not printed; the types they use are.
+ *
+ * Names are never copied into the output unchecked: a name that is not a C identifier (or
+ * is a C keyword) is renamed, each character outside `[A-Za-z0-9_]` becoming `_`, and its
+ * definition carries a comment with the BTF name escaped (`/* BTF name: "a b" *\/`). Types
+ * nested deeper than {@linkcode FORMAT_C_MAX_NESTING} throw a `RangeError`.
  *
  * @example
  * ```ts
@@ -68,6 +81,9 @@ export function formatC(types: Iterable<Type> | Spec, options: FormatCOptions = 
   const body = p.out.join("");
   if (options.guard === undefined) return body;
   const g = options.guard;
+  if (!IDENTIFIER.test(g)) {
+    throw new TypeError(`Include guard ${JSON.stringify(g)} is not a C identifier`);
+  }
   return `#ifndef ${g}\n#define ${g}\n\n` +
     "#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n" +
     "#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n" +
@@ -85,6 +101,18 @@ class Printer {
   readonly #enumValueNames = new Map<Type, string[]>();
   readonly #referenced = new Set<Type>();
   readonly #inlineGuard = new Set<Type>();
+  /** How many definitions are being printed inside each other now. */
+  #nesting = 0;
+
+  /** One nesting level deeper, refusing to go past FORMAT_C_MAX_NESTING. */
+  #enter(t: Type): void {
+    if (this.#nesting >= FORMAT_C_MAX_NESTING) {
+      throw new RangeError(
+        `Types nest deeper than ${FORMAT_C_MAX_NESTING} levels (the kernel accepts 32): ${t}`,
+      );
+    }
+    this.#nesting++;
+  }
 
   constructor(list: Type[]) {
     // Names are settled up front, in input order, so the first of a name keeps it.
@@ -144,11 +172,11 @@ class Printer {
     if (n !== undefined) return n;
     if (t.name === "") return "";
     if (t instanceof Struct || t instanceof Union || t instanceof Enum || t instanceof Fwd) {
-      n = this.#unique(this.#tagCount, t.name);
+      n = this.#unique(this.#tagCount, cIdentifier(t.name));
     } else if (t instanceof Typedef) {
-      n = this.#unique(this.#identCount, t.name);
+      n = this.#unique(this.#identCount, cIdentifier(t.name));
     } else {
-      n = t.name;
+      n = cIdentifier(t.name);
     }
     this.#names.set(t, n);
     return n;
@@ -157,7 +185,7 @@ class Printer {
   #enumValues(t: Enum): string[] {
     let names = this.#enumValueNames.get(t);
     if (!names) {
-      names = t.values.map((v) => this.#unique(this.#identCount, v.name));
+      names = t.values.map((v) => this.#unique(this.#identCount, cIdentifier(v.name)));
       this.#enumValueNames.set(t, names);
     }
     return names;
@@ -168,6 +196,15 @@ class Printer {
    * is used by value, forward declarations for what is only pointed at.
    */
   #require(t: Type, byValue: boolean): void {
+    this.#enter(t);
+    try {
+      this.#requireAt(t, byValue);
+    } finally {
+      this.#nesting--;
+    }
+  }
+
+  #requireAt(t: Type, byValue: boolean): void {
     for (let depth = 0;; depth++) {
       if (depth > 64) throw new RangeError(`Type chain too deep (or cyclic): ${t}`);
       if (t instanceof Pointer) {
@@ -205,7 +242,7 @@ class Printer {
       } else if (s === State.None) {
         this.#state.set(t, State.Defining);
         this.#require(t.type, false);
-        this.out.push(`typedef ${this.#decl(t.type, this.#name(t), 0)};\n\n`);
+        this.out.push(`typedef ${this.#decl(t.type, this.#name(t), 0)};${renamed(t.name)}\n\n`);
         this.#state.set(t, State.Defined);
       }
       if (byValue && s !== State.Defining) this.#require(t.type, true);
@@ -221,7 +258,7 @@ class Printer {
     if (s !== State.None && s !== State.Defining) return;
     if (s === State.Defining && this.#declaredWhileDefining.has(t)) return;
     const kw = t instanceof Fwd ? t.fwdKind : t.kind;
-    this.out.push(`${kw} ${this.#name(t)};\n\n`);
+    this.out.push(`${kw} ${this.#name(t)};${renamed(t.name)}\n\n`);
     if (s === State.None) this.#state.set(t, State.Declared);
     else this.#declaredWhileDefining.add(t);
   }
@@ -247,7 +284,7 @@ class Printer {
   }
 
   #enumDef(t: Enum, lvl: number): string {
-    const head = t.name === "" ? "enum" : `enum ${this.#name(t)}`;
+    const head = t.name === "" ? "enum" : `enum ${this.#name(t)}${renamed(t.name)}`;
     const values = t.values;
     let body = "";
     if (values.length > 0) {
@@ -255,13 +292,15 @@ class Printer {
       const pad = "\t".repeat(lvl + 1);
       body = " {\n";
       for (let i = 0; i < values.length; i++) {
-        body += `${pad}${names[i]} = ${enumLiteral(values[i].value, t)},\n`;
+        body += `${pad}${names[i]} = ${enumLiteral(values[i].value, t)},${
+          renamed(values[i].name)
+        }\n`;
       }
       body += `${"\t".repeat(lvl)}}`;
     } else {
       // An enum without enumerators is not C; an int-sized stand-in keeps it usable.
       body = ` {\n${"\t".repeat(lvl + 1)}${
-        this.#unique(this.#identCount, `__${t.name}_empty`)
+        this.#unique(this.#identCount, `__${cIdentifier(t.name)}_empty`)
       } = 0,\n${"\t".repeat(lvl)}}`;
     }
     let attr = "";
@@ -273,8 +312,17 @@ class Printer {
   }
 
   #compositeDef(t: Struct | Union, lvl: number): string {
+    this.#enter(t);
+    try {
+      return this.#compositeBody(t, lvl);
+    } finally {
+      this.#nesting--;
+    }
+  }
+
+  #compositeBody(t: Struct | Union, lvl: number): string {
     const kw = t.kind;
-    const head = t.name === "" ? kw : `${kw} ${this.#name(t)}`;
+    const head = t.name === "" ? kw : `${kw} ${this.#name(t)}${renamed(t.name)}`;
     const members = t.members;
     const packed = isPacked(t);
     const pad = "\t".repeat(lvl + 1);
@@ -286,9 +334,10 @@ class Printer {
         const natural = naturalOffset(m, cur, packed);
         if (natural !== m.offset) body += padding(cur, m.offset, pad);
       }
-      let line = this.#decl(m.type, m.name, lvl + 1);
+      const plain = m.name === "" || isIdentifier(m.name);
+      let line = this.#decl(m.type, plain ? m.name : cIdentifier(m.name), lvl + 1);
       if (m.bitfieldSize) line += `: ${m.bitfieldSize}`;
-      body += `${pad}${line};\n`;
+      body += `${pad}${line};${plain ? "" : renamed(m.name)}\n`;
       if (isStruct) {
         const end = m.offset + (m.bitfieldSize || safeSize(m.type) * 8);
         if (end > cur) cur = end;
@@ -357,7 +406,7 @@ class Printer {
 
   #base(t: Type, lvl: number): string {
     if (t instanceof Void) return "void";
-    if (t instanceof Int || t instanceof Float) return t.name;
+    if (t instanceof Int || t instanceof Float) return baseTypeName(t);
     if (t instanceof Typedef) return this.#name(t);
     if (t instanceof Fwd) return `${t.fwdKind} ${this.#name(t)}`;
     if (t instanceof Struct || t instanceof Union) {
@@ -378,8 +427,90 @@ class Printer {
   }
 }
 
+/**
+ * `s` as the inside of the string literal of an attribute: quotes, backslashes and `?`
+ * escaped, controls as their simple escapes. Attribute strings are unevaluated, which
+ * allows no numeric escapes: controls without a simple escape become `_`.
+ */
 function escape(s: string): string {
-  return s.replace(/[\\"]/g, (c) => `\\${c}`);
+  // deno-lint-ignore no-control-regex -- matching control characters is the point
+  return s.replace(/[\\"?\x00-\x1f\x7f]/g, (c) => {
+    if (c === "\\" || c === '"' || c === "?") return `\\${c}`;
+    return SIMPLE_ESCAPES[c] ?? "_";
+  });
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  "\x07": "\\a",
+  "\b": "\\b",
+  "\f": "\\f",
+  "\n": "\\n",
+  "\r": "\\r",
+  "\t": "\\t",
+  "\v": "\\v",
+};
+
+const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+/** C11's keywords: a type or member named so would not compile (and may be a trick). */
+const C_KEYWORDS = new Set(
+  ("auto break case char const continue default do double else enum extern float for goto if " +
+    "inline int long register restrict return short signed sizeof static struct switch typedef " +
+    "union unsigned void volatile while _Alignas _Alignof _Atomic _Bool _Complex _Generic " +
+    "_Imaginary _Noreturn _Static_assert _Thread_local").split(" "),
+);
+
+/** Whether `name` can be printed as it is: a C identifier that is not a keyword. */
+function isIdentifier(name: string): boolean {
+  return IDENTIFIER.test(name) && !C_KEYWORDS.has(name);
+}
+
+/**
+ * `name` as a C identifier: itself when it is one, else every character outside
+ * `[A-Za-z0-9_]` replaced by `_` (and `_` before a leading digit, after a keyword), so that
+ * a hostile name can put nothing but an identifier into a header.
+ */
+function cIdentifier(name: string): string {
+  if (isIdentifier(name)) return name;
+  let id = name.replace(/[^A-Za-z0-9_]/g, "_");
+  if (id === "" || /^[0-9]/.test(id)) id = `_${id}`;
+  return C_KEYWORDS.has(id) ? `${id}_` : id;
+}
+
+/** The keywords a base type's name is made of, besides identifiers such as `__int128`. */
+const BASE_TYPE_WORDS = new Set(
+  ["signed", "unsigned", "char", "short", "int", "long", "_Bool", "float", "double", "_Complex"],
+);
+
+/**
+ * The name of a base type as C spells it (`long unsigned int`): words that are identifiers
+ * or the keywords of base types, separated by spaces. Any other name is no C type: the C
+ * type of the same size and signedness stands in for it.
+ */
+function baseTypeName(t: Int | Float): string {
+  const words = t.name.split(" ");
+  const ok = t.name !== "" &&
+    words.every((w) => IDENTIFIER.test(w) && (!C_KEYWORDS.has(w) || BASE_TYPE_WORDS.has(w)));
+  if (ok) return t.name;
+  if (t instanceof Float) return t.size === 4 ? "float" : t.size === 8 ? "double" : "long double";
+  if (t.encoding & IntEncoding.Bool) return "_Bool";
+  const base = INT_BY_SIZE[t.size] ?? "int";
+  return t.signed ? (t.size === 1 ? "signed char" : base) : `unsigned ${base}`;
+}
+
+const INT_BY_SIZE: Record<number, string> = {
+  1: "char",
+  2: "short",
+  4: "int",
+  8: "long long",
+  16: "__int128",
+};
+
+/** A comment naming the BTF name a definition was renamed from; "" when it was not. */
+function renamed(name: string): string {
+  if (name === "" || isIdentifier(name)) return "";
+  // JSON escapes quotes, backslashes and controls; no "*" means no "*/" and no "/*".
+  return ` /* BTF name: ${JSON.stringify(name).replace(/\*/g, "\\u002a")} */`;
 }
 
 function enumLiteral(v: bigint, t: Enum): string {

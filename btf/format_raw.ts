@@ -26,7 +26,7 @@ export function formatRaw(spec: Spec): string {
   // Type references are printed from the raw words: check them first, as decoding does.
   spec.validate();
   const { words: w, offsets, firstId, count } = spec.raw;
-  const name = (off: number) => (off === 0 ? "(anon)" : spec.string(off));
+  const name = (off: number) => (off === 0 ? "(anon)" : printable(spec.string(off)));
   const out: string[] = [];
   let chunk = "";
   for (let i = 0; i < count; i++) {
@@ -126,4 +126,17 @@ export function formatRaw(spec: Spec): string {
   }
   out.push(chunk);
   return out.join("");
+}
+
+/**
+ * A name with its control characters escaped as `\xNN` (bpftool prints them raw): a newline
+ * in a hostile name must not make a line of its own. Real names have none, so they print as
+ * bpftool prints them.
+ */
+function printable(name: string): string {
+  return name.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x1f\x7f-\x9f\u2028\u2029]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }

@@ -657,8 +657,8 @@ export class Spec implements Iterable<Type> {
 
   /**
    * Checks what parsing leaves for later: that every string offset and type id is in range,
-   * and that no chain of references that avoids structs and unions is cyclic or absurdly
-   * deep. Runs by itself, once, before the first type, name or string is decoded, so that
+   * that no chain of references that avoids structs and unions is cyclic or absurdly deep,
+   * and that no struct or union member ends past its type's size (as the kernel checks). Runs by itself, once, before the first type, name or string is decoded, so that
    * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
    */
   validate(): this {
@@ -666,6 +666,7 @@ export class Spec implements Iterable<Type> {
     this.base?.validate();
     this.#checkRanges();
     this.#checkChains();
+    this.#checkMembers();
     this.#validated = true;
     return this;
   }
@@ -867,6 +868,82 @@ export class Spec implements Iterable<Type> {
         stackEdge[sp] = 0;
       }
     }
+  }
+
+  /**
+   * Rejects struct and union members that end past their type's size, as the kernel's BTF
+   * verifier does ("Member exceeds struct_size"): a bitfield by its width, any other member
+   * by its type's size. Runs after #checkChains, so that resolving a size ends.
+   */
+  #checkMembers(): void {
+    const w = this.#words;
+    const offs = this.#offsets;
+    for (let i = 0; i < this.#count; i++) {
+      const o = offs[i];
+      const info = w[o + 1];
+      const kind = (info >>> 24) & 0x1f;
+      if (kind !== Kind.Struct && kind !== Kind.Union) continue;
+      const bits = w[o + 2] * 8;
+      const kflag = info >>> 31;
+      for (let p = o + 3, j = 0; j < (info & 0xffff); j++, p += 3) {
+        const at = w[p + 2];
+        const offset = kflag ? at & 0xffffff : at;
+        const bitfield = kflag ? at >>> 24 : 0;
+        const width = bitfield !== 0 ? bitfield : this.#resolvedSize(w[p + 1]) * 8;
+        if (offset + width > bits) {
+          throw this.#error(
+            `BTF ${KIND_NAMES[kind]} ${this.#first + i}: member ${j} (bits ${offset}..${
+              offset + width
+            }) ends past its ${w[o + 2]} bytes`,
+            p,
+          );
+        }
+      }
+    }
+  }
+
+  /**
+   * The size in bytes of type `id` as the kernel resolves it (through typedefs, qualifiers
+   * and arrays, into a base spec for split BTF); 0 for types without one (void, forward
+   * declarations, functions): those are not checked here.
+   */
+  #resolvedSize(id: number): number {
+    let n = 1;
+    for (let depth = 0; depth <= MAX_CHAIN + 1; depth++) {
+      if (id === 0) return 0;
+      // deno-lint-ignore no-this-alias -- walks down to the spec that holds the id
+      let spec: Spec = this;
+      while (id < spec.#first && spec.base !== undefined) spec = spec.base;
+      const i = id - spec.#first;
+      if (i < 0 || i >= spec.#count) return 0;
+      const w = spec.#words;
+      const o = spec.#offsets[i];
+      switch ((w[o + 1] >>> 24) & 0x1f) {
+        case Kind.Int:
+        case Kind.Enum:
+        case Kind.Enum64:
+        case Kind.Struct:
+        case Kind.Union:
+        case Kind.Float:
+          return n * w[o + 2];
+        case Kind.Pointer:
+          return n * 8;
+        case Kind.Typedef:
+        case Kind.Volatile:
+        case Kind.Const:
+        case Kind.Restrict:
+        case Kind.TypeTag:
+          id = w[o + 2];
+          break;
+        case Kind.Array:
+          n *= w[o + 5];
+          id = w[o + 3];
+          break;
+        default:
+          return 0;
+      }
+    }
+    return 0;
   }
 
   #error(message: string, word: number): FormatError {

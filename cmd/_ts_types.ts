@@ -62,6 +62,18 @@ const RESERVED = new Set([
   "with",
 ]);
 
+/**
+ * A name from the object as doc-comment text: `*\/` broken (so that a hostile name cannot
+ * end the comment and put code into the generated module) and control characters escaped.
+ */
+export function docText(name: string): string {
+  return name.replace(/\*\//g, "*\\/").replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x1f\x7f\u2028\u2029]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
 /** `name` as an object key: bare when it is an identifier, quoted otherwise. */
 export function propertyKey(name: string): string {
   return /^[A-Za-z_$][A-Za-z0-9_$]*$/.test(name) ? name : JSON.stringify(name);
@@ -170,7 +182,12 @@ export class TsTypes {
     if (type instanceof Typedef) {
       const u = underlyingType(type);
       if ((u instanceof Struct || u instanceof Union || u instanceof Enum) && u.name === "") {
-        return this.#named(u, type.name, depth, `\`typedef ${kindName(u)} { … } ${type.name}\``);
+        return this.#named(
+          u,
+          type.name,
+          depth,
+          `\`typedef ${kindName(u)} { … } ${docText(type.name)}\``,
+        );
       }
       return this.#of(underlyingType(type), depth, indent);
     }
@@ -202,7 +219,7 @@ export class TsTypes {
     t: Struct | Union | Enum,
     cName: string,
     depth: number,
-    what = `\`${kindName(t)} ${cName}\``,
+    what = `\`${kindName(t)} ${docText(cName)}\``,
   ): string {
     const have = this.#names.get(t);
     if (have) return have;

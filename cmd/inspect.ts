@@ -368,8 +368,20 @@ export function formatReport(r: InspectReport): string {
     "",
     r.btfTypes === null ? "No BTF" : `BTF: ${r.btfTypes} types (--btf prints them as C)`,
   );
-  if (r.btf !== undefined) lines.push("", r.btf);
-  return lines.join("\n");
+  // Names come from the object: a newline or terminal escape in one is shown, not obeyed.
+  const text = lines.map(printable);
+  // formatC's header holds nothing but what it writes itself.
+  if (r.btf !== undefined) text.push("", r.btf);
+  return text.join("\n");
+}
+
+/** A line with its control characters (tabs aside) escaped as `\xNN`. */
+function printable(line: string): string {
+  return line.replace(
+    // deno-lint-ignore no-control-regex -- matching control characters is the point
+    /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g,
+    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
 }
 
 /** Whether `bytes` start with the BTF magic 0xeB9F in either byte order: a raw BTF file. */

@@ -78,6 +78,51 @@ export interface Codec {
 
 const cache = new WeakMap<Type, Codec>();
 
+/**
+ * The BTF of a map key or value describes a layout no C compiler makes: a member that ends
+ * past its struct, a bitfield wider than its storage, an array whose size does not add up.
+ * Codecs check the layout once, when they are built, so that encoding and decoding never
+ * read or write outside the value's bytes. A `TypeError`: the type given is unusable, as
+ * for types without a value representation. (The kernel's BTF verifier rejects such types
+ * too; types built by hand never met it.)
+ */
+export class InconsistentLayoutError extends TypeError {
+  /** Builds the error naming the type and what is wrong with it. */
+  constructor(type: Type, problem: string) {
+    super(`Inconsistent BTF type ${type}: ${problem}`);
+    this.name = "InconsistentLayoutError";
+  }
+}
+
+/** Bitfields wider than this are not C (the widest integer a bitfield can have is 64 bits). */
+const MAX_BITFIELD_BITS = 64;
+/**
+ * How many JavaScript values (objects, array elements, numbers) decoding may make beyond one
+ * per bit of the value's bytes: zero-sized elements and members make values from no bytes,
+ * and nested arrays of them would make billions.
+ */
+const MAX_VALUES_BEYOND_BITS = 1 << 16;
+
+/** How many JavaScript values each composite or array codec makes when decoding. */
+const valueCounts = new WeakMap<Codec, number>();
+
+function valuesOf(c: Codec): number {
+  return valueCounts.get(c) ?? 1;
+}
+
+/** Refuses a layout that decodes to far more values than its bytes can hold. */
+function checkValueCount(t: Type, values: number, size: number): void {
+  if (values > size * 8 + MAX_VALUES_BEYOND_BITS) {
+    throw new InconsistentLayoutError(t, `decodes to ${values} values from ${size} bytes`);
+  }
+}
+/** The kernel's bound on a type's size (BTF sizes are 32-bit). */
+const MAX_TYPE_SIZE = 0xffffffff;
+
+function isSize(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0 && n <= MAX_TYPE_SIZE;
+}
+
 const TYPE_CLASSES = [
   Void,
   Int,
@@ -128,7 +173,9 @@ export function hasKernelManagedFields(type: unknown, depth = 0): boolean {
 
 /**
  * The codec of `type`. Throws `TypeError` for types that have no value representation
- * (void, functions, forward declarations) and `RangeError` for cyclic or too deep types.
+ * (void, functions, forward declarations) or whose layout is inconsistent (a member past
+ * the end of its struct, a bitfield wider than its storage: see {@linkcode
+ * InconsistentLayoutError}), and `RangeError` for cyclic or too deep types.
  *
  * @example
  * ```ts
@@ -371,7 +418,8 @@ const fromUtf8 = new TextDecoder();
 
 function arrayCodec(type: Type, t: ArrayType, depth: number): Codec {
   const n = t.nelems;
-  const size = sizeof(t);
+  if (!isSize(n)) throw new InconsistentLayoutError(t, `${n} is not an element count`);
+  const size = arraySize(t);
   if (isChar(t.type)) {
     return {
       type,
@@ -403,8 +451,13 @@ function arrayCodec(type: Type, t: ArrayType, depth: number): Codec {
   }
   const element = build(t.type, depth + 1);
   const stride = element.size;
+  if (stride * n !== size) {
+    throw new InconsistentLayoutError(t, `${n} elements of ${stride} bytes are not ${size} bytes`);
+  }
+  const values = 1 + n * valuesOf(element);
+  checkValueCount(t, values, size);
   const bytesToo = isByte(t.type);
-  return {
+  const codec: Codec = {
     type,
     size,
     encode(value, view, bytes, offset, path) {
@@ -431,11 +484,27 @@ function arrayCodec(type: Type, t: ArrayType, depth: number): Codec {
       return out;
     },
   };
+  valueCounts.set(codec, values);
+  return codec;
+}
+
+/** The size of an array type, checked to be a size the kernel accepts. */
+function arraySize(t: ArrayType): number {
+  let size: number;
+  try {
+    size = sizeof(t);
+  } catch (e) {
+    throw new InconsistentLayoutError(t, (e as Error).message);
+  }
+  if (!isSize(size)) throw new InconsistentLayoutError(t, `size ${size} is out of range`);
+  return size;
 }
 
 /** One named field of a composite, flattened: reads and writes a property of an object. */
 interface Field {
   name: string;
+  /** How many JavaScript values decoding the field makes. */
+  values: number;
   /** Kernel-managed fields may be absent when encoding and are skipped when decoding. */
   optional: boolean;
   /** Fields of an anonymous union: at most one of the group may be given. */
@@ -452,27 +521,50 @@ interface Field {
 
 function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
   const size = t.size;
+  if (!isSize(size)) throw new InconsistentLayoutError(t, `size ${size} is out of range`);
   const fields: Field[] = [];
   let groups = 0;
-  collect(t, 0, -1);
+  collect(t, 0, -1, depth);
 
-  function collect(c: Struct | Union, bitBase: number, group: number): void {
+  function collect(c: Struct | Union, bitBase: number, group: number, level: number): void {
+    if (level > MAX_DEPTH) throw new RangeError(`Type nesting too deep (or cyclic): ${t}`);
     // Members of a union (even a named one flattened here) are alternatives of one group.
     const unionGroup = c instanceof Union ? (group >= 0 ? group : ++groups) : group;
     for (const m of c.members) {
+      checkMemberPlace(t, c, m, bitBase);
       const u = underlyingType(m.type);
       if (m.name === "" && (u instanceof Struct || u instanceof Union)) {
-        collect(u, bitBase + m.offset, unionGroup);
+        if (m.bitfieldSize !== 0 || m.offset % 8 !== 0) {
+          throw new InconsistentLayoutError(
+            c,
+            `anonymous member at bit ${m.offset} is not byte aligned`,
+          );
+        }
+        if (!isSize(u.size) || bitBase + m.offset + u.size * 8 > size * 8) {
+          throw new InconsistentLayoutError(
+            c,
+            `anonymous ${u.kind} of ${u.size} bytes at bit ${m.offset} ends past ${t.size} bytes`,
+          );
+        }
+        collect(u, bitBase + m.offset, unionGroup, level + 1);
         continue;
       }
       if (m.name === "") continue; // anonymous padding bitfield
-      fields.push(memberField(m, bitBase, unionGroup, depth));
+      fields.push(memberField(t, m, bitBase, unionGroup, depth));
     }
   }
 
   const names = new Set(fields.map((f) => f.name));
+  if (names.size !== fields.length) {
+    // Values are objects keyed by member name: two members of one name cannot both be read.
+    const seen = new Set<string>();
+    const twice = fields.find((f) => seen.size === seen.add(f.name).size)!;
+    throw new InconsistentLayoutError(t, `two members are named "${twice.name}"`);
+  }
   const isUnion = t instanceof Union;
-  return {
+  const values = fields.reduce((sum, f) => sum + f.values, 1);
+  checkValueCount(t, values, size);
+  const codec: Codec = {
     type,
     size,
     encode(value, view, bytes, offset, path) {
@@ -522,19 +614,56 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
       return obj;
     },
   };
+  valueCounts.set(codec, values);
+  return codec;
 }
 
-function memberField(m: Member, bitBase: number, group: number, depth: number): Field {
+/** A member's offset and bitfield width are whole numbers in range, before any use. */
+function checkMemberPlace(outer: Struct | Union, c: Struct | Union, m: Member, bitBase: number) {
+  if (!Number.isSafeInteger(m.offset) || m.offset < 0 || m.offset > MAX_TYPE_SIZE * 8) {
+    throw new InconsistentLayoutError(c, `member "${m.name}" has offset ${m.offset}`);
+  }
+  const bits = m.bitfieldSize;
+  if (!Number.isSafeInteger(bits) || bits < 0 || bits > MAX_BITFIELD_BITS) {
+    throw new InconsistentLayoutError(
+      c,
+      `bitfield "${m.name}" is ${bits} bits wide (at most ${MAX_BITFIELD_BITS})`,
+    );
+  }
+  if (bitBase + m.offset + bits > outer.size * 8) {
+    throw new InconsistentLayoutError(
+      c,
+      `member "${m.name}" at bit ${m.offset} ends past the ${outer.size} bytes of ${outer}`,
+    );
+  }
+}
+
+function memberField(
+  outer: Struct | Union,
+  m: Member,
+  bitBase: number,
+  group: number,
+  depth: number,
+): Field {
   const name = m.name;
   const bitOffset = bitBase + m.offset;
   const u = underlyingType(m.type);
   const optional = (u instanceof Struct) && KERNEL_MANAGED.has(u.name);
   if (m.bitfieldSize === 0 || (bitOffset % 8 === 0 && isWholeBitfield(m, u))) {
-    if (bitOffset % 8 !== 0) throw new RangeError(`Member "${name}" is not byte aligned`);
+    if (bitOffset % 8 !== 0) {
+      throw new InconsistentLayoutError(outer, `member "${name}" is not byte aligned`);
+    }
     const codec = build(m.type, depth + 1);
     const at = bitOffset / 8;
+    if (at + codec.size > outer.size) {
+      throw new InconsistentLayoutError(
+        outer,
+        `member "${name}" of ${codec.size} bytes at byte ${at} ends past its ${outer.size} bytes`,
+      );
+    }
     return {
       name,
+      values: valuesOf(codec),
       optional,
       group,
       encode(obj, view, bytes, base, path) {
@@ -558,8 +687,14 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
   if (!(u instanceof Int || u instanceof Enum)) {
     throw new TypeError(`Bitfield "${name}" has a type that is not an integer: ${u}`);
   }
+  if (!Number.isSafeInteger(u.size) || bits > u.size * 8) {
+    throw new InconsistentLayoutError(
+      u,
+      `bitfield "${name}" of ${bits} bits is wider than its ${u.size}-byte storage`,
+    );
+  }
   const signed = u.signed;
-  const wide = u.size === 8;
+  const wide = u.size >= 8;
   const names = new Map<string, bigint>();
   const values = new Map<bigint, string>();
   if (u instanceof Enum) {
@@ -576,6 +711,7 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
   if (!LE) throw new TypeError("Bitfields are only supported on little-endian hosts");
   return {
     name,
+    values: 1,
     optional: false,
     group,
     encode(obj, _view, bytes, base, path) {

@@ -42,6 +42,7 @@ export {
   decodeValue,
   encodeValue,
   hasKernelManagedFields,
+  InconsistentLayoutError,
   isBtfType,
   isKernelManagedStruct,
 } from "./codec.ts";

@@ -22,21 +22,9 @@ import { elfSections } from "../../btf/_elf.ts";
 import { FormatError } from "../../errors.ts";
 import { testdata } from "../_harness.ts";
 import { btfObjects } from "./_util.ts";
+import { mutateBtf, rng } from "../_fuzz.ts";
 
 const ITERATIONS = 100_000;
-
-/** xorshift32: the same inputs on every run. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x;
-  };
-}
 
 function seeds(): { btf: Uint8Array; ext?: Uint8Array }[] {
   const out: { btf: Uint8Array; ext?: Uint8Array }[] = [];
@@ -53,45 +41,6 @@ function seeds(): { btf: Uint8Array; ext?: Uint8Array }[] {
   b.add(new Enum("e", 8, [], true, true));
   out.push({ btf: b.marshal() });
   return out;
-}
-
-const INTERESTING = [0, 1, 2, 3, 0xff, 0xffff, 0x7fffffff, 0x80000000, 0xffffffff, 24, 12];
-
-function mutate(src: Uint8Array, next: () => number): Uint8Array {
-  const b = src.slice();
-  const v = new DataView(b.buffer);
-  const rounds = 1 + (next() % 4);
-  for (let r = 0; r < rounds; r++) {
-    const op = next() % 6;
-    const at = next() % b.length;
-    switch (op) {
-      case 0:
-        b[at] ^= 1 << (next() % 8);
-        break;
-      case 1:
-        b[at] = next() & 0xff;
-        break;
-      case 2:
-        if (at + 4 <= b.length) {
-          v.setUint32(at & ~3, INTERESTING[next() % INTERESTING.length], next() % 2 === 0);
-        }
-        break;
-      case 3: {
-        // A small type id, often the type's own: self-references and cycles.
-        if (at + 4 <= b.length) v.setUint32(at & ~3, next() % 64, next() % 2 === 0);
-        break;
-      }
-      case 4: {
-        // A header field.
-        const f = 4 + 4 * (next() % 5);
-        v.setUint32(f, (v.getUint32(f, true) + (next() % 64) - 32) >>> 0, true);
-        break;
-      }
-      case 5:
-        return b.subarray(0, at);
-    }
-  }
-  return b;
 }
 
 function exercise(spec: Spec, deep: boolean): void {
@@ -120,7 +69,7 @@ Deno.test(`fuzz: ${ITERATIONS} mutated inputs give FormatError or a usable spec`
   for (let i = 0; i < ITERATIONS; i++) {
     const seed = inputs[next() % inputs.length];
     const mutateExt = seed.ext !== undefined && i % 5 === 0;
-    const btf = mutateExt ? seed.btf : mutate(seed.btf, next);
+    const btf = mutateExt ? seed.btf : mutateBtf(seed.btf, next);
     let spec: Spec;
     try {
       // Parsing checks structure; validate() (which every decoder runs first) the rest.
@@ -137,7 +86,7 @@ Deno.test(`fuzz: ${ITERATIONS} mutated inputs give FormatError or a usable spec`
       exercise(spec, i % 10 === 0);
       if (mutateExt) {
         try {
-          parseExtInfos(mutate(seed.ext!, next), spec);
+          parseExtInfos(mutateBtf(seed.ext!, next), spec);
         } catch (e) {
           if (!(e instanceof FormatError)) throw e;
         }
