@@ -93,6 +93,31 @@ const PER_CPU_TYPES: ReadonlySet<number> = new Set([
   MapType.PerCPUCgroupStorage,
 ]);
 
+/**
+ * Map types whose `entries()` use BPF_MAP_LOOKUP_BATCH (hash tables and arrays; Linux 5.6).
+ * Others, and these on kernels that refuse a batch for the type, walk with nextkey+lookup.
+ */
+const BATCH_LOOKUP_TYPES: ReadonlySet<number> = new Set([
+  MapType.Hash,
+  MapType.PerCPUHash,
+  MapType.LRUHash,
+  MapType.LRUCPUHash,
+  MapType.Array,
+  MapType.PerCPUArray,
+]);
+/** What a kernel without batch lookup for a map type answers: EINVAL, ENOTSUPP, EOPNOTSUPP. */
+const BATCH_REFUSED_ERRNOS: ReadonlySet<number> = new Set([
+  Errno.EINVAL,
+  Errno.ENOTSUPP,
+  Errno.EOPNOTSUPP,
+]);
+/** Map types whose batch lookup this kernel refused: asked once per type and process. */
+const batchLookupRefused = new Set<number>();
+/** Entries per batch of `entries()`: few syscalls, and a bounded buffer held at a time. */
+const ENTRIES_BATCH = 1024;
+/** At most this many bytes of keys (or of values) per batch of `entries()`. */
+const BATCH_BYTES = 1 << 20;
+
 /** Map types that hold other maps. */
 const MAP_IN_MAP_TYPES: ReadonlySet<number> = new Set([MapType.ArrayOfMaps, MapType.HashOfMaps]);
 
@@ -908,14 +933,100 @@ export class BpfMap {
   }
 
   /**
-   * Every entry as `[key, value]`, decoded as {@linkcode BpfMap.lookup} decodes; entries
-   * deleted during the walk are skipped.
+   * Every entry as `[key, value]`, decoded as {@linkcode BpfMap.lookup} decodes. Lazy: hash
+   * and array maps are read a batch at a time (BPF_MAP_LOOKUP_BATCH, up to 1024 entries per
+   * syscall), other maps, and kernels without batches for the type, by a nextkey+lookup
+   * walk. The map may change during the walk: an entry deleted before its batch is read (or
+   * its lookup, in a walk) is skipped, and no entry is given twice unless it is deleted and
+   * stored again.
    */
   *entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
+    if (BATCH_LOOKUP_TYPES.has(this.type) && !batchLookupRefused.has(this.type)) {
+      if (yield* this.#batchEntries<K, V>()) return;
+    }
     for (const key of this.#rawKeys()) {
       const value = this.lookup<V>(key);
       if (value !== undefined) yield [this.#keyOut(key) as K, value];
     }
+  }
+
+  /**
+   * The entries by BPF_MAP_LOOKUP_BATCH, a batch of up to {@linkcode ENTRIES_BATCH} per
+   * syscall where a nextkey+lookup walk makes two per entry. Each batch gets fresh buffers,
+   * so keys and values handed out are views that nothing writes again. Returns false, having
+   * given nothing, when the kernel refuses batches for this map type (remembered for the
+   * type); true at the end of the map.
+   */
+  *#batchEntries<K, V>(): Generator<[K, V], boolean> {
+    const cmd = BpfCmd.MAP_LOOKUP_BATCH;
+    const keySize = this.keySize;
+    const valueSize = this.fullValueSize;
+    let size = Math.min(
+      Math.max(this.maxEntries, 1),
+      Math.max(16, Math.min(ENTRIES_BATCH, Math.floor(BATCH_BYTES / Math.max(keySize, valueSize)))),
+    );
+    // Hash maps resume from a u32 bucket index, arrays from the last key.
+    const cursorSize = Math.max(keySize, 4);
+    const inBatch = allocBuffer(cursorSize);
+    const outBatch = allocBuffer(cursorSize);
+    const attr = new Attr();
+    let first = true;
+    for (;;) {
+      const keys = allocBuffer(keySize * size);
+      const values = allocBuffer(valueSize * size);
+      attr.reset()
+        .pointer(0, first ? null : inBatch)
+        .pointer(8, outBatch)
+        .pointer(16, keys)
+        .pointer(24, values)
+        .u32(32, size)
+        .u32(36, this.fd);
+      const r = bpfErrno(cmd, attr);
+      if (r < 0 && r !== NEG_ENOENT) {
+        if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
+          batchLookupRefused.add(this.type);
+          return false;
+        }
+        // A hash bucket holds more entries than the batch: retry it with room for them.
+        if (r === -Errno.ENOSPC && size < this.maxEntries) {
+          size = Math.min(size * 2, this.maxEntries);
+          continue;
+        }
+        this.#fd.raw; // ClosedError once the map is closed
+        throw bpfError(cmd, -r);
+      }
+      const count = attr.getU32(32);
+      const keyView = new DataView(keys.buffer);
+      const valueView = new DataView(values.buffer);
+      for (let i = 0; i < count; i++) {
+        yield [
+          this.#keyAt(keys, keyView, i * keySize) as K,
+          this.#valueAt(values, valueView, i * valueSize) as V,
+        ];
+      }
+      if (r === NEG_ENOENT) return true;
+      inBatch.set(outBatch);
+      first = false;
+    }
+  }
+
+  /** The key at `offset` of `bytes` (which nothing writes again), decoded or as a view. */
+  #keyAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
+    const codec = this.keyCodec;
+    if (!codec) return bytes.subarray(offset, offset + this.keySize);
+    return codec.decode(view, bytes, offset);
+  }
+
+  /** The value at `offset` of `bytes`, as {@linkcode BpfMap.lookup} gives it. */
+  #valueAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
+    const codec = this.valueCodec;
+    if (!codec) return bytes.subarray(offset, offset + this.fullValueSize);
+    if (this.fullValueSize === this.valueSize) return codec.decode(view, bytes, offset);
+    const stride = roundUp8(this.valueSize);
+    return Array.from(
+      { length: this.fullValueSize / stride },
+      (_, cpu) => codec.decode(view, bytes, offset + cpu * stride),
+    );
   }
 
   /** Same as {@linkcode BpfMap.entries}. */
