@@ -940,10 +940,15 @@ export class BpfMap {
    * its lookup, in a walk) is skipped, and no entry is given twice unless it is deleted and
    * stored again.
    */
-  *entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
-    if (BATCH_LOOKUP_TYPES.has(this.type) && !batchLookupRefused.has(this.type)) {
-      if (yield* this.#batchEntries<K, V>()) return;
-    }
+  entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
+    // One generator per entry handed out: a yield* between two costs more than the syscall.
+    return BATCH_LOOKUP_TYPES.has(this.type) && !batchLookupRefused.has(this.type)
+      ? this.#batchEntries<K, V>()
+      : this.#walkEntries<K, V>();
+  }
+
+  /** The entries by a nextkey+lookup walk, two syscalls each. */
+  *#walkEntries<K, V>(): Generator<[K, V]> {
     for (const key of this.#rawKeys()) {
       const value = this.lookup<V>(key);
       if (value !== undefined) yield [this.#keyOut(key) as K, value];
@@ -953,11 +958,10 @@ export class BpfMap {
   /**
    * The entries by BPF_MAP_LOOKUP_BATCH, a batch of up to {@linkcode ENTRIES_BATCH} per
    * syscall where a nextkey+lookup walk makes two per entry. Each batch gets fresh buffers,
-   * so keys and values handed out are views that nothing writes again. Returns false, having
-   * given nothing, when the kernel refuses batches for this map type (remembered for the
-   * type); true at the end of the map.
+   * so keys and values handed out are views that nothing writes again. When the kernel
+   * refuses batches for this map type (remembered for the type) it walks instead.
    */
-  *#batchEntries<K, V>(): Generator<[K, V], boolean> {
+  *#batchEntries<K, V>(): Generator<[K, V]> {
     const cmd = BpfCmd.MAP_LOOKUP_BATCH;
     const keySize = this.keySize;
     const valueSize = this.fullValueSize;
@@ -985,7 +989,7 @@ export class BpfMap {
       if (r < 0 && r !== NEG_ENOENT) {
         if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
           batchLookupRefused.add(this.type);
-          return false;
+          return yield* this.#walkEntries<K, V>();
         }
         // A hash bucket holds more entries than the batch: retry it with room for them.
         if (r === -Errno.ENOSPC && size < this.maxEntries) {
@@ -1004,7 +1008,7 @@ export class BpfMap {
           this.#valueAt(values, valueView, i * valueSize) as V,
         ];
       }
-      if (r === NEG_ENOENT) return true;
+      if (r === NEG_ENOENT) return;
       inBatch.set(outBatch);
       first = false;
     }
@@ -1013,14 +1017,14 @@ export class BpfMap {
   /** The key at `offset` of `bytes` (which nothing writes again), decoded or as a view. */
   #keyAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
     const codec = this.keyCodec;
-    if (!codec) return bytes.subarray(offset, offset + this.keySize);
+    if (!codec) return new Uint8Array(bytes.buffer, offset, this.keySize); // bytes.byteOffset is 0
     return codec.decode(view, bytes, offset);
   }
 
   /** The value at `offset` of `bytes`, as {@linkcode BpfMap.lookup} gives it. */
   #valueAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
     const codec = this.valueCodec;
-    if (!codec) return bytes.subarray(offset, offset + this.fullValueSize);
+    if (!codec) return new Uint8Array(bytes.buffer, offset, this.fullValueSize);
     if (this.fullValueSize === this.valueSize) return codec.decode(view, bytes, offset);
     const stride = roundUp8(this.valueSize);
     return Array.from(
