@@ -961,7 +961,7 @@ export class BpfMap {
    * so keys and values handed out are views that nothing writes again. When the kernel
    * refuses batches for this map type (remembered for the type) it walks instead.
    */
-  *#batchEntries<K, V>(): Generator<[K, V]> {
+  #batchEntries<K, V>(): Generator<[K, V]> {
     const cmd = BpfCmd.MAP_LOOKUP_BATCH;
     const keySize = this.keySize;
     const valueSize = this.fullValueSize;
@@ -975,43 +975,42 @@ export class BpfMap {
     const outBatch = allocBuffer(cursorSize);
     const attr = new Attr();
     let first = true;
-    for (;;) {
-      const keys = allocBuffer(keySize * size);
-      const values = allocBuffer(valueSize * size);
-      attr.reset()
-        .pointer(0, first ? null : inBatch)
-        .pointer(8, outBatch)
-        .pointer(16, keys)
-        .pointer(24, values)
-        .u32(32, size)
-        .u32(36, this.fd);
-      const r = bpfErrno(cmd, attr);
-      if (r < 0 && r !== NEG_ENOENT) {
-        if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
-          batchLookupRefused.add(this.type);
-          return yield* this.#walkEntries<K, V>();
+    const fetch = (): EntryBatch | undefined => {
+      for (;;) {
+        const keys = allocBuffer(keySize * size);
+        const values = allocBuffer(valueSize * size);
+        attr.reset()
+          .pointer(0, first ? null : inBatch)
+          .pointer(8, outBatch)
+          .pointer(16, keys)
+          .pointer(24, values)
+          .u32(32, size)
+          .u32(36, this.fd);
+        const r = bpfErrno(cmd, attr);
+        if (r < 0 && r !== NEG_ENOENT) {
+          if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
+            batchLookupRefused.add(this.type);
+            return undefined;
+          }
+          // A hash bucket holds more entries than the batch: retry it with room for them.
+          if (r === -Errno.ENOSPC && size < this.maxEntries) {
+            size = Math.min(size * 2, this.maxEntries);
+            continue;
+          }
+          this.#fd.raw; // ClosedError once the map is closed
+          throw bpfError(cmd, -r);
         }
-        // A hash bucket holds more entries than the batch: retry it with room for them.
-        if (r === -Errno.ENOSPC && size < this.maxEntries) {
-          size = Math.min(size * 2, this.maxEntries);
-          continue;
-        }
-        this.#fd.raw; // ClosedError once the map is closed
-        throw bpfError(cmd, -r);
+        inBatch.set(outBatch);
+        first = false;
+        return { keys, values, count: attr.getU32(32), last: r === NEG_ENOENT };
       }
-      const count = attr.getU32(32);
-      const keyView = new DataView(keys.buffer);
-      const valueView = new DataView(values.buffer);
-      for (let i = 0; i < count; i++) {
-        yield [
-          this.#keyAt(keys, keyView, i * keySize) as K,
-          this.#valueAt(values, valueView, i * valueSize) as V,
-        ];
-      }
-      if (r === NEG_ENOENT) return;
-      inBatch.set(outBatch);
-      first = false;
-    }
+    };
+    return new BatchEntries<K, V>(
+      fetch,
+      (bytes, view, i) => this.#keyAt(bytes, view, i * keySize) as K,
+      (bytes, view, i) => this.#valueAt(bytes, view, i * valueSize) as V,
+      () => this.#walkEntries<K, V>(),
+    );
   }
 
   /** The key at `offset` of `bytes` (which nothing writes again), decoded or as a view. */
@@ -1162,6 +1161,109 @@ export class BpfMap {
     return attr.getU32(32);
   }
 }
+
+/** One batch of entries: keys and values back to back, and whether the map ended with it. */
+interface EntryBatch {
+  keys: Uint8Array;
+  values: Uint8Array;
+  count: number;
+  last: boolean;
+}
+
+/**
+ * `entries()` over batches: one batch fetched per syscall, one entry handed out per
+ * `next()`. An object rather than a generator: a generator's resume costs a good part of
+ * what an entry does, and entries are what a batch makes cheap.
+ */
+class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
+  implements Generator<[K, V], undefined, undefined> {
+  readonly #fetch: () => EntryBatch | undefined;
+  readonly #keyAt: (bytes: Uint8Array, view: DataView, index: number) => K;
+  readonly #valueAt: (bytes: Uint8Array, view: DataView, index: number) => V;
+  readonly #walk: () => Generator<[K, V]>;
+  #keys: Uint8Array = EMPTY;
+  #values: Uint8Array = EMPTY;
+  #keyView: DataView = new DataView(EMPTY.buffer);
+  #valueView: DataView = new DataView(EMPTY.buffer);
+  #at = 0;
+  #count = 0;
+  #last = false;
+  /** The nextkey+lookup walk, once the kernel refused a batch. */
+  #fallback: Generator<[K, V]> | undefined;
+
+  constructor(
+    fetch: () => EntryBatch | undefined,
+    keyAt: (bytes: Uint8Array, view: DataView, index: number) => K,
+    valueAt: (bytes: Uint8Array, view: DataView, index: number) => V,
+    walk: () => Generator<[K, V]>,
+  ) {
+    super();
+    this.#fetch = fetch;
+    this.#keyAt = keyAt;
+    this.#valueAt = valueAt;
+    this.#walk = walk;
+  }
+
+  next(): IteratorResult<[K, V], undefined> {
+    if (this.#at < this.#count) {
+      const i = this.#at++;
+      return {
+        done: false,
+        value: [
+          this.#keyAt(this.#keys, this.#keyView, i),
+          this.#valueAt(this.#values, this.#valueView, i),
+        ],
+      };
+    }
+    return this.#nextBatch();
+  }
+
+  #nextBatch(): IteratorResult<[K, V], undefined> {
+    for (;;) {
+      if (this.#fallback) return this.#fallback.next() as IteratorResult<[K, V], undefined>;
+      if (this.#last) return this.return();
+      const batch = this.#fetch();
+      if (batch === undefined) {
+        this.#fallback = this.#walk();
+        continue;
+      }
+      this.#keys = batch.keys;
+      this.#values = batch.values;
+      this.#keyView = new DataView(batch.keys.buffer);
+      this.#valueView = new DataView(batch.values.buffer);
+      this.#at = 0;
+      this.#count = batch.count;
+      this.#last = batch.last;
+      if (this.#count > 0) return this.next();
+    }
+  }
+
+  /** Ends the walk (a `break` out of `for … of` calls it). */
+  override return(): IteratorResult<[K, V], undefined> {
+    this.#fallback?.return(undefined);
+    this.#last = true;
+    this.#at = this.#count = 0;
+    this.#keys = this.#values = EMPTY;
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the walk and rethrows `error`. */
+  override throw(error: unknown): IteratorResult<[K, V], undefined> {
+    this.return();
+    throw error;
+  }
+
+  override [Symbol.iterator](): this {
+    return this;
+  }
+
+  /** Ends the walk at the end of a `using` scope. */
+  override [Symbol.dispose](): void {
+    this.return();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
 
 /** Writes the attr of BPF_MAP_CREATE and calls it; returns the fd or a negated errno. */
 function createMap(

@@ -1,10 +1,10 @@
 // BpfMap.entries() over batches (BPF_MAP_LOOKUP_BATCH) for hash and array maps: every entry
 // once, across more than one batch, decoded as lookup() decodes; a map changed during the
 // walk; maps without batches, and a kernel that refuses them, walk with nextkey+lookup.
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertThrows } from "@std/assert";
 import { BpfMap, btf, MapSpec, MapType } from "../../mod.ts";
 import { type Attr, BpfCmd, currentBackend, possibleCpus, setBackend } from "../../ffi.ts";
-import { Errno } from "../../errors.ts";
+import { ClosedError, Errno } from "../../errors.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
 import { mapTypeName } from "../../map/map_type.ts";
 
@@ -195,3 +195,27 @@ kernelTest("entries(): a kernel refusing batches for a type walks, and is asked 
     assertEquals(again.calls.get(BpfCmd.MAP_LOOKUP_BATCH) ?? 0, 0, "remembered for the type");
   });
 });
+
+kernelTest(
+  "entries(): stops when left, takes iterator helpers, and names a closed map",
+  async () => {
+    await assertNoFdLeak(() => {
+      const m = BpfMap.create(
+        new MapSpec({ type: MapType.Hash, keySize: 4, valueSize: 8, maxEntries: 3000 }),
+      );
+      for (let k = 0; k < 3000; k++) m.update(k, BigInt(k));
+      const { calls } = counting(() => {
+        for (const _ of m.entries()) break;
+      });
+      assertEquals(calls.get(BpfCmd.MAP_LOOKUP_BATCH), 1, "one batch for one entry");
+      assertEquals(m.entries().take(5).toArray().length, 5);
+      const walk = m.entries();
+      for (let i = 0; i < BATCH / 2; i++) walk.next();
+      m.close();
+      // The batch in hand is still given; the next one needs the map.
+      assertThrows(() => {
+        for (let i = 0; i < 3000; i++) walk.next();
+      }, ClosedError);
+    });
+  },
+);
