@@ -53,7 +53,11 @@ export class RecordIterator<R, T = R> implements AsyncGenerator<T, undefined, un
 
   /** The next record: at once from the batch, else after a drain (and a wait if empty). */
   next(): Promise<IteratorResult<T, undefined>> {
-    if (this.#refilling) return this.#refilling.then(() => this.next());
+    if (this.#refilling) {
+      // As a generator's queued calls: after a refill that threw, the iteration is over.
+      const next = () => this.next();
+      return this.#refilling.then(next, next);
+    }
     if (this.#at < this.#count) {
       const signal = this.#signal;
       if (signal !== undefined && signal.aborted) return this.#fail(signal.reason);
@@ -133,7 +137,7 @@ export class RecordIterator<R, T = R> implements AsyncGenerator<T, undefined, un
   }
 
   /** Ends the iteration at the end of an `await using` scope. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    this.#finish();
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.return().then(() => {});
   }
 }
