@@ -350,6 +350,11 @@ export class RingReader {
   /**
    * Records (copied) as they arrive, until the reader or its map is closed; an abort of
    * `signal` throws its reason out of the loop.
+   *
+   * Each record costs O(1): they are drained a batch of up to 1024 at a time (the rest stay
+   * in the kernel's ring) and handed out one by one. Leaving the loop early (or an abort)
+   * drops what is left of the batch in hand; use `read()` or `drain()` to stop at an exact
+   * record.
    */
   records(options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, undefined> {
     return new RecordIterator<Uint8Array>(this, options.signal);
