@@ -12,7 +12,7 @@
 
 const CHUNK_SIZE = 256 * 1024;
 /** Larger copies get a buffer of their own: they would waste most of a chunk. */
-const MAX_POOLED = CHUNK_SIZE / 16;
+export const POOLED_MAX_BYTES = CHUNK_SIZE / 16;
 
 let chunk = new Uint8Array(CHUNK_SIZE);
 let used = 0;
@@ -20,7 +20,7 @@ let used = 0;
 /** A copy of `source[start, end)`, as a view into a pooled chunk. */
 export function copyBytes(source: Uint8Array, start: number, end: number): Uint8Array {
   const length = end - start;
-  if (length > MAX_POOLED) return source.slice(start, end);
+  if (length > POOLED_MAX_BYTES) return source.slice(start, end);
   if (used + length > CHUNK_SIZE) {
     chunk = new Uint8Array(CHUNK_SIZE);
     used = 0;

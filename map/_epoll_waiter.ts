@@ -212,33 +212,3 @@ export class EpollWaiter {
     closeFd(this.#wakeFd);
   }
 }
-
-/**
- * The records of a reader as they arrive, until it is closed: drain what is there, then wait.
- * A close (of the reader, or of the map it reads) ends the stream; an abort of `signal`
- * throws its reason out of the loop; any other error propagates.
- */
-export async function* recordStream<T>(
-  reader: {
-    readonly closed: boolean;
-    drain(onRecord: (record: T) => void): unknown;
-    wait(options?: WaitOptions): Promise<boolean>;
-  },
-  signal?: AbortSignal,
-): AsyncGenerator<T> {
-  const batch: T[] = [];
-  const options = { signal };
-  while (!reader.closed) {
-    signal?.throwIfAborted();
-    reader.drain((r) => batch.push(r));
-    while (batch.length > 0) yield batch.shift()!;
-    if (reader.closed) return;
-    signal?.throwIfAborted();
-    try {
-      await reader.wait(options);
-    } catch (e) {
-      if (e instanceof ClosedError) return;
-      throw e;
-    }
-  }
-}

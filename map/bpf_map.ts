@@ -93,6 +93,31 @@ const PER_CPU_TYPES: ReadonlySet<number> = new Set([
   MapType.PerCPUCgroupStorage,
 ]);
 
+/**
+ * Map types whose `entries()` use BPF_MAP_LOOKUP_BATCH (hash tables and arrays; Linux 5.6).
+ * Others, and these on kernels that refuse a batch for the type, walk with nextkey+lookup.
+ */
+const BATCH_LOOKUP_TYPES: ReadonlySet<number> = new Set([
+  MapType.Hash,
+  MapType.PerCPUHash,
+  MapType.LRUHash,
+  MapType.LRUCPUHash,
+  MapType.Array,
+  MapType.PerCPUArray,
+]);
+/** What a kernel without batch lookup for a map type answers: EINVAL, ENOTSUPP, EOPNOTSUPP. */
+const BATCH_REFUSED_ERRNOS: ReadonlySet<number> = new Set([
+  Errno.EINVAL,
+  Errno.ENOTSUPP,
+  Errno.EOPNOTSUPP,
+]);
+/** Map types whose batch lookup this kernel refused: asked once per type and process. */
+const batchLookupRefused = new Set<number>();
+/** Entries per batch of `entries()`: few syscalls, and a bounded buffer held at a time. */
+const ENTRIES_BATCH = 1024;
+/** At most this many bytes of keys (or of values) per batch of `entries()`. */
+const BATCH_BYTES = 1 << 20;
+
 /** Map types that hold other maps. */
 const MAP_IN_MAP_TYPES: ReadonlySet<number> = new Set([MapType.ArrayOfMaps, MapType.HashOfMaps]);
 
@@ -908,14 +933,103 @@ export class BpfMap {
   }
 
   /**
-   * Every entry as `[key, value]`, decoded as {@linkcode BpfMap.lookup} decodes; entries
-   * deleted during the walk are skipped.
+   * Every entry as `[key, value]`, decoded as {@linkcode BpfMap.lookup} decodes. Lazy: hash
+   * and array maps are read a batch at a time (BPF_MAP_LOOKUP_BATCH, up to 1024 entries per
+   * syscall), other maps, and kernels without batches for the type, by a nextkey+lookup
+   * walk. The map may change during the walk: an entry deleted before its batch is read (or
+   * its lookup, in a walk) is skipped, and no entry is given twice unless it is deleted and
+   * stored again.
    */
-  *entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
+  entries<K = Uint8Array, V = Uint8Array>(): Generator<[K, V]> {
+    // One generator per entry handed out: a yield* between two costs more than the syscall.
+    return BATCH_LOOKUP_TYPES.has(this.type) && !batchLookupRefused.has(this.type)
+      ? this.#batchEntries<K, V>()
+      : this.#walkEntries<K, V>();
+  }
+
+  /** The entries by a nextkey+lookup walk, two syscalls each. */
+  *#walkEntries<K, V>(): Generator<[K, V]> {
     for (const key of this.#rawKeys()) {
       const value = this.lookup<V>(key);
       if (value !== undefined) yield [this.#keyOut(key) as K, value];
     }
+  }
+
+  /**
+   * The entries by BPF_MAP_LOOKUP_BATCH, a batch of up to {@linkcode ENTRIES_BATCH} per
+   * syscall where a nextkey+lookup walk makes two per entry. Each batch gets fresh buffers,
+   * so keys and values handed out are views that nothing writes again. When the kernel
+   * refuses batches for this map type (remembered for the type) it walks instead.
+   */
+  #batchEntries<K, V>(): Generator<[K, V]> {
+    const cmd = BpfCmd.MAP_LOOKUP_BATCH;
+    const keySize = this.keySize;
+    const valueSize = this.fullValueSize;
+    let size = Math.min(
+      Math.max(this.maxEntries, 1),
+      Math.max(16, Math.min(ENTRIES_BATCH, Math.floor(BATCH_BYTES / Math.max(keySize, valueSize)))),
+    );
+    // Hash maps resume from a u32 bucket index, arrays from the last key.
+    const cursorSize = Math.max(keySize, 4);
+    const inBatch = allocBuffer(cursorSize);
+    const outBatch = allocBuffer(cursorSize);
+    const attr = new Attr();
+    let first = true;
+    const fetch = (): EntryBatch | undefined => {
+      for (;;) {
+        const keys = allocBuffer(keySize * size);
+        const values = allocBuffer(valueSize * size);
+        attr.reset()
+          .pointer(0, first ? null : inBatch)
+          .pointer(8, outBatch)
+          .pointer(16, keys)
+          .pointer(24, values)
+          .u32(32, size)
+          .u32(36, this.fd);
+        const r = bpfErrno(cmd, attr);
+        if (r < 0 && r !== NEG_ENOENT) {
+          if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
+            batchLookupRefused.add(this.type);
+            return undefined;
+          }
+          // A hash bucket holds more entries than the batch: retry it with room for them.
+          if (r === -Errno.ENOSPC && size < this.maxEntries) {
+            size = Math.min(size * 2, this.maxEntries);
+            continue;
+          }
+          this.#fd.raw; // ClosedError once the map is closed
+          throw bpfError(cmd, -r);
+        }
+        inBatch.set(outBatch);
+        first = false;
+        return { keys, values, count: attr.getU32(32), last: r === NEG_ENOENT };
+      }
+    };
+    return new BatchEntries<K, V>(
+      fetch,
+      (bytes, view, i) => this.#keyAt(bytes, view, i * keySize) as K,
+      (bytes, view, i) => this.#valueAt(bytes, view, i * valueSize) as V,
+      () => this.#walkEntries<K, V>(),
+    );
+  }
+
+  /** The key at `offset` of `bytes` (which nothing writes again), decoded or as a view. */
+  #keyAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
+    const codec = this.keyCodec;
+    if (!codec) return new Uint8Array(bytes.buffer, offset, this.keySize); // bytes.byteOffset is 0
+    return codec.decode(view, bytes, offset);
+  }
+
+  /** The value at `offset` of `bytes`, as {@linkcode BpfMap.lookup} gives it. */
+  #valueAt(bytes: Uint8Array, view: DataView, offset: number): unknown {
+    const codec = this.valueCodec;
+    if (!codec) return new Uint8Array(bytes.buffer, offset, this.fullValueSize);
+    if (this.fullValueSize === this.valueSize) return codec.decode(view, bytes, offset);
+    const stride = roundUp8(this.valueSize);
+    return Array.from(
+      { length: this.fullValueSize / stride },
+      (_, cpu) => codec.decode(view, bytes, offset + cpu * stride),
+    );
   }
 
   /** Same as {@linkcode BpfMap.entries}. */
@@ -1047,6 +1161,109 @@ export class BpfMap {
     return attr.getU32(32);
   }
 }
+
+/** One batch of entries: keys and values back to back, and whether the map ended with it. */
+interface EntryBatch {
+  keys: Uint8Array;
+  values: Uint8Array;
+  count: number;
+  last: boolean;
+}
+
+/**
+ * `entries()` over batches: one batch fetched per syscall, one entry handed out per
+ * `next()`. An object rather than a generator: a generator's resume costs a good part of
+ * what an entry does, and entries are what a batch makes cheap.
+ */
+class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
+  implements Generator<[K, V], undefined, undefined> {
+  readonly #fetch: () => EntryBatch | undefined;
+  readonly #keyAt: (bytes: Uint8Array, view: DataView, index: number) => K;
+  readonly #valueAt: (bytes: Uint8Array, view: DataView, index: number) => V;
+  readonly #walk: () => Generator<[K, V]>;
+  #keys: Uint8Array = EMPTY;
+  #values: Uint8Array = EMPTY;
+  #keyView: DataView = new DataView(EMPTY.buffer);
+  #valueView: DataView = new DataView(EMPTY.buffer);
+  #at = 0;
+  #count = 0;
+  #last = false;
+  /** The nextkey+lookup walk, once the kernel refused a batch. */
+  #fallback: Generator<[K, V]> | undefined;
+
+  constructor(
+    fetch: () => EntryBatch | undefined,
+    keyAt: (bytes: Uint8Array, view: DataView, index: number) => K,
+    valueAt: (bytes: Uint8Array, view: DataView, index: number) => V,
+    walk: () => Generator<[K, V]>,
+  ) {
+    super();
+    this.#fetch = fetch;
+    this.#keyAt = keyAt;
+    this.#valueAt = valueAt;
+    this.#walk = walk;
+  }
+
+  next(): IteratorResult<[K, V], undefined> {
+    if (this.#at < this.#count) {
+      const i = this.#at++;
+      return {
+        done: false,
+        value: [
+          this.#keyAt(this.#keys, this.#keyView, i),
+          this.#valueAt(this.#values, this.#valueView, i),
+        ],
+      };
+    }
+    return this.#nextBatch();
+  }
+
+  #nextBatch(): IteratorResult<[K, V], undefined> {
+    for (;;) {
+      if (this.#fallback) return this.#fallback.next() as IteratorResult<[K, V], undefined>;
+      if (this.#last) return this.return();
+      const batch = this.#fetch();
+      if (batch === undefined) {
+        this.#fallback = this.#walk();
+        continue;
+      }
+      this.#keys = batch.keys;
+      this.#values = batch.values;
+      this.#keyView = new DataView(batch.keys.buffer);
+      this.#valueView = new DataView(batch.values.buffer);
+      this.#at = 0;
+      this.#count = batch.count;
+      this.#last = batch.last;
+      if (this.#count > 0) return this.next();
+    }
+  }
+
+  /** Ends the walk (a `break` out of `for … of` calls it). */
+  override return(): IteratorResult<[K, V], undefined> {
+    this.#fallback?.return(undefined);
+    this.#last = true;
+    this.#at = this.#count = 0;
+    this.#keys = this.#values = EMPTY;
+    return { done: true, value: undefined };
+  }
+
+  /** Ends the walk and rethrows `error`. */
+  override throw(error: unknown): IteratorResult<[K, V], undefined> {
+    this.return();
+    throw error;
+  }
+
+  override [Symbol.iterator](): this {
+    return this;
+  }
+
+  /** Ends the walk at the end of a `using` scope. */
+  override [Symbol.dispose](): void {
+    this.return();
+  }
+}
+
+const EMPTY = new Uint8Array(0);
 
 /** Writes the attr of BPF_MAP_CREATE and calls it; returns the fd or a negated errno. */
 function createMap(

@@ -19,7 +19,9 @@ import {
 } from "../ffi.ts";
 import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
-import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
+import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
+import { RecordIterator } from "./_record_iterator.ts";
+import { copyBytes } from "../_internal/byte_pool.ts";
 import { onClose } from "./_close_hooks.ts";
 import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -47,7 +49,11 @@ const DATA_TAIL = 1032;
 export interface PerfRecord {
   /** The CPU whose ring held the sample. */
   cpu: number;
-  /** The bytes the program passed to bpf_perf_event_output (padded to 8 bytes by perf). */
+  /**
+   * The bytes the program passed to bpf_perf_event_output (padded to 8 bytes by perf): a
+   * copy, as a view into a shared buffer that nothing writes again (read it through its
+   * `byteOffset`), as ring records are.
+   */
   data: Uint8Array;
 }
 
@@ -66,6 +72,7 @@ interface Ring {
   lostInRecords: number;
   mapping: Mapping;
   bytes: Uint8Array;
+  view: DataView;
   words: BigUint64Array;
   dataSize: number;
 }
@@ -147,6 +154,7 @@ export class PerfReader {
           lostInRecords: 0,
           mapping,
           bytes: new Uint8Array(mapping.buffer),
+          view: new DataView(mapping.buffer),
           words: new BigUint64Array(mapping.buffer, 0, page / 8),
           dataSize: page * pages,
         });
@@ -218,36 +226,46 @@ export class PerfReader {
   }
 
   /**
-   * Reads every sample available now, ring by ring, and hands each to `onRecord`. Returns
-   * the number of samples delivered. Never waits.
+   * Reads every sample available now (at most `max`), ring by ring, and hands each to
+   * `onRecord`. Returns the number of samples delivered. Never waits.
    */
-  drain(onRecord: (record: PerfRecord) => void): number {
+  drain(onRecord: (record: PerfRecord) => void, max = Infinity): number {
     this.#check();
     let delivered = 0;
     const page = pageSize();
     for (const ring of this.#rings) {
+      if (delivered >= max) break;
       const head = Number(Atomics.load(ring.words, DATA_HEAD / 8));
       let tail = Number(ring.words[DATA_TAIL / 8]);
-      while (tail < head) {
-        const at = tail % ring.dataSize;
-        const header = this.#copy(ring, page, at, 8);
-        const hv = new DataView(header.buffer);
-        const type = hv.getUint32(0, true);
-        const size = hv.getUint16(6, true);
-        if (size < 8) break; // corrupt header: stop rather than spin
-        if (type === PERF_RECORD_SAMPLE) {
-          const rawSize = new DataView(this.#copy(ring, page, (at + 8) % ring.dataSize, 4).buffer)
-            .getUint32(0, true);
-          const data = this.#copy(ring, page, (at + 12) % ring.dataSize, rawSize);
-          onRecord({ cpu: ring.cpu, data });
-          delivered++;
-        } else if (type === PERF_RECORD_LOST) {
-          const lost = new DataView(this.#copy(ring, page, (at + 16) % ring.dataSize, 8).buffer);
-          ring.lostInRecords += Number(lost.getBigUint64(0, true));
+      const start = tail;
+      const view = ring.view;
+      try {
+        while (tail < head && delivered < max) {
+          // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
+          const at = tail % ring.dataSize;
+          const type = view.getUint32(page + at, true);
+          const size = view.getUint16(page + at + 6, true);
+          if (size < 8) break; // corrupt header: stop rather than spin
+          tail += size;
+          if (type === PERF_RECORD_SAMPLE) {
+            const rawSize = view.getUint32(page + (at + 8) % ring.dataSize, true);
+            const from = (at + 12) % ring.dataSize;
+            const data = from + rawSize <= ring.dataSize
+              ? copyBytes(ring.bytes, page + from, page + from + rawSize)
+              : this.#copy(ring, page, from, rawSize);
+            delivered++;
+            onRecord({ cpu: ring.cpu, data });
+            if (this.#closed) return delivered; // closed by the callback: the rings are gone
+          } else if (type === PERF_RECORD_LOST) {
+            const lostAt = page + (at + 16) % ring.dataSize;
+            ring.lostInRecords += view.getUint32(lostAt, true) +
+              view.getUint32(lostAt + 4, true) * 2 ** 32;
+          }
         }
-        tail += size;
+      } finally {
+        // When onRecord throws, the sample it threw on counts as read.
+        if (tail !== start && !this.#closed) Atomics.store(ring.words, DATA_TAIL / 8, BigInt(tail));
       }
-      Atomics.store(ring.words, DATA_TAIL / 8, BigInt(tail));
     }
     return delivered;
   }
@@ -302,13 +320,18 @@ export class PerfReader {
   /**
    * Samples as they arrive, until the reader or its map is closed; an abort of `signal`
    * throws its reason out of the loop.
+   *
+   * Each record costs O(1): they are drained a batch of up to 1024 at a time (the rest stay
+   * in the kernel's ring) and handed out one by one. Leaving the loop early (or an abort)
+   * drops what is left of the batch in hand; use `read()` or `drain()` to stop at an exact
+   * record.
    */
-  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord> {
-    return recordStream<PerfRecord>(this, options.signal);
+  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord, undefined> {
+    return new RecordIterator<PerfRecord>(this, options.signal);
   }
 
   /** Samples as they arrive, until the reader or its map is closed. */
-  [Symbol.asyncIterator](): AsyncGenerator<PerfRecord> {
+  [Symbol.asyncIterator](): AsyncGenerator<PerfRecord, undefined> {
     return this.records();
   }
 
@@ -321,8 +344,11 @@ export class PerfReader {
    * for await (const event of reader.typed(decodeEvent)) console.log(event.pid);
    * ```
    */
-  async *typed<T>(decode: (record: Uint8Array) => T): AsyncGenerator<T> {
-    for await (const record of this) yield decode(record.data);
+  typed<T>(
+    decode: (record: Uint8Array) => T,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<T, undefined> {
+    return new RecordIterator<PerfRecord, T>(this, options.signal, (r) => decode(r.data));
   }
 
   /** Whether `close()` was called. */

@@ -6,9 +6,10 @@
 
 import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
-import { copyBytes } from "../_internal/byte_pool.ts";
+import { copyBytes, POOLED_MAX_BYTES } from "../_internal/byte_pool.ts";
 import type { BpfMap } from "./bpf_map.ts";
-import { EpollWaiter, recordStream, type WaitOptions } from "./_epoll_waiter.ts";
+import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
+import { RecordIterator } from "./_record_iterator.ts";
 import { onClose } from "./_close_hooks.ts";
 import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -110,6 +111,10 @@ export class RingReader {
   readonly #map: BpfMap;
   readonly #mapId: number;
   readonly #unhook: () => void;
+  /** Where each record of a drain's segment starts, its length and where it ends. */
+  readonly #segmentOffsets = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
+  readonly #segmentLengths = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
+  readonly #segmentEnds = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
 
   /** Maps the ring of `map` (which must be a `BPF_MAP_TYPE_RINGBUF`). */
   constructor(map: BpfMap) {
@@ -183,32 +188,58 @@ export class RingReader {
   }
 
   /**
-   * Consumes every record available now and hands each one, copied, to `onRecord`. Records
-   * are views into a shared buffer: read them through their `byteOffset` (or copy them).
-   * Returns the number of records delivered. Never waits.
+   * Consumes every record available now (at most `max`) and hands each one, copied, to
+   * `onRecord`. Records are views into a shared buffer that no later drain writes: read
+   * them through their `byteOffset`, keep them as long as needed. Returns the number of
+   * records delivered. Never waits. When `onRecord` throws, the records after the one it
+   * threw on stay in the ring.
+   *
+   * Records are copied a segment at a time (a run of records back to back, up to
+   * {@linkcode POOLED_MAX_BYTES}) with one copy, and each record is a view of that copy.
    */
   drain(onRecord: (record: Uint8Array) => void, max = Infinity): number {
     this.#check();
-    const data = this.#data;
     const words = this.#dataWords;
     const mask = this.#mask;
-    let consumed = this.#consumed;
+    const offsets = this.#segmentOffsets;
+    const lengths = this.#segmentLengths;
+    const ends = this.#segmentEnds;
     let delivered = 0;
     // 32-bit arithmetic on positions: differences stay right across wrap-around.
     const producer = Atomics.load(this.#producerWords, 0);
-    while (delivered < max && ((producer - (consumed >>> 0)) | 0) > 0) {
-      const at = consumed & mask;
-      const header = Atomics.load(words, at >> 2) >>> 0;
-      if (header & BUSY_BIT) break;
-      const length = header & ~(BUSY_BIT | DISCARD_BIT);
-      consumed += (length + HEADER_SIZE + 7) & ~7;
-      if ((header & DISCARD_BIT) === 0) {
-        const start = at + HEADER_SIZE;
-        onRecord(copyBytes(data, start, start + length));
-        delivered++;
+    while (delivered < max && !this.#closed) {
+      const begin = this.#consumed;
+      let end = begin;
+      let n = 0;
+      while (delivered + n < max && ((producer - (end >>> 0)) | 0) > 0) {
+        const header = Atomics.load(words, (end & mask) >> 2) >>> 0;
+        if (header & BUSY_BIT) break;
+        const length = header & ~(BUSY_BIT | DISCARD_BIT);
+        const next = end + ((length + HEADER_SIZE + 7) & ~7);
+        if (next - begin > POOLED_MAX_BYTES && end !== begin) break;
+        if ((header & DISCARD_BIT) === 0) {
+          offsets[n] = end - begin + HEADER_SIZE;
+          lengths[n] = length;
+          ends[n] = next - begin;
+          n++;
+        }
+        end = next;
+        if (end - begin > POOLED_MAX_BYTES) break; // a large record is a segment of its own
       }
+      if (end === begin) break;
+      const start = begin & mask;
+      const run = copyBytes(this.#data, start, start + (end - begin));
+      // A view made by the constructor costs half what subarray() does.
+      const buffer = run.buffer;
+      const base = run.byteOffset;
+      let i = 0;
+      try {
+        for (; i < n; i++) onRecord(new Uint8Array(buffer, base + offsets[i], lengths[i]));
+      } finally {
+        this.#commit(i === n ? end : begin + ends[i]);
+      }
+      delivered += n;
     }
-    if (consumed !== this.#consumed) this.#commit(consumed);
     return delivered;
   }
 
@@ -260,6 +291,7 @@ export class RingReader {
 
   /** One 64-bit store of consumer_pos per batch, as the kernel reads it. */
   #commit(consumed: number): void {
+    if (this.#closed) return; // closed by a record's callback: the ring is unmapped
     this.#consumed = consumed;
     Atomics.store(this.#consumerPos, 0, BigInt(consumed));
   }
@@ -318,13 +350,18 @@ export class RingReader {
   /**
    * Records (copied) as they arrive, until the reader or its map is closed; an abort of
    * `signal` throws its reason out of the loop.
+   *
+   * Each record costs O(1): they are drained a batch of up to 1024 at a time (the rest stay
+   * in the kernel's ring) and handed out one by one. Leaving the loop early (or an abort)
+   * drops what is left of the batch in hand; use `read()` or `drain()` to stop at an exact
+   * record.
    */
-  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array> {
-    return recordStream<Uint8Array>(this, options.signal);
+  records(options: { signal?: AbortSignal } = {}): AsyncGenerator<Uint8Array, undefined> {
+    return new RecordIterator<Uint8Array>(this, options.signal);
   }
 
   /** Records as they arrive, until the reader or its map is closed. */
-  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array> {
+  [Symbol.asyncIterator](): AsyncGenerator<Uint8Array, undefined> {
     return this.records();
   }
 
@@ -337,8 +374,11 @@ export class RingReader {
    * for await (const event of reader.typed(decodeEvent)) console.log(event.pid);
    * ```
    */
-  async *typed<T>(decode: (record: Uint8Array) => T): AsyncGenerator<T> {
-    for await (const record of this) yield decode(record);
+  typed<T>(
+    decode: (record: Uint8Array) => T,
+    options: { signal?: AbortSignal } = {},
+  ): AsyncGenerator<T, undefined> {
+    return new RecordIterator<Uint8Array, T>(this, options.signal, decode);
   }
 
   /** Whether `close()` was called. */

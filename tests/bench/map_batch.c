@@ -24,3 +24,19 @@ int batch_all(int map_fd, void *keys, void *values, unsigned int chunk)
 		first = 0;
 	}
 }
+
+/* The walk a libbpf user writes without batches: get_next_key, then lookup, per entry. */
+int walk_all(int map_fd, void *value)
+{
+	unsigned int key, next;
+	void *prev = NULL;
+	int total = 0;
+
+	while (bpf_map_get_next_key(map_fd, prev, &next) == 0) {
+		if (bpf_map_lookup_elem(map_fd, &next, value) == 0)
+			total++;
+		key = next;
+		prev = &key;
+	}
+	return total;
+}

@@ -1,5 +1,7 @@
 // Batch lookup of a 100,000-entry hash map: BpfMap.lookupBatch next to libbpf's
-// bpf_map_lookup_batch (map_batch.c), same map, same chunk size, same run.
+// bpf_map_lookup_batch (map_batch.c), same map, same chunk size, same run. And
+// `for (const [k, v] of map.entries())` over the same map next to a C batch dump in chunks
+// of 1024 (the batch entries() uses) and C's get_next_key + lookup walk.
 import { BpfMap, MapSpec, MapType } from "../../mod.ts";
 
 const ENTRIES = 100_000;
@@ -22,6 +24,7 @@ const map = BpfMap.create(
 
 const c = Deno.dlopen(new URL(".build/map_batch.so", import.meta.url).pathname, {
   batch_all: { parameters: ["i32", "buffer", "buffer", "u32"], result: "i32" },
+  walk_all: { parameters: ["i32", "buffer"], result: "i32" },
 });
 // Room for a whole chunk past the last entry: the kernel may fill a full chunk.
 const cKeys = new Uint8Array(new ArrayBuffer((ENTRIES + CHUNK) * 4));
@@ -46,4 +49,44 @@ Deno.bench({
   },
 });
 
-addEventListener("unload", () => map.close());
+const ENTRIES_CHUNK = 1024;
+
+Deno.bench({
+  name:
+    `C: libbpf bpf_map_lookup_batch (chunks of ${ENTRIES_CHUNK}), 100,000-entry hash [×${ENTRIES}]`,
+  group: "map_entries",
+  baseline: true,
+  fn() {
+    const n = c.symbols.batch_all(map.fd, cKeys, cValues, ENTRIES_CHUNK);
+    if (n !== ENTRIES) throw new Error(`C batch got ${n}`);
+  },
+});
+
+const cValue = new Uint8Array(8);
+Deno.bench({
+  name: `C: get_next_key + lookup walk, 100,000-entry hash [×${ENTRIES}]`,
+  group: "map_entries",
+  fn() {
+    const n = c.symbols.walk_all(map.fd, cValue);
+    if (n !== ENTRIES) throw new Error(`C walk got ${n}`);
+  },
+});
+
+let sink = 0;
+Deno.bench({
+  name: `for (const [key, value] of map.entries()), 100,000-entry hash [×${ENTRIES}]`,
+  group: "map_entries",
+  fn() {
+    let n = 0;
+    for (const [key, value] of map.entries()) {
+      sink += key[0] + value[0];
+      n++;
+    }
+    if (n !== ENTRIES) throw new Error(`entries() gave ${n}`);
+  },
+});
+
+addEventListener("unload", () => {
+  map.close();
+  if (sink < 0) console.log(sink);
+});

@@ -4,35 +4,16 @@
 // timed part of each iteration.
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
 import { closeFd } from "../../ffi.ts";
-import { insn, loadMapFd, loadRaw, Op, testRun } from "../_raw_prog.ts";
+import { testRun } from "../_raw_prog.ts";
+import { ringWriter as writer } from "./_ring_writer.ts";
 
 const RECORDS = 1000;
-const BPF_PROG_TYPE_SOCKET_FILTER = 1;
 
 const c = Deno.dlopen(new URL(".build/ringbuf_drain.so", import.meta.url).pathname, {
   rb_open: { parameters: ["i32"], result: "pointer" },
   rb_consume: { parameters: ["pointer"], result: "i32" },
   rb_close: { parameters: ["pointer"], result: "void" },
 });
-
-/** A socket filter that fills `size` bytes of stack and outputs them to `ringFd`. */
-function writer(ringFd: number, size: number): number {
-  const fill = Array.from({ length: size / 8 }, (_, k) => insn(Op.STX_DW, 10, 2, -8 * (k + 1), 0));
-  const load = loadRaw(BPF_PROG_TYPE_SOCKET_FILTER, [
-    insn(Op.MOV64_IMM, 2, 0, 0, 0x07070707),
-    ...fill, // *(u64 *)(r10 - 8k) = r2
-    ...loadMapFd(1, ringFd),
-    insn(Op.MOV64_REG, 2, 10, 0, 0),
-    insn(Op.ADD64_IMM, 2, 0, 0, -size), // r2 = r10 - size
-    insn(Op.MOV64_IMM, 3, 0, 0, size),
-    insn(Op.MOV64_IMM, 4, 0, 0, 0),
-    insn(Op.CALL, 0, 0, 0, 130), // bpf_ringbuf_output
-    insn(Op.MOV64_IMM, 0, 0, 0, 0),
-    insn(Op.EXIT, 0, 0, 0, 0),
-  ], 1 << 16);
-  if (load.fd < 0) throw new Error(load.log);
-  return load.fd;
-}
 
 for (const size of [16, 256]) {
   // One ring per consumer: each consumer keeps its own position.

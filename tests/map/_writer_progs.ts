@@ -53,3 +53,75 @@ export function perfWriter(mapFd: number): number {
 export function recordValue(r: Uint8Array): number {
   return Number(new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(0, true));
 }
+
+const BPF_FUNC_map_lookup_elem = 1;
+const ST_W = 0x62;
+const JEQ_IMM = 0x15;
+/** `lock *(u64 *)(dst + off) += src` with BPF_FETCH: src gets the old value. */
+const ATOMIC_DW = 0xdb;
+const BPF_ADD_FETCH = 0x01;
+
+/**
+ * The start of a sequenced writer: r1 = ++counter[0] of the array map `counterFd`, stored at
+ * r10 - 16; jumps over `rest` instructions to the exit when the lookup fails.
+ */
+function nextSequence(counterFd: number, rest: number): number[][] {
+  return [
+    insn(ST_W, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
+    ...loadMapFd(1, counterFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -4),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+    insn(JEQ_IMM, 0, 0, 4 + rest, 0), // if r0 == 0 goto exit
+    insn(Op.MOV64_IMM, 1, 0, 0, 1),
+    insn(ATOMIC_DW, 0, 1, 0, BPF_ADD_FETCH), // r1 = counter++ (old value)
+    insn(Op.ADD64_IMM, 1, 0, 0, 1), // r1 = the new value
+    insn(Op.STX_DW, 10, 1, -16, 0), // *(u64 *)(r10 - 16) = r1
+  ];
+}
+
+/**
+ * A program fd that writes one 8-byte record per run into the ring `ringFd`: the next
+ * value of a counter in the array map `counterFd` (u32 key 0, u64 value), so records carry
+ * 1, 2, 3, … in the order they were written.
+ */
+export function sequencedRingWriter(ringFd: number, counterFd: number): number {
+  const output = [
+    ...loadMapFd(1, ringFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -16),
+    insn(Op.MOV64_IMM, 3, 0, 0, 8),
+    insn(Op.MOV64_IMM, 4, 0, 0, 0),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
+  ];
+  const load = loadRaw(1, [
+    ...nextSequence(counterFd, output.length),
+    ...output,
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}
+
+/** As {@linkcode sequencedRingWriter}, to the current CPU's ring of the perf array `mapFd`. */
+export function sequencedPerfWriter(mapFd: number, counterFd: number): number {
+  const output = [
+    insn(Op.MOV64_REG, 1, 6, 0, 0), // r1 = the context
+    ...loadMapFd(2, mapFd),
+    insn(MOV32_IMM, 3, 0, 0, -1), // BPF_F_CURRENT_CPU
+    insn(Op.MOV64_REG, 4, 10, 0, 0),
+    insn(Op.ADD64_IMM, 4, 0, 0, -16),
+    insn(Op.MOV64_IMM, 5, 0, 0, 8),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_perf_event_output),
+  ];
+  const load = loadRaw(1, [
+    insn(Op.MOV64_REG, 6, 1, 0, 0), // r6 = the context, kept across calls
+    ...nextSequence(counterFd, output.length),
+    ...output,
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}

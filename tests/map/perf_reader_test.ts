@@ -15,7 +15,9 @@ import { assertNoFdLeak, kernelTest } from "../_harness.ts";
 import { testRun } from "../_raw_prog.ts";
 import { perfWriter } from "./_writer_progs.ts";
 
-const value = (r: PerfRecord) => Number(new DataView(r.data.buffer).getBigUint64(0, true));
+// Samples are views into a shared buffer (as ring records are): read them at their byteOffset.
+const value = (r: PerfRecord) =>
+  Number(new DataView(r.data.buffer, r.data.byteOffset).getBigUint64(0, true));
 
 function perfMap() {
   return BpfMap.create(
