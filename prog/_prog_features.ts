@@ -1,0 +1,75 @@
+/**
+ * Load-time features a kernel may lack, each probed once per process (never read from a
+ * version string): ISA v4 instructions (6.6) and the verifier reporting the log size it
+ * needed (`log_true_size`, 6.4).
+ *
+ * @module
+ */
+
+import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError, closeFd, cString } from "../ffi.ts";
+import { feature, type FeatureProbe } from "../_internal/feature.ts";
+import { Errno } from "../errors.ts";
+import type { Instruction } from "../asm/instruction.ts";
+import { ALUOp, Class, Mode } from "../asm/opcode.ts";
+import { probeProgramLoad } from "./_probe_load.ts";
+import { ProgramType } from "./program_type.ts";
+
+const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
+/** `r0 = bswap16 r0` (ALU64 | END): an opcode only ISA v4 kernels know. */
+const BSWAP16_R0 = [0xd7, 0, 0, 0, 16, 0, 0, 0];
+const BPF_JA = 0x00;
+
+/** Sign-extending loads and moves, signed division, bswap and `gotol` (Linux 6.6). */
+export const isaV4: FeatureProbe = feature(
+  "BPF ISA v4 instructions",
+  "6.6",
+  () => probeProgramLoad(ProgramType.SocketFilter, [...R0_ZERO, ...BSWAP16_R0]),
+);
+
+/** Whether `ins` is an ISA v4 instruction, which kernels before 6.6 reject. */
+export function isIsaV4(ins: Instruction): boolean {
+  const cls = ins.opcode & 0x07;
+  const op = ins.opcode & 0xf0;
+  switch (cls) {
+    case Class.LDX:
+      return (ins.opcode & 0xe0) === Mode.MEMSX;
+    case Class.JMP32:
+      return op === BPF_JA;
+    case Class.ALU64:
+    case Class.ALU:
+      // bswap is END in the 64-bit class; movsx, sdiv and smod set `offset`.
+      if (cls === Class.ALU64 && op === ALUOp.End) return true;
+      return (op === ALUOp.Mov || op === ALUOp.Div || op === ALUOp.Mod) && ins.offset !== 0;
+  }
+  return false;
+}
+
+/** The verifier log level that prints every instruction: a long log from a short program. */
+const LOG_LEVEL_ALL = 2;
+/** The smallest log buffer the kernel accepts. */
+const MIN_LOG_SIZE = 128;
+
+/**
+ * `log_true_size` (Linux 6.4): the kernel writes the log size it needed into `bpf_attr` at
+ * offset 140. Probed by loading a program whose level-2 log overflows the smallest buffer;
+ * older kernels leave the field 0, and a loader must grow the buffer by doubling instead.
+ */
+export const logTrueSize: FeatureProbe = feature("log_true_size", "6.4", () => {
+  const count = 16;
+  const insns = allocBuffer((count + 1) * 8);
+  for (let i = 0; i < count; i++) insns.set(R0_ZERO, i * 8);
+  insns.set([0x95, 0, 0, 0, 0, 0, 0, 0], count * 8);
+  const log = allocBuffer(MIN_LOG_SIZE);
+  const attr = new Attr()
+    .u32(0, ProgramType.SocketFilter)
+    .u32(4, count + 1)
+    .pointer(8, insns)
+    .pointer(16, cString("GPL"))
+    .u32(24, LOG_LEVEL_ALL)
+    .u32(28, MIN_LOG_SIZE)
+    .pointer(32, log);
+  const r = bpfErrno(BpfCmd.PROG_LOAD, attr);
+  if (r >= 0) closeFd(r);
+  else if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM);
+  return attr.getU32(140) > MIN_LOG_SIZE;
+});

@@ -1,0 +1,131 @@
+// Link feature probes: their answers against the running kernel's version and build config,
+// and what attach functions report when a kernel lacks the hook.
+import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
+import * as asm from "../../asm/mod.ts";
+import { AttachType, ProgramType } from "../../prog/mod.ts";
+import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
+import {
+  attachKprobeMulti,
+  attachNetfilter,
+  attachNetkit,
+  attachSockmap,
+  attachTCX,
+  haveLinkFeature,
+  LINK_FEATURES,
+  type LinkFeature,
+  linkFeatureMissing,
+  NetfilterHook,
+  NetfilterProtocol,
+  ProgAttachLink,
+} from "../../link/mod.ts";
+import { Errno, NotSupportedError } from "../../errors.ts";
+import { type Backend, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
+import { kernelTest, openFdCount } from "../_harness.ts";
+import { load } from "./_progs.ts";
+
+/** The running kernel's build config, from /boot or /proc/config.gz. */
+function kernelConfig(): string {
+  try {
+    return Deno.readTextFileSync(`/boot/config-${Deno.osRelease()}`);
+  } catch {
+    const out = new Deno.Command("zcat", { args: ["/proc/config.gz"] }).outputSync();
+    if (!out.success) throw new Error("no kernel config in /boot or /proc/config.gz");
+    return new TextDecoder().decode(out.stdout);
+  }
+}
+
+/** Whether the running kernel's version is at least `min` ("6.6"). */
+function atLeast(min: string): boolean {
+  const [major, minor] = Deno.osRelease().split(".").map(Number);
+  const [wantMajor, wantMinor] = min.split(".").map(Number);
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
+}
+
+kernelTest("link feature probes agree with the kernel's version and build config", () => {
+  const config = kernelConfig();
+  const before = openFdCount();
+  for (
+    const [name, info] of Object.entries(LINK_FEATURES) as [
+      LinkFeature,
+      typeof LINK_FEATURES[LinkFeature],
+    ][]
+  ) {
+    const built = info.config === undefined ||
+      new RegExp(`^${info.config}=[ym]$`, "m").test(config);
+    const expected = atLeast(info.minKernel) && built;
+    assertEquals(haveLinkFeature(name), expected, `${name} on ${Deno.osRelease()}`);
+    const reason = linkFeatureMissing(name);
+    if (expected) assertEquals(reason, undefined);
+    else assert(reason?.includes(`requires Linux ${info.minKernel}`), reason);
+  }
+  assertEquals(openFdCount(), before, "probes close what they make");
+  assertThrows(() => haveLinkFeature("nope" as LinkFeature), RangeError);
+});
+
+/** A backend for which the kernel knows no link kind: every new LINK_CREATE and load fails. */
+function kernelWithoutLinks(): Backend {
+  return {
+    bpf(cmd, attr) {
+      if (cmd === BpfCmd.LINK_CREATE || cmd === BpfCmd.PROG_LOAD || cmd === BpfCmd.MAP_CREATE) {
+        return -Errno.EINVAL;
+      }
+      return kernelBackend.bpf(cmd, attr);
+    },
+    address: kernelBackend.address,
+  };
+}
+
+function assertMissing(fn: () => unknown, feature: string, minKernel: string): void {
+  const e = assertThrows(fn, NotSupportedError);
+  assertEquals([e.feature, e.minKernel], [feature, minKernel]);
+  assert(e.cause instanceof Error, "the kernel's errno is kept as the cause");
+}
+
+kernelTest("a kernel without the hook: attach functions say which feature and kernel", () => {
+  const ret0 = new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]);
+  using cls = load(ProgramType.SchedCLS, ret0);
+  using kmulti = load(ProgramType.Kprobe, ret0, AttachType.TraceKprobeMulti);
+  using nf = load(ProgramType.Netfilter, ret0, AttachType.Netfilter);
+  using msg = load(ProgramType.SkMsg, ret0, AttachType.SkMsgVerdict);
+  using sockmap = BpfMap.create(
+    new MapSpec({ type: MapType.SockMap, keySize: 4, valueSize: 4, maxEntries: 1 }),
+  );
+  const restore = setBackend(kernelWithoutLinks());
+  try {
+    assertMissing(
+      () => attachTCX(cls, { interface: "lo", direction: "ingress" }),
+      "tcx link",
+      "6.6",
+    );
+    assertMissing(() => attachNetkit(cls, { interface: "lo" }), "netkit link", "6.7");
+    assertMissing(
+      () =>
+        attachNetfilter(nf, {
+          protocol: NetfilterProtocol.IPv4,
+          hook: NetfilterHook.LocalOut,
+          priority: 1,
+        }),
+      "netfilter link",
+      "6.4",
+    );
+    assertMissing(
+      () => attachKprobeMulti(kmulti, { symbols: ["bpf_fentry_test1"] }),
+      "kprobe_multi link",
+      "5.18",
+    );
+    // Without sockmap links the program is attached the old way, BPF_PROG_ATTACH.
+    using old = attachSockmap(msg, sockmap, AttachType.SkMsgVerdict);
+    assertInstanceOf(old, ProgAttachLink);
+  } finally {
+    restore();
+  }
+});
+
+kernelTest("an errno that is not about the hook stays the kernel's error", () => {
+  const ret0 = new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]);
+  using cls = load(ProgramType.SchedCLS, ret0);
+  // A device index no interface has: the kernel's ENODEV (tcx kernels), or NotSupportedError.
+  const e = assertThrows(() => attachTCX(cls, { interface: 0x7fffffff, direction: "egress" }));
+  if (haveLinkFeature("tcx")) assertEquals((e as { code?: string }).code, "ENODEV");
+  else assertInstanceOf(e, NotSupportedError);
+});
