@@ -406,7 +406,7 @@ kernelTest(
     });
     assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
   },
-  { skipIf: () => noIp() ?? netkitUnavailable() },
+  { skipIf: () => noIp() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
 );
 
 kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {
