@@ -14,13 +14,13 @@ import { Errno, NotSupportedError } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import { ProgramType } from "../prog/program_type.ts";
 import { loadProbeProgram } from "../prog/_probe_load.ts";
+import { structOpsLinkMaps } from "../map/map_type_probe.ts";
 import { keepAlive, LinkCreate, linkCreateError } from "./_link_create.ts";
 
 /** `r0 = 0` encoded, the body of every probe program (`r0 = 0; exit`). */
 const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
 /** An ifindex no device has. */
 const NO_IFINDEX = 0xffffffff;
-const BPF_F_LINK = 1 << 13;
 
 /**
  * Loads a probe program of `type` (with `expectedAttachType`), runs BPF_LINK_CREATE with the
@@ -79,14 +79,8 @@ const TABLE: Readonly<
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   netfilter: ["netfilter link", "6.4", () => probeNetfilter()],
-  structOps: ["struct_ops link", "6.4", () => {
-    // Kernels with struct_ops links accept BPF_F_LINK on a struct_ops map and go on to look
-    // up the (made-up) vmlinux value type: ENOTSUPP. Older ones refuse the flag: EINVAL.
-    const attr = new Attr().u32(0, 26).u32(4, 4).u32(12, 1).u32(16, BPF_F_LINK).u32(60, 1);
-    const r = bpfErrno(BpfCmd.MAP_CREATE, attr);
-    if (r >= 0) closeFd(r);
-    return r >= 0 || r === -Errno.ENOTSUPP;
-  }],
+  // Links register struct_ops maps made with BPF_F_LINK: the map layer probes the flag.
+  structOps: ["struct_ops link", "6.4", () => structOpsLinkMaps.supported()],
   // With sockmap links, a bad map fd is EBADF; without, the kernel stops at the attach
   // type: EINVAL.
   sockmap: [

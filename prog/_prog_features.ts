@@ -8,11 +8,11 @@
 
 import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError, closeFd, cString } from "../ffi.ts";
 import { feature, type FeatureProbe } from "../_internal/feature.ts";
-import { Errno } from "../errors.ts";
+import { Errno, NotSupportedError } from "../errors.ts";
 import type { Instruction } from "../asm/instruction.ts";
 import { ALUOp, Class, Mode } from "../asm/opcode.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
-import { ProgramType } from "./program_type.ts";
+import { ProgramType, programTypeName } from "./program_type.ts";
 
 const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
 /** `r0 = bswap16 r0` (ALU64 | END): an opcode only ISA v4 kernels know. */
@@ -73,3 +73,67 @@ export const logTrueSize: FeatureProbe = feature("log_true_size", "6.4", () => {
   else if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_LOAD, Errno.EPERM);
   return attr.getU32(140) > MIN_LOG_SIZE;
 });
+
+/**
+ * The first kernel of each program type that a plain `r0 = 0; exit` (with the spec's
+ * expected attach type) probes. Types that need an attach target or flags to load at all
+ * (tracing, struct_ops, ext, lsm, syscall) are left out: a failed probe would prove nothing.
+ */
+const PROGRAM_TYPE_MIN_KERNEL: Readonly<Partial<Record<ProgramType, string>>> = {
+  [ProgramType.SocketFilter]: "3.19",
+  [ProgramType.Kprobe]: "4.1",
+  [ProgramType.SchedCLS]: "4.1",
+  [ProgramType.SchedACT]: "4.1",
+  [ProgramType.TracePoint]: "4.7",
+  [ProgramType.XDP]: "4.8",
+  [ProgramType.PerfEvent]: "4.9",
+  [ProgramType.CGroupSKB]: "4.10",
+  [ProgramType.CGroupSock]: "4.10",
+  [ProgramType.LWTIn]: "4.10",
+  [ProgramType.LWTOut]: "4.10",
+  [ProgramType.LWTXmit]: "4.10",
+  [ProgramType.SockOps]: "4.13",
+  [ProgramType.SkSKB]: "4.14",
+  [ProgramType.CGroupDevice]: "4.15",
+  [ProgramType.SkMsg]: "4.17",
+  [ProgramType.RawTracepoint]: "4.17",
+  [ProgramType.CGroupSockAddr]: "4.17",
+  [ProgramType.LWTSeg6Local]: "4.18",
+  [ProgramType.LircMode2]: "4.18",
+  [ProgramType.SkReuseport]: "4.19",
+  [ProgramType.FlowDissector]: "4.20",
+  [ProgramType.CGroupSysctl]: "5.2",
+  [ProgramType.RawTracepointWritable]: "5.2",
+  [ProgramType.CGroupSockopt]: "5.3",
+  [ProgramType.SkLookup]: "5.9",
+  [ProgramType.Netfilter]: "6.4",
+};
+
+const programTypeProbes = new Map<string, FeatureProbe>();
+
+/**
+ * After a load of `type` (expected attach type `attachType`) failed with EINVAL and no
+ * verifier log, as kernels answer a program type they do not know: a
+ * {@linkcode NotSupportedError} naming the type and its first kernel when the probe confirms
+ * it is missing, else undefined.
+ */
+export function missingProgramType(
+  type: ProgramType,
+  attachType: number,
+  options?: ErrorOptions,
+): NotSupportedError | undefined {
+  const minKernel = PROGRAM_TYPE_MIN_KERNEL[type];
+  if (minKernel === undefined) return undefined;
+  const key = `${type}/${attachType}`;
+  let probe = programTypeProbes.get(key);
+  if (!probe) {
+    probe = feature(
+      programTypeName(type),
+      minKernel,
+      () => probeProgramLoad(type, R0_ZERO, undefined, attachType),
+    );
+    programTypeProbes.set(key, probe);
+  }
+  if (probe.supported()) return undefined;
+  return new NotSupportedError(probe.feature, probe.minKernel, undefined, options);
+}

@@ -10,7 +10,7 @@ import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
 import { Errno, NotSupportedError, VerifierError } from "../errors.ts";
-import { isaV4, isIsaV4 } from "./_prog_features.ts";
+import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import {
   type CoreCandidateCache,
@@ -529,7 +529,11 @@ function loadWithLog(
         errno === Errno.ENOSPC,
       );
     }
-    throw bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
+    const cause = bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
+    if (errno === Errno.EINVAL && text.length === 0) {
+      throw missingProgramType(spec.type, attr.getU32(68), { cause }) ?? cause;
+    }
+    throw cause;
   }
 }
 

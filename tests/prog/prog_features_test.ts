@@ -2,7 +2,7 @@
 // Program.load reports for ISA v4 instructions on a kernel without them.
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
-import { Program, ProgramSpec, ProgramType } from "../../prog/mod.ts";
+import { AttachType, Program, ProgramSpec, ProgramType, programTypeName } from "../../prog/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
 import { isaV4, isIsaV4, logTrueSize } from "../../prog/_prog_features.ts";
@@ -59,9 +59,14 @@ kernelTest("a bswap program loads where the kernel has ISA v4, else NotSupported
   assert(e.message.includes("instruction 1"), e.message);
 });
 
-Deno.test("a kernel that refuses every load: only ISA v4 programs get NotSupportedError", () => {
+Deno.test("a kernel that refuses three-instruction loads: only ISA v4 ones are NotSupported", () => {
+  // The ISA v4 probe and both test programs have three instructions; the program type
+  // probe has two, so the type is known and only the instructions can be to blame.
   const restore = setBackend({
-    bpf: (cmd, attr) => cmd === BpfCmd.PROG_LOAD ? -Errno.EINVAL : kernelBackend.bpf(cmd, attr),
+    bpf: (cmd, attr) =>
+      cmd === BpfCmd.PROG_LOAD && attr.getU32(4) === 3
+        ? -Errno.EINVAL
+        : kernelBackend.bpf(cmd, attr),
     address: kernelBackend.address,
   });
   try {
@@ -70,6 +75,40 @@ Deno.test("a kernel that refuses every load: only ISA v4 programs get NotSupport
     const plain = assertThrows(() => Program.load(spec("plain", asm.Add.Imm(R0, 1))));
     assertInstanceOf(plain, SyscallError);
     assertEquals(plain.errno, Errno.EINVAL);
+  } finally {
+    restore();
+  }
+});
+
+function netfilterSpec(): ProgramSpec {
+  return new ProgramSpec({
+    name: "nf",
+    type: ProgramType.Netfilter,
+    attachType: AttachType.Netfilter,
+    license: "GPL",
+    instructions: new asm.Instructions([asm.Mov.Imm(R0, 1), asm.Return()]),
+  });
+}
+
+kernelTest("a netfilter program loads from 6.4 on, and is NotSupportedError before", () => {
+  if (kernelAtLeast("6.4")) {
+    Program.load(netfilterSpec()).close();
+    return;
+  }
+  const e = assertThrows(() => Program.load(netfilterSpec()), NotSupportedError);
+  assertEquals([e.feature, e.minKernel], [programTypeName(ProgramType.Netfilter), "6.4"]);
+  assertInstanceOf(e.cause, SyscallError);
+});
+
+Deno.test("a kernel that knows no program type: its EINVAL names the type and kernel", () => {
+  const restore = setBackend({
+    bpf: (cmd, attr) => cmd === BpfCmd.PROG_LOAD ? -Errno.EINVAL : kernelBackend.bpf(cmd, attr),
+    address: kernelBackend.address,
+  });
+  try {
+    const e = assertThrows(() => Program.load(netfilterSpec()), NotSupportedError);
+    assertEquals(e.minKernel, "6.4");
+    assert(e.message.includes("NETFILTER"), e.message);
   } finally {
     restore();
   }
