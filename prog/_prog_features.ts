@@ -21,7 +21,7 @@ const BPF_JA = 0x00;
 
 /** Sign-extending loads and moves, signed division, bswap and `gotol` (Linux 6.6). */
 export const isaV4: FeatureProbe = feature(
-  "BPF ISA v4 instructions",
+  "BPF ISA v4",
   "6.6",
   () => probeProgramLoad(ProgramType.SocketFilter, [...R0_ZERO, ...BSWAP16_R0]),
 );

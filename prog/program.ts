@@ -554,7 +554,7 @@ function missingIsaV4(
   return new NotSupportedError(
     isaV4.feature,
     isaV4.minKernel,
-    `program '${spec.name}' uses one at instruction ${at}`,
+    `program '${spec.name}' has an ISA v4 instruction at index ${at}`,
     { cause: new VerifierError(`BPF_PROG_LOAD of '${spec.name}'`, errno, log, false) },
   );
 }

@@ -55,8 +55,8 @@ kernelTest("a bswap program loads where the kernel has ISA v4, else NotSupported
     return;
   }
   const e = assertThrows(() => Program.load(bswap), NotSupportedError);
-  assertEquals([e.feature, e.minKernel], ["BPF ISA v4 instructions", "6.6"]);
-  assert(e.message.includes("instruction 1"), e.message);
+  assertEquals([e.feature, e.minKernel], ["BPF ISA v4", "6.6"]);
+  assert(e.message.includes("ISA v4 instruction at index 1"), e.message);
 });
 
 Deno.test("a kernel that refuses three-instruction loads: only ISA v4 ones are NotSupported", () => {
