@@ -149,9 +149,7 @@ export const LINK_FEATURES: Readonly<Record<LinkFeature, LinkFeatureInfo>> = Obj
 /** The error for a missing `name`, saying which build option can also leave it out. */
 function notSupported(name: LinkFeature, options?: ErrorOptions): NotSupportedError {
   const [what, minKernel, , config] = TABLE[name];
-  const detail = config
-    ? `the running kernel lacks it (or was built without ${config})`
-    : undefined;
+  const detail = config ? `older kernels, and kernels built without ${config}, lack it` : undefined;
   return new NotSupportedError(what, minKernel, detail, options);
 }
 
