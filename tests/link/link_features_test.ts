@@ -10,17 +10,19 @@ import {
   attachNetkit,
   attachSockmap,
   attachTCX,
+  attachTracepoint,
   haveLinkFeature,
   LINK_FEATURES,
   type LinkFeature,
   linkFeatureMissing,
   NetfilterHook,
   NetfilterProtocol,
+  PerfEventKind,
   ProgAttachLink,
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError } from "../../errors.ts";
 import { type Backend, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
-import { kernelTest, openFdCount } from "../_harness.ts";
+import { ensureTracefs, kernelTest, openFdCount } from "../_harness.ts";
 import { load } from "./_progs.ts";
 
 /** The running kernel's build config, from /boot or /proc/config.gz. */
@@ -129,4 +131,63 @@ kernelTest("an errno that is not about the hook stays the kernel's error", () =>
   const e = assertThrows(() => attachTCX(cls, { interface: 0x7fffffff, direction: "egress" }));
   if (haveLinkFeature("tcx")) assertEquals((e as { code?: string }).code, "ENODEV");
   else assertInstanceOf(e, NotSupportedError);
+});
+
+/**
+ * The real kernel, except that link info reads lose everything after the common fields
+ * (type, id, prog_id), as kernels before 6.6 report perf_event links.
+ */
+function kernelWithoutPerfEventInfo(): Backend & { hidden: number } {
+  const buffers = new Map<bigint, Uint8Array>();
+  return {
+    hidden: 0,
+    bpf(cmd, attr) {
+      const r = kernelBackend.bpf(cmd, attr);
+      if (cmd === BpfCmd.OBJ_GET_INFO_BY_FD && r === 0) {
+        const info = buffers.get(attr.getU64(8));
+        if (info && new DataView(info.buffer, info.byteOffset).getUint32(0, true) === 7) {
+          info.fill(0, 16); // BPF_LINK_TYPE_PERF_EVENT: the union stays empty
+          this.hidden++;
+        }
+      }
+      return r;
+    },
+    address(buffer) {
+      const at = kernelBackend.address(buffer);
+      buffers.set(at, buffer);
+      return at;
+    },
+  };
+}
+
+kernelTest("before 6.6, a perf event link's info says what it was attached to", () => {
+  ensureTracefs();
+  using prog = load(
+    ProgramType.TracePoint,
+    new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
+  );
+  using link = attachTracepoint(prog, "syscalls", "sys_enter_getpid", { cookie: 7n });
+  const real = link.info();
+  const old61 = kernelWithoutPerfEventInfo();
+  const restore = setBackend(old61);
+  let old;
+  try {
+    old = link.info();
+  } finally {
+    restore();
+  }
+  assert(old61.hidden > 0, "the kernel's perf event details were hidden");
+  assertEquals([old.type, old.id, old.programId], [real.type, real.id, real.programId]);
+  // What the library remembers equals what a 6.6+ kernel reports.
+  if (real.details.kind === "perf_event" && real.details.perfEventType !== 0) {
+    assertEquals(old.details, real.details);
+  }
+  assertEquals(old.details, {
+    kind: "perf_event",
+    perfEventType: PerfEventKind.Tracepoint,
+    name: "sys_enter_getpid",
+    offset: 0n,
+    address: 0n,
+    cookie: 7n,
+  });
 });
