@@ -7,6 +7,7 @@
  * @module
  */
 
+import { PerfEventKind } from "./_link_info.ts";
 import { cString, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
@@ -109,7 +110,12 @@ function kprobe(
       if (e instanceof NotSupportedError) throw e;
       throw e;
     }
-    return attachToPerfEvent(program, new FD(fd, "perf event"), options, cleanup);
+    return attachToPerfEvent(program, new FD(fd, "perf event"), options, cleanup, {
+      perfEventType: ret ? PerfEventKind.Kretprobe : PerfEventKind.Kprobe,
+      name,
+      offset,
+      address: 0n,
+    });
   }
   throw new Deno.errors.NotFound(`Cannot ${what} "${symbol}": no such kernel symbol`, {
     cause: lastError,

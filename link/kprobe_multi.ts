@@ -5,13 +5,13 @@
  * @module
  */
 
-import { allocBuffer, Attr, BpfCmd, bpfError, cString, currentBackend } from "../ffi.ts";
-import { Errno, NotSupportedError } from "../errors.ts";
+import { allocBuffer, Attr, cString, currentBackend } from "../ffi.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { keepAlive, LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { RawLink } from "./link.ts";
+import { missingLinkFeature } from "./link_features.ts";
 
 /** One program on many kernel functions. */
 export class KprobeMultiLink extends RawLink {}
@@ -75,15 +75,8 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   const r = linkCreateErrno(attr);
   keepAlive(names);
   if (r >= 0) return new KprobeMultiLink(r);
-  const cause = bpfError(BpfCmd.LINK_CREATE, -r);
-  // EOPNOTSUPP/ENOTSUPP: a kernel new enough but built without fprobe; EINVAL: before 5.18.
-  if (-r === Errno.EOPNOTSUPP || -r === Errno.ENOTSUPP) {
-    throw new NotSupportedError("kprobe_multi link", undefined, "the kernel has no fprobe", {
-      cause,
-    });
-  }
-  if (-r === Errno.EINVAL) {
-    throw new NotSupportedError("kprobe_multi link", "5.18", undefined, { cause });
-  }
-  throw linkCreateError(-r, "kprobe_multi link", "5.18");
+  // EOPNOTSUPP: a kernel new enough but built without fprobe; EINVAL: before 5.18 (or a
+  // bad symbol, which the probe tells apart).
+  const cause = linkCreateError(-r, "kprobe_multi link");
+  throw missingLinkFeature("kprobeMulti", -r, cause) ?? cause;
 }

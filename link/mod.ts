@@ -98,6 +98,13 @@ export {
 } from "./netfilter.ts";
 export { attachSockmap, SockmapLink } from "./sockmap.ts";
 export {
+  haveLinkFeature,
+  LINK_FEATURES,
+  type LinkFeature,
+  type LinkFeatureInfo,
+  linkFeatureMissing,
+} from "./link_features.ts";
+export {
   attachStructOps,
   registerStructOps,
   StructOpsLink,

@@ -9,9 +9,10 @@ import { Attr } from "../ffi.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
-import { LinkCreate, linkCreate } from "./_link_create.ts";
+import { LinkCreate } from "./_link_create.ts";
 import { RawLink } from "./link.ts";
 import { enumOption } from "../_internal/enum_option.ts";
+import { linkCreateOf } from "./link_features.ts";
 
 /** A program on a netfilter hook. */
 export class NetfilterLink extends RawLink {}
@@ -70,5 +71,5 @@ export function attachNetfilter(program: Program, options: NetfilterOptions): Ne
     )
     .i32(LinkCreate.union + 8, options.priority)
     .u32(LinkCreate.union + 12, options.defrag ? 1 : 0);
-  return new NetfilterLink(linkCreate(attr, "netfilter link", "6.4"));
+  return new NetfilterLink(linkCreateOf(attr, "netfilter"));
 }

@@ -9,7 +9,6 @@ import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import type { Anchor } from "./_anchor.ts";
-import { Errno, NotSupportedError } from "../errors.ts";
 import { linkCreateErrno } from "./_link_create.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
@@ -34,7 +33,7 @@ export interface NetkitOptions {
  * Attaches a `sched_cls` program to a netkit device.
  *
  * A kernel without the netkit driver (older than 6.7, or built without `CONFIG_NETKIT`)
- * answers EINVAL for any device; with no anchor or revision to blame, that is a
+ * answers EINVAL for any device; a probe tells that from a bad anchor and makes it a
  * {@linkcode NotSupportedError}. A netkit kernel answers ENXIO for a device that is not netkit.
  */
 export function attachNetkit(program: Program, options: NetkitOptions): NetkitLink {
@@ -52,16 +51,5 @@ export function attachNetkit(program: Program, options: NetkitOptions): NetkitLi
   );
   const r = linkCreateErrno(attr);
   if (r >= 0) return new NetkitLink(r);
-  const cause = mprogCreateError(-r, "netkit link", "6.7", options.expectedRevision);
-  const plain = (options.anchor === undefined || options.anchor === "tail") &&
-    options.expectedRevision === undefined;
-  if (-r === Errno.EINVAL && plain) {
-    throw new NotSupportedError(
-      "netkit link",
-      "6.7",
-      "the kernel refused a plain attachment with EINVAL, as kernels without CONFIG_NETKIT do",
-      { cause },
-    );
-  }
-  throw cause;
+  throw mprogCreateError(-r, "netkit", options.expectedRevision);
 }

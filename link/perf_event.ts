@@ -16,6 +16,13 @@ import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { openPerfEvent, perfEventAttr, PerfIoc, perfIoctl, PerfType } from "./_perf_event.ts";
 import { type Link, type LinkInfo, RawLink } from "./link.ts";
+import { type LinkDetails, PerfEventKind } from "./_link_info.ts";
+
+/**
+ * What a perf event link runs on, in the form Linux 6.6+ reports in the link's info: kept
+ * by the attach function so that `info()` says it on older kernels too.
+ */
+export type PerfEventTarget = Omit<Extract<LinkDetails, { kind: "perf_event" }>, "kind">;
 
 export { PerfType } from "./_perf_event.ts";
 
@@ -29,12 +36,31 @@ export interface PerfEventAttachOptions {
 export class PerfEventLink extends RawLink {
   readonly #event: FD;
   readonly #cleanup: (() => void) | undefined;
+  readonly #target: PerfEventTarget | undefined;
 
-  /** Takes ownership of the link fd, the perf event fd and a cleanup (tracefs events). */
-  constructor(linkFd: number, event: FD, cleanup?: () => void) {
+  /**
+   * Takes ownership of the link fd, the perf event fd and a cleanup (tracefs events);
+   * `target` is what the event is, for kernels whose link info does not say it.
+   */
+  constructor(linkFd: number, event: FD, cleanup?: () => void, target?: PerfEventTarget) {
     super(linkFd);
     this.#event = event;
     this.#cleanup = cleanup;
+    this.#target = target;
+  }
+
+  /**
+   * The kernel's description of the link. Kernels before 6.6 report no perf event details
+   * (`perfEventType` 0); the details are then what this link was attached to (the kprobe
+   * address, which only the kernel knows, stays 0).
+   */
+  override info(): LinkInfo {
+    const info = super.info();
+    const d = info.details;
+    if (this.#target && d.kind === "perf_event" && d.perfEventType === PerfEventKind.Unspec) {
+      return { ...info, details: { kind: "perf_event", ...this.#target } };
+    }
+    return info;
   }
 
   /**
@@ -136,6 +162,7 @@ export function attachToPerfEvent(
   event: FD,
   options: PerfEventAttachOptions = {},
   cleanup?: () => void,
+  target?: Omit<PerfEventTarget, "cookie">,
 ): PerfEventLink | PerfEventIoctlLink {
   try {
     const attr = new Attr()
@@ -144,7 +171,10 @@ export function attachToPerfEvent(
       .u32(LinkCreate.attachType, AttachType.PerfEvent);
     if (options.cookie !== undefined) attr.u64(LinkCreate.union, options.cookie);
     const r = linkCreateErrno(attr);
-    if (r >= 0) return new PerfEventLink(r, event, cleanup);
+    if (r >= 0) {
+      const described = target && { ...target, cookie: options.cookie ?? 0n };
+      return new PerfEventLink(r, event, cleanup, described);
+    }
     // EINVAL: a kernel without perf_event links (before 5.15) rejects the attach type.
     if (-r !== Errno.EINVAL || options.cookie !== undefined) {
       throw linkCreateError(-r, `bpf_link for ${programTypeName(program.type)}`, "5.15");
@@ -254,5 +284,10 @@ export function attachPerfEvent(
     inherit: options.inherit,
   });
   const fd = new FD(openPerfEvent(attr, { pid, cpu }), "perf event");
-  return attachToPerfEvent(program, fd, options);
+  return attachToPerfEvent(program, fd, options, undefined, {
+    perfEventType: PerfEventKind.Event,
+    name: "",
+    offset: options.config,
+    address: 0n,
+  });
 }

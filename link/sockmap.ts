@@ -6,7 +6,6 @@
  */
 
 import { Attr } from "../ffi.ts";
-import { Errno } from "../errors.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
@@ -15,6 +14,7 @@ import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts"
 import { progAttach, type ProgAttachLink } from "./_prog_attach.ts";
 import { RawLink } from "./link.ts";
 import { enumOption, enumSubset } from "../_internal/enum_option.ts";
+import { missingLinkFeature } from "./link_features.ts";
 
 /** A verdict or parser program on a sockmap or sockhash. */
 export class SockmapLink extends RawLink {}
@@ -46,12 +46,9 @@ export function attachSockmap(
     .u32(LinkCreate.attachType, attachType);
   const r = linkCreateErrno(attr);
   if (r >= 0) return new SockmapLink(r);
-  if (-r === Errno.EINVAL) {
-    try {
-      return progAttach(map.fd, program, attachType, 0);
-    } catch {
-      // Report the bpf_link error.
-    }
-  }
-  throw linkCreateError(-r, "sockmap link", "6.10");
+  // Before sockmap links (6.10) the kernel says EINVAL; the probe confirms it and the
+  // program goes on with BPF_PROG_ATTACH, as it did on those kernels.
+  const cause = linkCreateError(-r, "sockmap link");
+  if (missingLinkFeature("sockmap", -r, cause)) return progAttach(map.fd, program, attachType, 0);
+  throw cause;
 }

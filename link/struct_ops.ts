@@ -16,8 +16,9 @@ import { AttachType } from "../prog/attach_type.ts";
 import { pendingStructOpsValue } from "../prog/_struct_ops.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
 import { MapType, mapTypeName } from "../map/map_type.ts";
-import { LinkCreate, linkCreate } from "./_link_create.ts";
+import { LinkCreate } from "./_link_create.ts";
 import { type Link, type LinkInfo, linkUpdate, RawLink } from "./link.ts";
+import { linkCreateOf } from "./link_features.ts";
 
 /** A registered struct_ops map. */
 export class StructOpsLink extends RawLink {
@@ -60,7 +61,7 @@ export function attachStructOps(map: BpfMap): StructOpsLink {
   const attr = new Attr()
     .u32(LinkCreate.progFd, map.fd)
     .u32(LinkCreate.attachType, AttachType.StructOps);
-  return new StructOpsLink(linkCreate(attr, "struct_ops link", "6.4"));
+  return new StructOpsLink(linkCreateOf(attr, "structOps"));
 }
 
 /**

@@ -15,6 +15,7 @@ import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts"
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
 import { RawLink } from "./link.ts";
 import { choices, enumOption } from "../_internal/enum_option.ts";
+import { missingLinkFeature } from "./link_features.ts";
 
 export type { Anchor, AnchorTarget } from "./_anchor.ts";
 
@@ -76,7 +77,7 @@ export function attachTCX(program: Program, options: TCXOptions): TCXLink {
   );
   const r = linkCreateErrno(attr);
   if (r >= 0) return new TCXLink(r);
-  throw mprogCreateError(-r, "tcx link", "6.6", options.expectedRevision);
+  throw mprogCreateError(-r, "tcx", options.expectedRevision);
 }
 
 /**
@@ -85,8 +86,7 @@ export function attachTCX(program: Program, options: TCXOptions): TCXLink {
  */
 export function mprogCreateError(
   errno: number,
-  feature: string,
-  minKernel: string,
+  feature: "tcx" | "netkit",
   expectedRevision: bigint | undefined,
 ): Error {
   if (errno === Errno.ESTALE && expectedRevision !== undefined) {
@@ -94,9 +94,10 @@ export function mprogCreateError(
       BpfCmd.LINK_CREATE,
       errno,
       undefined,
-      `${feature}: the chain is no longer at expectedRevision ${expectedRevision} ` +
+      `${feature} link: the chain is no longer at expectedRevision ${expectedRevision} ` +
         "(a program was attached or detached since): read its revision again and retry",
     );
   }
-  return linkCreateError(errno, feature, minKernel);
+  const cause = linkCreateError(errno, `${feature} link`);
+  return missingLinkFeature(feature, errno, cause) ?? cause;
 }

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { PerfEventKind } from "./_link_info.ts";
 import { FD } from "../_internal/fd.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
@@ -49,5 +50,10 @@ export function attachTracepoint(
     wakeupEvents: 1,
   });
   const fd = new FD(openPerfEvent(attr, { pid: -1, cpu: 0 }), "perf event");
-  return attachToPerfEvent(program, fd, options);
+  return attachToPerfEvent(program, fd, options, undefined, {
+    perfEventType: PerfEventKind.Tracepoint,
+    name,
+    offset: 0n,
+    address: 0n,
+  });
 }

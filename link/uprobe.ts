@@ -6,6 +6,7 @@
  * @module
  */
 
+import { PerfEventKind } from "./_link_info.ts";
 import { cString, currentBackend } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import type { Program } from "../prog/program.ts";
@@ -84,6 +85,12 @@ export function attachUprobeAt(
   }
   const pid = options.pid ?? -1;
   const cpu = pid >= 0 ? -1 : 0;
+  const described = {
+    perfEventType: ret ? PerfEventKind.Uretprobe : PerfEventKind.Uprobe,
+    name: target.path,
+    offset: target.offset,
+    address: 0n,
+  };
   const refCtr = options.refCtrOffset ?? 0n;
   const pmu = dynamicPmu("uprobe");
   if (pmu) {
@@ -98,7 +105,7 @@ export function attachUprobeAt(
     });
     const fd = openPerfEvent(attr, { pid, cpu });
     keepAlive(pathBuf);
-    return attachToPerfEvent(program, new FD(fd, "perf event"), options);
+    return attachToPerfEvent(program, new FD(fd, "perf event"), options, undefined, described);
   }
   if (/\s/.test(target.path)) throw new TypeError(`Uprobe path has white space: "${target.path}"`);
   const ref = refCtr ? `(0x${refCtr.toString(16)})` : "";
@@ -118,7 +125,13 @@ export function attachUprobeAt(
     probe.remove();
     throw e;
   }
-  return attachToPerfEvent(program, new FD(fd, "perf event"), options, probe.remove);
+  return attachToPerfEvent(
+    program,
+    new FD(fd, "perf event"),
+    options,
+    probe.remove,
+    described,
+  );
 }
 
 /**

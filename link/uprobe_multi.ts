@@ -5,14 +5,14 @@
  * @module
  */
 
-import { allocBuffer, Attr, BpfCmd, bpfError, cString } from "../ffi.ts";
-import { Errno, NotSupportedError } from "../errors.ts";
+import { allocBuffer, Attr, cString } from "../ffi.ts";
 import { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { openTarget } from "./_uprobe_elf.ts";
 import { RawLink } from "./link.ts";
+import { missingLinkFeature } from "./link_features.ts";
 
 /** One program on many user-space locations. */
 export class UprobeMultiLink extends RawLink {}
@@ -90,10 +90,6 @@ export function attachUprobeMulti(
   if (options.cookies) attr.pointer(LinkCreate.union + 24, u64Array(options.cookies));
   const r = linkCreateErrno(attr);
   if (r >= 0) return new UprobeMultiLink(r);
-  if (-r === Errno.EINVAL || -r === Errno.EOPNOTSUPP) {
-    throw new NotSupportedError("uprobe_multi link", "6.6", undefined, {
-      cause: bpfError(BpfCmd.LINK_CREATE, -r),
-    });
-  }
-  throw linkCreateError(-r, "uprobe_multi link", "6.6");
+  const cause = linkCreateError(-r, "uprobe_multi link");
+  throw missingLinkFeature("uprobeMulti", -r, cause) ?? cause;
 }

@@ -36,7 +36,7 @@ import {
   isBtfType,
 } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
-import { requireMapType } from "./map_type_probe.ts";
+import { requireMapFeatures } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
 import {
@@ -1295,7 +1295,7 @@ function createMap(
 
 /** The error for a failed BPF_MAP_CREATE: NotSupportedError when the type is missing. */
 function createError(spec: CreateFields, errno: number): Error {
-  if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapType(spec.type);
+  if (errno === Errno.EINVAL || errno === Errno.ENOTSUPP) requireMapFeatures(spec.type, spec.flags);
   return bpfError(
     BpfCmd.MAP_CREATE,
     errno,

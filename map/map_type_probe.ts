@@ -138,3 +138,28 @@ export function haveMmapableArrays(): boolean {
 export function requireMapType(type: MapType): void {
   if (!haveMapType(type)) probeFor(type)();
 }
+
+const BPF_F_LINK = 1 << 13;
+
+/**
+ * `BPF_F_LINK` on struct_ops maps (6.4), which a link registers: such a kernel accepts the
+ * flag and goes on to look up the (made-up) vmlinux value type, ENOTSUPP; older kernels
+ * refuse the flag, EINVAL.
+ */
+export const structOpsLinkMaps: FeatureProbe = feature("struct_ops link", "6.4", () => {
+  const attr = new Attr().u32(0, MapType.StructOpsMap).u32(4, 4).u32(12, 1);
+  const r = bpfErrno(BpfCmd.MAP_CREATE, attr.u32(16, BPF_F_LINK).u32(60, 1));
+  if (r >= 0) closeFd(r);
+  if (r >= 0 || r === -Errno.ENOTSUPP) return true;
+  if (r === -Errno.EINVAL) return false;
+  throw bpfError(BpfCmd.MAP_CREATE, -r);
+});
+
+/**
+ * After BPF_MAP_CREATE failed with EINVAL: throws {@linkcode NotSupportedError} when the map
+ * type, or a flag the kernel may lack for it, is missing on the running kernel.
+ */
+export function requireMapFeatures(type: MapType, flags: number): void {
+  requireMapType(type);
+  if (type === MapType.StructOpsMap && (flags & BPF_F_LINK) !== 0) structOpsLinkMaps();
+}

@@ -9,7 +9,8 @@ import { FD } from "../_internal/fd.ts";
 import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
-import { Errno, VerifierError } from "../errors.ts";
+import { Errno, NotSupportedError, VerifierError } from "../errors.ts";
+import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import {
   type CoreCandidateCache,
@@ -518,6 +519,8 @@ function loadWithLog(
     }
     const text = logText(log);
     if (r >= 0) return { fd: r, log: level > 0 ? text : undefined };
+    const missing = missingIsaV4(errno, insns, spec, text);
+    if (missing) throw missing;
     if (text.length > 0 && errno !== Errno.EPERM) {
       throw new VerifierError(
         `BPF_PROG_LOAD of '${spec.name}'${poisonNote(text, insns)}`,
@@ -526,8 +529,34 @@ function loadWithLog(
         errno === Errno.ENOSPC,
       );
     }
-    throw bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
+    const cause = bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
+    if (errno === Errno.EINVAL && text.length === 0) {
+      throw missingProgramType(spec.type, attr.getU32(68), { cause }) ?? cause;
+    }
+    throw cause;
   }
+}
+
+/**
+ * A kernel before 6.6 rejects ISA v4 instructions with EINVAL and a log about an unknown
+ * opcode or reserved fields: when the program has some and the probe confirms the kernel
+ * lacks them, that is a {@linkcode NotSupportedError}, not a verifier failure.
+ */
+function missingIsaV4(
+  errno: number,
+  insns: Instructions,
+  spec: ProgramSpec,
+  log: string,
+): NotSupportedError | undefined {
+  if (errno !== Errno.EINVAL) return undefined;
+  const at = insns.list.findIndex(isIsaV4);
+  if (at < 0 || isaV4.supported()) return undefined;
+  return new NotSupportedError(
+    isaV4.feature,
+    isaV4.minKernel,
+    `program '${spec.name}' has an ISA v4 instruction at index ${at}`,
+    { cause: new VerifierError(`BPF_PROG_LOAD of '${spec.name}'`, errno, log, false) },
+  );
 }
 
 /**

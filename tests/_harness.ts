@@ -5,9 +5,10 @@
  * @module
  */
 
+import type { FeatureProbe } from "../_internal/feature.ts";
 import { Attr, bpfErrno, closeFd } from "../ffi.ts";
 import { BpfCmd } from "../_internal/bpf_cmd.ts";
-import { errnoName } from "../errors.ts";
+import { errnoName, NotSupportedError } from "../errors.ts";
 import { BPFFS, ensureMounted, TRACEFS } from "../_internal/mounts.ts";
 
 /** True when CI demands that kernel tests run rather than skip for missing privileges. */
@@ -128,4 +129,24 @@ export function run(cmd: string, args: string[]): string {
     );
   }
   return new TextDecoder().decode(out.stdout);
+}
+
+/**
+ * A skip reason naming the feature and its first kernel (`"log_true_size is not supported
+ * (requires Linux 6.4)"`) when the running kernel lacks what `probe` asks, else undefined.
+ */
+export function missingFeature(probe: FeatureProbe): string | undefined {
+  return probe.supported()
+    ? undefined
+    : new NotSupportedError(probe.feature, probe.minKernel).message;
+}
+
+/**
+ * Whether the running kernel's version is at least `min` (such as `"6.6"`): a test's oracle
+ * for what the library's probes answer, never the library's own way to decide.
+ */
+export function kernelAtLeast(min: string): boolean {
+  const [major, minor] = Deno.osRelease().split(".").map(Number);
+  const [wantMajor, wantMinor] = min.split(".").map(Number);
+  return major > wantMajor || (major === wantMajor && minor >= wantMinor);
 }

@@ -11,6 +11,7 @@ import {
   attachNetkit,
   attachSockmap,
   CgroupLink,
+  linkFeatureMissing,
   LinkType,
   NetfilterHook,
   NetfilterLink,
@@ -114,13 +115,13 @@ kernelTest(
     assertGreaterOrEqual(r.dropped, 3);
     assertEquals(r.arrivedWhileDropping, 0);
   },
-  { skipIf: noIp },
+  { skipIf: () => noIp() ?? linkFeatureMissing("tcx") },
 );
 
 kernelTest("tcx anchors: a program attached before another runs first", () => {
   const r = withVethPair((a, b) => child(inNetns(b), ["tcx_order", a]));
   assertEquals(r.chain, [r.b, r.a]);
-}, { skipIf: noIp });
+}, { skipIf: () => noIp() ?? linkFeatureMissing("tcx") });
 
 kernelTest("sk_lookup steers a connection in a new netns to another listener", () => {
   const r = child(["unshare", "-n"], ["sk_lookup"]);
@@ -229,7 +230,7 @@ kernelTest("netfilter sees a packet at LOCAL_OUT", () => {
     () => attachNetfilter(prog, { protocol: 2, hook: 3, priority: 2 ** 31 - 1 }),
     RangeError,
   );
-});
+}, { skipIf: () => linkFeatureMissing("netfilter") });
 
 kernelTest("sockmap: a verdict program attaches to a sockmap as a link", () => {
   using map = BpfMap.create(
@@ -246,7 +247,7 @@ kernelTest("sockmap: a verdict program attaches to a sockmap as a link", () => {
   assertEquals(info.details.kind, "sockmap");
   if (info.details.kind === "sockmap") assertEquals(info.details.mapId, map.info().id);
   assertThrows(() => attachSockmap(prog, map, AttachType.CgroupInetEgress), TypeError);
-});
+}, { skipIf: () => linkFeatureMissing("sockmap") });
 
 function sockmap(): BpfMap {
   return BpfMap.create(
@@ -312,6 +313,7 @@ kernelTest(
       assertEquals([count(map, 0), count(map, 1)], [4n, 1n], "no verdict ran for it");
     });
   },
+  { skipIf: () => linkFeatureMissing("sockmap") },
 );
 
 kernelTest(
@@ -343,6 +345,7 @@ kernelTest(
       assertEquals(count(map), seen, "the client, not in the map, is not seen");
     });
   },
+  { skipIf: () => linkFeatureMissing("sockmap") },
 );
 
 let netkitReason: string | undefined | null = null;
@@ -407,7 +410,7 @@ kernelTest(
     });
     assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
   },
-  { skipIf: () => noIp() ?? netkitUnavailable() },
+  { skipIf: () => noIp() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
 );
 
 kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {

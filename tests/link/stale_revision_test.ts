@@ -4,7 +4,7 @@
 import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
 import { Errno, SyscallError } from "../../errors.ts";
-import { attachTCX } from "../../link/mod.ts";
+import { attachTCX, linkFeatureMissing } from "../../link/mod.ts";
 import { Program, ProgramSpec, ProgramType } from "../../prog/mod.ts";
 import { kernelTest } from "../_harness.ts";
 
@@ -25,9 +25,4 @@ kernelTest("tcx: a stale expectedRevision is ESTALE with the revision named", ()
   assertEquals(e.errno, Errno.ESTALE);
   assertEquals(e.code, "ESTALE");
   assertStringIncludes(e.message, `the chain is no longer at expectedRevision ${revision}`);
-}, {
-  skipIf: () => {
-    const [major, minor] = Deno.osRelease().split(".").map(Number);
-    return major > 6 || (major === 6 && minor >= 6) ? undefined : "tcx needs Linux 6.6";
-  },
-});
+}, { skipIf: () => linkFeatureMissing("tcx") });

@@ -11,7 +11,7 @@ import { assert, assertEquals, assertGreaterOrEqual, assertThrows } from "@std/a
 import * as asm from "../../asm/mod.ts";
 import { type AttachType, type Program, ProgramType } from "../../prog/mod.ts";
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
-import { attachStructOps, LinkType, StructOpsLink } from "../../link/mod.ts";
+import { attachStructOps, linkFeatureMissing, LinkType, StructOpsLink } from "../../link/mod.ts";
 import { PermissionError, SyscallError } from "../../errors.ts";
 import { BtfHandle } from "../../btf/handle.ts";
 import { Int } from "../../btf/types.ts";
@@ -163,4 +163,5 @@ kernelTest(
       assertThrows(() => connectWith(name), Error, "ENOENT", "no longer selectable");
     });
   },
+  { skipIf: () => linkFeatureMissing("structOps") },
 );

@@ -14,6 +14,7 @@ import {
   attachTpBtf,
   attachTracepoint,
   attachTracing,
+  haveLinkFeature,
   IterLink,
   linkFromId,
   LinkType,
@@ -231,14 +232,7 @@ kernelTest("kprobe_multi: this kernel has no fprobe: NotSupportedError", () => {
   ) as NotSupportedError;
   assertEquals(e.feature, "kprobe_multi link");
 }, {
-  skipIf: () => {
-    try {
-      Deno.statSync("/sys/bus/event_source/devices/kprobe");
-      return "this kernel has kprobes";
-    } catch {
-      return undefined;
-    }
-  },
+  skipIf: () => haveLinkFeature("kprobeMulti") ? "this kernel has kprobe_multi links" : undefined,
 });
 
 kernelTest("linkFromId opens a link by its kernel id as the class of its type", () => {

@@ -9,6 +9,7 @@ import {
   attachUprobeMulti,
   attachUretprobe,
   attachUsdt,
+  linkFeatureMissing,
   LinkType,
   parseUsdtArg,
   resolveUprobe,
@@ -216,4 +217,4 @@ kernelTest("uprobe_multi: one link on two functions", async () => {
   const info = link.info();
   assertEquals(info.details.kind, "uprobe_multi");
   if (info.details.kind === "uprobe_multi") assertEquals(info.details.count, 2);
-});
+}, { skipIf: () => linkFeatureMissing("uprobeMulti") });

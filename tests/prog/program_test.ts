@@ -13,7 +13,15 @@ import {
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import { VerifierError } from "../../errors.ts";
 import { type Attr, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
-import { assertNoFdLeak, ensureBpffs, kernelTest, run, testdata } from "../_harness.ts";
+import {
+  assertNoFdLeak,
+  ensureBpffs,
+  kernelTest,
+  missingFeature,
+  run,
+  testdata,
+} from "../_harness.ts";
+import { logTrueSize } from "../../prog/_prog_features.ts";
 import { ElfFile } from "../../elf/elf_file.ts";
 import {
   CoreReloKind,
@@ -124,6 +132,11 @@ kernelTest("the verifier log buffer grows until the log fits", () => {
   assert(grown[grown.length - 1] >= 4 * 128);
   assertEquals(e.log.join("\n"), fullText);
   assertEquals(e.truncated, false);
+});
+
+kernelTest("the kernel's log_true_size grows the log in one step", () => {
+  const full = assertThrows(() => Program.load(longBadSpec(200)), VerifierError) as VerifierError;
+  const fullText = full.log.join("\n");
   // Linux 6.4+ reports log_true_size: one step to exactly what was needed.
   const rec2 = recordLogSizes(false);
   try {
@@ -134,7 +147,23 @@ kernelTest("the verifier log buffer grows until the log fits", () => {
   const steps = rec2.sizes.filter((s) => s > 0);
   assertEquals(steps.length, 2, `sizes ${rec2.sizes}`);
   assert(steps[1] > fullText.length && steps[1] < fullText.length + 64, `sizes ${steps}`);
-});
+}, { skipIf: () => missingFeature(logTrueSize) });
+
+kernelTest("without log_true_size the loader doubles on the kernel's own answer", () => {
+  // Nothing hidden: the kernel itself leaves log_true_size at 0, as before 6.4.
+  const full = assertThrows(() => Program.load(longBadSpec(200)), VerifierError) as VerifierError;
+  const rec = recordLogSizes(false);
+  let e: VerifierError;
+  try {
+    e = assertThrows(() => Program.load(longBadSpec(200), { logSize: 128 }), VerifierError);
+  } finally {
+    rec.restore();
+  }
+  const grown = rec.sizes.filter((s) => s > 0);
+  assert(grown.length >= 3, `sizes ${rec.sizes}`);
+  for (let i = 1; i < grown.length; i++) assertEquals(grown[i], grown[i - 1] * 2);
+  assertEquals(e.log.join("\n"), full.log.join("\n"));
+}, { skipIf: () => logTrueSize.supported() ? "this kernel reports log_true_size" : undefined });
 
 kernelTest("a log level keeps the log of a successful load", () => {
   using prog = Program.load(retSpec(1), { logLevel: 1 | 4 });
