@@ -1,5 +1,5 @@
 // tests/setup.ts installs what the tests run: every program a test starts is either in its
-// list of requirements or part of every Debian and Ubuntu system (coreutils, util-linux,
+// list of requirements or part of every Debian and Ubuntu system (coreutils, util-linux, gzip,
 // bash, grep, mount). A test that starts a new tool fails here until setup installs it.
 import { assertEquals } from "@std/assert";
 import { missingPackages, REQUIREMENTS } from "./setup.ts";
@@ -15,6 +15,7 @@ const BASE = new Set([
   "mount",
   "mountpoint",
   "nsenter",
+  "zcat",
   "pwd",
   "setpriv",
   "sh",
