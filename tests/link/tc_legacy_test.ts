@@ -104,6 +104,29 @@ kernelTest(
   { skipIf: noTc },
 );
 
+kernelTest(
+  "attachXDP through netlink on a veth sees packets, update drops them, close removes it",
+  () => {
+    const r = withVethPair((a, b) => child(inNetns(b), ["xdp", a]));
+    const { pass, drop } = r.programIds;
+    assert(r.isNetlinkLink);
+    assertEquals(r.attached, pass, "ip link shows the program");
+    assertGreaterOrEqual(r.seen, 3, "the pass program saw the packets");
+    assertEquals(r.passed, 3, "and they reached the stack");
+    assertEquals(r.afterUpdate, drop);
+    assertGreaterOrEqual(r.dropped, 3, "the drop program saw the packets");
+    assertEquals(r.arrivedWhileDropping, 0, "and none reached the stack");
+    assertEquals(r.afterClose, null, "close removed it");
+    assert(r.refusals[0].startsWith("NotSupportedError: info of XDP attached through netlink"));
+    assert(r.refusals[1].startsWith("SyscallError: RTM_SETLINK xdp failed: EBUSY"), r.refusals[1]);
+    assert(
+      r.refusals[2].startsWith("SyscallError: RTM_SETLINK xdp (replace) failed"),
+      r.refusals[2],
+    );
+  },
+  { skipIf: noTc },
+);
+
 kernelTest("attachTC refuses bad arguments with typed errors", () => {
   using prog = load(
     ProgramType.SchedCLS,
