@@ -185,6 +185,11 @@ export class RtNetlink {
   }
 }
 
+/** Whether `e` says the interface or the object on it no longer exists. */
+export function isGone(e: unknown): boolean {
+  return e instanceof SyscallError && (e.errno === Errno.ENODEV || e.errno === Errno.ENOENT);
+}
+
 /** The kernel's text reason in an error message's extended-ack attributes, if it gave one. */
 function extackMessage(payload: Uint8Array, flags: number): string | undefined {
   if (!(flags & NLM_F_ACK_TLVS)) return undefined;

@@ -14,7 +14,7 @@ import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { choices, enumOption } from "../_internal/enum_option.ts";
 import { refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { ifindexOf, type NetInterface } from "./_netdev.ts";
-import { concat, nlAttr, NlFlags, nlNest, RtNetlink, str, u32 } from "./_netlink.ts";
+import { concat, isGone, nlAttr, NlFlags, nlNest, RtNetlink, str, u32 } from "./_netlink.ts";
 import type { Link, LinkInfo, LinkUpdateOptions } from "./link.ts";
 
 const RTM_NEWQDISC = 36;
@@ -181,6 +181,9 @@ export class TCLink implements Link {
     if (this.#nl.closed) return;
     try {
       if (this.#attached) this.detach();
+    } catch (e) {
+      // The interface (and with it the filter) is gone already: nothing left to remove.
+      if (!isGone(e)) throw e;
     } finally {
       this.#nl.close();
     }
@@ -257,9 +260,9 @@ export class TCLink implements Link {
  *
  * @example
  * ```ts ignore
- * using l = linkFeatureMissing("tcx")
- *   ? attachTC(prog, { interface: "eth0", direction: "ingress", priority: 1 })
- *   : attachTCX(prog, { interface: "eth0", direction: "ingress" });
+ * using l = haveLinkFeature("tcx")
+ *   ? attachTCX(prog, { interface: "eth0", direction: "ingress" })
+ *   : attachTC(prog, { interface: "eth0", direction: "ingress", priority: 1 });
  * ```
  */
 export function attachTC(program: Program, options: TCOptions): TCLink {

@@ -13,7 +13,7 @@ import { dupFd } from "../ffi.ts";
 import type { Program } from "../prog/program.ts";
 import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { refuseStructuredClone } from "../_internal/clone_guard.ts";
-import { concat, nlAttr, nlNest, RtNetlink, u32 } from "./_netlink.ts";
+import { concat, isGone, nlAttr, nlNest, RtNetlink, u32 } from "./_netlink.ts";
 import type { Link, LinkInfo, LinkUpdateOptions } from "./link.ts";
 
 const RTM_SETLINK = 19;
@@ -108,6 +108,9 @@ export class NetlinkXDPLink implements Link {
     if (this.#nl.closed) return;
     try {
       this.detach();
+    } catch (e) {
+      // The interface (and with it the program) is gone already: nothing left to remove.
+      if (!isGone(e)) throw e;
     } finally {
       this.#nl.close();
     }

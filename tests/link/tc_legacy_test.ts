@@ -97,6 +97,7 @@ kernelTest(
     assertNotEquals(r.picked.priority, 7);
     assert(r.both.some((f: { priority: number }) => f.priority === r.picked.priority));
     assertEquals(r.afterClose, [], "close deleted both filters");
+    assertEquals(r.closeAfterDeviceGone, "no error");
     assertEquals(r.refusals.length, 3);
     for (const e of r.refusals) assert(e.startsWith(`${NotSupportedError.name}: `), e);
     assert(r.refusals[0].includes("info of a legacy tc filter"), r.refusals[0]);
