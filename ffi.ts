@@ -67,6 +67,11 @@ const SYMBOLS = {
   },
   eventfd: { parameters: ["u32", "i32"], result: "i32" },
   getpagesize: { parameters: [], result: "i32" },
+  // Netlink sockets for the attachments that predate bpf_link (legacy tc, XDP by netlink).
+  socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  setsockopt: { parameters: ["i32", "i32", "i32", "buffer", "u32"], result: "i32" },
+  sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "i64" },
+  recv: { parameters: ["i32", "buffer", "usize", "i32"], result: "i64" },
   getpid: { parameters: [], result: "i32" },
   gettid: { parameters: [], result: "i32" },
 } as const satisfies Deno.ForeignLibraryInterface;

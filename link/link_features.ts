@@ -68,13 +68,20 @@ export type LinkFeature =
   | "kprobeMulti";
 
 /**
- * What each feature is called in errors, its first kernel, its probe, and, for features a
- * kernel may leave out of its build, the config option that does.
+ * What each feature is called in errors, its first kernel, its probe, for features a
+ * kernel may leave out of its build, the config option that does, and what to use instead
+ * where the library has a fallback.
  */
 const TABLE: Readonly<
-  Record<LinkFeature, readonly [string, string, () => boolean, string?]>
+  Record<LinkFeature, readonly [string, string, () => boolean, string?, string?]>
 > = {
-  tcx: ["tcx link", "6.6", mprogProbe(AttachType.TCXIngress)],
+  tcx: [
+    "tcx link",
+    "6.6",
+    mprogProbe(AttachType.TCXIngress),
+    undefined,
+    "attachTC attaches the program as a cls_bpf filter on a clsact qdisc instead",
+  ],
   netkit: ["netkit link", "6.7", mprogProbe(AttachType.NetkitPrimary), "CONFIG_NETKIT"],
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
@@ -148,8 +155,9 @@ export const LINK_FEATURES: Readonly<Record<LinkFeature, LinkFeatureInfo>> = Obj
 
 /** The error for a missing `name`, saying which build option can also leave it out. */
 function notSupported(name: LinkFeature, options?: ErrorOptions): NotSupportedError {
-  const [what, minKernel, , config] = TABLE[name];
-  const detail = config ? `older kernels, and kernels built without ${config}, lack it` : undefined;
+  const [what, minKernel, , config, fallback] = TABLE[name];
+  const lack = config ? `older kernels, and kernels built without ${config}, lack it` : undefined;
+  const detail = [lack, fallback].filter((d) => d !== undefined).join("; ") || undefined;
   return new NotSupportedError(what, minKernel, detail, options);
 }
 

@@ -87,6 +87,8 @@ export {
 } from "./cgroup.ts";
 export { attachNetNs, NetNsLink, type NetNsOptions } from "./netns.ts";
 export { attachXDP, XDPLink, XDPMode, type XDPOptions } from "./xdp.ts";
+export { NetlinkXDPLink } from "./xdp_netlink.ts";
+export { attachTC, TCLink, type TCOptions } from "./tc.ts";
 export { type Anchor, type AnchorTarget, attachTCX, TCXLink, type TCXOptions } from "./tcx.ts";
 export { attachNetkit, NetkitLink, type NetkitOptions } from "./netkit.ts";
 export {

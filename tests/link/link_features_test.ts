@@ -77,10 +77,15 @@ function kernelWithoutLinks(): Backend {
   };
 }
 
-function assertMissing(fn: () => unknown, feature: string, minKernel: string): void {
+function assertMissing(
+  fn: () => unknown,
+  feature: string,
+  minKernel: string,
+): NotSupportedError {
   const e = assertThrows(fn, NotSupportedError);
   assertEquals([e.feature, e.minKernel], [feature, minKernel]);
   assert(e.cause instanceof Error, "the kernel's errno is kept as the cause");
+  return e;
 }
 
 kernelTest("a kernel without the hook: attach functions say which feature and kernel", () => {
@@ -97,11 +102,12 @@ kernelTest("a kernel without the hook: attach functions say which feature and ke
   );
   const restore = setBackend(kernelWithoutLinks());
   try {
-    assertMissing(
+    const tcx = assertMissing(
       () => attachTCX(cls, { interface: "lo", direction: "ingress" }),
       "tcx link",
       "6.6",
     );
+    assert(tcx.message.includes("attachTC attaches"), "it names the legacy fallback");
     assertMissing(() => attachNetkit(cls, { interface: "lo" }), "netkit link", "6.7");
     if (nf) {
       const options = {
