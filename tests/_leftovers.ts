@@ -4,11 +4,20 @@
  * before and after a kernel test, and the difference of two snapshots in words.
  *
  * Rule for process-wide caches: an fd that stays open after a test is a leak, except one the
- * Deno runtime itself opens once on first use (its targets are listed in
- * {@linkcode RUNTIME_FD_TARGETS}). The library keeps no fd open across calls: its caches
- * (kernel BTF spec, kconfig, kallsyms, feature probes) hold parsed data or answers, and every
- * probe closes what it created — so no BPF fd is ever allowed to outlive the test that
- * opened it.
+ * Deno runtime itself opens once on first use and keeps (its kinds are listed in
+ * {@linkcode RUNTIME_FD_TARGETS}: event-loop handles, and the Unix socketpair a first Worker
+ * opens — the library opens no sockets). The library keeps no fd open across calls: its
+ * caches (kernel BTF spec, kconfig, kallsyms, feature probes) hold parsed data or answers, and
+ * every probe closes what it created — so no BPF fd is ever allowed to outlive the test that
+ * opened it. A terminated Worker's thread closes its module files and pipes a little after
+ * `terminate()` returns, so when non-BPF fds are left the check polls for a bounded while
+ * ({@linkcode SETTLE_MS}) before it names them.
+ *
+ * Pins, mounts and network namespaces are shared with every process of the mount namespace,
+ * so on a shared machine another test run's appear too. Tests name them with their pid
+ * (`ebpf_pin_test_${Deno.pid}`); a new one whose name carries the pid of another live deno
+ * process is that process's and is not counted ({@linkcode isForeign}). The whole suite runs
+ * in a private bpffs and mount namespace (run-fresh), where nothing foreign appears.
  *
  * @module
  */
@@ -30,7 +39,25 @@ export const RUNTIME_FD_TARGETS: readonly string[] = [
   "anon_inode:inotify",
   "/dev/urandom",
   "/dev/random",
+  "unix-socket:",
 ];
+
+/** How long non-BPF fds left by a test may take to close (a terminated Worker's teardown). */
+export const SETTLE_MS = 3000;
+
+/** The inodes of this network namespace's Unix-domain sockets. */
+function unixSocketInodes(): Set<string> {
+  const inodes = new Set<string>();
+  try {
+    for (const line of Deno.readTextFileSync("/proc/net/unix").split("\n").slice(1)) {
+      const fields = line.trim().split(/\s+/);
+      if (fields.length >= 7) inodes.add(fields[6]);
+    }
+  } catch {
+    // No procfs view of Unix sockets: they are then named as plain sockets.
+  }
+  return inodes;
+}
 
 /** A moment's view of what a test could leave behind. */
 export interface Snapshot {
@@ -52,6 +79,8 @@ function describeFd(fd: number): string | undefined {
   } catch {
     return undefined; // closed between readdir and readlink
   }
+  const socket = /^socket:\[(\d+)\]$/.exec(target);
+  if (socket) return unixSocketInodes().has(socket[1]) ? `unix-${target}` : target;
   if (!target.startsWith("anon_inode:")) return target;
   try {
     const info = Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`);
@@ -99,6 +128,23 @@ function walk(root: string, into: Set<string>): Set<string> {
   return into;
 }
 
+/**
+ * Whether a pin, mount or netns line names a thing of another test process: one of its path
+ * components ends in `_PID` or `-PID` where PID is a live deno process other than this one.
+ */
+export function isForeign(line: string): boolean {
+  for (const m of line.matchAll(/[_-](\d+)(?=[\/\s]|$)/g)) {
+    const pid = Number(m[1]);
+    if (pid <= 1 || pid === Deno.pid) continue;
+    try {
+      if (/(^|\/)deno$/.test(Deno.readLinkSync(`/proc/${pid}/exe`))) return true;
+    } catch {
+      // No such process: the name is not another run's.
+    }
+  }
+  return false;
+}
+
 /** Takes a snapshot of this process's fds and mounts, the pins and the network namespaces. */
 export function snapshot(): Snapshot {
   return {
@@ -121,15 +167,20 @@ export function leftovers(before: Snapshot, after: Snapshot): string[] {
     out.push(`fd ${fd} -> ${what}`);
   }
   for (const line of after.mounts) {
-    if (!before.mounts.has(line)) out.push(`mount ${line}`);
+    if (!before.mounts.has(line) && !isForeign(line)) out.push(`mount ${line}`);
   }
   for (const path of after.pins) {
-    if (!before.pins.has(path)) out.push(`pin ${path}`);
+    if (!before.pins.has(path) && !isForeign(path)) out.push(`pin ${path}`);
   }
   for (const path of after.netns) {
-    if (!before.netns.has(path)) out.push(`netns ${path}`);
+    if (!before.netns.has(path) && !isForeign(path)) out.push(`netns ${path}`);
   }
   return out;
+}
+
+/** Whether a leftover line names a BPF object's fd (these never close by themselves). */
+function isBpfFd(line: string): boolean {
+  return /^fd \d+ -> anon_inode:(bpf|btf|\[perf_event\])/.test(line);
 }
 
 /**
@@ -139,7 +190,16 @@ export function leftovers(before: Snapshot, after: Snapshot): string[] {
 export async function withLeftoverCheck<T>(fn: () => T | Promise<T>): Promise<T> {
   const before = snapshot();
   const result = await fn();
-  const left = leftovers(before, snapshot());
+  let left = leftovers(before, snapshot());
+  // Only fds can close by themselves later (a Worker's teardown); give them a bounded while.
+  for (
+    let waited = 0, step = 10;
+    waited < SETTLE_MS && left.some((l) => l.startsWith("fd ") && !isBpfFd(l));
+    waited += step, step *= 2
+  ) {
+    await new Promise((resolve) => setTimeout(resolve, step));
+    left = leftovers(before, snapshot());
+  }
   if (left.length > 0) {
     throw new Error(`The test left ${left.length} thing(s) behind:\n  ${left.join("\n  ")}`);
   }
