@@ -18,6 +18,9 @@
  * (`ebpf_pin_test_${Deno.pid}`); a new one whose name carries the pid of another live deno
  * process is that process's and is not counted ({@linkcode isForeign}). The whole suite runs
  * in a private bpffs and mount namespace (run-fresh), where nothing foreign appears.
+ * One mount is made once and kept by design, as a cache is: the first `ip netns add` on a
+ * machine bind-mounts `/run/netns` onto itself (to make it a shared mount) and never undoes
+ * it ({@linkcode KEPT_MOUNT_POINTS}).
  *
  * @module
  */
@@ -41,6 +44,13 @@ export const RUNTIME_FD_TARGETS: readonly string[] = [
   "/dev/random",
   "unix-socket:",
 ];
+
+/**
+ * Mount points that a tool mounts once, on first use, and keeps for every later user:
+ * iproute2's `/run/netns` self-bind-mount. What is mounted on top of them (a netns's nsfs
+ * at `/run/netns/NAME`) is still counted.
+ */
+export const KEPT_MOUNT_POINTS: readonly string[] = ["/run/netns"];
 
 /** How long non-BPF fds left by a test may take to close (a terminated Worker's teardown). */
 export const SETTLE_MS = 3000;
@@ -167,7 +177,9 @@ export function leftovers(before: Snapshot, after: Snapshot): string[] {
     out.push(`fd ${fd} -> ${what}`);
   }
   for (const line of after.mounts) {
-    if (!before.mounts.has(line) && !isForeign(line)) out.push(`mount ${line}`);
+    if (before.mounts.has(line) || isForeign(line)) continue;
+    if (KEPT_MOUNT_POINTS.includes(line.split(" ")[2])) continue;
+    out.push(`mount ${line}`);
   }
   for (const path of after.pins) {
     if (!before.pins.has(path) && !isForeign(path)) out.push(`pin ${path}`);

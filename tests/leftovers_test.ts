@@ -29,13 +29,20 @@ Deno.test("leftovers: new fds, mounts, pins and netns are named; what was there 
       [7, "anon_inode:[eventfd]"], // the runtime's, let through
       [8, "unix-socket:[4242]"], // the socketpair of a first Worker, let through
     ],
-    mounts: ["0:20 / /proc rw - proc proc rw", "0:99 / /tmp/x rw - bpf bpf rw"],
+    mounts: [
+      "0:20 / /proc rw - proc proc rw",
+      "0:99 / /tmp/x rw - bpf bpf rw",
+      // iproute2's once-only self-bind-mount, kept; a netns on it is not.
+      "254:0 /var/tmp/r/run/netns /run/netns rw shared:2 - ext4 /dev/vda rw",
+      "0:4 net:[4026532177] /run/netns/t1 rw shared:2 - nsfs nsfs rw",
+    ],
     pins: ["/sys/fs/bpf/old", "/sys/fs/bpf/new"],
     netns: ["/run/netns/t1"],
   });
   assertEquals(leftovers(before, after), [
     "fd 6 -> anon_inode:bpf-map (map_type=2 map_id=9)",
     "mount 0:99 / /tmp/x rw - bpf bpf rw",
+    "mount 0:4 net:[4026532177] /run/netns/t1 rw shared:2 - nsfs nsfs rw",
     "pin /sys/fs/bpf/new",
     "netns /run/netns/t1",
   ]);
