@@ -1,6 +1,7 @@
 /**
  * The test harness: kernel tests that skip with a reason (or fail under
- * `EBPF_REQUIRE_KERNEL=1`), mount helpers, and an fd-leak check.
+ * `EBPF_REQUIRE_KERNEL=1`) and fail when they leave an fd, a pin, a mount or a network
+ * namespace behind (tests/_leftovers.ts), mount helpers, and an fd-leak check.
  *
  * @module
  */
@@ -10,6 +11,7 @@ import { Attr, bpfErrno, closeFd } from "../ffi.ts";
 import { BpfCmd } from "../_internal/bpf_cmd.ts";
 import { errnoName, NotSupportedError } from "../errors.ts";
 import { BPFFS, ensureMounted, TRACEFS } from "../_internal/mounts.ts";
+import { withLeftoverCheck } from "./_leftovers.ts";
 
 /** True when CI demands that kernel tests run rather than skip for missing privileges. */
 export const REQUIRE_KERNEL = Deno.env.get("EBPF_REQUIRE_KERNEL") === "1";
@@ -53,6 +55,8 @@ export interface KernelTestOptions {
 /**
  * Registers a test that needs the real kernel. Without privileges it is registered as
  * ignored with the reason in its name; with `EBPF_REQUIRE_KERNEL=1` it fails instead.
+ * When it runs, it fails if it left an fd, a pin under the bpffs, a mount or a network
+ * namespace that was not there before it (see tests/_leftovers.ts for the rule on caches).
  */
 export function kernelTest(
   name: string,
@@ -83,7 +87,7 @@ export function kernelTest(
     Deno.test({ name: `${name} [skipped: ${missing}]`, ignore: true, fn });
     return;
   }
-  Deno.test({ name, fn, ...common });
+  Deno.test({ name, fn: (t) => withLeftoverCheck(() => fn(t)), ...common });
 }
 
 /** The number of open file descriptors of this process. */

@@ -42,7 +42,7 @@ async function askWorker(message: unknown): Promise<Record<string, unknown>> {
 
 kernelTest(
   "workers: posting a BpfMap, Program or Link throws a TypeError saying what to do",
-  () => {
+  async () => {
     using map = BpfMap.create(arraySpec);
     using prog = Program.load(
       new ProgramSpec({
@@ -72,6 +72,11 @@ kernelTest(
         const nested = assertThrows(() => structuredClone({ objects: [obj] }), Error);
         assertStringIncludes(nested.message, `Cannot clone a ${what}`);
       }
+      // The worker answers a plain message: it has started (its modules loaded and checked),
+      // so terminating it leaves none of its start-up's files and pipes behind.
+      const reply = new Promise((resolve) => worker.onmessage = resolve);
+      worker.postMessage({});
+      await reply;
     } finally {
       worker.terminate();
     }
