@@ -208,7 +208,8 @@ kernelTest("kprobe: this kernel has no kprobes: NotSupportedError", () => {
   skipIf: () => {
     try {
       Deno.statSync("/sys/bus/event_source/devices/kprobe");
-      return "this kernel has kprobes";
+      return "this kernel has kprobes: the NotSupportedError shows only on kernels without " +
+        "them (such as a build without CONFIG_KPROBES)";
     } catch {
       return undefined;
     }

@@ -174,4 +174,15 @@ kernelTest("prog: CO-RE of every kind against the kernel's BTF, run for real", (
     assert(name.length > 0 && thread.startsWith(name), `${name} vs ${thread}`);
     assertEquals(at("READ_RESET_ON_FORK"), 0n);
   });
+}, {
+  // Its bitfield relocations target bpf_reg_state.iter.depth, which Linux 6.4 added.
+  skipIf: () => {
+    try {
+      member(btf.loadKernelSpec().typeByName("bpf_reg_state", btf.Struct)!, ["iter", "depth"]);
+      return undefined;
+    } catch {
+      return "bpf_reg_state.iter.depth (the bitfield target) is not in the kernel's BTF " +
+        "(Linux 6.4 has it)";
+    }
+  },
 });

@@ -10,6 +10,7 @@ import { asm, btf, type CollectionSpec, MapType, ProgramType } from "../../mod.t
 import { newCollection, Program, type ProgramInfo, ProgramSpec } from "../../prog/mod.ts";
 import {
   attachStructOps,
+  linkFeatureMissing,
   registerStructOps,
   StructOpsLink,
   StructOpsRegistration,
@@ -114,6 +115,9 @@ const tcpCaMissing = () =>
     ? undefined
     : "no kernel BTF";
 
+/** `.struct_ops.link` maps need struct_ops links (6.4) besides the kernel's BTF. */
+const structOpsLinkMissing = () => tcpCaMissing() ?? linkFeatureMissing("structOps");
+
 /** The kernel's view of a registered struct_ops map's value, as bpftool dumps it. */
 function bpftoolStructOps(mapId: number): Record<string, unknown> {
   const text = run("bpftool", ["struct_ops", "dump", "id", String(mapId), "-j"]).trim();
@@ -178,7 +182,7 @@ kernelTest(
       assertThrows(() => connectWith(name), Error, "ENOENT");
     });
   },
-  { skipIf: tcpCaMissing },
+  { skipIf: structOpsLinkMissing },
 );
 
 kernelTest(
@@ -312,7 +316,7 @@ kernelTest(
       assertThrows(() => newCollection(extra), ReferenceError, "no_such_program");
     });
   },
-  { skipIf: tcpCaMissing },
+  { skipIf: structOpsLinkMissing },
 );
 
 kernelTest(

@@ -1,0 +1,173 @@
+/**
+ * `deno task test:kernels`: runs the kernel tests under other kernels through
+ * `../shared/vm/run-kernel` (QEMU), and reports per kernel and per file what passed, failed,
+ * and was skipped with which reason. Type-checking happens once on the host; the guest runs
+ * `deno test --no-check` (type-checking under emulation is slow and its cache is lost).
+ *
+ * ```sh
+ * deno task test:kernels                 # the focused subset on 6.1
+ * deno task test:kernels --all           # every test under tests/ (about 30 min or more)
+ * deno task test:kernels --kernel 6.1 tests/link/tracing_test.ts
+ * deno task test:kernels --require-vm    # fail, rather than skip, without run-kernel
+ * ```
+ *
+ * Without run-kernel (a fresh clone without `../shared/vm`, or CI elsewhere) it says so and
+ * exits 0, unless `--require-vm`. It exits 1 when any test failed or a run did not finish.
+ *
+ * @module
+ */
+
+import { dirname, fromFileUrl, join, resolve } from "@std/path";
+import { formatTable, parseDenoTest, type RunReport } from "./_report.ts";
+
+/**
+ * The focused subset: the files whose tests depend on what the kernel offers (links, maps,
+ * program loading, the assembler's programs in the verifier). Pure parsers and oracles
+ * (elf/, btf/ parsing, asm encoding) behave the same on every kernel and stay on the host.
+ * prog/differential_test.ts is left to `--all`: it compares with bpftool at length.
+ */
+export const FOCUSED: readonly string[] = [
+  "tests/link/",
+  "tests/map/",
+  "tests/prog/collection_test.ts",
+  "tests/prog/compat_objects_test.ts",
+  "tests/prog/core_run_test.ts",
+  "tests/prog/freplace_test.ts",
+  "tests/prog/kconfig_test.ts",
+  "tests/prog/ksyms_test.ts",
+  "tests/prog/object_test.ts",
+  "tests/prog/prog_features_test.ts",
+  "tests/prog/program_test.ts",
+  "tests/prog/struct_ops_collection_test.ts",
+  "tests/prog/variables_test.ts",
+  "tests/asm/kernel_test.ts",
+];
+
+interface Options {
+  kernels: string[];
+  paths: string[];
+  timeout: number;
+  mem?: string;
+  requireVm: boolean;
+  quiet: boolean;
+}
+
+function usage(): never {
+  console.error(
+    "usage: deno task test:kernels [--all] [--kernel SERIES]... [--timeout S] [--mem SIZE]\n" +
+      "                              [--require-vm] [--quiet] [TEST_PATH...]",
+  );
+  Deno.exit(2);
+}
+
+function parseArgs(args: string[]): Options {
+  const o: Options = { kernels: [], paths: [], timeout: 3600, requireVm: false, quiet: false };
+  let all = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const value = () => args[++i] ?? usage();
+    if (a === "--all") all = true;
+    else if (a === "--kernel") o.kernels.push(value());
+    else if (a === "--timeout") o.timeout = Number(value());
+    else if (a === "--mem") o.mem = value();
+    else if (a === "--require-vm") o.requireVm = true;
+    else if (a === "--quiet") o.quiet = true;
+    else if (a === "--help" || a === "-h") usage();
+    else if (a.startsWith("-")) usage();
+    else o.paths.push(a);
+  }
+  if (!Number.isFinite(o.timeout) || o.timeout <= 0) usage();
+  if (o.kernels.length === 0) o.kernels = ["6.1"];
+  if (o.paths.length === 0) o.paths = all ? ["tests/"] : [...FOCUSED];
+  return o;
+}
+
+async function exec(cmd: string, args: string[], cwd: string, echo: boolean) {
+  const child = new Deno.Command(cmd, {
+    args,
+    cwd,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "inherit",
+    env: { NO_COLOR: "1" },
+  }).spawn();
+  const decoder = new TextDecoder();
+  let text = "";
+  for await (const chunk of child.stdout) {
+    if (echo) await Deno.stdout.write(chunk);
+    text += decoder.decode(chunk, { stream: true });
+  }
+  const { code } = await child.status;
+  return { code, text };
+}
+
+function printReport(kernel: string, report: RunReport, seconds: number, code: number): boolean {
+  console.log(`\n== kernel ${kernel}: ${seconds} s wall ==`);
+  console.log(formatTable(report));
+  for (const f of report.files) {
+    for (const name of f.failed) console.log(`FAILED  ${f.file}: ${name}`);
+  }
+  const reasons = new Map<string, number>();
+  for (const f of report.files) {
+    for (const s of f.skipped) {
+      const key = s.reason || "(no reason given)";
+      reasons.set(key, (reasons.get(key) ?? 0) + 1);
+    }
+  }
+  for (const [reason, n] of reasons) console.log(`skipped ${n} x ${reason}`);
+  const s = report.summary;
+  if (!s) {
+    console.log(`kernel ${kernel}: no test summary (run-kernel exited ${code})`);
+    return false;
+  }
+  console.log(
+    `kernel ${kernel}: ${s.passed} passed, ${s.failed} failed, ${s.ignored} skipped` +
+      (code === 0 ? "" : ` (exit ${code})`),
+  );
+  return s.failed === 0 && code === 0;
+}
+
+async function main() {
+  const opts = parseArgs(Deno.args);
+  const root = resolve(dirname(fromFileUrl(import.meta.url)), "../..");
+  const runKernel = Deno.env.get("RUN_KERNEL") ?? join(root, "../shared/vm/run-kernel");
+  try {
+    Deno.statSync(runKernel);
+  } catch {
+    console.log(
+      `test:kernels: no ${runKernel} (set RUN_KERNEL to its path): no kernel matrix run` +
+        (opts.requireVm ? "; failing (--require-vm)" : ""),
+    );
+    Deno.exit(opts.requireVm ? 1 : 0);
+  }
+
+  console.log(`test:kernels: type-checking on the host: deno check ${opts.paths.join(" ")}`);
+  const check = await exec(Deno.execPath(), ["check", ...opts.paths], root, true);
+  if (check.code !== 0) Deno.exit(1);
+
+  let ok = true;
+  for (const kernel of opts.kernels) {
+    const args = [runKernel, "--kernel", kernel, "--timeout", String(opts.timeout)];
+    if (opts.mem) args.push("--mem", opts.mem);
+    args.push(
+      "--",
+      "env",
+      "NO_COLOR=1",
+      "EBPF_REQUIRE_KERNEL=1",
+      Deno.execPath(),
+      "test",
+      "--allow-all",
+      "--no-check",
+      "--v8-flags=--expose-gc",
+      ...opts.paths,
+    );
+    console.log(`test:kernels: kernel ${kernel}: ${opts.paths.join(" ")}`);
+    const start = Date.now();
+    const run = await exec("bash", args, root, !opts.quiet);
+    const seconds = Math.round((Date.now() - start) / 1000);
+    ok = printReport(kernel, parseDenoTest(run.text), seconds, run.code) && ok;
+  }
+  Deno.exit(ok ? 0 : 1);
+}
+
+if (import.meta.main) await main();
