@@ -9,9 +9,7 @@ import { BpfCmd } from "../_internal/bpf_cmd.ts";
 import { feature, type FeatureProbe } from "../_internal/feature.ts";
 import { Errno } from "../errors.ts";
 import { MAP_TYPE_MIN_KERNEL, MapType, mapTypeName } from "./map_type.ts";
-
-const BPF_F_NO_PREALLOC = 1;
-const BPF_F_MMAPABLE = 1 << 10;
+import { BPF_F_MMAPABLE, BPF_F_NO_PREALLOC } from "./_create_fixups.ts";
 const PAGE_SIZE = 4096;
 
 /** The smallest `BPF_MAP_CREATE` attr the kernel accepts for each map type. */

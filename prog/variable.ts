@@ -6,6 +6,7 @@
  * @module
  */
 
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { type Mapping, mmap, munmap, pageSize } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
 import type { BpfMap } from "../map/bpf_map.ts";
@@ -22,7 +23,7 @@ const BPF_F_RDONLY = 1 << 3;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LE = HOST_BYTE_ORDER === "little";
 
 /**
  * Whether a map holds global data: `.data`, `.rodata`, `.bss`, their `.name.*` variants, and
