@@ -21,7 +21,7 @@ import {
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { createNetkit } from "./_rtnetlink.ts";
-import { inNetns, netnsCommand } from "./_netns.ts";
+import { inNetns, netnsCommand, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
 import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
@@ -44,45 +44,8 @@ function counting(map: BpfMap, type: ProgramType, ret: number, attachType?: Atta
   );
 }
 
-// deno-lint-ignore no-explicit-any
-function child(prefix: string[], args: string[]): any {
-  const out = new Deno.Command(prefix[0], {
-    args: [...prefix.slice(1), Deno.execPath(), "run", "-A", CHILD, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) throw new Error(`Child failed: ${new TextDecoder().decode(out.stderr)}`);
-  return JSON.parse(text.split("\n").at(-1)!);
-}
-
-/** Two new named network namespaces, removed afterwards. */
-function withNetnsPair<T>(fn: (a: string, b: string) => T): T {
-  const a = `ebpf_link_a_${Deno.pid}`;
-  const b = `ebpf_link_b_${Deno.pid}`;
-  run("ip", ["netns", "add", a]);
-  try {
-    run("ip", ["netns", "add", b]);
-    try {
-      return fn(a, b);
-    } finally {
-      run("ip", ["netns", "del", b]);
-    }
-  } finally {
-    run("ip", ["netns", "del", a]);
-  }
-}
-
-/** Two namespaces joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
-function withVethPair<T>(fn: (a: string, b: string) => T): T {
-  return withNetnsPair((a, b) => {
-    run("ip", ["link", "add", "v0", "netns", a, "type", "veth", "peer", "name", "v1", "netns", b]);
-    run(...netnsCommand(a, "ip", ["addr", "add", "10.99.0.1/24", "dev", "v0"]));
-    run(...netnsCommand(b, "ip", ["addr", "add", "10.99.0.2/24", "dev", "v1"]));
-    run(...netnsCommand(a, "ip", ["link", "set", "v0", "up"]));
-    run(...netnsCommand(b, "ip", ["link", "set", "v1", "up"]));
-    return fn(a, b);
-  });
+function child(prefix: string[], args: string[]) {
+  return runChild(CHILD, prefix, args);
 }
 
 const noIp = () => {
@@ -95,7 +58,7 @@ const noIp = () => {
 };
 
 kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after update", () => {
-  const r = withVethPair((a, b) => child(inNetns(b), ["xdp", a]));
+  const r = withVethPair("link", (a, b) => child(inNetns(b), ["xdp", a]));
   assertEquals(r.info.type, LinkType.XDP);
   assertEquals(r.info.details.kind, "xdp");
   assertGreaterOrEqual(r.seen, 3, "the pass program saw the packets");
@@ -107,7 +70,7 @@ kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after
 kernelTest(
   "tcx ingress on a veth in a new netns sees packets, then drops them after update",
   () => {
-    const r = withVethPair((a, b) => child(inNetns(b), ["tcx", a]));
+    const r = withVethPair("link", (a, b) => child(inNetns(b), ["tcx", a]));
     assertEquals(r.info.type, LinkType.TCX);
     assertEquals(r.info.details, { kind: "tcx", ifindex: r.info.details.ifindex, attachType: 46 });
     assertGreaterOrEqual(r.seen, 3);
@@ -119,7 +82,7 @@ kernelTest(
 );
 
 kernelTest("tcx anchors: a program attached before another runs first", () => {
-  const r = withVethPair((a, b) => child(inNetns(b), ["tcx_order", a]));
+  const r = withVethPair("link", (a, b) => child(inNetns(b), ["tcx_order", a]));
   assertEquals(r.chain, [r.b, r.a]);
 }, { skipIf: () => noIp() ?? linkFeatureMissing("tcx") });
 
@@ -381,7 +344,7 @@ function netkitUnavailable(): string | undefined {
 }
 
 kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a veth pair", () => {
-  withNetnsPair((a, b) => {
+  withNetnsPair("link", (a, b) => {
     child(inNetns(a), ["veth_rtnetlink", b]);
     assert(/\bveth\b/.test(run(...netnsCommand(a, "ip", ["-d", "link", "show", "rv0"]))));
     assert(
@@ -395,7 +358,7 @@ kernelTest(
   "netkit: programs on the primary and the peer of a pair see the packets each side " +
     "sends, and the primary's drops them after update",
   () => {
-    const r = withNetnsPair((a, b) => child(inNetns(a), ["netkit", b]));
+    const r = withNetnsPair("link", (a, b) => child(inNetns(a), ["netkit", b]));
     assertGreaterOrEqual(r.primarySeen, 3, "the primary's program saw what nk0 sent");
     assertEquals(r.peerArrived, 3, "and passed it to the peer namespace");
     assertGreaterOrEqual(r.peerSeen, 4, "the peer's program saw what nk1 sent");

@@ -13,57 +13,14 @@ import * as asm from "../../asm/mod.ts";
 import { ProgramType } from "../../prog/mod.ts";
 import { attachTC } from "../../link/mod.ts";
 import { NotSupportedError, SyscallError } from "../../errors.ts";
-import { inNetns, netnsCommand } from "./_netns.ts";
+import { inNetns, runChild, withVethPair } from "./_netns.ts";
 import { kernelTest, run } from "./_deps.ts";
 import { load } from "./_progs.ts";
 
 const CHILD = new URL("./fixtures/tc_legacy_child.ts", import.meta.url).pathname;
 
-// deno-lint-ignore no-explicit-any
-function child(prefix: string[], args: string[]): any {
-  const out = new Deno.Command(prefix[0], {
-    args: [...prefix.slice(1), Deno.execPath(), "run", "-A", CHILD, ...args],
-    stdout: "piped",
-    stderr: "piped",
-  }).outputSync();
-  const text = new TextDecoder().decode(out.stdout).trim();
-  if (!out.success) throw new Error(`Child failed: ${new TextDecoder().decode(out.stderr)}`);
-  return JSON.parse(text.split("\n").at(-1)!);
-}
-
-/** Namespaces A and B joined by a veth pair: v0 10.99.0.1 in A, v1 10.99.0.2 in B. */
-function withVethPair<T>(fn: (a: string, b: string) => T): T {
-  const a = `ebpf_tc_a_${Deno.pid}`;
-  const b = `ebpf_tc_b_${Deno.pid}`;
-  run("ip", ["netns", "add", a]);
-  try {
-    run("ip", ["netns", "add", b]);
-    try {
-      run("ip", [
-        "link",
-        "add",
-        "v0",
-        "netns",
-        a,
-        "type",
-        "veth",
-        "peer",
-        "name",
-        "v1",
-        "netns",
-        b,
-      ]);
-      run(...netnsCommand(a, "ip", ["addr", "add", "10.99.0.1/24", "dev", "v0"]));
-      run(...netnsCommand(b, "ip", ["addr", "add", "10.99.0.2/24", "dev", "v1"]));
-      run(...netnsCommand(a, "ip", ["link", "set", "v0", "up"]));
-      run(...netnsCommand(b, "ip", ["link", "set", "v1", "up"]));
-      return fn(a, b);
-    } finally {
-      run("ip", ["netns", "del", b]);
-    }
-  } finally {
-    run("ip", ["netns", "del", a]);
-  }
+function child(prefix: string[], args: string[]) {
+  return runChild(CHILD, prefix, args);
 }
 
 const noTc = () => {
@@ -78,7 +35,7 @@ const noTc = () => {
 kernelTest(
   "attachTC: a cls_bpf filter on a veth's ingress sees packets, update drops them, close deletes it",
   () => {
-    const r = withVethPair((a, b) => child(inNetns(b), ["tc", a]));
+    const r = withVethPair("tc", (a, b) => child(inNetns(b), ["tc", a]));
     const { pass, drop } = r.programIds;
     assertEquals(r.link.priority, 7, "the asked-for priority");
     assert(r.link.handle > 0, "the kernel picked a handle and echoed it");
@@ -108,7 +65,7 @@ kernelTest(
 kernelTest(
   "attachXDP through netlink on a veth sees packets, update drops them, close removes it",
   () => {
-    const r = withVethPair((a, b) => child(inNetns(b), ["xdp", a]));
+    const r = withVethPair("tc", (a, b) => child(inNetns(b), ["xdp", a]));
     const { pass, drop } = r.programIds;
     assert(r.isNetlinkLink);
     assertEquals(r.attached, pass, "ip link shows the program");
