@@ -107,6 +107,13 @@ export {
   type QueryTarget,
 } from "./query.ts";
 export {
+  type RawAttachOptions,
+  rawAttachProgram,
+  type RawDetachOptions,
+  rawDetachProgram,
+} from "./raw_attach.ts";
+export type { HookTarget } from "./_hook_target.ts";
+export {
   haveLinkFeature,
   LINK_FEATURES,
   type LinkFeature,
