@@ -19,7 +19,7 @@ import {
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { withNamedType } from "../_internal/named_type.ts";
-import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
+import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
@@ -79,7 +79,11 @@ const MAP_SHARED = 1;
 /** `MAP_FIXED_NOREPLACE`: at the address asked for, or fail (EEXIST) rather than replace. */
 const MAP_FIXED_NOREPLACE = 0x100000;
 /** What EPERM from an update means once the process has CAP_BPF. */
-const FROZEN = "the map is frozen or read-only for user space";
+const FROZEN =
+  "the map is frozen, or read-only for user space or through this fd (opened with readOnly)";
+/** What EPERM from a lookup means once the process has CAP_BPF. */
+const WRITE_ONLY =
+  "the map is write-only for user space or through this fd (opened with writeOnly)";
 const BPF_OBJ_NAME_LEN = 16;
 /** `offsetofend(union bpf_attr, flags)` of the element commands. */
 const ELEM_ATTR_SIZE = 32;
@@ -477,9 +481,16 @@ export class BpfMap {
     return BpfMap.fromFd(bpf(BpfCmd.MAP_GET_FD_BY_ID, new Attr().u32(0, id)));
   }
 
-  /** Opens a map pinned in bpffs at `path`. */
-  static loadPinned(path: string): BpfMap {
-    return BpfMap.fromFd(openPinnedFd(path, "map"));
+  /**
+   * Opens a map pinned in bpffs at `path`; `options` can open it read-only or write-only.
+   *
+   * @example
+   * ```ts ignore
+   * using counts = BpfMap.loadPinned("/sys/fs/bpf/counts", { readOnly: true });
+   * ```
+   */
+  static loadPinned(path: string, options?: LoadPinOptions): BpfMap {
+    return BpfMap.fromFd(openPinnedFd(path, "map", options));
   }
 
   /** The raw fd. Throws {@linkcode ClosedError} after `close()`. */
@@ -738,7 +749,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return undefined;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     return this.#valueOut() as V;
   }
@@ -749,7 +760,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return undefined;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     return copyBytes(this.#value, 0, this.fullValueSize);
   }
@@ -785,7 +796,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return false;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     copySmall(this.#value, out, n);
     return true;
@@ -865,7 +876,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_DELETE_ELEM, this.#del);
     if (r < 0) {
       if (r === NEG_ENOENT) return false;
-      throw this.#fail(BpfCmd.MAP_DELETE_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_DELETE_ELEM, r, FROZEN);
     }
     return true;
   }
