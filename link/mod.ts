@@ -99,6 +99,7 @@ export {
   NetfilterProtocol,
 } from "./netfilter.ts";
 export { attachSockmap, SockmapLink } from "./sockmap.ts";
+export { attachSocketFilter, detachSocketFilter } from "./socket_filter.ts";
 export {
   type AttachedProgram,
   type QueryOptions,
