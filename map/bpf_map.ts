@@ -36,7 +36,12 @@ import {
   isBtfType,
 } from "./codec.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
-import { requireMapFeatures } from "./map_type_probe.ts";
+import {
+  BPF_F_ALL_CPUS,
+  BPF_F_CPU,
+  perCpuElemFlags,
+  requireMapFeatures,
+} from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
 import {
@@ -742,7 +747,9 @@ export class BpfMap {
    * `byteOffset`); for per-CPU maps it holds every CPU's value at an 8-byte stride. With a
    * BTF value type it is decoded (see {@linkcode BpfMap.valueCodec}); per-CPU maps then give
    * an array of one decoded value per possible CPU. `V` is the type the caller expects: it
-   * is not checked.
+   * is not checked. `flags`: `UpdateFlags.Lock` (`BPF_F_LOCK`) copies a value that holds a
+   * `bpf_spin_lock` out under its lock; for one CPU of a per-CPU map see
+   * {@linkcode BpfMap.lookupOnCPU}.
    */
   lookup<V = Uint8Array>(key: MapData, flags?: bigint): V | undefined {
     this.#setKey(key);
@@ -814,6 +821,77 @@ export class BpfMap {
       { length: all.length / stride },
       (_, cpu) => all.slice(cpu * stride, cpu * stride + this.valueSize),
     );
+  }
+
+  /**
+   * Per-CPU maps: the value of `key` on `cpu` alone (`BPF_F_CPU`, Linux 6.19), as one
+   * CPU's value (decoded through the map's BTF where it has one); `undefined` when absent.
+   * Kernels without the flag give {@linkcode NotSupportedError}.
+   */
+  lookupOnCPU<V = Uint8Array>(key: MapData, cpu: number): V | undefined {
+    const value = allocBuffer(this.valueSize);
+    const r = this.#perCpuElem(BpfCmd.MAP_LOOKUP_ELEM, key, value, BPF_F_CPU, cpu);
+    if (r === NEG_ENOENT) return undefined;
+    if (r < 0) throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
+    const codec = this.valueCodec;
+    return (codec ? codec.decode(new DataView(value.buffer), value, 0) : value) as V;
+  }
+
+  /**
+   * Per-CPU maps: stores one CPU's `value` under `key` on `cpu` alone (`BPF_F_CPU`, Linux
+   * 6.19), leaving the other CPUs' values as they are. `flags`: {@linkcode UpdateFlags}.
+   */
+  updateOnCPU(key: MapData, value: MapData, cpu: number, flags: bigint = UpdateFlags.Any): void {
+    const r = this.#perCpuElem(
+      BpfCmd.MAP_UPDATE_ELEM,
+      key,
+      this.#oneCpuValue(value),
+      flags | BPF_F_CPU,
+      cpu,
+    );
+    if (r < 0) throw this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, FROZEN);
+  }
+
+  /**
+   * Per-CPU maps: stores the one `value` under `key` on every CPU (`BPF_F_ALL_CPUS`, Linux
+   * 6.19), without building a value per CPU. `flags`: {@linkcode UpdateFlags}.
+   */
+  updateAllCPUs(key: MapData, value: MapData, flags: bigint = UpdateFlags.Any): void {
+    const r = this.#perCpuElem(
+      BpfCmd.MAP_UPDATE_ELEM,
+      key,
+      this.#oneCpuValue(value),
+      flags | BPF_F_ALL_CPUS,
+    );
+    if (r < 0) throw this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, FROZEN);
+  }
+
+  /** One CPU's value of a per-CPU map, encoded into a buffer of its own. */
+  #oneCpuValue(value: MapData): Uint8Array {
+    const bytes = allocBuffer(this.valueSize);
+    this.#encode(value, bytes, new DataView(bytes.buffer), this.valueSize, "Value", false);
+    return bytes;
+  }
+
+  /**
+   * An element command with `BPF_F_CPU` (and `cpu` in the flags' upper half) or
+   * `BPF_F_ALL_CPUS`, on a value buffer that holds one CPU's value; the negated errno.
+   */
+  #perCpuElem(cmd: number, key: MapData, value: Uint8Array, flags: bigint, cpu?: number): number {
+    if (!PER_CPU_TYPES.has(this.type)) {
+      throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
+    }
+    if (cpu !== undefined && (!Number.isInteger(cpu) || cpu < 0 || cpu >= possibleCpus())) {
+      throw new RangeError(`Invalid CPU ${cpu}: possible CPUs are 0 to ${possibleCpus() - 1}`);
+    }
+    perCpuElemFlags();
+    this.#setKey(key);
+    const attr = new Attr()
+      .u32(0, this.fd)
+      .pointer(8, this.#key)
+      .pointer(16, value)
+      .u64(24, cpu === undefined ? flags : flags | (BigInt(cpu) << 32n));
+    return bpfErrno(cmd, attr);
   }
 
   /**
