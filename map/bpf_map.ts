@@ -44,6 +44,7 @@ import {
 } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
+import { BatchCursor } from "./batch_cursor.ts";
 import {
   BPF_F_MMAPABLE,
   type CreateFields,
@@ -1178,43 +1179,36 @@ export class BpfMap {
 
   /**
    * Batch lookup (BPF_MAP_LOOKUP_BATCH): every entry in chunks of `batchSize`, with one
-   * syscall per chunk. Returns keys and values as contiguous arrays.
+   * syscall per chunk (a chunk grows when a hash bucket holds more). Returns keys and
+   * values as contiguous arrays. {@linkcode BatchCursor} walks in steps the caller controls.
    */
   lookupBatch(
     batchSize = 4096,
     deleteToo = false,
   ): { keys: Uint8Array; values: Uint8Array; count: number } {
-    const cmd = deleteToo ? BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH : BpfCmd.MAP_LOOKUP_BATCH;
-    const keys = allocBuffer(this.keySize * batchSize);
-    const values = allocBuffer(this.fullValueSize * batchSize);
-    // Hash maps use a bucket cursor the size of a key; arrays a u32 index. Give room for both.
-    const cursorSize = Math.max(this.keySize, 8);
-    const inBatch = allocBuffer(cursorSize);
-    const outBatch = allocBuffer(cursorSize);
+    const cursor = new BatchCursor(this);
     const keyChunks: Uint8Array[] = [];
     const valueChunks: Uint8Array[] = [];
     let total = 0;
-    const attr = new Attr();
-    let first = true;
-    for (;;) {
-      attr.reset()
-        .pointer(0, first ? null : inBatch)
-        .pointer(8, outBatch)
-        .pointer(16, keys)
-        .pointer(24, values)
-        .u32(32, batchSize)
-        .u32(36, this.fd);
-      const r = bpfErrno(cmd, attr);
-      const count = attr.getU32(32);
-      if (r < 0 && r !== -Errno.ENOENT) throw bpfError(cmd, -r);
+    let size = batchSize;
+    while (!cursor.done) {
+      const keys = new Uint8Array(this.keySize * size);
+      const values = new Uint8Array(this.fullValueSize * size);
+      let count: number;
+      try {
+        count = deleteToo ? cursor.lookupAndDelete(keys, values) : cursor.lookup(keys, values);
+      } catch (e) {
+        if (e instanceof SyscallError && e.errno === Errno.ENOSPC && size < this.maxEntries) {
+          size = Math.min(size * 2, this.maxEntries);
+          continue;
+        }
+        throw e;
+      }
       if (count > 0) {
-        keyChunks.push(keys.slice(0, count * this.keySize));
-        valueChunks.push(values.slice(0, count * this.fullValueSize));
+        keyChunks.push(keys.subarray(0, count * this.keySize));
+        valueChunks.push(values.subarray(0, count * this.fullValueSize));
         total += count;
       }
-      if (r === -Errno.ENOENT) break;
-      inBatch.set(outBatch);
-      first = false;
     }
     return { keys: concat(keyChunks), values: concat(valueChunks), count: total };
   }
