@@ -14,9 +14,9 @@ import { SyscallError } from "../../errors.ts";
 import { inNetns, runChild, withVethPair } from "./_netns.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { load } from "./_progs.ts";
+import { CGROUP2, noCgroup2, noIproute2 } from "./_skips.ts";
 
 const CHILD = new URL("./fixtures/query_child.ts", import.meta.url).pathname;
-const CGROUP2 = "/sys/fs/cgroup/unified";
 
 function returning(name: string) {
   return load(
@@ -70,16 +70,7 @@ kernelTest("rawAttachProgram and rawDetachProgram on a cgroup, as bpftool sees i
       Deno.removeSync(path);
     }
   });
-}, {
-  skipIf: () => {
-    try {
-      Deno.statSync(`${CGROUP2}/cgroup.procs`);
-      return undefined;
-    } catch {
-      return `no cgroup v2 at ${CGROUP2}`;
-    }
-  },
-});
+}, { skipIf: noCgroup2 });
 
 kernelTest(
   "rawAttachProgram on tcx: anchored ahead of a link, detached by program and anchor",
@@ -99,14 +90,5 @@ kernelTest(
     ]);
     assertEquals(r.detached.programs.map((p: { programId: number }) => p.programId), [r.linked]);
   },
-  {
-    skipIf: () => {
-      try {
-        run("ip", ["-V"]);
-      } catch {
-        return "needs iproute2";
-      }
-      return linkFeatureMissing("tcx");
-    },
-  },
+  { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") },
 );
