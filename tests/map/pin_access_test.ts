@@ -12,7 +12,9 @@ import {
   ProgramSpec,
   ProgramType,
 } from "../../mod.ts";
-import { PermissionError } from "../../errors.ts";
+import { PermissionError, SyscallError } from "../../errors.ts";
+import { attachCgroup, AttachType, loadPinnedLink } from "../../mod.ts";
+import { CGROUP2, noCgroup2 } from "../link/_skips.ts";
 import { assertNoFdLeak, ensureBpffs, kernelTest, run } from "../_harness.ts";
 
 /** The open flags of `fd` (octal in /proc/self/fdinfo), masked to the access mode. */
@@ -92,6 +94,35 @@ kernelTest("Program.loadPinned: the kernel opens programs read-write whatever is
     }
   });
 });
+
+kernelTest("loadPinnedLink: the kernel opens links read-write only", () => {
+  const cgroup = `${CGROUP2}/ebpf_pin_access_${Deno.pid}`;
+  Deno.mkdirSync(cgroup);
+  try {
+    withPinDir((dir) => {
+      using prog = Program.load(
+        new ProgramSpec({
+          name: "pinned",
+          type: ProgramType.CGroupSKB,
+          instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 1), asm.Return()]),
+          license: "GPL",
+        }),
+      );
+      using link = attachCgroup(prog, { path: cgroup, attachType: AttachType.CgroupInetEgress });
+      link.pin(`${dir}/link`);
+      using again = loadPinnedLink(`${dir}/link`);
+      assertEquals(again.info().id, link.info().id);
+      for (const options of [{ readOnly: true }, { writeOnly: true }]) {
+        const e = assertThrows(() => loadPinnedLink(`${dir}/link`, options), SyscallError);
+        assertEquals(e.code, "EINVAL");
+        assert(e.message.includes("read-write only"), e.message);
+      }
+      link.unpin();
+    });
+  } finally {
+    Deno.removeSync(cgroup);
+  }
+}, { skipIf: noCgroup2 });
 
 kernelTest("possibleCpus() is the number of per-CPU values bpftool dumps", () => {
   using map = BpfMap.create(
