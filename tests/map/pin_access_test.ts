@@ -26,6 +26,18 @@ const O_RDONLY = 0;
 const O_WRONLY = 1;
 const O_RDWR = 2;
 
+/** A program of `type` that returns `value`. */
+function returning(type: ProgramType, value: number): Program {
+  return Program.load(
+    new ProgramSpec({
+      name: "pinned",
+      type,
+      instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, value), asm.Return()]),
+      license: "GPL",
+    }),
+  );
+}
+
 function withPinDir<T>(fn: (dir: string) => T): T {
   const dir = `${ensureBpffs()}/ebpf_pin_access_${Deno.pid}`;
   Deno.mkdirSync(dir);
@@ -78,14 +90,7 @@ kernelTest("BpfMap.loadPinned opens read-only and write-only as asked", async ()
 
 kernelTest("Program.loadPinned: the kernel opens programs read-write whatever is asked", () => {
   withPinDir((dir) => {
-    using prog = Program.load(
-      new ProgramSpec({
-        name: "pinned",
-        type: ProgramType.SocketFilter,
-        instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
-        license: "GPL",
-      }),
-    );
+    using prog = returning(ProgramType.SocketFilter, 0);
     prog.pin(`${dir}/prog`);
     for (const options of [{}, { readOnly: true }, { writeOnly: true }]) {
       using again = Program.loadPinned(`${dir}/prog`, options);
@@ -100,14 +105,7 @@ kernelTest("loadPinnedLink: the kernel opens links read-write only", () => {
   Deno.mkdirSync(cgroup);
   try {
     withPinDir((dir) => {
-      using prog = Program.load(
-        new ProgramSpec({
-          name: "pinned",
-          type: ProgramType.CGroupSKB,
-          instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 1), asm.Return()]),
-          license: "GPL",
-        }),
-      );
+      using prog = returning(ProgramType.CGroupSKB, 1);
       using link = attachCgroup(prog, { path: cgroup, attachType: AttachType.CgroupInetEgress });
       link.pin(`${dir}/link`);
       using again = loadPinnedLink(`${dir}/link`);
