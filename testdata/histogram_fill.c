@@ -54,17 +54,16 @@ struct {
 	__type(value, __u64);
 } linear_array SEC(".maps");
 
-static __always_inline __u32 log2_u64(__u64 v)
+/* The highest bit set, as libbpf-tools' log2l gives it (0 for 0), up to the last slot. */
+static __always_inline __u32 log2_slot(__u64 v)
 {
-	__u32 r = 0;
+	__u32 slot = 0;
 
-	if (v >> 32) { v >>= 32; r += 32; }
-	if (v >> 16) { v >>= 16; r += 16; }
-	if (v >> 8) { v >>= 8; r += 8; }
-	if (v >> 4) { v >>= 4; r += 4; }
-	if (v >> 2) { v >>= 2; r += 2; }
-	if (v >> 1) r += 1;
-	return r;
+#pragma unroll
+	for (int i = 1; i < MAX_SLOTS; i++)
+		if (v >> i)
+			slot = i;
+	return slot;
 }
 
 static __always_inline void add_u64(void *map, __u32 slot)
@@ -81,13 +80,11 @@ SEC("xdp")
 int fill(struct xdp_md *ctx)
 {
 	__u64 len = ctx->data_end - ctx->data;
-	__u32 slot = log2_u64(len), key = len & 1, linear = len / 100;
+	__u32 slot = log2_slot(len), key = len & 1, linear = len / 100;
 	static const struct hist zero;
 	struct hist *h;
 	__u32 *c32;
 
-	if (slot >= MAX_SLOTS)
-		slot = MAX_SLOTS - 1;
 	if (linear >= LINEAR_SLOTS)
 		linear = LINEAR_SLOTS - 1;
 
@@ -106,7 +103,7 @@ int fill(struct xdp_md *ctx)
 			return XDP_PASS;
 		__builtin_memcpy(h->comm, "parity", 7);
 	}
-	/* Checked again where it indexes: the verifier loses the clamp's bound on the way. */
+	/* Bounded again where it indexes: the verifier loses the loop's bound on the way. */
 	if (slot < MAX_SLOTS)
 		__sync_fetch_and_add(&h->slots[slot], 1);
 	return XDP_PASS;
