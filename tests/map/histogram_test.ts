@@ -15,6 +15,7 @@ import {
   readHistograms,
 } from "../../map/mod.ts";
 import { loadCollectionSpec } from "../../elf/mod.ts";
+import { Array as BtfArray, Int, IntEncoding, Member, Struct, Typedef } from "../../btf/mod.ts";
 import { newCollection } from "../../prog/mod.ts";
 import { kernelTest, testdata } from "../_harness.ts";
 
@@ -99,6 +100,36 @@ Deno.test("histogram formatting: nothing for no counts, errors for what is not a
     formatLog2Histogram([2 ** 32, 2 ** 31]).split("\n")[2],
     "         2 -> 3          : 2147483648 |********************                    |",
   );
+});
+
+Deno.test("histogramLayout: the counters' place from the value's BTF type", () => {
+  const u32 = new Int("__u32", 4);
+  const u64 = new Typedef("__u64", new Int("unsigned long long", 8));
+  const char = new Int("char", 1, IntEncoding.Char);
+  const index = new Int("int", 4, IntEncoding.Signed);
+  const slots = (type: Int | Typedef, n: number) => new BtfArray(type, index, n);
+  const map = (type: unknown, valueSize: number) => ({
+    type: MapType.Hash,
+    name: "h",
+    keySize: 4,
+    valueSize,
+    fullValueSize: valueSize,
+    valueCodec: { type, size: valueSize, encode() {}, decode: () => undefined },
+    lookupBytes: () => undefined,
+    keys: () => [],
+  });
+  assertEquals(histogramLayout(map(u64, 8)), { offset: 0, slots: 1, counterSize: 8 });
+  assertEquals(histogramLayout(map(slots(u64, 4), 32)), { offset: 0, slots: 4, counterSize: 8 });
+  // runqlat's struct hist with the command name first: the "slots" member wherever it is.
+  const hist = new Struct("hist", 16 + 27 * 4, [
+    new Member("comm", slots(char, 16), 0),
+    new Member("counts", slots(u32, 2), 16 * 8),
+    new Member("slots", slots(u32, 25), 24 * 8),
+  ]);
+  assertEquals(histogramLayout(map(hist, hist.size)), { offset: 24, slots: 25, counterSize: 4 });
+  const noSlots = new Struct("x", 24, [new Member("comm", slots(char, 16), 0)]);
+  assertThrows(() => histogramLayout(map(noSlots, 24)), TypeError, "struct x is neither");
+  assertThrows(() => histogramLayout(map(new Int("u16", 2), 2)), TypeError, "int u16 is neither");
 });
 
 /** Packet lengths the test runs, and the slots they fall in, worked out here. */
