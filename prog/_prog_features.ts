@@ -137,3 +137,15 @@ export function missingProgramType(
   if (probe.supported()) return undefined;
   return new NotSupportedError(probe.feature, probe.minKernel, undefined, options);
 }
+
+/**
+ * BPF streams (Linux 6.17): a program's own stdout and stderr, read with
+ * BPF_PROG_STREAM_READ_BY_FD. Probed with fd -1: a kernel that knows the command answers
+ * EBADF for the fd, an older one EINVAL for the command.
+ */
+export const programStreams: FeatureProbe = feature("BPF program streams", "6.17", () => {
+  const attr = new Attr().u32(12, 1).u32(16, 0xffffffff);
+  const r = bpfErrno(BpfCmd.PROG_STREAM_READ_BY_FD, attr);
+  if (r === -Errno.EPERM) throw bpfError(BpfCmd.PROG_STREAM_READ_BY_FD, Errno.EPERM);
+  return r === -Errno.EBADF;
+});

@@ -52,6 +52,12 @@ export {
   type RunOptions,
   type RunResult,
 } from "./program.ts";
+export {
+  ProgramStream,
+  StreamId,
+  type StreamIterateOptions,
+  type StreamOwner,
+} from "./program_stream.ts";
 export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
 export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";
 export {

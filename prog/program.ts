@@ -36,6 +36,7 @@ import { type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
 import { resolveKernelSymbols } from "./_externs.ts";
+import { ProgramStream, StreamId } from "./program_stream.ts";
 
 /** The kernel's cap on the verifier log buffer (`UINT_MAX >> 8`). */
 export const MAX_LOG_SIZE = 0xffffffff >>> 8;
@@ -283,6 +284,36 @@ export class Program {
   /** What the kernel reports: id, tag, map ids, translated and JIT-compiled code, stats. */
   info(): ProgramInfo {
     return programInfo(this.fd);
+  }
+
+  /**
+   * The program's stream `id` (Linux 6.17): its stdout or stderr, read as bytes or as
+   * async iterables of lines. Throws {@linkcode NotSupportedError} on older kernels.
+   */
+  stream(id: StreamId): ProgramStream {
+    return new ProgramStream(this, id);
+  }
+
+  /**
+   * What the program writes with `bpf_stream_printk(BPF_STDOUT, …)` (Linux 6.17).
+   *
+   * @example
+   * ```ts ignore
+   * prog.run();
+   * for await (const line of prog.stdout.lines({ signal })) console.log(line);
+   * ```
+   */
+  get stdout(): ProgramStream {
+    return new ProgramStream(this, StreamId.Stdout);
+  }
+
+  /**
+   * The program's `BPF_STDERR` writes and the kernel's reports of its runtime errors (a
+   * may_goto timeout, an arena page fault, a spin lock deadlock), with stack traces (Linux
+   * 6.17).
+   */
+  get stderr(): ProgramStream {
+    return new ProgramStream(this, StreamId.Stderr);
   }
 
   /** Keeps `map` alive as long as the program, though no instruction refers to it. */
