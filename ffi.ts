@@ -459,7 +459,13 @@ export function closeFd(fd: number): void {
 }
 
 /** `O_*` flags of open(2) the library uses. */
-export const OpenFlags = { RDONLY: 0, RDWR: 2, DIRECTORY: 0o200000, CLOEXEC: 0o2000000 } as const;
+export const OpenFlags = {
+  RDONLY: 0,
+  RDWR: 2,
+  NONBLOCK: 0o4000,
+  DIRECTORY: 0o200000,
+  CLOEXEC: 0o2000000,
+} as const;
 
 /**
  * open(2) of `path` with `flags` (close-on-exec always added): for objects the kernel

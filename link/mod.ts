@@ -128,3 +128,9 @@ export {
   StructOpsRegistration,
 } from "./struct_ops.ts";
 export type { NetInterface } from "./_netdev.ts";
+export {
+  parseTraceLine,
+  type TraceLine,
+  TracePipe,
+  type TracePipeOptions,
+} from "./trace_pipe.ts";
