@@ -128,9 +128,4 @@ export {
   StructOpsRegistration,
 } from "./struct_ops.ts";
 export type { NetInterface } from "./_netdev.ts";
-export {
-  parseTraceLine,
-  type TraceLine,
-  TracePipe,
-  type TracePipeOptions,
-} from "./trace_pipe.ts";
+export { parseTraceLine, type TraceLine, TracePipe, type TracePipeOptions } from "./trace_pipe.ts";

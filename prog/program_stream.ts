@@ -39,7 +39,9 @@ export interface StreamIterateOptions {
 
 /** What a stream needs of its program: a `Program`, without importing it. */
 export interface StreamOwner {
+  /** The program's file descriptor. */
   readonly fd: number;
+  /** Whether the handle was closed: its streams' iterators end. */
   readonly closed: boolean;
 }
 

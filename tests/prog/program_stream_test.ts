@@ -6,7 +6,7 @@ import { loadCollectionSpec, parseCollectionSpec } from "../../elf/mod.ts";
 import { newCollection, Program, ProgramStream, StreamId } from "../../prog/mod.ts";
 import { programStreams } from "../../prog/_prog_features.ts";
 import { ClosedError, Errno, errnoName, NotSupportedError, SyscallError } from "../../errors.ts";
-import { Attr, BpfCmd, setBackend } from "../../ffi.ts";
+import { type Attr, BpfCmd, setBackend } from "../../ffi.ts";
 import { kernelAtLeast, kernelTest, missingFeature, testdata } from "../_harness.ts";
 
 const spec = () => loadCollectionSpec(testdata("prog_streams-el.o"));
