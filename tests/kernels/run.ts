@@ -37,6 +37,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/ksyms_test.ts",
   "tests/prog/object_test.ts",
   "tests/prog/prog_features_test.ts",
+  "tests/prog/program_stream_test.ts",
   "tests/prog/program_test.ts",
   "tests/prog/struct_ops_collection_test.ts",
   "tests/prog/variables_test.ts",
