@@ -116,8 +116,7 @@ export class TracePipe implements AsyncIterable<TraceLine>, Disposable {
   #partial = "";
   #closed = false;
   #ended = false;
-  /** Lines that were not events (lost-event notes, continuation lines), skipped. */
-  skipped = 0;
+  #skipped = 0;
 
   private constructor(fd: number, waiter: EpollWaiter, options: TracePipeOptions) {
     this.#fd = fd;
@@ -154,6 +153,11 @@ export class TracePipe implements AsyncIterable<TraceLine>, Disposable {
     return this.#closed || this.#ended;
   }
 
+  /** Lines that were not events (lost-event notes, continuation lines), skipped. */
+  get skipped(): number {
+    return this.#skipped;
+  }
+
   /** Reads what trace_pipe holds now into the queue of kept lines. */
   #fill(): void {
     if (this.#closed) throw new ClosedError("trace pipe");
@@ -170,7 +174,7 @@ export class TracePipe implements AsyncIterable<TraceLine>, Disposable {
       this.#partial = lines.pop()!;
       for (const raw of lines) {
         const line = parseTraceLine(raw);
-        if (line === undefined) this.skipped++;
+        if (line === undefined) this.#skipped++;
         else if (this.#keep(line)) this.#queue.push(line);
       }
     }
@@ -178,21 +182,25 @@ export class TracePipe implements AsyncIterable<TraceLine>, Disposable {
 
   /** The lines as they come, until the pipe closes or `signal` aborts. */
   lines(options: { signal?: AbortSignal } = {}): AsyncGenerator<TraceLine, undefined> {
+    // deno-lint-ignore no-this-alias
+    const pipe = this;
     const source: RecordSource<TraceLine> = {
-      closed: false,
-      drain: (onRecord, max) => {
-        if (this.#queue.length === 0 && !this.closed) this.#fill();
-        const taken = this.#queue.splice(0, max);
+      get closed() {
+        return pipe.closed;
+      },
+      drain(onRecord, max) {
+        if (pipe.#queue.length === 0 && !pipe.closed) pipe.#fill();
+        const taken = pipe.#queue.splice(0, max);
         for (const line of taken) onRecord(line);
         return taken.length;
       },
-      wait: (wait: WaitOptions = {}) =>
-        this.#waiter.wait(() => {
-          this.#fill();
-          return this.#queue.length > 0 || this.#ended;
-        }, wait),
+      wait(wait: WaitOptions = {}) {
+        return pipe.#waiter.wait(() => {
+          pipe.#fill();
+          return pipe.#queue.length > 0 || pipe.#ended;
+        }, wait);
+      },
     };
-    Object.defineProperty(source, "closed", { get: () => this.closed });
     return new RecordIterator<TraceLine>(source, options.signal);
   }
 

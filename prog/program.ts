@@ -9,7 +9,7 @@ import { FD } from "../_internal/fd.ts";
 import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
-import { Errno, NotSupportedError, VerifierError } from "../errors.ts";
+import { ClosedError, Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
 import {
@@ -124,6 +124,8 @@ function kernelName(name: string): string {
  */
 export class Program {
   readonly #fd: FD;
+  /** Its stdout and stderr, made on first use. */
+  readonly #streams: (ProgramStream | undefined)[] = [];
   /** The program type. */
   readonly type: ProgramType;
   /** The name it was loaded with. */
@@ -291,7 +293,12 @@ export class Program {
    * async iterables of lines. Throws {@linkcode NotSupportedError} on older kernels.
    */
   stream(id: StreamId): ProgramStream {
-    return new ProgramStream(this, id);
+    const known = this.#streams[id];
+    if (known) {
+      if (this.closed) throw new ClosedError("program");
+      return known;
+    }
+    return this.#streams[id] = new ProgramStream(this, id);
   }
 
   /**
@@ -304,7 +311,7 @@ export class Program {
    * ```
    */
   get stdout(): ProgramStream {
-    return new ProgramStream(this, StreamId.Stdout);
+    return this.stream(StreamId.Stdout);
   }
 
   /**
@@ -313,7 +320,7 @@ export class Program {
    * 6.17).
    */
   get stderr(): ProgramStream {
-    return new ProgramStream(this, StreamId.Stderr);
+    return this.stream(StreamId.Stderr);
   }
 
   /** Keeps `map` alive as long as the program, though no instruction refers to it. */

@@ -45,8 +45,11 @@ export interface StreamOwner {
   readonly closed: boolean;
 }
 
-/** Bytes asked for per read: a few kernel records, most streams in one call. */
-const READ_SIZE = 16 * 1024;
+/**
+ * Bytes asked for per read: the kernel keeps less than `BPF_STREAM_MAX_CAPACITY` (100,000)
+ * bytes per stream, so one read takes all a stream holds.
+ */
+const READ_SIZE = 100_000;
 const MIN_POLL_MS = 1;
 const DEFAULT_MAX_POLL_MS = 100;
 
@@ -69,7 +72,8 @@ export class ProgramStream {
   /** Which stream. */
   readonly id: StreamId;
   // The kernel writes into it during the syscall: held by the stream (FFI_NOTES rule 5).
-  readonly #buffer = allocBuffer(READ_SIZE);
+  // Made on the first read: most streams are never read.
+  #buffer: Uint8Array | undefined;
   readonly #attr = new Attr();
 
   /**
@@ -94,6 +98,7 @@ export class ProgramStream {
   /** One BPF_PROG_STREAM_READ_BY_FD into the scratch buffer; returns the byte count. */
   #readOnce(): number {
     if (this.#owner.closed) throw new ClosedError("program stream");
+    this.#buffer ??= allocBuffer(READ_SIZE);
     const attr = this.#attr.reset()
       .pointer(0, this.#buffer)
       .u32(8, READ_SIZE)
@@ -109,28 +114,13 @@ export class ProgramStream {
   }
 
   /**
-   * Everything the stream holds now, without waiting (empty when it holds nothing). The
-   * bytes are the program's text as the kernel formatted it.
+   * Everything the stream holds now, without waiting (empty when it holds nothing), in one
+   * read as large as the kernel lets a stream grow. The bytes are the program's text as the
+   * kernel formatted it.
    */
   read(): Uint8Array {
-    const parts: Uint8Array[] = [];
-    let total = 0;
-    for (;;) {
-      const n = this.#readOnce();
-      if (n > 0) {
-        parts.push(this.#buffer.slice(0, n));
-        total += n;
-      }
-      if (n < READ_SIZE) break;
-    }
-    if (parts.length === 1) return parts[0];
-    const out = new Uint8Array(total);
-    let at = 0;
-    for (const p of parts) {
-      out.set(p, at);
-      at += p.length;
-    }
-    return out;
+    const n = this.#readOnce();
+    return this.#buffer!.slice(0, n);
   }
 
   /** {@linkcode ProgramStream.read} as UTF-8 text. */
