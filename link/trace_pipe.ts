@@ -19,7 +19,10 @@ import { tracefsRoot } from "./_tracefs.ts";
 
 /** One line of trace_pipe, parsed. */
 export interface TraceLine {
-  /** The task's name (`comm`, at most 15 characters; may hold spaces and dashes). */
+  /**
+   * The task's name (`comm`, at most 15 characters; may hold spaces and dashes), or `<...>`
+   * when the kernel's cache of names (`saved_cmdlines`) no longer holds the pid.
+   */
   task: string;
   /** The id of the thread that wrote the line (the kernel's `pid`, a thread id). */
   pid: number;
