@@ -166,6 +166,9 @@ kernelTest("streams: an empty stream reads as nothing; a map's fd is not a progr
   const prog = coll.programs.say_lines;
   assertEquals(prog.stdout.read().length, 0);
   assertEquals(prog.stderr.readText(), "");
+  assert(prog.stdout === prog.stdout, "one stream object per handle and id");
+  using byId = Program.fromId(prog.info().id);
+  assertEquals(byId.stdout.read().length, 0);
   // The kernel reads prog_fd where the library writes it: a map's fd is refused as such.
   const notProgram = { fd: coll.maps.locks.fd, closed: false };
   const e = assertThrows(() => new ProgramStream(notProgram, StreamId.Stdout).read(), SyscallError);
