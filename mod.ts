@@ -15,6 +15,7 @@ export * from "./elf/mod.ts";
 export * from "./map/mod.ts";
 export * from "./prog/mod.ts";
 export * from "./link/mod.ts";
+export * from "./log/mod.ts";
 
 // Types that the flat exports mention, re-exported under names deno doc can resolve (it does
 // not look into `export * as` namespaces). In code, use them as `asm.…` and `btf.…`.
