@@ -20,6 +20,7 @@
  */
 
 import { parseCollectionSpec } from "../elf/mod.ts";
+import { parseLogFormats } from "../log/mod.ts";
 import type { CollectionSpec } from "../prog/collection_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { HOST_BYTE_ORDER } from "../asm/mod.ts";
@@ -338,6 +339,34 @@ export function generate(options: GenerateOptions): string {
     "}",
     "",
   );
+  if (parseLogFormats(host).size > 0) {
+    const ring = "ebpf_logs" in spec.maps
+      ? `ring: ebpf.BpfMap = objects.maps.${propertyKey("ebpf_logs")}`
+      : "ring: ebpf.BpfMap";
+    out.push(
+      "/**",
+      ` * The typed log of \`${docText(options.source)}\` (\`ebpf_log.h\`): records from \`ring\`,`,
+      " * decoded and formatted with the object's own format strings and types. Close it",
+      " * (or `using`) before the objects.",
+      " *",
+      " * @example",
+      " * ```ts ignore",
+      ` * using objs = load${N}();`,
+      ` * using logs = open${N}Logs(objs);`,
+      " * for await (const r of logs) console.log(ebpf.formatLogRecord(r));",
+      " * ```",
+      " */",
+      call(`export function open${N}Logs`, [`objects: ${N}Objects`, ring], ": ebpf.LogReader {"),
+      call(
+        "  return new ebpf.LogReader",
+        ["ring", `ebpf.parseLogFormats(${lower}Object())`],
+        ";",
+        "  ",
+      ),
+      "}",
+      "",
+    );
+  }
   if (decoded.size > 0) {
     const list = [...decoded.values()].map((d) =>
       `  [${JSON.stringify(d.kind)}, ${JSON.stringify(d.cName)}],`
@@ -458,7 +487,12 @@ export function compile(
     const dirOf = path.includes("/") ? path.slice(0, path.lastIndexOf("/")) : ".";
     const user = [...inFile, ...cflags];
     const args = ["-O2", "-g", "-target", target, ...hostTargetFlags(Deno.build.arch, user)];
-    args.push(`-I${dirOf}`, ...user, "-c", path, "-o", out);
+    args.push(`-I${dirOf}`, ...user);
+    // The typed-log header, where the package is on disk (a remote package: see main()).
+    if (LOG_HEADER_URL.protocol === "file:") {
+      args.push(`-I${new URL(".", LOG_HEADER_URL).pathname}`);
+    }
+    args.push("-c", path, "-o", out);
     const r = run(CLANG, args, `compile '${path}'`);
     if (!r.success) {
       throw new Error(
@@ -495,6 +529,23 @@ function readIfExists(path: string): Uint8Array | undefined {
 
 function basename(path: string): string {
   return path.slice(path.lastIndexOf("/") + 1);
+}
+
+/** `include/ebpf_log.h`, the typed-log header shipped with the package. */
+export const LOG_HEADER_URL: URL = new URL("../include/ebpf_log.h", import.meta.url);
+
+/**
+ * Writes a copy of the typed-log header (`ebpf_log.h`) into `dir`, read from wherever the
+ * package is (a local checkout, or JSR over the network); returns its path.
+ */
+export async function writeLogHeader(dir: string): Promise<string> {
+  const res = await fetch(LOG_HEADER_URL);
+  if (!res.ok) throw new Error(`Cannot read ${LOG_HEADER_URL}: HTTP ${res.status}`);
+  const text = await res.text();
+  await Deno.mkdir(dir, { recursive: true });
+  const path = `${dir}/ebpf_log.h`;
+  await Deno.writeTextFile(path, text);
+  return path;
 }
 
 /** Which objects to embed: the host's byte order (the default), one of them, or both. */
@@ -553,10 +604,14 @@ programs and variables, and load<Name>(). C is compiled for this host: its byte 
   --cflags      extra clang flags for C sources
   --type        a struct, union, enum or typedef to emit a type and decode<Type>() for,
                 such as the records a ring or perf buffer carries (repeatable)
-  --byte-order  the objects to embed: the host's (default), little, big or both`;
+  --byte-order  the objects to embed: the host's (default), little, big or both
+  --log-header DIR  write the typed-log header ebpf_log.h into DIR and exit (C sources
+                find it without this: bpf2ts adds it to clang's include path)
+
+An object whose programs log through ebpf_log.h gets open<Name>Logs(), a LogReader.`;
 
 /** Runs the command with `args`; returns the exit code. */
-export function main(args: string[]): number {
+export async function main(args: string[]): Promise<number> {
   const opts: Record<string, string> = {};
   const types: string[] = [];
   const inputs: string[] = [];
@@ -566,7 +621,8 @@ export function main(args: string[]): number {
       console.log(USAGE);
       return 0;
     }
-    if (["--out", "--name", "--import", "--cflags", "--type", "--byte-order"].includes(a)) {
+    const valued = ["--out", "--name", "--import", "--cflags", "--type", "--byte-order"];
+    if ([...valued, "--log-header"].includes(a)) {
       if (i + 1 >= args.length) {
         console.error(`Option '${a}' needs a value`);
         return 2;
@@ -577,6 +633,10 @@ export function main(args: string[]): number {
       console.error(`Unknown option: '${a}'\n${USAGE}`);
       return 2;
     } else inputs.push(a);
+  }
+  if (opts["log-header"] !== undefined) {
+    console.log(`Wrote ${await writeLogHeader(opts["log-header"])}`);
+    return 0;
   }
   if (inputs.length !== 1) {
     console.error(USAGE);
@@ -590,8 +650,14 @@ export function main(args: string[]): number {
   const input = inputs[0];
   const stem = basename(input).replace(/(-(el|eb))?\.(c|o)$/, "");
   const out = opts.out ?? input.replace(/(-(el|eb))?\.(c|o)$/, "_bpf.ts");
+  let headerDir: string | undefined;
   try {
     const cflags = opts.cflags?.split(/\s+/).filter((f) => f) ?? [];
+    if (input.endsWith(".c") && LOG_HEADER_URL.protocol !== "file:") {
+      headerDir = await Deno.makeTempDir({ prefix: "bpf2ts-" });
+      await writeLogHeader(headerDir);
+      cflags.push(`-I${headerDir}`);
+    }
     const objects = objectsFor(input, cflags, byteOrder as ByteOrderChoice);
     const text = generate({
       name: opts.name ?? stem,
@@ -606,7 +672,9 @@ export function main(args: string[]): number {
   } catch (e) {
     console.error(`bpf2ts: ${(e as Error).message}`);
     return 1;
+  } finally {
+    if (headerDir !== undefined) await Deno.remove(headerDir, { recursive: true });
   }
 }
 
-if (import.meta.main) Deno.exit(main(Deno.args));
+if (import.meta.main) Deno.exit(await main(Deno.args));
