@@ -87,21 +87,21 @@ struct __ebpf_log_ustr;
 
 #define EBPF_LOG_STR(p) ((const struct __ebpf_log_kstr *)(p))
 #define EBPF_LOG_USTR(p) ((const struct __ebpf_log_ustr *)(p))
-#define EBPF_LOG_IPV4(be32) ({                                                  \
-	struct ebpf_log_ipv4 __ebpf_v;                                          \
-	__u32 __ebpf_x = (be32);                                                \
-	__builtin_memcpy(&__ebpf_v, &__ebpf_x, 4);                              \
-	__ebpf_v;                                                               \
+#define EBPF_LOG_IPV4(be32) ({                                                          \
+	struct ebpf_log_ipv4 __ebpf_v;                                                  \
+	__u32 __ebpf_x = (be32);                                                        \
+	__builtin_memcpy(&__ebpf_v, &__ebpf_x, 4);                                      \
+	__ebpf_v;                                                                       \
 })
-#define EBPF_LOG_IPV6(p) ({                                                     \
-	struct ebpf_log_ipv6 __ebpf_v;                                          \
-	__builtin_memcpy(&__ebpf_v, (p), 16);                                   \
-	__ebpf_v;                                                               \
+#define EBPF_LOG_IPV6(p) ({                                                             \
+	struct ebpf_log_ipv6 __ebpf_v;                                                  \
+	__builtin_memcpy(&__ebpf_v, (p), 16);                                           \
+	__ebpf_v;                                                                       \
 })
-#define EBPF_LOG_MAC(p) ({                                                      \
-	struct ebpf_log_mac __ebpf_v;                                           \
-	__builtin_memcpy(&__ebpf_v, (p), 6);                                    \
-	__ebpf_v;                                                               \
+#define EBPF_LOG_MAC(p) ({                                                              \
+	struct ebpf_log_mac __ebpf_v;                                                   \
+	__builtin_memcpy(&__ebpf_v, (p), 6);                                            \
+	__ebpf_v;                                                                       \
 })
 
 #ifndef EBPF_LOG_NO_DEFAULT_MAP
@@ -121,22 +121,22 @@ static __always_inline void __ebpf_log_copy_str(void *slot, const void *p, int u
 }
 
 /* The type an argument is stored as, and the value stored (strings are copied apart). */
-#define __ebpf_log_str_kind(a)                                                  \
-	_Generic((a), const struct __ebpf_log_kstr *: 1,                        \
+#define __ebpf_log_str_kind(a)                                                          \
+	_Generic((a), const struct __ebpf_log_kstr *: 1,                                \
 		 const struct __ebpf_log_ustr *: 2, default: 0)
-#define __ebpf_log_slot(a)                                                      \
-	_Generic((a), const struct __ebpf_log_kstr *: (struct ebpf_log_str){ 0 }, \
+#define __ebpf_log_slot(a)                                                              \
+	_Generic((a), const struct __ebpf_log_kstr *: (struct ebpf_log_str){ 0 },       \
 		 const struct __ebpf_log_ustr *: (struct ebpf_log_str){ 0 }, default: (a))
-#define __ebpf_log_str_ptr(a)                                                   \
-	_Generic((a), const struct __ebpf_log_kstr *: (a),                      \
+#define __ebpf_log_str_ptr(a)                                                           \
+	_Generic((a), const struct __ebpf_log_kstr *: (a),                              \
 		 const struct __ebpf_log_ustr *: (a), default: (const void *)0)
 
 #define __EBPF_LOG_MEMBER(n, a) __typeof_unqual__(__ebpf_log_slot(a)) _##n;
-#define __EBPF_LOG_PUT(n, a)                                                    \
-	if (__ebpf_log_str_kind(a))                                             \
-		__ebpf_log_copy_str(&__ebpf_r->args._##n, __ebpf_log_str_ptr(a),       \
+#define __EBPF_LOG_PUT(n, a)                                                            \
+	if (__ebpf_log_str_kind(a))                                                     \
+		__ebpf_log_copy_str(&__ebpf_r->args._##n, __ebpf_log_str_ptr(a),        \
 				    __ebpf_log_str_kind(a) == 2);                       \
-	else                                                                    \
+	else                                                                            \
 		__ebpf_r->args._##n = __ebpf_log_slot(a);
 
 #define __EBPF_NARGS(...) __EBPF_NARGS_(_, ##__VA_ARGS__, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0)
@@ -158,36 +158,36 @@ static __always_inline void __ebpf_log_copy_str(void *slot, const void *p, int u
 #define __EBPF_EACH_11(m, a, ...) m(11, a) __EBPF_EACH_10(m, __VA_ARGS__)
 #define __EBPF_EACH_12(m, a, ...) m(12, a) __EBPF_EACH_11(m, __VA_ARGS__)
 
-#define __ebpf_log(id_, ring_, level_, format_, ...) ({                                  \
-	int __ebpf_ret = 0;                                                     \
-	if ((level_) <= EBPF_LOG_LEVEL) {                                          \
-		struct __ebpf_log_args {                                        \
-			__EBPF_EACH(__EBPF_LOG_MEMBER, ##__VA_ARGS__)           \
-		};                                                              \
-		static const struct {                                           \
-			__u32 id;                                               \
-			__u32 level;                                            \
-			__u32 line;                                             \
-			struct __ebpf_log_args args;                            \
-			char fmt[sizeof(format_)];                                  \
-		} __ebpf_log_desc __attribute__((section(".ebpf_log"), used)) = { \
+#define __ebpf_log(id_, ring_, level_, format_, ...) ({                                 \
+	int __ebpf_ret = 0;                                                             \
+	if ((level_) <= EBPF_LOG_LEVEL) {                                               \
+		struct __ebpf_log_args {                                                \
+			__EBPF_EACH(__EBPF_LOG_MEMBER, ##__VA_ARGS__)                   \
+		};                                                                      \
+		static const struct {                                                   \
+			__u32 id;                                                       \
+			__u32 level;                                                    \
+			__u32 line;                                                     \
+			struct __ebpf_log_args args;                                    \
+			char fmt[sizeof(format_)];                                      \
+		} __ebpf_log_desc __attribute__((section(".ebpf_log"), used)) = {       \
 			.id = (id_), .level = (level_), .line = __LINE__, .fmt = format_, \
-		};                                                              \
-		struct {                                                        \
-			struct ebpf_log_header header;                          \
-			struct __ebpf_log_args args;                            \
-		} *__ebpf_r = bpf_ringbuf_reserve((ring_), sizeof(*__ebpf_r), 0); \
-		if (__ebpf_r) {                                                 \
-			__ebpf_r->header.ts_ns = bpf_ktime_get_ns();            \
-			__ebpf_r->header.id = (id_);                             \
-			__ebpf_r->header.cpu = bpf_get_smp_processor_id();      \
-			__EBPF_EACH(__EBPF_LOG_PUT, ##__VA_ARGS__)              \
-			bpf_ringbuf_submit(__ebpf_r, 0);                        \
-		} else {                                                        \
-			__ebpf_ret = -1;                                        \
-		}                                                               \
-	}                                                                       \
-	__ebpf_ret;                                                             \
+		};                                                                      \
+		struct {                                                                \
+			struct ebpf_log_header header;                                  \
+			struct __ebpf_log_args args;                                    \
+		} *__ebpf_r = bpf_ringbuf_reserve((ring_), sizeof(*__ebpf_r), 0);       \
+		if (__ebpf_r) {                                                         \
+			__ebpf_r->header.ts_ns = bpf_ktime_get_ns();                    \
+			__ebpf_r->header.id = (id_);                                    \
+			__ebpf_r->header.cpu = bpf_get_smp_processor_id();              \
+			__EBPF_EACH(__EBPF_LOG_PUT, ##__VA_ARGS__)                      \
+			bpf_ringbuf_submit(__ebpf_r, 0);                                \
+		} else {                                                                \
+			__ebpf_ret = -1;                                                \
+		}                                                                       \
+	}                                                                               \
+	__ebpf_ret;                                                                     \
 })
 
 /* Logs to `ring` (a BPF_MAP_TYPE_RINGBUF); `fmt` must be a string literal. */

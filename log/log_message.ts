@@ -6,7 +6,7 @@
  */
 
 import { HOST_BYTE_ORDER } from "../asm/mod.ts";
-import { Enum, underlyingType } from "../btf/mod.ts";
+import { type Enum, underlyingType } from "../btf/mod.ts";
 import {
   LOG_HEADER_SIZE,
   LOG_LEVEL_NAMES,
@@ -24,6 +24,7 @@ export type LogValue = bigint | boolean | string | Uint8Array;
 
 /** One record of a typed log, decoded. */
 export interface LogRecord {
+  /** The call site's level. */
   readonly level: LogLevel;
   /** `ERROR`, `WARN`, `INFO`, `DEBUG` or `TRACE`. */
   readonly levelName: string;
@@ -31,9 +32,11 @@ export interface LogRecord {
   readonly function: string;
   /** `bpf_ktime_get_ns()` at the call: CLOCK_MONOTONIC, in nanoseconds. */
   readonly timestampNs: bigint;
+  /** The CPU the program ran on. */
   readonly cpu: number;
   /** The call site, with its format string, line and argument kinds. */
   readonly format: LogFormat;
+  /** The argument values, in the call's order. */
   readonly values: readonly LogValue[];
   /** The format string with the values in it. */
   readonly message: string;

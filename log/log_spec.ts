@@ -49,6 +49,7 @@ export type LogArgKind = "int" | "bool" | "enum" | "pointer" | "str" | "ipv4" | 
 
 /** One argument of a call site: where its value sits in a record, and its type. */
 export interface LogArg {
+  /** How the value is stored and printed. */
   readonly kind: LogArgKind;
   /** Offset in the record, header included. */
   readonly offset: number;
@@ -65,14 +66,19 @@ export type LogFormatPiece = string | { readonly arg: number; readonly hex?: "x"
 
 /** One call site: what a record with its id means. */
 export interface LogFormat {
+  /** The id records of this call site carry. */
   readonly id: number;
+  /** The level the call logs at. */
   readonly level: LogLevel;
   /** The C function the call is written in (a program's name, or a function it calls). */
   readonly function: string;
+  /** The line `__LINE__` gave: where the call ends, for a call over several lines. */
   readonly line: number;
   /** The format string as written. */
   readonly format: string;
+  /** The format string split into literal text and placeholders. */
   readonly pieces: readonly LogFormatPiece[];
+  /** The arguments, in the call's order. */
   readonly args: readonly LogArg[];
   /** Bytes a record of this call site has: the header and the arguments. */
   readonly recordSize: number;

@@ -28,7 +28,7 @@ function reachable(entry: string): string[] {
 
 function specEntries(): string[] {
   const entries = ["asm/mod.ts", "btf/mod.ts", "elf/mod.ts"];
-  for (const dir of ["map", "prog"]) {
+  for (const dir of ["map", "prog", "log"]) {
     for (const e of Deno.readDirSync(new URL(`${dir}/`, root))) {
       // Spec files are named for what they describe: *_spec.ts, and *_type.ts enum tables.
       if (/(^|_)(spec|type)s?\.ts$/.test(e.name)) entries.push(`${dir}/${e.name}`);
