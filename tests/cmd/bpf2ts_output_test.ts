@@ -7,17 +7,7 @@ import { kernelTest } from "../_harness.ts";
 import { generate, hostTargetFlags, LLVM_STRIP, objectsFor } from "../../cmd/bpf2ts.ts";
 import { parseCollectionSpec, typeDecoders } from "../../mod.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-function command(cmd: string, args: string[], cwd = root): { ok: boolean; out: string } {
-  const r = new Deno.Command(cmd, { args, cwd, stdout: "piped", stderr: "piped" }).outputSync();
-  return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
-}
-
-function deno(args: string[], cwd = root): { ok: boolean; out: string } {
-  return command(Deno.execPath(), args, cwd);
-}
+import { command, deno, root } from "./_run.ts";
 
 /** Runs the bpf2ts command; its bindings import the library from `../mod.ts`. */
 function bpf2ts(input: string, out: string, ...flags: string[]): { ok: boolean; out: string } {

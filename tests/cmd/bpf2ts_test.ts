@@ -6,14 +6,7 @@ import { assertEquals, assertStringIncludes } from "@std/assert";
 import { kernelTest } from "../_harness.ts";
 import { generate, objectsFor } from "../../cmd/bpf2ts.ts";
 
-const root = new URL("../../", import.meta.url).pathname;
-const dec = new TextDecoder();
-
-function deno(args: string[], cwd: string): { ok: boolean; out: string } {
-  const r = new Deno.Command(Deno.execPath(), { args, cwd, stdout: "piped", stderr: "piped" })
-    .outputSync();
-  return { ok: r.success, out: dec.decode(r.stdout) + dec.decode(r.stderr) };
-}
+import { deno, root } from "./_run.ts";
 
 /** Generates bindings for `source` into a temporary directory inside the repository. */
 function generateInto(dir: string, source: string, name: string): string {

@@ -42,6 +42,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/struct_ops_collection_test.ts",
   "tests/prog/variables_test.ts",
   "tests/asm/kernel_test.ts",
+  "tests/log/log_reader_test.ts",
 ];
 
 interface Options {
