@@ -154,7 +154,13 @@ export function parseLogFormats(object: Uint8Array): LogFormats {
     if (vs.offset < 0 || vs.offset + desc.size > data.length) {
       throw new FormatError(`ELF: descriptor "${v.name}" is out of its section`, at);
     }
-    formats.push(descriptor(v.name, desc, view, vs.offset, little, at));
+    try {
+      formats.push(descriptor(v.name, desc, view, vs.offset, little, at));
+    } catch (e) {
+      // The BTF helpers' RangeErrors (a type without a size, a cycle) say the same: corrupt.
+      if (e instanceof FormatError || !(e instanceof RangeError)) throw e;
+      throw new FormatError(`BTF: descriptor "${v.name}": ${e.message}`, at, { cause: e });
+    }
   }
   try {
     return new LogFormats(formats);
@@ -177,7 +183,12 @@ function descriptor(
     if (found === undefined || found.offset % 8 !== 0) {
       throw new FormatError(`BTF: descriptor "${name}" has no member "${m}"`, at);
     }
-    return { type: underlyingType(found.type), offset: found.offset / 8 };
+    const type = underlyingType(found.type);
+    const offset = found.offset / 8;
+    if (offset + sizeof(type) > desc.size) {
+      throw new FormatError(`BTF: member "${m}" of descriptor "${name}" is out of it`, at);
+    }
+    return { type, offset };
   };
   const u32 = (m: string) => view.getUint32(base + member(m).offset, little);
   const id = u32("id");
@@ -197,6 +208,12 @@ function descriptor(
     throw new FormatError(`BTF: "args" of descriptor "${name}" is not a struct`, at);
   }
   const args = argsType.members.map((m, i) => argument(name, i, m.type, m.offset, at));
+  for (const [i, a] of args.entries()) {
+    const end = a.offset + (a.kind === "str" ? 4 : 0) + a.size;
+    if (end > LOG_HEADER_SIZE + argsType.size) {
+      throw new FormatError(`BTF: argument ${i + 1} of "${name}" is out of its record`, at);
+    }
+  }
   const pieces = parseTemplate(format, args, name, at);
   const dot = name.indexOf(".");
   return {

@@ -230,3 +230,20 @@ kernelTest("LogReader: records of every argument kind read back as the formats s
     assertEquals(logs.drain(() => {}), 0);
   }
 });
+
+Deno.test("parseLogFormats: corrupt sections and BTF give a FormatError or a table, never more", () => {
+  // A few random bytes anywhere (section data, BTF, headers), a run of 0xff, or a truncation.
+  const seed = crypto.getRandomValues(new Uint32Array(1))[0];
+  let state = seed;
+  const next = () => (state = (state * 1103515245 + 12345) >>> 0);
+  for (let i = 0; i < 500; i++) {
+    const copy = bytes.slice();
+    for (let n = 1 + (next() % 4); n > 0; n--) copy[next() % copy.length] = next() & 0xff;
+    if (i % 5 === 0) copy.fill(0xff, next() % copy.length, (next() % copy.length) + 8);
+    try {
+      parseLogFormats(i % 50 === 49 ? copy.subarray(0, next() % copy.length) : copy);
+    } catch (e) {
+      assert(e instanceof FormatError, `seed ${seed}, round ${i}: ${(e as Error).stack}`);
+    }
+  }
+});
