@@ -35,6 +35,7 @@
  *   EBPF_LOG_RING_SIZE    size of the default ring `ebpf_logs` (default 256 KiB)
  *   EBPF_LOG_NO_DEFAULT_MAP  declare no `ebpf_logs`; use ebpf_log_to(&ring, ...)
  * At most 12 arguments per call. Ids come from __COUNTER__: one translation unit per object.
+ * Needs clang 16 or later (__typeof_unqual__) and BTF (-g).
  */
 #ifndef EBPF_LOG_H
 #define EBPF_LOG_H
