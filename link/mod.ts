@@ -105,6 +105,7 @@ export {
   type LinkFeature,
   type LinkFeatureInfo,
   linkFeatureMissing,
+  requireLinkFeature,
 } from "./link_features.ts";
 export {
   attachStructOps,
