@@ -126,33 +126,23 @@ kernelTest("a second probe of everything makes no syscall", () => {
 
 kernelTest("require… throws NotSupportedError naming the feature and its first kernel", () => {
   const report = features.probeFeatures({ helpers: false });
-  const check = (supported: boolean, minKernel: string, name: string, require: () => void) => {
-    if (supported) return require();
+  const check = (
+    f: { supported: boolean; minKernel: string },
+    name: string,
+    require: () => void,
+  ) => {
+    if (f.supported) return require();
     const e = assertThrows(require, NotSupportedError, undefined, name);
-    assertEquals(e.minKernel, minKernel, name);
-    assert(e.message.includes(`requires Linux ${minKernel}`), e.message);
+    assertEquals(e.minKernel, f.minKernel, name);
+    assert(e.message.includes(`requires Linux ${f.minKernel}`), e.message);
   };
-  for (const p of report.programTypes) {
-    check(p.supported, p.minKernel, p.name, () => features.requireProgramType(p.type));
-  }
-  for (const m of report.mapTypes) {
-    check(m.supported, m.minKernel, m.name, () => features.requireMapType(m.type));
-  }
+  for (const p of report.programTypes) check(p, p.name, () => features.requireProgramType(p.type));
+  for (const m of report.mapTypes) check(m, m.name, () => features.requireMapType(m.type));
   for (const f of report.mapFlags) {
-    check(
-      f.supported,
-      f.minKernel,
-      f.key,
-      () => features.requireMapFlag(f.key as features.MapFlag),
-    );
+    check(f, f.key, () => features.requireMapFlag(f.key as features.MapFlag));
   }
   for (const f of report.linkKinds) {
-    check(
-      f.supported,
-      f.minKernel,
-      f.key,
-      () => features.requireLinkKind(f.key as features.LinkFeature),
-    );
+    check(f, f.key, () => features.requireLinkKind(f.key as features.LinkFeature));
   }
   const misc = Object.fromEntries(report.misc.map((f) => [f.key, f.supported]));
   assertEquals(features.haveBoundedLoops(), misc.have_bounded_loops);
