@@ -10,7 +10,8 @@
  * does (text, JSON).
  *
  * This module is a facade over the probe tables of each layer (`map/map_type_probe.ts`,
- * `prog/program_type_probe.ts`, `prog/_prog_features.ts`, `link/link_features.ts`). Every
+ * `prog/program_type_probe.ts`, `prog/_prog_features.ts`, `prog/_kconfig.ts` for BPF cookies,
+ * `link/link_features.ts`). Every
  * probe needs `--allow-ffi` and CAP_BPF; without them it throws {@linkcode PermissionError}.
  *
  * @example
@@ -47,14 +48,8 @@ import {
   requireProgramType,
 } from "./prog/program_type_probe.ts";
 import { ProgramType, programTypeName } from "./prog/program_type.ts";
-import {
-  boundedLoops,
-  bpfCookie,
-  isaV2,
-  isaV3,
-  isaV4,
-  largePrograms,
-} from "./prog/_prog_features.ts";
+import { bpfCookie } from "./prog/_kconfig.ts";
+import { boundedLoops, isaV2, isaV3, isaV4, largePrograms } from "./prog/_prog_features.ts";
 import type { FeatureProbe } from "./_internal/feature.ts";
 import {
   haveLinkFeature,
