@@ -118,8 +118,9 @@ export function haveBpfCookie(): boolean {
 }
 
 /**
- * Whether the kernel has the link kind `kind` (`"tcx"`, `"netkit"`, `"netfilter"`,
- * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`).
+ * Whether the kernel has the link kind `kind` (`"cgroup"`, `"netns"`, `"perfEvent"`,
+ * `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`, `"uprobeMulti"`,
+ * `"kprobeMulti"`).
  */
 export function haveLinkKind(kind: LinkFeature): boolean {
   return haveLinkFeature(kind);
