@@ -99,6 +99,17 @@ export function isaVersion(): 1 | 2 | 3 | 4 {
   return haveIsaV2() ? 2 : 1;
 }
 
+/**
+ * Throws {@linkcode NotSupportedError} naming ISA `version` and its first kernel when the
+ * kernel cannot run programs built with clang's `-mcpu=v<version>`.
+ */
+export function requireIsaVersion(version: 1 | 2 | 3 | 4): void {
+  if (version === 2) isaV2();
+  else if (version === 3) isaV3();
+  else if (version === 4) isaV4();
+  else if (version !== 1) throw new RangeError(`Unknown BPF ISA version: ${version}`);
+}
+
 /** Whether the verifier accepts bounded loops (Linux 5.3). */
 export function haveBoundedLoops(): boolean {
   return boundedLoops.supported();
@@ -115,6 +126,21 @@ export function haveLargePrograms(): boolean {
 /** Whether programs can read a BPF cookie set at attach time (`bpf_get_attach_cookie`, 5.15). */
 export function haveBpfCookie(): boolean {
   return bpfCookie.supported();
+}
+
+/** Throws {@linkcode NotSupportedError} when the verifier lacks bounded loops (before 5.3). */
+export function requireBoundedLoops(): void {
+  boundedLoops();
+}
+
+/** Throws {@linkcode NotSupportedError} when programs are limited to 4096 instructions. */
+export function requireLargePrograms(): void {
+  largePrograms();
+}
+
+/** Throws {@linkcode NotSupportedError} when the kernel lacks BPF cookies (before 5.15). */
+export function requireBpfCookie(): void {
+  bpfCookie();
 }
 
 /**
@@ -147,6 +173,12 @@ export function haveUprobeMulti(): boolean {
  */
 export function haveStructOps(): boolean {
   return haveMapType(MapType.StructOpsMap) && haveProgramType(ProgramType.StructOps);
+}
+
+/** Throws {@linkcode NotSupportedError} naming what struct_ops lack here, and its first kernel. */
+export function requireStructOps(): void {
+  requireMapType(MapType.StructOpsMap);
+  requireProgramType(ProgramType.StructOps);
 }
 
 const MISC: readonly (readonly [string, string, FeatureProbe])[] = [

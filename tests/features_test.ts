@@ -158,6 +158,19 @@ kernelTest("require… throws NotSupportedError naming the feature and its first
     ? 2
     : 1;
   assertEquals(features.isaVersion(), expected);
+  const requires: [boolean, string, () => void][] = [
+    [misc.have_bounded_loops, "5.3", features.requireBoundedLoops],
+    [misc.have_large_insn_limit, "5.2", features.requireLargePrograms],
+    [misc.have_bpf_cookie, "5.15", features.requireBpfCookie],
+    [misc.have_v2_isa_extension, "4.14", () => features.requireIsaVersion(2)],
+    [misc.have_v3_isa_extension, "5.1", () => features.requireIsaVersion(3)],
+    [misc.have_v4_isa_extension, "6.6", () => features.requireIsaVersion(4)],
+  ];
+  for (const [supported, minKernel, require] of requires) {
+    check({ supported, minKernel }, minKernel, require);
+  }
+  features.requireIsaVersion(1);
+  assertThrows(() => features.requireIsaVersion(5 as 4), RangeError);
 });
 
 kernelTest("helpers by number, name or BuiltinFunc, and what cannot be probed", () => {
@@ -208,6 +221,17 @@ Deno.test("a kernel that knows no program type: no helper probe runs, every answ
     const e = assertThrows(() => features.requireProgramType(ProgramType.XDP), NotSupportedError);
     assertEquals([e.feature, e.minKernel], ["BPF_PROG_TYPE_XDP", "4.8"]);
     assertEquals(features.isaVersion(), 1);
+    for (
+      const [require, minKernel] of [
+        [features.requireBoundedLoops, "5.3"],
+        [features.requireLargePrograms, "5.2"],
+        [features.requireBpfCookie, "5.15"],
+        [() => features.requireIsaVersion(2), "4.14"],
+        [() => features.requireStructOps(), "5.6"],
+      ] as const
+    ) {
+      assertEquals(assertThrows(require, NotSupportedError).minKernel, minKernel);
+    }
   } finally {
     restore();
   }
