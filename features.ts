@@ -146,7 +146,7 @@ export function requireBpfCookie(): void {
 /**
  * Whether the kernel has the link kind `kind` (`"cgroup"`, `"netns"`, `"perfEvent"`,
  * `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`, `"uprobeMulti"`,
- * `"kprobeMulti"`).
+ * `"kprobeMulti"`, `"kprobeSession"`).
  */
 export function haveLinkKind(kind: LinkFeature): boolean {
   return haveLinkFeature(kind);

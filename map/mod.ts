@@ -54,7 +54,26 @@ export {
   isBtfType,
   isKernelManagedStruct,
 } from "./codec.ts";
+export {
+  BatchCursor,
+  type BatchOptions,
+  type BatchReadOptions,
+  type EntryBatch,
+} from "./batch_cursor.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
+export type { LoadPinOptions } from "../_internal/pin.ts";
+export { possibleCpus } from "../ffi.ts";
 export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";
+export {
+  formatLinearHistogram,
+  formatLog2Histogram,
+  type HistogramEntry,
+  type HistogramLayout,
+  histogramLayout,
+  type HistogramMap,
+  type LinearHistogramOptions,
+  readHistogram,
+  readHistograms,
+} from "./histogram.ts";
