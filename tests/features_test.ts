@@ -150,6 +150,7 @@ kernelTest("require… throws NotSupportedError naming the feature and its first
   assertEquals(features.haveIsaV2(), misc.have_v2_isa_extension);
   assertEquals(features.haveIsaV3(), misc.have_v3_isa_extension);
   assertEquals(features.haveIsaV4(), misc.have_v4_isa_extension);
+  assertEquals(features.havePerCpuElemFlags(), misc.have_percpu_elem_flags);
   const expected = misc.have_v4_isa_extension
     ? 4
     : misc.have_v3_isa_extension
