@@ -19,7 +19,7 @@ import { keepAlive, LinkCreate, linkCreateError } from "./_link_create.ts";
 
 /** `r0 = 0` encoded, the body of every probe program (`r0 = 0; exit`). */
 const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
-/** An ifindex no device has. */
+/** An ifindex no device has; as a target fd, -1. */
 const NO_IFINDEX = 0xffffffff;
 
 /**
@@ -57,8 +57,23 @@ function mprogProbe(attachType: AttachType): () => boolean {
     }) === -Errno.ENODEV;
 }
 
+/**
+ * A link kind whose target is an fd: with the kind, the kernel gets as far as the target
+ * and says EBADF for fd -1; without it, it refuses the attach type (EINVAL).
+ */
+function fdTargetProbe(type: ProgramType, attachType: AttachType): () => boolean {
+  return () =>
+    tryLinkCreate(type, attachType, (attr, fd) => {
+      attr.u32(LinkCreate.progFd, fd).u32(LinkCreate.targetFd, NO_IFINDEX)
+        .u32(LinkCreate.attachType, attachType);
+    }) === -Errno.EBADF;
+}
+
 /** A link kind the running kernel may lack. */
 export type LinkFeature =
+  | "cgroup"
+  | "netns"
+  | "perfEvent"
   | "tcx"
   | "netkit"
   | "netfilter"
@@ -76,6 +91,19 @@ export type LinkFeature =
 const TABLE: Readonly<
   Record<LinkFeature, readonly [string, string, () => boolean, string?, string?]>
 > = {
+  // BPF_LINK_CREATE itself came with cgroup links.
+  cgroup: [
+    "cgroup link",
+    "5.7",
+    fdTargetProbe(ProgramType.CGroupSKB, AttachType.CgroupInetIngress),
+  ],
+  netns: ["netns link", "5.8", fdTargetProbe(ProgramType.FlowDissector, AttachType.FlowDissector)],
+  // attachToPerfEvent falls back to PERF_EVENT_IOC_SET_BPF without it.
+  perfEvent: [
+    "perf_event link",
+    "5.15",
+    fdTargetProbe(ProgramType.TracePoint, AttachType.PerfEvent),
+  ],
   tcx: [
     "tcx link",
     "6.6",
@@ -84,7 +112,6 @@ const TABLE: Readonly<
     "attachTC attaches the program as a cls_bpf filter on a clsact qdisc instead",
   ],
   netkit: ["netkit link", "6.7", mprogProbe(AttachType.NetkitPrimary), "CONFIG_NETKIT"],
-  // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   netfilter: ["netfilter link", "6.4", () => probeNetfilter()],
   // Links register struct_ops maps made with BPF_F_LINK: the map layer probes the flag.
@@ -190,8 +217,9 @@ function probeFor(name: LinkFeature): FeatureProbe {
 }
 
 /**
- * Whether the running kernel has the link kind `name` (`"tcx"`, `"netkit"`, `"netfilter"`,
- * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`, `"kprobeSession"`). Probed once per process;
+ * Whether the running kernel has the link kind `name` (`"cgroup"`, `"netns"`,
+ * `"perfEvent"`, `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`,
+ * `"uprobeMulti"`, `"kprobeMulti"`, `"kprobeSession"`). Probed once per process;
  * needs `--allow-ffi` and CAP_BPF.
  *
  * @example
@@ -213,6 +241,14 @@ export function haveLinkFeature(name: LinkFeature): boolean {
  */
 export function linkFeatureMissing(name: LinkFeature): string | undefined {
   return haveLinkFeature(name) ? undefined : notSupported(name).message;
+}
+
+/**
+ * Throws {@linkcode NotSupportedError} naming the link kind `name`, its first kernel and
+ * the build option that can leave it out, when the running kernel lacks it.
+ */
+export function requireLinkFeature(name: LinkFeature): void {
+  if (!haveLinkFeature(name)) throw notSupported(name);
 }
 
 /**

@@ -120,6 +120,7 @@ export {
   type LinkFeature,
   type LinkFeatureInfo,
   linkFeatureMissing,
+  requireLinkFeature,
 } from "./link_features.ts";
 export {
   attachStructOps,
