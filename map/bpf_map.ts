@@ -18,6 +18,7 @@ import {
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { fdById } from "../_internal/object_ids.ts";
 import { withNamedType } from "../_internal/named_type.ts";
 import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
@@ -474,7 +475,7 @@ export class BpfMap {
 
   /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID). */
   static fromId(id: number): BpfMap {
-    return BpfMap.fromFd(bpf(BpfCmd.MAP_GET_FD_BY_ID, new Attr().u32(0, id)));
+    return BpfMap.fromFd(fdById(BpfCmd.MAP_GET_FD_BY_ID, id, "map"));
   }
 
   /** Opens a map pinned in bpffs at `path`. */

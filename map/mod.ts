@@ -46,6 +46,7 @@ export {
   isBtfType,
   isKernelManagedStruct,
 } from "./codec.ts";
+export { loadedMaps, mapIds } from "./loaded_maps.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
 export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";

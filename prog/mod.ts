@@ -53,6 +53,7 @@ export {
   type RunResult,
 } from "./program.ts";
 export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
+export { loadedPrograms, programIds } from "./loaded_programs.ts";
 export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";
 export {
   type BoundLoadOptions,

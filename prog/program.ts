@@ -9,6 +9,7 @@ import { FD } from "../_internal/fd.ts";
 import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
+import { fdById } from "../_internal/object_ids.ts";
 import { Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
@@ -217,10 +218,7 @@ export class Program {
 
   /** Opens the program with kernel id `id` (BPF_PROG_GET_FD_BY_ID). */
   static fromId(id: number): Program {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) {
-      throw new RangeError(`Invalid program id: ${id}`);
-    }
-    return Program.fromFd(bpf(BpfCmd.PROG_GET_FD_BY_ID, new Attr().u32(0, id)));
+    return Program.fromFd(fdById(BpfCmd.PROG_GET_FD_BY_ID, id, "program"));
   }
 
   /** Opens a program pinned in bpffs at `path` (BPF_OBJ_GET). */

@@ -41,6 +41,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/struct_ops_collection_test.ts",
   "tests/prog/variables_test.ts",
   "tests/asm/kernel_test.ts",
+  "tests/loaded_objects_test.ts",
 ];
 
 interface Options {
