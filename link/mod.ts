@@ -101,6 +101,13 @@ export {
 } from "./netfilter.ts";
 export { attachSockmap, SockmapLink } from "./sockmap.ts";
 export {
+  type AttachedProgram,
+  type QueryOptions,
+  queryPrograms,
+  type QueryResult,
+  type QueryTarget,
+} from "./query.ts";
+export {
   haveLinkFeature,
   LINK_FEATURES,
   type LinkFeature,
