@@ -455,8 +455,8 @@ export function btfReport(
   return out;
 }
 
-/** The types of `spec` after those of its bases. */
-function withBases(spec: Spec): Type[] {
+/** The types of `spec` after those of its bases (split BTF prints whole, bases first). */
+export function withBases(spec: Spec): Type[] {
   const chain: Spec[] = [];
   for (let s: Spec | undefined = spec; s !== undefined; s = s.base) chain.unshift(s);
   return chain.flatMap((s) => [...s]);

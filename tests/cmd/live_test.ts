@@ -1,0 +1,161 @@
+// The live inspector against bpftool: for the programs, maps and BTF this test loads from
+// testdata/live_inspect.c, `prog list`, `map list`, `map dump` (a BTF-typed hash and a
+// per-CPU array), `prog dump xlated` and `btf dump --raw` agree with `bpftool -j …` field by
+// field, and `prog dump xlated` shows each C source line (checked against the source file)
+// above the instructions it produced.
+import { assert, assertEquals } from "@std/assert";
+import { loadCollectionSpec } from "../../elf/mod.ts";
+import { type Collection, newCollection } from "../../prog/mod.ts";
+import { possibleCpus } from "../../ffi.ts";
+import { progDumpXlated, progList, progShow } from "../../cmd/_live/prog.ts";
+import { mapDump, mapList, mapShow } from "../../cmd/_live/map.ts";
+import { btfDump, btfList } from "../../cmd/_live/btf.ts";
+import type { Options } from "../../cmd/_live/command.ts";
+import { mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
+import { kernelTest, testdata } from "../_harness.ts";
+import { asRead, assertAgrees, bpftool, byId } from "./_bpftool.ts";
+
+const SOURCE = testdata("live_inspect.c");
+const options = (o: Partial<Options> = {}): Options => ({
+  json: true,
+  linum: false,
+  format: undefined,
+  cgroup: undefined,
+  ...o,
+});
+
+/** The test's collection, with entries in both maps. */
+async function loaded(): Promise<Collection> {
+  const coll = newCollection(await loadCollectionSpec(testdata("live_inspect-el.o")));
+  coll.maps.flows.update(
+    { addr: 0x0a000001, port: 53, proto: 17, pad: 0 },
+    { packets: 5n, bytes: 300n, last_len: -3, tag: "ab" },
+  );
+  coll.maps.flows.update(
+    { addr: 0xc0a80001, port: 443, proto: 6, pad: 0 },
+    { packets: (1n << 63n) + 7n, bytes: 0n, last_len: 1500, tag: "tcp" },
+  );
+  // Slot 2 differs per CPU: CPU n holds n + 1, so a CPU mix-up shows.
+  const perCpu = new Uint8Array(8 * possibleCpus());
+  const view = new DataView(perCpu.buffer);
+  for (let cpu = 0; cpu < possibleCpus(); cpu++) view.setBigUint64(cpu * 8, BigInt(cpu + 1), true);
+  coll.maps.per_cpu_hits.update(2, perCpu);
+  return coll;
+}
+
+const programIds = (c: Collection) => Object.values(c.programs).map((p) => p.info().id);
+const mapIds = (c: Collection) => Object.values(c.maps).map((m) => m.info().id);
+
+kernelTest("live: prog list and prog show agree with bpftool -j prog show", async () => {
+  using coll = await loaded();
+  const ids = programIds(coll);
+  const theirs = byId(bpftool("prog", "show"), ids);
+  const ours = byId(asRead(progList().json), ids);
+  assertEquals(ours.size, ids.length);
+  assertEquals(theirs.size, ids.length);
+  const agreement = { tolerance: { loaded_at: 1 }, names: { type: progTypeName } };
+  for (const id of ids) {
+    assertAgrees(ours.get(id)!, theirs.get(id)!, `prog list: program ${id}`, agreement);
+    const one = asRead(progShow(id).json);
+    assertAgrees(one, bpftool("prog", "show", "id", String(id)), `prog show ${id}`, agreement);
+  }
+});
+
+kernelTest("live: map list and map show agree with bpftool -j map show", async () => {
+  using coll = await loaded();
+  coll.maps.per_cpu_hits.freeze();
+  const ids = mapIds(coll);
+  const theirs = byId(bpftool("map", "show"), ids);
+  const ours = byId(asRead(mapList().json), ids);
+  assertEquals(ours.size, ids.length);
+  const agreement = { names: { type: mapTypeName } };
+  for (const id of ids) {
+    assertAgrees(ours.get(id)!, theirs.get(id)!, `map list: map ${id}`, agreement);
+    assertAgrees(asRead(mapShow(id).json), theirs.get(id)!, `map show ${id}`, agreement);
+  }
+  // The frozen map says so, as bpftool does.
+  assertEquals(ours.get(coll.maps.per_cpu_hits.info().id)!.frozen, 1);
+});
+
+kernelTest("live: map dump of a BTF-typed hash and a per-CPU array agrees with bpftool", async () => {
+  using coll = await loaded();
+  for (const m of [coll.maps.flows, coll.maps.per_cpu_hits]) {
+    const id = m.info().id;
+    // Entries by key: a hash walk's order is the kernel's, the same for both, but the
+    // comparison should not hang on it.
+    const key = (e: { key: string[] }) => e.key.join(" ");
+    const ours = new Map(asRead(mapDump(id).json).map((e: { key: string[] }) => [key(e), e]));
+    const theirs: { key: string[] }[] = bpftool("map", "dump", "id", String(id));
+    assertEquals(ours.size, theirs.length, `map ${m.name}: entry count`);
+    assert(theirs.length > 0);
+    for (const e of theirs) {
+      const mine = ours.get(key(e)) as Record<string, unknown> | undefined;
+      assert(mine, `map ${m.name}: bpftool has key ${key(e)}, we do not`);
+      assertAgrees(mine, e, `map ${m.name} key ${key(e)}`);
+      assert("formatted" in e, "bpftool decoded the entry through the map's BTF");
+    }
+  }
+});
+
+kernelTest("live: prog dump xlated agrees with bpftool -j prog dump xlated … linum", async () => {
+  using coll = await loaded();
+  for (const id of programIds(coll)) {
+    const ours = asRead(progDumpXlated(["xlated", String(id)], options()).json);
+    const theirs = bpftool("prog", "dump", "xlated", "id", String(id), "linum");
+    assertEquals(ours.length, theirs.length, `program ${id}: instructions`);
+    theirs.forEach((t: Record<string, unknown>, i: number) =>
+      assertAgrees(ours[i], t, `program ${id} instruction ${i}`)
+    );
+    // Every field of ours is bpftool's too: nothing invented.
+    ours.forEach((o: Record<string, unknown>, i: number) =>
+      assertEquals(Object.keys(o).sort(), Object.keys(theirs[i]).sort(), `instruction ${i}`)
+    );
+  }
+});
+
+kernelTest("live: prog dump xlated shows the C source line above its instructions", async () => {
+  using coll = await loaded();
+  const source = Deno.readTextFileSync(SOURCE).split("\n");
+  const id = coll.programs.live_tcx.info().id;
+  const out = progDumpXlated(["xlated", String(id)], options({ json: false, linum: true }));
+  const text = out.text().split("\n");
+  // The prototype, then the first statement's line, then its first instruction.
+  assertEquals(text[0], "int live_tcx(struct __sk_buff * skb):");
+  assert(text[1].startsWith("; count_hit(1); [file:"), text[1]);
+  assert(/^ {3}0: \(b7\) r1 = 1$/.test(text[2]), text[2]);
+  // Each `; line [file:F line_num:N …]` is line N of the C file that was compiled.
+  let checked = 0;
+  for (const line of text) {
+    const m = /^; (.*) \[file:(.*) line_num:(\d+) line_col:\d+\]$/.exec(line);
+    if (!m) continue;
+    assertEquals(m[2], SOURCE, "line info names the source file");
+    assertEquals(source[Number(m[3]) - 1].trim(), m[1], `line ${m[3]}`);
+    checked++;
+  }
+  assert(checked >= 4, `${checked} source lines`);
+  // Without --linum, the source alone.
+  const plain = progDumpXlated(["xlated", String(id)], options({ json: false })).text();
+  assert(plain.includes("\n; count_hit(1);\n   0: (b7) r1 = 1"), plain);
+});
+
+kernelTest("live: btf dump --raw and btf list agree with bpftool -j btf", async () => {
+  using coll = await loaded();
+  const btfId = coll.programs.live_xdp.info().btfId;
+  assert(btfId > 0);
+  const ours = asRead(btfDump(btfId, options({ format: "raw" })).json);
+  const theirs = bpftool("btf", "dump", "id", String(btfId));
+  assertEquals(ours.types.length, theirs.types.length);
+  theirs.types.forEach((t: Record<string, unknown>, i: number) =>
+    assertAgrees(ours.types[i], t, `BTF ${btfId} type ${t.id}`)
+  );
+  // The programs and maps that use it, in ascending order (bpftool lists them as it found them).
+  const sorted = (r: Record<string, unknown>) => ({
+    ...r,
+    prog_ids: (r.prog_ids as number[]).toSorted((a, b) => a - b),
+    map_ids: (r.map_ids as number[]).toSorted((a, b) => a - b),
+  });
+  const list = byId(asRead(btfList().json), [btfId]).get(btfId)!;
+  const bpftoolList = byId(bpftool("btf", "list"), [btfId]).get(btfId)!;
+  assertAgrees(sorted(list), sorted(bpftoolList), `btf list: ${btfId}`);
+  assertEquals(list.prog_ids.length, 2);
+});
