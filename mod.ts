@@ -15,10 +15,12 @@ export * from "./elf/mod.ts";
 export * from "./map/mod.ts";
 export * from "./prog/mod.ts";
 export * from "./link/mod.ts";
+export * as features from "./features.ts";
 
 // Types that the flat exports mention, re-exported under names deno doc can resolve (it does
 // not look into `export * as` namespaces). In code, use them as `asm.…` and `btf.…`.
 export type {
+  BuiltinFunc as AsmBuiltinFunc,
   ByteOrder,
   FormatOptions as AsmFormatOptions,
   FormatStyle as AsmFormatStyle,

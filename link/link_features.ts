@@ -200,6 +200,14 @@ export function linkFeatureMissing(name: LinkFeature): string | undefined {
 }
 
 /**
+ * Throws {@linkcode NotSupportedError} naming the link kind `name`, its first kernel and
+ * the build option that can leave it out, when the running kernel lacks it.
+ */
+export function requireLinkFeature(name: LinkFeature): void {
+  if (!haveLinkFeature(name)) throw notSupported(name);
+}
+
+/**
  * After BPF_LINK_CREATE of `name` failed with `errno`: a {@linkcode NotSupportedError} (with
  * `cause`) when the errno could mean a missing hook and the probe confirms the kernel lacks
  * it, else undefined (the caller reports the errno itself).

@@ -113,6 +113,7 @@ export {
   type LinkFeature,
   type LinkFeatureInfo,
   linkFeatureMissing,
+  requireLinkFeature,
 } from "./link_features.ts";
 export {
   attachStructOps,

@@ -54,11 +54,13 @@ function probeAttr(type: MapType, attr: Attr): void {
   }
 }
 
-function probeMapType(type: MapType): boolean {
+/** Creates (and closes) the smallest map of `type`, with `flags` added to the ones it needs. */
+function probeMapType(type: MapType, flags = 0): boolean {
   const attr = new Attr();
   let innerFd = -1;
   try {
     probeAttr(type, attr);
+    attr.u32(16, attr.getU32(16) | flags);
     if (type === MapType.ArrayOfMaps || type === MapType.HashOfMaps) {
       const inner = new Attr().u32(0, MapType.Array).u32(4, 4).u32(8, 4).u32(12, 1);
       innerFd = bpfErrno(BpfCmd.MAP_CREATE, inner);
@@ -109,24 +111,77 @@ export function haveMapType(type: MapType): boolean {
   return probeFor(type).supported();
 }
 
-/** `BPF_F_MMAPABLE` on array maps (5.5): probed by creating the smallest such array. */
-const mmapableArrays = feature("BPF_F_MMAPABLE", "5.5", () => {
-  const attr = new Attr().u32(0, MapType.Array).u32(4, 4).u32(8, 4).u32(12, 1);
-  const r = bpfErrno(BpfCmd.MAP_CREATE, attr.u32(16, BPF_F_MMAPABLE));
-  if (r >= 0) {
-    closeFd(r);
-    return true;
+/** A map flag {@linkcode haveMapFlag} can probe, by its uapi name. */
+export type MapFlag =
+  | "BPF_F_NO_PREALLOC"
+  | "BPF_F_RDONLY_PROG"
+  | "BPF_F_WRONLY_PROG"
+  | "BPF_F_MMAPABLE"
+  | "BPF_F_INNER_MAP"
+  | "BPF_F_LINK"
+  | "BPF_F_SEGV_ON_FAULT"
+  | "BPF_F_NO_USER_CONV";
+
+/**
+ * The map flags a kernel may lack, with the uapi value, the map type a probe creates with
+ * the flag, and the first kernel that has the flag (cilium's `HaveMapFlag` list, and
+ * `BPF_F_LINK` for struct_ops).
+ */
+const MAP_FLAGS = {
+  BPF_F_NO_PREALLOC: [BPF_F_NO_PREALLOC, MapType.Hash, "4.6"],
+  BPF_F_RDONLY_PROG: [1 << 7, MapType.Array, "5.2"],
+  BPF_F_WRONLY_PROG: [1 << 8, MapType.Array, "5.2"],
+  BPF_F_MMAPABLE: [BPF_F_MMAPABLE, MapType.Array, "5.5"],
+  BPF_F_INNER_MAP: [1 << 12, MapType.Array, "5.10"],
+  BPF_F_LINK: [1 << 13, MapType.StructOpsMap, "6.4"],
+  BPF_F_SEGV_ON_FAULT: [1 << 17, MapType.Arena, "6.9"],
+  BPF_F_NO_USER_CONV: [1 << 18, MapType.Arena, "6.9"],
+} as const satisfies Record<MapFlag, readonly [number, MapType, string]>;
+
+/** Every {@linkcode MapFlag}, in uapi order. */
+export const MAP_FLAG_NAMES: readonly MapFlag[] = Object.freeze(
+  Object.keys(MAP_FLAGS) as MapFlag[],
+);
+
+const flagProbes = new Map<MapFlag, FeatureProbe>();
+
+function flagProbe(flag: MapFlag): FeatureProbe {
+  if (!Object.hasOwn(MAP_FLAGS, flag)) {
+    throw new RangeError(`Unknown map flag "${flag}": one of ${MAP_FLAG_NAMES.join(", ")}`);
   }
-  if (r === -Errno.EINVAL) return false;
-  throw bpfError(BpfCmd.MAP_CREATE, -r);
-});
+  let probe = flagProbes.get(flag);
+  if (!probe) {
+    const [value, type, minKernel] = MAP_FLAGS[flag];
+    probe = feature(flag, minKernel, () => haveMapType(type) && probeMapType(type, value));
+    flagProbes.set(flag, probe);
+  }
+  return probe;
+}
+
+/**
+ * Whether the running kernel creates maps with `flag` (such as `"BPF_F_MMAPABLE"`), probed
+ * once per process by creating the smallest map of a type that takes it.
+ */
+export function haveMapFlag(flag: MapFlag): boolean {
+  return flagProbe(flag).supported();
+}
+
+/** The first kernel that has `flag`. */
+export function mapFlagMinKernel(flag: MapFlag): string {
+  return flagProbe(flag).minKernel;
+}
+
+/** Throws {@linkcode NotSupportedError} naming `flag` and its first kernel when it is missing. */
+export function requireMapFlag(flag: MapFlag): void {
+  flagProbe(flag)();
+}
 
 /**
  * Whether the running kernel creates array maps with `BPF_F_MMAPABLE`, whose values user
  * space can mmap (Linux 5.5). Probed once per process, like {@linkcode haveMapType}.
  */
 export function haveMmapableArrays(): boolean {
-  return mmapableArrays.supported();
+  return haveMapFlag("BPF_F_MMAPABLE");
 }
 
 /**
@@ -137,21 +192,12 @@ export function requireMapType(type: MapType): void {
   if (!haveMapType(type)) probeFor(type)();
 }
 
-const BPF_F_LINK = 1 << 13;
-
 /**
  * `BPF_F_LINK` on struct_ops maps (6.4), which a link registers: such a kernel accepts the
  * flag and goes on to look up the (made-up) vmlinux value type, ENOTSUPP; older kernels
  * refuse the flag, EINVAL.
  */
-export const structOpsLinkMaps: FeatureProbe = feature("struct_ops link", "6.4", () => {
-  const attr = new Attr().u32(0, MapType.StructOpsMap).u32(4, 4).u32(12, 1);
-  const r = bpfErrno(BpfCmd.MAP_CREATE, attr.u32(16, BPF_F_LINK).u32(60, 1));
-  if (r >= 0) closeFd(r);
-  if (r >= 0 || r === -Errno.ENOTSUPP) return true;
-  if (r === -Errno.EINVAL) return false;
-  throw bpfError(BpfCmd.MAP_CREATE, -r);
-});
+export const structOpsLinkMaps: FeatureProbe = flagProbe("BPF_F_LINK");
 
 /**
  * After BPF_MAP_CREATE failed with EINVAL: throws {@linkcode NotSupportedError} when the map
@@ -159,5 +205,5 @@ export const structOpsLinkMaps: FeatureProbe = feature("struct_ops link", "6.4",
  */
 export function requireMapFeatures(type: MapType, flags: number): void {
   requireMapType(type);
-  if (type === MapType.StructOpsMap && (flags & BPF_F_LINK) !== 0) structOpsLinkMaps();
+  if (type === MapType.StructOpsMap && (flags & MAP_FLAGS.BPF_F_LINK[0]) !== 0) structOpsLinkMaps();
 }

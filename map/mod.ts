@@ -26,7 +26,15 @@
  */
 
 export { MAP_TYPE_MIN_KERNEL, MapType, mapTypeName } from "./map_type.ts";
-export { haveMapType, haveMmapableArrays, requireMapType } from "./map_type_probe.ts";
+export {
+  haveMapFlag,
+  haveMapType,
+  haveMmapableArrays,
+  MAP_FLAG_NAMES,
+  type MapFlag,
+  requireMapFlag,
+  requireMapType,
+} from "./map_type_probe.ts";
 export { type MapEntry, MapSpec, type MapSpecInit, PinType } from "./map_spec.ts";
 export {
   BpfMap,

@@ -1,7 +1,7 @@
 /**
  * Load-time features a kernel may lack, each probed once per process (never read from a
- * version string): ISA v4 instructions (6.6) and the verifier reporting the log size it
- * needed (`log_true_size`, 6.4).
+ * version string): the ISA versions, bounded loops, large programs, BPF cookies and the
+ * verifier reporting the log size it needed (`log_true_size`, 6.4).
  *
  * @module
  */
@@ -13,6 +13,7 @@ import type { Instruction } from "../asm/instruction.ts";
 import { ALUOp, Class, Mode } from "../asm/opcode.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
+import { haveProgramType, PROGRAM_TYPE_MIN_KERNEL } from "./program_type_probe.ts";
 
 const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
 /** `r0 = bswap16 r0` (ALU64 | END): an opcode only ISA v4 kernels know. */
@@ -75,65 +76,85 @@ export const logTrueSize: FeatureProbe = feature("log_true_size", "6.4", () => {
 });
 
 /**
- * The first kernel of each program type that a plain `r0 = 0; exit` (with the spec's
- * expected attach type) probes. Types that need an attach target or flags to load at all
- * (tracing, struct_ops, ext, lsm, syscall) are left out: a failed probe would prove nothing.
- */
-const PROGRAM_TYPE_MIN_KERNEL: Readonly<Partial<Record<ProgramType, string>>> = {
-  [ProgramType.SocketFilter]: "3.19",
-  [ProgramType.Kprobe]: "4.1",
-  [ProgramType.SchedCLS]: "4.1",
-  [ProgramType.SchedACT]: "4.1",
-  [ProgramType.TracePoint]: "4.7",
-  [ProgramType.XDP]: "4.8",
-  [ProgramType.PerfEvent]: "4.9",
-  [ProgramType.CGroupSKB]: "4.10",
-  [ProgramType.CGroupSock]: "4.10",
-  [ProgramType.LWTIn]: "4.10",
-  [ProgramType.LWTOut]: "4.10",
-  [ProgramType.LWTXmit]: "4.10",
-  [ProgramType.SockOps]: "4.13",
-  [ProgramType.SkSKB]: "4.14",
-  [ProgramType.CGroupDevice]: "4.15",
-  [ProgramType.SkMsg]: "4.17",
-  [ProgramType.RawTracepoint]: "4.17",
-  [ProgramType.CGroupSockAddr]: "4.17",
-  [ProgramType.LWTSeg6Local]: "4.18",
-  [ProgramType.LircMode2]: "4.18",
-  [ProgramType.SkReuseport]: "4.19",
-  [ProgramType.FlowDissector]: "4.20",
-  [ProgramType.CGroupSysctl]: "5.2",
-  [ProgramType.RawTracepointWritable]: "5.2",
-  [ProgramType.CGroupSockopt]: "5.3",
-  [ProgramType.SkLookup]: "5.9",
-  [ProgramType.Netfilter]: "6.4",
-};
-
-const programTypeProbes = new Map<string, FeatureProbe>();
-
-/**
- * After a load of `type` (expected attach type `attachType`) failed with EINVAL and no
- * verifier log, as kernels answer a program type they do not know: a
- * {@linkcode NotSupportedError} naming the type and its first kernel when the probe confirms
- * it is missing, else undefined.
+ * After a load of `type` failed with EINVAL and no verifier log, as kernels answer a
+ * program type they do not know: a {@linkcode NotSupportedError} naming the type and its
+ * first kernel when the program type probe confirms it is missing, else undefined.
  */
 export function missingProgramType(
   type: ProgramType,
-  attachType: number,
   options?: ErrorOptions,
 ): NotSupportedError | undefined {
-  const minKernel = PROGRAM_TYPE_MIN_KERNEL[type];
-  if (minKernel === undefined) return undefined;
-  const key = `${type}/${attachType}`;
-  let probe = programTypeProbes.get(key);
-  if (!probe) {
-    probe = feature(
-      programTypeName(type),
-      minKernel,
-      () => probeProgramLoad(type, R0_ZERO, undefined, attachType),
-    );
-    programTypeProbes.set(key, probe);
-  }
-  if (probe.supported()) return undefined;
-  return new NotSupportedError(probe.feature, probe.minKernel, undefined, options);
+  if (!Object.hasOwn(PROGRAM_TYPE_MIN_KERNEL, type) || haveProgramType(type)) return undefined;
+  return new NotSupportedError(
+    programTypeName(type),
+    PROGRAM_TYPE_MIN_KERNEL[type as Exclude<ProgramType, 0>],
+    undefined,
+    options,
+  );
 }
+
+/**
+ * The misc probes of `bpftool feature probe`: each loads a socket filter that only a
+ * kernel with the feature accepts.
+ */
+function socketFilterLoads(...insns: number[][]): () => boolean {
+  return () => probeProgramLoad(ProgramType.SocketFilter, insns.flat());
+}
+
+/** `BPF_JLT` and friends (4.14): `r0 = 0; if r0 < 0 goto +1; r0 = 1; exit`. */
+export const isaV2: FeatureProbe = feature(
+  "BPF ISA v2",
+  "4.14",
+  socketFilterLoads(R0_ZERO, [0xa5, 0, 1, 0, 0, 0, 0, 0], [0xb7, 0, 0, 0, 1, 0, 0, 0]),
+);
+
+/** 32-bit jumps (`BPF_JMP32`, 5.1): the ISA v2 probe with `w0 < 0`. */
+export const isaV3: FeatureProbe = feature(
+  "BPF ISA v3",
+  "5.1",
+  socketFilterLoads(R0_ZERO, [0xa6, 0, 1, 0, 0, 0, 0, 0], [0xb7, 0, 0, 0, 1, 0, 0, 0]),
+);
+
+/** Bounded loops (5.3): `r0 = 10; r0 -= 1; if r0 != 0 goto -2; exit`. */
+export const boundedLoops: FeatureProbe = feature(
+  "bounded loops",
+  "5.3",
+  socketFilterLoads(
+    [0xb7, 0, 0, 0, 10, 0, 0, 0],
+    [0x17, 0, 0, 0, 1, 0, 0, 0],
+    [0x55, 0, 0xfe, 0xff, 0, 0, 0, 0],
+  ),
+);
+
+/** The classic limit of 4096 instructions per program, which 5.2 raised to a million. */
+const BPF_MAXINSNS = 4096;
+
+/** Programs longer than 4096 instructions (5.2): 4096 × `r0 = 1`, then `exit`. */
+export const largePrograms: FeatureProbe = feature(
+  "large programs (1M instructions)",
+  "5.2",
+  socketFilterLoads(...Array.from({ length: BPF_MAXINSNS }, () => [0xb7, 0, 0, 0, 1, 0, 0, 0])),
+);
+
+/** `bpf_get_attach_cookie`, helper 174. */
+const GET_ATTACH_COOKIE = 174;
+
+/**
+ * BPF cookies (5.15): as libbpf probes them, a tracepoint program that calls
+ * `bpf_get_attach_cookie` loads.
+ */
+export const bpfCookie: FeatureProbe = feature(
+  "BPF cookie",
+  "5.15",
+  () =>
+    probeProgramLoad(ProgramType.TracePoint, [
+      0x85,
+      0,
+      0,
+      0,
+      GET_ATTACH_COOKIE,
+      0,
+      0,
+      0,
+    ]),
+);

@@ -31,6 +31,14 @@
  */
 
 export { ProgramType, programTypeName } from "./program_type.ts";
+export {
+  haveProgramHelper,
+  haveProgramType,
+  type HelperRef,
+  programHelpers,
+  requireProgramHelper,
+  requireProgramType,
+} from "./program_type_probe.ts";
 export { AttachType, attachTypeName } from "./attach_type.ts";
 export {
   CORE_RELO,

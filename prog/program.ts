@@ -529,7 +529,7 @@ function loadWithLog(
     }
     const cause = bpfError(BpfCmd.PROG_LOAD, errno, undefined, `program '${spec.name}'`);
     if (errno === Errno.EINVAL && text.length === 0) {
-      throw missingProgramType(spec.type, attr.getU32(68), { cause }) ?? cause;
+      throw missingProgramType(spec.type, { cause }) ?? cause;
     }
     throw cause;
   }
