@@ -33,7 +33,7 @@ import { ProgramType, programTypeName } from "./program_type.ts";
 import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
 import { structOpsSlot } from "./_struct_ops.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
-import { type ProgramInfo, programInfo } from "./program_info.ts";
+import { programIdentity, type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
 import { resolveKernelSymbols } from "./_externs.ts";
@@ -208,7 +208,7 @@ export class Program {
     const owner = new FD(fd, "Program");
     if (type !== undefined) return new Program(owner, type, name ?? "");
     try {
-      const info = programInfo(owner.raw);
+      const info = programIdentity(owner.raw);
       return new Program(owner, info.type, name ?? info.name);
     } catch (e) {
       owner.close();
