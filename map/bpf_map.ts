@@ -914,6 +914,15 @@ export class BpfMap {
     for (const key of this.#rawKeys()) yield this.#keyOut(key) as K;
   }
 
+  /**
+   * Every key as its bytes, never decoded (as {@linkcode BpfMap.lookupBytes} gives values),
+   * in the kernel's order, with the guarantees of {@linkcode BpfMap.keys}: a dump shows a
+   * key's padding as the kernel holds it, which decoding and encoding again would lose.
+   */
+  keyBytes(): Generator<Uint8Array> {
+    return this.#rawKeys();
+  }
+
   *#rawKeys(): Generator<Uint8Array> {
     const seen = new Set<string>();
     let key = this.#nextKeyRaw();

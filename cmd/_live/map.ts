@@ -138,7 +138,7 @@ export function mapEntries(map: BpfMap): EntryRecord[] {
   const perCpu = PER_CPU.has(map.type);
   const stride = (map.valueSize + 7) & ~7;
   const out: EntryRecord[] = [];
-  for (const key of map.keys()) {
+  for (const key of map.keyBytes()) {
     // An entry deleted between the key walk and the lookup is skipped, as bpftool does.
     const value = map.lookupBytes(key);
     if (value === undefined) continue;

@@ -9,16 +9,30 @@ import { assert, assertEquals } from "@std/assert";
 import { run } from "../_harness.ts";
 import { toJson } from "../../cmd/_live/output.ts";
 
+/**
+ * JSON parsed with integers beyond 2^53 as exact bigints (from their source text), so that
+ * a u64 printed one off does not compare equal after rounding.
+ */
+// deno-lint-ignore no-explicit-any
+export function parseExact(text: string): any {
+  const reviver = (_key: string, value: unknown, context?: { source?: string }) =>
+    typeof value === "number" && Number.isInteger(value) && !Number.isSafeInteger(value) &&
+      context?.source !== undefined
+      ? BigInt(context.source)
+      : value;
+  return JSON.parse(text, reviver as (key: string, value: unknown) => unknown);
+}
+
 /** `bpftool -j ARGS…`, parsed. */
 // deno-lint-ignore no-explicit-any
 export function bpftool(...args: string[]): any {
-  return JSON.parse(run("bpftool", ["-j", ...args]));
+  return parseExact(run("bpftool", ["-j", ...args]));
 }
 
-/** Our JSON as a tool reads it: printed, then parsed (bigints lose what bpftool's lose). */
+/** Our JSON as a tool reads it: printed, then parsed. */
 // deno-lint-ignore no-explicit-any
 export function asRead(json: unknown): any {
-  return JSON.parse(toJson(json));
+  return parseExact(toJson(json));
 }
 
 /** How a field may differ from bpftool's and still agree. */
@@ -43,7 +57,7 @@ export function assertAgrees(
   agreement: Agreement = {},
 ): void {
   for (const [key, value] of Object.entries(theirs)) {
-    assert(key in ours, `${what}: bpftool prints '${key}' (${JSON.stringify(value)}), we do not`);
+    assert(key in ours, `${what}: bpftool prints '${key}' (${toJson(value)}), we do not`);
     const mine = ours[key];
     const tolerance = agreement.tolerance?.[key];
     const name = agreement.names?.[key];
