@@ -19,6 +19,7 @@ import {
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { fdById } from "../_internal/object_ids.ts";
+import { fdInfoNumber, readFdInfo } from "../_internal/fdinfo.ts";
 import { withNamedType } from "../_internal/named_type.ts";
 import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
@@ -84,6 +85,7 @@ const FROZEN = "the map is frozen or read-only for user space";
 const BPF_OBJ_NAME_LEN = 16;
 /** `offsetofend(union bpf_attr, flags)` of the element commands. */
 const ELEM_ATTR_SIZE = 32;
+/** `sizeof(struct bpf_map_info)` up to `map_extra` (5.16); older kernels fill less. */
 const MAP_INFO_SIZE = 88;
 
 /** Map types whose values are stored once per possible CPU, each padded to 8 bytes. */
@@ -148,6 +150,25 @@ export interface MapInfo {
   btfVmlinuxValueTypeId: number;
   /** `map_extra` (bloom filter hashes, arena address). */
   mapExtra: bigint;
+  /** struct_ops maps: the id of the kernel BTF object (vmlinux or a module) holding the value type (6.9). */
+  btfVmlinuxId: number;
+  /** The device a map offloaded to a NIC is bound to, 0 otherwise. */
+  ifindex: number;
+  /** Device number of the offload device's network namespace (offloaded maps). */
+  netnsDev: bigint;
+  /** Inode of the offload device's network namespace (offloaded maps). */
+  netnsIno: bigint;
+  /**
+   * Whether the map is frozen ({@linkcode BpfMap.freeze}): user space can no longer write
+   * it. Read from `/proc/self/fdinfo`, as bpftool does; undefined when that cannot be read
+   * (no `--allow-read`).
+   */
+  frozen: boolean | undefined;
+  /**
+   * Bytes of memory the map is charged for, as bpftool's `bytes_memlock` (from
+   * `/proc/self/fdinfo`); undefined when that cannot be read.
+   */
+  memlock: number | undefined;
 }
 
 /** Options of {@linkcode BpfMap.create}. */
@@ -589,7 +610,7 @@ export class BpfMap {
 
   /** What the kernel reports about the map. */
   info(): MapInfo {
-    return mapInfo(this.fd);
+    return mapInfo(this.fd, true);
   }
 
   /** Pins the map at `path` in bpffs. */
@@ -1415,7 +1436,11 @@ function kernelCodecs(info: MapInfo): Codecs {
   }
 }
 
-function mapInfo(fd: number): MapInfo {
+/**
+ * BPF_OBJ_GET_INFO_BY_FD of a map fd, decoded; with `fdinfo`, also what only
+ * `/proc/self/fdinfo` reports (frozen, memlock), which opening a map does not need.
+ */
+function mapInfo(fd: number, fdinfo = false): MapInfo {
   const buf = allocBuffer(MAP_INFO_SIZE);
   const attr = new Attr().u32(0, fd).u32(4, MAP_INFO_SIZE).pointer(8, buf);
   bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
@@ -1435,7 +1460,19 @@ function mapInfo(fd: number): MapInfo {
     btfValueTypeId: v.getUint32(72, true),
     btfVmlinuxValueTypeId: v.getUint32(44, true),
     mapExtra: v.getBigUint64(80, true),
+    btfVmlinuxId: v.getUint32(76, true),
+    ifindex: v.getUint32(40, true),
+    netnsDev: v.getBigUint64(48, true),
+    netnsIno: v.getBigUint64(56, true),
+    frozen: undefined,
+    memlock: undefined,
   };
+  if (fdinfo) {
+    const fields = readFdInfo(fd);
+    const frozen = fdInfoNumber(fields, "frozen");
+    info.frozen = frozen === undefined ? undefined : frozen !== 0;
+    info.memlock = fdInfoNumber(fields, "memlock");
+  }
   return withNamedType(info, "MapInfo", "MapType", MapType);
 }
 
