@@ -81,10 +81,7 @@ function missingPermission(): string | undefined {
 
 /** The one line printed for an error, without a stack. */
 function describe(e: unknown): string {
-  if (e instanceof PermissionError) {
-    const missing = e.missing ? ` (needs ${e.missing}; run as root)` : "";
-    return `Permission denied${missing}: ${e.message}`;
-  }
+  if (e instanceof PermissionError) return `Permission denied: ${e.message}`;
   if (e instanceof Deno.errors.NotCapable) return `${(e as Error).message} (deno run -A …)`;
   if (e instanceof SyscallError || e instanceof NotSupportedError) return e.message;
   return e instanceof Error ? e.message : String(e);

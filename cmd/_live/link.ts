@@ -5,17 +5,19 @@
  * @module
  */
 
-import { type LinkInfo, linkFromId, loadedLinks, PerfEventKind } from "../../link/mod.ts";
+import { linkFromId, type LinkInfo, loadedLinks, PerfEventKind } from "../../link/mod.ts";
 import { type Options, type Output, parseId, UsageError } from "./command.ts";
 import { attachTypeName, linkTypeName } from "./names.ts";
 import { fields, table, toJson } from "./output.ts";
 import { interfaceName } from "./netdev.ts";
 
 /** One link as `bpftool -j link show` prints it: id, type, prog_id, then the type's fields. */
-export type LinkRecord = { id: number; type: string | number; prog_id: number } & Record<
-  string,
-  unknown
->;
+export type LinkRecord =
+  & { id: number; type: string | number; prog_id: number }
+  & Record<
+    string,
+    unknown
+  >;
 
 const PERF_EVENT_KINDS: Record<number, string> = {
   [PerfEventKind.Uprobe]: "uprobe",
@@ -41,7 +43,9 @@ function details(info: LinkInfo): Record<string, unknown> {
     case "cgroup":
       return { cgroup_id: d.cgroupId, attach_type: attachTypeName(d.attachType) };
     case "iter":
-      return d.mapId ? { target_name: d.targetName, map_id: d.mapId } : { target_name: d.targetName };
+      return d.mapId
+        ? { target_name: d.targetName, map_id: d.mapId }
+        : { target_name: d.targetName };
     case "netns":
       return { netns_ino: d.netnsIno, attach_type: attachTypeName(d.attachType) };
     case "xdp":
@@ -94,7 +98,10 @@ export function linkList(): Output {
   return {
     json: records,
     text: () =>
-      table(["ID", "TYPE", "PROG", "DETAILS"], records.map((r) => [r.id, r.type, r.prog_id, detailText(r)])),
+      table(
+        ["ID", "TYPE", "PROG", "DETAILS"],
+        records.map((r) => [r.id, r.type, r.prog_id, detailText(r)]),
+      ),
   };
 }
 
@@ -104,7 +111,10 @@ export function linkShow(id: number): Output {
   const r = linkRecord(link.info());
   return {
     json: r,
-    text: () => fields(Object.entries(r).map(([k, v]) => [k, typeof v === "object" ? toJson(v) : v as string])),
+    text: () =>
+      fields(
+        Object.entries(r).map(([k, v]) => [k, typeof v === "object" ? toJson(v) : v as string]),
+      ),
   };
 }
 

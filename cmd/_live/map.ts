@@ -23,7 +23,7 @@ export interface MapRecord {
   bytes_value: number;
   max_entries: number;
   bytes_memlock?: number;
-  frozen: number;
+  frozen?: number;
   btf_id?: number;
   map_extra?: bigint;
 }
@@ -38,9 +38,9 @@ export function mapRecord(info: MapInfo): MapRecord {
     bytes_key: info.keySize,
     bytes_value: info.valueSize,
     max_entries: info.maxEntries,
-    frozen: info.frozen ? 1 : 0,
   };
   if (info.memlock !== undefined) r.bytes_memlock = info.memlock;
+  if (info.frozen !== undefined) r.frozen = info.frozen ? 1 : 0;
   if (info.btfId !== 0) r.btf_id = info.btfId;
   if (info.mapExtra !== 0n) r.map_extra = info.mapExtra;
   return r;
@@ -66,7 +66,7 @@ export function mapList(): Output {
           r.max_entries,
           mapFlagNames(r.flags),
           r.bytes_memlock,
-          r.frozen ? "yes" : "no",
+          r.frozen === undefined ? undefined : r.frozen ? "yes" : "no",
           r.btf_id,
         ]),
       ),
@@ -89,7 +89,7 @@ export function mapShow(id: number): Output {
         ["value bytes", r.bytes_value],
         ["max entries", r.max_entries],
         ["memlock bytes", r.bytes_memlock],
-        ["frozen", r.frozen ? "yes" : "no"],
+        ["frozen", r.frozen === undefined ? undefined : r.frozen ? "yes" : "no"],
         ["btf id", r.btf_id],
         ["map_extra", r.map_extra],
       ]),
@@ -144,7 +144,9 @@ export function mapEntries(map: BpfMap): EntryRecord[] {
     if (value === undefined) continue;
     if (!perCpu) {
       const rec: EntryRecord = { key: hexList(key), value: hexList(value) };
-      if (formatted) rec.formatted = { key: decode(keyCodec, key), value: decode(valueCodec, value) };
+      if (formatted) {
+        rec.formatted = { key: decode(keyCodec, key), value: decode(valueCodec, value) };
+      }
       out.push(rec);
       continue;
     }

@@ -189,7 +189,10 @@ function cgroupText(records: CgroupRecord[]): string {
   return table(
     ["CGROUP", "PROG", "ATTACH TYPE", "FLAGS", "NAME"],
     records.flatMap((c) =>
-      c.programs.map((p, i) => [i === 0 ? c.cgroup : "", p.id, p.attach_type, p.attach_flags, p.name])
+      c.programs.map((
+        p,
+        i,
+      ) => [i === 0 ? c.cgroup : "", p.id, p.attach_type, p.attach_flags, p.name])
     ),
   );
 }

@@ -89,7 +89,12 @@ export function interfaces(): NetInterfaceInfo[] {
       if (mode === XDP_ATTACHED_MULTI) {
         info.xdpMulti = true;
         // bpftool's order: generic, driver, offload.
-        for (const [attr, name] of [[IFLA_XDP_SKB_PROG_ID, "generic"], [IFLA_XDP_DRV_PROG_ID, "driver"], [IFLA_XDP_HW_PROG_ID, "offload"]] as const) {
+        for (
+          const [attr, name] of [[IFLA_XDP_SKB_PROG_ID, "generic"], [
+            IFLA_XDP_DRV_PROG_ID,
+            "driver",
+          ], [IFLA_XDP_HW_PROG_ID, "offload"]] as const
+        ) {
           const id = u32At(x.get(attr));
           if (id) info.xdp.push({ mode: name, id });
         }
@@ -112,7 +117,12 @@ export function interfaceName(ifindex: number): string {
 export function clsactFilters(ifindex: number): TcFilter[] {
   using nl = socket();
   const out: TcFilter[] = [];
-  for (const [parent, kind] of [[CLSACT_INGRESS, "clsact/ingress"], [CLSACT_EGRESS, "clsact/egress"]] as const) {
+  for (
+    const [parent, kind] of [[CLSACT_INGRESS, "clsact/ingress"], [
+      CLSACT_EGRESS,
+      "clsact/egress",
+    ]] as const
+  ) {
     // struct tcmsg: family, pads, ifindex, handle, parent, info.
     const msg = new Uint8Array(20);
     const v = new DataView(msg.buffer);

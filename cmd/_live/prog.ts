@@ -8,7 +8,14 @@
 import { loadedPrograms, Program, type ProgramInfo } from "../../prog/mod.ts";
 import { BtfHandle } from "../../btf/handle.ts";
 import { kallsymsAddress, kallsymsName } from "../../prog/_kallsyms.ts";
-import { type Options, type Output, parseId, UsageError, wallClockSeconds, formatTime } from "./command.ts";
+import {
+  formatTime,
+  type Options,
+  type Output,
+  parseId,
+  UsageError,
+  wallClockSeconds,
+} from "./command.ts";
 import { funcSignature } from "./func_signature.ts";
 import { progTypeName } from "./names.ts";
 import { fields, table } from "./output.ts";
@@ -138,7 +145,9 @@ export function progDumpXlated(args: string[], options: Options): Output {
   using prog = Program.fromId(id);
   const info = prog.info();
   if (info.xlatedSize === 0) {
-    throw new Error(`The kernel hides program ${id}'s instructions (kernel.kptr_restrict or no CAP_SYS_ADMIN)`);
+    throw new Error(
+      `The kernel hides program ${id}'s instructions (kernel.kptr_restrict or no CAP_SYS_ADMIN)`,
+    );
   }
   let funcs: FunctionStart[] = [];
   let lines: SourceLine[] = [];

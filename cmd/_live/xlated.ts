@@ -144,7 +144,9 @@ function callTarget(ins: Raw, names: CallNames): string {
   const sym = names.symbol(address);
   if (ins.src === PSEUDO_CALL) {
     if (names.jitedKsyms.length === 0) return signed(ins.off);
-    return sym !== undefined ? `${signed(ins.off)}#${sym}` : `${signed(ins.off)}#0x${address.toString(16)}`;
+    return sym !== undefined
+      ? `${signed(ins.off)}#${sym}`
+      : `${signed(ins.off)}#0x${address.toString(16)}`;
   }
   if (ins.src === PSEUDO_KFUNC_CALL && sym === undefined) return "kernel-function";
   return sym ?? `0x${address.toString(16)}`;
@@ -170,7 +172,9 @@ export function formatXlated(ins: Raw, next: Raw | undefined, names: CallNames):
       const imm = ins.imm >>> 0;
       return `${op} r${ins.dst} = addr_space_cast(r${ins.src}, ${imm >>> 16}, ${imm & 0xffff})`;
     }
-    if (ins.code === 0xbf && ins.off === -1) return `${op} r${ins.dst} = &(void __percpu *)(r${ins.src})`;
+    if (ins.code === 0xbf && ins.off === -1) {
+      return `${op} r${ins.dst} = &(void __percpu *)(r${ins.src})`;
+    }
     const name = ins.off === 1 && SIGNED_ALU_OPS[opcode] ? SIGNED_ALU_OPS[opcode] : ALU_OPS[opcode];
     if (fromReg) {
       const sx = opcode === 0xb0 ? MOVSX[ins.off] ?? "" : "";
@@ -186,19 +190,25 @@ export function formatXlated(ins: Raw, next: Raw | undefined, names: CallNames):
       if (ATOMIC_OPS[a] !== undefined) return `${op} lock *${at} ${ALU_OPS[a]} r${ins.src}`;
       const wide = size === 0x18 ? "64" : "";
       if ((a & BPF_FETCH) && ATOMIC_OPS[a & ~BPF_FETCH] !== undefined && a < 0xe0) {
-        return `${op} r${ins.src} = atomic${wide}_fetch_${ATOMIC_OPS[a & ~BPF_FETCH]}(${at}, r${ins.src})`;
+        return `${op} r${ins.src} = atomic${wide}_fetch_${
+          ATOMIC_OPS[a & ~BPF_FETCH]
+        }(${at}, r${ins.src})`;
       }
       if (a === BPF_CMPXCHG) return `${op} r0 = atomic${wide}_cmpxchg(${at}, r0, r${ins.src})`;
       if (a === BPF_XCHG) return `${op} r${ins.src} = atomic${wide}_xchg(${at}, r${ins.src})`;
       if (a === BPF_LOAD_ACQ) {
-        return `${op} r${ins.dst} = load_acquire((${SIZES[size]} *)(r${ins.src} ${signed(ins.off)}))`;
+        return `${op} r${ins.dst} = load_acquire((${SIZES[size]} *)(r${ins.src} ${
+          signed(ins.off)
+        }))`;
       }
       if (a === BPF_STORE_REL) return `${op} store_release(${at}, r${ins.src})`;
     }
     return `BUG_${hex2(ins.code)}`;
   }
   if (cls === 2) {
-    if (mode === 0x60) return `${op} *(${SIZES[size]} *)(r${ins.dst} ${signed(ins.off)}) = ${ins.imm}`;
+    if (mode === 0x60) {
+      return `${op} *(${SIZES[size]} *)(r${ins.dst} ${signed(ins.off)}) = ${ins.imm}`;
+    }
     if (mode === 0xc0) return `${op} nospec`;
     return `BUG_st_${hex2(ins.code)}`;
   }
@@ -303,7 +313,9 @@ export function formatXlatedLines(records: XlatedLine[], linum: boolean): string
     if (r.src !== undefined) {
       out.push(
         linum
-          ? `; ${r.src} [file:${r.file ?? ""} line_num:${r.line_num ?? 0} line_col:${r.line_col ?? 0}]`
+          ? `; ${r.src} [file:${r.file ?? ""} line_num:${r.line_num ?? 0} line_col:${
+            r.line_col ?? 0
+          }]`
           : `; ${r.src}`,
       );
     }

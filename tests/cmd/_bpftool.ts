@@ -80,5 +80,7 @@ export function byId<T extends Record<string, unknown>>(
   ids: number[],
   key = "id",
 ): Map<number, T> {
-  return new Map(list.filter((r) => ids.includes(r[key] as number)).map((r) => [r[key] as number, r]));
+  return new Map(
+    list.filter((r) => ids.includes(r[key] as number)).map((r) => [r[key] as number, r]),
+  );
 }

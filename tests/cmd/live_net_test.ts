@@ -32,7 +32,12 @@ kernelTest("live: net and link list agree with bpftool for XDP and tcx on a veth
     // XDP: bpftool's entries, field for field, and ours is the program attached.
     assertEquals(ours.xdp.length, theirs.xdp.length);
     theirs.xdp.forEach((t: Rec, i: number) => assertAgrees(ours.xdp[i], t, `net xdp ${i}`));
-    assertEquals(ours.xdp, [{ devname: "v0", ifindex: ours.xdp[0].ifindex, mode: "driver", id: r.programs.xdp }]);
+    assertEquals(ours.xdp, [{
+      devname: "v0",
+      ifindex: ours.xdp[0].ifindex,
+      mode: "driver",
+      id: r.programs.xdp,
+    }]);
 
     // tc: every entry bpftool prints (the clsact filter; tcx too with a bpftool that knows it).
     const key = (t: Rec) => `${t.devname} ${t.kind} ${t.prog_id ?? t.id}`;

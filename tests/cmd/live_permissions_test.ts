@@ -39,7 +39,7 @@ Deno.test("live: without --allow-ffi it says so in one line", () => {
 });
 
 Deno.test("live: a command line that makes no sense is exit code 2 with the usage", () => {
-  const r = runLive(["--allow-read"], ["prog", "show", "x1"]);
+  const r = runLive(["--allow-read", "--allow-ffi"], ["prog", "show", "x1"]);
   assertEquals(r.code, 2);
   assertStringIncludes(r.stderr, "Invalid program id: 'x1'");
   assertStringIncludes(r.stderr, "Usage: live");

@@ -50,7 +50,9 @@ function offsetsOf(id: number): number[] {
   const v = new DataView(x.buffer, x.byteOffset, x.byteLength);
   const offs: number[] = [];
   // An imm64 load's second slot is not an instruction of its own.
-  for (let at = 0; at < x.length; at += x[at] === 0x18 ? 16 : 8) offs.push(v.getInt16(at + 2, true));
+  for (let at = 0; at < x.length; at += x[at] === 0x18 ? 16 : 8) {
+    offs.push(v.getInt16(at + 2, true));
+  }
   return offs;
 }
 
@@ -88,25 +90,28 @@ kernelTest("live: map list and map show agree with bpftool -j map show", async (
   assertEquals(ours.get(coll.maps.per_cpu_hits.info().id)!.frozen, 1);
 });
 
-kernelTest("live: map dump of a BTF-typed hash and a per-CPU array agrees with bpftool", async () => {
-  using coll = await loaded();
-  for (const m of [coll.maps.flows, coll.maps.per_cpu_hits]) {
-    const id = m.info().id;
-    // Entries by key: a hash walk's order is the kernel's, the same for both, but the
-    // comparison should not hang on it.
-    const key = (e: { key: string[] }) => e.key.join(" ");
-    const ours = new Map(asRead(mapDump(id).json).map((e: { key: string[] }) => [key(e), e]));
-    const theirs: { key: string[] }[] = bpftool("map", "dump", "id", String(id));
-    assertEquals(ours.size, theirs.length, `map ${m.name}: entry count`);
-    assert(theirs.length > 0);
-    for (const e of theirs) {
-      const mine = ours.get(key(e)) as Record<string, unknown> | undefined;
-      assert(mine, `map ${m.name}: bpftool has key ${key(e)}, we do not`);
-      assertAgrees(mine!, e, `map ${m.name} key ${key(e)}`);
-      assert("formatted" in e, "bpftool decoded the entry through the map's BTF");
+kernelTest(
+  "live: map dump of a BTF-typed hash and a per-CPU array agrees with bpftool",
+  async () => {
+    using coll = await loaded();
+    for (const m of [coll.maps.flows, coll.maps.per_cpu_hits]) {
+      const id = m.info().id;
+      // Entries by key: a hash walk's order is the kernel's, the same for both, but the
+      // comparison should not hang on it.
+      const key = (e: { key: string[] }) => e.key.join(" ");
+      const ours = new Map(asRead(mapDump(id).json).map((e: { key: string[] }) => [key(e), e]));
+      const theirs: { key: string[] }[] = bpftool("map", "dump", "id", String(id));
+      assertEquals(ours.size, theirs.length, `map ${m.name}: entry count`);
+      assert(theirs.length > 0);
+      for (const e of theirs) {
+        const mine = ours.get(key(e)) as Record<string, unknown> | undefined;
+        assert(mine, `map ${m.name}: bpftool has key ${key(e)}, we do not`);
+        assertAgrees(mine!, e, `map ${m.name} key ${key(e)}`);
+        assert("formatted" in e, "bpftool decoded the entry through the map's BTF");
+      }
     }
-  }
-});
+  },
+);
 
 kernelTest("live: prog dump xlated agrees with bpftool -j prog dump xlated … linum", async () => {
   using coll = await loaded();
