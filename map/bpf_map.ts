@@ -37,7 +37,7 @@ import {
   hasValueRepresentation,
   isBtfType,
 } from "./codec.ts";
-import { MapType, mapTypeName } from "./map_type.ts";
+import { isPerCPU, MapType, mapTypeName } from "./map_type.ts";
 import { requireMapFeatures } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
@@ -87,14 +87,6 @@ const BPF_OBJ_NAME_LEN = 16;
 const ELEM_ATTR_SIZE = 32;
 /** `sizeof(struct bpf_map_info)` up to `map_extra` (5.16); older kernels fill less. */
 const MAP_INFO_SIZE = 88;
-
-/** Map types whose values are stored once per possible CPU, each padded to 8 bytes. */
-const PER_CPU_TYPES: ReadonlySet<number> = new Set([
-  MapType.PerCPUHash,
-  MapType.PerCPUArray,
-  MapType.LRUCPUHash,
-  MapType.PerCPUCgroupStorage,
-]);
 
 /**
  * Map types whose `entries()` use BPF_MAP_LOOKUP_BATCH (hash tables and arrays; Linux 5.6).
@@ -309,7 +301,7 @@ export class BpfMap {
     this.mapExtra = info.mapExtra;
     this.name = info.name;
     this.#codecs = codecs;
-    this.fullValueSize = PER_CPU_TYPES.has(info.type)
+    this.fullValueSize = isPerCPU(info.type)
       ? roundUp8(info.valueSize) * possibleCpus()
       : info.valueSize;
     // Off-heap buffers (stable addresses), written into the attr once.
@@ -815,7 +807,7 @@ export class BpfMap {
 
   /** Per-CPU maps: the value of `key` on each possible CPU, or `undefined` when absent. */
   lookupPerCPU(key: MapData): Uint8Array[] | undefined {
-    if (!PER_CPU_TYPES.has(this.type)) {
+    if (!isPerCPU(this.type)) {
       throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
     }
     const all = this.lookupBytes(key);

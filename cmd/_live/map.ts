@@ -7,6 +7,7 @@
  */
 
 import { BpfMap, loadedMaps, type MapInfo, MapType } from "../../map/mod.ts";
+import { isPerCPU } from "../../map/map_type.ts";
 import type { Codec } from "../../map/codec.ts";
 import { mapFlagNames } from "../inspect.ts";
 import { type Options, type Output, parseId, UsageError } from "./command.ts";
@@ -96,14 +97,6 @@ export function mapShow(id: number): Output {
   };
 }
 
-/** Map types whose value is one per possible CPU. */
-const PER_CPU: ReadonlySet<number> = new Set([
-  MapType.PerCPUHash,
-  MapType.PerCPUArray,
-  MapType.LRUCPUHash,
-  MapType.PerCPUCgroupStorage,
-]);
-
 /** Map types without keys to walk: their elements are popped, peeked or only tested. */
 const KEYLESS: ReadonlySet<number> = new Set([
   MapType.Queue,
@@ -135,7 +128,7 @@ export function mapEntries(map: BpfMap): EntryRecord[] {
   const keyCodec = map.keyCodec;
   const valueCodec = map.valueCodec;
   const formatted = keyCodec !== undefined && valueCodec !== undefined;
-  const perCpu = PER_CPU.has(map.type);
+  const perCpu = isPerCPU(map.type);
   const stride = (map.valueSize + 7) & ~7;
   const out: EntryRecord[] = [];
   for (const key of map.keyBytes()) {

@@ -1,174 +1,36 @@
 /**
  * The names bpftool (through libbpf) prints for kernel enums: the uapi `bpf.h` enumerator
- * without its prefix, in lower case (`BPF_PROG_TYPE_SCHED_CLS` → `sched_cls`). A number the
- * table does not know is printed as the number, as bpftool does.
+ * without its prefix, in lower case (`BPF_PROG_TYPE_SCHED_CLS` → `sched_cls`), from the
+ * library's own uapi name tables. A number no table knows is printed as the number, as
+ * bpftool does.
  *
  * @module
  */
 
-/** `enum bpf_prog_type`, by value. */
-const PROG_TYPES = [
-  "unspec",
-  "socket_filter",
-  "kprobe",
-  "sched_cls",
-  "sched_act",
-  "tracepoint",
-  "xdp",
-  "perf_event",
-  "cgroup_skb",
-  "cgroup_sock",
-  "lwt_in",
-  "lwt_out",
-  "lwt_xmit",
-  "sock_ops",
-  "sk_skb",
-  "cgroup_device",
-  "sk_msg",
-  "raw_tracepoint",
-  "cgroup_sock_addr",
-  "lwt_seg6local",
-  "lirc_mode2",
-  "sk_reuseport",
-  "flow_dissector",
-  "cgroup_sysctl",
-  "raw_tracepoint_writable",
-  "cgroup_sockopt",
-  "tracing",
-  "struct_ops",
-  "ext",
-  "lsm",
-  "sk_lookup",
-  "syscall",
-  "netfilter",
-];
+import { attachTypeName as uapiAttachType } from "../../prog/attach_type.ts";
+import { programTypeName as uapiProgramType } from "../../prog/program_type.ts";
+import { linkTypeName as uapiLinkType } from "../../link/link_type.ts";
+import { mapTypeName as uapiMapType } from "../../map/map_type.ts";
 
-/** `enum bpf_map_type`, by value. */
-const MAP_TYPES = [
-  "unspec",
-  "hash",
-  "array",
-  "prog_array",
-  "perf_event_array",
-  "percpu_hash",
-  "percpu_array",
-  "stack_trace",
-  "cgroup_array",
-  "lru_hash",
-  "lru_percpu_hash",
-  "lpm_trie",
-  "array_of_maps",
-  "hash_of_maps",
-  "devmap",
-  "sockmap",
-  "cpumap",
-  "xskmap",
-  "sockhash",
-  "cgroup_storage",
-  "reuseport_sockarray",
-  "percpu_cgroup_storage",
-  "queue",
-  "stack",
-  "sk_storage",
-  "devmap_hash",
-  "struct_ops",
-  "ringbuf",
-  "inode_storage",
-  "task_storage",
-  "bloom_filter",
-  "user_ringbuf",
-  "cgrp_storage",
-  "arena",
-];
-
-/** `enum bpf_link_type`, by value. */
-const LINK_TYPES = [
-  "unspec",
-  "raw_tracepoint",
-  "tracing",
-  "cgroup",
-  "iter",
-  "netns",
-  "xdp",
-  "perf_event",
-  "kprobe_multi",
-  "struct_ops",
-  "netfilter",
-  "tcx",
-  "uprobe_multi",
-  "netkit",
-  "sockmap",
-];
-
-/** `enum bpf_attach_type`, by value. */
-const ATTACH_TYPES = [
-  "cgroup_inet_ingress",
-  "cgroup_inet_egress",
-  "cgroup_inet_sock_create",
-  "cgroup_sock_ops",
-  "sk_skb_stream_parser",
-  "sk_skb_stream_verdict",
-  "cgroup_device",
-  "sk_msg_verdict",
-  "cgroup_inet4_bind",
-  "cgroup_inet6_bind",
-  "cgroup_inet4_connect",
-  "cgroup_inet6_connect",
-  "cgroup_inet4_post_bind",
-  "cgroup_inet6_post_bind",
-  "cgroup_udp4_sendmsg",
-  "cgroup_udp6_sendmsg",
-  "lirc_mode2",
-  "flow_dissector",
-  "cgroup_sysctl",
-  "cgroup_udp4_recvmsg",
-  "cgroup_udp6_recvmsg",
-  "cgroup_getsockopt",
-  "cgroup_setsockopt",
-  "trace_raw_tp",
-  "trace_fentry",
-  "trace_fexit",
-  "modify_return",
-  "lsm_mac",
-  "trace_iter",
-  "cgroup_inet4_getpeername",
-  "cgroup_inet6_getpeername",
-  "cgroup_inet4_getsockname",
-  "cgroup_inet6_getsockname",
-  "xdp_devmap",
-  "cgroup_inet_sock_release",
-  "xdp_cpumap",
-  "sk_lookup",
-  "xdp",
-  "sk_skb_verdict",
-  "sk_reuseport_select",
-  "sk_reuseport_select_or_migrate",
-  "perf_event",
-  "trace_kprobe_multi",
-  "lsm_cgroup",
-  "struct_ops",
-  "netfilter",
-  "tcx_ingress",
-  "tcx_egress",
-  "trace_uprobe_multi",
-  "cgroup_unix_connect",
-  "cgroup_unix_sendmsg",
-  "cgroup_unix_recvmsg",
-  "cgroup_unix_getpeername",
-  "cgroup_unix_getsockname",
-  "netkit_primary",
-  "netkit_peer",
-  "trace_kprobe_session",
-  "trace_uprobe_session",
-];
-
-const lookup = (table: string[]) => (value: number): string | number => table[value] ?? value;
+/** `uapiName`'s name for `value` without `prefix`, lower case; the number when it has none. */
+function short(uapiName: (value: number) => string, prefix: string) {
+  return (value: number): string | number => {
+    const name = uapiName(value);
+    return name.startsWith(prefix) ? name.slice(prefix.length).toLowerCase() : value;
+  };
+}
 
 /** A program type as bpftool names it (`"xdp"`, `"sched_cls"`), or the number. */
-export const progTypeName: (type: number) => string | number = lookup(PROG_TYPES);
+export const progTypeName: (type: number) => string | number = short(
+  uapiProgramType,
+  "BPF_PROG_TYPE_",
+);
 /** A map type as bpftool names it (`"percpu_array"`), or the number. */
-export const mapTypeName: (type: number) => string | number = lookup(MAP_TYPES);
+export const mapTypeName: (type: number) => string | number = short(uapiMapType, "BPF_MAP_TYPE_");
 /** A link type as bpftool names it (`"tcx"`), or the number. */
-export const linkTypeName: (type: number) => string | number = lookup(LINK_TYPES);
+export const linkTypeName: (type: number) => string | number = short(
+  uapiLinkType,
+  "BPF_LINK_TYPE_",
+);
 /** An attach type as bpftool names it (`"tcx_ingress"`), or the number. */
-export const attachTypeName: (type: number) => string | number = lookup(ATTACH_TYPES);
+export const attachTypeName: (type: number) => string | number = short(uapiAttachType, "BPF_");

@@ -6,20 +6,11 @@
 import { assert, assertEquals } from "@std/assert";
 import { linkFeatureMissing } from "../../link/link_features.ts";
 import { linkTypeName } from "../../cmd/_live/names.ts";
-import { kernelTest, run } from "../_harness.ts";
-import { inNetns, runChild, withVethPair } from "../link/_netns.ts";
+import { kernelTest } from "../_harness.ts";
+import { inNetns, noIp, runChild, withVethPair } from "../link/_netns.ts";
 import { assertAgrees, byId } from "./_bpftool.ts";
 
 const fixture = new URL("./fixtures/live_net_child.ts", import.meta.url).pathname;
-
-const noIp = () => {
-  try {
-    run("ip", ["-V"]);
-    return undefined;
-  } catch {
-    return "needs iproute2";
-  }
-};
 
 type Rec = Record<string, unknown>;
 

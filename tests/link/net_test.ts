@@ -21,7 +21,7 @@ import {
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { createNetkit } from "./_rtnetlink.ts";
-import { inNetns, netnsCommand, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
+import { inNetns, netnsCommand, noIp, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
 import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
@@ -47,15 +47,6 @@ function counting(map: BpfMap, type: ProgramType, ret: number, attachType?: Atta
 function child(prefix: string[], args: string[]) {
   return runChild(CHILD, prefix, args);
 }
-
-const noIp = () => {
-  try {
-    run("ip", ["-V"]);
-    return undefined;
-  } catch {
-    return "needs iproute2";
-  }
-};
 
 kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after update", () => {
   const r = withVethPair("link", (a, b) => child(inNetns(b), ["xdp", a]));
