@@ -13,6 +13,7 @@ import { queryPrograms } from "../../link/mod.ts";
 import { NotSupportedError, SyscallError } from "../../errors.ts";
 import type { Options, Output } from "./command.ts";
 import { attachTypeName } from "./names.ts";
+import { btfSpec } from "./btf.ts";
 import { clsactFilters, interfaces } from "./netdev.ts";
 import { table } from "./output.ts";
 
@@ -114,7 +115,43 @@ export function netRecord(): NetRecord {
 /** One entry of `bpftool -j cgroup tree`: a cgroup and what is attached to it. */
 export interface CgroupRecord {
   cgroup: string;
-  programs: { id: number; attach_type: string | number; attach_flags: string; name?: string }[];
+  programs: {
+    id: number;
+    attach_type: string | number;
+    attach_flags: string;
+    name?: string;
+    /** For BPF_LSM_CGROUP programs, the kernel function they hook ("" and 0 for others). */
+    attach_btf_name?: string;
+    attach_btf_obj_id?: number;
+    attach_btf_id?: number;
+  }[];
+}
+
+/** A program's name and the BTF function it is attached to, as `bpftool cgroup` shows them. */
+function attachTarget(
+  id: number,
+): Omit<CgroupRecord["programs"][number], "id" | "attach_type" | "attach_flags"> {
+  let info;
+  try {
+    using prog = Program.fromId(id);
+    info = prog.info();
+  } catch {
+    return {};
+  }
+  let btfName = "";
+  if (info.attachBtfId !== 0) {
+    try {
+      btfName = btfSpec(info.attachBtfObjId).typeById(info.attachBtfId).name;
+    } catch {
+      // A module unloaded meanwhile: the ids still say where.
+    }
+  }
+  return {
+    ...(info.name ? { name: info.name } : {}),
+    attach_btf_name: btfName,
+    attach_btf_obj_id: info.attachBtfObjId,
+    attach_btf_id: info.attachBtfId,
+  };
 }
 
 /** The cgroup attach types (every `BPF_CGROUP_*`, and `BPF_LSM_CGROUP`). */
@@ -143,14 +180,12 @@ export function cgroupTree(root: string): CgroupRecord[] {
         throw e;
       }
       for (const p of result.programs) {
-        const rec: CgroupRecord["programs"][number] = {
+        programs.push({
           id: p.programId,
           attach_type: attachTypeName(type),
           attach_flags: attachMode(result.attachFlags),
-        };
-        const name = programName(p.programId);
-        if (name !== undefined) rec.name = name;
-        programs.push(rec);
+          ...attachTarget(p.programId),
+        });
       }
     }
     if (programs.length > 0) out.push({ cgroup: dir, programs });

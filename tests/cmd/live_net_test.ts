@@ -53,6 +53,13 @@ kernelTest("live: net and link list agree with bpftool for XDP and tcx on a veth
     const bpftoolProg = byId(r.bpftool.prog, [r.programs.tcx]).get(r.programs.tcx)!;
     assertEquals(tcx[0].name, bpftoolProg.name);
 
+    // The namespace's flow dissector.
+    assertEquals(theirs.flow_dissector.length, 1);
+    theirs.flow_dissector.forEach((t: Rec, i: number) =>
+      assertAgrees(ours.flow_dissector[i], t, `net flow_dissector ${i}`)
+    );
+    assertEquals(ours.flow_dissector[0].id, r.programs.dissector);
+
     // link list: both links, every field bpftool prints.
     const linkIds = [r.links.xdp, r.links.tcx];
     const listed = byId(r.links_listed, linkIds);
