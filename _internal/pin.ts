@@ -47,12 +47,37 @@ export function pinFd(fd: number, path: string, what: string): void {
   if (r < 0) throw pinError(BpfCmd.OBJ_PIN, -r, path, `the ${what} cannot be pinned at '${path}'`);
 }
 
-/** Opens the object pinned at `path` (BPF_OBJ_GET); returns its fd. */
-export function openPinnedFd(path: string, what: string): number {
+/** `BPF_F_RDONLY` and `BPF_F_WRONLY`: the access mode of an fd BPF_OBJ_GET opens. */
+const OBJ_GET_RDONLY = 1 << 3;
+const OBJ_GET_WRONLY = 1 << 4;
+
+/** How to open a pin (BPF_OBJ_GET's `file_flags`). */
+export interface LoadPinOptions {
+  /**
+   * Open a pinned map read-only (`BPF_F_RDONLY`): lookups and iteration work, updates and
+   * deletes fail with EPERM. What a process with only read access to the pin file can do.
+   */
+  readOnly?: boolean;
+  /**
+   * Open a pinned map write-only (`BPF_F_WRONLY`): updates and deletes work, lookups fail
+   * with EPERM.
+   */
+  writeOnly?: boolean;
+}
+
+/**
+ * Opens the object pinned at `path` (BPF_OBJ_GET); returns its fd. The kernel applies
+ * `readOnly`/`writeOnly` to maps; programs and links it opens read-write whatever is asked.
+ */
+export function openPinnedFd(path: string, what: string, options: LoadPinOptions = {}): number {
   checkPinPath(path, what);
-  const r = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)));
-  if (r < 0) throw pinError(BpfCmd.OBJ_GET, -r, path, `no ${what} can be opened at '${path}'`);
-  return r;
+  if (options.readOnly && options.writeOnly) {
+    throw new TypeError("Invalid pin options: readOnly and writeOnly exclude each other");
+  }
+  const flags = (options.readOnly ? OBJ_GET_RDONLY : 0) | (options.writeOnly ? OBJ_GET_WRONLY : 0);
+  const r = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)).u32(12, flags));
+  if (r >= 0) return r;
+  throw pinError(BpfCmd.OBJ_GET, -r, path, `no ${what} can be opened at '${path}'`);
 }
 
 /** The first line of `/proc/self/fdinfo` that names a bpf object's kind, per kind. */

@@ -6,12 +6,13 @@
  */
 
 import { refuseStructuredClone } from "../_internal/clone_guard.ts";
-import { Attr, bpf, BpfCmd, dupFd } from "../ffi.ts";
+import { bpf, BpfCmd, dupFd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { NotSupportedError } from "../errors.ts";
 import type { AttachType } from "../prog/attach_type.ts";
 import type { Program } from "../prog/program.ts";
 import type { Link, LinkInfo } from "./link.ts";
+import { progAttachAttr } from "./raw_attach.ts";
 
 /** `BPF_F_*` flags of BPF_PROG_ATTACH. */
 export const ProgAttachFlags = {
@@ -76,26 +77,27 @@ export class ProgAttachLink implements Link {
 
   /** Replaces the program (with `BPF_F_REPLACE` when attached with AllowMulti). */
   update(program: Program): void {
-    const attr = new Attr()
-      .u32(0, this.#target.raw)
-      .u32(4, program.fd)
-      .u32(8, this.attachType)
-      .u32(12, this.flags);
-    if (this.flags & ProgAttachFlags.AllowMulti) {
-      attr.u32(12, this.flags | ProgAttachFlags.Replace).u32(16, this.#program.raw);
-    }
-    bpf(BpfCmd.PROG_ATTACH, attr);
+    const multi = (this.flags & ProgAttachFlags.AllowMulti) !== 0;
+    bpf(
+      BpfCmd.PROG_ATTACH,
+      progAttachAttr(
+        this.#target.raw,
+        program.fd,
+        this.attachType,
+        multi ? this.flags | ProgAttachFlags.Replace : this.flags,
+        multi ? { replaceFd: this.#program.raw } : {},
+      ),
+    );
     this.#program.close();
     this.#program = new FD(dupFd(program.fd, 1), "Program");
   }
 
   /** BPF_PROG_DETACH of this program. */
   detach(): void {
-    const attr = new Attr()
-      .u32(0, this.#target.raw)
-      .u32(4, this.#program.raw)
-      .u32(8, this.attachType);
-    bpf(BpfCmd.PROG_DETACH, attr);
+    bpf(
+      BpfCmd.PROG_DETACH,
+      progAttachAttr(this.#target.raw, this.#program.raw, this.attachType, 0),
+    );
   }
 
   /** Not possible for BPF_PROG_ATTACH attachments. */
@@ -111,7 +113,6 @@ export function progAttach(
   attachType: AttachType,
   flags: number,
 ): ProgAttachLink {
-  const attr = new Attr().u32(0, targetFd).u32(4, program.fd).u32(8, attachType).u32(12, flags);
-  bpf(BpfCmd.PROG_ATTACH, attr);
+  bpf(BpfCmd.PROG_ATTACH, progAttachAttr(targetFd, program.fd, attachType, flags));
   return new ProgAttachLink(targetFd, program, attachType, flags);
 }

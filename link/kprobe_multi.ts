@@ -26,6 +26,13 @@ export interface KprobeMultiOptions {
   cookies?: bigint[];
   /** Run at function return (a kretprobe_multi). */
   return?: boolean;
+  /**
+   * Run at entry and at return of each function, one program for both (kprobe.session,
+   * Linux 6.10): the entry run returning non-zero skips the return run, and the program
+   * tells the two apart with the `bpf_session_is_return` kfunc. The program must be loaded
+   * with `AttachType.TraceKprobeSession`.
+   */
+  session?: boolean;
 }
 
 /** `BPF_F_KPROBE_MULTI_RETURN`. */
@@ -40,8 +47,13 @@ function u64Array(values: bigint[]): Uint8Array {
 }
 
 /**
- * Attaches a kprobe program (loaded with `AttachType.TraceKprobeMulti`) to many kernel
- * functions.
+ * Attaches a kprobe program (loaded with `AttachType.TraceKprobeMulti`, or
+ * `TraceKprobeSession` for `session`) to many kernel functions.
+ *
+ * @example
+ * ```ts ignore
+ * using l = attachKprobeMulti(prog, { symbols: ["vfs_read", "vfs_write"], session: true });
+ * ```
  */
 export function attachKprobeMulti(program: Program, options: KprobeMultiOptions): KprobeMultiLink {
   if (program.type !== ProgramType.Kprobe) {
@@ -54,6 +66,11 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   if ((syms.length === 0) === (addrs.length === 0)) {
     throw new TypeError("Give symbols or addresses (one of them, not empty)");
   }
+  if (options.session && options.return) {
+    throw new TypeError(
+      "Invalid kprobe_multi options: session runs at return already: drop return",
+    );
+  }
   const count = syms.length || addrs.length;
   if (options.cookies && options.cookies.length !== count) {
     throw new RangeError(`${options.cookies.length} cookies for ${count} functions`);
@@ -65,7 +82,10 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   });
   const attr = new Attr()
     .u32(LinkCreate.progFd, program.fd)
-    .u32(LinkCreate.attachType, AttachType.TraceKprobeMulti)
+    .u32(
+      LinkCreate.attachType,
+      options.session ? AttachType.TraceKprobeSession : AttachType.TraceKprobeMulti,
+    )
     .u32(LinkCreate.union, options.return ? KPROBE_MULTI_RETURN : 0)
     .u32(LinkCreate.union + 4, count);
   if (names.length > 0) {
@@ -77,6 +97,7 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
   if (r >= 0) return new KprobeMultiLink(r);
   // EOPNOTSUPP: a kernel new enough but built without fprobe; EINVAL: before 5.18 (or a
   // bad symbol, which the probe tells apart).
-  const cause = linkCreateError(-r, "kprobe_multi link");
-  throw missingLinkFeature("kprobeMulti", -r, cause) ?? cause;
+  const feature = options.session ? "kprobeSession" : "kprobeMulti";
+  const cause = linkCreateError(-r, options.session ? "kprobe session link" : "kprobe_multi link");
+  throw missingLinkFeature(feature, -r, cause) ?? cause;
 }

@@ -65,7 +65,8 @@ export type LinkFeature =
   | "structOps"
   | "sockmap"
   | "uprobeMulti"
-  | "kprobeMulti";
+  | "kprobeMulti"
+  | "kprobeSession";
 
 /**
  * What each feature is called in errors, its first kernel, its probe, for features a
@@ -112,20 +113,35 @@ const TABLE: Readonly<
   }],
   // A real one-symbol attachment, as cilium probes it: kernels without fprobe (such as
   // Debian's 6.1) say EOPNOTSUPP, kernels before 5.18 EINVAL.
-  kprobeMulti: ["kprobe_multi link", "5.18", () => {
-    const sym = cString("bpf_fentry_test1");
-    const backend = currentBackend();
-    const syms = allocBuffer(8);
-    new DataView(syms.buffer, syms.byteOffset).setBigUint64(0, backend.address(sym), true);
-    const r = tryLinkCreate(ProgramType.Kprobe, AttachType.TraceKprobeMulti, (attr, fd) => {
-      attr.u32(LinkCreate.progFd, fd).u32(LinkCreate.attachType, AttachType.TraceKprobeMulti)
-        .u32(LinkCreate.union + 4, 1)
-        .pointer(LinkCreate.union + 8, syms);
-    });
-    keepAlive(sym);
-    return r === 0;
-  }, "CONFIG_FPROBE"],
+  kprobeMulti: [
+    "kprobe_multi link",
+    "5.18",
+    () => kprobeMultiProbe(AttachType.TraceKprobeMulti),
+    "CONFIG_FPROBE",
+  ],
+  // The same with a session program, which kernels before 6.10 refuse to load.
+  kprobeSession: [
+    "kprobe session link",
+    "6.10",
+    () => kprobeMultiProbe(AttachType.TraceKprobeSession),
+    "CONFIG_FPROBE",
+  ],
 };
+
+/** Whether a kprobe program of `attachType` attaches to one kernel function. */
+function kprobeMultiProbe(attachType: AttachType): boolean {
+  const sym = cString("bpf_fentry_test1");
+  const backend = currentBackend();
+  const syms = allocBuffer(8);
+  new DataView(syms.buffer, syms.byteOffset).setBigUint64(0, backend.address(sym), true);
+  const r = tryLinkCreate(ProgramType.Kprobe, attachType, (attr, fd) => {
+    attr.u32(LinkCreate.progFd, fd).u32(LinkCreate.attachType, attachType)
+      .u32(LinkCreate.union + 4, 1)
+      .pointer(LinkCreate.union + 8, syms);
+  });
+  keepAlive(sym);
+  return r === 0;
+}
 
 function probeNetfilter(): boolean {
   const fd = loadProbeProgram(ProgramType.Netfilter, R0_ZERO, undefined, AttachType.Netfilter);
@@ -175,7 +191,7 @@ function probeFor(name: LinkFeature): FeatureProbe {
 
 /**
  * Whether the running kernel has the link kind `name` (`"tcx"`, `"netkit"`, `"netfilter"`,
- * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`). Probed once per process;
+ * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`, `"kprobeSession"`). Probed once per process;
  * needs `--allow-ffi` and CAP_BPF.
  *
  * @example

@@ -100,6 +100,7 @@ export {
   NetfilterProtocol,
 } from "./netfilter.ts";
 export { attachSockmap, SockmapLink } from "./sockmap.ts";
+export { attachSocketFilter, detachSocketFilter } from "./socket_filter.ts";
 export {
   type AttachedProgram,
   type QueryOptions,
@@ -107,6 +108,13 @@ export {
   type QueryResult,
   type QueryTarget,
 } from "./query.ts";
+export {
+  type RawAttachOptions,
+  rawAttachProgram,
+  type RawDetachOptions,
+  rawDetachProgram,
+} from "./raw_attach.ts";
+export type { HookTarget } from "./_hook_target.ts";
 export {
   haveLinkFeature,
   LINK_FEATURES,

@@ -8,7 +8,7 @@
 import { BpfCmd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { fdById } from "../_internal/object_ids.ts";
-import { openPinnedFd } from "../_internal/pin.ts";
+import { type LoadPinOptions, openPinnedFd } from "../_internal/pin.ts";
 import { CgroupLink } from "./cgroup.ts";
 import { IterLink } from "./iter.ts";
 import { KprobeMultiLink } from "./kprobe_multi.ts";
@@ -60,7 +60,8 @@ export function linkFromFd(fd: number, pinnedAt?: string): RawLink {
 
 /**
  * Opens the link pinned at `path` (BPF_OBJ_GET). The result remembers the path, so
- * `unpin()` removes it.
+ * `unpin()` removes it. `options` matter for maps only: the kernel opens links read-write
+ * whatever they ask.
  *
  * @example
  * ```ts ignore
@@ -68,8 +69,8 @@ export function linkFromFd(fd: number, pinnedAt?: string): RawLink {
  * l.update(newProgram);
  * ```
  */
-export function loadPinnedLink(path: string): RawLink {
-  return linkFromFd(openPinnedFd(path, "link"), path);
+export function loadPinnedLink(path: string, options?: LoadPinOptions): RawLink {
+  return linkFromFd(openPinnedFd(path, "link", options), path);
 }
 
 /** Opens the link with kernel id `id` (BPF_LINK_GET_FD_BY_ID). */

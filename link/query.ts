@@ -6,14 +6,14 @@
  * @module
  */
 
-import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError, closeFd, openFd } from "../ffi.ts";
+import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
 import { Errno, NotSupportedError } from "../errors.ts";
 import { feature } from "../_internal/feature.ts";
 import { AttachType, attachTypeName } from "../prog/attach_type.ts";
 import { BpfMap } from "../map/bpf_map.ts";
 import { MapSpec } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
-import { ifindexOf, type NetInterface } from "./_netdev.ts";
+import { type HookTarget, MPROG_TYPES, withHookTarget } from "./_hook_target.ts";
 import { haveLinkFeature, LINK_FEATURES } from "./link_features.ts";
 
 /** `BPF_F_QUERY_EFFECTIVE`: a cgroup's effective programs, inherited ones included. */
@@ -33,16 +33,8 @@ const Query = {
   revision: 56, // 6.6
 } as const;
 
-/**
- * What to query: a file (a cgroup v2 directory, a network namespace such as
- * `/proc/self/ns/net` or `/run/netns/NAME`, a `/dev/lircN` device) by `path` or open `fd`;
- * a network interface by name or index (tcx, netkit); or a sockmap/sockhash.
- */
-export type QueryTarget =
-  | { path: string }
-  | { fd: number }
-  | { interface: NetInterface }
-  | { map: BpfMap };
+/** What to query: the object the hook belongs to. */
+export type QueryTarget = HookTarget;
 
 /** Options of {@linkcode queryPrograms}. */
 export interface QueryOptions {
@@ -85,14 +77,6 @@ export interface QueryResult {
   revision: bigint;
 }
 
-/** Attach types whose chains are multi-program (mprog) lists with links and a revision. */
-const MPROG: ReadonlyMap<number, "tcx" | "netkit"> = new Map([
-  [AttachType.TCXIngress, "tcx"],
-  [AttachType.TCXEgress, "tcx"],
-  [AttachType.NetkitPrimary, "netkit"],
-  [AttachType.NetkitPeer, "netkit"],
-]);
-
 const SOCKMAP_TYPES: ReadonlySet<number> = new Set([
   AttachType.SkSKBStreamParser,
   AttachType.SkSKBStreamVerdict,
@@ -114,7 +98,7 @@ const QUERYABLE: ReadonlySet<number> = new Set<number>([
   AttachType.FlowDissector,
   AttachType.SkLookup,
   ...SOCKMAP_TYPES,
-  ...MPROG.keys(),
+  ...MPROG_TYPES.keys(),
 ]);
 
 /**
@@ -160,46 +144,18 @@ export function queryPrograms(
         "cgroup, tcx, netkit, sk_lookup, flow_dissector, sockmap and lirc attach types",
     );
   }
-  const mprog = MPROG.get(attachType);
+  const mprog = MPROG_TYPES.get(attachType);
   if (options.effective && !CGROUP_TYPES.has(attachType)) {
     throw new TypeError(`Invalid query option: effective: only for cgroup hooks`);
   }
-  const { fd, owned } = openTarget(target, mprog !== undefined);
-  try {
-    const result = query(fd, attachType, options.effective ? QUERY_EFFECTIVE : 0, mprog);
-    if (typeof result !== "number") return result;
-    throw notSupported(result, attachType, mprog) ??
-      bpfError(BpfCmd.PROG_QUERY, result, undefined, `programs at ${attachTypeName(attachType)}`);
-  } finally {
-    if (owned) closeFd(fd);
-  }
-}
-
-/** The fd or ifindex to put in the attr, and whether it was opened here. */
-function openTarget(target: QueryTarget, byInterface: boolean): { fd: number; owned: boolean } {
-  if (typeof target !== "object" || target === null) {
-    throw new TypeError(
-      `Invalid query target: ${
-        String(target)
-      }: expected { path }, { fd }, { interface } or { map }`,
-    );
-  }
-  if (byInterface !== "interface" in target) {
-    throw new TypeError(
-      byInterface
-        ? "Invalid query target: tcx and netkit hooks are queried by { interface }"
-        : "Invalid query target: { interface } is only for tcx and netkit hooks",
-    );
-  }
-  if ("interface" in target) return { fd: ifindexOf(target.interface), owned: false };
-  if ("map" in target) return { fd: target.map.fd, owned: false };
-  if ("fd" in target) {
-    if (!Number.isInteger(target.fd) || target.fd < 0) {
-      throw new RangeError(`Invalid query target fd: ${target.fd}`);
-    }
-    return { fd: target.fd, owned: false };
-  }
-  return { fd: openFd(target.path), owned: true };
+  const result = withHookTarget(
+    target,
+    attachType,
+    (fd) => query(fd, attachType, options.effective ? QUERY_EFFECTIVE : 0, mprog),
+  );
+  if (typeof result !== "number") return result;
+  throw notSupported(result, attachType, mprog) ??
+    bpfError(BpfCmd.PROG_QUERY, result, undefined, `programs at ${attachTypeName(attachType)}`);
 }
 
 /**

@@ -21,7 +21,7 @@ import { FD } from "../_internal/fd.ts";
 import { fdById } from "../_internal/object_ids.ts";
 import { fdInfoNumber, readFdInfo } from "../_internal/fdinfo.ts";
 import { withNamedType } from "../_internal/named_type.ts";
-import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
+import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
 import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
@@ -38,9 +38,15 @@ import {
   isBtfType,
 } from "./codec.ts";
 import { isPerCPU, MapType, mapTypeName } from "./map_type.ts";
-import { requireMapFeatures } from "./map_type_probe.ts";
+import {
+  BPF_F_ALL_CPUS,
+  BPF_F_CPU,
+  perCpuElemFlags,
+  requireMapFeatures,
+} from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
+import { BatchCursor } from "./batch_cursor.ts";
 import {
   BPF_F_MMAPABLE,
   type CreateFields,
@@ -81,7 +87,11 @@ const MAP_SHARED = 1;
 /** `MAP_FIXED_NOREPLACE`: at the address asked for, or fail (EEXIST) rather than replace. */
 const MAP_FIXED_NOREPLACE = 0x100000;
 /** What EPERM from an update means once the process has CAP_BPF. */
-const FROZEN = "the map is frozen or read-only for user space";
+const FROZEN =
+  "the map is frozen, or read-only for user space or through this fd (opened with readOnly)";
+/** What EPERM from a lookup means once the process has CAP_BPF. */
+const WRITE_ONLY =
+  "the map is write-only for user space or through this fd (opened with writeOnly)";
 const BPF_OBJ_NAME_LEN = 16;
 /** `offsetofend(union bpf_attr, flags)` of the element commands. */
 const ELEM_ATTR_SIZE = 32;
@@ -491,9 +501,16 @@ export class BpfMap {
     return BpfMap.fromFd(fdById(BpfCmd.MAP_GET_FD_BY_ID, id, "map"));
   }
 
-  /** Opens a map pinned in bpffs at `path`. */
-  static loadPinned(path: string): BpfMap {
-    return BpfMap.fromFd(openPinnedFd(path, "map"));
+  /**
+   * Opens a map pinned in bpffs at `path`; `options` can open it read-only or write-only.
+   *
+   * @example
+   * ```ts ignore
+   * using counts = BpfMap.loadPinned("/sys/fs/bpf/counts", { readOnly: true });
+   * ```
+   */
+  static loadPinned(path: string, options?: LoadPinOptions): BpfMap {
+    return BpfMap.fromFd(openPinnedFd(path, "map", options));
   }
 
   /** The raw fd. Throws {@linkcode ClosedError} after `close()`. */
@@ -745,14 +762,16 @@ export class BpfMap {
    * `byteOffset`); for per-CPU maps it holds every CPU's value at an 8-byte stride. With a
    * BTF value type it is decoded (see {@linkcode BpfMap.valueCodec}); per-CPU maps then give
    * an array of one decoded value per possible CPU. `V` is the type the caller expects: it
-   * is not checked.
+   * is not checked. `flags`: `UpdateFlags.Lock` (`BPF_F_LOCK`) copies a value that holds a
+   * `bpf_spin_lock` out under its lock; for one CPU of a per-CPU map see
+   * {@linkcode BpfMap.lookupOnCPU}.
    */
   lookup<V = Uint8Array>(key: MapData, flags?: bigint): V | undefined {
     this.#setKey(key);
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return undefined;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     return this.#valueOut() as V;
   }
@@ -763,7 +782,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return undefined;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     return copyBytes(this.#value, 0, this.fullValueSize);
   }
@@ -799,7 +818,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, this.#elemAttr(flags));
     if (r < 0) {
       if (r === NEG_ENOENT) return false;
-      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
     }
     copySmall(this.#value, out, n);
     return true;
@@ -817,6 +836,77 @@ export class BpfMap {
       { length: all.length / stride },
       (_, cpu) => all.slice(cpu * stride, cpu * stride + this.valueSize),
     );
+  }
+
+  /**
+   * Per-CPU maps: the value of `key` on `cpu` alone (`BPF_F_CPU`, Linux 6.19), as one
+   * CPU's value (decoded through the map's BTF where it has one); `undefined` when absent.
+   * Kernels without the flag give {@linkcode NotSupportedError}.
+   */
+  lookupOnCPU<V = Uint8Array>(key: MapData, cpu: number): V | undefined {
+    const value = allocBuffer(this.valueSize);
+    const r = this.#perCpuElem(BpfCmd.MAP_LOOKUP_ELEM, key, value, BPF_F_CPU, cpu);
+    if (r === NEG_ENOENT) return undefined;
+    if (r < 0) throw this.#fail(BpfCmd.MAP_LOOKUP_ELEM, r, WRITE_ONLY);
+    const codec = this.valueCodec;
+    return (codec ? codec.decode(new DataView(value.buffer), value, 0) : value) as V;
+  }
+
+  /**
+   * Per-CPU maps: stores one CPU's `value` under `key` on `cpu` alone (`BPF_F_CPU`, Linux
+   * 6.19), leaving the other CPUs' values as they are. `flags`: {@linkcode UpdateFlags}.
+   */
+  updateOnCPU(key: MapData, value: MapData, cpu: number, flags: bigint = UpdateFlags.Any): void {
+    const r = this.#perCpuElem(
+      BpfCmd.MAP_UPDATE_ELEM,
+      key,
+      this.#oneCpuValue(value),
+      flags | BPF_F_CPU,
+      cpu,
+    );
+    if (r < 0) throw this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, FROZEN);
+  }
+
+  /**
+   * Per-CPU maps: stores the one `value` under `key` on every CPU (`BPF_F_ALL_CPUS`, Linux
+   * 6.19), without building a value per CPU. `flags`: {@linkcode UpdateFlags}.
+   */
+  updateAllCPUs(key: MapData, value: MapData, flags: bigint = UpdateFlags.Any): void {
+    const r = this.#perCpuElem(
+      BpfCmd.MAP_UPDATE_ELEM,
+      key,
+      this.#oneCpuValue(value),
+      flags | BPF_F_ALL_CPUS,
+    );
+    if (r < 0) throw this.#fail(BpfCmd.MAP_UPDATE_ELEM, r, FROZEN);
+  }
+
+  /** One CPU's value of a per-CPU map, encoded into a buffer of its own. */
+  #oneCpuValue(value: MapData): Uint8Array {
+    const bytes = allocBuffer(this.valueSize);
+    this.#encode(value, bytes, new DataView(bytes.buffer), this.valueSize, "Value", false);
+    return bytes;
+  }
+
+  /**
+   * An element command with `BPF_F_CPU` (and `cpu` in the flags' upper half) or
+   * `BPF_F_ALL_CPUS`, on a value buffer that holds one CPU's value; the negated errno.
+   */
+  #perCpuElem(cmd: number, key: MapData, value: Uint8Array, flags: bigint, cpu?: number): number {
+    if (!isPerCPU(this.type)) {
+      throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
+    }
+    if (cpu !== undefined && (!Number.isInteger(cpu) || cpu < 0 || cpu >= possibleCpus())) {
+      throw new RangeError(`Invalid CPU ${cpu}: possible CPUs are 0 to ${possibleCpus() - 1}`);
+    }
+    perCpuElemFlags();
+    this.#setKey(key);
+    const attr = new Attr()
+      .u32(0, this.fd)
+      .pointer(8, this.#key)
+      .pointer(16, value)
+      .u64(24, cpu === undefined ? flags : flags | (BigInt(cpu) << 32n));
+    return bpfErrno(cmd, attr);
   }
 
   /**
@@ -879,7 +969,7 @@ export class BpfMap {
     const r = bpfErrno(BpfCmd.MAP_DELETE_ELEM, this.#del);
     if (r < 0) {
       if (r === NEG_ENOENT) return false;
-      throw this.#fail(BpfCmd.MAP_DELETE_ELEM, r);
+      throw this.#fail(BpfCmd.MAP_DELETE_ELEM, r, FROZEN);
     }
     return true;
   }
@@ -1112,43 +1202,36 @@ export class BpfMap {
 
   /**
    * Batch lookup (BPF_MAP_LOOKUP_BATCH): every entry in chunks of `batchSize`, with one
-   * syscall per chunk. Returns keys and values as contiguous arrays.
+   * syscall per chunk (a chunk grows when a hash bucket holds more). Returns keys and
+   * values as contiguous arrays. {@linkcode BatchCursor} walks in steps the caller controls.
    */
   lookupBatch(
     batchSize = 4096,
     deleteToo = false,
   ): { keys: Uint8Array; values: Uint8Array; count: number } {
-    const cmd = deleteToo ? BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH : BpfCmd.MAP_LOOKUP_BATCH;
-    const keys = allocBuffer(this.keySize * batchSize);
-    const values = allocBuffer(this.fullValueSize * batchSize);
-    // Hash maps use a bucket cursor the size of a key; arrays a u32 index. Give room for both.
-    const cursorSize = Math.max(this.keySize, 8);
-    const inBatch = allocBuffer(cursorSize);
-    const outBatch = allocBuffer(cursorSize);
+    const cursor = new BatchCursor(this);
     const keyChunks: Uint8Array[] = [];
     const valueChunks: Uint8Array[] = [];
     let total = 0;
-    const attr = new Attr();
-    let first = true;
-    for (;;) {
-      attr.reset()
-        .pointer(0, first ? null : inBatch)
-        .pointer(8, outBatch)
-        .pointer(16, keys)
-        .pointer(24, values)
-        .u32(32, batchSize)
-        .u32(36, this.fd);
-      const r = bpfErrno(cmd, attr);
-      const count = attr.getU32(32);
-      if (r < 0 && r !== -Errno.ENOENT) throw bpfError(cmd, -r);
+    let size = batchSize;
+    while (!cursor.done) {
+      const keys = new Uint8Array(this.keySize * size);
+      const values = new Uint8Array(this.fullValueSize * size);
+      let count: number;
+      try {
+        count = deleteToo ? cursor.lookupAndDelete(keys, values) : cursor.lookup(keys, values);
+      } catch (e) {
+        if (e instanceof SyscallError && e.errno === Errno.ENOSPC && size < this.maxEntries) {
+          size = Math.min(size * 2, this.maxEntries);
+          continue;
+        }
+        throw e;
+      }
       if (count > 0) {
-        keyChunks.push(keys.slice(0, count * this.keySize));
-        valueChunks.push(values.slice(0, count * this.fullValueSize));
+        keyChunks.push(keys.subarray(0, count * this.keySize));
+        valueChunks.push(values.subarray(0, count * this.fullValueSize));
         total += count;
       }
-      if (r === -Errno.ENOENT) break;
-      inBatch.set(outBatch);
-      first = false;
     }
     return { keys: concat(keyChunks), values: concat(valueChunks), count: total };
   }

@@ -184,6 +184,32 @@ export function haveMmapableArrays(): boolean {
   return haveMapFlag("BPF_F_MMAPABLE");
 }
 
+/** `BPF_F_CPU`: one CPU's value of a per-CPU map, its number in the flags' upper half. */
+export const BPF_F_CPU = 8n;
+/** `BPF_F_ALL_CPUS`: one value written to every CPU of a per-CPU map. */
+export const BPF_F_ALL_CPUS = 16n;
+
+/**
+ * `BPF_F_CPU`/`BPF_F_ALL_CPUS` element flags of per-CPU maps (6.19): a lookup of CPU 0's
+ * value in a one-entry per-CPU array. Kernels without them refuse the flag (EINVAL).
+ */
+export const perCpuElemFlags: FeatureProbe = feature("BPF_F_CPU and BPF_F_ALL_CPUS", "6.19", () => {
+  const create = new Attr().u32(0, MapType.PerCPUArray).u32(4, 4).u32(8, 8).u32(12, 1);
+  const fd = bpfErrno(BpfCmd.MAP_CREATE, create);
+  if (fd < 0) throw bpfError(BpfCmd.MAP_CREATE, -fd);
+  try {
+    const key = new Uint8Array(new ArrayBuffer(4));
+    const value = new Uint8Array(new ArrayBuffer(8));
+    const lookup = new Attr().u32(0, fd).pointer(8, key).pointer(16, value).u64(24, BPF_F_CPU);
+    const r = bpfErrno(BpfCmd.MAP_LOOKUP_ELEM, lookup);
+    if (r === 0) return true;
+    if (r === -Errno.EINVAL) return false;
+    throw bpfError(BpfCmd.MAP_LOOKUP_ELEM, -r);
+  } finally {
+    closeFd(fd);
+  }
+});
+
 /**
  * Throws {@linkcode NotSupportedError}, naming the map type and the first kernel that has
  * it, when the running kernel cannot create maps of `type`.

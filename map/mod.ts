@@ -55,7 +55,10 @@ export {
   isKernelManagedStruct,
 } from "./codec.ts";
 export { loadedMaps, mapIds } from "./loaded_maps.ts";
+export { BatchCursor, type BatchOptions } from "./batch_cursor.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
+export type { LoadPinOptions } from "../_internal/pin.ts";
+export { possibleCpus } from "../ffi.ts";
 export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";

@@ -6,7 +6,7 @@
 
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, cString } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
-import { openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
+import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
 import { fdById } from "../_internal/object_ids.ts";
@@ -221,9 +221,12 @@ export class Program {
     return Program.fromFd(fdById(BpfCmd.PROG_GET_FD_BY_ID, id, "program"));
   }
 
-  /** Opens a program pinned in bpffs at `path` (BPF_OBJ_GET). */
-  static loadPinned(path: string): Program {
-    return Program.fromFd(openPinnedFd(path, "program"));
+  /**
+   * Opens a program pinned in bpffs at `path` (BPF_OBJ_GET). `options` matter for maps
+   * only: the kernel opens programs read-write whatever they ask.
+   */
+  static loadPinned(path: string, options?: LoadPinOptions): Program {
+    return Program.fromFd(openPinnedFd(path, "program", options));
   }
 
   /** The file descriptor (throws {@linkcode ClosedError} after close). */

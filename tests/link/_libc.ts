@@ -7,6 +7,7 @@ import { errnoName } from "../../errors.ts";
 
 const lib = Deno.dlopen("libc.so.6", {
   socket: { parameters: ["i32", "i32", "i32"], result: "i32" },
+  socketpair: { parameters: ["i32", "i32", "i32", "buffer"], result: "i32" },
   bind: { parameters: ["i32", "buffer", "u32"], result: "i32" },
   listen: { parameters: ["i32", "i32"], result: "i32" },
   connect: { parameters: ["i32", "buffer", "u32"], result: "i32" },
@@ -77,6 +78,24 @@ export function readable(fd: number, timeoutMs: number): boolean {
   v.setInt32(0, fd, true);
   v.setInt16(4, POLLIN, true);
   return check("poll", lib.symbols.poll(p, 1n, timeoutMs)) > 0;
+}
+
+export const AF_UNIX = 1;
+export const SOCK_DGRAM = 2;
+
+/** A connected pair of sockets (socketpair(2)), closed together. */
+export function socketPair(domain: number, type: number): [number, number] & Disposable {
+  const fds = new Int32Array(2);
+  check(
+    "socketpair",
+    lib.symbols.socketpair(domain, type | SOCK_CLOEXEC, 0, new Uint8Array(fds.buffer)),
+  );
+  const pair = [fds[0], fds[1]] as [number, number] & Disposable;
+  pair[Symbol.dispose] = () => {
+    closeSocket(fds[0]);
+    closeSocket(fds[1]);
+  };
+  return pair;
 }
 
 /** Reads what is there without waiting; an empty array when nothing is. */

@@ -241,6 +241,30 @@ Deno.test("fake kernel: kprobe_multi sends symbol pointers, count, flags and coo
   assertThrows(() => attachKprobeMulti(prog, { symbols: ["a"], cookies: [] }), RangeError);
 });
 
+Deno.test("fake kernel: kprobe session is a kprobe_multi link of attach type KPROBE_SESSION", () => {
+  using prog = fakeProgram(ProgramType.Kprobe);
+  withFakes({}, (k) => {
+    using _l = attachKprobeMulti(prog, { symbols: ["vfs_read"], session: true });
+    const c = k.calls[0];
+    assertEquals(c.cmd, BpfCmd.LINK_CREATE);
+    assertEquals(u32(c.bytes, 8), AttachType.TraceKprobeSession);
+    assertEquals(u32(c.bytes, 16), 0, "no BPF_F_KPROBE_MULTI_RETURN: a session runs at both");
+    assertEquals(u32(c.bytes, 20), 1, "cnt");
+    assertEquals(k.cString(u64(k.buffers.get(u64(c.bytes, 24))!, 0)), "vfs_read");
+  });
+  withFakes({}, () => {
+    const e = assertThrows(
+      () => attachKprobeMulti(prog, { symbols: ["x"], session: true }),
+      NotSupportedError,
+    );
+    assertEquals([e.feature, e.minKernel], ["kprobe session link", "6.10"]);
+  }, { reply: () => -Errno.EOPNOTSUPP });
+  assertThrows(
+    () => attachKprobeMulti(prog, { symbols: ["a"], session: true, return: true }),
+    TypeError,
+  );
+});
+
 Deno.test("fake kernel: fentry, fexit, fmod_ret and lsm links repeat the attach type", () => {
   using tracing = fakeProgram(ProgramType.Tracing);
   using lsm = fakeProgram(ProgramType.LSM);

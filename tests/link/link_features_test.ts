@@ -122,6 +122,11 @@ kernelTest("a kernel without the hook: attach functions say which feature and ke
       "kprobe_multi link",
       "5.18",
     );
+    assertMissing(
+      () => attachKprobeMulti(kmulti, { symbols: ["bpf_fentry_test1"], session: true }),
+      "kprobe session link",
+      "6.10",
+    );
     // Without sockmap links the program is attached the old way, BPF_PROG_ATTACH.
     using old = attachSockmap(msg, sockmap, AttachType.SkMsgVerdict);
     assertInstanceOf(old, ProgAttachLink);

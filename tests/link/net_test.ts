@@ -25,10 +25,10 @@ import { inNetns, netnsCommand, noIp, runChild, withNetnsPair, withVethPair } fr
 import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
+import { CGROUP2, noCgroup2, noIproute2 } from "./_skips.ts";
 
 const { R0, R1, R6 } = asm;
 const CHILD = new URL("./fixtures/net_child.ts", import.meta.url).pathname;
-const CGROUP2 = "/sys/fs/cgroup/unified";
 
 function counting(map: BpfMap, type: ProgramType, ret: number, attachType?: AttachType) {
   return load(
@@ -56,7 +56,7 @@ kernelTest("XDP on a veth in a new netns sees UDP packets, then drops them after
   assertEquals(r.passed, 3, "and they reached the stack");
   assertGreaterOrEqual(r.dropped, 1, "the drop program saw packets");
   assertEquals(r.arrivedWhileDropping, 0, "and none reached the stack");
-}, { skipIf: noIp });
+}, { skipIf: noIproute2 });
 
 kernelTest(
   "tcx ingress on a veth in a new netns sees packets, then drops them after update",
@@ -69,13 +69,13 @@ kernelTest(
     assertGreaterOrEqual(r.dropped, 3);
     assertEquals(r.arrivedWhileDropping, 0);
   },
-  { skipIf: () => noIp() ?? linkFeatureMissing("tcx") },
+  { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") },
 );
 
 kernelTest("tcx anchors: a program attached before another runs first", () => {
   const r = withVethPair("link", (a, b) => child(inNetns(b), ["tcx_order", a]));
   assertEquals(r.chain, [r.b, r.a]);
-}, { skipIf: () => noIp() ?? linkFeatureMissing("tcx") });
+}, { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") });
 
 kernelTest("sk_lookup steers a connection in a new netns to another listener", () => {
   const r = child(["unshare", "-n"], ["sk_lookup"]);
@@ -150,16 +150,7 @@ kernelTest(
       });
     });
   },
-  {
-    skipIf: () => {
-      try {
-        Deno.statSync(`${CGROUP2}/cgroup.procs`);
-        return undefined;
-      } catch {
-        return `no cgroup v2 at ${CGROUP2}`;
-      }
-    },
-  },
+  { skipIf: noCgroup2 },
 );
 
 kernelTest("netfilter sees a packet at LOCAL_OUT", () => {
@@ -343,7 +334,7 @@ kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a ve
       "the peer is in B",
     );
   });
-}, { skipIf: noIp });
+}, { skipIf: noIproute2 });
 
 kernelTest(
   "netkit: programs on the primary and the peer of a pair see the packets each side " +
@@ -364,7 +355,7 @@ kernelTest(
     });
     assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
   },
-  { skipIf: () => noIp() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
+  { skipIf: () => noIproute2() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
 );
 
 kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {

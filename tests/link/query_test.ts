@@ -16,32 +16,14 @@ import { SyscallError } from "../../errors.ts";
 import { inNetns, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { load } from "./_progs.ts";
+import { CGROUP2, noCgroup2, noIproute2 } from "./_skips.ts";
 
 const CHILD = new URL("./fixtures/query_child.ts", import.meta.url).pathname;
-const CGROUP2 = "/sys/fs/cgroup/unified";
 const { R0 } = asm;
 
 function returning(type: ProgramType, value: number, attachType?: AttachType, name = "query_test") {
   return load(type, new asm.Instructions([asm.Mov.Imm(R0, value), asm.Return()]), attachType, name);
 }
-
-const noCgroup2 = () => {
-  try {
-    Deno.statSync(`${CGROUP2}/cgroup.procs`);
-    return undefined;
-  } catch {
-    return `no cgroup v2 at ${CGROUP2}`;
-  }
-};
-
-const noIp = () => {
-  try {
-    run("ip", ["-V"]);
-    return undefined;
-  } catch {
-    return "needs iproute2";
-  }
-};
 
 /** `bpftool -j cgroup show PATH [effective]`: id and attach_flags of each program. */
 function bpftoolCgroup(path: string, effective = false) {
@@ -170,7 +152,7 @@ kernelTest("queryPrograms on a tcx chain: order, link ids, revision, anchors", (
   assertEquals(r.staleError, "SyscallError");
   assert(r.staleMessage.includes("expectedRevision"), r.staleMessage);
   assertEquals(r.ingress.programs, []);
-}, { skipIf: () => noIp() ?? linkFeatureMissing("tcx") });
+}, { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") });
 
 kernelTest("queryPrograms on a netkit device, primary and peer", () => {
   const r = withNetnsPair("queryk", (a, b) => runChild(CHILD, inNetns(a), ["netkit", b]));
@@ -178,7 +160,7 @@ kernelTest("queryPrograms on a netkit device, primary and peer", () => {
   assertEquals(r.primary.programs[0].linkId, r.primaryLink);
   assertEquals(r.peer.programs.map((p: { programId: number }) => p.programId), [r.peerProg]);
   assertEquals(r.peer.programs[0].linkId, r.peerLink);
-}, { skipIf: () => noIp() ?? linkFeatureMissing("netkit") });
+}, { skipIf: () => noIproute2() ?? linkFeatureMissing("netkit") });
 
 kernelTest("queryPrograms on a network namespace: sk_lookup and flow_dissector", () => {
   const r = runChild(CHILD, ["unshare", "-n"], ["netns"]);

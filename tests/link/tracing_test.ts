@@ -236,6 +236,39 @@ kernelTest("kprobe_multi: this kernel has no fprobe: NotSupportedError", () => {
   skipIf: () => haveLinkFeature("kprobeMulti") ? "this kernel has kprobe_multi links" : undefined,
 });
 
+/** A kprobe program for kprobe.session, or undefined on kernels before 6.10 that refuse it. */
+function loadSessionProgram(): Program | undefined {
+  try {
+    return Program.load(
+      new ProgramSpec({
+        name: "ksession",
+        type: ProgramType.Kprobe,
+        attachType: AttachType.TraceKprobeSession,
+        license: "GPL",
+        instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
+      }),
+    );
+  } catch {
+    return undefined;
+  }
+}
+
+kernelTest("kprobe session: this kernel has no fprobe: NotSupportedError", () => {
+  using prog = loadSessionProgram()!;
+  const e = assertThrows(
+    () => attachKprobeMulti(prog, { symbols: ["bpf_fentry_test1"], session: true }),
+    NotSupportedError,
+  ) as NotSupportedError;
+  assertEquals([e.feature, e.minKernel], ["kprobe session link", "6.10"]);
+  assert(e.message.includes("CONFIG_FPROBE"), e.message);
+}, {
+  skipIf: () => {
+    if (haveLinkFeature("kprobeSession")) return "this kernel has kprobe session links";
+    using prog = loadSessionProgram();
+    return prog ? undefined : "kprobe session programs need Linux 6.10";
+  },
+});
+
 kernelTest("linkFromId opens a link by its kernel id as the class of its type", () => {
   using map = counters();
   using prog = rawSysEnterCounter(map, ProgramType.RawTracepoint);

@@ -1,0 +1,144 @@
+/**
+ * A resumable walk over a map in batches (BPF_MAP_LOOKUP_BATCH and
+ * BPF_MAP_LOOKUP_AND_DELETE_BATCH): each call fills the caller's buffers with the next
+ * entries and remembers where the kernel stopped, as cilium/ebpf's `MapBatchCursor`.
+ *
+ * @module
+ */
+
+import { allocBuffer, Attr, BpfCmd, bpfCmdName, bpfErrno, bpfError } from "../ffi.ts";
+import { Errno, SyscallError } from "../errors.ts";
+import type { BpfMap } from "./bpf_map.ts";
+
+/** Offsets in the `batch` member of `union bpf_attr`. */
+const Batch = {
+  inBatch: 0,
+  outBatch: 8,
+  keys: 16,
+  values: 24,
+  count: 32,
+  mapFd: 36,
+  elemFlags: 40,
+} as const;
+
+/** Options of {@linkcode BatchCursor.lookup} and {@linkcode BatchCursor.lookupAndDelete}. */
+export interface BatchOptions {
+  /** Element flags, such as `UpdateFlags.Lock` (`BPF_F_LOCK`) for spin-locked values. */
+  flags?: bigint;
+}
+
+/**
+ * Where a batch walk over one map stands. Each {@linkcode BatchCursor.lookup} fills the
+ * buffers given with up to as many entries as they hold, in the kernel's order, and the
+ * next call goes on from there; {@linkcode BatchCursor.done} turns true once the kernel
+ * has handed out the last entry. A call that fails leaves the cursor where it was, so the
+ * walk can be resumed (with larger buffers after ENOSPC: a hash bucket holds more entries
+ * than they do).
+ *
+ * Keys are `keySize` bytes each, values `fullValueSize` (per-CPU maps: every CPU's value,
+ * 8-byte aligned), back to back.
+ *
+ * @example
+ * ```ts ignore
+ * const cursor = new BatchCursor(map);
+ * const keys = new Uint8Array(map.keySize * 256);
+ * const values = new Uint8Array(map.fullValueSize * 256);
+ * while (!cursor.done) {
+ *   const n = cursor.lookup(keys, values);
+ *   // use the first n keys and values
+ * }
+ * ```
+ */
+export class BatchCursor {
+  readonly #map: BpfMap;
+  /** The kernel's position (a bucket index or a key), and the one it reports next. */
+  readonly #in: Uint8Array;
+  readonly #out: Uint8Array;
+  readonly #attr = new Attr();
+  #started = false;
+  #done = false;
+
+  /** A cursor at the start of `map`. */
+  constructor(map: BpfMap) {
+    this.#map = map;
+    // Hash maps resume from a u32 bucket index, arrays from the last key.
+    const size = Math.max(map.keySize, 4);
+    this.#in = allocBuffer(size);
+    this.#out = allocBuffer(size);
+  }
+
+  /** Whether the walk has reached the end of the map. */
+  get done(): boolean {
+    return this.#done;
+  }
+
+  /** Back to the start of the map. */
+  reset(): void {
+    this.#started = false;
+    this.#done = false;
+  }
+
+  /**
+   * Copies the next entries into `keys` and `values` (BPF_MAP_LOOKUP_BATCH) and returns
+   * how many; 0 once {@linkcode BatchCursor.done}.
+   */
+  lookup(keys: Uint8Array, values: Uint8Array, options: BatchOptions = {}): number {
+    return this.#next(BpfCmd.MAP_LOOKUP_BATCH, keys, values, options.flags ?? 0n);
+  }
+
+  /**
+   * Copies the next entries into `keys` and `values` and deletes them from the map
+   * (BPF_MAP_LOOKUP_AND_DELETE_BATCH); returns how many.
+   */
+  lookupAndDelete(keys: Uint8Array, values: Uint8Array, options: BatchOptions = {}): number {
+    return this.#next(BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH, keys, values, options.flags ?? 0n);
+  }
+
+  #next(cmd: number, keys: Uint8Array, values: Uint8Array, flags: bigint): number {
+    if (this.#done) return 0;
+    const map = this.#map;
+    const room = Math.min(
+      Math.floor(keys.byteLength / Math.max(map.keySize, 1)),
+      Math.floor(values.byteLength / Math.max(map.fullValueSize, 1)),
+    );
+    if (room < 1) {
+      throw new RangeError(
+        `Batch buffers of map "${map.name}" hold no entry: keys need ${map.keySize} B and ` +
+          `values ${map.fullValueSize} B per entry`,
+      );
+    }
+    // The kernel writes into buffers it was given the address of: off-heap ones, copied
+    // back after the call.
+    const keysOut = allocBuffer(room * map.keySize);
+    const valuesOut = allocBuffer(room * map.fullValueSize);
+    const attr = this.#attr.reset()
+      .pointer(Batch.inBatch, this.#started ? this.#in : null)
+      .pointer(Batch.outBatch, this.#out)
+      .pointer(Batch.keys, keysOut)
+      .pointer(Batch.values, valuesOut)
+      .u32(Batch.count, room)
+      .u32(Batch.mapFd, map.fd)
+      .u64(Batch.elemFlags, flags);
+    const r = bpfErrno(cmd, attr);
+    if (r < 0 && r !== -Errno.ENOENT) {
+      if (r === -Errno.ENOSPC) {
+        throw new SyscallError(
+          bpfCmdName(cmd),
+          Errno.ENOSPC,
+          `the next hash bucket of map "${map.name}" holds more than ${room} entries: ` +
+            "call again with larger buffers",
+        );
+      }
+      throw bpfError(cmd, -r);
+    }
+    const count = attr.getU32(Batch.count);
+    keys.set(keysOut.subarray(0, count * map.keySize));
+    values.set(valuesOut.subarray(0, count * map.fullValueSize));
+    if (r === -Errno.ENOENT) this.#done = true;
+    else {
+      this.#in.set(this.#out);
+      this.#started = true;
+    }
+    return count;
+  }
+}
