@@ -99,7 +99,7 @@ kernelTest("loaded objects: id walks agree with bpftool and find this test's obj
     if (info.id === linkId) {
       found++;
       assertEquals(info.programId, rawTp.info().id);
-      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter" });
+      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter", cookie: 0n });
     }
   }
   for (using b of loadedBtf()) if (b.info().id === btfId) found++;
