@@ -5,7 +5,7 @@
  * @module
  */
 
-import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
@@ -18,7 +18,7 @@ import {
   type LinkDetails,
   linkInfoBuffers,
 } from "./_link_info.ts";
-import { LinkType, linkTypeName } from "./link_type.ts";
+import { type LinkType, linkTypeName } from "./link_type.ts";
 
 /** What {@linkcode Link.info} returns: the kernel's `struct bpf_link_info`, decoded. */
 export interface LinkInfo {

@@ -4,7 +4,7 @@
 // and what the link was made with. Each link's id, type and program id agree with bpftool.
 import { assert, assertEquals } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
-import { AttachType, attachTypeName, Program, ProgramType } from "../../prog/mod.ts";
+import { AttachType, attachTypeName, type Program, ProgramType } from "../../prog/mod.ts";
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import {
   attachCgroup,
