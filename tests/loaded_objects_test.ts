@@ -99,7 +99,7 @@ kernelTest("loaded objects: id walks agree with bpftool and find this test's obj
     if (info.id === linkId) {
       found++;
       assertEquals(info.programId, rawTp.info().id);
-      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter" });
+      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter", cookie: 0n });
     }
   }
   for (using b of loadedBtf()) if (b.info().id === btfId) found++;
@@ -132,91 +132,78 @@ class VanishingKernel implements Backend {
   }
 }
 
-/** Walks `open()` with `victim` vanishing on its open; returns the ids opened. */
-function walkWhileVanishing<T extends Disposable>(
-  openCmd: number,
-  victimId: number,
-  victim: { close(): void },
-  open: () => Iterable<T>,
-  idOf: (object: T) => number,
-): number[] {
-  const kernel = new VanishingKernel(openCmd, victimId, victim);
-  const restore = setBackend(kernel);
+/** An object with an id and an fd, as every kind enumerated here is. */
+interface KernelObject extends Disposable {
+  info(): { id: number };
+  close(): void;
+}
+
+/** One kind of object: how to make one, the command that opens it by id, the walk. */
+interface Kind {
+  name: string;
+  make(tag: string): KernelObject;
+  openCmd: number;
+  walk(): Iterable<KernelObject>;
+  fromId(id: number): KernelObject;
+}
+
+/**
+ * Makes a victim, then a survivor (made after it, so with a higher id), and walks `kind`
+ * with the victim vanishing on its open: the walk skips it and goes on to the survivor.
+ */
+function assertSkipsVanished(kind: Kind): void {
+  const victim = kind.make("enum_victim");
+  const victimId = victim.info().id;
+  using survivor = kind.make("enum_survivor");
+  const vanishing = new VanishingKernel(kind.openCmd, victimId, victim);
+  const restore = setBackend(vanishing);
   const ids: number[] = [];
   try {
-    for (using object of open()) ids.push(idOf(object));
+    for (using object of kind.walk()) ids.push(object.info().id);
   } finally {
     restore();
   }
-  assertEquals(kernel.opened, 1, "the walk asked for the victim");
-  return ids;
+  assertEquals(vanishing.opened, 1, `${kind.name}: the walk asked for the victim`);
+  assert(!ids.includes(victimId), kind.name);
+  assert(ids.includes(survivor.info().id), kind.name);
+  const e = assertThrows(() => kind.fromId(victimId), SyscallError);
+  assertEquals(e.errno, Errno.ENOENT, kind.name);
 }
 
 kernelTest("loaded objects: one freed between its id and its open is skipped", () => {
-  // The victim, then a survivor made after it, so with a higher id: the walk goes on past
-  // the vanished object.
-  {
-    const victim = hashMap("enum_victim");
-    const victimId = victim.info().id;
-    using survivor = hashMap("enum_survivor");
-    const ids = walkWhileVanishing(
-      BpfCmd.MAP_GET_FD_BY_ID,
-      victimId,
-      victim,
-      loadedMaps,
-      (m) => m.info().id,
-    );
-    assert(!ids.includes(victimId));
-    assert(ids.includes(survivor.info().id));
-    const e = assertThrows(() => BpfMap.fromId(victimId), SyscallError);
-    assertEquals(e.errno, Errno.ENOENT);
-  }
-  {
-    const victim = returnZero("enum_victim", ProgramType.SocketFilter);
-    const victimId = victim.info().id;
-    using survivor = returnZero("enum_survivor", ProgramType.SocketFilter);
-    const ids = walkWhileVanishing(
-      BpfCmd.PROG_GET_FD_BY_ID,
-      victimId,
-      victim,
-      loadedPrograms,
-      (p) => p.info().id,
-    );
-    assert(!ids.includes(victimId));
-    assert(ids.includes(survivor.info().id));
-    assertThrows(() => Program.fromId(victimId), SyscallError, "ENOENT");
-  }
-  {
-    using rawTp = returnZero("enum_rawtp", ProgramType.RawTracepoint);
-    const victim = attachRawTracepoint(rawTp, "sys_enter");
-    const victimId = victim.info().id;
-    using survivor = attachRawTracepoint(rawTp, "sys_exit");
-    const ids = walkWhileVanishing(
-      BpfCmd.LINK_GET_FD_BY_ID,
-      victimId,
-      victim,
-      loadedLinks,
-      (l) => l.info().id,
-    );
-    assert(!ids.includes(victimId));
-    assert(ids.includes(survivor.info().id));
-    assertThrows(() => linkFromId(victimId), SyscallError, "ENOENT");
-  }
-  {
-    const victim = btfObject("enum_victim");
-    const victimId = victim.info().id;
-    using survivor = btfObject("enum_survivor");
-    const ids = walkWhileVanishing(
-      BpfCmd.BTF_GET_FD_BY_ID,
-      victimId,
-      victim,
-      loadedBtf,
-      (b) => b.info().id,
-    );
-    assert(!ids.includes(victimId));
-    assert(ids.includes(survivor.info().id));
-    assertThrows(() => BtfHandle.fromId(victimId), SyscallError, "ENOENT");
-  }
+  using rawTp = returnZero("enum_rawtp", ProgramType.RawTracepoint);
+  const tracepoints = ["sys_enter", "sys_exit"];
+  const kinds: Kind[] = [
+    {
+      name: "map",
+      make: hashMap,
+      openCmd: BpfCmd.MAP_GET_FD_BY_ID,
+      walk: loadedMaps,
+      fromId: BpfMap.fromId,
+    },
+    {
+      name: "program",
+      make: (tag) => returnZero(tag, ProgramType.SocketFilter),
+      openCmd: BpfCmd.PROG_GET_FD_BY_ID,
+      walk: loadedPrograms,
+      fromId: Program.fromId,
+    },
+    {
+      name: "link",
+      make: () => attachRawTracepoint(rawTp, tracepoints.shift()!),
+      openCmd: BpfCmd.LINK_GET_FD_BY_ID,
+      walk: loadedLinks,
+      fromId: linkFromId,
+    },
+    {
+      name: "BTF",
+      make: btfObject,
+      openCmd: BpfCmd.BTF_GET_FD_BY_ID,
+      walk: loadedBtf,
+      fromId: BtfHandle.fromId,
+    },
+  ];
+  for (const kind of kinds) assertSkipsVanished(kind);
 });
 
 Deno.test("loaded objects: an id that cannot be a kernel id is a RangeError", () => {

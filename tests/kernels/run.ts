@@ -36,6 +36,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/kconfig_test.ts",
   "tests/prog/ksyms_test.ts",
   "tests/prog/object_test.ts",
+  "tests/prog/program_info_test.ts",
   "tests/prog/prog_features_test.ts",
   "tests/prog/program_test.ts",
   "tests/prog/struct_ops_collection_test.ts",

@@ -5,7 +5,7 @@ import { assertEquals } from "@std/assert";
 import { loadCollectionSpec } from "../../elf/mod.ts";
 import { newCollection } from "../../prog/mod.ts";
 import { BpfMap, type MapInfo, MapSpec, MapType, mapTypeName } from "../../map/mod.ts";
-import { kernelTest, run, testdata } from "../_harness.ts";
+import { fdinfoFields, kernelTest, run, testdata } from "../_harness.ts";
 
 interface BpftoolMap {
   id: number;
@@ -18,16 +18,6 @@ interface BpftoolMap {
   bytes_memlock: number;
   frozen: number;
   btf_id?: number;
-}
-
-/** The fdinfo text of `fd`, read here with no library code. */
-function fdinfo(fd: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).split("\n")) {
-    const m = /^(\w+):\s*(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
 }
 
 function assertAgrees(map: BpfMap, what: string): MapInfo {
@@ -45,7 +35,7 @@ function assertAgrees(map: BpfMap, what: string): MapInfo {
   assertEquals(info.memlock, shown.bytes_memlock, what);
   assertEquals(info.frozen, shown.frozen !== 0, what);
   assertEquals(info.btfId, shown.btf_id ?? 0, what);
-  const fields = fdinfo(map.fd);
+  const fields = fdinfoFields(map.fd);
   assertEquals(info.mapExtra, BigInt(fields.map_extra), what);
   assertEquals(info.flags, Number(fields.map_flags), what);
   return info;

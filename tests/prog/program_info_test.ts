@@ -13,7 +13,7 @@ import {
 } from "../../prog/mod.ts";
 import { FormatError } from "../../errors.ts";
 import { LoadImm64Op } from "../../asm/mod.ts";
-import { kernelTest, run, testdata } from "../_harness.ts";
+import { fdinfoFields, kernelTest, run, testdata } from "../_harness.ts";
 
 const OBJECT = testdata("introspect_prog-el.o");
 const SOURCE = new URL("../../testdata/introspect_prog.c", import.meta.url).pathname;
@@ -48,16 +48,6 @@ interface BpftoolInsn {
 
 function bpftoolJson<T>(...args: string[]): T {
   return JSON.parse(run("bpftool", ["-j", ...args])) as T;
-}
-
-/** The fdinfo text of `fd`, read here with no library code. */
-function fdinfo(fd: number): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const line of Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).split("\n")) {
-    const m = /^(\w+):\s*(.*)$/.exec(line);
-    if (m) out[m[1]] = m[2];
-  }
-  return out;
 }
 
 /** Little-endian bytes as bpftool prints them ("0x1f") back to a number. */
@@ -106,7 +96,7 @@ kernelTest("program info: fields agree with bpftool prog show", async () => {
   const loadedAt = Date.now() / 1000 - uptime + Number(info.loadTime) / 1e9;
   assert(Math.abs(loadedAt - shown.loaded_at) < 2, `${loadedAt} vs ${shown.loaded_at}`);
   // Fields bpftool 7.1 does not print, against the kernel's fdinfo text.
-  const fields = fdinfo(prog.fd);
+  const fields = fdinfoFields(prog.fd);
   assertEquals(info.verifiedInstructions, Number(fields.verified_insns));
   assertEquals(info.tag, fields.prog_tag);
   assertEquals(info.memlock, Number(fields.memlock));
