@@ -2,8 +2,8 @@
 // program types, map types, the helpers of every program type and the misc section; that
 // every probe is memoised (a second full probe makes no syscall); and the require… errors.
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { asm, features, NotSupportedError, ProgramType } from "../mod.ts";
-import { kernelBackend, setBackend } from "../ffi.ts";
+import { asm, Errno, features, NotSupportedError, PermissionError, ProgramType } from "../mod.ts";
+import { BpfCmd, kernelBackend, setBackend } from "../ffi.ts";
 import { probeLoad } from "../prog/_probe_load.ts";
 import { kernelTest } from "./_harness.ts";
 
@@ -188,4 +188,37 @@ kernelTest("helpers by number, name or BuiltinFunc, and what cannot be probed", 
   assertThrows(() => features.haveProgramType(99 as ProgramType), RangeError);
   assertThrows(() => features.haveMapFlag("BPF_F_NOPE" as features.MapFlag), RangeError);
   assertThrows(() => features.haveLinkKind("nope" as features.LinkFeature), RangeError);
+});
+
+Deno.test("without privileges every probe is a PermissionError", () => {
+  const restore = setBackend({ bpf: () => -Errno.EPERM, address: kernelBackend.address });
+  try {
+    assertThrows(() => features.haveProgramType(ProgramType.XDP), PermissionError);
+    assertThrows(() => features.haveProgramType(ProgramType.Tracing), PermissionError);
+    assertThrows(() => features.haveProgramHelper(ProgramType.XDP, 1), PermissionError);
+    assertThrows(() => features.haveBoundedLoops(), PermissionError);
+    assertThrows(() => features.probeFeatures(), PermissionError);
+  } finally {
+    restore();
+  }
+});
+
+Deno.test("a kernel that knows no program type: no helper probe runs, every answer is no", () => {
+  const loads: number[] = [];
+  const restore = setBackend({
+    bpf: (cmd, attr) => {
+      if (cmd === BpfCmd.PROG_LOAD) loads.push(attr.getU32(0));
+      return -Errno.EINVAL;
+    },
+    address: kernelBackend.address,
+  });
+  try {
+    assertEquals(features.haveProgramHelper(ProgramType.XDP, "bpf_redirect"), false);
+    assertEquals(loads, [ProgramType.XDP], "only the program type probe");
+    const e = assertThrows(() => features.requireProgramType(ProgramType.XDP), NotSupportedError);
+    assertEquals([e.feature, e.minKernel], ["BPF_PROG_TYPE_XDP", "4.8"]);
+    assertEquals(features.isaVersion(), 1);
+  } finally {
+    restore();
+  }
 });
