@@ -6,9 +6,8 @@ import { AttachType, Program, ProgramSpec, ProgramType } from "../../prog/mod.ts
 import { attachCgroup } from "../../link/mod.ts";
 import { cgroupTree } from "../../cmd/_live/net.ts";
 import { kernelTest } from "../_harness.ts";
+import { CGROUP2, noCgroup2 } from "../link/_skips.ts";
 import { asRead, assertAgrees, bpftool } from "./_bpftool.ts";
-
-const CGROUP2 = "/sys/fs/cgroup/unified";
 
 function passing(name: string): Program {
   return Program.load(
@@ -57,13 +56,4 @@ kernelTest("live: net --cgroup agrees with bpftool -j cgroup tree", () => {
     Deno.removeSync(child);
     Deno.removeSync(parent);
   }
-}, {
-  skipIf: () => {
-    try {
-      Deno.statSync(`${CGROUP2}/cgroup.procs`);
-      return undefined;
-    } catch {
-      return `no cgroup v2 at ${CGROUP2}`;
-    }
-  },
-});
+}, { skipIf: noCgroup2 });

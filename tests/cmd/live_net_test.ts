@@ -7,7 +7,8 @@ import { assert, assertEquals } from "@std/assert";
 import { linkFeatureMissing } from "../../link/link_features.ts";
 import { linkTypeName } from "../../cmd/_live/names.ts";
 import { kernelTest } from "../_harness.ts";
-import { inNetns, noIp, runChild, withVethPair } from "../link/_netns.ts";
+import { inNetns, runChild, withVethPair } from "../link/_netns.ts";
+import { noIproute2 } from "../link/_skips.ts";
 import { assertAgrees, byId } from "./_bpftool.ts";
 
 const fixture = new URL("./fixtures/live_net_child.ts", import.meta.url).pathname;
@@ -73,4 +74,4 @@ kernelTest("live: net and link list agree with bpftool for XDP and tcx on a veth
     assertEquals(listed.get(r.links.xdp)!.devname, "v0");
     assertEquals(listed.get(r.links.tcx)!.attach_type, "tcx_ingress");
   });
-}, { skipIf: () => noIp() ?? linkFeatureMissing("tcx") });
+}, { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") });

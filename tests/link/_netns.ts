@@ -7,16 +7,6 @@
  */
 import { run } from "../_harness.ts";
 
-/** Why these tests cannot run here (no iproute2), or undefined: a `skipIf` for them. */
-export function noIp(): string | undefined {
-  try {
-    run("ip", ["-V"]);
-    return undefined;
-  } catch {
-    return "needs iproute2";
-  }
-}
-
 /** The argv prefix that runs a command in network namespace `ns` (one `ip netns add` made). */
 export function inNetns(ns: string): [string, ...string[]] {
   return ["nsenter", `--net=/run/netns/${ns}`];

@@ -21,7 +21,7 @@ import {
 } from "../../link/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { createNetkit } from "./_rtnetlink.ts";
-import { inNetns, netnsCommand, noIp, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
+import { inNetns, netnsCommand, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
 import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
