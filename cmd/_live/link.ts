@@ -10,6 +10,7 @@ import { type Options, type Output, parseId, UsageError } from "./command.ts";
 import { attachTypeName, linkTypeName } from "./names.ts";
 import { fields, table, toJson } from "./output.ts";
 import { interfaceName } from "./netdev.ts";
+import { kallsymsName } from "../../prog/_kallsyms.ts";
 
 /** One link as `bpftool -j link show` prints it: id, type, prog_id, then the type's fields. */
 export type LinkRecord =
@@ -19,33 +20,63 @@ export type LinkRecord =
     unknown
   >;
 
-const PERF_EVENT_KINDS: Record<number, string> = {
-  [PerfEventKind.Uprobe]: "uprobe",
-  [PerfEventKind.Uretprobe]: "uretprobe",
-  [PerfEventKind.Kprobe]: "kprobe",
-  [PerfEventKind.Kretprobe]: "kretprobe",
-  [PerfEventKind.Tracepoint]: "tracepoint",
-  [PerfEventKind.Event]: "event",
-};
+/** `BPF_F_KPROBE_MULTI_RETURN` and `BPF_F_UPROBE_MULTI_RETURN`: the probes are return probes. */
+const MULTI_RETURN = 1;
+
+/** A perf_event link's fields, named as bpftool names them for each kind of event. */
+function perfEvent(
+  d: Extract<LinkInfo["details"], { kind: "perf_event" }>,
+): Record<string, unknown> {
+  switch (d.perfEventType) {
+    case PerfEventKind.Kprobe:
+    case PerfEventKind.Kretprobe:
+      return {
+        retprobe: d.perfEventType === PerfEventKind.Kretprobe,
+        addr: d.address,
+        func: d.name,
+        offset: d.offset,
+        missed: d.missed,
+        cookie: d.cookie,
+      };
+    case PerfEventKind.Uprobe:
+    case PerfEventKind.Uretprobe:
+      return {
+        retprobe: d.perfEventType === PerfEventKind.Uretprobe,
+        file: d.name,
+        offset: d.offset,
+        ref_ctr_offset: d.refCtrOffset,
+        cookie: d.cookie,
+      };
+    case PerfEventKind.Tracepoint:
+      return { tracepoint: d.name, cookie: d.cookie };
+    case PerfEventKind.Event:
+      return { event_type: d.eventType, event_config: d.offset, cookie: d.cookie };
+  }
+  return {};
+}
 
 /** The fields of one link type, named as bpftool names them. */
 function details(info: LinkInfo): Record<string, unknown> {
   const d = info.details;
   switch (d.kind) {
     case "raw_tracepoint":
-      return { tp_name: d.name };
+      return { tp_name: d.name, cookie: d.cookie };
     case "tracing":
       return {
         attach_type: attachTypeName(d.attachType),
         target_obj_id: d.targetObjId,
         target_btf_id: d.targetBtfId,
+        cookie: d.cookie,
       };
     case "cgroup":
       return { cgroup_id: d.cgroupId, attach_type: attachTypeName(d.attachType) };
     case "iter":
-      return d.mapId
-        ? { target_name: d.targetName, map_id: d.mapId }
-        : { target_name: d.targetName };
+      return {
+        target_name: d.targetName,
+        ...(d.mapId ? { map_id: d.mapId } : {}),
+        ...(d.cgroup ? { cgroup_id: d.cgroup.cgroupId, order: d.cgroup.order } : {}),
+        ...(d.task ? { tid: d.task.tid, pid: d.task.pid } : {}),
+      };
     case "netns":
       return { netns_ino: d.netnsIno, attach_type: attachTypeName(d.attachType) };
     case "xdp":
@@ -58,17 +89,30 @@ function details(info: LinkInfo): Record<string, unknown> {
         attach_type: attachTypeName(d.attachType),
       };
     case "perf_event":
-      return {
-        event_type: PERF_EVENT_KINDS[d.perfEventType] ?? d.perfEventType,
-        name: d.name,
-        offset: d.offset,
-        address: d.address,
-        cookie: d.cookie,
-      };
+      return perfEvent(d);
     case "kprobe_multi":
-      return { func_cnt: d.count, flags: d.flags, missed: d.missed };
+      return {
+        retprobe: (d.flags & MULTI_RETURN) !== 0,
+        func_cnt: d.count,
+        missed: d.missed,
+        funcs: d.addresses.map((addr, i) => ({
+          addr,
+          func: addr === 0n ? undefined : kallsymsName(addr),
+          cookie: d.cookies[i],
+        })),
+      };
     case "uprobe_multi":
-      return { func_cnt: d.count, flags: d.flags, pid: d.pid };
+      return {
+        path: d.path,
+        func_cnt: d.count,
+        pid: d.pid,
+        retprobe: (d.flags & MULTI_RETURN) !== 0,
+        funcs: d.offsets.map((offset, i) => ({
+          offset,
+          ref_ctr_offset: d.refCtrOffsets[i],
+          cookie: d.cookies[i],
+        })),
+      };
     case "struct_ops":
       return { map_id: d.mapId };
     case "netfilter":

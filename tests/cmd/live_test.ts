@@ -1,17 +1,26 @@
 // The live inspector against bpftool: for the programs, maps and BTF this test loads from
-// testdata/live_inspect.c, `prog list`, `map list`, `map dump` (a BTF-typed hash and a
-// per-CPU array), `prog dump xlated` and `btf dump --raw` agree with `bpftool -j …` field by
-// field, and `prog dump xlated` shows each C source line (checked against the source file)
-// above the instructions it produced.
+// testdata/live_inspect.c (and a raw tracepoint link), `prog list`, `map list`, `map dump`
+// (a BTF-typed hash and a per-CPU array), `prog dump xlated`, `btf dump --raw` and
+// `link list` agree with `bpftool -j …` field by field, and `prog dump xlated` shows each C
+// source line (checked against the source file) above the instructions it produced.
 import { assert, assertEquals } from "@std/assert";
 import { loadCollectionSpec } from "../../elf/mod.ts";
-import { type Collection, newCollection, Program } from "../../prog/mod.ts";
+import * as asm from "../../asm/mod.ts";
+import {
+  type Collection,
+  newCollection,
+  Program,
+  ProgramSpec,
+  ProgramType,
+} from "../../prog/mod.ts";
+import { attachRawTracepoint } from "../../link/mod.ts";
+import { linkList, linkShow } from "../../cmd/_live/link.ts";
 import { possibleCpus } from "../../ffi.ts";
 import { progDumpXlated, progList, progShow } from "../../cmd/_live/prog.ts";
 import { mapDump, mapList, mapShow } from "../../cmd/_live/map.ts";
 import { btfDump, btfList } from "../../cmd/_live/btf.ts";
 import type { Options } from "../../cmd/_live/command.ts";
-import { mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
+import { linkTypeName, mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
 import { kernelTest, testdata } from "../_harness.ts";
 import { asRead, assertAgrees, bpftool, byId } from "./_bpftool.ts";
 
@@ -181,4 +190,27 @@ kernelTest("live: btf dump --raw and btf list agree with bpftool -j btf", async 
   const bpftoolList = byId(bpftool("btf", "list"), [btfId]).get(btfId)!;
   assertAgrees(sorted(list), sorted(bpftoolList), `btf list: ${btfId}`);
   assertEquals((list.prog_ids as number[]).length, 2);
+});
+
+kernelTest("live: link list and link show agree with bpftool -j link show", () => {
+  using prog = Program.load(
+    new ProgramSpec({
+      name: "live_raw_tp",
+      type: ProgramType.RawTracepoint,
+      instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
+      license: "GPL",
+    }),
+  );
+  using link = attachRawTracepoint(prog, "sys_enter");
+  const id = link.info().id;
+  const theirs = byId(bpftool("link", "show"), [id]).get(id)!;
+  const agreement = { names: { type: linkTypeName } };
+  assertAgrees(byId(asRead(linkList().json), [id]).get(id)!, theirs, `link list: ${id}`, agreement);
+  const shown = asRead(linkShow(id).json);
+  assertAgrees(shown, bpftool("link", "show", "id", String(id)), `link show ${id}`, agreement);
+  assertEquals([shown.type, shown.tp_name, shown.prog_id], [
+    "raw_tracepoint",
+    "sys_enter",
+    prog.info().id,
+  ]);
 });
