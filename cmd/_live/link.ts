@@ -9,7 +9,7 @@ import { linkFromId, type LinkInfo, loadedLinks, PerfEventKind } from "../../lin
 import { type Options, type Output, parseId, UsageError } from "./command.ts";
 import { attachTypeName, linkTypeName } from "./names.ts";
 import { fields, table, toJson } from "./output.ts";
-import { interfaceName } from "./netdev.ts";
+import { interfaceNames } from "./netdev.ts";
 import { kallsymsName } from "../../prog/_kallsyms.ts";
 
 /** One link as `bpftool -j link show` prints it: id, type, prog_id, then the type's fields. */
@@ -56,7 +56,10 @@ function perfEvent(
 }
 
 /** The fields of one link type, named as bpftool names them. */
-function details(info: LinkInfo): Record<string, unknown> {
+function details(
+  info: LinkInfo,
+  interfaceName: (ifindex: number) => string,
+): Record<string, unknown> {
   const d = info.details;
   switch (d.kind) {
     case "raw_tracepoint":
@@ -124,8 +127,16 @@ function details(info: LinkInfo): Record<string, unknown> {
 }
 
 /** The record of a link from what the kernel reports. */
-export function linkRecord(info: LinkInfo): LinkRecord {
-  return { id: info.id, type: linkTypeName(info.type), prog_id: info.programId, ...details(info) };
+export function linkRecord(
+  info: LinkInfo,
+  interfaceName: (ifindex: number) => string = interfaceNames(),
+): LinkRecord {
+  return {
+    id: info.id,
+    type: linkTypeName(info.type),
+    prog_id: info.programId,
+    ...details(info, interfaceName),
+  };
 }
 
 /** The type's fields in one column: `devname=v0 ifindex=3`. */
@@ -138,7 +149,8 @@ function detailText(r: LinkRecord): string {
 /** `link list`. */
 export function linkList(): Output {
   const records: LinkRecord[] = [];
-  for (using link of loadedLinks()) records.push(linkRecord(link.info()));
+  const names = interfaceNames();
+  for (using link of loadedLinks()) records.push(linkRecord(link.info(), names));
   return {
     json: records,
     text: () =>

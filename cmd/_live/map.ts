@@ -123,7 +123,7 @@ function decode(codec: Codec | undefined, bytes: Uint8Array): unknown {
 /** The entries of a map: raw bytes always, values decoded through its BTF when it has some. */
 export function mapEntries(map: BpfMap): EntryRecord[] {
   if (KEYLESS.has(map.type)) {
-    throw new UsageError(`Map type '${mapTypeName(map.type)}' has no keys to dump`);
+    throw new TypeError(`Map type '${mapTypeName(map.type)}' has no keys to dump`);
   }
   const keyCodec = map.keyCodec;
   const valueCodec = map.valueCodec;

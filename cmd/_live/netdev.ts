@@ -107,10 +107,17 @@ export function interfaces(): NetInterfaceInfo[] {
   return out.sort((a, b) => a.ifindex - b.ifindex);
 }
 
-/** The name of interface `ifindex` in this namespace, `(detached)` for 0, `(unknown)` if gone. */
-export function interfaceName(ifindex: number): string {
-  if (ifindex === 0) return "(detached)";
-  return interfaces().find((i) => i.ifindex === ifindex)?.devname ?? "(unknown)";
+/**
+ * A lookup of interface names in this namespace, `(detached)` for 0 and `(unknown)` for an
+ * index that is gone; the interfaces are listed once, on the first lookup.
+ */
+export function interfaceNames(): (ifindex: number) => string {
+  let names: Map<number, string> | undefined;
+  return (ifindex) => {
+    if (ifindex === 0) return "(detached)";
+    names ??= new Map(interfaces().map((i) => [i.ifindex, i.devname]));
+    return names.get(ifindex) ?? "(unknown)";
+  };
 }
 
 /** The BPF filters on the clsact qdisc of interface `ifindex`: ingress, then egress. */

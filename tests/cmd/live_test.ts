@@ -22,7 +22,7 @@ import { btfDump, btfList } from "../../cmd/_live/btf.ts";
 import type { Options } from "../../cmd/_live/command.ts";
 import { linkTypeName, mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
 import { kernelTest, testdata } from "../_harness.ts";
-import { asRead, assertAgrees, bpftool, byId } from "./_bpftool.ts";
+import { asRead, assertAgrees, bpftool, byId, parseExact } from "./_bpftool.ts";
 
 const SOURCE = testdata("live_inspect.c");
 const options = (o: Partial<Options> = {}): Options => ({
@@ -213,4 +213,35 @@ kernelTest("live: link list and link show agree with bpftool -j link show", () =
     "sys_enter",
     prog.info().id,
   ]);
+});
+
+kernelTest("live: the command prints tables, and JSON that tools read as bpftool's", async () => {
+  using coll = await loaded();
+  const live = new URL("../../cmd/live.ts", import.meta.url).pathname;
+  const cli = (...args: string[]) => {
+    const out = new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", "--no-check", live, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    }).outputSync();
+    assertEquals(out.code, 0, new TextDecoder().decode(out.stderr));
+    return new TextDecoder().decode(out.stdout);
+  };
+  const flows = String(coll.maps.flows.info().id);
+  // A u64 beyond 2^53 survives printing exactly, as bpftool prints it.
+  const dumped = parseExact(cli("map", "dump", flows, "--json"));
+  const theirs = bpftool("map", "dump", "id", flows);
+  const key = (e: { key: string[] }) => e.key.join(" ");
+  assertEquals(
+    new Map(dumped.map((e: { key: string[] }) => [key(e), e])),
+    new Map(theirs.map((e: { key: string[] }) => [key(e), e])),
+  );
+  const table = cli("map", "dump", flows);
+  assert(table.includes('"packets":9223372036854775815'), table);
+  assert(table.endsWith("2 entries\n"), table);
+  const xlated = cli("prog", "dump", "xlated", String(coll.programs.live_tcx.info().id));
+  assert(xlated.startsWith("int live_tcx(struct __sk_buff * skb):\n; count_hit(1);\n"), xlated);
+  const list = cli("prog", "list");
+  assert(/^ *ID  TYPE  /.test(list), list);
+  assert(list.includes("live_xdp"), list);
 });
