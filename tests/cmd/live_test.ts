@@ -242,6 +242,6 @@ kernelTest("live: the command prints tables, and JSON that tools read as bpftool
   const xlated = cli("prog", "dump", "xlated", String(coll.programs.live_tcx.info().id));
   assert(xlated.startsWith("int live_tcx(struct __sk_buff * skb):\n; count_hit(1);\n"), xlated);
   const list = cli("prog", "list");
-  assert(/^ *ID  TYPE  /.test(list), list);
+  assert(/^ *ID {2}TYPE {2}/.test(list), list);
   assert(list.includes("live_xdp"), list);
 });
