@@ -99,10 +99,27 @@ export function progList(): Output {
   return { json: records, text: () => table(HEADER, records.map(row)) };
 }
 
-/** `prog show ID`. */
+/** A JIT-compiled function of a program: its kernel symbol, address and size. */
+export interface JitedFunction {
+  name: string | undefined;
+  addr: bigint;
+  bytes: number;
+}
+
+/** The program's JIT-compiled functions, main program first, named through /proc/kallsyms. */
+function jitedFunctions(info: ProgramInfo): JitedFunction[] {
+  return info.jitedKsyms.map((addr, i) => ({
+    name: addr === 0n ? undefined : kallsymsName(addr),
+    addr,
+    bytes: info.jitedFuncLengths[i] ?? 0,
+  }));
+}
+
+/** `prog show ID`: the record, with its JIT-compiled functions. */
 export function progShow(id: number): Output {
   using prog = Program.fromId(id);
-  const r = progRecord(prog.info());
+  const info = prog.info();
+  const r = { ...progRecord(info), functions: jitedFunctions(info) };
   return {
     json: r,
     text: () =>
@@ -120,6 +137,15 @@ export function progShow(id: number): Output {
         ["verified insns", r.verified_insns],
         ["map ids", r.map_ids.join(", ") || undefined],
         ["btf id", r.btf_id],
+        ...r.functions.map((f, i) =>
+          [
+            i === 0 ? "functions" : "",
+            `${f.name ?? `0x${f.addr.toString(16)}`} (${f.bytes} B)`,
+          ] as [
+            string,
+            string,
+          ]
+        ),
         ...(r.run_cnt !== undefined
           ? [["runs", r.run_cnt], ["run time ns", r.run_time_ns]] as [string, bigint][]
           : []),

@@ -80,6 +80,9 @@ kernelTest("live: prog list and prog show agree with bpftool -j prog show", asyn
     assertAgrees(ours.get(id)!, theirs.get(id)!, `prog list: program ${id}`, agreement);
     const one = asRead(progShow(id).json);
     assertAgrees(one, bpftool("prog", "show", "id", String(id)), `prog show ${id}`, agreement);
+    // Its JIT-compiled functions, main program first, as /proc/kallsyms names them.
+    assertEquals(one.functions[0].name, `bpf_prog_${one.tag}_${one.name}`);
+    assertEquals(one.functions.length, 2, "the program and count_hit");
   }
 });
 
