@@ -67,7 +67,8 @@ export interface LoadPinOptions {
 
 /**
  * Opens the object pinned at `path` (BPF_OBJ_GET); returns its fd. The kernel applies
- * `readOnly`/`writeOnly` to maps; programs and links it opens read-write whatever is asked.
+ * `readOnly`/`writeOnly` to maps, opens programs read-write whatever is asked, and refuses
+ * them for links (EINVAL).
  */
 export function openPinnedFd(path: string, what: string, options: LoadPinOptions = {}): number {
   checkPinPath(path, what);
@@ -77,6 +78,14 @@ export function openPinnedFd(path: string, what: string, options: LoadPinOptions
   const flags = (options.readOnly ? OBJ_GET_RDONLY : 0) | (options.writeOnly ? OBJ_GET_WRONLY : 0);
   const r = bpfErrno(BpfCmd.OBJ_GET, new Attr().pointer(0, cString(path)).u32(12, flags));
   if (r >= 0) return r;
+  if (-r === Errno.EINVAL && flags !== 0 && what === "link") {
+    throw new SyscallError(
+      "BPF_OBJ_GET",
+      -r,
+      `no link can be opened at '${path}' read-only or write-only: the kernel opens links ` +
+        "read-write only",
+    );
+  }
   throw pinError(BpfCmd.OBJ_GET, -r, path, `no ${what} can be opened at '${path}'`);
 }
 

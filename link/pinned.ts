@@ -60,8 +60,8 @@ export function linkFromFd(fd: number, pinnedAt?: string): RawLink {
 
 /**
  * Opens the link pinned at `path` (BPF_OBJ_GET). The result remembers the path, so
- * `unpin()` removes it. `options` matter for maps only: the kernel opens links read-write
- * whatever they ask.
+ * `unpin()` removes it. The kernel opens links read-write only: `readOnly` or `writeOnly`
+ * in `options` is its EINVAL.
  *
  * @example
  * ```ts ignore

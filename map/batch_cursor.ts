@@ -27,6 +27,22 @@ export interface BatchOptions {
   flags?: bigint;
 }
 
+/** Options of {@linkcode BatchCursor.read}. */
+export interface BatchReadOptions extends BatchOptions {
+  /** Delete the entries read (BPF_MAP_LOOKUP_AND_DELETE_BATCH). */
+  delete?: boolean;
+}
+
+/** Entries read by {@linkcode BatchCursor.read}. */
+export interface EntryBatch {
+  /** `count` keys back to back (the buffer has room for more). */
+  keys: Uint8Array;
+  /** `count` values back to back. */
+  values: Uint8Array;
+  /** How many entries were read. */
+  count: number;
+}
+
 /**
  * Where a batch walk over one map stands. Each {@linkcode BatchCursor.lookup} fills the
  * buffers given with up to as many entries as they hold, in the kernel's order, and the
@@ -83,7 +99,7 @@ export class BatchCursor {
    * how many; 0 once {@linkcode BatchCursor.done}.
    */
   lookup(keys: Uint8Array, values: Uint8Array, options: BatchOptions = {}): number {
-    return this.#next(BpfCmd.MAP_LOOKUP_BATCH, keys, values, options.flags ?? 0n);
+    return this.#into(keys, values, options);
   }
 
   /**
@@ -91,34 +107,30 @@ export class BatchCursor {
    * (BPF_MAP_LOOKUP_AND_DELETE_BATCH); returns how many.
    */
   lookupAndDelete(keys: Uint8Array, values: Uint8Array, options: BatchOptions = {}): number {
-    return this.#next(BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH, keys, values, options.flags ?? 0n);
+    return this.#into(keys, values, { ...options, delete: true });
   }
 
-  #next(cmd: number, keys: Uint8Array, values: Uint8Array, flags: bigint): number {
-    if (this.#done) return 0;
+  /**
+   * The next entries, up to `room` of them, in new buffers the kernel wrote (no copy):
+   * `count` keys and values back to back at the start of `keys` and `values`.
+   */
+  read(room: number, options: BatchReadOptions = {}): EntryBatch {
     const map = this.#map;
-    const room = Math.min(
-      Math.floor(keys.byteLength / Math.max(map.keySize, 1)),
-      Math.floor(values.byteLength / Math.max(map.fullValueSize, 1)),
-    );
-    if (room < 1) {
-      throw new RangeError(
-        `Batch buffers of map "${map.name}" hold no entry: keys need ${map.keySize} B and ` +
-          `values ${map.fullValueSize} B per entry`,
-      );
+    if (!Number.isInteger(room) || room < 1) {
+      throw new RangeError(`Invalid batch size of map "${map.name}": ${room}`);
     }
-    // The kernel writes into buffers it was given the address of: off-heap ones, copied
-    // back after the call.
-    const keysOut = allocBuffer(room * map.keySize);
-    const valuesOut = allocBuffer(room * map.fullValueSize);
+    const keys = allocBuffer(room * map.keySize);
+    const values = allocBuffer(room * map.fullValueSize);
+    if (this.#done) return { keys, values, count: 0 };
+    const cmd = options.delete ? BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH : BpfCmd.MAP_LOOKUP_BATCH;
     const attr = this.#attr.reset()
       .pointer(Batch.inBatch, this.#started ? this.#in : null)
       .pointer(Batch.outBatch, this.#out)
-      .pointer(Batch.keys, keysOut)
-      .pointer(Batch.values, valuesOut)
+      .pointer(Batch.keys, keys)
+      .pointer(Batch.values, values)
       .u32(Batch.count, room)
       .u32(Batch.mapFd, map.fd)
-      .u64(Batch.elemFlags, flags);
+      .u64(Batch.elemFlags, options.flags ?? 0n);
     const r = bpfErrno(cmd, attr);
     if (r < 0 && r !== -Errno.ENOENT) {
       if (r === -Errno.ENOSPC) {
@@ -131,14 +143,31 @@ export class BatchCursor {
       }
       throw bpfError(cmd, -r);
     }
-    const count = attr.getU32(Batch.count);
-    keys.set(keysOut.subarray(0, count * map.keySize));
-    values.set(valuesOut.subarray(0, count * map.fullValueSize));
     if (r === -Errno.ENOENT) this.#done = true;
     else {
       this.#in.set(this.#out);
       this.#started = true;
     }
-    return count;
+    return { keys, values, count: attr.getU32(Batch.count) };
+  }
+
+  #into(keys: Uint8Array, values: Uint8Array, options: BatchReadOptions): number {
+    const map = this.#map;
+    const room = Math.min(
+      Math.floor(keys.byteLength / Math.max(map.keySize, 1)),
+      Math.floor(values.byteLength / Math.max(map.fullValueSize, 1)),
+    );
+    if (room < 1) {
+      throw new RangeError(
+        `Batch buffers of map "${map.name}" hold no entry: keys need ${map.keySize} B and ` +
+          `values ${map.fullValueSize} B per entry`,
+      );
+    }
+    // The kernel writes only into off-heap buffers whose address is known: read() makes
+    // them, and the entries are copied over.
+    const batch = this.read(room, options);
+    keys.set(batch.keys.subarray(0, batch.count * map.keySize));
+    values.set(batch.values.subarray(0, batch.count * map.fullValueSize));
+    return batch.count;
   }
 }

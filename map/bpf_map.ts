@@ -46,7 +46,7 @@ import {
 } from "./map_type_probe.ts";
 import { structOpsTarget } from "./_struct_ops.ts";
 import { runCloseHooks } from "./_close_hooks.ts";
-import { BatchCursor } from "./batch_cursor.ts";
+import { BatchCursor, type EntryBatch } from "./batch_cursor.ts";
 import {
   BPF_F_MMAPABLE,
   type CreateFields,
@@ -1075,47 +1075,33 @@ export class BpfMap {
    * refuses batches for this map type (remembered for the type) it walks instead.
    */
   #batchEntries<K, V>(): Generator<[K, V]> {
-    const cmd = BpfCmd.MAP_LOOKUP_BATCH;
     const keySize = this.keySize;
     const valueSize = this.fullValueSize;
     let size = Math.min(
       Math.max(this.maxEntries, 1),
       Math.max(16, Math.min(ENTRIES_BATCH, Math.floor(BATCH_BYTES / Math.max(keySize, valueSize)))),
     );
-    // Hash maps resume from a u32 bucket index, arrays from the last key.
-    const cursorSize = Math.max(keySize, 4);
-    const inBatch = allocBuffer(cursorSize);
-    const outBatch = allocBuffer(cursorSize);
-    const attr = new Attr();
+    const cursor = new BatchCursor(this);
     let first = true;
-    const fetch = (): EntryBatch | undefined => {
+    const fetch = (): WalkBatch | undefined => {
       for (;;) {
-        const keys = allocBuffer(keySize * size);
-        const values = allocBuffer(valueSize * size);
-        attr.reset()
-          .pointer(0, first ? null : inBatch)
-          .pointer(8, outBatch)
-          .pointer(16, keys)
-          .pointer(24, values)
-          .u32(32, size)
-          .u32(36, this.fd);
-        const r = bpfErrno(cmd, attr);
-        if (r < 0 && r !== NEG_ENOENT) {
-          if (first && BATCH_REFUSED_ERRNOS.has(-r)) {
+        try {
+          const batch = cursor.read(size);
+          first = false;
+          return { ...batch, last: cursor.done };
+        } catch (e) {
+          if (!(e instanceof SyscallError)) throw e;
+          if (first && BATCH_REFUSED_ERRNOS.has(e.errno)) {
             batchLookupRefused.add(this.type);
             return undefined;
           }
           // A hash bucket holds more entries than the batch: retry it with room for them.
-          if (r === -Errno.ENOSPC && size < this.maxEntries) {
+          if (e.errno === Errno.ENOSPC && size < this.maxEntries) {
             size = Math.min(size * 2, this.maxEntries);
             continue;
           }
-          this.#fd.raw; // ClosedError once the map is closed
-          throw bpfError(cmd, -r);
+          throw e;
         }
-        inBatch.set(outBatch);
-        first = false;
-        return { keys, values, count: attr.getU32(32), last: r === NEG_ENOENT };
       }
     };
     return new BatchEntries<K, V>(
@@ -1215,11 +1201,9 @@ export class BpfMap {
     let total = 0;
     let size = batchSize;
     while (!cursor.done) {
-      const keys = new Uint8Array(this.keySize * size);
-      const values = new Uint8Array(this.fullValueSize * size);
-      let count: number;
+      let batch: EntryBatch;
       try {
-        count = deleteToo ? cursor.lookupAndDelete(keys, values) : cursor.lookup(keys, values);
+        batch = cursor.read(size, { delete: deleteToo });
       } catch (e) {
         if (e instanceof SyscallError && e.errno === Errno.ENOSPC && size < this.maxEntries) {
           size = Math.min(size * 2, this.maxEntries);
@@ -1227,10 +1211,10 @@ export class BpfMap {
         }
         throw e;
       }
-      if (count > 0) {
-        keyChunks.push(keys.subarray(0, count * this.keySize));
-        valueChunks.push(values.subarray(0, count * this.fullValueSize));
-        total += count;
+      if (batch.count > 0) {
+        keyChunks.push(batch.keys.subarray(0, batch.count * this.keySize));
+        valueChunks.push(batch.values.subarray(0, batch.count * this.fullValueSize));
+        total += batch.count;
       }
     }
     return { keys: concat(keyChunks), values: concat(valueChunks), count: total };
@@ -1268,11 +1252,8 @@ export class BpfMap {
   }
 }
 
-/** One batch of entries: keys and values back to back, and whether the map ended with it. */
-interface EntryBatch {
-  keys: Uint8Array;
-  values: Uint8Array;
-  count: number;
+/** One batch of entries, and whether the map ended with it. */
+interface WalkBatch extends EntryBatch {
   last: boolean;
 }
 
@@ -1283,7 +1264,7 @@ interface EntryBatch {
  */
 class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
   implements Generator<[K, V], undefined, undefined> {
-  readonly #fetch: () => EntryBatch | undefined;
+  readonly #fetch: () => WalkBatch | undefined;
   readonly #keyAt: (bytes: Uint8Array, view: DataView, index: number) => K;
   readonly #valueAt: (bytes: Uint8Array, view: DataView, index: number) => V;
   readonly #walk: () => Generator<[K, V]>;
@@ -1298,7 +1279,7 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
   #fallback: Generator<[K, V]> | undefined;
 
   constructor(
-    fetch: () => EntryBatch | undefined,
+    fetch: () => WalkBatch | undefined,
     keyAt: (bytes: Uint8Array, view: DataView, index: number) => K,
     valueAt: (bytes: Uint8Array, view: DataView, index: number) => V,
     walk: () => Generator<[K, V]>,

@@ -55,7 +55,12 @@ export {
   isKernelManagedStruct,
 } from "./codec.ts";
 export { loadedMaps, mapIds } from "./loaded_maps.ts";
-export { BatchCursor, type BatchOptions } from "./batch_cursor.ts";
+export {
+  BatchCursor,
+  type BatchOptions,
+  type BatchReadOptions,
+  type EntryBatch,
+} from "./batch_cursor.ts";
 export { UserRingWriter } from "./user_ring_writer.ts";
 export type { LoadPinOptions } from "../_internal/pin.ts";
 export { possibleCpus } from "../ffi.ts";

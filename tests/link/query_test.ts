@@ -12,7 +12,8 @@ import {
   ProgAttachFlags,
   queryPrograms,
 } from "../../link/mod.ts";
-import { SyscallError } from "../../errors.ts";
+import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
+import { BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
 import { inNetns, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { load } from "./_progs.ts";
@@ -131,6 +132,40 @@ kernelTest("queryPrograms refuses what BPF_PROG_QUERY cannot answer, with typed 
     SyscallError,
   );
   assert(error.message.includes("LIRC_MODE2"), error.message);
+});
+
+kernelTest("queryPrograms on a kernel without the hook: NotSupportedError naming it", () => {
+  using map = BpfMap.create(
+    new MapSpec({ name: "socks", type: MapType.SockMap, keySize: 4, valueSize: 4, maxEntries: 2 }),
+  );
+  // A kernel before 6.0 for sockmaps and before 6.6 for tcx: BPF_PROG_QUERY says EINVAL,
+  // and the probes cannot load or link what they try.
+  const restore = setBackend({
+    bpf: (cmd, attr) =>
+      cmd === BpfCmd.PROG_QUERY || cmd === BpfCmd.LINK_CREATE || cmd === BpfCmd.PROG_LOAD
+        ? -Errno.EINVAL
+        : kernelBackend.bpf(cmd, attr),
+    address: kernelBackend.address,
+  });
+  try {
+    const tcx = assertThrows(
+      () => queryPrograms({ interface: "lo" }, AttachType.TCXIngress),
+      NotSupportedError,
+    );
+    assertEquals([tcx.feature, tcx.minKernel], ["BPF_PROG_QUERY of a tcx link", "6.6"]);
+    const sockmap = assertThrows(
+      () => queryPrograms({ map }, AttachType.SkMsgVerdict),
+      NotSupportedError,
+    );
+    assertEquals(sockmap.minKernel, "6.0");
+    // Elsewhere EINVAL stays the kernel's answer.
+    assertThrows(
+      () => queryPrograms({ path: "/proc/self/ns/net" }, AttachType.SkLookup),
+      SyscallError,
+    );
+  } finally {
+    restore();
+  }
 });
 
 kernelTest("queryPrograms on a tcx chain: order, link ids, revision, anchors", () => {

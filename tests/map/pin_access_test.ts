@@ -12,7 +12,9 @@ import {
   ProgramSpec,
   ProgramType,
 } from "../../mod.ts";
-import { PermissionError } from "../../errors.ts";
+import { PermissionError, SyscallError } from "../../errors.ts";
+import { attachCgroup, AttachType, loadPinnedLink } from "../../mod.ts";
+import { CGROUP2, noCgroup2 } from "../link/_skips.ts";
 import { assertNoFdLeak, ensureBpffs, kernelTest, run } from "../_harness.ts";
 
 /** The open flags of `fd` (octal in /proc/self/fdinfo), masked to the access mode. */
@@ -23,6 +25,18 @@ function accessMode(fd: number): number {
 const O_RDONLY = 0;
 const O_WRONLY = 1;
 const O_RDWR = 2;
+
+/** A program of `type` that returns `value`. */
+function returning(type: ProgramType, value: number): Program {
+  return Program.load(
+    new ProgramSpec({
+      name: "pinned",
+      type,
+      instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, value), asm.Return()]),
+      license: "GPL",
+    }),
+  );
+}
 
 function withPinDir<T>(fn: (dir: string) => T): T {
   const dir = `${ensureBpffs()}/ebpf_pin_access_${Deno.pid}`;
@@ -76,14 +90,7 @@ kernelTest("BpfMap.loadPinned opens read-only and write-only as asked", async ()
 
 kernelTest("Program.loadPinned: the kernel opens programs read-write whatever is asked", () => {
   withPinDir((dir) => {
-    using prog = Program.load(
-      new ProgramSpec({
-        name: "pinned",
-        type: ProgramType.SocketFilter,
-        instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
-        license: "GPL",
-      }),
-    );
+    using prog = returning(ProgramType.SocketFilter, 0);
     prog.pin(`${dir}/prog`);
     for (const options of [{}, { readOnly: true }, { writeOnly: true }]) {
       using again = Program.loadPinned(`${dir}/prog`, options);
@@ -92,6 +99,28 @@ kernelTest("Program.loadPinned: the kernel opens programs read-write whatever is
     }
   });
 });
+
+kernelTest("loadPinnedLink: the kernel opens links read-write only", () => {
+  const cgroup = `${CGROUP2}/ebpf_pin_access_${Deno.pid}`;
+  Deno.mkdirSync(cgroup);
+  try {
+    withPinDir((dir) => {
+      using prog = returning(ProgramType.CGroupSKB, 1);
+      using link = attachCgroup(prog, { path: cgroup, attachType: AttachType.CgroupInetEgress });
+      link.pin(`${dir}/link`);
+      using again = loadPinnedLink(`${dir}/link`);
+      assertEquals(again.info().id, link.info().id);
+      for (const options of [{ readOnly: true }, { writeOnly: true }]) {
+        const e = assertThrows(() => loadPinnedLink(`${dir}/link`, options), SyscallError);
+        assertEquals(e.code, "EINVAL");
+        assert(e.message.includes("read-write only"), e.message);
+      }
+      link.unpin();
+    });
+  } finally {
+    Deno.removeSync(cgroup);
+  }
+}, { skipIf: noCgroup2 });
 
 kernelTest("possibleCpus() is the number of per-CPU values bpftool dumps", () => {
   using map = BpfMap.create(
