@@ -10,7 +10,8 @@
  * does (text, JSON).
  *
  * This module is a facade over the probe tables of each layer (`map/map_type_probe.ts`,
- * `prog/program_type_probe.ts`, `prog/_prog_features.ts`, `link/link_features.ts`). Every
+ * `prog/program_type_probe.ts`, `prog/_prog_features.ts`, `prog/_kconfig.ts` for BPF cookies,
+ * `link/link_features.ts`). Every
  * probe needs `--allow-ffi` and CAP_BPF; without them it throws {@linkcode PermissionError}.
  *
  * @example
@@ -47,14 +48,8 @@ import {
   requireProgramType,
 } from "./prog/program_type_probe.ts";
 import { ProgramType, programTypeName } from "./prog/program_type.ts";
-import {
-  boundedLoops,
-  bpfCookie,
-  isaV2,
-  isaV3,
-  isaV4,
-  largePrograms,
-} from "./prog/_prog_features.ts";
+import { bpfCookie } from "./prog/_kconfig.ts";
+import { boundedLoops, isaV2, isaV3, isaV4, largePrograms } from "./prog/_prog_features.ts";
 import type { FeatureProbe } from "./_internal/feature.ts";
 import {
   haveLinkFeature,
@@ -104,6 +99,17 @@ export function isaVersion(): 1 | 2 | 3 | 4 {
   return haveIsaV2() ? 2 : 1;
 }
 
+/**
+ * Throws {@linkcode NotSupportedError} naming ISA `version` and its first kernel when the
+ * kernel cannot run programs built with clang's `-mcpu=v<version>`.
+ */
+export function requireIsaVersion(version: 1 | 2 | 3 | 4): void {
+  if (version === 2) isaV2();
+  else if (version === 3) isaV3();
+  else if (version === 4) isaV4();
+  else if (version !== 1) throw new RangeError(`Unknown BPF ISA version: ${version}`);
+}
+
 /** Whether the verifier accepts bounded loops (Linux 5.3). */
 export function haveBoundedLoops(): boolean {
   return boundedLoops.supported();
@@ -122,9 +128,25 @@ export function haveBpfCookie(): boolean {
   return bpfCookie.supported();
 }
 
+/** Throws {@linkcode NotSupportedError} when the verifier lacks bounded loops (before 5.3). */
+export function requireBoundedLoops(): void {
+  boundedLoops();
+}
+
+/** Throws {@linkcode NotSupportedError} when programs are limited to 4096 instructions. */
+export function requireLargePrograms(): void {
+  largePrograms();
+}
+
+/** Throws {@linkcode NotSupportedError} when the kernel lacks BPF cookies (before 5.15). */
+export function requireBpfCookie(): void {
+  bpfCookie();
+}
+
 /**
- * Whether the kernel has the link kind `kind` (`"tcx"`, `"netkit"`, `"netfilter"`,
- * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`).
+ * Whether the kernel has the link kind `kind` (`"cgroup"`, `"netns"`, `"perfEvent"`,
+ * `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`, `"uprobeMulti"`,
+ * `"kprobeMulti"`).
  */
 export function haveLinkKind(kind: LinkFeature): boolean {
   return haveLinkFeature(kind);
@@ -151,6 +173,12 @@ export function haveUprobeMulti(): boolean {
  */
 export function haveStructOps(): boolean {
   return haveMapType(MapType.StructOpsMap) && haveProgramType(ProgramType.StructOps);
+}
+
+/** Throws {@linkcode NotSupportedError} naming what struct_ops lack here, and its first kernel. */
+export function requireStructOps(): void {
+  requireMapType(MapType.StructOpsMap);
+  requireProgramType(ProgramType.StructOps);
 }
 
 const MISC: readonly (readonly [string, string, FeatureProbe])[] = [

@@ -19,7 +19,7 @@ import { keepAlive, LinkCreate, linkCreateError } from "./_link_create.ts";
 
 /** `r0 = 0` encoded, the body of every probe program (`r0 = 0; exit`). */
 const R0_ZERO = [0xb7, 0, 0, 0, 0, 0, 0, 0];
-/** An ifindex no device has. */
+/** An ifindex no device has; as a target fd, -1. */
 const NO_IFINDEX = 0xffffffff;
 
 /**
@@ -57,8 +57,23 @@ function mprogProbe(attachType: AttachType): () => boolean {
     }) === -Errno.ENODEV;
 }
 
+/**
+ * A link kind whose target is an fd: with the kind, the kernel gets as far as the target
+ * and says EBADF for fd -1; without it, it refuses the attach type (EINVAL).
+ */
+function fdTargetProbe(type: ProgramType, attachType: AttachType): () => boolean {
+  return () =>
+    tryLinkCreate(type, attachType, (attr, fd) => {
+      attr.u32(LinkCreate.progFd, fd).u32(LinkCreate.targetFd, NO_IFINDEX)
+        .u32(LinkCreate.attachType, attachType);
+    }) === -Errno.EBADF;
+}
+
 /** A link kind the running kernel may lack. */
 export type LinkFeature =
+  | "cgroup"
+  | "netns"
+  | "perfEvent"
   | "tcx"
   | "netkit"
   | "netfilter"
@@ -76,6 +91,19 @@ export type LinkFeature =
 const TABLE: Readonly<
   Record<LinkFeature, readonly [string, string, () => boolean, string?, string?]>
 > = {
+  // BPF_LINK_CREATE itself came with cgroup links.
+  cgroup: [
+    "cgroup link",
+    "5.7",
+    fdTargetProbe(ProgramType.CGroupSKB, AttachType.CgroupInetIngress),
+  ],
+  netns: ["netns link", "5.8", fdTargetProbe(ProgramType.FlowDissector, AttachType.FlowDissector)],
+  // attachToPerfEvent falls back to PERF_EVENT_IOC_SET_BPF without it.
+  perfEvent: [
+    "perf_event link",
+    "5.15",
+    fdTargetProbe(ProgramType.TracePoint, AttachType.PerfEvent),
+  ],
   tcx: [
     "tcx link",
     "6.6",
@@ -190,8 +218,9 @@ function probeFor(name: LinkFeature): FeatureProbe {
 }
 
 /**
- * Whether the running kernel has the link kind `name` (`"tcx"`, `"netkit"`, `"netfilter"`,
- * `"structOps"`, `"sockmap"`, `"uprobeMulti"`, `"kprobeMulti"`, `"kprobeSession"`). Probed once per process;
+ * Whether the running kernel has the link kind `name` (`"cgroup"`, `"netns"`,
+ * `"perfEvent"`, `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`,
+ * `"uprobeMulti"`, `"kprobeMulti"`, `"kprobeSession"`). Probed once per process;
  * needs `--allow-ffi` and CAP_BPF.
  *
  * @example

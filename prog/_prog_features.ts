@@ -1,6 +1,6 @@
 /**
  * Load-time features a kernel may lack, each probed once per process (never read from a
- * version string): the ISA versions, bounded loops, large programs, BPF cookies and the
+ * version string): the ISA versions, bounded loops, large programs and the
  * verifier reporting the log size it needed (`log_true_size`, 6.4).
  *
  * @module
@@ -134,27 +134,4 @@ export const largePrograms: FeatureProbe = feature(
   "large programs (1M instructions)",
   "5.2",
   socketFilterLoads(...Array.from({ length: BPF_MAXINSNS }, () => [0xb7, 0, 0, 0, 1, 0, 0, 0])),
-);
-
-/** `bpf_get_attach_cookie`, helper 174. */
-const GET_ATTACH_COOKIE = 174;
-
-/**
- * BPF cookies (5.15): as libbpf probes them, a tracepoint program that calls
- * `bpf_get_attach_cookie` loads.
- */
-export const bpfCookie: FeatureProbe = feature(
-  "BPF cookie",
-  "5.15",
-  () =>
-    probeProgramLoad(ProgramType.TracePoint, [
-      0x85,
-      0,
-      0,
-      0,
-      GET_ATTACH_COOKIE,
-      0,
-      0,
-      0,
-    ]),
 );

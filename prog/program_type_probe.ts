@@ -13,6 +13,7 @@ import { BuiltinFunc, HELPER_COUNT } from "../asm/func.ts";
 import { AttachType } from "./attach_type.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
 import { probeLoad, type ProbeLoadOptions } from "./_probe_load.ts";
+import { runningKernelVersion } from "./_kconfig.ts";
 
 /** The first kernel release that has each program type, for {@linkcode NotSupportedError}s. */
 export const PROGRAM_TYPE_MIN_KERNEL: Readonly<Record<Exclude<ProgramType, 0>, string>> = {
@@ -66,13 +67,6 @@ interface LoadRule {
   readonly expect?: { readonly errno: number; readonly log?: string };
 }
 
-/** `LINUX_VERSION_CODE` of the running kernel, which kprobe programs needed before 5.0. */
-function kernelVersionCode(): number {
-  const m = /^(\d+)\.(\d+)(?:\.(\d+))?/.exec(Deno.osRelease());
-  if (!m) return 0;
-  return (Number(m[1]) << 16) + (Number(m[2]) << 8) + Math.min(Number(m[3] ?? 0), 255);
-}
-
 function loadRule(type: ProgramType): LoadRule {
   switch (type) {
     case ProgramType.CGroupSockAddr:
@@ -86,7 +80,7 @@ function loadRule(type: ProgramType): LoadRule {
     case ProgramType.Netfilter:
       return { options: { expectedAttachType: AttachType.Netfilter } };
     case ProgramType.Kprobe:
-      return { options: { kernVersion: kernelVersionCode() } };
+      return { options: { kernVersion: runningKernelVersion() } };
     case ProgramType.Syscall:
       return { options: { flags: BPF_F_SLEEPABLE } };
     // BTF id 1 of vmlinux is never a function: kernels that know the type say so.

@@ -126,33 +126,23 @@ kernelTest("a second probe of everything makes no syscall", () => {
 
 kernelTest("require… throws NotSupportedError naming the feature and its first kernel", () => {
   const report = features.probeFeatures({ helpers: false });
-  const check = (supported: boolean, minKernel: string, name: string, require: () => void) => {
-    if (supported) return require();
+  const check = (
+    f: { supported: boolean; minKernel: string },
+    name: string,
+    require: () => void,
+  ) => {
+    if (f.supported) return require();
     const e = assertThrows(require, NotSupportedError, undefined, name);
-    assertEquals(e.minKernel, minKernel, name);
-    assert(e.message.includes(`requires Linux ${minKernel}`), e.message);
+    assertEquals(e.minKernel, f.minKernel, name);
+    assert(e.message.includes(`requires Linux ${f.minKernel}`), e.message);
   };
-  for (const p of report.programTypes) {
-    check(p.supported, p.minKernel, p.name, () => features.requireProgramType(p.type));
-  }
-  for (const m of report.mapTypes) {
-    check(m.supported, m.minKernel, m.name, () => features.requireMapType(m.type));
-  }
+  for (const p of report.programTypes) check(p, p.name, () => features.requireProgramType(p.type));
+  for (const m of report.mapTypes) check(m, m.name, () => features.requireMapType(m.type));
   for (const f of report.mapFlags) {
-    check(
-      f.supported,
-      f.minKernel,
-      f.key,
-      () => features.requireMapFlag(f.key as features.MapFlag),
-    );
+    check(f, f.key, () => features.requireMapFlag(f.key as features.MapFlag));
   }
   for (const f of report.linkKinds) {
-    check(
-      f.supported,
-      f.minKernel,
-      f.key,
-      () => features.requireLinkKind(f.key as features.LinkFeature),
-    );
+    check(f, f.key, () => features.requireLinkKind(f.key as features.LinkFeature));
   }
   const misc = Object.fromEntries(report.misc.map((f) => [f.key, f.supported]));
   assertEquals(features.haveBoundedLoops(), misc.have_bounded_loops);
@@ -168,6 +158,19 @@ kernelTest("require… throws NotSupportedError naming the feature and its first
     ? 2
     : 1;
   assertEquals(features.isaVersion(), expected);
+  const requires: [boolean, string, () => void][] = [
+    [misc.have_bounded_loops, "5.3", features.requireBoundedLoops],
+    [misc.have_large_insn_limit, "5.2", features.requireLargePrograms],
+    [misc.have_bpf_cookie, "5.15", features.requireBpfCookie],
+    [misc.have_v2_isa_extension, "4.14", () => features.requireIsaVersion(2)],
+    [misc.have_v3_isa_extension, "5.1", () => features.requireIsaVersion(3)],
+    [misc.have_v4_isa_extension, "6.6", () => features.requireIsaVersion(4)],
+  ];
+  for (const [supported, minKernel, require] of requires) {
+    check({ supported, minKernel }, minKernel, require);
+  }
+  features.requireIsaVersion(1);
+  assertThrows(() => features.requireIsaVersion(5 as 4), RangeError);
 });
 
 kernelTest("helpers by number, name or BuiltinFunc, and what cannot be probed", () => {
@@ -218,6 +221,17 @@ Deno.test("a kernel that knows no program type: no helper probe runs, every answ
     const e = assertThrows(() => features.requireProgramType(ProgramType.XDP), NotSupportedError);
     assertEquals([e.feature, e.minKernel], ["BPF_PROG_TYPE_XDP", "4.8"]);
     assertEquals(features.isaVersion(), 1);
+    for (
+      const [require, minKernel] of [
+        [features.requireBoundedLoops, "5.3"],
+        [features.requireLargePrograms, "5.2"],
+        [features.requireBpfCookie, "5.15"],
+        [() => features.requireIsaVersion(2), "4.14"],
+        [() => features.requireStructOps(), "5.6"],
+      ] as const
+    ) {
+      assertEquals(assertThrows(require, NotSupportedError).minKernel, minKernel);
+    }
   } finally {
     restore();
   }
