@@ -10,7 +10,7 @@ import { type Options, type Output, parseId, UsageError } from "./command.ts";
 import { attachTypeName, linkTypeName } from "./names.ts";
 import { fields, table, toJson } from "./output.ts";
 import { interfaceNames } from "./netdev.ts";
-import { kallsymsName } from "../../prog/_kallsyms.ts";
+import { kallsymsNames } from "../../prog/_kallsyms.ts";
 
 /** One link as `bpftool -j link show` prints it: id, type, prog_id, then the type's fields. */
 export type LinkRecord =
@@ -93,17 +93,19 @@ function details(
       };
     case "perf_event":
       return perfEvent(d);
-    case "kprobe_multi":
+    case "kprobe_multi": {
+      const symbol = kallsymsNames();
       return {
         retprobe: (d.flags & MULTI_RETURN) !== 0,
         func_cnt: d.count,
         missed: d.missed,
         funcs: d.addresses.map((addr, i) => ({
           addr,
-          func: addr === 0n ? undefined : kallsymsName(addr),
+          func: addr === 0n ? undefined : symbol(addr),
           cookie: d.cookies[i],
         })),
       };
+    }
     case "uprobe_multi":
       return {
         path: d.path,

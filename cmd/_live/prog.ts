@@ -7,7 +7,7 @@
 
 import { loadedPrograms, Program, type ProgramInfo } from "../../prog/mod.ts";
 import { BtfHandle } from "../../btf/handle.ts";
-import { kallsymsAddress, kallsymsName } from "../../prog/_kallsyms.ts";
+import { kallsymsAddress, kallsymsNames } from "../../prog/_kallsyms.ts";
 import {
   formatTime,
   type Options,
@@ -108,8 +108,9 @@ export interface JitedFunction {
 
 /** The program's JIT-compiled functions, main program first, named through /proc/kallsyms. */
 function jitedFunctions(info: ProgramInfo): JitedFunction[] {
+  const symbol = kallsymsNames();
   return info.jitedKsyms.map((addr, i) => ({
-    name: addr === 0n ? undefined : kallsymsName(addr),
+    name: addr === 0n ? undefined : symbol(addr),
     addr,
     bytes: info.jitedFuncLengths[i] ?? 0,
   }));
@@ -157,7 +158,7 @@ export function progShow(id: number): Output {
 function callNames(info: ProgramInfo): CallNames {
   return {
     jitedKsyms: info.jitedKsyms,
-    symbol: kallsymsName,
+    symbol: kallsymsNames(),
     get callBase() {
       return kallsymsAddress("__bpf_call_base") ?? 0n;
     },
