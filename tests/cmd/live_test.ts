@@ -1,8 +1,9 @@
 // The live inspector against bpftool: for the programs, maps and BTF this test loads from
 // testdata/live_inspect.c (and a raw tracepoint link), `prog list`, `map list`, `map dump`
 // (a BTF-typed hash and a per-CPU array), `prog dump xlated`, `btf dump --raw` and
-// `link list` agree with `bpftool -j …` field by field, and `prog dump xlated` shows each C
-// source line (checked against the source file) above the instructions it produced.
+// `link list` (and `feature probe`) agree with `bpftool -j …` field by field, and
+// `prog dump xlated` shows each C source line (checked against the source file) above the
+// instructions it produced.
 import { assert, assertEquals } from "@std/assert";
 import { loadCollectionSpec } from "../../elf/mod.ts";
 import * as asm from "../../asm/mod.ts";
@@ -15,6 +16,7 @@ import {
 } from "../../prog/mod.ts";
 import { attachRawTracepoint } from "../../link/mod.ts";
 import { linkList, linkShow } from "../../cmd/_live/link.ts";
+import { feature } from "../../cmd/_live/feature.ts";
 import { possibleCpus } from "../../ffi.ts";
 import { progDumpXlated, progList, progShow } from "../../cmd/_live/prog.ts";
 import { mapDump, mapList, mapShow } from "../../cmd/_live/map.ts";
@@ -247,4 +249,13 @@ kernelTest("live: the command prints tables, and JSON that tools read as bpftool
   const list = cli("prog", "list");
   assert(/^ *ID {2}TYPE {2}/.test(list), list);
   assert(list.includes("live_xdp"), list);
+});
+
+kernelTest("live: feature probe agrees with bpftool -j feature probe kernel", () => {
+  const ours = asRead(feature("probe", [], options()).json);
+  const theirs = bpftool("feature", "probe", "kernel");
+  // Every program and map type bpftool knows, and its misc probes, answered the same.
+  for (const section of ["program_types", "map_types", "misc"]) {
+    assertAgrees(ours[section], theirs[section], `feature probe: ${section}`);
+  }
 });
