@@ -9,6 +9,7 @@
 import { BpfMap, loadedMaps, type MapInfo, MapType } from "../../map/mod.ts";
 import { isPerCPU } from "../../map/map_type.ts";
 import type { Codec } from "../../map/codec.ts";
+import { SyscallError } from "../../errors.ts";
 import { mapFlagNames } from "../inspect.ts";
 import { type Options, type Output, parseId, UsageError } from "./command.ts";
 import { mapTypeName } from "./names.ts";
@@ -109,6 +110,8 @@ const KEYLESS: ReadonlySet<number> = new Set([
 /** One entry as `bpftool -j map dump` prints it. */
 export type EntryRecord =
   | { key: string[]; value: string[]; formatted?: { key: unknown; value: unknown } }
+  /** A key whose value the kernel would not give (prog arrays, socket maps): bpftool's form. */
+  | { key: string[]; value: { error: string } }
   | {
     key: string[];
     values: { cpu: number; value: string[] }[];
@@ -132,8 +135,16 @@ export function mapEntries(map: BpfMap): EntryRecord[] {
   const stride = (map.valueSize + 7) & ~7;
   const out: EntryRecord[] = [];
   for (const key of map.keyBytes()) {
-    // An entry deleted between the key walk and the lookup is skipped, as bpftool does.
-    const value = map.lookupBytes(key);
+    // An entry deleted between the key walk and the lookup is skipped, as bpftool does; one
+    // the kernel will not show is listed with the reason.
+    let value: Uint8Array | undefined;
+    try {
+      value = map.lookupBytes(key);
+    } catch (e) {
+      if (!(e instanceof SyscallError)) throw e;
+      out.push({ key: hexList(key), value: { error: e.message } });
+      continue;
+    }
     if (value === undefined) continue;
     if (!perCpu) {
       const rec: EntryRecord = { key: hexList(key), value: hexList(value) };
@@ -175,12 +186,14 @@ function entriesTable(entries: EntryRecord[]): string {
         e.formatted ? shown(e.formatted.values[i].value) : v.value.map(hex).join(" "),
       ]);
     }
-    return [[
-      e.formatted ? shown(e.formatted.key) : e.key.map(hex).join(" "),
-      e.formatted ? shown(e.formatted.value) : e.value.map(hex).join(" "),
-    ]];
+    const key = e.key.map(hex).join(" ");
+    if (!Array.isArray(e.value)) return [[key, `(${e.value.error})`]];
+    if (!("formatted" in e) || e.formatted === undefined) {
+      return [[key, e.value.map(hex).join(" ")]];
+    }
+    return [[shown(e.formatted.key), shown(e.formatted.value)]];
   });
-  const perCpu = entries.length > 0 && "values" in entries[0];
+  const perCpu = entries.some((e) => "values" in e);
   const text = table(perCpu ? ["KEY", "CPU", "VALUE"] : ["KEY", "VALUE"], rows);
   return `${text}\n${entries.length} entr${entries.length === 1 ? "y" : "ies"}`;
 }

@@ -17,9 +17,11 @@ import {
 import { attachRawTracepoint } from "../../link/mod.ts";
 import { linkList, linkShow } from "../../cmd/_live/link.ts";
 import { feature } from "../../cmd/_live/feature.ts";
-import { possibleCpus } from "../../ffi.ts";
 import { progDumpXlated, progList, progShow } from "../../cmd/_live/prog.ts";
-import { mapDump, mapList, mapShow } from "../../cmd/_live/map.ts";
+import { mapDump, mapEntries, mapList, mapShow } from "../../cmd/_live/map.ts";
+import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
+import { BpfCmd, kernelBackend, possibleCpus, setBackend } from "../../ffi.ts";
+import { Errno } from "../../errors.ts";
 import { btfDump, btfList } from "../../cmd/_live/btf.ts";
 import type { Options } from "../../cmd/_live/command.ts";
 import { linkTypeName, mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
@@ -258,4 +260,28 @@ kernelTest("live: feature probe agrees with bpftool -j feature probe kernel", ()
   for (const section of ["program_types", "map_types", "misc"]) {
     assertAgrees(ours[section], theirs[section], `feature probe: ${section}`);
   }
+});
+
+kernelTest("live: map dump lists an entry the kernel will not show with the reason", () => {
+  using m = BpfMap.create(
+    new MapSpec({ type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 2 }),
+  );
+  m.update(1, 2);
+  // The kernel of a socket map or an offloaded map refuses lookups; here one that forwards
+  // everything but lookups, which it answers EOPNOTSUPP.
+  const restore = setBackend({
+    bpf: (cmd, attr) =>
+      cmd === BpfCmd.MAP_LOOKUP_ELEM ? -Errno.EOPNOTSUPP : kernelBackend.bpf(cmd, attr),
+    address: (buffer) => kernelBackend.address(buffer),
+  });
+  let entries;
+  try {
+    entries = mapEntries(m);
+  } finally {
+    restore();
+  }
+  assertEquals(entries.length, 1);
+  assertEquals(entries[0].key, ["0x01", "0x00", "0x00", "0x00"]);
+  const value = (entries[0] as { value: { error: string } }).value;
+  assert(value.error.includes("EOPNOTSUPP"), value.error);
 });
