@@ -28,7 +28,8 @@ export type Cell = string | number | bigint | boolean | undefined | null;
 
 /**
  * Rows under a header, each column as wide as its widest cell; numbers are right-aligned.
- * The last column is not padded, so long text there does not widen every line.
+ * The last column is not padded, so long text there does not widen every line; no rows
+ * print as `(none)` under the header.
  */
 export function table(header: string[], rows: Cell[][]): string {
   const text = rows.map((row) => row.map(cellText));
@@ -41,6 +42,7 @@ export function table(header: string[], rows: Cell[][]): string {
       if (i === cells.length - 1) return numeric[i] && !isHeader ? c.padStart(widths[i]) : c;
       return numeric[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]);
     }).join("  ").trimEnd();
+  if (rows.length === 0) return `${line(header, true)}\n(none)`;
   return [line(header, true), ...text.map((r) => line(r, false))].join("\n");
 }
 
