@@ -25,7 +25,7 @@ import { Errno } from "../../errors.ts";
 import { btfDump, btfList } from "../../cmd/_live/btf.ts";
 import type { Options } from "../../cmd/_live/command.ts";
 import { linkTypeName, mapTypeName, progTypeName } from "../../cmd/_live/names.ts";
-import { kernelTest, testdata } from "../_harness.ts";
+import { kernelTest, run, testdata } from "../_harness.ts";
 import { asRead, assertAgrees, bpftool, byId, parseExact } from "./_bpftool.ts";
 
 const SOURCE = testdata("live_inspect.c");
@@ -177,27 +177,44 @@ kernelTest("live: prog dump xlated shows the C source line above its instruction
   assert(plain.includes("\n; count_hit(1);\n   0: (b7) r1 = 1"), plain);
 });
 
-kernelTest("live: btf dump --raw and btf list agree with bpftool -j btf", async () => {
-  using coll = await loaded();
-  const btfId = coll.programs.live_xdp.info().btfId;
-  assert(btfId > 0);
-  const ours = asRead(btfDump(btfId, options({ format: "raw" })).json);
-  const theirs = bpftool("btf", "dump", "id", String(btfId));
-  assertEquals(ours.types.length, theirs.types.length);
-  theirs.types.forEach((t: Record<string, unknown>, i: number) =>
-    assertAgrees(ours.types[i], t, `BTF ${btfId} type ${t.id}`)
-  );
-  // The programs and maps that use it, in ascending order (bpftool lists them as it found them).
-  const sorted = (r: Record<string, unknown>) => ({
-    ...r,
-    prog_ids: (r.prog_ids as number[]).toSorted((a, b) => a - b),
-    map_ids: (r.map_ids as number[]).toSorted((a, b) => a - b),
-  });
-  const list = byId(asRead(btfList().json), [btfId]).get(btfId)!;
-  const bpftoolList = byId(bpftool("btf", "list"), [btfId]).get(btfId)!;
-  assertAgrees(sorted(list), sorted(bpftoolList), `btf list: ${btfId}`);
-  assertEquals((list.prog_ids as number[]).length, 2);
-});
+kernelTest(
+  "live: btf dump --raw and btf list agree with bpftool -j btf; --c compiles",
+  async () => {
+    using coll = await loaded();
+    const btfId = coll.programs.live_xdp.info().btfId;
+    assert(btfId > 0);
+    const ours = asRead(btfDump(btfId, options({ format: "raw" })).json);
+    const theirs = bpftool("btf", "dump", "id", String(btfId));
+    assertEquals(ours.types.length, theirs.types.length);
+    theirs.types.forEach((t: Record<string, unknown>, i: number) =>
+      assertAgrees(ours.types[i], t, `BTF ${btfId} type ${t.id}`)
+    );
+    // The programs and maps that use it, in ascending order (bpftool lists them as it found them).
+    const sorted = (r: Record<string, unknown>) => ({
+      ...r,
+      prog_ids: (r.prog_ids as number[]).toSorted((a, b) => a - b),
+      map_ids: (r.map_ids as number[]).toSorted((a, b) => a - b),
+    });
+    const list = byId(asRead(btfList().json), [btfId]).get(btfId)!;
+    const bpftoolList = byId(bpftool("btf", "list"), [btfId]).get(btfId)!;
+    assertAgrees(sorted(list), sorted(bpftoolList), `btf list: ${btfId}`);
+    assertEquals((list.prog_ids as number[]).length, 2);
+    // --c: declarations clang compiles, with the layouts the program was built with.
+    const { c } = btfDump(btfId, options({ format: "c" })).json as { c: string };
+    const file = Deno.makeTempFileSync({ suffix: ".c" });
+    try {
+      Deno.writeTextFileSync(
+        file,
+        `${c}\n_Static_assert(sizeof(struct flow_key) == 8, "key");\n` +
+          `_Static_assert(sizeof(struct flow_stats) == 24, "value");\n` +
+          `_Static_assert(__builtin_offsetof(struct flow_stats, tag) == 20, "tag");\n`,
+      );
+      run("clang-19", ["-fsyntax-only", "-target", "bpf", file]);
+    } finally {
+      Deno.removeSync(file);
+    }
+  },
+);
 
 kernelTest("live: link list and link show agree with bpftool -j link show", () => {
   using prog = Program.load(
