@@ -278,7 +278,11 @@ export class Program {
     unpinPath(path, "program");
   }
 
-  /** What the kernel reports: id, tag, map ids, translated and JIT-compiled code, stats. */
+  /**
+   * What the kernel reports: id, tag, map ids, translated and JIT-compiled code, JIT symbols,
+   * func and line info, stats, memlock. Decode the translated code with
+   * {@linkcode xlatedInstructions}.
+   */
   info(): ProgramInfo {
     return programInfo(this.fd);
   }

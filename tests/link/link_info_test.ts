@@ -155,21 +155,26 @@ kernelTest("link info: a map element iterator names its map", () => {
 });
 
 kernelTest("link info: XDP, tcx and netns links in a new namespace agree with bpftool", () => {
-  const r = runChild(CHILD, ["unshare", "-n"], []);
+  const tcxMissing = linkFeatureMissing("tcx");
+  const r = runChild(CHILD, ["unshare", "-n"], tcxMissing ? [] : ["tcx"]);
   const xdp = r.xdp;
   assertShown(xdp.ours, xdp.bpftool);
   // bpftool 7.1 prints no interface for XDP and tcx links: sysfs says which lo is.
   assertEquals(xdp.ours.details, { kind: "xdp", ifindex: r.loIfindex });
   if (xdp.bpftool.ifindex !== undefined) assertEquals(xdp.bpftool.ifindex, r.loIfindex);
 
-  const tcx = r.tcx;
-  assertShown(tcx.ours, tcx.bpftool);
-  assertEquals(tcx.ours.type, LinkType.TCX);
-  assertEquals(tcx.ours.details, {
-    kind: "tcx",
-    ifindex: r.loIfindex,
-    attachType: AttachType.TCXIngress,
-  });
+  if (tcxMissing) {
+    console.log(`tcx part skipped: ${tcxMissing}`);
+  } else {
+    const tcx = r.tcx;
+    assertShown(tcx.ours, tcx.bpftool);
+    assertEquals(tcx.ours.type, LinkType.TCX);
+    assertEquals(tcx.ours.details, {
+      kind: "tcx",
+      ifindex: r.loIfindex,
+      attachType: AttachType.TCXIngress,
+    });
+  }
 
   for (
     const [name, attachType] of [["sk_lookup", AttachType.SkLookup], [
@@ -183,7 +188,7 @@ kernelTest("link info: XDP, tcx and netns links in a new namespace agree with bp
     assertEquals(bpftool.netns_ino, r.netnsIno, name);
     assertEquals(bpftool.attach_type, bpftoolAttachType(attachType), name);
   }
-}, { skipIf: () => linkFeatureMissing("tcx") });
+});
 
 kernelTest("link info: uprobe_multi reports the real path, offsets, cookies and pid", () => {
   using prog = returning(ProgramType.Kprobe, 0, AttachType.TraceUprobeMulti);
