@@ -54,7 +54,10 @@ export interface AttachedProgram {
   programId: number;
   /** The id of the bpf_link that holds it, where the kernel reports links (tcx, netkit). */
   linkId?: number;
-  /** Its own attach flags (cgroup: `ProgAttachFlags`; 0 where the kernel has none). */
+  /**
+   * Its own attach flags (cgroup: `ProgAttachFlags`; 0 where the kernel has none, in
+   * effective queries and before Linux 6.0).
+   */
   attachFlags: number;
   /** The attach flags of its link, where the kernel reports links. */
   linkAttachFlags?: number;
@@ -170,9 +173,11 @@ function query(
 ): QueryResult | number {
   const attr = new Attr();
   let room = 0;
+  // Per-program flags: not for effective queries, and unknown to kernels before 6.0.
+  let perProgramFlags = (flags & QUERY_EFFECTIVE) === 0;
   for (;;) {
     const ids = allocBuffer(room * 4);
-    const progFlags = allocBuffer(flags & QUERY_EFFECTIVE ? 0 : room * 4);
+    const progFlags = allocBuffer(perProgramFlags ? room * 4 : 0);
     const linkIds = allocBuffer(mprog ? room * 4 : 0);
     const linkFlags = allocBuffer(mprog ? room * 4 : 0);
     attr.reset()
@@ -181,14 +186,17 @@ function query(
       .u32(Query.queryFlags, flags)
       .pointer(Query.progIds, ids)
       .u32(Query.count, room)
-      // Kernels before 6.0 refuse prog_attach_flags; an empty buffer leaves it NULL.
-      .pointer(Query.progAttachFlags, progFlags)
+      .pointer(Query.progAttachFlags, progFlags) // an empty buffer leaves it NULL
       .pointer(Query.linkIds, linkIds)
       .pointer(Query.linkAttachFlags, linkFlags);
     const r = bpfErrno(BpfCmd.PROG_QUERY, attr);
     const count = attr.getU32(Query.count);
     if (r === -Errno.ENOSPC || (r === 0 && count > room)) {
       room = count + 1;
+      continue;
+    }
+    if (r === -Errno.EINVAL && progFlags.byteLength > 0) {
+      perProgramFlags = false; // a kernel before 6.0: ask again without them
       continue;
     }
     if (r < 0) return -r;

@@ -61,6 +61,21 @@ kernelTest("queryPrograms on a cgroup agrees with bpftool cgroup show", async ()
         direct.programs.map((p) => p.attachFlags === ProgAttachFlags.AllowMulti ? "multi" : ""),
         shown.map((p) => p.attach_flags),
       );
+      // A kernel before 6.0 refuses prog_attach_flags (EINVAL): the same ids, without them.
+      const restore = setBackend({
+        bpf: (cmd, attr) =>
+          cmd === BpfCmd.PROG_QUERY && attr.getU64(32) !== 0n
+            ? -Errno.EINVAL
+            : kernelBackend.bpf(cmd, attr),
+        address: kernelBackend.address,
+      });
+      try {
+        const old = queryPrograms({ path: parent }, egress);
+        assertEquals(old.programs.map((p) => p.programId), [a.info().id, b.info().id]);
+        assertEquals(old.programs.map((p) => p.attachFlags), [0, 0]);
+      } finally {
+        restore();
+      }
       // The child's effective programs: its own and the ones it inherits.
       const effective = queryPrograms({ path: child }, egress, { effective: true });
       assertEquals(

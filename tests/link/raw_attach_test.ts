@@ -1,7 +1,7 @@
 // Kernel tests of rawAttachProgram and rawDetachProgram (BPF_PROG_ATTACH/DETACH as they are),
 // checked with bpftool cgroup show and, for tcx, queryPrograms in a child in a new network
 // namespace (fixtures/query_child.ts).
-import { assertEquals, assertThrows } from "@std/assert";
+import { assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
 import { AttachType, ProgramType } from "../../prog/mod.ts";
 import {
@@ -89,6 +89,9 @@ kernelTest(
       r.link,
     ]);
     assertEquals(r.detached.programs.map((p: { programId: number }) => p.programId), [r.linked]);
+    // An attachment at the revision read before the chain changed is refused.
+    assertStringIncludes(r.stale, "ESTALE");
+    assertStringIncludes(r.stale, "expectedRevision");
   },
   { skipIf: () => noIproute2() ?? linkFeatureMissing("tcx") },
 );
