@@ -27,6 +27,7 @@ import { formatTable, parseDenoTest, type RunReport } from "./_report.ts";
  * prog/differential_test.ts is left to `--all`: it compares with bpftool at length.
  */
 export const FOCUSED: readonly string[] = [
+  "tests/features_test.ts",
   "tests/link/",
   "tests/map/",
   "tests/prog/collection_test.ts",
