@@ -25,7 +25,8 @@ import { feature } from "./_live/feature.ts";
 import { link } from "./_live/link.ts";
 import { map } from "./_live/map.ts";
 import { net } from "./_live/net.ts";
-import { toJson, writeOut } from "./_live/output.ts";
+import { toJson } from "./_live/output.ts";
+import { writeStdout } from "./inspect.ts";
 import { prog } from "./_live/prog.ts";
 
 const USAGE = `Usage: live [--json] COMMAND
@@ -113,7 +114,7 @@ export async function main(args: string[]): Promise<number> {
   }
   try {
     const out = group(words[1], words.slice(2), options);
-    await writeOut(`${options.json ? toJson(out.json) : out.text()}\n`);
+    await writeStdout(`${options.json ? toJson(out.json) : out.text()}\n`);
     return 0;
   } catch (e) {
     if (e instanceof UsageError) {

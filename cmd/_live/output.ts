@@ -6,6 +6,8 @@
  * @module
  */
 
+import { printable } from "../inspect.ts";
+
 /**
  * JSON with bigints as exact numbers (`JSON.rawJSON`, so `2**64 - 1` is not rounded), and
  * `undefined` fields left out, as `JSON.stringify` leaves them.
@@ -57,27 +59,7 @@ export function fields(pairs: [string, Cell][]): string {
   return pairs.map(([k, v]) => `${k.padEnd(width)}  ${cellText(v)}`).join("\n");
 }
 
-/** A string with its control characters (tabs aside) escaped as `\xNN`. */
-export function printable(s: string): string {
-  return s.replace(
-    // deno-lint-ignore no-control-regex -- matching control characters is the point
-    /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g,
-    (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
-  );
-}
-
 /** Bytes as bpftool's JSON shows them: `["0x01", "0x00", …]`. */
 export function hexList(bytes: Uint8Array): string[] {
   return Array.from(bytes, (b) => `0x${b.toString(16).padStart(2, "0")}`);
-}
-
-/** Bytes as `01 00 0a ff`, for tables. */
-export function hexBytes(bytes: Uint8Array): string {
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
-}
-
-/** Writes all of `text` to stdout. */
-export async function writeOut(text: string): Promise<void> {
-  const bytes = new TextEncoder().encode(text);
-  for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
 }
