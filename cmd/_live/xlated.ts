@@ -105,7 +105,6 @@ const PSEUDO_MAP_FD = 1;
 const PSEUDO_MAP_VALUE = 2;
 const PSEUDO_CALL = 1;
 const PSEUDO_FUNC = 4;
-const PSEUDO_KFUNC_CALL = 2;
 
 /** One raw instruction's fields. */
 interface Raw {
@@ -148,7 +147,6 @@ function callTarget(ins: Raw, names: CallNames): string {
       ? `${signed(ins.off)}#${sym}`
       : `${signed(ins.off)}#0x${address.toString(16)}`;
   }
-  if (ins.src === PSEUDO_KFUNC_CALL && sym === undefined) return "kernel-function";
   return sym ?? `0x${address.toString(16)}`;
 }
 
