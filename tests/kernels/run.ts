@@ -44,6 +44,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/variables_test.ts",
   "tests/asm/kernel_test.ts",
   "tests/loaded_objects_test.ts",
+  "tests/cmd/live_test.ts",
 ];
 
 interface Options {
