@@ -33,6 +33,7 @@ import {
   MAP_FLAG_NAMES,
   type MapFlag,
   mapFlagMinKernel,
+  perCpuElemFlags,
   requireMapFlag,
   requireMapType,
 } from "./map/map_type_probe.ts";
@@ -128,6 +129,14 @@ export function haveBpfCookie(): boolean {
   return bpfCookie.supported();
 }
 
+/**
+ * Whether per-CPU map element commands take `BPF_F_CPU` and `BPF_F_ALL_CPUS` (one CPU's
+ * value, or one value for all CPUs; Linux 6.19).
+ */
+export function havePerCpuElemFlags(): boolean {
+  return perCpuElemFlags.supported();
+}
+
 /** Throws {@linkcode NotSupportedError} when the verifier lacks bounded loops (before 5.3). */
 export function requireBoundedLoops(): void {
   boundedLoops();
@@ -146,7 +155,7 @@ export function requireBpfCookie(): void {
 /**
  * Whether the kernel has the link kind `kind` (`"cgroup"`, `"netns"`, `"perfEvent"`,
  * `"tcx"`, `"netkit"`, `"netfilter"`, `"structOps"`, `"sockmap"`, `"uprobeMulti"`,
- * `"kprobeMulti"`).
+ * `"kprobeMulti"`, `"kprobeSession"`).
  */
 export function haveLinkKind(kind: LinkFeature): boolean {
   return haveLinkFeature(kind);
@@ -188,6 +197,7 @@ const MISC: readonly (readonly [string, string, FeatureProbe])[] = [
   ["have_v3_isa_extension", "ISA extension v3", isaV3],
   ["have_v4_isa_extension", "ISA extension v4", isaV4],
   ["have_bpf_cookie", "BPF cookie", bpfCookie],
+  ["have_percpu_elem_flags", "Per-CPU element flags BPF_F_CPU and BPF_F_ALL_CPUS", perCpuElemFlags],
 ];
 
 /** One program type in a {@linkcode FeatureReport}. */
@@ -238,7 +248,10 @@ export interface FeatureReport {
   readonly programTypes: readonly ProgramTypeFeature[];
   /** Every map type the library knows, in uapi order. */
   readonly mapTypes: readonly MapTypeFeature[];
-  /** bpftool's "miscellaneous" section (large programs, bounded loops, ISA v2–v4), and BPF cookies. */
+  /**
+   * bpftool's "miscellaneous" section (large programs, bounded loops, ISA v2–v4), BPF
+   * cookies and the per-CPU element flags.
+   */
   readonly misc: readonly NamedFeature[];
   /** Map flags a kernel may lack (`BPF_F_MMAPABLE`, …), by their uapi names. */
   readonly mapFlags: readonly NamedFeature[];

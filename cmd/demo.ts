@@ -8,6 +8,7 @@
  * sudo deno task demo                 # 10 seconds
  * sudo deno task demo --duration 60 --top 20
  * sudo deno task demo --pid 1234      # count one process only (a load-time constant)
+ * sudo deno task demo --hist          # and a histogram of system call latency at the end
  * ```
  *
  * Needs root (or CAP_BPF and CAP_PERFMON) and `--allow-all`: Deno lets only `-A` read the
@@ -21,6 +22,7 @@
 import { PermissionError } from "../errors.ts";
 import { attachTracepoint } from "../link/tracepoint.ts";
 import { type DemoSyscallsObjects, loadDemoSyscalls } from "./_demo_syscalls_bpf.ts";
+import { timeSyscalls } from "./_demo_latency.ts";
 
 /** Options of {@linkcode runDemo}. */
 export interface DemoOptions {
@@ -36,6 +38,8 @@ export interface DemoOptions {
   clear: boolean;
   /** Stops early when aborted (Ctrl-C). */
   signal?: AbortSignal;
+  /** Time the system calls too, and print their latency histogram at the end. */
+  hist?: boolean;
 }
 
 /** One row of the table. */
@@ -96,6 +100,8 @@ export function missingPermissions(): string | undefined {
 
 /** Loads, attaches, prints the table every second, detaches. */
 export async function runDemo(options: DemoOptions): Promise<void> {
+  // Attached first, so that every call the table counts is timed.
+  using latency = options.hist ? timeSyscalls(options.pid) : undefined;
   using objs = loadDemoSyscalls({ constants: { only_pid: options.pid } });
   using _link = attachTracepoint(objs.programs.count_syscalls, "raw_syscalls", "sys_enter");
   const previous = new Map<number, bigint>();
@@ -111,6 +117,7 @@ export async function runDemo(options: DemoOptions): Promise<void> {
     );
     if (Date.now() >= end) break;
   }
+  if (latency) options.write(latency.report());
 }
 
 function sleep(ms: number, signal?: AbortSignal): Promise<void> {
@@ -125,10 +132,12 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-const USAGE = `Usage: deno task demo [--duration seconds] [--top rows] [--pid pid]
+const USAGE = `Usage: deno task demo [--duration seconds] [--top rows] [--pid pid] [--hist]
 
 Shows the processes making the most system calls, live, through a BPF program on the
-raw_syscalls:sys_enter tracepoint. Needs root (or CAP_BPF and CAP_PERFMON).`;
+raw_syscalls:sys_enter tracepoint. Needs root (or CAP_BPF and CAP_PERFMON).
+--hist also times the calls (raw_syscalls:sys_exit too) and prints their latency as a
+log2 histogram at the end.`;
 
 function positiveNumber(flag: string, value: string | undefined, integer: boolean): number {
   const n = Number(value);
@@ -143,6 +152,7 @@ export async function main(args: string[]): Promise<number> {
   let duration = 10;
   let top = 10;
   let pid = 0;
+  let hist = false;
   try {
     for (let i = 0; i < args.length; i++) {
       const a = args[i];
@@ -152,6 +162,7 @@ export async function main(args: string[]): Promise<number> {
       } else if (a === "--duration") duration = positiveNumber(a, args[++i], false);
       else if (a === "--top") top = positiveNumber(a, args[++i], true);
       else if (a === "--pid") pid = positiveNumber(a, args[++i], true);
+      else if (a === "--hist") hist = true;
       else throw new RangeError(`Unknown option: '${a}'`);
     }
   } catch (e) {
@@ -173,6 +184,7 @@ export async function main(args: string[]): Promise<number> {
       duration,
       top,
       pid,
+      hist,
       clear: Deno.stdout.isTerminal(),
       write: (text) => Deno.stdout.writeSync(out.encode(text)),
       signal: stop.signal,

@@ -113,7 +113,6 @@ const TABLE: Readonly<
   ],
   netkit: ["netkit link", "6.7", mprogProbe(AttachType.NetkitPrimary), "CONFIG_NETKIT"],
   // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
-  // A netfilter link needs a netfilter program, a type 6.4 introduced with it.
   netfilter: ["netfilter link", "6.4", () => probeNetfilter()],
   // Links register struct_ops maps made with BPF_F_LINK: the map layer probes the flag.
   structOps: ["struct_ops link", "6.4", () => structOpsLinkMaps.supported()],

@@ -67,3 +67,14 @@ export { possibleCpus } from "../ffi.ts";
 export { RecordBatch, RingReader, type RingReadOptions } from "./ring_reader.ts";
 export { PerfReader, type PerfReaderOptions, type PerfRecord } from "./perf_reader.ts";
 export type { WaitOptions } from "./_epoll_waiter.ts";
+export {
+  formatLinearHistogram,
+  formatLog2Histogram,
+  type HistogramEntry,
+  type HistogramLayout,
+  histogramLayout,
+  type HistogramMap,
+  type LinearHistogramOptions,
+  readHistogram,
+  readHistograms,
+} from "./histogram.ts";

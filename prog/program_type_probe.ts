@@ -181,8 +181,8 @@ function helperOf(helper: HelperRef): BuiltinFunc {
 
 /**
  * What the verifier says of a helper it does not know ("invalid func unknown#N"), of one
- * the program type may not call (before 6.5: "unknown func bpf_x#N"; since: "program of
- * this type cannot use helper bpf_x#N").
+ * the program type may not call (older kernels: "unknown func bpf_x#N"; newer ones, such as
+ * 6.18: "program of this type cannot use helper bpf_x#N", which libbpf 1.1 misses).
  */
 const HELPER_MISSING = [
   "invalid func ",

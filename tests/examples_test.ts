@@ -76,7 +76,7 @@ Deno.test("examples: every example type-checks and says how to run it", () => {
   const names = [...Deno.readDirSync(`${root}examples`)]
     .map((e) => e.name)
     .filter((n) => n.endsWith(".ts") && !n.startsWith("_") && !n.endsWith("_bpf.ts"));
-  assertEquals(names.length, 10, names.join(" "));
+  assertEquals(names.length, 11, names.join(" "));
   for (const n of names) {
     const text = Deno.readTextFileSync(`${root}examples/${n}`);
     assertMatch(text, new RegExp(`^// .+\\n(//.*\\n)*// Run: sudo deno run -A examples/${n}`));
@@ -95,6 +95,31 @@ kernelTest("examples: tracepoint counts openat calls per process", async () => {
     make: () => run("/bin/cat", ["/etc/hostname"]),
     until: /openat calls: .*\d+ \S+: \d+/,
   });
+});
+
+kernelTest("examples: syscall latency prints a histogram of a process's system calls", async () => {
+  // A cat blocked reading its stdin makes a read and a write per line written to it: before
+  // the first line it makes no system call the example can time (it entered the read before
+  // the example attached), so the histogram that shows up counts the lines' calls.
+  const cat = new Deno.Command("/bin/cat", { stdin: "piped", stdout: "null", stderr: "null" })
+    .spawn();
+  const input = cat.stdin.getWriter();
+  try {
+    const out = await runExample("syscall_latency", ["--pid", String(cat.pid), "--per-process"], {
+      make: async () => {
+        for (let i = 0; i < 5; i++) await input.write(new TextEncoder().encode(`line ${i}\n`));
+      },
+      until: new RegExp(
+        `pid = ${cat.pid} cat\n {5}usecs {14} : count {4}distribution\n` +
+          "( +\\d+ -> \\d+ +: \\d+ +\\|[* ]{40}\\|\n)*? +\\d+ -> \\d+ +: [1-9]\\d* +\\|[* ]{40}\\|\n",
+      ),
+    });
+    // Only the cat was timed: every histogram is its own.
+    assertEquals([...out.matchAll(/^pid = (\d+)/gm)].every(([, p]) => p === String(cat.pid)), true);
+  } finally {
+    await input.close();
+    await cat.status;
+  }
 });
 
 kernelTest("examples: ring buffer events name the programs started", async () => {

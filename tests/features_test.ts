@@ -25,8 +25,8 @@ function bpftool() {
   return bpftoolCache = { json, text };
 }
 
-/** The verifier's words, since 6.5, for a helper the program type may not call. */
-const FORBIDDEN_SINCE_6_5 = "program of this type cannot use helper ";
+/** The newer verifier's words for a helper the program type may not call. */
+const FORBIDDEN_NEW_WORDS = "program of this type cannot use helper ";
 
 /** Whether the kernel's own log, for libbpf's helper probe program, says "forbidden". */
 function kernelSaysForbidden(type: ProgramType, helper: string): boolean {
@@ -44,7 +44,7 @@ function kernelSaysForbidden(type: ProgramType, helper: string): boolean {
     log: true,
   });
   fd?.close();
-  return log.includes(`${FORBIDDEN_SINCE_6_5}${helper}#`);
+  return log.includes(`${FORBIDDEN_NEW_WORDS}${helper}#`);
 }
 
 kernelTest("program types, map types and misc features agree with bpftool", () => {
@@ -77,7 +77,7 @@ kernelTest("the helpers of every program type agree with bpftool", () => {
     // Where bpftool cannot tell (below), the kernel's log is the judge of what we list.
     const forbidden = ours.filter((h) => kernelSaysForbidden(type.type, h));
     assertEquals(forbidden, [], `${key}: helpers we list that the kernel forbids`);
-    // bpftool 7.1's libbpf knows the verifier's words before 6.5 only ("unknown func"); a
+    // bpftool 7.1's libbpf knows only the older verifier's words ("unknown func"); a
     // helper it lists that we do not must be one the kernel's own log calls forbidden.
     const onlyTheirs = listed.filter((h) => !ours.includes(h));
     const unexplained = onlyTheirs.filter((h) => !kernelSaysForbidden(type.type, h));
@@ -150,6 +150,7 @@ kernelTest("require… throws NotSupportedError naming the feature and its first
   assertEquals(features.haveIsaV2(), misc.have_v2_isa_extension);
   assertEquals(features.haveIsaV3(), misc.have_v3_isa_extension);
   assertEquals(features.haveIsaV4(), misc.have_v4_isa_extension);
+  assertEquals(features.havePerCpuElemFlags(), misc.have_percpu_elem_flags);
   const expected = misc.have_v4_isa_extension
     ? 4
     : misc.have_v3_isa_extension
