@@ -8,6 +8,7 @@ import { AttachType, attachTypeName, type Program, ProgramType } from "../../pro
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import {
   attachCgroup,
+  attachFentry,
   attachIter,
   attachKprobeMulti,
   attachNetfilter,
@@ -151,6 +152,40 @@ kernelTest("link info: a map element iterator names its map", () => {
     const prog = mapElemIter();
     if (typeof prog !== "number") return void prog.close();
     return `iter/bpf_map_elem programs are refused here: ${errnoName(prog)}`;
+  },
+});
+
+/** Loads an fentry program on `__do_sys_getpid`: the program, or the errno it was refused with. */
+function fentry(): Program | number {
+  const r = loadWithBtfId(
+    ProgramType.Tracing,
+    AttachType.TraceFentry,
+    btfId("__do_sys_getpid", "func"),
+    new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
+  );
+  return "program" in r ? r.program : r.errno;
+}
+
+kernelTest("link info: a tracing (fentry) link names its target", () => {
+  const prog = fentry();
+  if (typeof prog === "number") throw new Error(`fentry load: errno ${prog}`);
+  using traced = prog;
+  using link = attachFentry(traced);
+  const got = info(link);
+  const shown = assertShown(got);
+  if (got.details.kind !== "tracing") throw new Error(`${got.details.kind} link`);
+  assertEquals(got.details.attachType, AttachType.TraceFentry);
+  assertEquals(got.details.targetBtfId, btfId("__do_sys_getpid", "func"));
+  assertEquals(got.details.targetObjId, 1, "vmlinux BTF");
+  assertEquals(got.details.cookie, 0n);
+  assertEquals(shown.attach_type, bpftoolAttachType(AttachType.TraceFentry));
+  assertEquals(shown.target_obj_id, got.details.targetObjId);
+  assertEquals(shown.target_btf_id, got.details.targetBtfId);
+}, {
+  skipIf: () => {
+    const prog = fentry();
+    if (typeof prog !== "number") return void prog.close();
+    return `fentry programs are refused here: ${errnoName(prog)}`;
   },
 });
 
