@@ -45,6 +45,7 @@ export const FOCUSED: readonly string[] = [
   "tests/asm/kernel_test.ts",
   "tests/loaded_objects_test.ts",
   "tests/cmd/live_test.ts",
+  "tests/cmd/live_net_test.ts",
 ];
 
 interface Options {
