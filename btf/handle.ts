@@ -23,6 +23,7 @@ import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { Errno, SyscallError } from "../errors.ts";
 import { FD } from "../_internal/fd.ts";
 import { feature } from "../_internal/feature.ts";
+import { fdById, openEach, walkIds } from "../_internal/object_ids.ts";
 import { Builder, type KernelCompat } from "./marshal.ts";
 import { cachedKernelSpec } from "./load.ts";
 import { parseSpec, Spec } from "./spec.ts";
@@ -195,11 +196,7 @@ export class BtfHandle {
 
   /** Opens the loaded BTF object with this id (`BPF_BTF_GET_FD_BY_ID`). */
   static fromId(id: number): BtfHandle {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) {
-      throw new RangeError(`Invalid BTF id: ${id}`);
-    }
-    const fd = bpf(BpfCmd.BTF_GET_FD_BY_ID, new Attr().u32(0, id));
-    return new BtfHandle(new FD(fd, "BTF"));
+    return new BtfHandle(new FD(fdById(BpfCmd.BTF_GET_FD_BY_ID, id, "BTF"), "BTF"));
   }
 
   /** The fd number; throws a ClosedError once the handle is closed. */
@@ -365,4 +362,31 @@ export function mapKernelBtf(): Uint8Array | undefined {
  */
 export function mapKernelSpec(): Spec {
   return cachedKernelSpec(mapKernelBtf);
+}
+
+/**
+ * The ids of every BTF object in the kernel (`BPF_BTF_GET_NEXT_ID`), ascending: vmlinux,
+ * kernel modules and what programs loaded. Lazy: ids are fetched as the loop asks for them.
+ * Needs CAP_SYS_ADMIN (a `PermissionError` otherwise).
+ *
+ * @example
+ * ```ts ignore
+ * for (const id of btfIds()) console.log(id);
+ * ```
+ */
+export function btfIds(): Generator<number, void, undefined> {
+  return walkIds(BpfCmd.BTF_GET_NEXT_ID);
+}
+
+/**
+ * Opens every BTF object in the kernel, in id order, skipping those freed while the walk
+ * runs. Each handle belongs to the caller, who closes it (`using` does).
+ *
+ * @example
+ * ```ts ignore
+ * for (using btf of loadedBtf()) console.log(btf.info().name);
+ * ```
+ */
+export function loadedBtf(): Generator<BtfHandle, void, undefined> {
+  return openEach(btfIds(), BtfHandle.fromId);
 }

@@ -22,7 +22,7 @@
 import { parseCollectionSpec } from "../elf/mod.ts";
 import { parseLogFormats } from "../log/mod.ts";
 import type { CollectionSpec } from "../prog/collection_spec.ts";
-import { MapType } from "../map/map_type.ts";
+import { isPerCPU, MapType } from "../map/map_type.ts";
 import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { Enum, Struct, type Type, Typedef, Union } from "../btf/mod.ts";
 import type { DecodedKind } from "../prog/bindings.ts";
@@ -57,14 +57,6 @@ export interface GenerateOptions {
 
 /** The clang used for C sources. */
 export const CLANG = "clang-19";
-
-/** Maps whose BpfMap has a per-CPU value (an array of one value per possible CPU). */
-const PER_CPU = new Set<number>([
-  MapType.PerCPUHash,
-  MapType.PerCPUArray,
-  MapType.LRUCPUHash,
-  MapType.PerCPUCgroupStorage,
-]);
 
 /** Maps that hold keys and values user space reads and writes through lookup/update. */
 const KEYED = new Set<number>([
@@ -214,11 +206,11 @@ export function generate(options: GenerateOptions): string {
     if (KEYED.has(m.type) && m.keySize > 0 && m.valueSize > 0) {
       const key = types.of(m.key, `${pascalCase(name)}Key`);
       let value = types.of(m.value, `${pascalCase(name)}Value`);
-      if (PER_CPU.has(m.type) && value !== "Uint8Array") value = `${paren(value)}[]`;
+      if (isPerCPU(m.type) && value !== "Uint8Array") value = `${paren(value)}[]`;
       if (key !== "Uint8Array" || value !== "Uint8Array") {
         handle = "ebpf.TypedMap";
         handleArgs = [key, value];
-        doc += PER_CPU.has(m.type) && value !== "Uint8Array" ? " (one value per possible CPU)" : "";
+        doc += isPerCPU(m.type) && value !== "Uint8Array" ? " (one value per possible CPU)" : "";
       }
     }
     // A ring buffer declared with `__type(value, struct event)` says what its records are.

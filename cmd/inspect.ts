@@ -376,7 +376,7 @@ export function formatReport(r: InspectReport): string {
 }
 
 /** A line with its control characters (tabs aside) escaped as `\xNN`. */
-function printable(line: string): string {
+export function printable(line: string): string {
   return line.replace(
     // deno-lint-ignore no-control-regex -- matching control characters is the point
     /[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029]/g,
@@ -455,8 +455,8 @@ export function btfReport(
   return out;
 }
 
-/** The types of `spec` after those of its bases. */
-function withBases(spec: Spec): Type[] {
+/** The types of `spec` after those of its bases (split BTF prints whole, bases first). */
+export function withBases(spec: Spec): Type[] {
   const chain: Spec[] = [];
   for (let s: Spec | undefined = spec; s !== undefined; s = s.base) chain.unshift(s);
   return chain.flatMap((s) => [...s]);
@@ -494,7 +494,7 @@ or the types of a raw BTF file such as /sys/kernel/btf/vmlinux.
   --base   the base of split BTF (default for /sys/kernel/btf/<module>: its vmlinux)`;
 
 /** Writes all of `text` to stdout: a header is written as it is, without a newline added. */
-async function writeStdout(text: string): Promise<void> {
+export async function writeStdout(text: string): Promise<void> {
   const bytes = new TextEncoder().encode(text);
   for (let done = 0; done < bytes.length;) done += await Deno.stdout.write(bytes.subarray(done));
 }

@@ -115,6 +115,9 @@ function kprobe(
       name,
       offset,
       address: 0n,
+      missed: 0n,
+      refCtrOffset: 0n,
+      eventType: 0,
     });
   }
   throw new Deno.errors.NotFound(`Cannot ${what} "${symbol}": no such kernel symbol`, {

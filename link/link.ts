@@ -5,14 +5,20 @@
  * @module
  */
 
-import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError, currentBackend } from "../ffi.ts";
+import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
 import { pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { Errno, NotSupportedError, SyscallError } from "../errors.ts";
 import type { Program } from "../prog/program.ts";
-import { decodeLinkDetails, INFO_SIZE, type LinkDetails } from "./_link_info.ts";
-import { LinkType, linkTypeName } from "./link_type.ts";
+import {
+  decodeLinkDetails,
+  INFO_SIZE,
+  type InfoBuffer,
+  type LinkDetails,
+  linkInfoBuffers,
+} from "./_link_info.ts";
+import { type LinkType, linkTypeName } from "./link_type.ts";
 
 /** What {@linkcode Link.info} returns: the kernel's `struct bpf_link_info`, decoded. */
 export interface LinkInfo {
@@ -181,43 +187,35 @@ export class RawLink implements Link {
   }
 }
 
-/** BPF_OBJ_GET_INFO_BY_FD of a link fd, decoded. */
+/**
+ * BPF_OBJ_GET_INFO_BY_FD of a link fd, decoded: a first call learns the type (and the sizes
+ * of arrays), a second fills the names and arrays that type reports, if any.
+ */
 export function linkInfoOf(fd: number): LinkInfo {
   const buf = allocBuffer(INFO_SIZE);
-  const name = allocBuffer(4096);
   const view = new DataView(buf.buffer);
-  // Types that report a name take a buffer pointer and length in their first fields.
-  const ask = (withName: number | undefined): Attr => {
-    buf.fill(0);
-    if (withName !== undefined) {
-      const nameAt = withName;
-      // `name` stays reachable: decodeLinkDetails reads it after the call.
-      view.setBigUint64(nameAt, currentBackend().address(name), true);
-      view.setUint32(nameAt + 8, name.length, true);
-    }
-    const attr = new Attr().u32(0, fd).u32(4, buf.length).pointer(8, buf);
-    bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
-    return attr;
-  };
-  ask(undefined);
+  bpf(BpfCmd.OBJ_GET_INFO_BY_FD, new Attr().u32(0, fd).u32(4, buf.length).pointer(8, buf));
   const type = view.getUint32(0, true) as LinkType;
-  const nameField = NAME_FIELD[type]?.(view);
-  if (nameField !== undefined) ask(nameField);
+  const wanted = linkInfoBuffers(type, view);
+  const buffers: Partial<Record<InfoBuffer["key"], Uint8Array>> = {};
+  if (wanted.length > 0) {
+    buf.fill(0);
+    // The info struct holds the buffers' addresses; this attr keeps them referenced.
+    const holder = new Attr(8 * wanted.length);
+    for (const [i, want] of wanted.entries()) {
+      const out = allocBuffer(want.bytes);
+      buffers[want.key] = out;
+      holder.pointer(i * 8, out);
+      view.setBigUint64(want.pointer, holder.getU64(i * 8), true);
+      if (want.lengthAt !== undefined) view.setUint32(want.lengthAt, want.length, true);
+    }
+    bpf(BpfCmd.OBJ_GET_INFO_BY_FD, new Attr().u32(0, fd).u32(4, buf.length).pointer(8, buf));
+    holder.reset();
+  }
   return {
     type,
     id: view.getUint32(4, true),
     programId: view.getUint32(8, true),
-    details: decodeLinkDetails(type, view, name),
+    details: decodeLinkDetails(type, view, buffers),
   };
 }
-
-/** Where, for link types that report a name, the name pointer sits in `bpf_link_info`. */
-const NAME_FIELD: Partial<Record<number, (v: DataView) => number | undefined>> = {
-  [LinkType.RawTracepoint]: () => 16,
-  [LinkType.Iter]: () => 16,
-  // perf_event: the union after `type` holds the name for probes and tracepoints.
-  [LinkType.PerfEvent]: (v) => {
-    const kind = v.getUint32(16, true);
-    return kind >= 1 && kind <= 5 ? 24 : undefined;
-  },
-};

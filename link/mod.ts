@@ -22,6 +22,7 @@ export { LinkType, linkTypeName } from "./link_type.ts";
 export { type Link, type LinkInfo, linkInfoOf, type LinkUpdateOptions, RawLink } from "./link.ts";
 export { type LinkDetails, PerfEventKind } from "./_link_info.ts";
 export { linkFromFd, linkFromId, loadPinnedLink } from "./pinned.ts";
+export { linkIds, loadedLinks } from "./loaded_links.ts";
 export {
   attachPerfEvent,
   HardwareEvent,

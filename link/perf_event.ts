@@ -289,5 +289,8 @@ export function attachPerfEvent(
     name: "",
     offset: options.config,
     address: 0n,
+    missed: 0n,
+    refCtrOffset: 0n,
+    eventType: options.type,
   });
 }

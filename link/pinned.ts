@@ -5,8 +5,9 @@
  * @module
  */
 
-import { Attr, bpf, BpfCmd } from "../ffi.ts";
+import { BpfCmd } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { fdById } from "../_internal/object_ids.ts";
 import { type LoadPinOptions, openPinnedFd } from "../_internal/pin.ts";
 import { CgroupLink } from "./cgroup.ts";
 import { IterLink } from "./iter.ts";
@@ -74,6 +75,5 @@ export function loadPinnedLink(path: string, options?: LoadPinOptions): RawLink 
 
 /** Opens the link with kernel id `id` (BPF_LINK_GET_FD_BY_ID). */
 export function linkFromId(id: number): RawLink {
-  const attr = new Attr().u32(0, id);
-  return linkFromFd(bpf(BpfCmd.LINK_GET_FD_BY_ID, attr));
+  return linkFromFd(fdById(BpfCmd.LINK_GET_FD_BY_ID, id, "link"));
 }

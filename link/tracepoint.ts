@@ -55,5 +55,8 @@ export function attachTracepoint(
     name,
     offset: 0n,
     address: 0n,
+    missed: 0n,
+    refCtrOffset: 0n,
+    eventType: 0,
   });
 }

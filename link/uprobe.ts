@@ -90,6 +90,9 @@ export function attachUprobeAt(
     name: target.path,
     offset: target.offset,
     address: 0n,
+    missed: 0n,
+    refCtrOffset: options.refCtrOffset ?? 0n,
+    eventType: 0,
   };
   const refCtr = options.refCtrOffset ?? 0n;
   const pmu = dynamicPmu("uprobe");

@@ -18,6 +18,8 @@ import {
   possibleCpus,
 } from "../ffi.ts";
 import { FD } from "../_internal/fd.ts";
+import { fdById } from "../_internal/object_ids.ts";
+import { fdInfoNumber, readFdInfo } from "../_internal/fdinfo.ts";
 import { withNamedType } from "../_internal/named_type.ts";
 import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { copyBytes } from "../_internal/byte_pool.ts";
@@ -35,7 +37,7 @@ import {
   hasValueRepresentation,
   isBtfType,
 } from "./codec.ts";
-import { MapType, mapTypeName } from "./map_type.ts";
+import { isPerCPU, MapType, mapTypeName } from "./map_type.ts";
 import {
   BPF_F_ALL_CPUS,
   BPF_F_CPU,
@@ -93,15 +95,8 @@ const WRITE_ONLY =
 const BPF_OBJ_NAME_LEN = 16;
 /** `offsetofend(union bpf_attr, flags)` of the element commands. */
 const ELEM_ATTR_SIZE = 32;
+/** `sizeof(struct bpf_map_info)` up to `map_extra` (5.16); older kernels fill less. */
 const MAP_INFO_SIZE = 88;
-
-/** Map types whose values are stored once per possible CPU, each padded to 8 bytes. */
-const PER_CPU_TYPES: ReadonlySet<number> = new Set([
-  MapType.PerCPUHash,
-  MapType.PerCPUArray,
-  MapType.LRUCPUHash,
-  MapType.PerCPUCgroupStorage,
-]);
 
 /**
  * Map types whose `entries()` use BPF_MAP_LOOKUP_BATCH (hash tables and arrays; Linux 5.6).
@@ -157,6 +152,25 @@ export interface MapInfo {
   btfVmlinuxValueTypeId: number;
   /** `map_extra` (bloom filter hashes, arena address). */
   mapExtra: bigint;
+  /** struct_ops maps: the id of the kernel BTF object (vmlinux or a module) holding the value type (6.9). */
+  btfVmlinuxId: number;
+  /** The device a map offloaded to a NIC is bound to, 0 otherwise. */
+  ifindex: number;
+  /** Device number of the offload device's network namespace (offloaded maps). */
+  netnsDev: bigint;
+  /** Inode of the offload device's network namespace (offloaded maps). */
+  netnsIno: bigint;
+  /**
+   * Whether the map is frozen ({@linkcode BpfMap.freeze}): user space can no longer write
+   * it. Read from `/proc/self/fdinfo`, as bpftool does; undefined when that cannot be read
+   * (no `--allow-read`).
+   */
+  frozen: boolean | undefined;
+  /**
+   * Bytes of memory the map is charged for, as bpftool's `bytes_memlock` (from
+   * `/proc/self/fdinfo`); undefined when that cannot be read.
+   */
+  memlock: number | undefined;
 }
 
 /** Options of {@linkcode BpfMap.create}. */
@@ -297,7 +311,7 @@ export class BpfMap {
     this.mapExtra = info.mapExtra;
     this.name = info.name;
     this.#codecs = codecs;
-    this.fullValueSize = PER_CPU_TYPES.has(info.type)
+    this.fullValueSize = isPerCPU(info.type)
       ? roundUp8(info.valueSize) * possibleCpus()
       : info.valueSize;
     // Off-heap buffers (stable addresses), written into the attr once.
@@ -484,7 +498,7 @@ export class BpfMap {
 
   /** Opens the map with kernel id `id` (BPF_MAP_GET_FD_BY_ID). */
   static fromId(id: number): BpfMap {
-    return BpfMap.fromFd(bpf(BpfCmd.MAP_GET_FD_BY_ID, new Attr().u32(0, id)));
+    return BpfMap.fromFd(fdById(BpfCmd.MAP_GET_FD_BY_ID, id, "map"));
   }
 
   /**
@@ -605,7 +619,7 @@ export class BpfMap {
 
   /** What the kernel reports about the map. */
   info(): MapInfo {
-    return mapInfo(this.fd);
+    return mapInfo(this.fd, true);
   }
 
   /** Pins the map at `path` in bpffs. */
@@ -812,7 +826,7 @@ export class BpfMap {
 
   /** Per-CPU maps: the value of `key` on each possible CPU, or `undefined` when absent. */
   lookupPerCPU(key: MapData): Uint8Array[] | undefined {
-    if (!PER_CPU_TYPES.has(this.type)) {
+    if (!isPerCPU(this.type)) {
       throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
     }
     const all = this.lookupBytes(key);
@@ -879,7 +893,7 @@ export class BpfMap {
    * `BPF_F_ALL_CPUS`, on a value buffer that holds one CPU's value; the negated errno.
    */
   #perCpuElem(cmd: number, key: MapData, value: Uint8Array, flags: bigint, cpu?: number): number {
-    if (!PER_CPU_TYPES.has(this.type)) {
+    if (!isPerCPU(this.type)) {
       throw new TypeError(`Map "${this.name}" (${mapTypeName(this.type)}) is not per-CPU`);
     }
     if (cpu !== undefined && (!Number.isInteger(cpu) || cpu < 0 || cpu >= possibleCpus())) {
@@ -1001,6 +1015,15 @@ export class BpfMap {
    */
   *keys<K = Uint8Array>(): Generator<K> {
     for (const key of this.#rawKeys()) yield this.#keyOut(key) as K;
+  }
+
+  /**
+   * Every key as its bytes, never decoded (as {@linkcode BpfMap.lookupBytes} gives values),
+   * in the kernel's order, with the guarantees of {@linkcode BpfMap.keys}: a dump shows a
+   * key's padding as the kernel holds it, which decoding and encoding again would lose.
+   */
+  keyBytes(): Generator<Uint8Array> {
+    return this.#rawKeys();
   }
 
   *#rawKeys(): Generator<Uint8Array> {
@@ -1469,7 +1492,11 @@ function kernelCodecs(info: MapInfo): Codecs {
   }
 }
 
-function mapInfo(fd: number): MapInfo {
+/**
+ * BPF_OBJ_GET_INFO_BY_FD of a map fd, decoded; with `fdinfo`, also what only
+ * `/proc/self/fdinfo` reports (frozen, memlock), which opening a map does not need.
+ */
+function mapInfo(fd: number, fdinfo = false): MapInfo {
   const buf = allocBuffer(MAP_INFO_SIZE);
   const attr = new Attr().u32(0, fd).u32(4, MAP_INFO_SIZE).pointer(8, buf);
   bpf(BpfCmd.OBJ_GET_INFO_BY_FD, attr);
@@ -1489,7 +1516,19 @@ function mapInfo(fd: number): MapInfo {
     btfValueTypeId: v.getUint32(72, true),
     btfVmlinuxValueTypeId: v.getUint32(44, true),
     mapExtra: v.getBigUint64(80, true),
+    btfVmlinuxId: v.getUint32(76, true),
+    ifindex: v.getUint32(40, true),
+    netnsDev: v.getBigUint64(48, true),
+    netnsIno: v.getBigUint64(56, true),
+    frozen: undefined,
+    memlock: undefined,
   };
+  if (fdinfo) {
+    const fields = readFdInfo(fd);
+    const frozen = fdInfoNumber(fields, "frozen");
+    info.frozen = frozen === undefined ? undefined : frozen !== 0;
+    info.memlock = fdInfoNumber(fields, "memlock");
+  }
   return withNamedType(info, "MapInfo", "MapType", MapType);
 }
 

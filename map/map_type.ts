@@ -120,6 +120,19 @@ const UAPI_MAP_NAMES: Readonly<Record<MapType, string>> = {
   33: "ARENA",
 };
 
+/** Map types whose values are stored once per possible CPU, each padded to 8 bytes. */
+const PER_CPU_TYPES: ReadonlySet<number> = new Set([
+  MapType.PerCPUHash,
+  MapType.PerCPUArray,
+  MapType.LRUCPUHash,
+  MapType.PerCPUCgroupStorage,
+]);
+
+/** Whether a map of `type` holds one value per possible CPU (a per-CPU hash or array). */
+export function isPerCPU(type: number): boolean {
+  return PER_CPU_TYPES.has(type);
+}
+
 /** The uapi name of a map type, such as `"BPF_MAP_TYPE_HASH"`. */
 export function mapTypeName(type: number): string {
   const name = (UAPI_MAP_NAMES as Record<number, string | undefined>)[type];

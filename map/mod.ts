@@ -54,6 +54,7 @@ export {
   isBtfType,
   isKernelManagedStruct,
 } from "./codec.ts";
+export { loadedMaps, mapIds } from "./loaded_maps.ts";
 export {
   BatchCursor,
   type BatchOptions,

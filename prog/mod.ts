@@ -67,7 +67,15 @@ export {
   type StreamOwner,
 } from "./program_stream.ts";
 export { Collection, type CollectionOptions, newCollection } from "./collection.ts";
-export { enableStats, type ProgramInfo, StatsType } from "./program_info.ts";
+export { loadedPrograms, programIds } from "./loaded_programs.ts";
+export {
+  enableStats,
+  type FuncInfo,
+  type LineInfo,
+  type ProgramInfo,
+  StatsType,
+} from "./program_info.ts";
+export { xlatedInstructions, type XlatedMapReference, xlatedMapReference } from "./xlated.ts";
 export {
   type BoundLoadOptions,
   type BoundObjects,

@@ -9,6 +9,7 @@ import { FD } from "../_internal/fd.ts";
 import { type LoadPinOptions, openPinnedFd, pinFd, unpinPath } from "../_internal/pin.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
 import { feature } from "../_internal/feature.ts";
+import { fdById } from "../_internal/object_ids.ts";
 import { ClosedError, Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
@@ -32,7 +33,7 @@ import { ProgramType, programTypeName } from "./program_type.ts";
 import { hiddenFuncs, ObjectBtf } from "./_object_btf.ts";
 import { structOpsSlot } from "./_struct_ops.ts";
 import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
-import { type ProgramInfo, programInfo } from "./program_info.ts";
+import { programIdentity, type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
 import { resolveKernelSymbols } from "./_externs.ts";
@@ -210,7 +211,7 @@ export class Program {
     const owner = new FD(fd, "Program");
     if (type !== undefined) return new Program(owner, type, name ?? "");
     try {
-      const info = programInfo(owner.raw);
+      const info = programIdentity(owner.raw);
       return new Program(owner, info.type, name ?? info.name);
     } catch (e) {
       owner.close();
@@ -220,10 +221,7 @@ export class Program {
 
   /** Opens the program with kernel id `id` (BPF_PROG_GET_FD_BY_ID). */
   static fromId(id: number): Program {
-    if (!Number.isInteger(id) || id <= 0 || id > 0xffffffff) {
-      throw new RangeError(`Invalid program id: ${id}`);
-    }
-    return Program.fromFd(bpf(BpfCmd.PROG_GET_FD_BY_ID, new Attr().u32(0, id)));
+    return Program.fromFd(fdById(BpfCmd.PROG_GET_FD_BY_ID, id, "program"));
   }
 
   /**
@@ -283,7 +281,11 @@ export class Program {
     unpinPath(path, "program");
   }
 
-  /** What the kernel reports: id, tag, map ids, translated and JIT-compiled code, stats. */
+  /**
+   * What the kernel reports: id, tag, map ids, translated and JIT-compiled code, JIT symbols,
+   * func and line info, stats, memlock. Decode the translated code with
+   * {@linkcode xlatedInstructions}.
+   */
   info(): ProgramInfo {
     return programInfo(this.fd);
   }

@@ -154,3 +154,13 @@ export function kernelAtLeast(min: string): boolean {
   const [wantMajor, wantMinor] = min.split(".").map(Number);
   return major > wantMajor || (major === wantMajor && minor >= wantMinor);
 }
+
+/** The `key: value` lines of `/proc/self/fdinfo/<fd>`, read here with no library code. */
+export function fdinfoFields(fd: number): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const line of Deno.readTextFileSync(`/proc/self/fdinfo/${fd}`).split("\n")) {
+    const m = /^(\w+):\s*(.*)$/.exec(line);
+    if (m) out[m[1]] = m[2];
+  }
+  return out;
+}

@@ -4,13 +4,19 @@
 // and BPF_OBJ_PIN outside a bpffs gave a SyscallError for the same errno.
 import { assertEquals, assertInstanceOf, assertStringIncludes, assertThrows } from "@std/assert";
 import * as asm from "../asm/mod.ts";
-import { BtfHandle } from "../btf/handle.ts";
+import { BtfHandle, btfIds } from "../btf/handle.ts";
 import { Int, IntEncoding } from "../btf/mod.ts";
 import { type Attr, type Backend, BpfCmd, bpfCmdName, kernelBackend, setBackend } from "../ffi.ts";
 import { Errno, PermissionError, SyscallError } from "../errors.ts";
-import { BpfMap, MapSpec, MapType } from "../map/mod.ts";
-import { Program, ProgramSpec, ProgramType } from "../prog/mod.ts";
-import { attachCgroup, attachRawTracepoint, linkFromId, loadPinnedLink } from "../link/mod.ts";
+import { BpfMap, mapIds, MapSpec, MapType } from "../map/mod.ts";
+import { Program, programIds, ProgramSpec, ProgramType } from "../prog/mod.ts";
+import {
+  attachCgroup,
+  attachRawTracepoint,
+  linkFromId,
+  linkIds,
+  loadPinnedLink,
+} from "../link/mod.ts";
 import { AttachType } from "../prog/mod.ts";
 import { kernelTest } from "./_harness.ts";
 
@@ -81,6 +87,11 @@ kernelTest("eperm: every bpf() command's EPERM is a PermissionError", () => {
       "linkFromId": () => linkFromId(1),
       "loadPinnedLink": () => loadPinnedLink("/sys/fs/bpf/eperm"),
       "BtfHandle.load": () => BtfHandle.load([new Int("int", 4, IntEncoding.Signed)]),
+      "BtfHandle.fromId": () => BtfHandle.fromId(1),
+      "programIds": () => [...programIds()],
+      "mapIds": () => [...mapIds()],
+      "linkIds": () => [...linkIds()],
+      "btfIds": () => [...btfIds()],
     };
     for (const [name, call] of Object.entries(calls)) {
       const e = assertThrows(call, PermissionError, undefined, name);
@@ -114,6 +125,11 @@ kernelTest("eperm: every bpf() command's EPERM is a PermissionError", () => {
         BpfCmd.MAP_GET_FD_BY_ID,
         BpfCmd.PROG_GET_FD_BY_ID,
         BpfCmd.LINK_GET_FD_BY_ID,
+        BpfCmd.BTF_GET_FD_BY_ID,
+        BpfCmd.PROG_GET_NEXT_ID,
+        BpfCmd.MAP_GET_NEXT_ID,
+        BpfCmd.LINK_GET_NEXT_ID,
+        BpfCmd.BTF_GET_NEXT_ID,
       ]
     ) assertEquals(asked.includes(bpfCmdName(cmd)), true, `${bpfCmdName(cmd)} not reached`);
   } finally {

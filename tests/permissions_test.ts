@@ -53,8 +53,8 @@ Deno.test("permissions: import needs nothing, a kernel call names --allow-ffi", 
 
 kernelTest("permissions: EPERM without CAP_BPF names the capability", () => {
   // Root without any capability: the kernel refuses bpf() (unprivileged BPF is off). A map
-  // type probe, BpfMap.create and Program.load all say so the same way.
-  for (const call of ["probe", "create", "load"]) {
+  // type probe, BpfMap.create, Program.load and the program id walk all say so the same way.
+  for (const call of ["probe", "create", "load", "list"]) {
     const outcome = runFixture(["--allow-ffi", "--allow-read", "--no-prompt"], [
       "setpriv",
       "--inh-caps=-all",

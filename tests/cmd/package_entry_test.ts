@@ -1,8 +1,8 @@
 // The tools as a package user runs them: a scratch project outside this repository, whose
 // deno.json imports `jsr:@ebpf/ebpf` and links it to this checkout (as `deno publish` would
-// serve it), runs `deno run -A jsr:@ebpf/ebpf/bpf2ts src/count.c --type hit` and `…/inspect` from
-// its own directory on its own files, then type-checks and runs the generated bindings, reading
-// typed ring records.
+// serve it), runs `deno run -A jsr:@ebpf/ebpf/bpf2ts src/count.c --type hit`, `…/inspect` and
+// `…/live` from its own directory on its own files, then type-checks and runs the generated
+// bindings, reading typed ring records.
 import { assert, assertEquals, assertStringIncludes } from "@std/assert";
 import { kernelTest } from "../_harness.ts";
 
@@ -140,6 +140,15 @@ kernelTest("package: bpf2ts and inspect run as jsr:@ebpf/ebpf/… from a user's 
       r.maps.map((m: { name: string; value: string }) => [m.name, m.value]),
       [["hits", "struct hit"], ["events", "struct hit"]],
     );
+    // live asks the kernel: the BTF objects it holds, vmlinux among them.
+    const live = run(
+      Deno.execPath(),
+      ["run", "-A", "jsr:@ebpf/ebpf/live", "btf", "list", "--json"],
+      project,
+    );
+    assertEquals(live.ok, true, live.out);
+    const kernelBtf = JSON.parse(live.out).filter((b: { kernel: boolean }) => b.kernel);
+    assert(kernelBtf.some((b: { name: string }) => b.name === "vmlinux"), live.out);
     const missing = run(Deno.execPath(), ["run", "-A", "jsr:@ebpf/ebpf/bpf2ts", "nope.c"], project);
     assertEquals(missing.ok, false);
     assertStringIncludes(missing.out, "nope.c");

@@ -37,6 +37,7 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/kconfig_test.ts",
   "tests/prog/ksyms_test.ts",
   "tests/prog/object_test.ts",
+  "tests/prog/program_info_test.ts",
   "tests/prog/prog_features_test.ts",
   "tests/prog/program_stream_test.ts",
   "tests/prog/program_test.ts",
@@ -44,6 +45,9 @@ export const FOCUSED: readonly string[] = [
   "tests/prog/variables_test.ts",
   "tests/asm/kernel_test.ts",
   "tests/log/log_reader_test.ts",
+  "tests/loaded_objects_test.ts",
+  "tests/cmd/live_test.ts",
+  "tests/cmd/live_net_test.ts",
 ];
 
 interface Options {

@@ -200,5 +200,8 @@ kernelTest("before 6.6, a perf event link's info says what it was attached to", 
     offset: 0n,
     address: 0n,
     cookie: 7n,
+    missed: 0n,
+    refCtrOffset: 0n,
+    eventType: 0,
   });
 });

@@ -15,7 +15,7 @@ import { attachStructOps, linkFeatureMissing, LinkType, StructOpsLink } from "..
 import { PermissionError, SyscallError } from "../../errors.ts";
 import { BtfHandle } from "../../btf/handle.ts";
 import { Int } from "../../btf/types.ts";
-import { assertNoFdLeak, kernelTest } from "./_deps.ts";
+import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { btfId, count, counters, countingInstructions, loadWithBtfId, vmlinux } from "./_progs.ts";
 import { getStringOpt, IPPROTO_TCP, setStringOpt, TCP_CONGESTION, tcpPair } from "./_libc.ts";
 
@@ -146,6 +146,10 @@ kernelTest(
         const info = link.info();
         assertEquals(info.type, LinkType.StructOps);
         assertEquals(info.details, { kind: "struct_ops", mapId: a.map.info().id });
+        // bpftool agrees on the link (7.1 prints its type but not its map).
+        const shown = JSON.parse(run("bpftool", ["-j", "link", "show", "id", String(info.id)]));
+        assertEquals([shown.id, shown.prog_id ?? 0], [info.id, info.programId]);
+        assert(shown.type === "struct_ops" || shown.type === LinkType.StructOps, shown.type);
 
         link.updateMap(b.map, a.map);
         assertEquals(available().filter((n) => n === name).length, 1, "still registered once");

@@ -112,7 +112,7 @@ kernelTest(
       const seen = count(map);
       assertGreaterOrEqual(seen, 50n);
       const info = link.info();
-      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter" });
+      assertEquals(info.details, { kind: "raw_tracepoint", name: "sys_enter", cookie: 0n });
       assertEquals(bpftoolLink(info.id).tp_name, "sys_enter");
       link.close();
       getpids(50);
@@ -321,7 +321,12 @@ kernelTest("iter/task: output read as text and as a stream lists this process", 
     chunks.reduce((at, c) => (joined.set(c, at), at + c.length), 0);
     assert(taskRecords(joined).some(([tgid]) => tgid === PID));
     const info = it.info();
-    assertEquals(info.details, { kind: "iter", targetName: "task", mapId: 0 });
+    assertEquals(info.details, {
+      kind: "iter",
+      targetName: "task",
+      mapId: 0,
+      task: { tid: 0, pid: 0 },
+    });
   });
 });
 

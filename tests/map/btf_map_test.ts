@@ -126,3 +126,33 @@ kernelTest("BTF map: types the kernel refuses for the map fall back to a map wit
   assertEquals(m.lookup({ lo: 1, hi: 0 }), 99);
   assertEquals([...m.keys()], [{ lo: 0, hi: 0 }, { lo: 1, hi: 0 }]);
 });
+
+kernelTest("BTF map: keyBytes gives the keys as the kernel holds them, padding included", () => {
+  // A 4-byte key of which the struct uses 2: a key written as bytes keeps its padding, which
+  // decoding and encoding again would zero — and then miss the entry.
+  const padded = new btf.Struct("padded", 4, [new btf.Member("id", u16, 0)]);
+  using m = BpfMap.create(
+    new MapSpec({
+      type: MapType.Hash,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 4,
+      key: padded,
+      value: u32,
+    }),
+  );
+  m.update(new Uint8Array([7, 0, 0xaa, 0xbb]), 1);
+  m.update(new Uint8Array([9, 0, 0, 0]), 2);
+  const raw = [...m.keyBytes()].map((k) => [...k]);
+  const theirs = bpftool("map", "dump", "id", String(m.info().id)).map(
+    (e: { key: string[] }) => e.key.map(Number),
+  );
+  assertEquals(
+    raw.toSorted((a, b) => a[0] - b[0]),
+    theirs.toSorted((a: number[], b: number[]) => a[0] - b[0]),
+  );
+  const ids = [...m.keys<{ id: number }>()].map((k) => k.id);
+  assertEquals(ids.toSorted(), [7, 9]);
+  for (const k of m.keyBytes()) assert(m.lookupBytes(k) !== undefined);
+  assertEquals(m.lookup({ id: 7 }), undefined, "the re-encoded key has zero padding");
+});
