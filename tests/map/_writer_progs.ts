@@ -31,6 +31,28 @@ export function ringWriter(ringFd: number): number {
   return load.fd;
 }
 
+/**
+ * A program fd that writes one record of `size` bytes (a multiple of 8) per run into the ring
+ * `ringFd`: every u64 of it is the packet length, so a record can be checked whole.
+ */
+export function wideRingWriter(ringFd: number, size: number): number {
+  const fill = Array.from({ length: size / 8 }, (_, k) => insn(Op.STX_DW, 10, 2, -8 * (k + 1), 0));
+  const load = loadRaw(1, [
+    insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
+    ...fill, // *(u64 *)(r10 - 8k) = r2
+    ...loadMapFd(1, ringFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -size), // r2 = r10 - size
+    insn(Op.MOV64_IMM, 3, 0, 0, size),
+    insn(Op.MOV64_IMM, 4, 0, 0, 0),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}
+
 /** A program fd that outputs one 8-byte sample per run to the current CPU's perf ring. */
 export function perfWriter(mapFd: number): number {
   const load = loadRaw(1, [
