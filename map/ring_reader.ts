@@ -252,11 +252,12 @@ export class RingReader {
    * The view is valid only until `onRecord` returns: the consumer position advances once
    * the drain is done, and the kernel then writes new records over those bytes. Read what
    * you need inside the callback, or copy it (`record.slice()`); never keep the view. It is
-   * read-only memory: writing through it kills the process (SIGSEGV), as in C. After the
+   * read-only memory (hence `Readonly`): writing through it, with `set()` or `fill()` say,
+   * kills the process (SIGSEGV), as in C and Go. After the
    * reader is closed (even from within the callback) a view is detached and reads nothing.
    * When `onRecord` throws, the records from the one it threw on stay in the ring.
    */
-  drainLeased(onRecord: (record: Uint8Array) => void, max = Infinity): number {
+  drainLeased(onRecord: (record: Readonly<Uint8Array>) => void, max = Infinity): number {
     this.#check();
     const words = this.#dataWords;
     const mask = this.#mask;
