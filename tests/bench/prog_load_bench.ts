@@ -1,6 +1,8 @@
 // Program.load of a 1,000-instruction socket filter (and close) next to the raw
 // BPF_PROG_LOAD syscall of the same bytes in C (prog_load.c), same run. The kernel's
-// verifier is most of both; the difference is what the library adds per load.
+// verifier is most of both; the difference is what the library adds per load. Each iteration
+// also runs the other side's load, untimed, so both rows are timed after the same work (a
+// verifier run evicts caches; on a busy machine consecutive rows would see different loads).
 import { asm, Program, ProgramSpec, ProgramType } from "../../mod.ts";
 
 const { R0, Mov, Add, Return } = asm;
@@ -30,23 +32,33 @@ Deno.bench({
   name: `C: raw BPF_PROG_LOAD + close, ${COUNT} instructions`,
   group: "prog_load",
   baseline: true,
-  fn() {
-    if (c.symbols.prog_load_loop(bytes, COUNT, 1) !== 0) throw new Error("C load failed");
+  fn(b) {
+    Program.load(loaded).close();
+    b.start();
+    const r = c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.end();
+    if (r !== 0) throw new Error("C load failed");
   },
 });
 
 Deno.bench({
   name: `Program.load + close, ${COUNT} instructions (the same spec each time)`,
   group: "prog_load",
-  fn() {
+  fn(b) {
+    c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.start();
     Program.load(loaded).close();
+    b.end();
   },
 });
 
 Deno.bench({
   name: `new ProgramSpec + Program.load + close, ${COUNT} instructions (built each time)`,
   group: "prog_load",
-  fn() {
+  fn(b) {
+    c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.start();
     Program.load(spec()).close();
+    b.end();
   },
 });
