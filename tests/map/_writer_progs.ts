@@ -15,20 +15,7 @@ const MOV32_IMM = 0xb4;
 
 /** A program fd that writes one 8-byte record per run into the ring buffer `ringFd`. */
 export function ringWriter(ringFd: number): number {
-  const load = loadRaw(1, [
-    insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
-    insn(Op.STX_DW, 10, 2, -8, 0), // *(u64 *)(r10 - 8) = r2
-    ...loadMapFd(1, ringFd), // r1 = ring
-    insn(Op.MOV64_REG, 2, 10, 0, 0), // r2 = r10
-    insn(Op.ADD64_IMM, 2, 0, 0, -8), // r2 -= 8
-    insn(Op.MOV64_IMM, 3, 0, 0, 8), // r3 = 8
-    insn(Op.MOV64_IMM, 4, 0, 0, 0), // r4 = 0
-    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
-    insn(Op.MOV64_IMM, 0, 0, 0, 0),
-    insn(Op.EXIT, 0, 0, 0, 0),
-  ], 64 * 1024);
-  assert(load.fd > 0, load.log);
-  return load.fd;
+  return wideRingWriter(ringFd, 8);
 }
 
 /**
