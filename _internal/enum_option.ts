@@ -7,6 +7,9 @@
  * @module
  */
 
+/** The values of each enum checked so far: a program load checks two enums of ≈60 members. */
+const allowedValues = new WeakMap<object, Set<unknown>>();
+
 /**
  * Returns `value` when it is one of `allowed`'s values; otherwise a TypeError naming
  * `option` and the allowed members (as `enumName.Member`, or quoted values for string
@@ -18,7 +21,9 @@ export function enumOption<V extends number | string>(
   allowed: Readonly<Record<string, V>>,
   enumName?: string,
 ): V {
-  for (const v of Object.values(allowed)) if (v === value) return v;
+  let values = allowedValues.get(allowed);
+  if (values === undefined) allowedValues.set(allowed, values = new Set(Object.values(allowed)));
+  if (values.has(value)) return value as V;
   const names = enumName === undefined
     ? [...new Set(Object.values(allowed))].map((v) => JSON.stringify(v))
     : Object.keys(allowed).map((k) => `${enumName}.${k}`);

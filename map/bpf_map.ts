@@ -674,6 +674,13 @@ export class BpfMap {
           view.setUint32(0, data >>> 0, true);
           return;
         case 8:
+          if (Number.isSafeInteger(data)) {
+            // Two 32-bit halves, two's complement for negatives: no BigInt to allocate.
+            const hi = Math.floor(data / 2 ** 32);
+            view.setUint32(0, data - hi * 2 ** 32, true);
+            view.setUint32(4, hi >>> 0, true);
+            return;
+          }
           view.setBigUint64(0, BigInt.asUintN(64, BigInt(data)), true);
           return;
       }

@@ -251,6 +251,17 @@ function intRange(bits: number, signed: boolean): [bigint, bigint] {
     : [0n, (1n << BigInt(bits)) - 1n];
 }
 
+/** The signed minimum and unsigned maximum of `bits`-bit integers, made once per width. */
+const acceptedRanges = new Map<number, readonly [bigint, bigint]>();
+function acceptedRange(bits: number): readonly [bigint, bigint] {
+  let range = acceptedRanges.get(bits);
+  if (range === undefined) {
+    range = [intRange(bits, true)[0], intRange(bits, false)[1]];
+    acceptedRanges.set(bits, range);
+  }
+  return range;
+}
+
 /** Checks `value` as an integer of `bits` bits and returns it as a bigint. */
 function toInteger(value: unknown, bits: number, path: string): bigint {
   let v: bigint;
@@ -263,8 +274,7 @@ function toInteger(value: unknown, bits: number, path: string): bigint {
   } else if (typeof value === "boolean") v = value ? 1n : 0n;
   else throw new TypeError(`${path} must be an integer, got ${describe(value)}`);
   // Either signedness is accepted for the bit pattern: -1 is a fine u32 mask.
-  const [lo] = intRange(bits, true);
-  const [, hi] = intRange(bits, false);
+  const [lo, hi] = acceptedRange(bits);
   if (v < lo || v > hi) throw new RangeError(`${path} ${v} does not fit in ${bits} bits`);
   return v;
 }
@@ -277,8 +287,9 @@ function intCodec(type: Type, t: Int): Codec {
   const bits = size * 8;
   // The range of numbers the small case accepts (signed or not), as numbers: computed here,
   // as bigints on each call cost more than the encoding itself.
-  const lowest = Number(intRange(bits, true)[0]);
-  const highest = Number(intRange(bits, false)[1]);
+  const [lowestBig, highestBig] = acceptedRange(bits);
+  const lowest = Number(lowestBig);
+  const highest = Number(highestBig);
   return {
     type,
     size,
@@ -296,6 +307,10 @@ function intCodec(type: Type, t: Int): Codec {
         if (size === 1) view.setUint8(offset, value & 0xff);
         else if (size === 2) view.setUint16(offset, value & 0xffff, LE);
         else view.setUint32(offset, value >>> 0, LE);
+        return;
+      }
+      if (size === 8 && typeof value === "bigint" && value >= lowestBig && value <= highestBig) {
+        view.setBigUint64(offset, value, LE); // modulo 2^64, as BigInt.asUintN(64, value)
         return;
       }
       const v = BigInt.asUintN(bits, toInteger(value, bits, path));
@@ -509,13 +524,8 @@ interface Field {
   optional: boolean;
   /** Fields of an anonymous union: at most one of the group may be given. */
   group: number;
-  encode(
-    obj: Record<string, unknown>,
-    view: DataView,
-    bytes: Uint8Array,
-    base: number,
-    path: string,
-  ): void;
+  /** Writes the member's `value` (read from the object once, by the struct's encode). */
+  encode(value: unknown, view: DataView, bytes: Uint8Array, base: number, path: string): void;
   decode(obj: Record<string, unknown>, view: DataView, bytes: Uint8Array, base: number): void;
 }
 
@@ -586,11 +596,13 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
         if (!names.has(k)) throw new TypeError(`${path} has no member "${k}" (${t})`);
       }
       bytes.fill(0, offset, offset + size);
-      const seen = new Map<number, string>();
+      let seen: Map<number, string> | undefined; // made only for structs with unions
       for (const f of fields) {
-        const present = obj[f.name] !== undefined;
+        const member = obj[f.name];
+        const present = member !== undefined;
         if (f.group >= 0) {
           if (!present) continue;
+          seen ??= new Map();
           const other = seen.get(f.group);
           if (other !== undefined) {
             throw new TypeError(
@@ -602,9 +614,9 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
           if (f.optional) continue;
           throw new TypeError(`${path} lacks member "${f.name}" (${t})`);
         }
-        f.encode(obj, view, bytes, offset, path);
+        f.encode(member, view, bytes, offset, path);
       }
-      if (isUnion && seen.size === 0 && fields.length > 0) {
+      if (isUnion && seen === undefined && fields.length > 0) {
         throw new TypeError(`${path} must give one member of ${t}`);
       }
     },
@@ -661,13 +673,20 @@ function memberField(
         `member "${name}" of ${codec.size} bytes at byte ${at} ends past its ${outer.size} bytes`,
       );
     }
+    // The member's path (for error messages) is made once per outer path, not per encode.
+    let outerPath: string | undefined;
+    let memberPath = "";
     return {
       name,
       values: valuesOf(codec),
       optional,
       group,
-      encode(obj, view, bytes, base, path) {
-        codec.encode(obj[name], view, bytes, base + at, `${path}.${name}`);
+      encode(value, view, bytes, base, path) {
+        if (path !== outerPath) {
+          outerPath = path;
+          memberPath = `${path}.${name}`;
+        }
+        codec.encode(value, view, bytes, base + at, memberPath);
       },
       decode(obj, view, bytes, base) {
         obj[name] = codec.decode(view, bytes, base + at);
@@ -714,8 +733,7 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
     values: 1,
     optional: false,
     group,
-    encode(obj, _view, bytes, base, path) {
-      const value = obj[name];
+    encode(value, _view, bytes, base, path) {
       let v: bigint;
       if (typeof value === "string" && names.size > 0) {
         const known = names.get(value);

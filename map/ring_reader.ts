@@ -244,6 +244,50 @@ export class RingReader {
   }
 
   /**
+   * Consumes every record available now (at most `max`) and hands each one to `onRecord` as
+   * a view straight into the ring: no copy, so a 256-byte record costs what a 16-byte one
+   * does (as libbpf's callback and cilium's `WithLease`). Returns the number of records
+   * delivered. Never waits.
+   *
+   * The view is valid only until `onRecord` returns: the consumer position advances once
+   * the drain is done, and the kernel then writes new records over those bytes. Read what
+   * you need inside the callback, or copy it (`record.slice()`); never keep the view. It is
+   * read-only memory (hence `Readonly`): writing through it, with `set()` or `fill()` say,
+   * kills the process (SIGSEGV), as in C and Go. After the
+   * reader is closed (even from within the callback) a view is detached and reads nothing.
+   * When `onRecord` throws, the records from the one it threw on stay in the ring.
+   */
+  drainLeased(onRecord: (record: Readonly<Uint8Array>) => void, max = Infinity): number {
+    this.#check();
+    const words = this.#dataWords;
+    const mask = this.#mask;
+    // Views are made on the mapping itself: munmap (close) detaches it, and kept views with it.
+    const buffer = this.#producer.buffer;
+    const base = this.#data.byteOffset;
+    const producer = Atomics.load(this.#producerWords, 0);
+    let consumed = this.#consumed;
+    let delivered = 0;
+    try {
+      while (delivered < max && ((producer - (consumed >>> 0)) | 0) > 0 && !this.#closed) {
+        const header = Atomics.load(words, (consumed & mask) >> 2) >>> 0;
+        if (header & BUSY_BIT) break;
+        const length = header & ~(BUSY_BIT | DISCARD_BIT);
+        const at = consumed & mask;
+        if ((header & DISCARD_BIT) === 0) {
+          // The data area is mapped twice in a row: a record across the end stays contiguous.
+          onRecord(new Uint8Array(buffer, base + at + HEADER_SIZE, length));
+          delivered++;
+        }
+        consumed += (length + HEADER_SIZE + 7) & ~7;
+      }
+    } finally {
+      // Up to the record the callback returned from (or threw on: it stays in the ring).
+      if (consumed !== this.#consumed) this.#commit(consumed);
+    }
+    return delivered;
+  }
+
+  /**
    * Copies the records available now into `batch` with one copy for the whole run of them
    * (records sit back to back in the ring, and its double mapping keeps a run contiguous)
    * and returns how many it holds. Per record, only its header is read. The fast way to

@@ -161,9 +161,9 @@ export class Program {
     );
     const symbols = resolveKernelSymbols(insns, options.kernelTypes);
     insns = symbols.insns;
-    const raw = allocBuffer(insns.slots * 8);
-    raw.set(insns.marshal(HOST_BYTE_ORDER));
-    const name = objNames.supported() ? kernelName(spec.name) : "";
+    const raw = insns.marshal(HOST_BYTE_ORDER);
+    // Named at once: the probe for object names (4.15) runs only if the kernel refuses one.
+    let name = kernelName(spec.name);
     const attr = new Attr()
       .u32(0, spec.type)
       .u32(4, raw.length / 8)
@@ -196,8 +196,16 @@ export class Program {
         symbols.fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
         attr.pointer(120, fds);
       }
-      const { fd, log } = loadWithLog(attr, options, spec, insns);
-      return new Program(new FD(fd, "Program"), spec.type, name, log);
+      let loaded;
+      try {
+        loaded = loadWithLog(attr, options, spec, insns);
+      } catch (e) {
+        if (name === "" || !refusedAttr(e) || objNames.supported()) throw e;
+        name = "";
+        attr.bytes.fill(0, 48, 48 + BPF_OBJ_NAME_LEN);
+        loaded = loadWithLog(attr, options, spec, insns);
+      }
+      return new Program(new FD(loaded.fd, "Program"), spec.type, name, loaded.log);
     } finally {
       for (const o of owned) o.close();
     }
@@ -372,9 +380,22 @@ export class Program {
   }
 }
 
+/**
+ * Whether a load failed as a kernel without object names fails on a named program: EINVAL,
+ * or E2BIG for an attr longer than it knows (possibly wrapped by a NotSupportedError).
+ */
+function refusedAttr(e: unknown): boolean {
+  const errno = (e as { errno?: unknown })?.errno ??
+    ((e as { cause?: { errno?: unknown } })?.cause?.errno);
+  return errno === Errno.EINVAL || errno === Errno.E2BIG;
+}
+
 /** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
 function checkMapReferences(spec: ProgramSpec): void {
-  for (const [i, ins] of spec.instructions.list.entries()) {
+  const list = spec.instructions.list;
+  for (let i = 0; i < list.length; i++) {
+    const ins = list[i];
+    if (ins.meta === undefined && ins.opcode !== LoadImm64Op) continue;
     const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
     if (ext?.kind === "kconfig" && ins.map === undefined) {
       throw new TypeError(

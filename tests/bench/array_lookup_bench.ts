@@ -1,6 +1,7 @@
-// ARRAY map lookup through ffi.ts, next to the same loop in C (array_lookup.c).
+// ARRAY map lookup and update through ffi.ts and BpfMap's calls (bytes, numbers, bigints and
+// BTF-decoded values), next to the same loop in C (array_lookup.c).
 import { allocBuffer, Attr, bpf, BpfCmd, bpfErrno } from "../../ffi.ts";
-import { BpfMap, MapSpec, MapType } from "../../mod.ts";
+import { BpfMap, btf, MapSpec, MapType } from "../../mod.ts";
 
 const OPS = 1000;
 
@@ -64,6 +65,49 @@ Deno.bench({
 });
 
 Deno.bench({
+  name: `BpfMap.lookup, bytes out [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    for (let i = 0; i < OPS; i++) {
+      if (map.lookup(0) === undefined) throw new Error("lookup failed");
+    }
+  },
+});
+
+// The same element through BTF: a u64 value decodes to a bigint, a struct to an object.
+const u32 = new btf.Int("u32", 4);
+const u64 = new btf.Int("u64", 8);
+const pair = new btf.Struct("pair", 8, [new btf.Member("a", u32, 0), new btf.Member("b", u32, 32)]);
+const typed = (value: btf.Type) =>
+  BpfMap.create(
+    new MapSpec({ type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 1, key: u32, value }),
+  );
+const u64Map = typed(u64);
+const pairMap = typed(pair);
+u64Map.update(0, 7n);
+pairMap.update(0, { a: 7, b: 0 });
+
+Deno.bench({
+  name: `BpfMap.lookup, BTF u64 value (a bigint out) [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    for (let i = 0; i < OPS; i++) {
+      if (u64Map.lookup<bigint>(0) !== 7n) throw new Error("lookup failed");
+    }
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.lookup, BTF struct value (an object out) [×${OPS}]`,
+  group: "array_lookup",
+  fn() {
+    for (let i = 0; i < OPS; i++) {
+      if (pairMap.lookup<{ a: number }>(0)!.a !== 7) throw new Error("lookup failed");
+    }
+  },
+});
+
+Deno.bench({
   name: `C: ARRAY update, reused attr [×${OPS}]`,
   group: "array_update",
   baseline: true,
@@ -96,5 +140,29 @@ Deno.bench({
   group: "array_update",
   fn() {
     for (let i = 0; i < OPS; i++) map.update(0, 7n);
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.update, number value [×${OPS}]`,
+  group: "array_update",
+  fn() {
+    for (let i = 0; i < OPS; i++) map.update(0, 7);
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.update, BTF u64 value (a bigint) [×${OPS}]`,
+  group: "array_update",
+  fn() {
+    for (let i = 0; i < OPS; i++) u64Map.update(0, 7n);
+  },
+});
+
+Deno.bench({
+  name: `BpfMap.update, BTF struct value (an object) [×${OPS}]`,
+  group: "array_update",
+  fn() {
+    for (let i = 0; i < OPS; i++) pairMap.update(0, { a: 7, b: 0 });
   },
 });

@@ -1,5 +1,6 @@
-// Ring buffer drain: RingReader.drain (records copied out) next to libbpf's
-// ring_buffer__consume with a copying callback, same ring, same records, same run.
+// Ring buffer drain: RingReader.drain (records copied out), drainLeased (views into the ring)
+// and drainBatch next to libbpf's ring_buffer__consume with a copying callback, same records,
+// same run.
 // Records are produced by a socket filter run with BPF_PROG_TEST_RUN's repeat, outside the
 // timed part of each iteration.
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
@@ -56,6 +57,22 @@ for (const size of [16, 256]) {
     },
   });
 
+  const lRing = BpfMap.create(spec);
+  const lProg = writer(lRing.fd, size);
+  const lReader = new RingReader(lRing);
+
+  Deno.bench({
+    name: `RingReader.drainLeased (a view into the ring), ${size} B records [×${RECORDS}]`,
+    group: `ringbuf_${size}`,
+    fn(b) {
+      testRun(lProg, packet, RECORDS);
+      b.start();
+      const n = lReader.drainLeased((r) => (sink += r[0]));
+      b.end();
+      if (n !== RECORDS) throw new Error(`drained ${n}`);
+    },
+  });
+
   Deno.bench({
     name: `RingReader.drainBatch (one copy out) + visit each record, ${size} B [×${RECORDS}]`,
     group: `ringbuf_${size}`,
@@ -71,6 +88,9 @@ for (const size of [16, 256]) {
   });
 
   addEventListener("unload", () => {
+    lReader.close();
+    closeFd(lProg);
+    lRing.close();
     bReader.close();
     closeFd(bProg);
     bRing.close();

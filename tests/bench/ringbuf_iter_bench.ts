@@ -1,7 +1,7 @@
 // Consuming a full ring (200,000 records of 16 B, 4.8 MB of an 8 MB ring) the ways users
-// write it: `for await (const r of reader)`, an `await reader.read()` loop, `drain(callback)`
-// and `drainBatch`, next to libbpf's ring_buffer__consume copying each record out
-// (ringbuf_drain.c), each on its own ring (a ring has one consumer position), same run.
+// write it: `for await (const r of reader)`, an `await reader.read()` loop, `drain(callback)`,
+// `drainLeased(callback)` and `drainBatch`, next to libbpf's ring_buffer__consume copying each
+// record out (ringbuf_drain.c), each on its own ring (a ring has one consumer position), same run.
 // The records are written by BPF_PROG_TEST_RUN's repeat before the timed part.
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
 import { closeFd } from "../../ffi.ts";
@@ -106,6 +106,22 @@ function reader(): { reader: RingReader; fill: () => void } {
       fill();
       b.start();
       const n = r.drain((record) => (sink += record[0]));
+      b.end();
+      if (n !== RECORDS) throw new Error(`drained ${n}`);
+    },
+  });
+}
+
+{
+  const { reader: r, fill } = reader();
+  Deno.bench({
+    name: `RingReader.drainLeased(callback), views into the ring, full ring [×${RECORDS}]`,
+    group: GROUP,
+    ...RUNS,
+    fn(b) {
+      fill();
+      b.start();
+      const n = r.drainLeased((record) => (sink += record[0]));
       b.end();
       if (n !== RECORDS) throw new Error(`drained ${n}`);
     },

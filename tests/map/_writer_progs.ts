@@ -15,14 +15,23 @@ const MOV32_IMM = 0xb4;
 
 /** A program fd that writes one 8-byte record per run into the ring buffer `ringFd`. */
 export function ringWriter(ringFd: number): number {
+  return wideRingWriter(ringFd, 8);
+}
+
+/**
+ * A program fd that writes one record of `size` bytes (a multiple of 8) per run into the ring
+ * `ringFd`: every u64 of it is the packet length, so a record can be checked whole.
+ */
+export function wideRingWriter(ringFd: number, size: number): number {
+  const fill = Array.from({ length: size / 8 }, (_, k) => insn(Op.STX_DW, 10, 2, -8 * (k + 1), 0));
   const load = loadRaw(1, [
     insn(Op.LDX_W, 2, 1, 0, 0), // r2 = skb->len
-    insn(Op.STX_DW, 10, 2, -8, 0), // *(u64 *)(r10 - 8) = r2
-    ...loadMapFd(1, ringFd), // r1 = ring
-    insn(Op.MOV64_REG, 2, 10, 0, 0), // r2 = r10
-    insn(Op.ADD64_IMM, 2, 0, 0, -8), // r2 -= 8
-    insn(Op.MOV64_IMM, 3, 0, 0, 8), // r3 = 8
-    insn(Op.MOV64_IMM, 4, 0, 0, 0), // r4 = 0
+    ...fill, // *(u64 *)(r10 - 8k) = r2
+    ...loadMapFd(1, ringFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -size), // r2 = r10 - size
+    insn(Op.MOV64_IMM, 3, 0, 0, size),
+    insn(Op.MOV64_IMM, 4, 0, 0, 0),
     insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
     insn(Op.MOV64_IMM, 0, 0, 0, 0),
     insn(Op.EXIT, 0, 0, 0, 0),

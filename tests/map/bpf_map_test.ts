@@ -88,6 +88,24 @@ kernelTest("BpfMap: bigint values are stored modulo 2^64, flags reset between ca
   assertEquals([u64(m.lookup(1)!), u64(m.lookup(2)!)], [7n, 8n]);
 });
 
+kernelTest("BpfMap: number values of 8 bytes are stored as two's complement u64s", () => {
+  using m = BpfMap.create(spec(MapType.Hash, 4, 8, 8));
+  const values = [0, 1, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER, -1, -(2 ** 32), -(2 ** 53) + 1];
+  values.forEach((v, i) => m.update(i, v));
+  assertEquals(
+    values.map((_, i) => u64(m.lookup(i)!)),
+    values.map((v) => BigInt.asUintN(64, BigInt(v))),
+  );
+  m.update(0, 2 ** 60); // past the safe integers, through BigInt as before
+  assertEquals(u64(m.lookup(0)!), 2n ** 60n);
+  assertThrows(() => m.update(0, 1.5), TypeError, "integer");
+  // Each lookup is a copy of its own: a later update or lookup changes no earlier result.
+  const first = m.lookup(1)!;
+  m.update(1, 9);
+  const second = m.lookup(1)!;
+  assertEquals([u64(first), u64(second)], [1n, 9n]);
+});
+
 kernelTest("BpfMap: info, fromId, clone, name", () => {
   using m = BpfMap.create(
     new MapSpec({

@@ -113,3 +113,33 @@ Deno.test("codec: char arrays are strings, UTF-8, NUL padded", () => {
   assertEquals(decodeValue(name, new Uint8Array([0x61, 0x62, 0, 0x63, 0, 0])), "ab");
   assertEquals(decodeValue(name, encodeValue(name, "abcdef")), "abcdef");
 });
+
+Deno.test("codec: u64 from a bigint or a number, at the edges of its range", () => {
+  const codec = codecFor(u64);
+  const bytesOf = (x: bigint) => {
+    const b = new Uint8Array(8);
+    new DataView(b.buffer).setBigUint64(0, BigInt.asUintN(64, x), true);
+    return b;
+  };
+  for (const x of [0n, 1n, 2n ** 32n + 5n, 2n ** 64n - 1n, -1n, -(2n ** 63n)]) {
+    assertEquals(encodeValue(codec, x), bytesOf(x), `${x}n`);
+  }
+  for (const x of [0, 2 ** 32 + 5, Number.MAX_SAFE_INTEGER, -1, -(2 ** 32)]) {
+    assertEquals(encodeValue(codec, x), bytesOf(BigInt(x)), `${x}`);
+  }
+  assertThrows(() => encodeValue(codec, 2n ** 64n), RangeError, "does not fit in 64 bits");
+  assertThrows(() => encodeValue(codec, -(2n ** 63n) - 1n), RangeError, "does not fit");
+  assertThrows(() => encodeValue(codec, 0.5), TypeError, "must be an integer");
+});
+
+Deno.test("codec: a member's error names the path of the call it failed in", () => {
+  const pair = new Struct("pair", 8, [new Member("a", u32, 0), new Member("b", u32, 32)]);
+  const codec = codecFor(pair);
+  assertEquals(
+    encodeValue(codec, { a: 1, b: 2 }, "first"),
+    new Uint8Array([1, 0, 0, 0, 2, 0, 0, 0]),
+  );
+  assertThrows(() => encodeValue(codec, { a: 2 ** 40, b: 0 }, "first"), RangeError, "first.a");
+  assertThrows(() => encodeValue(codec, { a: 0, b: "x" }, "second"), TypeError, "second.b");
+  assertThrows(() => encodeValue(codec, { a: 0, b: 0, c: 1 }, "third"), TypeError, 'no member "c"');
+});

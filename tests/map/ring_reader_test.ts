@@ -4,7 +4,7 @@ import { ClosedError, InUseError } from "../../errors.ts";
 import { closeFd } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
 import { testRun } from "../_raw_prog.ts";
-import { recordValue, ringWriter } from "./_writer_progs.ts";
+import { recordValue, ringWriter, wideRingWriter } from "./_writer_progs.ts";
 
 kernelTest(
   "RingReader: N records from the kernel arrive in order with the right bytes",
@@ -190,6 +190,103 @@ kernelTest(
         assert(next.closed);
         using last = new RingReader(ring);
         assertEquals(last.available, 0);
+      } finally {
+        closeFd(prog);
+      }
+    });
+  },
+);
+
+/** The u64s of a record of a wideRingWriter, read through the view itself. */
+function wideValues(r: Uint8Array): bigint[] {
+  const view = new DataView(r.buffer, r.byteOffset, r.byteLength);
+  return Array.from({ length: r.byteLength / 8 }, (_, k) => view.getBigUint64(8 * k, true));
+}
+
+kernelTest(
+  "RingReader.drainLeased: views into the ring hold the producer's bytes, across the ring's end",
+  async () => {
+    await assertNoFdLeak(() => {
+      using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 4096 }));
+      const size = 40; // 48 bytes with the header: 4096 is no multiple, so one record straddles
+      const prog = wideRingWriter(ring.fd, size);
+      try {
+        const reader = new RingReader(ring);
+        const seen: bigint[][] = [];
+        // Records at ring offsets 0, 48, …, 3792; then 3840, …, with the 6th at 4080 across the end.
+        for (let i = 0; i < 80; i++) testRun(prog, new Uint8Array(14 + i));
+        let availableInside = -1;
+        assertEquals(
+          reader.drainLeased((r) => {
+            if (availableInside < 0) availableInside = reader.available;
+            seen.push(wideValues(r));
+          }),
+          80,
+        );
+        assertEquals(availableInside, 80 * 48, "the position advances after the drain, not before");
+        assertEquals(reader.available, 0);
+        assertEquals(seen, Array.from({ length: 80 }, (_, i) => Array(5).fill(BigInt(i))));
+
+        for (let i = 0; i < 10; i++) testRun(prog, new Uint8Array(14 + 100 + i));
+        // The data area starts one page into the producer mapping; a header precedes each record.
+        const page = 4096;
+        const straddling: bigint[][] = [];
+        const all: bigint[][] = [];
+        reader.drainLeased((r) => {
+          const at = r.byteOffset - page - 8;
+          if (at < 4096 && at + 8 + r.byteLength > 4096) straddling.push(wideValues(r));
+          all.push(wideValues(r));
+        });
+        assertEquals(all, Array.from({ length: 10 }, (_, i) => Array(5).fill(BigInt(100 + i))));
+        assertEquals(straddling, [Array(5).fill(105n)], "the record at 4080 reads whole");
+
+        // The position is the kernel's: a new reader of the ring finds nothing left.
+        reader.close();
+        using again = new RingReader(ring);
+        assertEquals(again.available, 0);
+        assertEquals(again.drainLeased(() => {}), 0);
+      } finally {
+        closeFd(prog);
+      }
+    });
+  },
+);
+
+kernelTest(
+  "RingReader.drainLeased: a throwing callback leaves its record; a close detaches views",
+  async () => {
+    await assertNoFdLeak(() => {
+      using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 4096 }));
+      const prog = ringWriter(ring.fd);
+      try {
+        const reader = new RingReader(ring);
+        for (let i = 0; i < 5; i++) testRun(prog, new Uint8Array(14 + i));
+        const got: number[] = [];
+        assertThrows(
+          () =>
+            reader.drainLeased((r) => {
+              if (recordValue(r) === 2) throw new Error("stop");
+              got.push(recordValue(r));
+            }),
+          Error,
+          "stop",
+        );
+        assertEquals(got, [0, 1]);
+        assertEquals(reader.available, 3 * 16, "records 2, 3 and 4 stay");
+        assertEquals(reader.drainLeased((r) => got.push(recordValue(r)), 1), 1);
+        assertEquals(got, [0, 1, 2]);
+
+        // A view kept past a close reads nothing rather than unmapped memory.
+        let kept: Uint8Array | undefined;
+        assertEquals(
+          reader.drainLeased((r) => {
+            kept = r;
+            reader.close();
+          }),
+          1,
+        );
+        assertEquals(kept!.byteLength, 0);
+        assertThrows(() => reader.drainLeased(() => {}), ClosedError);
       } finally {
         closeFd(prog);
       }

@@ -330,3 +330,30 @@ kernelTest("a poisoned CO-RE relocation is named in the VerifierError", () => {
   assert(e.message.includes("CO-RE relocation #0"), e.message);
   assert(e.message.includes("no_such_field"), e.message);
 });
+
+kernelTest("a kernel that refuses object names gets the program unnamed, probed only then", () => {
+  // As Linux before 4.15 would: an attr with bytes past what it knows is E2BIG.
+  let loads = 0;
+  const restore = setBackend({
+    bpf(cmd: number, attr: Attr) {
+      if (cmd === BpfCmd.PROG_LOAD) {
+        loads++;
+        if (attr.bytes.subarray(48, 64).some((b) => b !== 0)) return -7; // E2BIG
+      }
+      return kernelBackend.bpf(cmd, attr);
+    },
+    address: kernelBackend.address,
+  });
+  try {
+    using prog = Program.load(retSpec(3, "named"));
+    assertEquals(prog.name, "");
+    assertEquals(prog.info().name, "");
+    assertEquals(prog.run({ data: new Uint8Array(64) }).retval, 3);
+    // Named without and with a log (as every failed load), the name probe, the unnamed load.
+    assertEquals(loads, 4);
+  } finally {
+    restore();
+  }
+  using named = Program.load(retSpec(4, "named"));
+  assertEquals([named.name, named.info().name], ["named", "named"]);
+});

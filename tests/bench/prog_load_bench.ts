@@ -1,0 +1,64 @@
+// Program.load of a 1,000-instruction socket filter (and close) next to the raw
+// BPF_PROG_LOAD syscall of the same bytes in C (prog_load.c), same run. The kernel's
+// verifier is most of both; the difference is what the library adds per load. Each iteration
+// also runs the other side's load, untimed, so both rows are timed after the same work (a
+// verifier run evicts caches; on a busy machine consecutive rows would see different loads).
+import { asm, Program, ProgramSpec, ProgramType } from "../../mod.ts";
+
+const { R0, Mov, Add, Return } = asm;
+const COUNT = 1000;
+
+function spec(): ProgramSpec {
+  const list = [Mov.Imm(R0, 0)];
+  for (let i = 1; i < COUNT - 1; i++) list.push(Add.Imm(R0, i & 7));
+  list.push(Return());
+  return new ProgramSpec({
+    name: "bench",
+    type: ProgramType.SocketFilter,
+    license: "GPL",
+    instructions: new asm.Instructions(list),
+  });
+}
+
+const c = Deno.dlopen(new URL(".build/prog_load.so", import.meta.url).pathname, {
+  prog_load_loop: { parameters: ["buffer", "i32", "i32"], result: "i32" },
+});
+
+const loaded = spec();
+const bytes = loaded.instructions.marshal(asm.HOST_BYTE_ORDER);
+if (bytes.length !== COUNT * 8) throw new Error(`${bytes.length / 8} instructions`);
+
+Deno.bench({
+  name: `C: raw BPF_PROG_LOAD + close, ${COUNT} instructions`,
+  group: "prog_load",
+  baseline: true,
+  fn(b) {
+    Program.load(loaded).close();
+    b.start();
+    const r = c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.end();
+    if (r !== 0) throw new Error("C load failed");
+  },
+});
+
+Deno.bench({
+  name: `Program.load + close, ${COUNT} instructions (the same spec each time)`,
+  group: "prog_load",
+  fn(b) {
+    c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.start();
+    Program.load(loaded).close();
+    b.end();
+  },
+});
+
+Deno.bench({
+  name: `new ProgramSpec + Program.load + close, ${COUNT} instructions (built each time)`,
+  group: "prog_load",
+  fn(b) {
+    c.symbols.prog_load_loop(bytes, COUNT, 1);
+    b.start();
+    Program.load(spec()).close();
+    b.end();
+  },
+});
