@@ -179,8 +179,11 @@ kernelTest("link info: a tracing (fentry) link names its target", () => {
   assertEquals(got.details.targetObjId, 1, "vmlinux BTF");
   assertEquals(got.details.cookie, 0n);
   assertEquals(shown.attach_type, bpftoolAttachType(AttachType.TraceFentry));
-  assertEquals(shown.target_obj_id, got.details.targetObjId);
-  assertEquals(shown.target_btf_id, got.details.targetBtfId);
+  // bpftool 7.1 prints the target's ids only where its libbpf knows the fields.
+  if ("target_obj_id" in shown) {
+    assertEquals(shown.target_obj_id, got.details.targetObjId);
+    assertEquals(shown.target_btf_id, got.details.targetBtfId);
+  }
 }, {
   skipIf: () => {
     const prog = fentry();
