@@ -100,7 +100,8 @@ function describe(t: Type): string {
 
 /**
  * Resolves every kfunc call and ksym load of `insns`. `kernelTypes` replaces the running
- * kernel's BTF. A missing non-weak symbol throws a ReferenceError naming it.
+ * kernel's BTF. A missing non-weak kfunc throws a NotSupportedError naming it, a missing
+ * non-weak ksym a ReferenceError.
  */
 export function resolveKernelSymbols(
   insns: Instructions,
@@ -134,7 +135,8 @@ export function resolveKernelSymbols(
         const found = compatible(findKernelType(name, Func, kernelTypes), ext, "kfunc");
         ins.src = CallKind.Kfunc;
         if (!found) {
-          if (!weak) throw new ReferenceError(`Cannot resolve kfunc '${name}': not in kernel BTF`);
+          // As cilium/ebpf says: a kernel without the kfunc does not support the program.
+          if (!weak) throw new NotSupportedError(`kfunc '${name}'`, undefined, "not in kernel BTF");
           ins.imm = 0;
           ins.offset = 0;
         } else {
