@@ -210,8 +210,8 @@ kernelTest("kprobe: this kernel has no kprobes: NotSupportedError", () => {
   skipIf: () => {
     try {
       Deno.statSync("/sys/bus/event_source/devices/kprobe");
-      return "this kernel has kprobes: the NotSupportedError shows only on kernels without " +
-        "them (such as a build without CONFIG_KPROBES)";
+      return "this kernel has kprobes (Linux 4.1 has them, with CONFIG_KPROBES): the " +
+        "NotSupportedError shows only on kernels without them";
     } catch {
       return undefined;
     }
@@ -235,7 +235,11 @@ kernelTest("kprobe_multi: this kernel has no fprobe: NotSupportedError", () => {
   ) as NotSupportedError;
   assertEquals(e.feature, "kprobe_multi link");
 }, {
-  skipIf: () => haveLinkFeature("kprobeMulti") ? "this kernel has kprobe_multi links" : undefined,
+  skipIf: () =>
+    haveLinkFeature("kprobeMulti")
+      ? "this kernel has kprobe_multi links (Linux 5.18 has them, with CONFIG_FPROBE): the " +
+        "NotSupportedError shows only on kernels without them"
+      : undefined,
 });
 
 kernelTest("linkFromId opens a link by its kernel id as the class of its type", () => {
