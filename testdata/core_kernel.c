@@ -40,8 +40,8 @@ struct task_struct___bad {
 	long long pid;
 } PAI;
 
-/* A type that "matches" the kernel's exactly (task_struct___mine does not: the kernel's
- * char is unsigned, BPF's is signed). */
+/* A type that "matches" the kernel's exactly (task_struct___mine not since Linux 6.2: the
+ * kernel's char is unsigned, BPF's is signed). */
 struct list_head___mine {
 	struct list_head___mine *next, *prev;
 } PAI;
