@@ -18,7 +18,7 @@
  */
 
 import { dirname, fromFileUrl, join, resolve } from "@std/path";
-import { formatTable, parseDenoTest, type RunReport } from "./_report.ts";
+import { formatTable, namesKernel, parseDenoTest, type RunReport } from "./_report.ts";
 
 /**
  * The focused subset: the files whose tests depend on what the kernel offers (links, maps,
@@ -122,6 +122,13 @@ function printReport(kernel: string, report: RunReport, seconds: number, code: n
     }
   }
   for (const [reason, n] of reasons) console.log(`skipped ${n} x ${reason}`);
+  const vague = [...reasons.keys()].filter((r) => !namesKernel(r));
+  if (vague.length > 0) {
+    console.log(
+      `WARNING: ${vague.length} skip reason(s) name no kernel that has the feature: ` +
+        vague.map((r) => JSON.stringify(r)).join(", "),
+    );
+  }
   const s = report.summary;
   if (!s) {
     console.log(`kernel ${kernel}: no test summary (run-kernel exited ${code})`);
