@@ -178,7 +178,8 @@ kernelTest("live: prog dump xlated shows the C source line above its instruction
   for (const line of text) {
     const m = /^; (.*) \[file:(.*) line_num:(\d+) line_col:\d+\]$/.exec(line);
     if (!m) continue;
-    assertEquals(m[2], SOURCE, "line info names the source file");
+    // The path clang recorded: where the object was built, which need not be this checkout.
+    assert(m[2].endsWith("/testdata/live_inspect.c"), `line info names ${m[2]}`);
     assertEquals(source[Number(m[3]) - 1].trim(), m[1], `line ${m[3]}`);
     checked++;
   }

@@ -44,6 +44,11 @@ function normalise(info: ProgramInfo, cache: Map<number, string>): string[] {
     ) {
       return `ld_imm64 r${ins.dst} src=${ins.src} map=${mapLabel(ins.imm, cache)} off=${ins.immHi}`;
     }
+    // A kernel address the verifier inlines for this one load (`prog->aux` passed to a kfunc's
+    // `__prog` argument): it differs between any two loads, whoever loads.
+    if (ins.opcode === asm.LoadImm64Op && ins.src === 0 && ins.immHi >>> 16 === 0xffff) {
+      return `ld_imm64 r${ins.dst} kernel address`;
+    }
     return `${ins.opcode} ${ins.dst} ${ins.src} ${ins.offset} ${ins.imm} ${ins.immHi}`;
   });
 }
