@@ -9,13 +9,15 @@
  * after an empty read is 1 ms, each further empty read doubles it up to `maxPollMs`
  * (default 100 ms), and data resets it.
  *
+ * What the kernel handed over but no one consumed yet (the lines after the one a `break`
+ * stopped at, a line still without its newline) stays with the stream object, so the next
+ * read or iterator of the same handle goes on from there: nothing read is lost.
+ *
  * @module
  */
 
 import { allocBuffer, Attr, BpfCmd, bpfErrno, bpfError } from "../ffi.ts";
 import { ClosedError } from "../errors.ts";
-import { RecordIterator, type RecordSource } from "../map/_record_iterator.ts";
-import type { WaitOptions } from "../map/_epoll_waiter.ts";
 import { programStreams } from "./_prog_features.ts";
 
 /** The streams of a program (`BPF_STDOUT`, `BPF_STDERR` in the kernel). */
@@ -55,9 +57,10 @@ const DEFAULT_MAX_POLL_MS = 100;
 
 /**
  * One stream of a program: {@linkcode Program.stdout}, {@linkcode Program.stderr} or
- * `program.stream(id)`. Reading consumes: what one reader (or another process) took,
- * another does not see. A stream lives as long as its program handle is open; closing the
- * handle ends its iterators.
+ * `program.stream(id)`. Reading consumes: what one handle (or another process) took from the
+ * kernel, another does not see. Bytes this handle took but did not hand out yet (lines after a
+ * `break`, a line without its newline) wait in the stream for its next read or iterator.
+ * A stream lives as long as its program handle is open; closing the handle ends its iterators.
  *
  * @example
  * ```ts ignore
@@ -75,6 +78,8 @@ export class ProgramStream {
   // Made on the first read: most streams are never read.
   #buffer: Uint8Array | undefined;
   readonly #attr = new Attr();
+  /** Bytes taken from the kernel and not handed out yet. */
+  #held: Uint8Array = new Uint8Array(0);
 
   /**
    * The stream `id` of `owner`. Throws {@linkcode NotSupportedError} on kernels before
@@ -95,8 +100,8 @@ export class ProgramStream {
     return this.#owner.closed;
   }
 
-  /** One BPF_PROG_STREAM_READ_BY_FD into the scratch buffer; returns the byte count. */
-  #readOnce(): number {
+  /** One BPF_PROG_STREAM_READ_BY_FD, appended to what the stream holds; the byte count. */
+  #take(): number {
     if (this.#owner.closed) throw new ClosedError("program stream");
     this.#buffer ??= allocBuffer(READ_SIZE);
     const attr = this.#attr.reset()
@@ -106,6 +111,12 @@ export class ProgramStream {
       .u32(16, this.#owner.fd);
     const r = bpfErrno(BpfCmd.PROG_STREAM_READ_BY_FD, attr);
     if (r < 0) throw bpfError(BpfCmd.PROG_STREAM_READ_BY_FD, -r, undefined, this.#what());
+    if (r > 0) {
+      const held = new Uint8Array(this.#held.length + r);
+      held.set(this.#held);
+      held.set(this.#buffer.subarray(0, r), this.#held.length);
+      this.#held = held;
+    }
     return r;
   }
 
@@ -113,14 +124,21 @@ export class ProgramStream {
     return this.id === StreamId.Stdout ? "stdout" : "stderr";
   }
 
+  /** Hands out the first `n` held bytes. */
+  #handOut(n: number): Uint8Array {
+    const out = this.#held.subarray(0, n);
+    this.#held = this.#held.subarray(n);
+    return out;
+  }
+
   /**
-   * Everything the stream holds now, without waiting (empty when it holds nothing), in one
-   * read as large as the kernel lets a stream grow. The bytes are the program's text as the
-   * kernel formatted it.
+   * Everything the stream holds now, without waiting (empty when it holds nothing): what
+   * this handle kept from earlier reads, then one read as large as the kernel lets a stream
+   * grow. The bytes are the program's text as the kernel formatted it.
    */
   read(): Uint8Array {
-    const n = this.#readOnce();
-    return this.#buffer!.slice(0, n);
+    this.#take();
+    return this.#handOut(this.#held.length);
   }
 
   /** {@linkcode ProgramStream.read} as UTF-8 text. */
@@ -133,94 +151,83 @@ export class ProgramStream {
    * or the program handle closes. Polls with a backoff (see the module doc).
    */
   chunks(options: StreamIterateOptions = {}): AsyncGenerator<Uint8Array, undefined> {
-    const source = new PolledSource<Uint8Array>(this, options.maxPollMs, (bytes, push) => {
-      push(bytes);
+    return this.#poll(options, () => {
+      if (this.#held.length === 0) this.#take();
+      return this.#held.length > 0 ? this.#handOut(this.#held.length) : undefined;
     });
-    return new RecordIterator<Uint8Array>(source, options.signal);
   }
 
   /**
    * The stream's text lines (UTF-8, without the newline) as they come, until the signal
-   * aborts or the program handle closes. A line is handed out when its newline arrives.
-   * Each read takes all the kernel holds, so read one stream through one iterator: lines
-   * read but not yet handed out end with the iterator (as on `break`). Polls with a backoff
-   * (see the module doc).
+   * aborts or the program handle closes. A line is handed out when its newline arrives; the
+   * rest stays in the stream, so a later iterator goes on where a `break` stopped. Polls with
+   * a backoff (see the module doc).
    */
   lines(options: StreamIterateOptions = {}): AsyncGenerator<string, undefined> {
     const decoder = new TextDecoder();
-    let partial = "";
-    const source = new PolledSource<string>(this, options.maxPollMs, (bytes, push) => {
-      const parts = (partial + decoder.decode(bytes, { stream: true })).split("\n");
-      partial = parts.pop()!;
-      for (const line of parts) push(line);
+    return this.#poll(options, () => {
+      let end = this.#held.indexOf(NEWLINE);
+      if (end < 0 && this.#take() > 0) end = this.#held.indexOf(NEWLINE);
+      if (end < 0) return undefined;
+      // A newline byte never occurs inside a UTF-8 sequence: each line decodes on its own.
+      return decoder.decode(this.#handOut(end + 1).subarray(0, end));
     });
-    return new RecordIterator<string>(source, options.signal);
   }
 
   /** The stream's lines: `for await (const line of prog.stdout)`. */
   [Symbol.asyncIterator](): AsyncGenerator<string, undefined> {
     return this.lines();
   }
+
+  /**
+   * Hands out what `next` finds, waiting with the backoff while it finds nothing. Checks the
+   * options at once (a generator's body would check them only at the first `next()`).
+   */
+  #poll<T>(options: StreamIterateOptions, next: () => T | undefined): AsyncGenerator<T, undefined> {
+    const maxPollMs = options.maxPollMs ?? DEFAULT_MAX_POLL_MS;
+    if (!(maxPollMs >= MIN_POLL_MS) || !Number.isFinite(maxPollMs)) {
+      throw new RangeError(
+        `Invalid maxPollMs ${options.maxPollMs}: must be a number of ms, 1 or more`,
+      );
+    }
+    return this.#polling(options.signal, maxPollMs, next);
+  }
+
+  async *#polling<T>(
+    signal: AbortSignal | undefined,
+    maxPollMs: number,
+    next: () => T | undefined,
+  ): AsyncGenerator<T, undefined> {
+    let delay = MIN_POLL_MS;
+    while (!this.closed) {
+      signal?.throwIfAborted();
+      const value = next();
+      if (value !== undefined) {
+        delay = MIN_POLL_MS;
+        yield value;
+        continue;
+      }
+      await sleep(delay, signal);
+      delay = Math.min(maxPollMs, delay * 2);
+    }
+    return undefined;
+  }
 }
 
-/**
- * A stream as a record source for {@linkcode RecordIterator}: each drain reads what is
- * buffered and splits it into records; each wait sleeps with the backoff.
- */
-class PolledSource<R> implements RecordSource<R> {
-  readonly #stream: ProgramStream;
-  readonly #maxPollMs: number;
-  readonly #split: (bytes: Uint8Array, push: (record: R) => void) => void;
-  /** Records split off but not yet handed out (a drain hands out at most `max`). */
-  readonly #queue: R[] = [];
-  #delay = MIN_POLL_MS;
+const NEWLINE = 0x0a;
 
-  constructor(
-    stream: ProgramStream,
-    maxPollMs: number | undefined,
-    split: (bytes: Uint8Array, push: (record: R) => void) => void,
-  ) {
-    const max = maxPollMs ?? DEFAULT_MAX_POLL_MS;
-    if (!(max >= MIN_POLL_MS) || !Number.isFinite(max)) {
-      throw new RangeError(`Invalid maxPollMs ${maxPollMs}: must be a number of ms, 1 or more`);
-    }
-    this.#stream = stream;
-    this.#maxPollMs = max;
-    this.#split = split;
-  }
-
-  get closed(): boolean {
-    return this.#stream.closed;
-  }
-
-  drain(onRecord: (record: R) => void, max: number): number {
-    if (this.#queue.length === 0) {
-      const bytes = this.#stream.read();
-      if (bytes.length > 0) {
-        this.#delay = MIN_POLL_MS;
-        this.#split(bytes, (record) => this.#queue.push(record));
-      }
-    }
-    const taken = this.#queue.splice(0, max);
-    for (const record of taken) onRecord(record);
-    return taken.length;
-  }
-
-  wait(options: WaitOptions = {}): Promise<boolean> {
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(signal.reason);
-    const delay = this.#delay;
-    this.#delay = Math.min(this.#maxPollMs, delay * 2);
-    return new Promise((resolve, reject) => {
-      const onAbort = () => {
-        clearTimeout(timer);
-        reject(signal!.reason);
-      };
-      const timer = setTimeout(() => {
-        signal?.removeEventListener("abort", onAbort);
-        resolve(true);
-      }, delay);
-      signal?.addEventListener("abort", onAbort, { once: true });
-    });
-  }
+/** Resolves after `ms`, or rejects with the signal's reason when it aborts first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(signal!.reason);
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener("abort", onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener("abort", onAbort, { once: true });
+  });
 }

@@ -107,8 +107,6 @@ kernelTest("streams: the kernel reports a resilient spin lock deadlock on stderr
   using coll = newCollection(await spec(), { only: ["deadlock"] });
   const prog = coll.programs.deadlock;
   assertEquals(prog.run().retval, 0, "the second lock attempt fails with a detected deadlock");
-  // One iterator for the whole report: lines read from the kernel but not yet handed out
-  // go with the iterator that read them.
   const report: string[] = [];
   for await (const line of prog.stderr.lines({ signal: AbortSignal.timeout(10_000) })) {
     report.push(line);
@@ -262,6 +260,26 @@ Deno.test("streams: read() takes everything buffered, in one read", () => {
   try {
     assertEquals(new ProgramStream(fakeProgram, StreamId.Stdout).read(), big);
     assertEquals(new ProgramStream(fakeProgram, StreamId.Stdout).read().length, 0);
+  } finally {
+    restore();
+  }
+});
+
+Deno.test("streams: lines after a break wait in the stream for the next iterator", async () => {
+  const bytes = (text: string) => new TextEncoder().encode(text);
+  const writes = { 1: [bytes("one\ntwo\nthree\nfou")], 2: [] };
+  const restore = fakeKernel(true, writes);
+  try {
+    const stdout = new ProgramStream(fakeProgram, StreamId.Stdout);
+    for await (const line of stdout.lines()) {
+      assertEquals(line, "one");
+      break; // "two", "three" and "fou" were read from the kernel in the same read
+    }
+    assertEquals(await take(stdout.lines(), 2), ["two", "three"]);
+    writes[1].push(bytes("r\n"));
+    assertEquals(await take(stdout, 1), ["four"]);
+    writes[1].push(bytes("tail"));
+    assertEquals(stdout.readText(), "tail");
   } finally {
     restore();
   }
