@@ -6,6 +6,7 @@
 
 import { constant, copy, type Instruction, isRelative, targetInImm } from "./instruction.ts";
 import { HELPER_NAMES } from "./_helper_names.ts";
+import { ALU_SYMBOLS, JUMP_SYMBOLS } from "./_operators.ts";
 import {
   AtomicOp,
   CallKind,
@@ -35,34 +36,6 @@ export interface FormatOptions {
    */
   alu32?: boolean;
 }
-
-const ALU_SYMBOLS: Record<number, string> = {
-  0x00: "+=",
-  0x10: "-=",
-  0x20: "*=",
-  0x30: "/=",
-  0x40: "|=",
-  0x50: "&=",
-  0x60: "<<=",
-  0x70: ">>=",
-  0x90: "%=",
-  0xa0: "^=",
-  0xc0: "s>>=",
-};
-
-const JUMP_SYMBOLS: Record<number, string> = {
-  0x10: "==",
-  0x20: ">",
-  0x30: ">=",
-  0x40: "&",
-  0x50: "!=",
-  0x60: "s>",
-  0x70: "s>=",
-  0xa0: "<",
-  0xb0: "<=",
-  0xc0: "s<",
-  0xd0: "s<=",
-};
 
 const ATOMIC_SYMBOLS: Record<number, string> = {
   [AtomicOp.Add]: "+=",

@@ -4,11 +4,9 @@
  * @module
  */
 
-import { Kind, KIND_NAMES } from "./types.ts";
+import { KIND_NAMES } from "./types.ts";
+import { type RawEntry, type RawType, rawTypes } from "./raw_types.ts";
 import type { Spec } from "./spec.ts";
-
-const INT_ENCODINGS: Record<number, string> = { 0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL" };
-const LINKAGES = ["static", "global", "extern"];
 
 /**
  * Prints a spec the way `bpftool btf dump file F format raw` does (for split BTF, the way
@@ -23,101 +21,10 @@ const LINKAGES = ["static", "global", "extern"];
  * ```
  */
 export function formatRaw(spec: Spec): string {
-  // Type references are printed from the raw words: check them first, as decoding does.
-  spec.validate();
-  const { words: w, offsets, firstId, count } = spec.raw;
-  const name = (off: number) => (off === 0 ? "(anon)" : printable(spec.string(off)));
   const out: string[] = [];
   let chunk = "";
-  for (let i = 0; i < count; i++) {
-    const id = firstId + i;
-    const o = offsets[i];
-    const info = w[o + 1];
-    const kind = (info >>> 24) & 0x1f;
-    const vlen = info & 0xffff;
-    const kflag = info >>> 31;
-    const sz = w[o + 2];
-    let line = `[${id}] ${KIND_NAMES[kind] ?? "UNKNOWN"} '${name(w[o])}'`;
-    switch (kind) {
-      case Kind.Int: {
-        const x = w[o + 3];
-        line += ` size=${sz} bits_offset=${(x >>> 16) & 0xff} nr_bits=${x & 0xff} encoding=${
-          INT_ENCODINGS[(x >>> 24) & 0x0f] ?? "UNKN"
-        }`;
-        break;
-      }
-      case Kind.Pointer:
-      case Kind.Const:
-      case Kind.Volatile:
-      case Kind.Restrict:
-      case Kind.Typedef:
-      case Kind.TypeTag:
-        line += ` type_id=${sz}`;
-        break;
-      case Kind.Array:
-        line += ` type_id=${w[o + 3]} index_type_id=${w[o + 4]} nr_elems=${w[o + 5]}`;
-        break;
-      case Kind.Struct:
-      case Kind.Union:
-        line += ` size=${sz} vlen=${vlen}`;
-        for (let p = o + 3, j = 0; j < vlen; j++, p += 3) {
-          const off = w[p + 2];
-          const bitOff = kflag ? off & 0xffffff : off;
-          const bitSize = kflag ? off >>> 24 : 0;
-          line += `\n\t'${name(w[p])}' type_id=${w[p + 1]} bits_offset=${bitOff}`;
-          if (bitSize) line += ` bitfield_size=${bitSize}`;
-        }
-        break;
-      case Kind.Enum:
-        line += ` encoding=${kflag ? "SIGNED" : "UNSIGNED"} size=${sz} vlen=${vlen}`;
-        for (let p = o + 3, j = 0; j < vlen; j++, p += 2) {
-          line += `\n\t'${name(w[p])}' val=${kflag ? w[p + 1] | 0 : w[p + 1]}`;
-        }
-        break;
-      case Kind.Enum64:
-        line += ` encoding=${kflag ? "SIGNED" : "UNSIGNED"} size=${sz} vlen=${vlen}`;
-        for (let p = o + 3, j = 0; j < vlen; j++, p += 3) {
-          const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
-          line += kflag
-            ? `\n\t'${name(w[p])}' val=${BigInt.asIntN(64, u)}LL`
-            : `\n\t'${name(w[p])}' val=${u}ULL`;
-        }
-        break;
-      case Kind.Fwd:
-        line += ` fwd_kind=${kflag ? "union" : "struct"}`;
-        break;
-      case Kind.Func:
-        line += ` type_id=${sz} linkage=${LINKAGES[vlen] ?? "(unknown)"}`;
-        break;
-      case Kind.FuncProto:
-        line += ` ret_type_id=${sz} vlen=${vlen}`;
-        for (let p = o + 3, j = 0; j < vlen; j++, p += 2) {
-          line += `\n\t'${name(w[p])}' type_id=${w[p + 1]}`;
-        }
-        break;
-      case Kind.Var:
-        line += ` type_id=${sz}, linkage=${LINKAGES[w[o + 3]] ?? "(unknown)"}`;
-        break;
-      case Kind.Datasec: {
-        line += ` size=${sz} vlen=${vlen}`;
-        const limit = spec.nextTypeId;
-        for (let p = o + 3, j = 0; j < vlen; j++, p += 3) {
-          const t = w[p];
-          line += `\n\ttype_id=${t} offset=${w[p + 1]} size=${w[p + 2]}`;
-          if (t < limit) {
-            line += ` (${KIND_NAMES[spec.kindOf(t)] ?? "UNKNOWN"} '${name(spec.nameOffsetOf(t))}')`;
-          }
-        }
-        break;
-      }
-      case Kind.Float:
-        line += ` size=${sz}`;
-        break;
-      case Kind.DeclTag:
-        line += ` type_id=${sz} component_idx=${w[o + 3] | 0}`;
-        break;
-    }
-    chunk += line + "\n";
+  for (const t of rawTypes(spec)) {
+    chunk += formatType(t, spec) + "\n";
     // Concatenating into chunks keeps the final join cheap for hundreds of thousands of lines.
     if (chunk.length > 1 << 16) {
       out.push(chunk);
@@ -126,6 +33,47 @@ export function formatRaw(spec: Spec): string {
   }
   out.push(chunk);
   return out.join("");
+}
+
+/**
+ * One type's line (and its entries' lines): `[id] KIND 'name'`, then `field=value` for each
+ * field in order, then each entry on a tab-indented line, `'name'` first. Three places where
+ * bpftool's text is not that pattern are spelled out: a VAR's comma, an ENUM64 value's C
+ * suffix and the kind and name of a DATASEC variable's type.
+ */
+function formatType(t: RawType, spec: Spec): string {
+  let line = `[${t.id}] ${t.kind} '${printable(t.name)}'`;
+  for (const key in t) {
+    if (key === "id" || key === "kind" || key === "name") continue;
+    const value = t[key];
+    if (!Array.isArray(value)) {
+      line += t.kind === "VAR" && key === "linkage" ? `, ${key}=${value}` : ` ${key}=${value}`;
+      continue;
+    }
+    for (const entry of value) {
+      line += `\n\t${formatEntry(entry)}`;
+      if (t.kind === "ENUM64") line += t.encoding === "SIGNED" ? "LL" : "ULL";
+      if (t.kind === "DATASEC") line += varType(entry, spec);
+    }
+  }
+  return line;
+}
+
+function formatEntry(entry: RawEntry): string {
+  const fields: string[] = [];
+  for (const key in entry) {
+    fields.push(key === "name" ? `'${printable(String(entry.name))}'` : `${key}=${entry[key]}`);
+  }
+  return fields.join(" ");
+}
+
+/** ` (KIND 'name')` of a section variable's type, when the type exists (bpftool's note). */
+function varType(entry: RawEntry, spec: Spec): string {
+  const id = Number(entry.type_id);
+  if (id >= spec.nextTypeId) return "";
+  const off = spec.nameOffsetOf(id);
+  const name = off === 0 ? "(anon)" : spec.string(off);
+  return ` (${KIND_NAMES[spec.kindOf(id)] ?? "UNKNOWN"} '${printable(name)}')`;
 }
 
 /**

@@ -110,6 +110,7 @@ export {
   underlyingType,
 } from "./helpers.ts";
 export { formatRaw } from "./format_raw.ts";
+export { type RawEntry, type RawType, rawTypes, type RawValue } from "./raw_types.ts";
 export { FORMAT_C_MAX_NESTING, formatC, type FormatCOptions } from "./format_c.ts";
 export {
   applyCoreRelocations,

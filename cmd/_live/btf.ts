@@ -7,11 +7,10 @@
  */
 
 import { BtfHandle, loadedBtf } from "../../btf/handle.ts";
-import { formatC, formatRaw, loadKernelSpec, type Spec } from "../../btf/mod.ts";
+import { formatC, formatRaw, loadKernelSpec, rawTypes, type Spec } from "../../btf/mod.ts";
 import { loadedMaps } from "../../map/mod.ts";
 import { loadedPrograms } from "../../prog/mod.ts";
 import { type Options, type Output, parseId, UsageError } from "./command.ts";
-import { rawTypes } from "./btf_raw_json.ts";
 import { withBases } from "../inspect.ts";
 import { table } from "./output.ts";
 
@@ -81,7 +80,7 @@ export function btfDump(id: number, options: Options): Output {
     return { json: { c }, text: () => c.replace(/\n$/, "") };
   }
   return {
-    json: { types: rawTypes(spec) },
+    json: { types: [...rawTypes(spec)] },
     text: () => formatRaw(spec).replace(/\n$/, ""),
   };
 }

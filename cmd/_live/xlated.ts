@@ -12,6 +12,7 @@
  */
 
 import { helperName } from "../../asm/mod.ts";
+import { ALU_SYMBOLS, JUMP_SYMBOLS } from "../../asm/_operators.ts";
 
 /** One record of what `prog dump xlated` prints, in bpftool's JSON field names. */
 export interface XlatedLine {
@@ -57,39 +58,19 @@ export interface CallNames {
   callBase: bigint;
 }
 
-const ALU_OPS: Record<number, string> = {
-  0x00: "+=",
-  0x10: "-=",
-  0x20: "*=",
-  0x30: "/=",
-  0x40: "|=",
-  0x50: "&=",
-  0x60: "<<=",
-  0x70: ">>=",
-  0x80: "neg",
-  0x90: "%=",
-  0xa0: "^=",
-  0xb0: "=",
-  0xc0: "s>>=",
-  0xd0: "endian",
+/** ALU operators, mov's `=` among them (neg and endian are printed as words before lookup). */
+const ALU_OPS: Record<number, string> = { ...ALU_SYMBOLS, 0xb0: "=" };
+const SIGNED_ALU_OPS: Record<number, string> = {
+  0x30: `s${ALU_SYMBOLS[0x30]}`,
+  0x90: `s${ALU_SYMBOLS[0x90]}`,
 };
-const SIGNED_ALU_OPS: Record<number, string> = { 0x30: "s/=", 0x90: "s%=" };
 const MOVSX: Record<number, string> = { 8: "(s8)", 16: "(s16)", 32: "(s32)" };
+/** disasm.c's `bpf_jmp_string`: the conditions, and the words of the other jump operations. */
 const JMP_OPS: Record<number, string> = {
+  ...JUMP_SYMBOLS,
   0x00: "jmp",
-  0x10: "==",
-  0x20: ">",
-  0x30: ">=",
-  0x40: "&",
-  0x50: "!=",
-  0x60: "s>",
-  0x70: "s>=",
   0x80: "call",
   0x90: "exit",
-  0xa0: "<",
-  0xb0: "<=",
-  0xc0: "s<",
-  0xd0: "s<=",
 };
 const SIZES: Record<number, string> = { 0x00: "u32", 0x08: "u16", 0x10: "u8", 0x18: "u64" };
 const SIGNED_SIZES: Record<number, string> = { 0x00: "s32", 0x08: "s16", 0x10: "s8" };

@@ -1,25 +1,58 @@
 /**
- * BTF types as `bpftool -j btf dump … format raw` prints them: one object per type with its
- * kind's fields under bpftool's names (the JSON twin of `btf.formatRaw`).
+ * `rawTypes`: a spec's types word by word, as records in the field names of
+ * `bpftool -j btf dump file F format raw`. The one walk of the raw type section: `formatRaw`
+ * prints these records as bpftool's text, `ebpf live btf dump` as bpftool's JSON.
  *
  * @module
  */
 
-import { Kind, KIND_NAMES } from "../../btf/types.ts";
-import type { Spec } from "../../btf/spec.ts";
+import { Kind, KIND_NAMES } from "./types.ts";
+import type { Spec } from "./spec.ts";
 
 const INT_ENCODINGS: Record<number, string> = { 0: "(none)", 1: "SIGNED", 2: "CHAR", 4: "BOOL" };
 const LINKAGES = ["static", "global", "extern"];
 
-/** One type of the dump. */
-export type RawType = { id: number; kind: string; name: string } & Record<string, unknown>;
+/** A scalar field of a raw type record. */
+export type RawValue = number | bigint | string;
 
-/** The types `spec` adds (for split BTF, not its base's), as bpftool's JSON holds them. */
-export function rawTypes(spec: Spec): RawType[] {
+/** A member, enumerator, parameter or section variable of a raw type record. */
+export type RawEntry = Record<string, RawValue>;
+
+/**
+ * One type as bpftool's raw dump shows it: its id, kind name (`"STRUCT"`) and name
+ * (`"(anon)"` when it has none), then its kind's fields in bpftool's order and names
+ * (`size`, `type_id`, `vlen`, …), and its list, if its kind has one: `members`, `values`,
+ * `params` or `vars`.
+ */
+export interface RawType {
+  /** The type id. */
+  id: number;
+  /** The kind as bpftool names it, such as `"STRUCT"` (`"UNKNOWN"` for an unknown kind). */
+  kind: string;
+  /** The name, `"(anon)"` when it has none. */
+  name: string;
+  /** The kind's fields. */
+  [field: string]: RawValue | RawEntry[];
+}
+
+/**
+ * The types `spec` adds (for split BTF, not its base's) as bpftool's raw dump shows them,
+ * decoded from the raw words after `spec.validate()` has checked every offset and reference.
+ *
+ * @example
+ * ```ts
+ * import { loadKernelSpec, rawTypes } from "@ebpf/ebpf/btf";
+ * const [first] = rawTypes(loadKernelSpec());
+ * console.log(first); // { id: 1, kind: "INT", name: "long unsigned int", size: 8, … }
+ * ```
+ */
+export function* rawTypes(spec: Spec): Generator<RawType> {
   spec.validate();
   const { words: w, offsets, firstId, count } = spec.raw;
   const name = (off: number) => (off === 0 ? "(anon)" : spec.string(off));
-  const out: RawType[] = [];
+  /** The `vlen` entries after the type's header words, `stride` words each. */
+  const entries = (o: number, vlen: number, stride: number, entry: (p: number) => RawEntry) =>
+    Array.from({ length: vlen }, (_, j) => entry(o + 3 + stride * j));
   for (let i = 0; i < count; i++) {
     const o = offsets[i];
     const info = w[o + 1];
@@ -54,10 +87,9 @@ export function rawTypes(spec: Spec): RawType[] {
       case Kind.Union:
         t.size = sz;
         t.vlen = vlen;
-        t.members = Array.from({ length: vlen }, (_, j) => {
-          const p = o + 3 + 3 * j;
+        t.members = entries(o, vlen, 3, (p) => {
           const off = w[p + 2];
-          const m: Record<string, unknown> = {
+          const m: RawEntry = {
             name: name(w[p]),
             type_id: w[p + 1],
             bits_offset: kflag ? off & 0xffffff : off,
@@ -70,17 +102,16 @@ export function rawTypes(spec: Spec): RawType[] {
         t.encoding = kflag ? "SIGNED" : "UNSIGNED";
         t.size = sz;
         t.vlen = vlen;
-        t.values = Array.from({ length: vlen }, (_, j) => {
-          const p = o + 3 + 2 * j;
-          return { name: name(w[p]), val: kflag ? w[p + 1] | 0 : w[p + 1] };
-        });
+        t.values = entries(o, vlen, 2, (p) => ({
+          name: name(w[p]),
+          val: kflag ? w[p + 1] | 0 : w[p + 1],
+        }));
         break;
       case Kind.Enum64:
         t.encoding = kflag ? "SIGNED" : "UNSIGNED";
         t.size = sz;
         t.vlen = vlen;
-        t.values = Array.from({ length: vlen }, (_, j) => {
-          const p = o + 3 + 3 * j;
+        t.values = entries(o, vlen, 3, (p) => {
           const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
           return { name: name(w[p]), val: kflag ? BigInt.asIntN(64, u) : u };
         });
@@ -95,10 +126,7 @@ export function rawTypes(spec: Spec): RawType[] {
       case Kind.FuncProto:
         t.ret_type_id = sz;
         t.vlen = vlen;
-        t.params = Array.from({ length: vlen }, (_, j) => {
-          const p = o + 3 + 2 * j;
-          return { name: name(w[p]), type_id: w[p + 1] };
-        });
+        t.params = entries(o, vlen, 2, (p) => ({ name: name(w[p]), type_id: w[p + 1] }));
         break;
       case Kind.Var:
         t.type_id = sz;
@@ -107,10 +135,7 @@ export function rawTypes(spec: Spec): RawType[] {
       case Kind.Datasec:
         t.size = sz;
         t.vlen = vlen;
-        t.vars = Array.from({ length: vlen }, (_, j) => {
-          const p = o + 3 + 3 * j;
-          return { type_id: w[p], offset: w[p + 1], size: w[p + 2] };
-        });
+        t.vars = entries(o, vlen, 3, (p) => ({ type_id: w[p], offset: w[p + 1], size: w[p + 2] }));
         break;
       case Kind.Float:
         t.size = sz;
@@ -120,7 +145,6 @@ export function rawTypes(spec: Spec): RawType[] {
         t.component_idx = w[o + 3] | 0;
         break;
     }
-    out.push(t);
+    yield t;
   }
-  return out;
 }
