@@ -92,6 +92,22 @@ kernelTest("kprobe_multi: attaches by address as by symbol", async () => {
   assertAbout(count(coll.maps.hits, 3), 12, "getppid by address");
 }, { skipIf: multiMissing });
 
+kernelTest("kprobe_multi: a pattern attaches every function it matches", async () => {
+  using coll = await load("count_entry");
+  // getpid, getppid, getpgid.
+  using link = attachKprobeMulti(coll.programs.count_entry, { pattern: "__x64_sys_getp*id" });
+  calls(20, 9);
+  assertAbout(count(coll.maps.hits, 0), 29, "getpid and getppid through the pattern");
+  const info = link.info();
+  if (info.details.kind !== "kprobe_multi") throw new Error(`${info.details.kind} link`);
+  if (kernelAtLeast("6.6")) {
+    const want = [GETPID, GETPPID, "__x64_sys_getpgid"].map(kallsyms).sort((a, b) =>
+      a < b ? -1 : 1
+    );
+    assertEquals(info.details.addresses, want);
+  }
+}, { skipIf: multiMissing });
+
 kernelTest("kretprobe_multi: counts returns of getpid", async () => {
   using coll = await load("count_return");
   using link = attachKprobeMulti(coll.programs.count_return, {

@@ -1,7 +1,15 @@
 // Kernel tests of the networking links. Namespaced hooks (XDP, tcx, sk_lookup, flow
 // dissector) run in a child Deno process inside a new network namespace
 // (fixtures/net_child.ts); cgroup, netfilter and sockmap run in this process.
-import { assert, assertEquals, assertGreaterOrEqual, assertThrows } from "@std/assert";
+import {
+  assert,
+  assertEquals,
+  assertGreater,
+  assertGreaterOrEqual,
+  assertStringIncludes,
+  assertThrows,
+} from "@std/assert";
+import { linkTypeName } from "../../cmd/_live/names.ts";
 import * as asm from "../../asm/mod.ts";
 import { AttachType, ProgramType } from "../../prog/mod.ts";
 import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
@@ -354,6 +362,32 @@ kernelTest(
       attachType: AttachType.NetkitPrimary,
     });
     assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
+
+    // queryPrograms: each chain holds its program (the primary's updated one) and link.
+    const { ids } = r;
+    assertEquals(r.before.primary.programs, [[ids.drop, ids.primaryLink]]);
+    assertEquals(r.before.peer.programs, [[ids.peer, ids.peerLink]]);
+    assertGreater(BigInt(r.before.primary.revision), 0n);
+    // A stale expectedRevision is refused; the current one at the head is taken, and moves
+    // the revision on by one.
+    assertStringIncludes(r.staleError, "ESTALE");
+    assertStringIncludes(r.staleError, "expectedRevision");
+    assertEquals(r.after.programs, [[ids.head, ids.headLink], [ids.drop, ids.primaryLink]]);
+    assertEquals(BigInt(r.after.revision), BigInt(r.before.primary.revision) + 1n);
+
+    // The live inspector's net rows for the pair.
+    const rows = r.net.filter((t: Record<string, unknown>) => t.devname === "nk0");
+    assertEquals(rows.map((t: Record<string, unknown>) => [t.kind, t.prog_id, t.link_id]), [
+      ["netkit/primary", ids.drop, ids.primaryLink],
+      ["netkit/peer", ids.peer, ids.peerLink],
+    ]);
+    // bpftool 7.1's net shows no netkit: its link list names the same links and programs.
+    for (const [link, prog] of [[ids.primaryLink, ids.drop], [ids.peerLink, ids.peer]]) {
+      const l = r.bpftoolLinks.find((x: Record<string, unknown>) => x.id === link);
+      assert(l, `bpftool lists link ${link}`);
+      assertEquals(l.prog_id, prog);
+      assertEquals(typeof l.type === "number" ? linkTypeName(l.type) : l.type, "netkit");
+    }
   },
   { skipIf: () => noIproute2() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
 );
