@@ -303,6 +303,9 @@ kernelTest(
 
 let netkitReason: string | undefined | null = null;
 
+/** ERANGE (asm-generic/errno-base.h): a netlink attribute outside its policy's range. */
+const ERANGE = 34;
+
 /** What the kernel's build configuration says about netkit, when it can be read. */
 function netkitConfig(): string {
   try {
@@ -315,7 +318,7 @@ function netkitConfig(): string {
 
 /**
  * Why this kernel cannot make netkit devices, or undefined when it can. Asks rtnetlink for a
- * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL) before
+ * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL/ERANGE) before
  * creating anything, one without it does not know the kind (EOPNOTSUPP).
  */
 function netkitUnavailable(): string | undefined {
@@ -324,7 +327,11 @@ function netkitUnavailable(): string | undefined {
     createNetkit({ primary: `nkprobe${Deno.pid % 100000}`, peer: "nkprobe_peer", mode: 0xff });
     return netkitReason = "netkit probe unexpectedly created a device";
   } catch (e) {
-    if (e instanceof LibcError && e.errno === Errno.EINVAL) return netkitReason = undefined;
+    // The mode is checked after the kind is known: EINVAL (6.7), ERANGE from the attribute
+    // policy (6.18).
+    if (e instanceof LibcError && (e.errno === Errno.EINVAL || e.errno === ERANGE)) {
+      return netkitReason = undefined;
+    }
     if (e instanceof LibcError && e.errno === Errno.EOPNOTSUPP) {
       return netkitReason = 'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": ' +
         `EOPNOTSUPP${netkitConfig()})`;
