@@ -3,7 +3,8 @@
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { globMatch, matchFilterFunctions } from "../../link/_kernel_functions.ts";
 import { attachKprobeMulti } from "../../link/mod.ts";
-import { AttachType, Program, ProgramSpec, ProgramType } from "../../prog/mod.ts";
+import { AttachType, type Program, ProgramType } from "../../prog/mod.ts";
+import { load } from "./_progs.ts";
 import * as asm from "../../asm/mod.ts";
 import { ensureTracefs, kernelTest } from "../_harness.ts";
 import { PermissionError } from "../../errors.ts";
@@ -56,16 +57,10 @@ function unreadable(): string | undefined {
   }
 }
 
+/** A kprobe_multi program that does nothing. */
 function kmulti(): Program {
-  return Program.load(
-    new ProgramSpec({
-      name: "kmulti",
-      type: ProgramType.Kprobe,
-      attachType: AttachType.TraceKprobeMulti,
-      license: "GPL",
-      instructions: new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]),
-    }),
-  );
+  const instructions = new asm.Instructions([asm.Mov.Imm(asm.R0, 0), asm.Return()]);
+  return load(ProgramType.Kprobe, instructions, AttachType.TraceKprobeMulti, "kmulti");
 }
 
 kernelTest("kprobe_multi: a pattern no kernel function matches is a RangeError", () => {
