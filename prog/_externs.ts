@@ -1,7 +1,8 @@
 /**
  * Resolving kernel symbols in instructions: kfunc calls (a BTF id, and the index of a module's
  * BTF in `fd_array`), typed ksyms (`BPF_PSEUDO_BTF_ID`) and typeless ksyms (an address from
- * `/proc/kallsyms`), as libbpf resolves them.
+ * `/proc/kallsyms`), as libbpf resolves them. A typed function ksym on a kernel before 6.4,
+ * which takes only variables by BTF id, loads its address from `/proc/kallsyms` instead.
  *
  * @module
  */
@@ -22,6 +23,8 @@ import { EXTERN, type ExternRef } from "./program_spec.ts";
 import { findKernelType, type KernelType, moduleBtfHandle } from "./_kernel_btf.ts";
 import { skipMods, typesAreCompat } from "../btf/core_compat.ts";
 import { kallsymsAddress } from "./_kallsyms.ts";
+import { ksymFunctions } from "./_prog_features.ts";
+import { NotSupportedError } from "../errors.ts";
 
 const CALL = Class.JMP | JumpOp.Call;
 
@@ -33,6 +36,30 @@ export interface ResolvedSymbols {
   fdArray: number[];
   /** Module BTF handles to close after the load. */
   handles: BtfHandle[];
+}
+
+/** Makes the `ld_imm64` `ins` load the plain 64-bit value `addr`. */
+function setAddress(ins: Instruction, addr: bigint): void {
+  ins.src = Pseudo.None;
+  ins.imm = Number(BigInt.asIntN(32, addr));
+  ins.immHi = Number(BigInt.asIntN(32, addr >> 32n));
+}
+
+/**
+ * The address of kernel function `name` for a kernel without typed function ksyms (before
+ * 6.4): the one /proc/kallsyms lists, which is what a newer kernel fills in itself. Without
+ * it (not listed, or hidden as 0 by `kptr_restrict`) the load cannot be done there.
+ */
+function functionAddress(name: string): bigint {
+  const addr = kallsymsAddress(name);
+  if (addr === undefined || addr === 0n) {
+    throw new NotSupportedError(
+      ksymFunctions.feature,
+      ksymFunctions.minKernel,
+      `ksym '${name}' is a function, and /proc/kallsyms gives no address for it to use instead`,
+    );
+  }
+  return addr;
 }
 
 /** Whether `ins` refers to a kernel symbol the loader must resolve. */
@@ -73,7 +100,8 @@ function describe(t: Type): string {
 
 /**
  * Resolves every kfunc call and ksym load of `insns`. `kernelTypes` replaces the running
- * kernel's BTF. A missing non-weak symbol throws a ReferenceError naming it.
+ * kernel's BTF. A missing non-weak kfunc throws a NotSupportedError naming it, a missing
+ * non-weak ksym a ReferenceError.
  */
 export function resolveKernelSymbols(
   insns: Instructions,
@@ -107,7 +135,8 @@ export function resolveKernelSymbols(
         const found = compatible(findKernelType(name, Func, kernelTypes), ext, "kfunc");
         ins.src = CallKind.Kfunc;
         if (!found) {
-          if (!weak) throw new ReferenceError(`Cannot resolve kfunc '${name}': not in kernel BTF`);
+          // As cilium/ebpf says: a kernel without the kfunc does not support the program.
+          if (!weak) throw new NotSupportedError(`kfunc '${name}'`, undefined, "not in kernel BTF");
           ins.imm = 0;
           ins.offset = 0;
         } else {
@@ -127,15 +156,15 @@ export function resolveKernelSymbols(
         const found = local instanceof Func
           ? compatible(findKernelType(name, Func, kernelTypes), ext, "ksym")
           : compatible(findKernelType(name, Var, kernelTypes), ext, "ksym");
-        if (found) {
+        if (found && local instanceof Func && !ksymFunctions.supported()) {
+          setAddress(ins, functionAddress(name));
+        } else if (found) {
           ins.src = Pseudo.BTFID;
           ins.imm = found.id;
           ins.immHi = found.module === undefined ? 0 : moduleIndex(found.module).fd;
         } else {
           if (!weak) throw new ReferenceError(`Cannot resolve ksym '${name}': not in kernel BTF`);
-          ins.src = Pseudo.None;
-          ins.imm = 0;
-          ins.immHi = 0;
+          setAddress(ins, 0n);
         }
         ins.reference = undefined;
         continue;
@@ -144,10 +173,7 @@ export function resolveKernelSymbols(
       if (addr === undefined && !weak) {
         throw new ReferenceError(`Cannot resolve ksym '${name}': not in /proc/kallsyms`);
       }
-      const a = addr ?? 0n;
-      ins.src = Pseudo.None;
-      ins.imm = Number(BigInt.asIntN(32, a));
-      ins.immHi = Number(BigInt.asIntN(32, a >> 32n));
+      setAddress(ins, addr ?? 0n);
       ins.reference = undefined;
     }
   } catch (e) {

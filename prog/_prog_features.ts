@@ -1,7 +1,8 @@
 /**
  * Load-time features a kernel may lack, each probed once per process (never read from a
- * version string): the ISA versions, bounded loops, large programs and the
- * verifier reporting the log size it needed (`log_true_size`, 6.4).
+ * version string): the ISA versions, bounded loops, large programs, the verifier reporting the
+ * log size it needed (`log_true_size`, 6.4) and typed function ksyms (a kernel FUNC in
+ * `ld_imm64`, 6.4).
  *
  * @module
  */
@@ -12,6 +13,7 @@ import { Errno, NotSupportedError } from "../errors.ts";
 import type { Instruction } from "../asm/instruction.ts";
 import { ALUOp, Class, Mode } from "../asm/opcode.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
+import { mapKernelSpec } from "../btf/handle.ts";
 import { ProgramType, programTypeName } from "./program_type.ts";
 import { haveProgramType, PROGRAM_TYPE_MIN_KERNEL } from "./program_type_probe.ts";
 
@@ -44,6 +46,27 @@ export function isIsaV4(ins: Instruction): boolean {
   }
   return false;
 }
+
+/** `BTF_KIND_FUNC`. */
+const BTF_KIND_FUNC = 12;
+
+/**
+ * Typed function ksyms (Linux 6.4): `ld_imm64` with `BPF_PSEUDO_BTF_ID` naming a kernel
+ * FUNC, whose address the kernel fills in — `&fn` of an `extern void fn(void) __ksym`, and
+ * `bpf_ksym_exists()` of a kfunc. Older kernels take only VARs there ("isn't KIND_VAR").
+ * Probed with the first function of vmlinux BTF (a function pahole saw in the symbol table,
+ * so the kernel finds its address).
+ */
+export const ksymFunctions: FeatureProbe = feature("typed function ksyms", "6.4", () => {
+  const vmlinux = mapKernelSpec();
+  let id = 1;
+  while (id < vmlinux.nextTypeId && vmlinux.kindOf(id) !== BTF_KIND_FUNC) id++;
+  if (id >= vmlinux.nextTypeId) return false;
+  const imm = [id & 0xff, (id >>> 8) & 0xff, (id >>> 16) & 0xff, id >>> 24];
+  // r1 = BTF id `id` (src_reg 3: BPF_PSEUDO_BTF_ID; the second slot's imm 0: vmlinux)
+  const ldImm64 = [0x18, 0x31, 0, 0, ...imm, 0, 0, 0, 0, 0, 0, 0, 0];
+  return probeProgramLoad(ProgramType.SocketFilter, [...ldImm64, ...R0_ZERO]);
+});
 
 /** The verifier log level that prints every instruction: a long log from a short program. */
 const LOG_LEVEL_ALL = 2;

@@ -142,7 +142,9 @@ export class ProgramStream {
   /**
    * The stream's text lines (UTF-8, without the newline) as they come, until the signal
    * aborts or the program handle closes. A line is handed out when its newline arrives.
-   * Polls with a backoff (see the module doc).
+   * Each read takes all the kernel holds, so read one stream through one iterator: lines
+   * read but not yet handed out end with the iterator (as on `break`). Polls with a backoff
+   * (see the module doc).
    */
   lines(options: StreamIterateOptions = {}): AsyncGenerator<string, undefined> {
     const decoder = new TextDecoder();

@@ -5,9 +5,10 @@
 // (syscall program) or after the tracepoint fired, and compare it with the kernel's BTF.
 //
 // - core_values (SEC "syscall"): field offset/size/exists/signed/lshift/rshift (incl. a
-//   signed bitfield reached through an anonymous union), type id local/target, type
-//   exists/size/matches, enum value exists/value (32- and 64-bit enums); a field that the
-//   kernel lacks, read only behind bpf_core_field_exists() (its load is poisoned and dead).
+//   signed bitfield reached through an anonymous union, behind an existence check since
+//   Linux 6.4 added it), type id local/target, type exists/size/matches, enum value
+//   exists/value (32- and 64-bit enums); a field that the kernel lacks, read only behind
+//   bpf_core_field_exists() (its load is poisoned and dead).
 // - core_read_task (SEC "tracepoint/syscalls/sys_enter_getppid"): real reads of the
 //   current task (pid, tgid, group leader's pid, comm, a bitfield) with BPF_CORE_READ.
 #include <linux/bpf.h>
@@ -39,8 +40,8 @@ struct task_struct___bad {
 	long long pid;
 } PAI;
 
-/* A type that "matches" the kernel's exactly (task_struct___mine does not: the kernel's
- * char is unsigned, BPF's is signed). */
+/* A type that "matches" the kernel's exactly (task_struct___mine not since Linux 6.2: the
+ * kernel's char is unsigned, BPF's is signed). */
 struct list_head___mine {
 	struct list_head___mine *next, *prev;
 } PAI;
@@ -165,11 +166,15 @@ int core_values(void *ctx)
 	out[OUT_PRECISE_IP_RSHIFT] = __builtin_preserve_field_info(a->precise_ip, BPF_FIELD_RSHIFT_U64);
 	out[OUT_PRECISE_IP_SIGNED] = __builtin_preserve_field_info(a->precise_ip, BPF_FIELD_SIGNED);
 
-	out[OUT_DEPTH_OFF] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_BYTE_OFFSET);
-	out[OUT_DEPTH_SIZE] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_BYTE_SIZE);
-	out[OUT_DEPTH_LSHIFT] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_LSHIFT_U64);
-	out[OUT_DEPTH_RSHIFT] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_RSHIFT_U64);
-	out[OUT_DEPTH_SIGNED] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_SIGNED);
+	/* iter came in Linux 6.4: before, these relocations are poisoned, and dead behind the
+	 * check, so the program loads on older kernels too and leaves the DEPTH_* slots 0. */
+	if (bpf_core_field_exists(r->iter.depth)) {
+		out[OUT_DEPTH_OFF] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_BYTE_OFFSET);
+		out[OUT_DEPTH_SIZE] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_BYTE_SIZE);
+		out[OUT_DEPTH_LSHIFT] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_LSHIFT_U64);
+		out[OUT_DEPTH_RSHIFT] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_RSHIFT_U64);
+		out[OUT_DEPTH_SIGNED] = __builtin_preserve_field_info(r->iter.depth, BPF_FIELD_SIGNED);
+	}
 
 	out[OUT_TYPE_ID_LOCAL] = bpf_core_type_id_local(struct task_struct___mine);
 	out[OUT_TYPE_ID_KERNEL] = bpf_core_type_id_kernel(struct task_struct___mine);

@@ -24,7 +24,10 @@ interface Outcome {
 function unmounted(mode: string, flags: string[], prefix: string[] = []): Outcome {
   // /sys made private first, so that the unmounts stay in the new namespace. (Not
   // `--propagation private`, which needs / to be a mount point, as it is not in a chroot.)
-  const script = "mount --make-rprivate /sys; for m in /sys/fs/bpf /sys/kernel/tracing; do " +
+  // debugfs goes too where it is mounted (as under run-kernel): its tracing directory
+  // mounts tracefs by itself when looked at, which would find tracefs without a mount.
+  const script = "mount --make-rprivate /sys; umount -R /sys/kernel/debug 2>/dev/null || true; " +
+    "for m in /sys/fs/bpf /sys/kernel/tracing; do " +
     'while mountpoint -q "$m"; do umount "$m"; done; done; exec "$@"';
   const out = new Deno.Command("unshare", {
     args: [

@@ -116,7 +116,8 @@ kernelTest("permissions: EPERM with CAP_BPF says the kernel refused for another 
     const r = fentryLoad();
     if (r >= 0) {
       closeFd(r);
-      return "this kernel loads fentry programs: no EPERM to observe";
+      return "this kernel loads fentry programs (BPF trampolines, which Linux 5.5 has): no " +
+        "EPERM to observe";
     }
     return undefined;
   },

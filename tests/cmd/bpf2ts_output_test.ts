@@ -361,7 +361,8 @@ kernelTest(
       assert(dump.ok, dump.out.slice(-500));
       Deno.writeTextFileSync(`${dir}/vmlinux.h`, dump.out);
       const typesInHeader = (dump.out.match(/^(struct|union|enum) \w+ \{$/gm) ?? []).length;
-      assert(typesInHeader > 10000, `${typesInHeader} structs, unions and enums`);
+      // Debian's 6.1 declares about 9,000 of them, 6.18 about 11,000.
+      assert(typesInHeader > 5000, `${typesInHeader} structs, unions and enums`);
       Deno.writeTextFileSync(
         `${dir}/opens.c`,
         `#include "vmlinux.h"

@@ -82,3 +82,11 @@ export function formatTable(report: RunReport): string {
     r.map((c, i) => i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i])).join("  ");
   return [fmt(head), ...rows.map(fmt)].join("\n");
 }
+
+/**
+ * Whether a skip reason names the kernel that has the feature ("Linux 6.6", "requires Linux
+ * 6.4"): every skip should, so that a reader knows where the test does run.
+ */
+export function namesKernel(reason: string): boolean {
+  return /\bLinux \d+\.\d+/.test(reason);
+}

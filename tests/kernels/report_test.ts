@@ -1,5 +1,5 @@
 import { assertEquals } from "@std/assert";
-import { formatTable, parseDenoTest } from "./_report.ts";
+import { formatTable, namesKernel, parseDenoTest } from "./_report.ts";
 
 /** A `deno test` run as Deno 2.9 prints it with NO_COLOR=1, steps and failures included. */
 const SAMPLE = `running 3 tests from ./tests/link/tracing_test.ts
@@ -58,4 +58,11 @@ Deno.test("formatTable: a row per file and a total", () => {
     "tests/map/bpf_map_test.ts        0       1        1",
     "total                            1       2        2",
   ]);
+});
+
+Deno.test("namesKernel: a skip reason names the kernel that has the feature", () => {
+  assertEquals(namesKernel("BPF ISA v4 is not supported (requires Linux 6.6)"), true);
+  assertEquals(namesKernel("kernel lacks may_goto (Linux 6.9)"), true);
+  assertEquals(namesKernel("the kernel refuses to load fentry programs: EPERM"), false);
+  assertEquals(namesKernel(""), false);
 });

@@ -1,13 +1,35 @@
 // Kprobes, kretprobes, fentry/fexit and BPF LSM on a kernel that has them: each program counts
-// the calls this process makes and the test reads the count back, so the hook is shown to fire.
+// the calls this process makes and the test reads the count back, so the hook is shown to fire;
+// fmod_ret shows its effect too, failing this process's opens while attached.
 // The host kernel (6.18 here) has neither kprobes nor trampolines: there they skip, naming the
 // feature; Debian's 6.1 (`deno task test:kernels`) has both.
-import { assertEquals, assertGreaterOrEqual } from "@std/assert";
-import { errnoName, NotSupportedError } from "../../errors.ts";
-import { AttachType, ProgramType } from "../../prog/mod.ts";
-import { attachKprobe, attachKretprobe, attachTracing } from "../../link/mod.ts";
+import { assertEquals, assertGreaterOrEqual, assertThrows } from "@std/assert";
+import * as asm from "../../asm/mod.ts";
+import {
+  Errno,
+  errnoName,
+  NotSupportedError,
+  PermissionError,
+  SyscallError,
+} from "../../errors.ts";
+import { AttachType, Program, ProgramSpec, ProgramType } from "../../prog/mod.ts";
+import {
+  attachKprobe,
+  attachKretprobe,
+  attachModifyReturn,
+  attachTracing,
+} from "../../link/mod.ts";
 import { ensureTracefs, getpid, kernelTest } from "./_deps.ts";
-import { btfId, count, counters, countingInstructions, load, loadWithBtfId } from "./_progs.ts";
+import {
+  btfId,
+  count,
+  counters,
+  countingInstructions,
+  increment,
+  load,
+  loadWithBtfId,
+  onlyPid,
+} from "./_progs.ts";
 
 const CALLS = 100;
 
@@ -124,5 +146,63 @@ kernelTest("lsm: file_open runs once per open of this process and allows it", ()
     return `BPF LSM programs not supported: the kernel refuses to load them ` +
       `(${errnoName(r.errno)}; needs CONFIG_BPF_LSM and lsm=...,bpf); Debian's Linux 6.1 ` +
       `booted with lsm=bpf has them`;
+  },
+});
+
+/**
+ * The fmod_ret target: an LSM hook, which fmod_ret may modify on every kernel with
+ * trampolines (other functions need CONFIG_FUNCTION_ERROR_INJECTION, which Debian leaves out).
+ */
+const MODIFIABLE_FN = "security_file_open";
+
+let fmodRet: Program | { refused: string } | undefined;
+/** Loads, once, an fmod_ret program that counts this process's opens and fails them. */
+const loadFmodRet = () => {
+  if (fmodRet) return fmodRet;
+  const spec = new ProgramSpec({
+    name: "deny_open",
+    type: ProgramType.Tracing,
+    attachType: AttachType.ModifyReturn,
+    attachTo: MODIFIABLE_FN,
+    license: "GPL",
+    instructions: new asm.Instructions([
+      ...onlyPid(Deno.pid, "allow"),
+      ...increment(mapFor("fmod_ret"), 0, "allow"),
+      asm.Mov.Imm(asm.R0, -Errno.EPERM),
+      asm.Return(),
+      asm.Label("allow"),
+      asm.Mov.Imm(asm.R0, 0),
+      asm.Return(),
+    ]),
+  });
+  try {
+    return fmodRet = Program.load(spec);
+  } catch (e) {
+    // EPERM comes as a PermissionError (the kernel refusing trampolines to root).
+    if (e instanceof PermissionError) return fmodRet = { refused: "EPERM" };
+    if (e instanceof SyscallError) return fmodRet = { refused: errnoName(e.errno) };
+    throw e;
+  }
+};
+
+kernelTest(`fmod_ret: ${MODIFIABLE_FN} fails this process's opens while attached`, () => {
+  const prog = loadFmodRet();
+  if (!(prog instanceof Program)) throw new Error(`fmod_ret did not load: ${prog.refused}`);
+  using _prog = prog;
+  {
+    using _link = attachModifyReturn(prog);
+    for (let i = 0; i < CALLS; i++) {
+      assertThrows(() => Deno.openSync("/proc/self/stat"), Deno.errors.PermissionDenied);
+    }
+  }
+  assertGreaterOrEqual(count(mapFor("fmod_ret")), BigInt(CALLS));
+  // Detached: opens work again.
+  opens(CALLS);
+}, {
+  skipIf: () => {
+    const r = loadFmodRet();
+    return r instanceof Program ? undefined : "fmod_ret programs (BPF trampolines) not " +
+      `supported: the kernel refuses to load them (${r.refused}); Debian's Linux 6.1 ` +
+      "has them";
   },
 });

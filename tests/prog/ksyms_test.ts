@@ -1,6 +1,7 @@
 /**
  * Kernel symbols in `.ksyms`: typed ksyms (a kernel function whose address is taken, per-CPU
- * variables) resolved to BTF ids in vmlinux as `bpftool btf dump` lists them, an untyped
+ * variables) resolved to BTF ids in vmlinux as `bpftool btf dump` lists them (a function by
+ * its kallsyms address before Linux 6.4, which takes no FUNC there), an untyped
  * ksym resolved to its address in /proc/kallsyms, weak ones the kernel lacks loaded as NULL,
  * and a local type the kernel's does not match refused as libbpf refuses it. The
  * differential test compares the translated instructions of prog3_ksyms with libbpf's.
@@ -17,13 +18,14 @@ import {
   Struct,
   Var,
 } from "../../btf/mod.ts";
-import { VerifierError } from "../../errors.ts";
+import { Errno, NotSupportedError, VerifierError } from "../../errors.ts";
 import { newCollection } from "../../prog/mod.ts";
 import type { CollectionSpec, ProgramSpec } from "../../prog/mod.ts";
 import { EXTERN, type ExternRef } from "../../prog/program_spec.ts";
 import { resolveKernelSymbols } from "../../prog/_externs.ts";
-import { assertNoFdLeak, kernelAtLeast, kernelTest, testdata } from "../_harness.ts";
-import { possibleCpus } from "../../ffi.ts";
+import { ksymFunctions } from "../../prog/_prog_features.ts";
+import { assertNoFdLeak, kernelTest, testdata } from "../_harness.ts";
+import { BpfCmd, kernelBackend, possibleCpus, setBackend } from "../../ffi.ts";
 import { loadSpec, noElfReader } from "./_elf_loader.ts";
 
 /** `[id] KIND 'name'` lines of vmlinux BTF, as bpftool prints them, for the given names. */
@@ -83,14 +85,21 @@ kernelTest("typed and untyped ksyms resolve as libbpf resolves them", async () =
   assert(ids.has("bpf_prog_put") && addrs.size === 2, "vmlinux lacks the symbols of the test");
 
   const loads = resolvedLoads(spec.programs.read_ksyms);
-  // Typed (a function): its FUNC id in vmlinux, the kernel fills in the address.
   const typed = loads.get("bpf_prog_put")!;
-  assertEquals([typed.src, typed.imm, typed.immHi], [asm.Pseudo.BTFID, ids.get("bpf_prog_put"), 0]);
+  if (ksymFunctions.supported()) {
+    // Typed (a function): its FUNC id in vmlinux, the kernel fills in the address.
+    assertEquals([typed.src, typed.imm, typed.immHi], [
+      asm.Pseudo.BTFID,
+      ids.get("bpf_prog_put"),
+      0,
+    ]);
+  } else {
+    // Before 6.4 the kernel takes no FUNC there: the loader writes kallsyms' address.
+    assertEquals([typed.src, address(typed)], [asm.Pseudo.None, addrs.get("bpf_prog_put")]);
+  }
   // Untyped: the address from kallsyms, as a plain 64-bit immediate.
   const untyped = loads.get("bpf_prog_inc")!;
-  const addr = BigInt.asUintN(32, BigInt(untyped.imm)) |
-    (BigInt.asUintN(32, BigInt(untyped.immHi)) << 32n);
-  assertEquals([untyped.src, addr], [asm.Pseudo.None, addrs.get("bpf_prog_inc")]);
+  assertEquals([untyped.src, address(untyped)], [asm.Pseudo.None, addrs.get("bpf_prog_inc")]);
   for (const weak of ["prog3_no_such_variable", "prog3_no_such_symbol"]) {
     const ins = loads.get(weak)!;
     assertEquals([ins.src, ins.imm, ins.immHi], [asm.Pseudo.None, 0, 0], weak);
@@ -105,15 +114,77 @@ kernelTest("typed and untyped ksyms resolve as libbpf resolves them", async () =
     assertEquals(global(spec, bss, "missing_typed_is_null"), 1n);
     assertEquals(global(spec, bss, "missing_untyped_is_null"), 1n);
   });
-}, {
-  // Before 6.4 the verifier takes only VARs in a ldimm64 BTF id ("isn't KIND_VAR"); the
-  // loader does not probe that yet, so the version is the oracle here.
-  skipIf: () =>
-    noElfReader() ??
-      (kernelAtLeast("6.4")
-        ? undefined
-        : "typed function ksyms (a FUNC id in ldimm64) are not supported (Linux 6.4 has them)"),
-});
+}, { skipIf: noElfReader });
+
+kernelTest("the typed function ksym probe agrees with libbpf's load of the same object", () => {
+  // libbpf (bpftool) always loads a typed function ksym by its FUNC id: kernels before 6.4
+  // refuse that ("isn't KIND_VAR"), which is what the probe says they lack.
+  const dir = `/sys/fs/bpf/ebpf_ksym_funcs_${Deno.pid}`;
+  try {
+    const out = new Deno.Command("bpftool", {
+      args: ["prog", "loadall", testdata("prog3_ksyms-el.o"), dir],
+      stdout: "null",
+      stderr: "piped",
+    }).outputSync();
+    const stderr = new TextDecoder().decode(out.stderr);
+    assertEquals(out.success, ksymFunctions.supported(), stderr);
+    if (!out.success) assertStringIncludes(stderr, "isn't KIND_VAR");
+  } finally {
+    try {
+      Deno.removeSync(dir, { recursive: true });
+    } catch { /* never made */ }
+  }
+}, { skipIf: noElfReader });
+
+kernelTest(
+  "a kernel without typed function ksyms gets kallsyms' address, or NotSupportedError",
+  async () => {
+    const spec = await loadSpec(testdata("prog3_ksyms-el.o"));
+    const prog = spec.programs.read_ksyms;
+    const at = prog.instructions.list.findIndex((i) =>
+      (i.meta?.[EXTERN] as ExternRef | undefined)?.name === "bpf_prog_put"
+    );
+    const ext = prog.instructions.list[at].meta![EXTERN] as ExternRef;
+    // A kernel before 6.4 as the probe sees it: it refuses the probe's FUNC in ld_imm64.
+    const restore = setBackend({
+      bpf: (cmd, attr) =>
+        cmd === BpfCmd.PROG_LOAD && attr.getU32(4) === 4
+          ? -Errno.EINVAL
+          : kernelBackend.bpf(cmd, attr),
+      address: kernelBackend.address,
+    });
+    try {
+      assert(!ksymFunctions.supported());
+      const typed = resolvedLoads(prog).get("bpf_prog_put")!;
+      assertEquals(
+        [typed.src, address(typed)],
+        [asm.Pseudo.None, kallsyms(["bpf_prog_put"]).get("bpf_prog_put")],
+      );
+      // A function the kernel's BTF has and kallsyms does not list: nothing to fall back on.
+      const name = "prog3_not_in_kallsyms";
+      const target = parseSpec(
+        marshalTypes([new Func(name, (ext.type as Func).type as FuncProto, Linkage.Global)]),
+      );
+      const insns = prog.instructions.list.map((ins, i) =>
+        i === at ? { ...ins, meta: { ...ins.meta, [EXTERN]: { ...ext, name } } } : ins
+      );
+      const e = assertThrows(
+        () => resolveKernelSymbols(asm.Instructions.of(insns), target),
+        NotSupportedError,
+      );
+      assertEquals([e.feature, e.minKernel], ["typed function ksyms", "6.4"]);
+      assertStringIncludes(e.message, `ksym '${name}' is a function`);
+    } finally {
+      restore();
+    }
+  },
+  { skipIf: noElfReader },
+);
+
+/** The 64-bit immediate of a resolved `ld_imm64`. */
+function address(ins: asm.Instruction): bigint {
+  return BigInt.asUintN(32, BigInt(ins.imm)) | (BigInt.asUintN(32, BigInt(ins.immHi)) << 32n);
+}
 
 kernelTest(
   "per-CPU typed ksyms resolve to their VAR ids; the kernel needs them in kallsyms",

@@ -1,11 +1,11 @@
 /** Loading our testdata objects (through elf/) and checking what the programs compute. */
-import { assert, assertEquals } from "@std/assert";
+import { assert, assertEquals, assertStringIncludes, assertThrows } from "@std/assert";
 import { gunzipSync } from "node:zlib";
 import { newCollection } from "../../prog/mod.ts";
 import { btf } from "../../mod.ts";
 import { assertNoFdLeak, kernelTest, run, testdata } from "../_harness.ts";
 import { loadSpec, noElfReader } from "./_elf_loader.ts";
-import { VerifierError } from "../../errors.ts";
+import { NotSupportedError, VerifierError } from "../../errors.ts";
 
 const packet = () => ({ data: new Uint8Array(64) });
 
@@ -56,13 +56,40 @@ kernelTest("program arrays and maps of maps get their initial values", async () 
   assertEquals(coll.programs.map_in_map.run(packet()).retval, 2);
 }, { skipIf: noElfReader });
 
-kernelTest("kfuncs and ksyms resolve against the kernel", async () => {
+kernelTest(
+  "a typeless ksym and a weak one the kernel lacks resolve against the kernel",
+  async () => {
+    const spec = await loadSpec(testdata("prog_kernel-el.o"));
+    using coll = newCollection(spec, { only: ["ksyms"] });
+    assertEquals(coll.programs.ksyms.run(packet()).retval, 7);
+  },
+  { skipIf: noElfReader },
+);
+
+kernelTest("a kfunc call resolves against the kernel", async () => {
   const spec = await loadSpec(testdata("prog_kernel-el.o"));
-  using coll = newCollection(spec);
+  using coll = newCollection(spec, { only: ["kern_len"] });
   // Test runs of socket filters pull the Ethernet header: the kernel sees 77 - 14 bytes.
   assertEquals(coll.programs.kern_len.run({ data: new Uint8Array(77) }).retval, 63);
-  assertEquals(coll.programs.ksyms.run(packet()).retval, 7);
 }, { skipIf: () => noElfReader() ?? kfuncMissing("bpf_cast_to_kern_ctx", "6.2") });
+
+kernelTest("a kfunc the kernel's BTF lacks is NotSupportedError naming it", async () => {
+  const spec = await loadSpec(testdata("prog_kernel-el.o"));
+  // Kernel types without the kfunc: as Linux before 6.2 for bpf_cast_to_kern_ctx.
+  const kernelTypes = btf.parseSpec(btf.marshalTypes([new btf.Int("int", 4, 1)]));
+  await assertNoFdLeak(() => {
+    const e = assertThrows(
+      () => newCollection(spec, { only: ["kern_len"], kernelTypes }),
+      NotSupportedError,
+    );
+    assertEquals(e.feature, "kfunc 'bpf_cast_to_kern_ctx'");
+    assertStringIncludes(e.message, "not in kernel BTF");
+  });
+  if (kfuncMissing("bpf_cast_to_kern_ctx", "6.2")) {
+    // And the running kernel's own BTF, where it lacks it.
+    assertThrows(() => newCollection(spec, { only: ["kern_len"] }), NotSupportedError);
+  }
+}, { skipIf: noElfReader });
 
 /** Why the kernel's BTF lacks the kfunc `name` (first in Linux `since`), or undefined. */
 function kfuncMissing(name: string, since: string): string | undefined {

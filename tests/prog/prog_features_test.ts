@@ -1,11 +1,11 @@
-// Load-time feature probes (ISA v4, log_true_size) against the kernel's version, and what
+// Load-time feature probes (ISA v4, log_true_size, typed function ksyms) against the kernel's version, and what
 // Program.load reports for ISA v4 instructions on a kernel without them.
 import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/assert";
 import * as asm from "../../asm/mod.ts";
 import { AttachType, Program, ProgramSpec, ProgramType, programTypeName } from "../../prog/mod.ts";
 import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
 import { BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
-import { isaV4, isIsaV4, logTrueSize } from "../../prog/_prog_features.ts";
+import { isaV4, isIsaV4, ksymFunctions, logTrueSize } from "../../prog/_prog_features.ts";
 import { kernelAtLeast, kernelTest } from "../_harness.ts";
 
 const { R0, R1 } = asm;
@@ -42,9 +42,10 @@ Deno.test("isIsaV4 names the instructions kernels before 6.6 reject", () => {
   for (const ins of classic) assert(!isIsaV4(ins), String(ins.opcode));
 });
 
-kernelTest("ISA v4 and log_true_size probes agree with the kernel's version", () => {
+kernelTest("ISA v4, log_true_size and function ksym probes agree with the kernel's version", () => {
   assertEquals(isaV4.supported(), kernelAtLeast("6.6"), Deno.osRelease());
   assertEquals(logTrueSize.supported(), kernelAtLeast("6.4"), Deno.osRelease());
+  assertEquals(ksymFunctions.supported(), kernelAtLeast("6.4"), Deno.osRelease());
 });
 
 kernelTest("a bswap program loads where the kernel has ISA v4, else NotSupportedError", () => {
