@@ -12,14 +12,24 @@ import { ProgramType, programTypeName } from "../prog/program_type.ts";
 import { keepAlive, LinkCreate, linkCreateErrno, linkCreateError } from "./_link_create.ts";
 import { RawLink } from "./link.ts";
 import { missingLinkFeature } from "./link_features.ts";
+import { kernelFunctions } from "./_kernel_functions.ts";
 
 /** One program on many kernel functions. */
 export class KprobeMultiLink extends RawLink {}
 
-/** Options of {@linkcode attachKprobeMulti}: symbols or addresses, with optional cookies. */
+/**
+ * Options of {@linkcode attachKprobeMulti}: symbols, a pattern or addresses, with optional
+ * cookies.
+ */
 export interface KprobeMultiOptions {
   /** Kernel function names. */
   symbols?: string[];
+  /**
+   * A glob (`*`, `?`) over the kernel functions fprobe can attach to (tracefs
+   * `available_filter_functions`), as libbpf's `kprobe.multi/<pattern>` sections: every
+   * match, in that file's order (cookies follow it).
+   */
+  pattern?: string;
   /** Kernel addresses (instead of symbols). */
   addresses?: bigint[];
   /** One cookie per function, for `bpf_get_attach_cookie`. */
@@ -46,6 +56,15 @@ function u64Array(values: bigint[]): Uint8Array {
   return out;
 }
 
+/** The functions `pattern` matches; none is an error naming the pattern. */
+function patternSymbols(pattern: string): string[] {
+  const names = kernelFunctions(pattern);
+  if (names.length === 0) {
+    throw new RangeError(`No attachable kernel function matches "${pattern}"`);
+  }
+  return names;
+}
+
 /**
  * Attaches a kprobe program (loaded with `AttachType.TraceKprobeMulti`, or
  * `TraceKprobeSession` for `session`) to many kernel functions.
@@ -61,11 +80,14 @@ export function attachKprobeMulti(program: Program, options: KprobeMultiOptions)
       `Cannot attach ${programTypeName(program.type)} as kprobe_multi: use a kprobe program`,
     );
   }
-  const syms = options.symbols ?? [];
-  const addrs = options.addresses ?? [];
-  if ((syms.length === 0) === (addrs.length === 0)) {
-    throw new TypeError("Give symbols or addresses (one of them, not empty)");
+  const given = [options.symbols, options.pattern, options.addresses].filter((x) => x?.length);
+  if (given.length !== 1) {
+    throw new TypeError("Give symbols, a pattern or addresses (one of them, not empty)");
   }
+  const addrs = options.addresses ?? [];
+  const syms = options.pattern === undefined
+    ? options.symbols ?? []
+    : patternSymbols(options.pattern);
   if (options.session && options.return) {
     throw new TypeError(
       "Invalid kprobe_multi options: session runs at return already: drop return",

@@ -58,7 +58,8 @@ export const FOCUSED: readonly string[] = [
  * The subset run under Debian's 6.18: what changed since 6.1 (program streams are 6.17) and
  * what this project's host kernel, a 6.18 built and booted differently, cannot show: its
  * `deferred_init=lazy` boot makes every stream write fail with ENOMEM, and it has no kprobes,
- * BPF trampolines (fentry, struct_ops, freplace) nor BPF LSM. About two minutes under QEMU.
+ * BPF trampolines (fentry, struct_ops, freplace) nor BPF LSM, no fprobe (kprobe_multi,
+ * kprobe.session) and no netkit. About three minutes under QEMU.
  */
 export const FOCUSED_6_18: readonly string[] = [
   "tests/prog/program_stream_test.ts",
@@ -66,6 +67,9 @@ export const FOCUSED_6_18: readonly string[] = [
   "tests/link/tracing_test.ts",
   "tests/link/struct_ops_test.ts",
   "tests/prog/freplace_test.ts",
+  "tests/link/kprobe_multi_test.ts",
+  "tests/link/kernel_functions_test.ts",
+  "tests/link/netkit_test.ts",
 ];
 
 /** A kernel of the matrix: what runs there by default, and where it comes from. */

@@ -8,7 +8,6 @@ import { BpfMap, MapSpec, MapType } from "../../map/mod.ts";
 import {
   attachCgroup,
   attachNetfilter,
-  attachNetkit,
   attachSockmap,
   CgroupLink,
   linkFeatureMissing,
@@ -19,10 +18,9 @@ import {
   ProgAttachLink,
   SockmapLink,
 } from "../../link/mod.ts";
-import { Errno, NotSupportedError, SyscallError } from "../../errors.ts";
-import { createNetkit } from "./_rtnetlink.ts";
-import { inNetns, netnsCommand, runChild, withNetnsPair, withVethPair } from "./_netns.ts";
-import { LibcError, readable, recv, send, tcpPair } from "./_libc.ts";
+import { Errno, NotSupportedError } from "../../errors.ts";
+import { inNetns, runChild, withVethPair } from "./_netns.ts";
+import { readable, recv, send, tcpPair } from "./_libc.ts";
 import { assertNoFdLeak, kernelTest, run } from "./_deps.ts";
 import { count, counters, countingInstructions, increment, load } from "./_progs.ts";
 import { CGROUP2, noCgroup2, noIproute2 } from "./_skips.ts";
@@ -292,89 +290,3 @@ kernelTest(
   },
   { skipIf: () => linkFeatureMissing("sockmap") },
 );
-
-let netkitReason: string | undefined | null = null;
-
-/** What the kernel's build configuration says about netkit, when it can be read. */
-function netkitConfig(): string {
-  try {
-    const line = run("bash", ["-c", "zcat /proc/config.gz | grep -E 'CONFIG_NETKIT[ =]'"]);
-    return `; ${line.trim()}`;
-  } catch {
-    return "";
-  }
-}
-
-/**
- * Why this kernel cannot make netkit devices, or undefined when it can. Asks rtnetlink for a
- * netkit pair with an invalid mode: a kernel with the driver rejects the mode (EINVAL) before
- * creating anything, one without it does not know the kind (EOPNOTSUPP).
- */
-function netkitUnavailable(): string | undefined {
-  if (netkitReason !== null) return netkitReason;
-  try {
-    createNetkit({ primary: `nkprobe${Deno.pid % 100000}`, peer: "nkprobe_peer", mode: 0xff });
-    return netkitReason = "netkit probe unexpectedly created a device";
-  } catch (e) {
-    if (e instanceof LibcError && e.errno === Errno.EINVAL) return netkitReason = undefined;
-    if (e instanceof LibcError && e.errno === Errno.EOPNOTSUPP) {
-      return netkitReason = 'this kernel has no netkit driver (RTM_NEWLINK of kind "netkit": ' +
-        `EOPNOTSUPP${netkitConfig()})`;
-    }
-    return netkitReason = `netkit probe failed: ${e}`;
-  }
-}
-
-kernelTest("rtnetlink helper: the framing that creates netkit pairs creates a veth pair", () => {
-  withNetnsPair("link", (a, b) => {
-    child(inNetns(a), ["veth_rtnetlink", b]);
-    assert(/\bveth\b/.test(run(...netnsCommand(a, "ip", ["-d", "link", "show", "rv0"]))));
-    assert(
-      run(...netnsCommand(b, "ip", ["link", "show", "rv1"])).includes("rv1@"),
-      "the peer is in B",
-    );
-  });
-}, { skipIf: noIproute2 });
-
-kernelTest(
-  "netkit: programs on the primary and the peer of a pair see the packets each side " +
-    "sends, and the primary's drops them after update",
-  () => {
-    const r = withNetnsPair("link", (a, b) => child(inNetns(a), ["netkit", b]));
-    assertGreaterOrEqual(r.primarySeen, 3, "the primary's program saw what nk0 sent");
-    assertEquals(r.peerArrived, 3, "and passed it to the peer namespace");
-    assertGreaterOrEqual(r.peerSeen, 4, "the peer's program saw what nk1 sent");
-    assertEquals(r.arrivedHere, 4);
-    assertGreaterOrEqual(r.dropped, 3, "the dropping program ran");
-    assertEquals(r.arrivedWhileDropping, 0, "and nothing reached the peer");
-    assertEquals(r.primaryInfo.type, LinkType.Netkit);
-    assertEquals(r.primaryInfo.details, {
-      kind: "netkit",
-      ifindex: r.ifindex,
-      attachType: AttachType.NetkitPrimary,
-    });
-    assertEquals(r.peerInfo.details.attachType, AttachType.NetkitPeer);
-  },
-  { skipIf: () => noIproute2() ?? linkFeatureMissing("netkit") ?? netkitUnavailable() },
-);
-
-kernelTest("netkit: attaching where the kernel has no netkit device is a typed error", () => {
-  using prog = load(
-    ProgramType.SchedCLS,
-    new asm.Instructions([asm.Mov.Imm(R0, -1), asm.Return()]),
-  );
-  for (const peer of [false, true]) {
-    if (netkitUnavailable() === undefined) {
-      // The driver is there: "lo" is simply not a netkit device.
-      const e = assertThrows(() => attachNetkit(prog, { interface: "lo", peer }), SyscallError);
-      assertEquals((e as SyscallError).code, "ENXIO");
-    } else {
-      const e = assertThrows(
-        () => attachNetkit(prog, { interface: "lo", peer }),
-        NotSupportedError,
-      );
-      assertEquals((e as NotSupportedError).feature, "netkit link");
-      assertEquals(((e as Error).cause as SyscallError).code, "EINVAL");
-    }
-  }
-});
