@@ -39,6 +39,7 @@ export const REQUIREMENTS: Requirement[] = [
   { package: "gcc", commands: ["gcc"], why: "builds uprobe and USDT targets" },
   { package: "binutils", commands: ["readelf"], why: "oracle for ELF notes" },
   { package: "iproute2", commands: ["ip", "tc"], why: "network namespaces, XDP and tc tests" },
+  { package: "kmod", commands: ["depmod"], why: "kernels unpacked for the kernel matrix" },
   {
     package: "systemtap-sdt-dev",
     files: [["/usr/include/x86_64-linux-gnu/sys/sdt.h", "/usr/include/sys/sdt.h"]],

@@ -8,9 +8,11 @@ const root = new URL("..", import.meta.url).pathname;
 
 /** Programs on every Debian/Ubuntu system (Essential and required packages). */
 const BASE = new Set([
+  "apt-cache",
   "apt-get",
   "bash",
   "cat",
+  "dpkg-deb",
   "grep",
   "mount",
   "mountpoint",
