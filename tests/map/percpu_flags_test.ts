@@ -3,7 +3,7 @@
 // is a NotSupportedError naming the feature; a backend that answers these commands itself
 // shows the attr the methods send (the flags, the CPU in the upper half, a one-CPU value
 // buffer) and how they read the answer; on a kernel that has them (`deno task test:kernels
-// --kernel 7.0`), the kernel's own full per-CPU lookup is the oracle.
+// --kernel 7.3`, run by default), the kernel's own full per-CPU lookup is the oracle.
 import { assert, assertEquals, assertThrows } from "@std/assert";
 import { BpfMap, MapSpec, MapType, possibleCpus, UpdateFlags } from "../../mod.ts";
 import { NotSupportedError } from "../../errors.ts";
@@ -48,7 +48,7 @@ kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS on a kernel without them: NotSupportedError
     using map = perCpuArray();
     try {
       map.lookupBytes(0, BPF_F_CPU);
-      return "this kernel has BPF_F_CPU";
+      return "this kernel has BPF_F_CPU (Linux 7.0 and later): nothing to refuse";
     } catch {
       return undefined;
     }
@@ -144,7 +144,7 @@ function checkCpuFlags(map: BpfMap, key: number, array: boolean) {
   assertEquals(all.length, cpus);
   assertEquals(u32(all[last]), 0xabcd0000 + last);
   // A new hash element's other CPUs are not promised to be zeroed by the kernel.
-  if (array) for (let c = 0; c < last; c++) assertEquals(u32(all[c]), 0, `CPU ${c}`);
+  if (array) { for (let c = 0; c < last; c++) assertEquals(u32(all[c]), 0, `CPU ${c}`); }
   for (let c = 0; c < cpus; c++) {
     const one = map.lookupOnCPU(key, c)!;
     assertEquals(one.byteLength, 4);
