@@ -131,7 +131,7 @@ export function haveBpfCookie(): boolean {
 
 /**
  * Whether per-CPU map element commands take `BPF_F_CPU` and `BPF_F_ALL_CPUS` (one CPU's
- * value, or one value for all CPUs; Linux 6.19).
+ * value, or one value for all CPUs; Linux 7.0).
  */
 export function havePerCpuElemFlags(): boolean {
   return perCpuElemFlags.supported();

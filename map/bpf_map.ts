@@ -846,7 +846,7 @@ export class BpfMap {
   }
 
   /**
-   * Per-CPU maps: the value of `key` on `cpu` alone (`BPF_F_CPU`, Linux 6.19), as one
+   * Per-CPU maps: the value of `key` on `cpu` alone (`BPF_F_CPU`, Linux 7.0), as one
    * CPU's value (decoded through the map's BTF where it has one); `undefined` when absent.
    * Kernels without the flag give {@linkcode NotSupportedError}.
    */
@@ -861,7 +861,7 @@ export class BpfMap {
 
   /**
    * Per-CPU maps: stores one CPU's `value` under `key` on `cpu` alone (`BPF_F_CPU`, Linux
-   * 6.19), leaving the other CPUs' values as they are. `flags`: {@linkcode UpdateFlags}.
+   * 7.0), leaving the other CPUs' values as they are. `flags`: {@linkcode UpdateFlags}.
    */
   updateOnCPU(key: MapData, value: MapData, cpu: number, flags: bigint = UpdateFlags.Any): void {
     const r = this.#perCpuElem(
@@ -876,7 +876,7 @@ export class BpfMap {
 
   /**
    * Per-CPU maps: stores the one `value` under `key` on every CPU (`BPF_F_ALL_CPUS`, Linux
-   * 6.19), without building a value per CPU. `flags`: {@linkcode UpdateFlags}.
+   * 7.0), without building a value per CPU. `flags`: {@linkcode UpdateFlags}.
    */
   updateAllCPUs(key: MapData, value: MapData, flags: bigint = UpdateFlags.Any): void {
     const r = this.#perCpuElem(

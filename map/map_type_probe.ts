@@ -190,10 +190,10 @@ export const BPF_F_CPU = 8n;
 export const BPF_F_ALL_CPUS = 16n;
 
 /**
- * `BPF_F_CPU`/`BPF_F_ALL_CPUS` element flags of per-CPU maps (6.19): a lookup of CPU 0's
+ * `BPF_F_CPU`/`BPF_F_ALL_CPUS` element flags of per-CPU maps (7.0): a lookup of CPU 0's
  * value in a one-entry per-CPU array. Kernels without them refuse the flag (EINVAL).
  */
-export const perCpuElemFlags: FeatureProbe = feature("BPF_F_CPU and BPF_F_ALL_CPUS", "6.19", () => {
+export const perCpuElemFlags: FeatureProbe = feature("BPF_F_CPU and BPF_F_ALL_CPUS", "7.0", () => {
   const create = new Attr().u32(0, MapType.PerCPUArray).u32(4, 4).u32(8, 8).u32(12, 1);
   const fd = bpfErrno(BpfCmd.MAP_CREATE, create);
   if (fd < 0) throw bpfError(BpfCmd.MAP_CREATE, -fd);

@@ -59,6 +59,15 @@ async function run(cmd: string, args: string[], env: Record<string, string>, cwd
   return text;
 }
 
+/** The packages of the same version that the kernel image package `pkg` depends on. */
+async function imageParts(pkg: string, env: Record<string, string>): Promise<string[]> {
+  const version = pkg.slice("linux-image-".length);
+  const show = await run("apt-cache", ["show", "--no-all-versions", pkg], env);
+  const depends = show.split("\n").find((l) => l.startsWith("Depends:")) ?? "";
+  return [...depends.matchAll(/(linux-[a-z]+-[^\s,(|]+)/g)].map((m) => m[1])
+    .filter((name) => name.endsWith(`-${version}`));
+}
+
 /**
  * The directory of the unpacked kernel of `source.series` in `cache`, fetching and unpacking
  * it first when the cache lacks it. Throws an Error saying which step failed (no network,
@@ -90,28 +99,57 @@ export async function ensureKernel(
     const update = await run("apt-get", ["-q", "update"], env);
     const escaped = source.series.replaceAll(".", "\\.");
     const pattern = new RegExp(`^linux-image-${escaped}\\.[0-9]+\\+deb[0-9]+-amd64$`);
-    const names = (await run("apt-cache", ["pkgnames", "linux-image-"], env)).split("\n")
-      .filter((n) => pattern.test(n))
+    const known = new Set((await run("apt-cache", ["pkgnames", "linux-"], env)).split("\n"));
+    const names = [...known].filter((n) => pattern.test(n))
       .sort((a, b) => a.localeCompare(b, "en", { numeric: true }));
-    const pkg = names.at(-1);
-    if (!pkg) {
+    if (names.length === 0) {
       const why = update.split("\n").filter((l) => /^(Err:|W:|E:)/.test(l)).slice(0, 2);
       throw new Error(
         `no package linux-image-${source.series}.N+debN-amd64 found` +
           (why.length ? ` (apt-get update: ${why.join("; ")})` : ""),
       );
     }
-    const version = pkg.slice("linux-image-".length);
-    await run("apt-get", ["-q", "download", pkg], env, join(tmp, "deb"));
-    const deb = [...Deno.readDirSync(join(tmp, "deb"))].find((e) => e.name.endsWith(".deb"));
-    if (!deb) throw new Error(`apt-get download ${pkg} left no .deb`);
+    // From 6.19 on, linux-image-<version> is empty and depends on linux-binary-, linux-modules-
+    // and linux-base-<version>; a suite keeps the image of a superseded version but may have
+    // dropped its parts: the newest version whose parts are all there.
+    let pkgs: string[] | undefined;
+    for (const pkg of names.reverse()) {
+      const parts = await imageParts(pkg, env);
+      if (parts.every((p) => known.has(p))) {
+        pkgs = [pkg, ...parts];
+        break;
+      }
+    }
+    if (!pkgs) {
+      throw new Error(
+        `no linux-image-${source.series}.N+debN-amd64 whose linux-binary-/linux-modules-/` +
+          `linux-base- packages are still in ${source.aptSource} (newest: ${names[0]})`,
+      );
+    }
+    const version = pkgs[0].slice("linux-image-".length);
+    await run("apt-get", ["-q", "download", ...pkgs], env, join(tmp, "deb"));
+    const debs = [...Deno.readDirSync(join(tmp, "deb"))].filter((e) => e.name.endsWith(".deb"));
+    if (debs.length !== pkgs.length) {
+      throw new Error(`apt-get download ${pkgs.join(" ")} left ${debs.length} .deb files`);
+    }
     const unpacked = join(tmp, "kernel");
-    await run("dpkg-deb", ["-x", join(tmp, "deb", deb.name), unpacked], env);
+    for (const deb of debs) {
+      await run("dpkg-deb", ["-x", join(tmp, "deb", deb.name), unpacked], env);
+    }
     // Debian 13 packages install modules under usr/lib; run-kernel looks in lib/modules.
     try {
       Deno.lstatSync(join(unpacked, "lib"));
     } catch {
       Deno.symlinkSync("usr/lib", join(unpacked, "lib"));
+    }
+    // From 7.3 on, the kernel is lib/modules/<version>/vmlinuz; run-kernel boots boot/vmlinuz-*.
+    const vmlinuz = join(unpacked, "boot", `vmlinuz-${version}`);
+    try {
+      Deno.lstatSync(vmlinuz);
+    } catch {
+      Deno.statSync(join(unpacked, "usr/lib/modules", version, "vmlinuz")); // neither: throws
+      Deno.mkdirSync(join(unpacked, "boot"), { recursive: true });
+      Deno.symlinkSync(`../usr/lib/modules/${version}/vmlinuz`, vmlinuz);
     }
     await run("depmod", ["-b", unpacked, version], env);
     Deno.writeTextFileSync(join(unpacked, ".ok"), "");

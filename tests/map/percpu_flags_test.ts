@@ -1,22 +1,23 @@
-// Per-CPU element flags BPF_F_CPU and BPF_F_ALL_CPUS (Linux 6.19): the running kernel (6.18
-// here) refuses them, which is a NotSupportedError naming the feature; a kernel that has
-// them is stood in for by a backend that answers these commands itself, to show the attr
-// the methods send (the flags, the CPU in the upper half, a one-CPU value buffer) and how
-// they read the answer.
+// Per-CPU element flags BPF_F_CPU and BPF_F_ALL_CPUS (Linux 7.0; Debian's 6.19.14 lacks them,
+// its bpf_percpu_array_copy still takes no flags): a kernel without them refuses them, which
+// is a NotSupportedError naming the feature; a backend that answers these commands itself
+// shows the attr the methods send (the flags, the CPU in the upper half, a one-CPU value
+// buffer) and how they read the answer; on a kernel that has them (`deno task test:kernels
+// --kernel 7.3`, run by default), the kernel's own full per-CPU lookup is the oracle.
 import { assert, assertEquals, assertThrows } from "@std/assert";
-import { BpfMap, MapSpec, MapType, possibleCpus } from "../../mod.ts";
+import { BpfMap, MapSpec, MapType, possibleCpus, UpdateFlags } from "../../mod.ts";
 import { NotSupportedError } from "../../errors.ts";
 import { type Attr, type Backend, BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
-import { kernelTest } from "../_harness.ts";
+import { kernelAtLeast, kernelTest } from "../_harness.ts";
 
 const BPF_F_CPU = 8n;
 const BPF_F_ALL_CPUS = 16n;
 
-function perCpuArray(): BpfMap {
+function perCpuArray(type: MapType = MapType.PerCPUArray): BpfMap {
   return BpfMap.create(
     new MapSpec({
       name: "pcpu",
-      type: MapType.PerCPUArray,
+      type,
       keySize: 4,
       valueSize: 4,
       maxEntries: 2,
@@ -34,7 +35,7 @@ kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS on a kernel without them: NotSupportedError
     ]
   ) {
     const e = assertThrows(call, NotSupportedError);
-    assertEquals([e.feature, e.minKernel], ["BPF_F_CPU and BPF_F_ALL_CPUS", "6.19"]);
+    assertEquals([e.feature, e.minKernel], ["BPF_F_CPU and BPF_F_ALL_CPUS", "7.0"]);
   }
   using hash = BpfMap.create(
     new MapSpec({ name: "plain", type: MapType.Hash, keySize: 4, valueSize: 4, maxEntries: 2 }),
@@ -47,7 +48,7 @@ kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS on a kernel without them: NotSupportedError
     using map = perCpuArray();
     try {
       map.lookupBytes(0, BPF_F_CPU);
-      return "this kernel has BPF_F_CPU";
+      return "this kernel has BPF_F_CPU (Linux 7.0 and later): nothing to refuse";
     } catch {
       return undefined;
     }
@@ -61,7 +62,7 @@ interface Seen {
   value: Uint8Array;
 }
 
-/** The real kernel, except element commands with the per-CPU flags, answered as 6.19 would. */
+/** The real kernel, except element commands with the per-CPU flags, answered as 7.0 would. */
 function kernelWithCpuFlags(seen: Seen[]): Backend {
   const buffers = new Map<bigint, Uint8Array>();
   return {
@@ -112,3 +113,64 @@ kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS: the attrs the methods send and what they r
   // The real kernel's values were never touched.
   assert(map.lookupPerCPU(1)!.every((b) => b.every((x) => x === 0)));
 });
+
+/** Skips, naming the feature and its first kernel, where the kernel predates them. */
+function withoutCpuFlags(): string | undefined {
+  return kernelAtLeast("7.0")
+    ? undefined
+    : new NotSupportedError("BPF_F_CPU and BPF_F_ALL_CPUS", "7.0").message;
+}
+
+const u32 = (bytes: Uint8Array) => new DataView(bytes.buffer, bytes.byteOffset).getUint32(0, true);
+const le32 = (n: number) => {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, n, true);
+  return b;
+};
+
+/**
+ * One CPU's value written with BPF_F_CPU shows in the kernel's full per-CPU lookup at that
+ * CPU alone, lookupOnCPU reads each CPU as the full lookup does, and BPF_F_ALL_CPUS puts one
+ * value on every possible CPU. 4-byte values: the full lookup's stride is 8, one CPU's is 4.
+ * The full per-CPU lookup (no flags) is the oracle the flagged commands are held against.
+ */
+function checkCpuFlags(map: BpfMap, key: number, array: boolean) {
+  const cpus = possibleCpus();
+  const last = cpus - 1;
+  // An array's elements are always there (zeroed); a hash has none yet.
+  assertEquals(map.lookupOnCPU(key, 0), array ? le32(0) : undefined);
+  map.updateOnCPU(key, le32(0xabcd0000 + last), last);
+  let all = map.lookupPerCPU(key)!;
+  assertEquals(all.length, cpus);
+  assertEquals(u32(all[last]), 0xabcd0000 + last);
+  // A new hash element's other CPUs are not promised to be zeroed by the kernel.
+  if (array) { for (let c = 0; c < last; c++) assertEquals(u32(all[c]), 0, `CPU ${c}`); }
+  for (let c = 0; c < cpus; c++) {
+    const one = map.lookupOnCPU(key, c)!;
+    assertEquals(one.byteLength, 4);
+    assertEquals(one, all[c], `lookupOnCPU(${c}) against the full lookup`);
+  }
+  if (cpus > 1) {
+    map.updateOnCPU(key, le32(0x1234), 0, UpdateFlags.Exist);
+    all = map.lookupPerCPU(key)!;
+    assertEquals([u32(all[0]), u32(all[last])], [0x1234, 0xabcd0000 + last], "CPU 0 alone");
+  }
+  map.updateAllCPUs(key, le32(0x5a5a5a5a));
+  all = map.lookupPerCPU(key)!;
+  assertEquals(all.map(u32), Array(cpus).fill(0x5a5a5a5a), "every possible CPU");
+  assertEquals(map.lookupOnCPU(key, last), le32(0x5a5a5a5a));
+}
+
+kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS on the kernel: per-CPU array", () => {
+  using map = perCpuArray();
+  checkCpuFlags(map, 1, true);
+}, { skipIf: withoutCpuFlags });
+
+kernelTest("BPF_F_CPU/BPF_F_ALL_CPUS on the kernel: per-CPU hash and LRU per-CPU hash", () => {
+  for (const type of [MapType.PerCPUHash, MapType.LRUCPUHash]) {
+    using map = perCpuArray(type);
+    checkCpuFlags(map, 42, false);
+    map.delete(42);
+    assertEquals(map.lookupOnCPU(42, 0), undefined);
+  }
+}, { skipIf: withoutCpuFlags });
