@@ -269,7 +269,10 @@ kernelTest("kprobe session: this kernel has no fprobe: NotSupportedError", () =>
   assert(e.message.includes("CONFIG_FPROBE"), e.message);
 }, {
   skipIf: () => {
-    if (haveLinkFeature("kprobeSession")) return "this kernel has kprobe session links";
+    if (haveLinkFeature("kprobeSession")) {
+      return "this kernel has kprobe session links (Linux 6.10 has them, with CONFIG_FPROBE): " +
+        "the NotSupportedError shows only on kernels without them";
+    }
     using prog = loadSessionProgram();
     return prog ? undefined : "kprobe session programs need Linux 6.10";
   },
