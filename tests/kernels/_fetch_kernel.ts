@@ -111,19 +111,22 @@ export async function ensureKernel(
     }
     // From 6.19 on, linux-image-<version> is empty and depends on linux-binary-, linux-modules-
     // and linux-base-<version>; a suite keeps the image of a superseded version but may have
-    // dropped its parts: the newest version whose parts are all there.
+    // dropped its parts: the newest version whose kernel-carrying parts are all there.
+    // linux-base-<version> carries no kernel nor modules, and the suite drops it too while
+    // keeping a whole (pre-6.19) image that names it: fetched when there, not required.
     let pkgs: string[] | undefined;
     for (const pkg of names.reverse()) {
       const parts = await imageParts(pkg, env);
-      if (parts.every((p) => known.has(p))) {
-        pkgs = [pkg, ...parts];
+      const required = parts.filter((p) => !p.startsWith("linux-base-"));
+      if (required.every((p) => known.has(p))) {
+        pkgs = [pkg, ...parts.filter((p) => known.has(p))];
         break;
       }
     }
     if (!pkgs) {
       throw new Error(
-        `no linux-image-${source.series}.N+debN-amd64 whose linux-binary-/linux-modules-/` +
-          `linux-base- packages are still in ${source.aptSource} (newest: ${names[0]})`,
+        `no linux-image-${source.series}.N+debN-amd64 whose linux-binary-/linux-modules-` +
+          ` packages are still in ${source.aptSource} (newest: ${names[0]})`,
       );
     }
     const version = pkgs[0].slice("linux-image-".length);
