@@ -23,23 +23,50 @@ const GUARD_KEY = "(not structured-cloneable)";
  */
 export function refuseStructuredClone(target: object, what: string, instead: string): void {
   if (Object.hasOwn(target, GUARD_KEY)) return; // a subclass of a guarded class
-  // JSON.stringify reads enumerable properties too: it keeps giving the plain fields.
-  Object.defineProperty(target, "toJSON", {
-    enumerable: false,
-    configurable: true,
-    writable: true,
-    value: () => plainFields(target),
-  });
-  Object.defineProperty(target, GUARD_KEY, {
-    enumerable: true,
-    configurable: false,
-    get(): never {
-      throw new TypeError(
-        `Cannot clone a ${what} (postMessage to a Worker, structuredClone): its file ` +
-          `descriptor and methods would not arrive: ${instead}`,
-      );
+  const d = guardDescriptors(what, instead);
+  Object.defineProperty(target, "toJSON", d.toJSON);
+  Object.defineProperty(target, GUARD_KEY, d.guard);
+}
+
+interface GuardDescriptors {
+  toJSON: PropertyDescriptor;
+  guard: PropertyDescriptor;
+}
+
+/**
+ * The two properties of a guarded `what`, made once per kind of object: every object of a
+ * kind gets the same functions, which V8 keeps in the objects' shared shape (a program load
+ * makes one guarded object).
+ */
+const descriptors = new Map<string, GuardDescriptors>();
+
+function guardDescriptors(what: string, instead: string): GuardDescriptors {
+  const key = `${what}\0${instead}`;
+  let d = descriptors.get(key);
+  if (d !== undefined) return d;
+  d = {
+    // JSON.stringify reads enumerable properties too: it keeps giving the plain fields.
+    toJSON: {
+      enumerable: false,
+      configurable: true,
+      writable: true,
+      value: function toJSON(this: object) {
+        return plainFields(this);
+      },
     },
-  });
+    guard: {
+      enumerable: true,
+      configurable: false,
+      get(): never {
+        throw new TypeError(
+          `Cannot clone a ${what} (postMessage to a Worker, structuredClone): its file ` +
+            `descriptor and methods would not arrive: ${instead}`,
+        );
+      },
+    },
+  };
+  descriptors.set(key, d);
+  return d;
 }
 
 /** The own enumerable data properties of `target`, without the guard. */

@@ -282,73 +282,7 @@ export class Instructions implements Iterable<Instruction> {
    * encoding.
    */
   marshal(byteOrder: ByteOrder = "little"): Uint8Array {
-    const order = checkByteOrder(byteOrder);
-    const list = this.list;
-    const n = list.length;
-    if (!HOST_LITTLE_ENDIAN) return encodeWithDataView(list, order === "big", this);
-    // One pass over the instructions, with room for all of them to be imm64 loads: reading a
-    // million objects twice costs more than trimming the buffer once.
-    const words = new Int32Array(n * 4);
-    const big = order === "big";
-    let symbols: Map<string, number> | undefined;
-    let pending: number[] | undefined;
-    let w = 0;
-    for (let i = 0; i < n; i++) {
-      const ins = list[i];
-      const op = ins.opcode;
-      const dst = ins.dst;
-      const src = ins.src;
-      const off = ins.offset;
-      const imm = ins.imm;
-      if (ins.symbol !== undefined) {
-        symbols ??= new Map();
-        addSymbol(symbols, ins.symbol, w >>> 1, this);
-      }
-      if (ins.reference !== undefined || ins.map !== undefined) (pending ??= []).push(i, w);
-      if (
-        OPCODE_TABLE[op] === 0 || (dst >>> 0) !== dst || dst > 10 || (src >>> 0) !== src ||
-        src > 10 || ((off << 16) >> 16) !== off || (imm | 0) !== imm
-      ) {
-        invalidField(ins, i, off, imm);
-      }
-      if (big) {
-        words[w] = op | (((dst << 4) | src) << 8) | (((off >>> 8) & 0xff) << 16) |
-          ((off & 0xff) << 24);
-        words[w + 1] = bswap32(imm);
-      } else {
-        words[w] = op | (((src << 4) | dst) << 8) | (off << 16);
-        words[w + 1] = imm;
-      }
-      w += 2;
-      if (op === LoadImm64Op) {
-        const hi = ins.immHi;
-        if ((hi | 0) !== hi) invalidField(ins, i, off, imm);
-        words[w + 1] = big ? bswap32(hi) : hi;
-        w += 2;
-      }
-    }
-    if (pending !== undefined) {
-      // Symbols are all known now: patch the instructions that refer to one or to a map.
-      for (let k = 0; k < pending.length; k += 2) {
-        const i = pending[k];
-        const at = pending[k + 1];
-        const ins = list[i];
-        const r = resolve(ins, i, at >>> 1, symbols);
-        if (((r.offset << 16) >> 16) !== r.offset || (r.imm | 0) !== r.imm) {
-          invalidField(ins, i, r.offset, r.imm);
-        }
-        const { opcode: op, dst, src } = ins;
-        if (big) {
-          words[at] = op | (((dst << 4) | src) << 8) | (((r.offset >>> 8) & 0xff) << 16) |
-            ((r.offset & 0xff) << 24);
-          words[at + 1] = bswap32(r.imm);
-        } else {
-          words[at] = op | (((src << 4) | dst) << 8) | (r.offset << 16);
-          words[at + 1] = r.imm;
-        }
-      }
-    }
-    return new Uint8Array(words.buffer.slice(0, w * 4));
+    return encode(this, checkByteOrder(byteOrder));
   }
 
   /**
@@ -391,6 +325,98 @@ export class Instructions implements Iterable<Instruction> {
   format(style: FormatStyle = "text", options: FormatOptions = {}): string {
     return formatProgram(this.list, style, options);
   }
+}
+
+/**
+ * The encoding of `insns` in the host's byte order, for BPF_PROG_LOAD: the bytes of
+ * `marshal(HOST_BYTE_ORDER)`, as a view at the start of a buffer that may be longer (the
+ * kernel reads only the slots it is told), which saves the copy that trims it. The buffer
+ * is `into` when it has room for `insns` (16 bytes an instruction), else a new one; both
+ * live outside the V8 heap, so the address can go into an attr.
+ */
+export function encodeForKernel(insns: Instructions, into?: ArrayBuffer): Uint8Array {
+  return encode(insns, HOST_BYTE_ORDER, into);
+}
+
+/** The encoder behind `marshal`: one pass, then the references patched. */
+function encode(
+  insns: Instructions,
+  order: ByteOrder,
+  into: ArrayBuffer | undefined = undefined,
+): Uint8Array {
+  const list = insns.list;
+  const n = list.length;
+  if (!HOST_LITTLE_ENDIAN) return encodeWithDataView(list, order === "big", insns);
+  // One pass over the instructions, with room for all of them to be imm64 loads: reading a
+  // million objects twice costs more than trimming the buffer once.
+  // A fresh ArrayBuffer lives outside the V8 heap: its address stays put for a syscall.
+  const words = into !== undefined && into.byteLength >= n * 16
+    ? new Int32Array(into, 0, n * 4)
+    : new Int32Array(new ArrayBuffer(n * 16));
+  const big = order === "big";
+  let symbols: Map<string, number> | undefined;
+  let pending: number[] | undefined;
+  let w = 0;
+  for (let i = 0; i < n; i++) {
+    const ins = list[i];
+    const op = ins.opcode;
+    const dst = ins.dst;
+    const src = ins.src;
+    const off = ins.offset;
+    const imm = ins.imm;
+    if (ins.symbol !== undefined) {
+      symbols ??= new Map();
+      addSymbol(symbols, ins.symbol, w >>> 1, insns);
+    }
+    if (ins.reference !== undefined || ins.map !== undefined) (pending ??= []).push(i, w);
+    if (
+      OPCODE_TABLE[op] === 0 || (dst >>> 0) !== dst || dst > 10 || (src >>> 0) !== src ||
+      src > 10 || ((off << 16) >> 16) !== off || (imm | 0) !== imm
+    ) {
+      invalidField(ins, i, off, imm);
+    }
+    if (big) {
+      words[w] = op | (((dst << 4) | src) << 8) | (((off >>> 8) & 0xff) << 16) |
+        ((off & 0xff) << 24);
+      words[w + 1] = bswap32(imm);
+    } else {
+      words[w] = op | (((src << 4) | dst) << 8) | (off << 16);
+      words[w + 1] = imm;
+    }
+    w += 2;
+    if (op === LoadImm64Op) {
+      const hi = ins.immHi;
+      if ((hi | 0) !== hi) invalidField(ins, i, off, imm);
+      words[w] = 0; // a reused buffer holds old words
+      words[w + 1] = big ? bswap32(hi) : hi;
+      w += 2;
+    }
+  }
+  if (pending !== undefined) {
+    // Symbols are all known now: patch the instructions that refer to one or to a map.
+    for (let k = 0; k < pending.length; k += 2) {
+      const i = pending[k];
+      const at = pending[k + 1];
+      const ins = list[i];
+      const r = resolve(ins, i, at >>> 1, symbols);
+      if (((r.offset << 16) >> 16) !== r.offset || (r.imm | 0) !== r.imm) {
+        invalidField(ins, i, r.offset, r.imm);
+      }
+      const { opcode: op, dst, src } = ins;
+      if (big) {
+        words[at] = op | (((dst << 4) | src) << 8) | (((r.offset >>> 8) & 0xff) << 16) |
+          ((r.offset & 0xff) << 24);
+        words[at + 1] = bswap32(r.imm);
+      } else {
+        words[at] = op | (((src << 4) | dst) << 8) | (r.offset << 16);
+        words[at + 1] = r.imm;
+      }
+    }
+  }
+  // marshal trims its result; the kernel's copy is read once, up to the slots it is told.
+  return into === undefined
+    ? new Uint8Array(words.buffer.slice(0, w * 4))
+    : new Uint8Array(words.buffer, 0, w * 4);
 }
 
 /**

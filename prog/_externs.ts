@@ -63,7 +63,7 @@ function functionAddress(name: string): bigint {
 }
 
 /** Whether `ins` refers to a kernel symbol the loader must resolve. */
-function needsKernelSymbol(ins: Instruction): boolean {
+export function needsKernelSymbol(ins: Instruction): boolean {
   const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
   if (ext !== undefined) return ext.kind === "ksym" || ext.kind === "kfunc";
   if (ins.reference === undefined) return false;

@@ -12,7 +12,8 @@ import { feature } from "../_internal/feature.ts";
 import { fdById } from "../_internal/object_ids.ts";
 import { ClosedError, Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
-import { HOST_BYTE_ORDER, type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
+import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
+import { encodeForKernel } from "../asm/instructions.ts";
 import {
   type CoreCandidateCache,
   explainCorePoison,
@@ -23,6 +24,7 @@ import {
 import { BtfHandle } from "../btf/handle.ts";
 import { AttachType } from "./attach_type.ts";
 import {
+  CORE_RELO,
   EXTERN,
   type ExternRef,
   FUNC_INFO,
@@ -36,7 +38,7 @@ import { findKernelType, moduleBtfHandle } from "./_kernel_btf.ts";
 import { programIdentity, type ProgramInfo, programInfo } from "./program_info.ts";
 import { applyRelocations } from "./_core.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
-import { resolveKernelSymbols } from "./_externs.ts";
+import { needsKernelSymbol, resolveKernelSymbols } from "./_externs.ts";
 import { ProgramStream, StreamId } from "./program_stream.ts";
 
 /** The kernel's cap on the verifier log buffer (`UINT_MAX >> 8`). */
@@ -100,6 +102,9 @@ export interface RunOptions {
   cpu?: number;
 }
 
+/** How to hand a Program to a Worker, which its clone guard says. */
+const HAND_OVER = handOverHint("program.clone().releaseFd()", "Program.fromFd");
+
 /** Object names: supported since Linux 4.15. */
 const objNames = feature(
   "BPF_OBJ_NAME",
@@ -111,6 +116,26 @@ const objNames = feature(
 /** The name the kernel accepts: alphanumerics, `_` and `.`, at most 15 characters. */
 function kernelName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, "_").slice(0, BPF_OBJ_NAME_LEN - 1);
+}
+
+/**
+ * The buffer each load encodes its instructions into, unless they need more room (it holds
+ * 4,096): the kernel has copied them when BPF_PROG_LOAD returns, so the next load can reuse
+ * it, which saves allocating (and, later, collecting) one buffer a load.
+ */
+let encodeScratch: ArrayBuffer | undefined;
+const SCRATCH_SIZE = 64 * 1024;
+/** How many Program.load calls are running (more than one only when one calls another). */
+let loadsUnderWay = 0;
+
+/** The last license passed to the kernel and its C string, kept: most loads repeat one. */
+let lastLicense: { text: string; bytes: Uint8Array } | undefined;
+
+/** `license` (default "GPL") as the NUL-terminated string BPF_PROG_LOAD reads. */
+function licenseString(license: string): Uint8Array {
+  const text = license || "GPL";
+  if (lastLicense?.text !== text) lastLicense = { text, bytes: cString(text) };
+  return lastLicense.bytes;
 }
 
 /**
@@ -136,11 +161,7 @@ export class Program {
 
   private constructor(fd: FD, type: ProgramType, name: string, log?: string) {
     this.#fd = fd;
-    refuseStructuredClone(
-      this,
-      "Program",
-      handOverHint("program.clone().releaseFd()", "Program.fromFd"),
-    );
+    refuseStructuredClone(this, "Program", HAND_OVER);
     this.type = type;
     this.name = name;
     this.verifierLog = log;
@@ -152,31 +173,48 @@ export class Program {
    * verifier rejects throws {@linkcode VerifierError} with the whole log.
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
+    // A load inside a load (a map's fd() that loads a program) encodes into its own buffer.
+    const scratch = loadsUnderWay === 0
+      ? (encodeScratch ??= new ArrayBuffer(SCRATCH_SIZE))
+      : undefined;
+    loadsUnderWay++;
+    try {
+      return Program.#load(spec, options, scratch);
+    } finally {
+      loadsUnderWay--;
+    }
+  }
+
+  static #load(
+    spec: ProgramSpec,
+    options: ProgramLoadOptions,
+    scratch: ArrayBuffer | undefined,
+  ): Program {
     requireProgramType(spec);
-    checkMapReferences(spec);
-    let insns: Instructions = applyRelocations(
-      spec.instructions,
-      options.kernelTypes,
-      options.coreCache,
-    );
-    const symbols = resolveKernelSymbols(insns, options.kernelTypes);
+    const work = surveyInstructions(spec);
+    let insns = spec.instructions;
+    if (work.core) insns = applyRelocations(insns, options.kernelTypes, options.coreCache);
+    const symbols = work.kernelSymbols
+      ? resolveKernelSymbols(insns, options.kernelTypes)
+      : { insns, fdArray: [], handles: [] };
     insns = symbols.insns;
-    const raw = insns.marshal(HOST_BYTE_ORDER);
+    const raw = encodeForKernel(insns, scratch);
     // Named at once: the probe for object names (4.15) runs only if the kernel refuses one.
     let name = kernelName(spec.name);
     const attr = new Attr()
       .u32(0, spec.type)
       .u32(4, raw.length / 8)
       .pointer(8, raw)
-      .pointer(16, cString(spec.license || "GPL"))
+      .pointer(16, licenseString(spec.license))
       .u32(40, spec.kernelVersion)
       .u32(44, spec.flags)
       .u32(68, spec.attachType);
-    attr.bytes.set(new TextEncoder().encode(name), 48);
+    // kernelName leaves ASCII only: one byte per character.
+    for (let i = 0; i < name.length; i++) attr.bytes[48 + i] = name.charCodeAt(i);
 
     const owned: { close(): void }[] = [...symbols.handles];
     try {
-      if (spec.btf && hasBtfInfo(insns)) {
+      if (spec.btf && work.btfInfo) {
         let objBtf = options.objectBtf;
         if (!objBtf) {
           objBtf = ObjectBtf.load(spec.btf, new Map(), lines(insns), hiddenFuncs(insns.list));
@@ -390,19 +428,42 @@ function refusedAttr(e: unknown): boolean {
   return errno === Errno.EINVAL || errno === Errno.E2BIG;
 }
 
-/** A map load by name that nobody resolved would load fd 0: say so before the kernel does. */
-function checkMapReferences(spec: ProgramSpec): void {
+/** What a load must do beyond encoding the instructions, found in one pass over them. */
+interface LoadWork {
+  /** Some instruction carries a CO-RE relocation. */
+  core: boolean;
+  /** Some instruction refers to a kfunc or ksym. */
+  kernelSymbols: boolean;
+  /** Some instruction carries a source line or starts a BTF function. */
+  btfInfo: boolean;
+}
+
+/**
+ * One pass over `spec`'s instructions: what the load has to do, and a check that no map load
+ * by name is unresolved (it would load fd 0), said before the kernel says EBADF. The usual
+ * assembled program has no metadata at all, and then nothing else reads its instructions
+ * before the encoder.
+ */
+function surveyInstructions(spec: ProgramSpec): LoadWork {
+  const work = { core: false, kernelSymbols: false, btfInfo: false };
   const list = spec.instructions.list;
   for (let i = 0; i < list.length; i++) {
     const ins = list[i];
-    if (ins.meta === undefined && ins.opcode !== LoadImm64Op) continue;
-    const ext = ins.meta?.[EXTERN] as ExternRef | undefined;
-    if (ext?.kind === "kconfig" && ins.map === undefined) {
-      throw new TypeError(
-        `Cannot load program '${spec.name}': instruction ${i} reads kconfig extern ` +
-          `'${ext.name}', which needs a collection (newCollection)`,
-      );
+    const meta = ins.meta;
+    if (ins.line !== undefined) work.btfInfo = true;
+    if (meta === undefined && ins.reference === undefined) continue;
+    if (meta !== undefined) {
+      if (meta[FUNC_INFO] !== undefined) work.btfInfo = true;
+      if (meta[CORE_RELO] !== undefined) work.core = true;
+      const ext = meta[EXTERN] as ExternRef | undefined;
+      if (ext?.kind === "kconfig" && ins.map === undefined) {
+        throw new TypeError(
+          `Cannot load program '${spec.name}': instruction ${i} reads kconfig extern ` +
+            `'${ext.name}', which needs a collection (newCollection)`,
+        );
+      }
     }
+    if (needsKernelSymbol(ins)) work.kernelSymbols = true;
     if (
       ins.opcode === LoadImm64Op && (ins.src === Pseudo.MapFD || ins.src === Pseudo.MapValue) &&
       ins.map === undefined && ins.reference !== undefined
@@ -413,13 +474,7 @@ function checkMapReferences(spec: ProgramSpec): void {
       );
     }
   }
-}
-
-function hasBtfInfo(insns: Instructions): boolean {
-  for (const ins of insns.list) {
-    if (ins.line !== undefined || ins.meta?.[FUNC_INFO] !== undefined) return true;
-  }
-  return false;
+  return work;
 }
 
 /** The source lines of a program's instructions (for the strings of its line info). */

@@ -4,6 +4,7 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { asm } from "../../mod.ts";
 import { FormatError } from "../../errors.ts";
 import { allForms } from "./_forms.ts";
+import { encodeForKernel } from "../../asm/instructions.ts";
 
 const { R0, R1, R2 } = asm;
 
@@ -228,4 +229,32 @@ Deno.test("asm codec: constants are bigint where 64 bits are possible", () => {
   assertEquals(narrow.imm, 7);
   assertThrows(() => asm.setConstant(narrow, 1n << 32n), RangeError);
   assertThrows(() => asm.Mov.Imm(R0, 0.5), RangeError);
+});
+
+Deno.test("asm codec: encodeForKernel into a used buffer gives marshal's bytes", () => {
+  // Every form (imm64 loads among them, whose second slot must be zeroed again), a jump
+  // resolved by label and a map load whose fd is asked for at encode time.
+  const map = { fd: () => 42, name: "m" };
+  const list = [
+    ...allForms().map(asm.copy),
+    asm.LoadMapPtr(R1, "m"),
+    asm.JEq.Imm(R0, 0, "out"),
+    asm.Mov.Imm(R0, 1),
+    asm.Label("out"),
+    asm.Return(),
+  ];
+  const insns = new asm.Instructions(list);
+  insns.list.find((i) => i.reference === "m")!.map = map;
+  const want = insns.marshal(asm.HOST_BYTE_ORDER);
+  const used = new ArrayBuffer(insns.length * 16);
+  new Uint8Array(used).fill(0xff);
+  const got = encodeForKernel(insns, used);
+  assert(got.buffer === used, "encoded into the buffer given");
+  assertEquals(got, want);
+  // A buffer too small for the program is left alone: a new one holds the encoding.
+  const small = new ArrayBuffer(insns.length * 16 - 1);
+  const fresh = encodeForKernel(insns, small);
+  assert(fresh.buffer !== small);
+  assertEquals(fresh, want);
+  assertEquals(new Uint8Array(small), new Uint8Array(small.byteLength));
 });

@@ -3,7 +3,34 @@
 // verifier is most of both; the difference is what the library adds per load. Each iteration
 // also runs the other side's load, untimed, so both rows are timed after the same work (a
 // verifier run evicts caches; on a busy machine consecutive rows would see different loads).
+// First, in fresh processes taken in turns, the first load of a process: C against
+// prog_load_first.ts (the library imported and the spec built before the clock starts).
 import { asm, Program, ProgramSpec, ProgramType } from "../../mod.ts";
+
+const FRESH = 7;
+const firstLoad = (cmd: string, args: string[]): number => {
+  const out = new Deno.Command(cmd, { args, stdout: "piped", stderr: "inherit" }).outputSync();
+  if (!out.success) throw new Error(`${cmd} ${args.join(" ")} failed`);
+  return Number(new TextDecoder().decode(out.stdout).trim());
+};
+const cFirst: number[] = [];
+const jsFirst: number[] = [];
+for (let i = 0; i < FRESH; i++) {
+  cFirst.push(firstLoad(new URL(".build/prog_load", import.meta.url).pathname, []));
+  jsFirst.push(
+    firstLoad(Deno.execPath(), [
+      "run",
+      "-A",
+      new URL("prog_load_first.ts", import.meta.url).pathname,
+    ]),
+  );
+}
+const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[xs.length >> 1];
+console.log(
+  `first load + close of a fresh process, 1000 instructions, median of ${FRESH} (min): ` +
+    `C ${median(cFirst).toFixed(2)} ms (${Math.min(...cFirst).toFixed(2)}), Program.load ` +
+    `${median(jsFirst).toFixed(2)} ms (${Math.min(...jsFirst).toFixed(2)})`,
+);
 
 const { R0, Mov, Add, Return } = asm;
 const COUNT = 1000;

@@ -357,3 +357,39 @@ kernelTest("a kernel that refuses object names gets the program unnamed, probed 
   using named = Program.load(retSpec(4, "named"));
   assertEquals([named.name, named.info().name], ["named", "named"]);
 });
+
+kernelTest("consecutive loads, and a load inside a load, each get their own instructions", () => {
+  // Program.load encodes into one reused buffer. A program whose slots are all non-zero,
+  // then one with a 64-bit load (its second slot must be zero again), then one loaded while
+  // another is being encoded: from the fd() of the map the outer one loads.
+  const spec = (name: string, list: asm.Instruction[]) =>
+    new ProgramSpec({
+      name,
+      type: ProgramType.SocketFilter,
+      license: "GPL",
+      instructions: new asm.Instructions(list),
+    });
+  const data = new Uint8Array(64);
+  const filler = Array.from({ length: 20 }, () => Mov.Imm(R0, -1));
+  using dirty = Program.load(spec("dirty", [...filler, Return()]));
+  using wide = Program.load(spec("wide", [asm.LoadImm(R0, 0x1_0000_0007n), Return()]));
+  assertEquals(dirty.run({ data }).retval, 0xffffffff);
+  assertEquals(wide.run({ data }).retval, 7);
+
+  using map = BpfMap.create(
+    new MapSpec({ type: MapType.Array, keySize: 4, valueSize: 4, maxEntries: 1 }),
+  );
+  let inner: Program | undefined;
+  const load = asm.LoadMapPtr(R1, "m");
+  load.map = {
+    fd: () => {
+      inner ??= Program.load(retSpec(9, "inner"));
+      return map.fd;
+    },
+  };
+  using outer = Program.load(spec("outer", [load, Mov.Imm(R0, 4), Return()]));
+  using innerProg = inner!;
+  assertEquals(outer.run({ data }).retval, 4);
+  assertEquals(innerProg.run({ data }).retval, 9);
+  assertEquals(asm.Instructions.unmarshal(outer.info().xlated, "little").length, 3);
+});
