@@ -1198,7 +1198,9 @@ export class BpfMap {
   /**
    * Batch lookup (BPF_MAP_LOOKUP_BATCH): every entry in chunks of `batchSize`, with one
    * syscall per chunk (a chunk grows when a hash bucket holds more). Returns keys and
-   * values as contiguous arrays. {@linkcode BatchCursor} walks in steps the caller controls.
+   * values as contiguous arrays of `count` entries each: views at offset 0 of buffers that
+   * may be longer (the room the kernel was given), so read them through the views, not
+   * their `buffer`. {@linkcode BatchCursor} walks in steps the caller controls.
    */
   lookupBatch(
     batchSize = 4096,
