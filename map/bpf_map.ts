@@ -1308,6 +1308,9 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
   readonly #walk: () => Generator<[K, V]>;
   #keys: Uint8Array = EMPTY;
   #values: Uint8Array = EMPTY;
+  /** The batch's buffers themselves: `.buffer` is a getter call per read. */
+  #keyBuffer: ArrayBufferLike = EMPTY.buffer;
+  #valueBuffer: ArrayBufferLike = EMPTY.buffer;
   #keyView: DataView = new DataView(EMPTY.buffer);
   #valueView: DataView = new DataView(EMPTY.buffer);
   #at = 0;
@@ -1345,12 +1348,12 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
       const kc = this.#keyCodec;
       const vc = this.#valueCodec;
       const key = kc === undefined
-        ? new Uint8Array(this.#keys.buffer, i * ks, ks)
+        ? new Uint8Array(this.#keyBuffer, i * ks, ks)
         : kc.decode(this.#keyView, this.#keys, i * ks);
       const value = vc !== undefined
         ? vc.decode(this.#valueView, this.#values, i * vs)
         : this.#decodeValue === undefined
-        ? new Uint8Array(this.#values.buffer, i * vs, vs)
+        ? new Uint8Array(this.#valueBuffer, i * vs, vs)
         : this.#decodeValue(this.#valueView, this.#values, i * vs);
       return { done: false, value: [key as K, value as V] };
     }
@@ -1368,8 +1371,10 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
       }
       this.#keys = batch.keys;
       this.#values = batch.values;
-      this.#keyView = new DataView(batch.keys.buffer);
-      this.#valueView = new DataView(batch.values.buffer);
+      this.#keyBuffer = batch.keys.buffer;
+      this.#valueBuffer = batch.values.buffer;
+      this.#keyView = new DataView(this.#keyBuffer);
+      this.#valueView = new DataView(this.#valueBuffer);
       this.#at = 0;
       this.#count = batch.count;
       this.#last = batch.last;
@@ -1383,6 +1388,7 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
     this.#last = true;
     this.#at = this.#count = 0;
     this.#keys = this.#values = EMPTY;
+    this.#keyBuffer = this.#valueBuffer = EMPTY.buffer;
     return { done: true, value: undefined };
   }
 
