@@ -1,8 +1,8 @@
 /**
  * Codecs: JavaScript values to and from the bytes of a BTF type, for map keys and values.
  *
- * A codec is a tree of closures built once per type; a struct's member accessors are compiled
- * once into an object literal (see "Compiled accessors" below): integers become
+ * A codec is a tree of closures built once per type; a struct's member accessors in use are
+ * compiled into an object literal (see "Compiled accessors" below): integers become
  * numbers (bigints at 8 bytes), enums their enumerator's name, char arrays strings, other
  * arrays JavaScript arrays, structs and unions plain objects (anonymous members flattened
  * into their parent, as C reads them), bitfields numbers. Encoding checks the shape first
@@ -632,11 +632,23 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
       return obj;
     },
   };
+  // The generic accessors serve first; a codec in use is compiled at its COMPILE_AFTER-th
+  // call (compiling costs far more than a call: codecs used a few times never pay it).
+  let encodes = 0;
+  let decodes = 0;
   const codec: Codec = {
     type,
     size,
-    encode: compileEncode(fields, size, generic) ?? generic.encode,
-    decode: compileDecode(fields) ?? generic.decode,
+    encode(value, view, bytes, offset, path) {
+      if (++encodes === COMPILE_AFTER) {
+        codec.encode = compileEncode(fields, size, generic) ?? generic.encode;
+      }
+      generic.encode(value, view, bytes, offset, path);
+    },
+    decode(view, bytes, offset) {
+      if (++decodes === COMPILE_AFTER) codec.decode = compileDecode(fields) ?? generic.decode;
+      return generic.decode(view, bytes, offset);
+    },
   };
   valueCounts.set(codec, values);
   return codec;
@@ -782,14 +794,17 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
  * Compiled accessors. The generic struct codec stores and reads each member as `obj[name]`
  * with the name in a variable: one property access site for every member of every struct,
  * which V8 can only serve through its slow, megamorphic path (≈80 of the ≈90 ns a two-member
- * struct took to decode). A struct's accessors are therefore compiled once, when its codec
- * is built: an object literal with the member names spelled out, integers read and written
- * inline, other members through their own codecs. They behave as the generic ones do; any
+ * struct took to decode). A struct's accessors are therefore compiled, once: an object
+ * literal with the member names spelled out, integers read and written inline, other members
+ * through their own codecs. That happens at a codec's 32nd encode (or decode), since compiling
+ * costs as much as hundreds of calls. They behave as the generic ones do; any
  * value the fast checks do not accept (a wrong shape, a value out of range) goes through
  * the generic code, which gives the same errors. Names are written as JSON string literals,
  * so no BTF name can become code.
  */
 
+/** Calls of a struct codec's encode (or decode) before they are compiled. */
+const COMPILE_AFTER = 32;
 /** Structs larger than this, or with more members, keep the generic accessors. */
 const MAX_COMPILED_SIZE = 4096;
 const MAX_COMPILED_FIELDS = 256;
