@@ -21,6 +21,32 @@ const Batch = {
   elemFlags: 40,
 } as const;
 
+/**
+ * The next entries of `cursor`'s walk, up to `room` of them, written by the kernel straight
+ * into `keys` and `values` from entry `at` on; returns how many. For the library's own buffers
+ * only (not exported from the package): they must come from `allocBuffer` (off-heap, so the
+ * kernel may write into them) and hold `at + room` entries.
+ */
+export function readBatchAt(
+  cursor: BatchCursor,
+  keys: Uint8Array,
+  values: Uint8Array,
+  at: number,
+  room: number,
+  options: BatchReadOptions = {},
+): number {
+  return readAt(cursor, keys, values, at, room, options);
+}
+
+let readAt: (
+  cursor: BatchCursor,
+  keys: Uint8Array,
+  values: Uint8Array,
+  at: number,
+  room: number,
+  options: BatchReadOptions,
+) => number;
+
 /** Options of {@linkcode BatchCursor.lookup} and {@linkcode BatchCursor.lookupAndDelete}. */
 export interface BatchOptions {
   /** Element flags, such as `UpdateFlags.Lock` (`BPF_F_LOCK`) for spin-locked values. */
@@ -121,16 +147,15 @@ export class BatchCursor {
     }
     const keys = allocBuffer(room * map.keySize);
     const values = allocBuffer(room * map.fullValueSize);
-    return { keys, values, count: this.readAt(keys, values, 0, room, options) };
+    return { keys, values, count: this.#readAt(keys, values, 0, room, options) };
   }
 
-  /**
-   * The next entries, up to `room` of them, written by the kernel straight into `keys` and
-   * `values` from entry `at` on; returns how many. For the library's own buffers only: they
-   * must come from `allocBuffer` (off-heap, so the kernel may write into them) and hold
-   * `at + room` entries.
-   */
-  readAt(
+  static {
+    readAt = (cursor, keys, values, at, room, options) =>
+      cursor.#readAt(keys, values, at, room, options);
+  }
+
+  #readAt(
     keys: Uint8Array,
     values: Uint8Array,
     at: number,
