@@ -21,6 +21,32 @@ const Batch = {
   elemFlags: 40,
 } as const;
 
+/**
+ * The next entries of `cursor`'s walk, up to `room` of them, written by the kernel straight
+ * into `keys` and `values` from entry `at` on; returns how many. For the library's own buffers
+ * only (not exported from the package): they must come from `allocBuffer` (off-heap, so the
+ * kernel may write into them) and hold `at + room` entries.
+ */
+export function readBatchAt(
+  cursor: BatchCursor,
+  keys: Uint8Array,
+  values: Uint8Array,
+  at: number,
+  room: number,
+  options: BatchReadOptions = {},
+): number {
+  return readAt(cursor, keys, values, at, room, options);
+}
+
+let readAt: (
+  cursor: BatchCursor,
+  keys: Uint8Array,
+  values: Uint8Array,
+  at: number,
+  room: number,
+  options: BatchReadOptions,
+) => number;
+
 /** Options of {@linkcode BatchCursor.lookup} and {@linkcode BatchCursor.lookupAndDelete}. */
 export interface BatchOptions {
   /** Element flags, such as `UpdateFlags.Lock` (`BPF_F_LOCK`) for spin-locked values. */
@@ -121,13 +147,32 @@ export class BatchCursor {
     }
     const keys = allocBuffer(room * map.keySize);
     const values = allocBuffer(room * map.fullValueSize);
-    if (this.#done) return { keys, values, count: 0 };
+    return { keys, values, count: this.#readAt(keys, values, 0, room, options) };
+  }
+
+  static {
+    readAt = (cursor, keys, values, at, room, options) =>
+      cursor.#readAt(keys, values, at, room, options);
+  }
+
+  #readAt(
+    keys: Uint8Array,
+    values: Uint8Array,
+    at: number,
+    room: number,
+    options: BatchReadOptions = {},
+  ): number {
+    const map = this.#map;
+    if (this.#done) return 0;
     const cmd = options.delete ? BpfCmd.MAP_LOOKUP_AND_DELETE_BATCH : BpfCmd.MAP_LOOKUP_BATCH;
     const attr = this.#attr.reset()
       .pointer(Batch.inBatch, this.#started ? this.#in : null)
       .pointer(Batch.outBatch, this.#out)
-      .pointer(Batch.keys, keys)
-      .pointer(Batch.values, values)
+      .pointer(Batch.keys, keys.subarray(at * map.keySize, (at + room) * map.keySize))
+      .pointer(
+        Batch.values,
+        values.subarray(at * map.fullValueSize, (at + room) * map.fullValueSize),
+      )
       .u32(Batch.count, room)
       .u32(Batch.mapFd, map.fd)
       .u64(Batch.elemFlags, options.flags ?? 0n);
@@ -148,7 +193,7 @@ export class BatchCursor {
       this.#in.set(this.#out);
       this.#started = true;
     }
-    return { keys, values, count: attr.getU32(Batch.count) };
+    return attr.getU32(Batch.count);
   }
 
   #into(keys: Uint8Array, values: Uint8Array, options: BatchReadOptions): number {

@@ -1,7 +1,8 @@
 /**
  * Codecs: JavaScript values to and from the bytes of a BTF type, for map keys and values.
  *
- * A codec is a tree of closures built once per type (no code generation): integers become
+ * A codec is a tree of closures built once per type; a struct's member accessors in use are
+ * compiled into an object literal (see "Compiled accessors" below): integers become
  * numbers (bigints at 8 bytes), enums their enumerator's name, char arrays strings, other
  * arrays JavaScript arrays, structs and unions plain objects (anonymous members flattened
  * into their parent, as C reads them), bitfields numbers. Encoding checks the shape first
@@ -524,6 +525,11 @@ interface Field {
   optional: boolean;
   /** Fields of an anonymous union: at most one of the group may be given. */
   group: number;
+  /**
+   * A byte-aligned member (not a bitfield): its codec and byte offset, and when it is a
+   * plain integer, what the compiled accessors need to read and write it inline.
+   */
+  plain?: { codec: Codec; at: number; int: IntShape | undefined };
   /** Writes the member's `value` (read from the object once, by the struct's encode). */
   encode(value: unknown, view: DataView, bytes: Uint8Array, base: number, path: string): void;
   decode(obj: Record<string, unknown>, view: DataView, bytes: Uint8Array, base: number): void;
@@ -574,7 +580,7 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
   const isUnion = t instanceof Union;
   const values = fields.reduce((sum, f) => sum + f.values, 1);
   checkValueCount(t, values, size);
-  const codec: Codec = {
+  const generic: Codec = {
     type,
     size,
     encode(value, view, bytes, offset, path) {
@@ -624,6 +630,24 @@ function compositeCodec(type: Type, t: Struct | Union, depth: number): Codec {
       const obj: Record<string, unknown> = {};
       for (const f of fields) if (!f.optional) f.decode(obj, view, bytes, offset);
       return obj;
+    },
+  };
+  // The generic accessors serve first; a codec in use is compiled at its COMPILE_AFTER-th
+  // call (compiling costs far more than a call: codecs used a few times never pay it).
+  let encodes = 0;
+  let decodes = 0;
+  const codec: Codec = {
+    type,
+    size,
+    encode(value, view, bytes, offset, path) {
+      if (++encodes === COMPILE_AFTER) {
+        codec.encode = compileEncode(fields, size, generic) ?? generic.encode;
+      }
+      generic.encode(value, view, bytes, offset, path);
+    },
+    decode(view, bytes, offset) {
+      if (++decodes === COMPILE_AFTER) codec.decode = compileDecode(fields) ?? generic.decode;
+      return generic.decode(view, bytes, offset);
     },
   };
   valueCounts.set(codec, values);
@@ -681,6 +705,7 @@ function memberField(
       values: valuesOf(codec),
       optional,
       group,
+      plain: { codec, at, int: intShape(u) },
       encode(value, view, bytes, base, path) {
         if (path !== outerPath) {
           outerPath = path;
@@ -763,4 +788,159 @@ function bitfield(m: Member, name: string, bitOffset: number, u: Type, group: nu
       obj[name] = wide ? v : Number(v);
     },
   };
+}
+
+/*
+ * Compiled accessors. The generic struct codec stores and reads each member as `obj[name]`
+ * with the name in a variable: one property access site for every member of every struct,
+ * which V8 can only serve through its slow, megamorphic path (≈80 of the ≈90 ns a two-member
+ * struct took to decode). A struct's accessors are therefore compiled, once: an object
+ * literal with the member names spelled out, integers read and written inline, other members
+ * through their own codecs. That happens at a codec's 32nd encode (or decode), since compiling
+ * costs as much as hundreds of calls. They behave as the generic ones do; any
+ * value the fast checks do not accept (a wrong shape, a value out of range) goes through
+ * the generic code, which gives the same errors. Names are written as JSON string literals,
+ * so no BTF name can become code.
+ */
+
+/** Calls of a struct codec's encode (or decode) before they are compiled. */
+const COMPILE_AFTER = 32;
+/** Structs larger than this, or with more members, keep the generic accessors. */
+const MAX_COMPILED_SIZE = 4096;
+const MAX_COMPILED_FIELDS = 256;
+
+/** A plain integer member as the compiled accessors read and write it inline. */
+interface IntShape {
+  size: 1 | 2 | 4 | 8;
+  signed: boolean;
+  /** The numbers (sizes up to 4) and bigints (size 8) accepted without the codec. */
+  lowest: number;
+  highest: number;
+  lowestBig: bigint;
+  highestBig: bigint;
+}
+
+function intShape(u: Type): IntShape | undefined {
+  if (!(u instanceof Int) || (u.encoding & IntEncoding.Bool) !== 0) return undefined;
+  const size = u.size;
+  if (size !== 1 && size !== 2 && size !== 4 && size !== 8) return undefined;
+  const [lowestBig, highestBig] = acceptedRange(size * 8);
+  return {
+    size,
+    signed: u.signed,
+    lowest: Number(lowestBig),
+    highest: Number(highestBig),
+    lowestBig,
+    highestBig,
+  };
+}
+
+/** Whether the fields' names can be spelled in compiled code as they are read generically. */
+function compilable(fields: Field[], size: number): boolean {
+  return fields.length <= MAX_COMPILED_FIELDS && size <= MAX_COMPILED_SIZE &&
+    fields.every((f) => f.name !== "__proto__");
+}
+
+/** Compiles `source` (a function body returning a function), or undefined if it cannot. */
+function compile<T>(source: string, names: string[], args: unknown[]): T | undefined {
+  try {
+    return new Function(...names, source)(...args) as T;
+  } catch {
+    return undefined; // code generation from strings is disabled: keep the generic code
+  }
+}
+
+const SIGNED_GETTERS = { 1: "getInt8", 2: "getInt16", 4: "getInt32", 8: "getBigInt64" };
+const UNSIGNED_GETTERS = { 1: "getUint8", 2: "getUint16", 4: "getUint32", 8: "getBigUint64" };
+
+/** A struct's decode as one object literal; undefined when the generic one must serve. */
+function compileDecode(fields: Field[]): Codec["decode"] | undefined {
+  if (!compilable(fields, 0)) return undefined;
+  const props: string[] = [];
+  const after: string[] = [];
+  fields.forEach((f, i) => {
+    if (f.optional) return;
+    const key = JSON.stringify(f.name);
+    const p = f.plain;
+    if (p === undefined) {
+      // A bitfield: a place in the literal, keeping the members' order, filled after.
+      props.push(`${key}: undefined`);
+      after.push(`F[${i}].decode(obj, view, bytes, offset);`);
+    } else if (p.int !== undefined) {
+      const getter = (p.int.signed ? SIGNED_GETTERS : UNSIGNED_GETTERS)[p.int.size];
+      props.push(`${key}: view.${getter}(offset + ${p.at}${p.int.size > 1 ? `, ${LE}` : ""})`);
+    } else {
+      props.push(`${key}: C[${i}].decode(view, bytes, offset + ${p.at})`);
+    }
+  });
+  return compile(
+    `return function decode(view, bytes, offset) {
+  const obj = {${props.join(", ")}};
+  ${after.join("\n  ")}
+  return obj;
+};`,
+    ["F", "C"],
+    [fields, fields.map((f) => f.plain?.codec)],
+  );
+}
+
+/**
+ * A struct's encode with its members' names and integer writes spelled out; undefined when
+ * the generic one must serve (structs with unions).
+ */
+function compileEncode(
+  fields: Field[],
+  size: number,
+  generic: Codec,
+): Codec["encode"] | undefined {
+  if (!compilable(fields, size) || fields.some((f) => f.group >= 0)) return undefined;
+  // Bytes no always-written member covers (padding, bitfields, optional members) are zeroed
+  // first, as the generic encode zeroes the whole value.
+  const covered = new Uint8Array(size);
+  for (const f of fields) {
+    if (f.plain && !f.optional) covered.fill(1, f.plain.at, f.plain.at + f.plain.codec.size);
+  }
+  const gaps: number[] = [];
+  covered.forEach((c, i) => c || gaps.push(i));
+  const zero = gaps.length === 0
+    ? ""
+    : gaps.length <= 16
+    ? gaps.map((i) => `bytes[offset + ${i}] = 0;`).join(" ")
+    : `bytes.fill(0, offset, offset + ${size});`;
+  const cases = fields.map((f) => `case ${JSON.stringify(f.name)}:`).join(" ");
+  const writes = fields.map((f, i) => {
+    const read = `v = value[${JSON.stringify(f.name)}];`;
+    const absent = f.optional ? "{}" : "return generic.encode(value, view, bytes, offset, path);";
+    const slow =
+      `if (v === undefined) ${absent} else F[${i}].encode(v, view, bytes, offset, path);`;
+    const s = f.plain?.int;
+    if (s === undefined) return `${read}\n  ${slow}`;
+    const at = `offset + ${f.plain!.at}`;
+    const fast = s.size === 8
+      ? `typeof v === "bigint" && v >= ${s.lowestBig}n && v <= ${s.highestBig}n) ` +
+        `view.setBigUint64(${at}, v, ${LE});`
+      : `typeof v === "number" && v >= ${s.lowest} && v <= ${s.highest} && Number.isInteger(v)) ` +
+        (s.size === 1
+          ? `view.setUint8(${at}, v & 0xff);`
+          : s.size === 2
+          ? `view.setUint16(${at}, v & 0xffff, ${LE});`
+          : `view.setUint32(${at}, v >>> 0, ${LE});`);
+    return `${read}\n  if (${fast}\n  else ${slow}`;
+  });
+  return compile(
+    `return function encode(value, view, bytes, offset, path) {
+  if (typeof value !== "object" || value === null || Array.isArray(value) ||
+      value instanceof Uint8Array) return generic.encode(value, view, bytes, offset, path);
+  for (const k in value) {
+    switch (k) { ${
+      cases && `${cases} continue;`
+    } default: return generic.encode(value, view, bytes, offset, path); }
+  }
+  ${zero}
+  let v;
+  ${writes.join("\n  ")}
+};`,
+    ["F", "generic"],
+    [fields, generic],
+  );
 }

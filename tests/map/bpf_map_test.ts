@@ -189,6 +189,7 @@ kernelTest("BpfMap: batch update, lookup and delete", () => {
   assertEquals(m.updateBatch(keys, values), n);
   const got = m.lookupBatch(512);
   assertEquals(got.count, n);
+  assertEquals([got.keys.length, got.values.length], [n * 4, n * 8]);
   const back = new Map<number, bigint>();
   const gk = new DataView(got.keys.buffer);
   const gv = new DataView(got.values.buffer);
@@ -198,10 +199,36 @@ kernelTest("BpfMap: batch update, lookup and delete", () => {
   assertEquals(back.size, n);
   for (let i = 0; i < n; i++) assertEquals(back.get(i), BigInt(i) * 3n);
   assertEquals(m.deleteBatch(keys.subarray(0, 400)), 100);
-  assertEquals(m.lookupBatch().count, n - 100);
+  const some = m.lookupBatch();
+  assertEquals([some.count, some.keys.length, some.values.length], [
+    n - 100,
+    (n - 100) * 4,
+    (n - 100) * 8,
+  ]);
   const drained = m.lookupBatch(1000, true);
   assertEquals(drained.count, n - 100);
   assertEquals(m.nextKey(), undefined);
+});
+
+kernelTest("BpfMap: lookupBatch of a full map gives every entry, in arrays of its count", () => {
+  const n = 3000;
+  using m = BpfMap.create(spec(MapType.Hash, 4, 8, n));
+  const keys = new Uint8Array(new Uint32Array(Array.from({ length: n }, (_, i) => i * 7)).buffer);
+  const values = new Uint8Array(
+    new BigUint64Array(Array.from({ length: n }, (_, i) => BigInt(i * 7) << 32n)).buffer,
+  );
+  assertEquals(m.updateBatch(keys, values), n);
+  const got = m.lookupBatch(256);
+  assertEquals([got.count, got.keys.length, got.values.length], [n, n * 4, n * 8]);
+  const gk = new DataView(got.keys.buffer, got.keys.byteOffset, got.keys.byteLength);
+  const gv = new DataView(got.values.buffer, got.values.byteOffset, got.values.byteLength);
+  const seen = new Set<number>();
+  for (let i = 0; i < n; i++) {
+    const key = gk.getUint32(i * 4, true);
+    assertEquals(gv.getBigUint64(i * 8, true), BigInt(key) << 32n);
+    seen.add(key);
+  }
+  assertEquals(seen.size, n);
 });
 
 kernelTest("BpfMap: pin and loadPinned round trip; freeze", () => {

@@ -143,3 +143,63 @@ Deno.test("codec: a member's error names the path of the call it failed in", () 
   assertThrows(() => encodeValue(codec, { a: 0, b: "x" }, "second"), TypeError, "second.b");
   assertThrows(() => encodeValue(codec, { a: 0, b: 0, c: 1 }, "third"), TypeError, 'no member "c"');
 });
+
+Deno.test("codec: struct accessors with any member names and every integer width", () => {
+  const s = (name: string, size: number) => new Int(name, size, IntEncoding.Signed);
+  // Names no identifier could spell, and __proto__ (which keeps the generic accessors).
+  const odd = codecFor(
+    new Struct("odd", 32, [
+      new Member('q"uo\\te', s("s8", 1), 0),
+      new Member("u8", u8, 8),
+      new Member("s16", s("s16", 2), 16),
+      new Member("u16", u16, 32),
+      new Member("s32", s("s32", 4), 64),
+      new Member("u32 with space", u32, 96),
+      new Member("s64", s("s64", 8), 128),
+      new Member("u64", u64, 192),
+    ]),
+  );
+  const value = {
+    'q"uo\\te': -128,
+    u8: 255,
+    s16: -32768,
+    u16: 65535,
+    s32: -2147483648,
+    "u32 with space": 4294967295,
+    s64: -(2n ** 63n),
+    u64: 2n ** 64n - 1n,
+  };
+  const proto = codecFor(new Struct("proto", 4, [new Member("__proto__", u32, 0)]));
+  const nested = codecFor(val);
+  // Codecs in use are compiled after some calls: every check runs before and after that.
+  for (let round = 0; round < 40; round++) {
+    const bytes = encodeValue(odd, value);
+    const v = new DataView(bytes.buffer);
+    assertEquals(
+      [v.getInt8(0), v.getUint8(1), v.getInt16(2, true), v.getUint16(4, true), v.getInt32(8, true)],
+      [-128, 255, -32768, 65535, -2147483648],
+    );
+    assertEquals(v.getUint32(12, true), 4294967295);
+    assertEquals([v.getBigInt64(16, true), v.getBigUint64(24, true)], [
+      -(2n ** 63n),
+      2n ** 64n - 1n,
+    ]);
+    const back = decodeValue(odd, bytes) as Record<string, unknown>;
+    assertEquals(back, value);
+    assertEquals(Object.keys(back), Object.keys(value));
+    // Out of range, a wrong type, an unknown or a missing member: the generic path's errors.
+    assertThrows(() => encodeValue(odd, { ...value, u8: 256 }), RangeError, "value.u8 256");
+    assertThrows(() => encodeValue(odd, { ...value, s64: 1.5 }), TypeError, "value.s64");
+    assertThrows(() => encodeValue(odd, { ...value, x: 1 }), TypeError, 'member "x"');
+    const { u16: _, ...lacking } = value;
+    assertThrows(() => encodeValue(odd, lacking), TypeError, 'lacks member "u16"');
+    const decoded = decodeValue(proto, new Uint8Array([9, 0, 0, 0])) as object;
+    assertEquals(Object.entries(decoded), [["__proto__", 9]]);
+    // Nested structs, arrays, enums, strings, bitfields and padding over old bytes.
+    const over = new Uint8Array(56).fill(0xff);
+    nested.encode(written, new DataView(over.buffer), over, 0, "v");
+    assertEquals(over, expectedBytes());
+    assertEquals(decodeValue(nested, expectedBytes()), written);
+    assertEquals(Object.keys(decodeValue(nested, expectedBytes()) as object), Object.keys(written));
+  }
+});
