@@ -214,11 +214,15 @@ function readObject(elf: ElfFile): ObjectContext {
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
   // Sized for every copy the spec keeps: BTF and its index of types (at most a word per
-  // three of types, and a byte-swapped copy of them for a foreign byte order), `.BTF.ext`,
-  // code, global data and map keys.
-  let arenaSize = btfSection
-    ? align8(btfSection.size) + align8(Math.floor(btfSection.size / 12) * 4) +
-      (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(btfSection.size))
+  // three words of types, and a byte-swapped copy of them for a foreign byte order),
+  // `.BTF.ext`, code, global data and map keys. The types are measured by the BTF header,
+  // not the section: strings are near half of an object's BTF, and in a loop of parses
+  // every fresh byte of the arena costs time (tests/bench/elf_bench.ts, corpus_probes).
+  const btfData = btfSection ? elf.data(btfSection) : undefined;
+  const typeBytes = btfData ? btfTypeLength(btfData) : 0;
+  let arenaSize = btfData
+    ? align8(btfData.length) + align8(Math.floor(typeBytes / 12) * 4) +
+      (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
     : 0;
   if (extInFile) arenaSize += align8(extSection.size);
   for (const s of elf.sections) {
@@ -236,9 +240,8 @@ function readObject(elf: ElfFile): ObjectContext {
     arena: newArena(arenaSize),
     arenaUsed: 0,
   };
-  if (btfSection) {
+  if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
-    const btfData = elf.data(btfSection);
     const copy = take(ctx, btfData.length);
     copy.set(btfData);
     const btf = ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
@@ -250,6 +253,20 @@ function readObject(elf: ElfFile): ObjectContext {
     }
   }
   return ctx;
+}
+
+/**
+ * The length of the type section a `.BTF` header declares, for sizing only: the whole
+ * section when the header cannot say (parseSpec then says what is wrong with it).
+ */
+function btfTypeLength(btf: Uint8Array): number {
+  if (btf.length < 24) return btf.length;
+  let little: boolean;
+  if (btf[0] === 0x9f && btf[1] === 0xeb) little = true;
+  else if (btf[0] === 0xeb && btf[1] === 0x9f) little = false;
+  else return btf.length;
+  const length = new DataView(btf.buffer, btf.byteOffset, 24).getUint32(12, little);
+  return length <= btf.length ? length : btf.length;
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */

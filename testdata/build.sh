@@ -4,6 +4,9 @@
 # A source may start with directive comments:
 #   // cflags: -mcpu=v4        extra clang flags
 #   // variants: nobtf         also build NAME-nobtf-el.o / NAME-nobtf-eb.o with -g0
+# A source that includes "vmlinux.h" (the benchmark corpus, written as tools against the
+# kernel's types are) gets one dumped from the kernel's BTF, $VMLINUX_BTF or
+# /sys/kernel/btf/vmlinux, into testdata/vmlinux.h (not committed: 3 MB, and the kernel's).
 # Usage: testdata/build.sh [NAME.c ...]   (default: all sources)
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -13,6 +16,10 @@ sources=("$@")
 [ ${#sources[@]} -gt 0 ] || sources=(*.c)
 for src in "${sources[@]}"; do
   name=${src%.c}
+  if [ ! -e vmlinux.h ] && grep -q '^#include "vmlinux.h"' "$src"; then
+    bpftool btf dump file "${VMLINUX_BTF:-/sys/kernel/btf/vmlinux}" format c >vmlinux.h.tmp
+    mv vmlinux.h.tmp vmlinux.h
+  fi
   cflags=$(sed -n 's|^// cflags: ||p' "$src" | head -n1)
   variants=$(sed -n 's|^// variants: ||p' "$src" | head -n1)
   for endian in el eb; do

@@ -1,6 +1,8 @@
 // Opening a BPF object from memory: parseCollectionSpec against libbpf's
-// bpf_object__open_mem (tests/bench/elf_open.c), same run, on the largest testdata object and
-// on the one with the most programs (most of parseCollectionSpec's cost is per program).
+// bpf_object__open_mem (tests/bench/elf_open.c), same run, on every object of the benchmark
+// corpus (testdata/corpus_*.c: objects written as public tools write them, against the
+// kernel's vmlinux.h, unlike the rest of testdata), on the largest other testdata object and
+// on the one with the most programs.
 //   deno bench -A tests/bench/elf_bench.ts     (after tests/bench/build.sh)
 //
 // Before the Deno.bench groups it prints paired figures: batches of C and TypeScript opens
@@ -8,6 +10,7 @@
 // the medians and the minimums of the batches are compared. Averages on such a machine are
 // mostly its noise. Run it several times and report the range of the ratios.
 import { parseCollectionSpec } from "../../elf/mod.ts";
+import { ElfFile } from "../../elf/elf_file.ts";
 
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const testdata = here("../../testdata/");
@@ -16,6 +19,7 @@ const lib = Deno.dlopen(
   here(".build/elf_open.so"),
   {
     elf_open_count: { parameters: ["buffer", "u32"], result: "i32" },
+    elf_open_maps: { parameters: ["buffer", "u32"], result: "i32" },
   } as const,
 );
 
@@ -24,24 +28,36 @@ const all = [...Deno.readDirSync(testdata)]
   .map((e) => {
     const bytes = Deno.readFileSync(testdata + e.name);
     let programs = -1;
+    let maps = 0;
+    let btf = 0;
     try {
-      programs = Object.keys(parseCollectionSpec(bytes).programs).length;
+      const spec = parseCollectionSpec(bytes);
+      programs = Object.keys(spec.programs).length;
+      maps = Object.keys(spec.maps).length;
+      btf = new ElfFile(bytes).section(".BTF")?.size ?? 0;
     } catch {
       // Objects this reader refuses on purpose are not benchmarked.
     }
-    return { name: e.name, bytes, programs };
+    return { name: e.name, bytes, programs, maps, btf };
   })
   .filter((o) => o.programs >= 0)
   .sort((a, b) => b.bytes.length - a.bytes.length || (a.name < b.name ? -1 : 1));
-const largest = all[0];
-const most = [...all].sort((a, b) => b.programs - a.programs || b.bytes.length - a.bytes.length)[0];
-const objects = most === largest ? [largest] : [largest, most];
+const corpus = all.filter((o) => o.name.startsWith("corpus_"));
+const rest = all.filter((o) => !o.name.startsWith("corpus_"));
+const largest = rest[0];
+const most =
+  [...rest].sort((a, b) => b.programs - a.programs || b.bytes.length - a.bytes.length)[0];
+const objects = [...corpus, ...(most === largest ? [largest] : [largest, most])];
 
-for (const { name, bytes, programs } of objects) {
+for (const { name, bytes, programs, maps, btf } of objects) {
   // Both sides must see the same programs, or the comparison means nothing.
   const cCount = lib.symbols.elf_open_count(bytes, bytes.length);
   if (cCount !== programs) {
     throw new Error(`${name}: libbpf opens ${cCount} programs, parseCollectionSpec ${programs}`);
+  }
+  const cMaps = lib.symbols.elf_open_maps(bytes, bytes.length);
+  if (cMaps !== maps) {
+    throw new Error(`${name}: libbpf opens ${cMaps} maps, parseCollectionSpec ${maps}`);
   }
   const c = () => {
     lib.symbols.elf_open_count(bytes, bytes.length);
@@ -52,7 +68,8 @@ for (const { name, bytes, programs } of objects) {
   const { a, b } = paired(c, ts);
   const us = (ns: number) => (ns / 1e3).toFixed(1);
   console.log(
-    `elf: ${name} (${bytes.length} bytes, ${programs} programs), alternating batches: ` +
+    `elf: ${name} (${bytes.length} bytes, ${btf} of .BTF, ${programs} programs, ${maps} maps), ` +
+      `alternating batches: ` +
       `median libbpf ${us(a.median)} µs, parseCollectionSpec ${us(b.median)} µs, ratio ` +
       `${(b.median / a.median).toFixed(2)}; min ${us(a.min)} / ${us(b.min)} µs, ratio ` +
       `${(b.min / a.min).toFixed(2)}`,

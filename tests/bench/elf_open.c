@@ -30,3 +30,19 @@ int elf_open_count(const void *buf, unsigned int size)
 	bpf_object__close(obj);
 	return n;
 }
+
+/* Opens the object in `buf` and returns its number of maps (internal ones included), or -1. */
+int elf_open_maps(const void *buf, unsigned int size)
+{
+	struct bpf_object *obj;
+	struct bpf_map *map;
+	int n = 0;
+
+	obj = bpf_object__open_mem(buf, size, NULL);
+	if (!obj)
+		return -1;
+	bpf_object__for_each_map(map, obj)
+		n++;
+	bpf_object__close(obj);
+	return n;
+}

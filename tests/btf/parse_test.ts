@@ -33,6 +33,7 @@ import {
   Pointer,
   Restrict,
   Struct,
+  type Type,
   Typedef,
   TypeTag,
   Union,
@@ -83,9 +84,25 @@ Deno.test("little- and big-endian objects decode to equal types", () => {
     assertEquals(le.byteOrder, "little");
     assertEquals(be.byteOrder, "big");
     assertEquals(le.typeCount, be.typeCount);
+    let named: Map<string, Type> | undefined;
+    let compared = 0;
     for (let id = 1; id < le.nextTypeId; id++) {
-      assertTypesEqual(le.typeById(id), be.typeById(id), `${obj}[${id}]`);
+      const a = le.typeById(id);
+      let b = be.typeById(id);
+      // clang may emit the types of an object in another order for the other byte order
+      // (the code differs, as the corpus's byte swaps do): a named type is then compared
+      // with the type of its kind and name, an anonymous one through them.
+      if (a.kind !== b.kind || a.name !== b.name) {
+        if (a.name === "") continue;
+        named ??= new Map([...be].map((t) => [`${t.kind} ${t.name}`, t]));
+        const found = named.get(`${a.kind} ${a.name}`);
+        assert(found !== undefined, `${obj}[${id}]: no ${a.kind} "${a.name}" in ${obj}-eb`);
+        b = found!;
+      }
+      assertTypesEqual(a, b, `${obj}[${id}]`);
+      compared++;
     }
+    assert(compared > le.typeCount / 2, `${obj}: ${compared} of ${le.typeCount} types compared`);
   }
 });
 

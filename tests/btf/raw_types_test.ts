@@ -21,7 +21,24 @@ function bpftoolJson(path: string): unknown {
   const text = run("bpftool", ["-j", "btf", "dump", "file", path, "format", "raw"]);
   type Reviver = (key: string, value: unknown, context: { source?: string }) => unknown;
   const exact: Reviver = (_k, v, ctx) => (typeof v === "number" ? ctx.source : v);
-  return (JSON.parse as (text: string, reviver: Reviver) => unknown)(text, exact);
+  const json = (JSON.parse as (text: string, reviver: Reviver) => unknown)(text, exact);
+  return unsignEnums(json);
+}
+
+/**
+ * bpftool 7.1's JSON widens a 32-bit enumerator (`__s32` in struct btf_enum) to 64 bits with
+ * its sign even when the enum is unsigned: SKB_DROP_REASON_SUBSYS_MASK (0xffff0000) comes out
+ * as 18446744073709486080, where its text dump says 4294901760. Taken back to 32 bits.
+ */
+function unsignEnums(json: unknown): unknown {
+  const types = (json as { types: Record<string, unknown>[] }).types;
+  for (const t of types) {
+    if (t.kind !== "ENUM" || t.encoding !== "UNSIGNED") continue;
+    for (const v of t.values as { val: string }[]) {
+      v.val = String(BigInt(v.val) & 0xffffffffn);
+    }
+  }
+  return json;
 }
 
 for (const obj of btfObjects().filter((o) => o.endsWith("-el.o"))) {
