@@ -37,23 +37,7 @@ function flavouredIndex(spec: Spec): Map<string, number[]> {
   idx = new Map();
   spec.validate();
   const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
-  // String offsets (relative to this spec's string section) of names with "___" in them.
-  const marked = new Set<number>();
-  let start = 0;
-  let hit = false;
-  for (let i = 0; i < strings.length; i++) {
-    const c = strings[i];
-    if (c === 0) {
-      if (hit) marked.add(start);
-      start = i + 1;
-      hit = false;
-    } else if (
-      !hit && c === 0x5f && i + 2 < strings.length && strings[i + 1] === 0x5f &&
-      strings[i + 2] === 0x5f
-    ) {
-      hit = true;
-    }
-  }
+  const marked = flavouredStrings(strings);
   for (let i = 0; i < count; i++) {
     const nameOff = words[offsets[i]];
     const rel = nameOff - stringsBase;
@@ -69,6 +53,46 @@ function flavouredIndex(spec: Spec): Map<string, number[]> {
   }
   flavoured.set(spec, idx);
   return idx;
+}
+
+const ascii = new TextDecoder();
+
+/**
+ * Offsets (relative to the string section) of the NUL-terminated strings with "___" in them.
+ * The first CO-RE load of a process runs this over vmlinux's 2.3 MB of strings before the JIT
+ * has warmed up: a byte loop costs tens of milliseconds there, so an ASCII section (all of
+ * vmlinux's) is searched with the engine's native `indexOf` (the decoded text is as long as
+ * the bytes exactly when every byte is one character, so offsets are the same); any other
+ * byte falls back to the loop.
+ */
+function flavouredStrings(strings: Uint8Array): Set<number> {
+  const marked = new Set<number>();
+  const text = ascii.decode(strings);
+  if (text.length === strings.length) {
+    for (let i = text.indexOf("___"); i >= 0;) {
+      const end = text.indexOf("\0", i);
+      if (end < 0) break; // unterminated: not a string
+      marked.add(text.lastIndexOf("\0", i) + 1);
+      i = text.indexOf("___", end);
+    }
+    return marked;
+  }
+  let start = 0;
+  let hit = false;
+  for (let i = 0; i < strings.length; i++) {
+    const c = strings[i];
+    if (c === 0) {
+      if (hit) marked.add(start);
+      start = i + 1;
+      hit = false;
+    } else if (
+      !hit && c === 0x5f && i + 2 < strings.length && strings[i + 1] === 0x5f &&
+      strings[i + 2] === 0x5f
+    ) {
+      hit = true;
+    }
+  }
+  return marked;
 }
 
 /**

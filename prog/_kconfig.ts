@@ -7,7 +7,6 @@
  * @module
  */
 
-import { gunzipSync } from "node:zlib";
 import { feature } from "../_internal/feature.ts";
 import { kallsymsAddress } from "./_kallsyms.ts";
 import { probeProgramLoad } from "./_probe_load.ts";
@@ -17,6 +16,18 @@ import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { NotSupportedError, PermissionError } from "../errors.ts";
 
 let config: Map<string, string> | undefined;
+
+/**
+ * node:zlib's `gunzipSync`, loaded on first use: a static `import "node:zlib"` makes every
+ * process that imports this package load Deno's Node compatibility layer (~50 ms at start-up),
+ * and only a gzipped configuration (`/proc/config.gz`) needs it. `getBuiltinModule` is the
+ * synchronous way to load it, as `newCollection` is synchronous.
+ */
+function gunzipSync(bytes: Uint8Array): Uint8Array {
+  // deno-lint-ignore no-process-global -- lazy on purpose; see above
+  const zlib = process.getBuiltinModule("node:zlib") as typeof import("node:zlib");
+  return zlib.gunzipSync(bytes);
+}
 
 /** Where libbpf looks for the kernel's configuration, in its order. */
 export function kernelConfigPaths(): string[] {

@@ -59,3 +59,22 @@ Deno.test("layering: mod.ts loads without any permission", () => {
   }).outputSync();
   assertEquals(out.success, true, new TextDecoder().decode(out.stderr));
 });
+
+Deno.test("layering: importing mod.ts loads no node: module", () => {
+  // A node: import, even of one function, makes Deno load its whole Node compatibility layer
+  // at start-up (~50 ms for node:zlib): a cost on every process that imports the package.
+  // Type-only references (`typeof import("node:…")`) load nothing, so only code edges count.
+  const graph = graphOf("mod.ts");
+  const bySpecifier = new Map(graph.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const stack = [new URL("mod.ts", root).href];
+  while (stack.length > 0) {
+    const s = stack.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpecifier.get(s)?.dependencies ?? []) {
+      if (d.code) stack.push(d.code.specifier);
+    }
+  }
+  assertEquals([...seen].filter((s) => s.startsWith("node:")), []);
+});

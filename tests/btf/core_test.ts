@@ -385,6 +385,23 @@ Deno.test("CO-RE ambiguous candidates: an error when flavours disagree, fine whe
   );
 });
 
+Deno.test("CO-RE flavoured targets are found whether the string table is ASCII or not", () => {
+  // "___" is searched natively in an ASCII string table (vmlinux's) and byte by byte in any
+  // other: both must find the flavoured target, and only it.
+  const local = new Struct("fl", 4, [new Member("y", s32(), 0)]);
+  const flav = new Struct("fl___t", 8, [new Member("x", s32(), 0), new Member("y", s32(), 32)]);
+  const other = new Struct("fl_x___t", 4, [new Member("y", s32(), 0)]);
+  const accented = new Struct("naïve___é", 4, [new Member("y", s32(), 0)]);
+  for (const types of [[other, flav], [accented, other, flav], [flav, accented]]) {
+    assertEquals(value(relo(local, "0:0", K.FieldByteOffset), 0, target(...types)), 4);
+  }
+  // Without fl___t there is no candidate: the instruction is poisoned.
+  const none = apply(asm.Mov.Imm(R0, 0), relo(local, "0:0", K.FieldByteOffset), [
+    target(accented, other),
+  ]);
+  assert(corePoisonOf(none.list[0]) !== undefined);
+});
+
 Deno.test("CO-RE modules: searched only for types vmlinux lacks; ids name their spec", () => {
   const vmTypes = [s32(), targetFoo()];
   const vm = target(...vmTypes);
