@@ -21,11 +21,11 @@ const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HEADER_SIZE = 8;
 /**
- * The most ring data one copy of {@linkcode RingReader.drain} takes: large enough that the
- * copy and its allocation are a small part of a record's cost, small enough that a record
- * kept alive does not hold much more memory.
+ * The most ring data one copy of {@linkcode RingReader.drain} takes: a run that fits a pooled
+ * chunk. Measured here, larger runs copied into buffers of their own cost more (fresh pages
+ * each drain) than the copies they save.
  */
-const DRAIN_SEGMENT_BYTES = 1 << 20;
+const DRAIN_SEGMENT_BYTES = POOLED_MAX_BYTES;
 
 /** Options of a wait for records. */
 export type RingReadOptions = WaitOptions;
@@ -197,7 +197,7 @@ export class RingReader {
    * threw on stay in the ring.
    *
    * Records are copied a segment at a time (the run of records available, back to back, up
-   * to 1 MiB) with one copy, and each record is a view of that
+   * to 16 KiB, or one larger record) with one copy, and each record is a view of that
    * copy: per record, a drain reads a header and makes a view. A record kept alive keeps its
    * segment's copy alive.
    */
@@ -225,11 +225,8 @@ export class RingReader {
       if (end === begin) break;
       const size = end - begin;
       const start = begin & mask;
-      // Small runs (a read(), a trickle) share a pooled chunk; a large run gets a buffer of
-      // its own, made by the typed-array constructor: it copies without zero-filling first.
-      const run = size <= POOLED_MAX_BYTES
-        ? copyBytes(data, start, start + size)
-        : new Uint8Array(data.subarray(start, start + size));
+      // Into a pooled chunk; a single record larger than a chunk gets a buffer of its own.
+      const run = copyBytes(data, start, start + size);
       const buffer = run.buffer;
       const base = run.byteOffset; // 8-byte aligned, as the headers in it
       // The copy is private: its headers are read without Atomics.

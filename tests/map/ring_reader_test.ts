@@ -298,8 +298,8 @@ kernelTest(
   "RingReader.drain: records kept from large copied runs keep their bytes while the ring refills",
   async () => {
     await assertNoFdLeak(() => {
-      // 264 bytes a record with its header: 8,000 records (2.1 MB) are more than one 1 MiB
-      // copy, and the 2 MiB ring wraps on the second round.
+      // 264 bytes a record with its header: each drain of 2,000 records takes many copies, and
+      // over 8,000 records (2.1 MB) the 2 MiB ring wraps.
       using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 2 << 20 }));
       const prog = wideRingWriter(ring.fd, 256);
       try {
@@ -319,7 +319,7 @@ kernelTest(
           assertEquals(kept[i].byteLength, 256);
           assertEquals(new Set(wideValues(kept[i])), new Set([BigInt(value(i))]), `record ${i}`);
         }
-        // One run larger than a copy: delivered whole, over two copies.
+        // One drain of 7,000 records (1.8 MB): delivered whole, in order, over many copies.
         for (let i = 0; i < 7000; i++) testRun(prog, new Uint8Array(14 + value(i)));
         const values: bigint[] = [];
         assertEquals(reader.drain((r) => values.push(...new Set(wideValues(r)))), 7000);
