@@ -21,7 +21,7 @@ import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
 import { RecordIterator } from "./_record_iterator.ts";
-import { copyBytes } from "../_internal/byte_pool.ts";
+import { copyBytes, POOLED_MAX_BYTES } from "../_internal/byte_pool.ts";
 import { onClose } from "./_close_hooks.ts";
 import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -228,6 +228,10 @@ export class PerfReader {
   /**
    * Reads every sample available now (at most `max`), ring by ring, and hands each to
    * `onRecord`. Returns the number of samples delivered. Never waits.
+   *
+   * Per ring, the run of records to read is found from their headers, copied out with one
+   * copy (in two parts when it wraps around the ring's end) and each sample is a view of
+   * that copy: reads of the kernel's mapping are few and the data is read once.
    */
   drain(onRecord: (record: PerfRecord) => void, max = Infinity): number {
     this.#check();
@@ -236,49 +240,65 @@ export class PerfReader {
     for (const ring of this.#rings) {
       if (delivered >= max) break;
       const head = Number(Atomics.load(ring.words, DATA_HEAD / 8));
-      let tail = Number(ring.words[DATA_TAIL / 8]);
-      const start = tail;
+      const start = Number(ring.words[DATA_TAIL / 8]);
+      const dataSize = ring.dataSize;
       const view = ring.view;
+      // Where this drain stops: at `max` samples, the head, or a corrupt header.
+      let end = start;
+      let samples = delivered;
+      while (end < head && samples < max) {
+        // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
+        const at = page + end % dataSize;
+        const size = view.getUint16(at + 6, true);
+        if (size < 8 || size > head - end) break; // corrupt header: stop rather than spin
+        if (view.getUint32(at, true) === PERF_RECORD_SAMPLE) samples++;
+        end += size;
+      }
+      if (end === start) continue;
+      const run = this.#copyRun(ring, page, start % dataSize, end - start);
+      const buffer = run.buffer;
+      const base = run.byteOffset;
+      const records = new DataView(buffer, base, run.byteLength);
+      let read = 0;
       try {
-        while (tail < head && delivered < max) {
-          // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
-          const at = tail % ring.dataSize;
-          const type = view.getUint32(page + at, true);
-          const size = view.getUint16(page + at + 6, true);
-          if (size < 8) break; // corrupt header: stop rather than spin
-          tail += size;
+        while (read < run.byteLength) {
+          const at = read;
+          const type = records.getUint32(at, true);
+          const size = records.getUint16(at + 6, true);
+          read += size;
           if (type === PERF_RECORD_SAMPLE) {
-            const rawSize = view.getUint32(page + (at + 8) % ring.dataSize, true);
-            const from = (at + 12) % ring.dataSize;
-            const data = from + rawSize <= ring.dataSize
-              ? copyBytes(ring.bytes, page + from, page + from + rawSize)
-              : this.#copy(ring, page, from, rawSize);
+            // The raw data's length, kept within its record.
+            const rawSize = Math.min(records.getUint32(at + 8, true), Math.max(size - 12, 0));
             delivered++;
-            onRecord({ cpu: ring.cpu, data });
+            onRecord({ cpu: ring.cpu, data: new Uint8Array(buffer, base + at + 12, rawSize) });
             if (this.#closed) return delivered; // closed by the callback: the rings are gone
           } else if (type === PERF_RECORD_LOST) {
-            const lostAt = page + (at + 16) % ring.dataSize;
-            ring.lostInRecords += view.getUint32(lostAt, true) +
-              view.getUint32(lostAt + 4, true) * 2 ** 32;
+            ring.lostInRecords += records.getUint32(at + 16, true) +
+              records.getUint32(at + 20, true) * 2 ** 32;
           }
         }
       } finally {
         // When onRecord throws, the sample it threw on counts as read.
-        if (tail !== start && !this.#closed) Atomics.store(ring.words, DATA_TAIL / 8, BigInt(tail));
+        if (!this.#closed) Atomics.store(ring.words, DATA_TAIL / 8, BigInt(start + read));
       }
     }
     return delivered;
   }
 
-  /** Copies `length` bytes at data offset `at`, across the end of the ring if needed. */
-  #copy(ring: Ring, page: number, at: number, length: number): Uint8Array {
+  /** A copy of `length` bytes at data offset `at`, across the end of the ring if needed. */
+  #copyRun(ring: Ring, page: number, at: number, length: number): Uint8Array {
     const start = page + at;
-    const firstPart = Math.min(length, ring.dataSize - at);
+    if (at + length <= ring.dataSize) {
+      // A large run gets a buffer of its own, made by the typed-array constructor: it copies
+      // without zero-filling first.
+      return length <= POOLED_MAX_BYTES
+        ? copyBytes(ring.bytes, start, start + length)
+        : new Uint8Array(ring.bytes.subarray(start, start + length));
+    }
+    const firstPart = ring.dataSize - at;
     const out = new Uint8Array(length);
     out.set(ring.bytes.subarray(start, start + firstPart));
-    if (firstPart < length) {
-      out.set(ring.bytes.subarray(page, page + length - firstPart), firstPart);
-    }
+    out.set(ring.bytes.subarray(page, page + length - firstPart), firstPart);
     return out;
   }
 

@@ -20,6 +20,12 @@ const MAP_SHARED = 1;
 const BUSY_BIT = 0x80000000;
 const DISCARD_BIT = 0x40000000;
 const HEADER_SIZE = 8;
+/**
+ * The most ring data one copy of {@linkcode RingReader.drain} takes: a run that fits a pooled
+ * chunk. Measured here, larger runs copied into buffers of their own cost more (fresh pages
+ * each drain) than the copies they save.
+ */
+const DRAIN_SEGMENT_BYTES = POOLED_MAX_BYTES;
 
 /** Options of a wait for records. */
 export type RingReadOptions = WaitOptions;
@@ -111,10 +117,6 @@ export class RingReader {
   readonly #map: BpfMap;
   readonly #mapId: number;
   readonly #unhook: () => void;
-  /** Where each record of a drain's segment starts, its length and where it ends. */
-  readonly #segmentOffsets = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
-  readonly #segmentLengths = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
-  readonly #segmentEnds = new Int32Array(POOLED_MAX_BYTES / HEADER_SIZE + 1);
 
   /** Maps the ring of `map` (which must be a `BPF_MAP_TYPE_RINGBUF`). */
   constructor(map: BpfMap) {
@@ -194,51 +196,58 @@ export class RingReader {
    * records delivered. Never waits. When `onRecord` throws, the records after the one it
    * threw on stay in the ring.
    *
-   * Records are copied a segment at a time (a run of records back to back, up to
-   * {@linkcode POOLED_MAX_BYTES}) with one copy, and each record is a view of that copy.
+   * Records are copied a segment at a time (the run of records available, back to back, up
+   * to 16 KiB, or one larger record) with one copy, and each record is a view of that
+   * copy: per record, a drain reads a header and makes a view. A record kept alive keeps its
+   * segment's copy alive.
    */
   drain(onRecord: (record: Uint8Array) => void, max = Infinity): number {
     this.#check();
     const words = this.#dataWords;
     const mask = this.#mask;
-    const offsets = this.#segmentOffsets;
-    const lengths = this.#segmentLengths;
-    const ends = this.#segmentEnds;
+    const data = this.#data;
     let delivered = 0;
     // 32-bit arithmetic on positions: differences stay right across wrap-around.
     const producer = Atomics.load(this.#producerWords, 0);
     while (delivered < max && !this.#closed) {
+      // Where the segment ends: at a busy record, at `max` records or at the size limit.
       const begin = this.#consumed;
       let end = begin;
-      let n = 0;
-      while (delivered + n < max && ((producer - (end >>> 0)) | 0) > 0) {
+      let n = delivered;
+      while (n < max && ((producer - (end >>> 0)) | 0) > 0) {
         const header = Atomics.load(words, (end & mask) >> 2) >>> 0;
         if (header & BUSY_BIT) break;
-        const length = header & ~(BUSY_BIT | DISCARD_BIT);
-        const next = end + ((length + HEADER_SIZE + 7) & ~7);
-        if (next - begin > POOLED_MAX_BYTES && end !== begin) break;
-        if ((header & DISCARD_BIT) === 0) {
-          offsets[n] = end - begin + HEADER_SIZE;
-          lengths[n] = length;
-          ends[n] = next - begin;
-          n++;
-        }
+        const next = end + (((header & ~(BUSY_BIT | DISCARD_BIT)) + HEADER_SIZE + 7) & ~7);
+        if (next - begin > DRAIN_SEGMENT_BYTES && end !== begin) break;
+        if ((header & DISCARD_BIT) === 0) n++;
         end = next;
-        if (end - begin > POOLED_MAX_BYTES) break; // a large record is a segment of its own
       }
       if (end === begin) break;
+      const size = end - begin;
       const start = begin & mask;
-      const run = copyBytes(this.#data, start, start + (end - begin));
-      // A view made by the constructor costs half what subarray() does.
+      // Into a pooled chunk; a single record larger than a chunk gets a buffer of its own.
+      const run = copyBytes(data, start, start + size);
       const buffer = run.buffer;
-      const base = run.byteOffset;
-      let i = 0;
+      const base = run.byteOffset; // 8-byte aligned, as the headers in it
+      // The copy is private: its headers are read without Atomics.
+      const headers = new Int32Array(buffer, base, size >> 2);
+      let at = 0;
       try {
-        for (; i < n; i++) onRecord(new Uint8Array(buffer, base + offsets[i], lengths[i]));
+        while (at < size) {
+          const header = headers[at >> 2];
+          const length = header & ~(BUSY_BIT | DISCARD_BIT);
+          const from = base + at + HEADER_SIZE;
+          at += (length + HEADER_SIZE + 7) & ~7;
+          if ((header & DISCARD_BIT) === 0) {
+            delivered++;
+            // A view made by the constructor costs less than subarray() does.
+            onRecord(new Uint8Array(buffer, from, length));
+          }
+        }
       } finally {
-        this.#commit(i === n ? end : begin + ends[i]);
+        // Up to and including the record the callback returned from (or threw on).
+        this.#commit(begin + at);
       }
-      delivered += n;
     }
     return delivered;
   }

@@ -1,6 +1,6 @@
 // Ring buffer drain: RingReader.drain (records copied out), drainLeased (views into the ring)
 // and drainBatch next to libbpf's ring_buffer__consume with a copying callback, same records,
-// same run.
+// same run; and the floor of a callback drain in JS (a view per record, nothing else).
 // Records are produced by a socket filter run with BPF_PROG_TEST_RUN's repeat, outside the
 // timed part of each iteration.
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
@@ -9,6 +9,19 @@ import { testRun } from "../_raw_prog.ts";
 import { ringWriter as writer } from "./_ring_writer.ts";
 
 const RECORDS = 1000;
+const HEADER_SIZE = 8;
+
+/** Calls `onRecord` with a view of each of `count` records laid `stride` apart in `buffer`. */
+function viewEach(
+  buffer: ArrayBuffer,
+  stride: number,
+  size: number,
+  count: number,
+  onRecord: (record: Uint8Array) => void,
+): number {
+  for (let i = 0; i < count; i++) onRecord(new Uint8Array(buffer, i * stride + HEADER_SIZE, size));
+  return count;
+}
 
 const c = Deno.dlopen(new URL(".build/ringbuf_drain.so", import.meta.url).pathname, {
   rb_open: { parameters: ["i32"], result: "pointer" },
@@ -84,6 +97,19 @@ for (const size of [16, 256]) {
       for (let i = 0; i < n; i++) sink += bytes[offsets[i]];
       b.end();
       if (n !== RECORDS) throw new Error(`drained ${n}`);
+    },
+  });
+
+  // The floor of drain(callback): a JS loop that makes one view per record over a buffer
+  // filled once, and calls the callback with it; no ring, no copy, no header read.
+  const stride = (size + HEADER_SIZE + 7) & ~7;
+  const filled = new ArrayBuffer(RECORDS * stride);
+  Deno.bench({
+    name: `floor: one new Uint8Array view per record + callback, ${size} B [×${RECORDS}]`,
+    group: `ringbuf_${size}`,
+    fn() {
+      const n = viewEach(filled, stride, size, RECORDS, (r) => (sink += r[0]));
+      if (n !== RECORDS) throw new Error(`visited ${n}`);
     },
   });
 

@@ -1,6 +1,7 @@
 // Consuming a full ring (200,000 records of 16 B, 4.8 MB of an 8 MB ring) the ways users
 // write it: `for await (const r of reader)`, an `await reader.read()` loop, `drain(callback)`,
-// `drainLeased(callback)` and `drainBatch`, next to libbpf's ring_buffer__consume copying each
+// `drainLeased(callback)` and `drainBatch` (and the floor of a callback drain in JS: a view per
+// record, nothing else), next to libbpf's ring_buffer__consume copying each
 // record out (ringbuf_drain.c), each on its own ring (a ring has one consumer position), same run.
 // The records are written by BPF_PROG_TEST_RUN's repeat before the timed part.
 import { BpfMap, MapSpec, MapType, RecordBatch, RingReader } from "../../mod.ts";
@@ -145,6 +146,24 @@ function reader(): { reader: RingReader; fill: () => void } {
       }
       b.end();
       if (total !== RECORDS) throw new Error(`drained ${total}`);
+    },
+  });
+}
+
+{
+  // The floor of drain(callback): a JS loop that makes one view per record over a buffer
+  // filled once, and calls the callback with it; no ring, no copy, no header read.
+  const stride = (SIZE + 8 + 7) & ~7;
+  const filled = new ArrayBuffer(RECORDS * stride);
+  const visit = (onRecord: (record: Uint8Array) => void) => {
+    for (let i = 0; i < RECORDS; i++) onRecord(new Uint8Array(filled, i * stride + 8, SIZE));
+  };
+  Deno.bench({
+    name: `floor: one new Uint8Array view per record + callback, full ring [×${RECORDS}]`,
+    group: GROUP,
+    ...RUNS,
+    fn() {
+      visit((record) => (sink += record[0]));
     },
   });
 }
