@@ -106,6 +106,8 @@ export class PerfReader {
   #what: string;
   #closed = false;
   #paused = false;
+  /** The ring a drain starts at: the one after where the last drain stopped at `max`. */
+  #firstRing = 0;
 
   /** Opens one ring per possible CPU and installs their fds in `map`. */
   constructor(map: BpfMap, options: PerfReaderOptions = {}) {
@@ -232,13 +234,22 @@ export class PerfReader {
    * Per ring, the run of records to read is found from their headers, copied out with one
    * copy (in two parts when it wraps around the ring's end) and each sample is a view of
    * that copy: reads of the kernel's mapping are few and the data is read once.
+   *
+   * A drain that stops at `max` makes the next one start at the ring after, so a busy CPU's
+   * ring cannot starve the others (the async iterator drains 1,024 at a time).
    */
   drain(onRecord: (record: PerfRecord) => void, max = Infinity): number {
     this.#check();
     let delivered = 0;
     const page = pageSize();
-    for (const ring of this.#rings) {
-      if (delivered >= max) break;
+    const rings = this.#rings;
+    for (let n = 0; n < rings.length; n++) {
+      const index = (this.#firstRing + n) % rings.length;
+      if (delivered >= max) {
+        this.#firstRing = index;
+        break;
+      }
+      const ring = rings[index];
       const head = Number(Atomics.load(ring.words, DATA_HEAD / 8));
       const start = Number(ring.words[DATA_TAIL / 8]);
       const dataSize = ring.dataSize;

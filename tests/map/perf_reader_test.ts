@@ -230,3 +230,50 @@ kernelTest(
     });
   },
 );
+
+/** Runs `fn` with this thread pinned to `cpu` (test runs write on the CPU they run on). */
+function onCpu<T>(cpu: number, fn: () => T): T {
+  const libc = Deno.dlopen("libc.so.6", {
+    sched_setaffinity: { parameters: ["i32", "u32", "buffer"], result: "i32" },
+  });
+  const all = new BigUint64Array(16);
+  const one = new BigUint64Array(16);
+  for (let c = 0; c < possibleCpus(); c++) all[c >> 6] |= 1n << BigInt(c & 63);
+  one[cpu >> 6] = 1n << BigInt(cpu & 63);
+  try {
+    assertEquals(libc.symbols.sched_setaffinity(0, one.byteLength, one), 0, "pin to one CPU");
+    return fn();
+  } finally {
+    libc.symbols.sched_setaffinity(0, all.byteLength, all);
+    libc.close();
+  }
+}
+
+kernelTest("PerfReader: drains limited by max take turns over the CPUs' rings", () => {
+  if (possibleCpus() < 2 || navigator.hardwareConcurrency < 2) return; // one ring: no turns
+  using map = perfMap();
+  const prog = perfWriter(map.fd);
+  try {
+    using reader = new PerfReader(map, { pagesPerCpu: 64 });
+    onCpu(0, () => testRun(prog, new Uint8Array(14), 1000));
+    onCpu(1, () => testRun(prog, new Uint8Array(14), 10));
+    // Drains of 100 at a time: CPU 1's samples come in the second, not after all of CPU 0's.
+    const cpus: number[][] = [];
+    for (let i = 0; i < 3; i++) {
+      const got: number[] = [];
+      reader.drain((r) => got.push(r.cpu), 100);
+      cpus.push(got);
+    }
+    assertEquals(cpus[0], Array(100).fill(0));
+    assertEquals(cpus[1].filter((c) => c === 1).length, 10, `second drain: ${cpus[1]}`);
+    let total = cpus.flat().length;
+    while (true) {
+      const n = reader.drain(() => {}, 100);
+      if (n === 0) break;
+      total += n;
+    }
+    assertEquals(total, 1010);
+  } finally {
+    closeFd(prog);
+  }
+});
