@@ -6,8 +6,6 @@
  */
 
 const utf8 = new TextDecoder();
-// windows-1252 in the Encoding standard; only used on bytes known to be ASCII.
-const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
 /** Decodes the NUL-terminated string at `off`; the caller has checked that a NUL follows. */
@@ -33,11 +31,27 @@ export function decodeCString(bytes: Uint8Array, off: number): string {
 
 /**
  * A whole string section decoded as one JS string, when every byte is ASCII (string offsets
- * are then indices into it); false otherwise.
+ * are then indices into it); false otherwise. ASCII is checked four bytes at a time, and
+ * ASCII bytes are their own UTF-8, which V8 turns into a one-byte string with a plain copy:
+ * for vmlinux's 2.3 MB, a fraction of a millisecond where a latin1 decode takes several.
  */
 export function asciiTable(bytes: Uint8Array): string | false {
-  const s = latin1.decode(bytes);
-  return /[\u0080-\uffff]/.test(s) ? false : s;
+  if (!isAscii(bytes)) return false;
+  return utf8.decode(bytes);
+}
+
+/** Whether no byte has its high bit set. */
+function isAscii(bytes: Uint8Array): boolean {
+  const n = bytes.length;
+  const head = Math.min(n, (4 - (bytes.byteOffset & 3)) & 3);
+  let any = 0;
+  let i = 0;
+  for (; i < head; i++) any |= bytes[i];
+  const words = (n - i) >>> 2;
+  const w = new Uint32Array(bytes.buffer, bytes.byteOffset + i, words);
+  for (let j = 0; j < words; j++) any |= w[j];
+  for (i += words * 4; i < n; i++) any |= bytes[i];
+  return (any & 0x80808080) === 0;
 }
 
 /** FNV-1a over the NUL-terminated bytes at `off`. */

@@ -364,6 +364,19 @@ export class Spec implements Iterable<Type> {
     return decodeCString(this.#strings, rel);
   }
 
+  /**
+   * `string(off)` for the decoders, which run after `validate` has checked every offset
+   * they read: once the section is one JS string, a slice of it.
+   */
+  #name(off: number): string {
+    const table = this.#strTable;
+    const rel = off - this.#strBase;
+    if (table && rel >= 0 && rel < table.length) {
+      return table.slice(rel, table.indexOf("\0", rel));
+    }
+    return this.string(off);
+  }
+
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
   kindOf(id: number): number {
     if (id === 0) return 0;
@@ -388,22 +401,29 @@ export class Spec implements Iterable<Type> {
 
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
+    const idx = id - this.#first;
+    // Types decoded already: one load. A non-integer id finds nothing here either.
+    if (idx >= 0 && idx < this.#count) {
+      const t = this.#objects?.[idx];
+      if (t !== undefined) return t;
+      if (Number.isInteger(id)) return this.#decodeAt(idx);
+    }
     if (id === 0) return VOID;
     if (!Number.isInteger(id)) throw new RangeError(`Invalid BTF type id ${id}`);
     if (id < this.#first) {
       if (this.base && id > 0) return this.base.typeById(id);
       throw new RangeError(`Invalid BTF type id ${id}`);
     }
-    const idx = id - this.#first;
-    if (!(idx < this.#count)) throw new RangeError(`Type id ${id} not found`);
+    throw new RangeError(`Type id ${id} not found`);
+  }
+
+  /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
+  #decodeAt(idx: number): Type {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
-    let t = objects[idx];
-    if (t === undefined) {
-      if (!this.#validated) this.validate();
-      t = this.#decode(this.#offsets[idx]);
-      bindType(t, this, id);
-      objects[idx] = t;
-    }
+    if (!this.#validated) this.validate();
+    const t = this.#decode(this.#offsets[idx]);
+    bindType(t, this, this.#first + idx);
+    objects[idx] = t;
     return t;
   }
 
@@ -416,7 +436,9 @@ export class Spec implements Iterable<Type> {
 
   /** Every type of this spec (base types excluded), in id order. */
   *types(): IterableIterator<Type> {
-    for (let id = this.#first; id < this.#first + this.#count; id++) yield this.typeById(id);
+    for (let idx = 0; idx < this.#count; idx++) {
+      yield this.#objects?.[idx] ?? this.#decodeAt(idx);
+    }
   }
 
   /** Iterates {@linkcode Spec.types}. */
@@ -523,7 +545,7 @@ export class Spec implements Iterable<Type> {
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const off = w[p + 2];
           out[i] = new Member(
-            this.string(w[p]),
+            this.#name(w[p]),
             this.typeById(w[p + 1]),
             kflag ? off & 0xffffff : off,
             kflag ? off >>> 24 : 0,
@@ -535,7 +557,7 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
           const val = kflag ? BigInt(w[p + 1] | 0) : BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.string(w[p]), val);
+          out[i] = new EnumValue(this.#name(w[p]), val);
         }
         return out;
       }
@@ -543,14 +565,14 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.string(w[p]), kflag ? BigInt.asIntN(64, u) : u);
+          out[i] = new EnumValue(this.#name(w[p]), kflag ? BigInt.asIntN(64, u) : u);
         }
         return out;
       }
       case Kind.FuncProto: {
         const out = new globalThis.Array<FuncParam>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
-          out[i] = new FuncParam(this.string(w[p]), this.typeById(w[p + 1]));
+          out[i] = new FuncParam(this.#name(w[p]), this.typeById(w[p + 1]));
         }
         return out;
       }
@@ -584,7 +606,7 @@ export class Spec implements Iterable<Type> {
 
   #decode(o: number): Type {
     const w = this.#words;
-    const name = this.string(w[o]);
+    const name = this.#name(w[o]);
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
