@@ -91,6 +91,10 @@ const MAX_CHAIN = 128;
 
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
+/** Slots of a spec's cache of list names (192 KiB), made once its string table is. */
+const LIST_NAME_CACHE_BITS = 14;
+const LIST_NAME_CACHE = 1 << LIST_NAME_CACHE_BITS;
+
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
  * starts at word `offsets[id - firstId]` of `words` (host byte order): `name_off`, `info`,
@@ -286,6 +290,10 @@ export class Spec implements Iterable<Type> {
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
   #strDecodes = 0;
+  // Names of members, parameters and enumerators repeat (`skb`, `flags`, `next`): a small
+  // cache keyed by string offset hands out one string for each, made with the table.
+  #listNameKeys: Int32Array | undefined;
+  #listNames: string[] | undefined;
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
@@ -358,6 +366,10 @@ export class Spec implements Iterable<Type> {
     // many are read, not for a lookup of one type.
     if (table === undefined && ++this.#strDecodes > 1024) {
       table = this.#strTable = asciiTable(this.#strings);
+      if (table) {
+        this.#listNameKeys = new Int32Array(LIST_NAME_CACHE).fill(-1);
+        this.#listNames = new globalThis.Array<string>(LIST_NAME_CACHE).fill("");
+      }
     }
     // The section ends in a NUL (checked when parsing), so the search always finds one.
     if (table) return table.slice(rel, table.indexOf("\0", rel));
@@ -375,6 +387,21 @@ export class Spec implements Iterable<Type> {
       return table.slice(rel, table.indexOf("\0", rel));
     }
     return this.string(off);
+  }
+
+  /**
+   * `#name(off)` for the names in lists. With vmlinux, half of them hit the cache, which
+   * saves the strings (a sixth of what a full decode keeps) and their copying by the GC.
+   */
+  #listName(off: number): string {
+    const keys = this.#listNameKeys;
+    if (keys === undefined || off === 0) return this.#name(off);
+    const slot = Math.imul(off, 0x9e3779b1) >>> (32 - LIST_NAME_CACHE_BITS);
+    if (keys[slot] === off) return this.#listNames![slot];
+    const name = this.#name(off);
+    keys[slot] = off;
+    this.#listNames![slot] = name;
+    return name;
   }
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
@@ -545,7 +572,7 @@ export class Spec implements Iterable<Type> {
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const off = w[p + 2];
           out[i] = new Member(
-            this.#name(w[p]),
+            this.#listName(w[p]),
             this.typeById(w[p + 1]),
             kflag ? off & 0xffffff : off,
             kflag ? off >>> 24 : 0,
@@ -557,7 +584,7 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
           const val = kflag ? BigInt(w[p + 1] | 0) : BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.#name(w[p]), val);
+          out[i] = new EnumValue(this.#listName(w[p]), val);
         }
         return out;
       }
@@ -565,14 +592,14 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.#name(w[p]), kflag ? BigInt.asIntN(64, u) : u);
+          out[i] = new EnumValue(this.#listName(w[p]), kflag ? BigInt.asIntN(64, u) : u);
         }
         return out;
       }
       case Kind.FuncProto: {
         const out = new globalThis.Array<FuncParam>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
-          out[i] = new FuncParam(this.#name(w[p]), this.typeById(w[p + 1]));
+          out[i] = new FuncParam(this.#listName(w[p]), this.typeById(w[p + 1]));
         }
         return out;
       }
