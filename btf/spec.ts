@@ -429,11 +429,9 @@ export class Spec implements Iterable<Type> {
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
     const idx = id - this.#first;
-    // Types decoded already: one load. A non-integer id finds nothing here either.
-    if (idx >= 0 && idx < this.#count) {
-      const t = this.#objects?.[idx];
-      if (t !== undefined) return t;
-      if (Number.isInteger(id)) return this.#decodeAt(idx);
+    // This spec's own types first: a type decoded already costs one load.
+    if (idx >= 0 && idx < this.#count && Number.isInteger(id)) {
+      return this.#objects?.[idx] ?? this.#decodeAt(idx);
     }
     if (id === 0) return VOID;
     if (!Number.isInteger(id)) throw new RangeError(`Invalid BTF type id ${id}`);
