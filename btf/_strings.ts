@@ -6,8 +6,6 @@
  */
 
 const utf8 = new TextDecoder();
-// windows-1252 in the Encoding standard; only used on bytes known to be ASCII.
-const latin1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
 
 /** Decodes the NUL-terminated string at `off`; the caller has checked that a NUL follows. */
@@ -33,11 +31,14 @@ export function decodeCString(bytes: Uint8Array, off: number): string {
 
 /**
  * A whole string section decoded as one JS string, when every byte is ASCII (string offsets
- * are then indices into it); false otherwise.
+ * are then indices into it); false otherwise. ASCII bytes are their own UTF-8, which V8
+ * turns into a one-byte string in one pass over the bytes. Any other byte either joins a
+ * sequence that decodes to fewer code units than it has bytes or decodes to U+FFFD, so
+ * the same length and no U+FFFD mean all ASCII; no second pass over the section.
  */
 export function asciiTable(bytes: Uint8Array): string | false {
-  const s = latin1.decode(bytes);
-  return /[\u0080-\uffff]/.test(s) ? false : s;
+  const s = utf8.decode(bytes);
+  return s.length === bytes.length && s.indexOf("\uFFFD") < 0 ? s : false;
 }
 
 /** FNV-1a over the NUL-terminated bytes at `off`. */

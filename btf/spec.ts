@@ -91,6 +91,10 @@ const MAX_CHAIN = 128;
 
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
+/** Slots of a spec's cache of list names (192 KiB), made once its string table is. */
+const LIST_NAME_CACHE_BITS = 14;
+const LIST_NAME_CACHE = 1 << LIST_NAME_CACHE_BITS;
+
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
  * starts at word `offsets[id - firstId]` of `words` (host byte order): `name_off`, `info`,
@@ -286,6 +290,10 @@ export class Spec implements Iterable<Type> {
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
   #strDecodes = 0;
+  // Names of members, parameters and enumerators repeat (`skb`, `flags`, `next`): a small
+  // cache keyed by string offset hands out one string for each, made with the table.
+  #listNameKeys: Int32Array | undefined;
+  #listNames: string[] | undefined;
   #nameHeads: Int32Array | undefined;
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
@@ -358,10 +366,42 @@ export class Spec implements Iterable<Type> {
     // many are read, not for a lookup of one type.
     if (table === undefined && ++this.#strDecodes > 1024) {
       table = this.#strTable = asciiTable(this.#strings);
+      if (table) {
+        this.#listNameKeys = new Int32Array(LIST_NAME_CACHE).fill(-1);
+        this.#listNames = new globalThis.Array<string>(LIST_NAME_CACHE).fill("");
+      }
     }
     // The section ends in a NUL (checked when parsing), so the search always finds one.
     if (table) return table.slice(rel, table.indexOf("\0", rel));
     return decodeCString(this.#strings, rel);
+  }
+
+  /**
+   * `string(off)` for the decoders, which run after `validate` has checked every offset
+   * they read: once the section is one JS string, a slice of it.
+   */
+  #name(off: number): string {
+    const table = this.#strTable;
+    const rel = off - this.#strBase;
+    if (table && rel >= 0 && rel < table.length) {
+      return table.slice(rel, table.indexOf("\0", rel));
+    }
+    return this.string(off);
+  }
+
+  /**
+   * `#name(off)` for the names in lists. With vmlinux, half of them hit the cache, which
+   * saves the strings (a sixth of what a full decode keeps) and their copying by the GC.
+   */
+  #listName(off: number): string {
+    const keys = this.#listNameKeys;
+    if (keys === undefined || off === 0) return this.#name(off);
+    const slot = Math.imul(off, 0x9e3779b1) >>> (32 - LIST_NAME_CACHE_BITS);
+    if (keys[slot] === off) return this.#listNames![slot];
+    const name = this.#name(off);
+    keys[slot] = off;
+    this.#listNames![slot] = name;
+    return name;
   }
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
@@ -388,22 +428,27 @@ export class Spec implements Iterable<Type> {
 
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
+    const idx = id - this.#first;
+    // This spec's own types first: a type decoded already costs one load.
+    if (idx >= 0 && idx < this.#count && Number.isInteger(id)) {
+      return this.#objects?.[idx] ?? this.#decodeAt(idx);
+    }
     if (id === 0) return VOID;
     if (!Number.isInteger(id)) throw new RangeError(`Invalid BTF type id ${id}`);
     if (id < this.#first) {
       if (this.base && id > 0) return this.base.typeById(id);
       throw new RangeError(`Invalid BTF type id ${id}`);
     }
-    const idx = id - this.#first;
-    if (!(idx < this.#count)) throw new RangeError(`Type id ${id} not found`);
+    throw new RangeError(`Type id ${id} not found`);
+  }
+
+  /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
+  #decodeAt(idx: number): Type {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
-    let t = objects[idx];
-    if (t === undefined) {
-      if (!this.#validated) this.validate();
-      t = this.#decode(this.#offsets[idx]);
-      bindType(t, this, id);
-      objects[idx] = t;
-    }
+    if (!this.#validated) this.validate();
+    const t = this.#decode(this.#offsets[idx]);
+    bindType(t, this, this.#first + idx);
+    objects[idx] = t;
     return t;
   }
 
@@ -416,7 +461,9 @@ export class Spec implements Iterable<Type> {
 
   /** Every type of this spec (base types excluded), in id order. */
   *types(): IterableIterator<Type> {
-    for (let id = this.#first; id < this.#first + this.#count; id++) yield this.typeById(id);
+    for (let idx = 0; idx < this.#count; idx++) {
+      yield this.#objects?.[idx] ?? this.#decodeAt(idx);
+    }
   }
 
   /** Iterates {@linkcode Spec.types}. */
@@ -523,7 +570,7 @@ export class Spec implements Iterable<Type> {
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const off = w[p + 2];
           out[i] = new Member(
-            this.string(w[p]),
+            this.#listName(w[p]),
             this.typeById(w[p + 1]),
             kflag ? off & 0xffffff : off,
             kflag ? off >>> 24 : 0,
@@ -535,7 +582,7 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
           const val = kflag ? BigInt(w[p + 1] | 0) : BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.string(w[p]), val);
+          out[i] = new EnumValue(this.#listName(w[p]), val);
         }
         return out;
       }
@@ -543,14 +590,14 @@ export class Spec implements Iterable<Type> {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
           const u = (BigInt(w[p + 2]) << 32n) | BigInt(w[p + 1]);
-          out[i] = new EnumValue(this.string(w[p]), kflag ? BigInt.asIntN(64, u) : u);
+          out[i] = new EnumValue(this.#listName(w[p]), kflag ? BigInt.asIntN(64, u) : u);
         }
         return out;
       }
       case Kind.FuncProto: {
         const out = new globalThis.Array<FuncParam>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
-          out[i] = new FuncParam(this.string(w[p]), this.typeById(w[p + 1]));
+          out[i] = new FuncParam(this.#listName(w[p]), this.typeById(w[p + 1]));
         }
         return out;
       }
@@ -584,7 +631,7 @@ export class Spec implements Iterable<Type> {
 
   #decode(o: number): Type {
     const w = this.#words;
-    const name = this.string(w[o]);
+    const name = this.#name(w[o]);
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
