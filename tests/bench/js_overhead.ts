@@ -4,17 +4,9 @@
 // Compare with the syscall: an ARRAY lookup is ≈270 ns on a quiet machine here, so 10% is
 // ≈27 ns; a 1,000-instruction BPF_PROG_LOAD ≈275 µs.
 //   deno run -A tests/bench/js_overhead.ts
-import {
-  asm,
-  BpfMap,
-  btf,
-  MapSpec,
-  MapType,
-  Program,
-  ProgramSpec,
-  ProgramType,
-} from "../../mod.ts";
+import { BpfMap, btf, MapSpec, MapType, Program } from "../../mod.ts";
 import { BpfCmd, currentBackend, setBackend } from "../../ffi.ts";
+import { thousandInstructionSpec } from "./_thousand_instructions.ts";
 
 const u32 = new btf.Int("u32", 4);
 const u64 = new btf.Int("u64", 8);
@@ -37,16 +29,7 @@ pairMap.update(0, { a: 7, b: 0 });
 u64Map.lookup(0); // codecs are made on first use
 pairMap.lookup(0);
 
-const { R0, Mov, Add, Return } = asm;
-const list = [Mov.Imm(R0, 0)];
-for (let i = 1; i < 999; i++) list.push(Add.Imm(R0, i & 7));
-list.push(Return());
-const spec = new ProgramSpec({
-  name: "bench",
-  type: ProgramType.SocketFilter,
-  license: "GPL",
-  instructions: new asm.Instructions(list),
-});
+const spec = thousandInstructionSpec();
 Program.load(spec).close(); // probes settle against the real kernel
 
 const real = currentBackend();

@@ -5,7 +5,8 @@
 // verifier run evicts caches; on a busy machine consecutive rows would see different loads).
 // First, in fresh processes taken in turns, the first load of a process: C against
 // prog_load_first.ts (the library imported and the spec built before the clock starts).
-import { asm, Program, ProgramSpec, ProgramType } from "../../mod.ts";
+import { asm, Program } from "../../mod.ts";
+import { INSTRUCTION_COUNT, thousandInstructionSpec } from "./_thousand_instructions.ts";
 
 const FRESH = 7;
 const firstLoad = (cmd: string, args: string[]): number => {
@@ -32,20 +33,8 @@ console.log(
     `${median(jsFirst).toFixed(2)} ms (${Math.min(...jsFirst).toFixed(2)})`,
 );
 
-const { R0, Mov, Add, Return } = asm;
-const COUNT = 1000;
-
-function spec(): ProgramSpec {
-  const list = [Mov.Imm(R0, 0)];
-  for (let i = 1; i < COUNT - 1; i++) list.push(Add.Imm(R0, i & 7));
-  list.push(Return());
-  return new ProgramSpec({
-    name: "bench",
-    type: ProgramType.SocketFilter,
-    license: "GPL",
-    instructions: new asm.Instructions(list),
-  });
-}
+const COUNT = INSTRUCTION_COUNT;
+const spec = thousandInstructionSpec;
 
 const c = Deno.dlopen(new URL(".build/prog_load.so", import.meta.url).pathname, {
   prog_load_loop: { parameters: ["buffer", "i32", "i32"], result: "i32" },
