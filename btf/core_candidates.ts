@@ -7,6 +7,7 @@
  */
 
 import { essentialName } from "./helpers.ts";
+import { asciiTable } from "./_strings.ts";
 import type { Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 import { kindsCompat } from "./core_compat.ts";
@@ -55,20 +56,17 @@ function flavouredIndex(spec: Spec): Map<string, number[]> {
   return idx;
 }
 
-const ascii = new TextDecoder();
-
 /**
  * Offsets (relative to the string section) of the NUL-terminated strings with "___" in them.
  * The first CO-RE load of a process runs this over vmlinux's 2.3 MB of strings before the JIT
  * has warmed up: a byte loop costs tens of milliseconds there, so an ASCII section (all of
- * vmlinux's) is searched with the engine's native `indexOf` (the decoded text is as long as
- * the bytes exactly when every byte is one character, so offsets are the same); any other
- * byte falls back to the loop.
+ * vmlinux's) is searched with the engine's native `indexOf` (string offsets are indices into
+ * its `asciiTable`); any other byte falls back to the loop.
  */
 function flavouredStrings(strings: Uint8Array): Set<number> {
   const marked = new Set<number>();
-  const text = ascii.decode(strings);
-  if (text.length === strings.length) {
+  const text = asciiTable(strings);
+  if (text !== false) {
     for (let i = text.indexOf("___"); i >= 0;) {
       const end = text.indexOf("\0", i);
       if (end < 0) break; // unterminated: not a string

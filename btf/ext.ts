@@ -7,7 +7,7 @@
  */
 
 import { FormatError } from "../errors.ts";
-import type { RawBtf, Spec } from "./spec.ts";
+import { magicIsLittleEndian, type RawBtf, type Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 
 /** `struct bpf_func_info`: the function that starts at an instruction. */
@@ -506,10 +506,8 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   if (bytes.length < EXT_HEADER_MIN) {
     throw new FormatError(`BTF.ext header truncated: ${bytes.length} bytes`, 0);
   }
-  let le: boolean;
-  if (bytes[0] === 0x9f && bytes[1] === 0xeb) le = true;
-  else if (bytes[0] === 0xeb && bytes[1] === 0x9f) le = false;
-  else throw new FormatError("Not BTF.ext: bad magic", 0);
+  const le = magicIsLittleEndian(bytes);
+  if (le === undefined) throw new FormatError("Not BTF.ext: bad magic", 0);
   if ((le ? "little" : "big") !== spec.byteOrder) {
     throw new FormatError("BTF.ext byte order differs from its BTF", 0);
   }

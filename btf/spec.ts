@@ -188,6 +188,16 @@ function words32(allocate: (byteLength: number) => Uint8Array, count: number): U
 }
 
 /**
+ * Whether the BTF (or `.BTF.ext`) magic at the start of `bytes` is little-endian; undefined
+ * when `bytes` does not start with the magic in either byte order.
+ */
+export function magicIsLittleEndian(bytes: Uint8Array): boolean | undefined {
+  if (bytes[0] === 0x9f && bytes[1] === 0xeb) return true;
+  if (bytes[0] === 0xeb && bytes[1] === 0x9f) return false;
+  return undefined;
+}
+
+/**
  * Parses raw BTF (a `.BTF` section or `/sys/kernel/btf/*`) in either byte order. Corrupt
  * input throws a {@linkcode FormatError} carrying the byte offset; the spec keeps views of
  * `bytes`, which must not change afterwards.
@@ -204,10 +214,8 @@ export function parseSpec(bytes: Uint8Array, options: ParseOptions = {}): Spec {
   if (bytes.length < BTF_HEADER_SIZE) {
     throw new FormatError(`BTF header truncated: ${bytes.length} bytes`, 0);
   }
-  let little: boolean;
-  if (bytes[0] === 0x9f && bytes[1] === 0xeb) little = true;
-  else if (bytes[0] === 0xeb && bytes[1] === 0x9f) little = false;
-  else throw new FormatError("Not BTF: bad magic", 0);
+  const little = magicIsLittleEndian(bytes);
+  if (little === undefined) throw new FormatError("Not BTF: bad magic", 0);
   const v = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   if (bytes[2] !== 1) throw new FormatError(`Unsupported BTF version ${bytes[2]}`, 2);
   if (bytes[3] !== 0) throw new FormatError(`Unsupported BTF flags ${bytes[3]}`, 3);

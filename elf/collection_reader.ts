@@ -7,7 +7,8 @@
  */
 
 import { HOST_BYTE_ORDER, Instructions } from "../asm/mod.ts";
-import { indexExtInfos, parseSpec } from "../btf/mod.ts";
+import { BTF_HEADER_SIZE, indexExtInfos, parseSpec } from "../btf/mod.ts";
+import { magicIsLittleEndian } from "../btf/spec.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
@@ -260,12 +261,9 @@ function readObject(elf: ElfFile): ObjectContext {
  * section when the header cannot say (parseSpec then says what is wrong with it).
  */
 function btfTypeLength(btf: Uint8Array): number {
-  if (btf.length < 24) return btf.length;
-  let little: boolean;
-  if (btf[0] === 0x9f && btf[1] === 0xeb) little = true;
-  else if (btf[0] === 0xeb && btf[1] === 0x9f) little = false;
-  else return btf.length;
-  const length = new DataView(btf.buffer, btf.byteOffset, 24).getUint32(12, little);
+  const little = magicIsLittleEndian(btf);
+  if (btf.length < BTF_HEADER_SIZE || little === undefined) return btf.length;
+  const length = new DataView(btf.buffer, btf.byteOffset, BTF_HEADER_SIZE).getUint32(12, little);
   return length <= btf.length ? length : btf.length;
 }
 

@@ -21,7 +21,7 @@ import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
 import { RecordIterator } from "./_record_iterator.ts";
-import { copyBytes, POOLED_MAX_BYTES } from "../_internal/byte_pool.ts";
+import { copyBytes } from "../_internal/byte_pool.ts";
 import { onClose } from "./_close_hooks.ts";
 import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -299,13 +299,7 @@ export class PerfReader {
   /** A copy of `length` bytes at data offset `at`, across the end of the ring if needed. */
   #copyRun(ring: Ring, page: number, at: number, length: number): Uint8Array {
     const start = page + at;
-    if (at + length <= ring.dataSize) {
-      // A large run gets a buffer of its own, made by the typed-array constructor: it copies
-      // without zero-filling first.
-      return length <= POOLED_MAX_BYTES
-        ? copyBytes(ring.bytes, start, start + length)
-        : new Uint8Array(ring.bytes.subarray(start, start + length));
-    }
+    if (at + length <= ring.dataSize) return copyBytes(ring.bytes, start, start + length);
     const firstPart = ring.dataSize - at;
     const out = new Uint8Array(length);
     out.set(ring.bytes.subarray(start, start + firstPart));
