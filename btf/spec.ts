@@ -91,6 +91,15 @@ const MAX_CHAIN = 128;
 
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
 
+/**
+ * The bigints 0…255, shared by the enumerators that have these values (most of them):
+ * a bigint is a heap object, and vmlinux has about 19,000 enumerators.
+ */
+const SMALL_BIGINTS: readonly bigint[] = globalThis.Array.from(
+  { length: 256 },
+  (_, i) => BigInt(i),
+);
+
 /** Slots of a spec's cache of list names (192 KiB), made once its string table is. */
 const LIST_NAME_CACHE_BITS = 14;
 const LIST_NAME_CACHE = 1 << LIST_NAME_CACHE_BITS;
@@ -589,7 +598,10 @@ export class Spec implements Iterable<Type> {
       case Kind.Enum: {
         const out = new globalThis.Array<EnumValue>(vlen);
         for (let i = 0, p = o + 3; i < vlen; i++, p += 2) {
-          const val = kflag ? BigInt(w[p + 1] | 0) : BigInt(w[p + 1]);
+          const raw = w[p + 1];
+          const val = raw < SMALL_BIGINTS.length
+            ? SMALL_BIGINTS[raw]
+            : BigInt(kflag ? raw | 0 : raw);
           out[i] = new EnumValue(this.#listName(w[p]), val);
         }
         return out;

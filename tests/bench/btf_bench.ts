@@ -49,12 +49,22 @@ check("task_struct", lib.symbols.btf_parse_find(sysPath, cPath("task_struct")), 
 interface Mem {
   hwm: number;
   anon: number;
+  /** V8 heap committed and used, and memory outside it (Deno only; NaN for C). */
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
 }
 function memory(cmd: string, args: string[]): Mem {
   const out = new Deno.Command(cmd, { args, stdout: "piped" }).outputSync();
   const text = new TextDecoder().decode(out.stdout);
   const kb = (k: string) => Number(new RegExp(`${k}:\\s+(\\d+) kB`).exec(text)?.[1] ?? NaN);
-  const m = { hwm: kb("VmHWM"), anon: kb("RssAnon") };
+  const m = {
+    hwm: kb("VmHWM"),
+    anon: kb("RssAnon"),
+    heapTotal: kb("HeapTotal"),
+    heapUsed: kb("HeapUsed"),
+    external: kb("External"),
+  };
   if (!out.success || Number.isNaN(m.hwm + m.anon)) {
     throw new Error(`${cmd} ${args.join(" ")} failed: ${text}`);
   }
@@ -89,13 +99,18 @@ console.log(
   `memory to parse and walk vmlinux (${
     mib(bytes.length / 1024).trim()
   } MiB of BTF), each in a fresh process, in MiB:\n` +
-    `  ${"".padEnd(36)}  peak RSS  over idle  private over idle\n` +
+    `  ${"".padEnd(36)}  peak RSS  over idle  private over idle  ` +
+    `V8 heap committed / used, external, over idle\n` +
     `  ${"libbpf, idle (nothing parsed)".padEnd(36)}  ${mib(cIdle.hwm)}\n` +
     `  ${"deno, idle (nothing parsed)".padEnd(36)}  ${mib(denoIdle.hwm)}\n` +
     runs.map(([name, m, idle]) =>
       `  ${name.padEnd(36)}  ${mib(m.hwm)}    ${mib(m.hwm - idle.hwm)}    ${
         mib(m.anon - idle.anon)
-      }`
+      }` + (Number.isNaN(m.heapTotal)
+        ? ""
+        : `            ${mib(m.heapTotal - idle.heapTotal)} / ${
+          mib(m.heapUsed - idle.heapUsed).trim()
+        }, ${mib(m.external - idle.external).trim()}`)
     ).join("\n"),
 );
 

@@ -1,7 +1,8 @@
 // Memory of one parse and walk of vmlinux, measured in a fresh process:
 //   deno run -A tests/bench/btf_mem.ts [none|raw|objects] [read|map]
 // Prints the checksum and, from /proc/self/status, the peak resident set (VmHWM) and the
-// private and file-backed parts of the current one, while the spec is still held. "read"
+// private and file-backed parts of the current one, while the spec is still held; then the
+// V8 heap (committed and used) and the memory outside it, from Deno.memoryUsage(). "read"
 // reads the file (loadSpec), "map" maps it (mapKernelBtf, Linux 6.16+).
 import { loadSpec, parseSpec, type Spec } from "../../btf/mod.ts";
 import { mapKernelBtf } from "../../btf/handle.ts";
@@ -26,5 +27,11 @@ console.log(`checksum ${result}`);
 for (const line of Deno.readTextFileSync("/proc/self/status").split("\n")) {
   if (/^(VmHWM|RssAnon|RssFile):/.test(line)) console.log(line);
 }
+// Where the resident set goes: the V8 heap as committed (young generation included) and
+// as used by live objects, and buffers outside it (the BTF bytes, the offset table).
+const heap = Deno.memoryUsage();
+const kB = (n: number) => `${Math.round(n / 1024)} kB`;
+console.log(`HeapTotal:\t${kB(heap.heapTotal)}\nHeapUsed:\t${kB(heap.heapUsed)}`);
+console.log(`External:\t${kB(heap.external)}`);
 // Held until here, so that the figures above include it.
 if (spec !== undefined && spec.typeCount === 0) console.log("empty");
