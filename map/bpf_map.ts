@@ -1339,7 +1339,11 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
   }
 
   next(): IteratorResult<[K, V], undefined> {
-    if (this.#at < this.#count) {
+    // One result literal for every outcome: V8 then elides the result where `for … of`
+    // inlines next(), where two (an entry's, and the end's or the walk's) made it allocate
+    // one per entry, ≈12% of what a walk allocated (and so of its garbage collections).
+    let entry: [K, V] | undefined;
+    if (this.#at < this.#count || this.#nextBatch()) {
       const i = this.#at++;
       // Each batch has buffers of its own that nothing writes again: views of them are the
       // caller's to keep (their byteOffset is i × size, the buffers' own is 0).
@@ -1355,19 +1359,29 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
         : this.#decodeValue === undefined
         ? new Uint8Array(this.#valueBuffer, i * vs, vs)
         : this.#decodeValue(this.#valueView, this.#values, i * vs);
-      return { done: false, value: [key as K, value as V] };
+      entry = [key as K, value as V];
+    } else if (this.#fallback !== undefined) {
+      const step = this.#fallback.next();
+      if (!step.done) entry = step.value;
     }
-    return this.#nextBatch();
+    return { done: entry === undefined, value: entry } as IteratorResult<[K, V], undefined>;
   }
 
-  #nextBatch(): IteratorResult<[K, V], undefined> {
+  /**
+   * Fetches batches until one holds entries: true when it does, false at the end of the map
+   * or once the kernel refused a batch (the walk then gives the rest).
+   */
+  #nextBatch(): boolean {
     for (;;) {
-      if (this.#fallback) return this.#fallback.next() as IteratorResult<[K, V], undefined>;
-      if (this.#last) return this.return();
+      if (this.#fallback !== undefined) return false;
+      if (this.#last) {
+        this.return();
+        return false;
+      }
       const batch = this.#fetch();
       if (batch === undefined) {
         this.#fallback = this.#walk();
-        continue;
+        return false;
       }
       this.#keys = batch.keys;
       this.#values = batch.values;
@@ -1378,7 +1392,7 @@ class BatchEntries<K, V> extends Iterator<[K, V], undefined, undefined>
       this.#at = 0;
       this.#count = batch.count;
       this.#last = batch.last;
-      if (this.#count > 0) return this.next();
+      if (this.#count > 0) return true;
     }
   }
 
