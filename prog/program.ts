@@ -13,7 +13,7 @@ import { fdById } from "../_internal/object_ids.ts";
 import { ClosedError, Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
-import { encodeForKernel } from "../asm/instructions.ts";
+import { encodeForKernel, encodePlainForKernel } from "../asm/instructions.ts";
 import {
   type CoreCandidateCache,
   explainCorePoison,
@@ -198,14 +198,22 @@ export class Program {
     scratch: LoadScratch | undefined,
   ): Program {
     requireProgramType(spec);
-    const work = surveyInstructions(spec);
     let insns = spec.instructions;
-    if (work.core) insns = applyRelocations(insns, options.kernelTypes, options.coreCache);
-    const symbols = work.kernelSymbols
-      ? resolveKernelSymbols(insns, options.kernelTypes)
-      : { insns, fdArray: [], handles: [] };
-    insns = symbols.insns;
-    const raw = encodeForKernel(insns, scratch?.encode);
+    // A program with nothing for the loader to do (no metadata, source lines, or references
+    // to resolve in the kernel), such as an assembled one, is read once: encoded at once.
+    let raw = encodePlainForKernel(insns, scratch?.encode);
+    let work = PLAIN_WORK;
+    let fdArray: readonly number[] = NO_FDS;
+    let handles: readonly { close(): void }[] = NO_HANDLES;
+    if (raw === undefined) {
+      work = surveyInstructions(spec);
+      if (work.core) insns = applyRelocations(insns, options.kernelTypes, options.coreCache);
+      if (work.kernelSymbols) {
+        const symbols = resolveKernelSymbols(insns, options.kernelTypes);
+        ({ insns, fdArray, handles } = symbols);
+      }
+      raw = encodeForKernel(insns, scratch?.encode);
+    }
     // Named at once: the probe for object names (4.15) runs only if the kernel refuses one.
     let name = kernelName(spec.name);
     const attr = (scratch?.attr ?? new Attr())
@@ -219,7 +227,7 @@ export class Program {
     // kernelName leaves ASCII only: one byte per character.
     for (let i = 0; i < name.length; i++) attr.bytes[48 + i] = name.charCodeAt(i);
 
-    const owned: { close(): void }[] = [...symbols.handles];
+    const owned: { close(): void }[] = [...handles];
     try {
       if (spec.btf && work.btfInfo) {
         let objBtf = options.objectBtf;
@@ -235,10 +243,10 @@ export class Program {
         if (target.expectedAttachType !== undefined) attr.u32(68, target.expectedAttachType);
         if (target.owned) owned.push(target.owned);
       }
-      if (symbols.fdArray.length > 0) {
-        const fds = allocBuffer(symbols.fdArray.length * 4);
+      if (fdArray.length > 0) {
+        const fds = allocBuffer(fdArray.length * 4);
         const fv = new DataView(fds.buffer);
-        symbols.fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
+        fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
         attr.pointer(120, fds);
       }
       let loaded;
@@ -436,6 +444,11 @@ function refusedAttr(e: unknown): boolean {
 }
 
 /** What a load must do beyond encoding the instructions, found in one pass over them. */
+/** What a plain program needs from the loader: nothing. */
+const PLAIN_WORK: Readonly<LoadWork> = { core: false, kernelSymbols: false, btfInfo: false };
+const NO_FDS: readonly number[] = [];
+const NO_HANDLES: readonly { close(): void }[] = [];
+
 interface LoadWork {
   /** Some instruction carries a CO-RE relocation. */
   core: boolean;
