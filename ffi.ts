@@ -83,6 +83,7 @@ interface Loaded {
   errno: Int32Array;
   nr: SyscallNumbers;
   nrBpf: bigint;
+  nrClose: bigint;
 }
 
 let loaded: Loaded | undefined;
@@ -97,12 +98,16 @@ function ffiPermissionError(cause?: unknown): PermissionError {
 }
 
 /**
- * The symbols every bpf() call and fd close needs, bound by the first call. The others are
- * bound one by one on first use: Deno compiles a trampoline for each symbol a `dlopen`
- * declares (≈0.7 ms each here), and binding all 30 up front made the first program load of
- * a process cost 20–40 ms instead of ≈7 ms.
+ * The one symbol bound by the first call: bpf()'s syscall(2), which also closes fds. Every
+ * other symbol is bound on its own first use. Deno compiles a trampoline for each symbol a
+ * `dlopen` declares: the first one of a process ≈0.6 ms, each further one 0.1–0.3 ms (and
+ * an mmap and mprotect, which stall for milliseconds on a busy machine). Binding all 30 up
+ * front made the first program load of a process cost 20–40 ms.
  */
-const CORE_SYMBOLS = ["syscall_bpf", "__errno_location", "memset", "close"] as const;
+const CORE_SYMBOLS = ["syscall_bpf"] as const;
+
+/** `int *__errno_location(void)`, for `UnsafeFnPointer`. */
+const ERRNO_LOCATION = { parameters: [], result: "pointer" } as const;
 
 /** Opens libc on first use; every later call gets the cached table. */
 function load(): Loaded {
@@ -112,13 +117,20 @@ function load(): Loaded {
   }
   const nr = syscallNumbersFor(Deno.build.arch);
   if (!nr) throw new NotSupportedError(`the ${Deno.build.arch} architecture`);
-  const core = dlopenLibc(Object.fromEntries(CORE_SYMBOLS.map((name) => [name, SYMBOLS[name]])));
+  const core = dlopenLibc({
+    syscall_bpf: SYMBOLS.syscall_bpf,
+    // Called once: by address through UnsafeFnPointer, which needs no trampoline.
+    errno_location: { name: "__errno_location", type: "pointer" },
+  });
   const lib = Object.create(lazySymbols) as Libc;
-  Object.assign(lib, core);
-  const errnoPtr = lib.__errno_location();
-  if (errnoPtr === null) throw new Error("libc returned no errno location");
-  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoPtr, 4));
-  loaded = { lib, errno, nr, nrBpf: BigInt(nr.bpf) };
+  Object.assign(lib, { syscall_bpf: core.syscall_bpf });
+  const errnoLocation = new Deno.UnsafeFnPointer(
+    core.errno_location as Deno.PointerObject<typeof ERRNO_LOCATION>,
+    ERRNO_LOCATION,
+  ).call();
+  if (errnoLocation === null) throw new Error("libc returned no errno location");
+  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoLocation, 4));
+  loaded = { lib, errno, nr, nrBpf: BigInt(nr.bpf), nrClose: BigInt(nr.close) };
   return loaded;
 }
 
@@ -313,7 +325,27 @@ const CMD_ARGS: bigint[] = Array.from({ length: 64 }, (_, i) => BigInt(i));
 
 /** Takes and caches the address of an attr's bytes (kept out of the hot function). */
 function attrAddress(attr: Attr): bigint {
-  return attr.addressArg = load().lib.memset(attr.bytes, 0, 0n);
+  return attr.addressArg = bufferAddress(attr.bytes);
+}
+
+/**
+ * How many addresses are taken with `UnsafePointer.of` (≈300 ns) before memset's trampoline
+ * (≈19 ns a call, but 0.2–0.3 ms to make) is bound: a process that loads a program or two
+ * never needs it, a loop of map calls has it after a few iterations.
+ */
+const ADDRESSES_BEFORE_MEMSET = 16;
+let addressesTaken = 0;
+let memset: ((buffer: Uint8Array, value: number, length: bigint) => bigint) | undefined;
+
+/** The address of `buffer`'s first byte (0 for an empty one). */
+function bufferAddress(buffer: Uint8Array): bigint {
+  if (memset !== undefined) return memset(buffer, 0, 0n);
+  const l = loaded ?? load();
+  if (++addressesTaken <= ADDRESSES_BEFORE_MEMSET) {
+    return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
+  }
+  memset = l.lib.memset;
+  return memset(buffer, 0, 0n);
 }
 
 /**
@@ -342,9 +374,7 @@ export const kernelBackend: Backend = {
   bpf(cmd: number, attr: Attr): number {
     return (bpfCall ??= makeBpfCall())(cmd, attr);
   },
-  address(buffer: Uint8Array): bigint {
-    return (loaded ?? load()).lib.memset(buffer, 0, 0n);
-  },
+  address: bufferAddress,
 };
 
 let backend: Backend = kernelBackend;
@@ -482,9 +512,13 @@ function fail(name: string): never {
   throw new SyscallError(name, errno);
 }
 
-/** Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. */
+/**
+ * Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. It goes through
+ * bpf()'s syscall(2) binding, so that closing needs no trampoline of its own.
+ */
 export function closeFd(fd: number): void {
-  load().lib.close(fd);
+  const l = load();
+  l.lib.syscall_bpf(l.nrClose, BigInt(fd), 0n, 0n);
 }
 
 /** `O_*` flags of open(2) the library uses. */

@@ -16,6 +16,7 @@ import {
   getpid,
   gettid,
   ioctl,
+  kernelBackend,
   mmap,
   munmap,
   perfEventOpen,
@@ -136,4 +137,27 @@ kernelTest("ffi: getpid and gettid", () => {
   // Deno may run JavaScript on a thread other than the process's first one.
   const tid = gettid();
   assert(Deno.statSync(`/proc/self/task/${tid}`).isDirectory, `thread ${tid} is ours`);
+});
+
+kernelTest("ffi: closeFd closes the fd it is given, and no other", () => {
+  const keep = eventFd();
+  const fd = eventFd();
+  try {
+    assert(Deno.readLinkSync(`/proc/self/fd/${fd}`).includes("eventfd"));
+    closeFd(fd);
+    assertThrows(() => Deno.readLinkSync(`/proc/self/fd/${fd}`), Deno.errors.NotFound);
+    assert(Deno.readLinkSync(`/proc/self/fd/${keep}`).includes("eventfd"), "the other stays");
+  } finally {
+    closeFd(keep);
+  }
+});
+
+kernelTest("ffi: buffer addresses are Deno's, before and after memset is bound", () => {
+  // The backend takes its first addresses with UnsafePointer.of and later ones with
+  // memset(buf, 0, 0): enough calls to cross over, on a view that starts inside its buffer.
+  const buffer = new ArrayBuffer(64);
+  const view = new Uint8Array(buffer, 24, 8);
+  const want = Deno.UnsafePointer.value(Deno.UnsafePointer.of(view));
+  assertEquals(want - Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer))), 24n);
+  for (let i = 0; i < 40; i++) assertEquals(kernelBackend.address(view), want, `call ${i}`);
 });
