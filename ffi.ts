@@ -78,12 +78,17 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/** syscall(2) with three integer arguments, as bpf() and close() take it. */
+type Syscall3 = (nr: bigint, a: bigint, b: bigint, c: bigint) => number;
+
 interface Loaded {
   lib: Libc;
   errno: Int32Array;
   nr: SyscallNumbers;
   nrBpf: bigint;
   nrClose: bigint;
+  /** syscall(2) called by address through `UnsafeFnPointer`: no trampoline, ≈5 µs a call. */
+  slowSyscall: Syscall3;
 }
 
 let loaded: Loaded | undefined;
@@ -98,13 +103,16 @@ function ffiPermissionError(cause?: unknown): PermissionError {
 }
 
 /**
- * The one symbol bound by the first call: bpf()'s syscall(2), which also closes fds. Every
- * other symbol is bound on its own first use. Deno compiles a trampoline for each symbol a
- * `dlopen` declares: the first one of a process ≈0.6 ms, each further one 0.1–0.3 ms (and
- * an mmap and mprotect, which stall for milliseconds on a busy machine). Binding all 30 up
- * front made the first program load of a process cost 20–40 ms.
+ * Deno compiles a trampoline for each symbol a `dlopen` declares: the first one of a process
+ * ≈0.6 ms, each further one 0.1–0.3 ms (and an mmap and mprotect, which stall for
+ * milliseconds on a busy machine); binding all 30 up front made the first program load of
+ * a process cost 20–40 ms. So the first call binds none: its dlopen declares syscall(2) and
+ * `__errno_location` as addresses, called through `UnsafeFnPointer`, and every symbol of
+ * {@linkcode SYMBOLS} is bound on its own first use. bpf() and close() take the slow way
+ * for the first {@linkcode SLOW_SYSCALLS} calls of a process, then syscall's trampoline.
  */
-const CORE_SYMBOLS = ["syscall_bpf"] as const;
+const SLOW_SYSCALLS = 16;
+let slowSyscallsLeft = SLOW_SYSCALLS;
 
 /** `int *__errno_location(void)`, for `UnsafeFnPointer`. */
 const ERRNO_LOCATION = { parameters: [], result: "pointer" } as const;
@@ -117,20 +125,28 @@ function load(): Loaded {
   }
   const nr = syscallNumbersFor(Deno.build.arch);
   if (!nr) throw new NotSupportedError(`the ${Deno.build.arch} architecture`);
-  const core = dlopenLibc({
-    syscall_bpf: SYMBOLS.syscall_bpf,
-    // Called once: by address through UnsafeFnPointer, which needs no trampoline.
+  const addresses = dlopenLibc({
+    syscall: { name: "syscall", type: "pointer" },
     errno_location: { name: "__errno_location", type: "pointer" },
   });
-  const lib = Object.create(lazySymbols) as Libc;
-  Object.assign(lib, { syscall_bpf: core.syscall_bpf });
   const errnoLocation = new Deno.UnsafeFnPointer(
-    core.errno_location as Deno.PointerObject<typeof ERRNO_LOCATION>,
+    addresses.errno_location as Deno.PointerObject<typeof ERRNO_LOCATION>,
     ERRNO_LOCATION,
   ).call();
   if (errnoLocation === null) throw new Error("libc returned no errno location");
   const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoLocation, 4));
-  loaded = { lib, errno, nr, nrBpf: BigInt(nr.bpf), nrClose: BigInt(nr.close) };
+  const syscall = new Deno.UnsafeFnPointer(
+    addresses.syscall as Deno.PointerObject<typeof SYMBOLS.syscall_bpf>,
+    SYMBOLS.syscall_bpf,
+  );
+  loaded = {
+    lib: Object.create(lazySymbols) as Libc,
+    errno,
+    nr,
+    nrBpf: BigInt(nr.bpf),
+    nrClose: BigInt(nr.close),
+    slowSyscall: (n, a, b, c) => syscall.call(n, a, b, c),
+  };
   return loaded;
 }
 
@@ -146,12 +162,11 @@ function dlopenLibc(symbols: Deno.ForeignLibraryInterface): Record<string, unkno
 }
 
 /**
- * The prototype of the symbol table: a getter per symbol outside the core that binds it on
- * first use and stores it on the table itself, so later calls read a plain property.
+ * The prototype of the symbol table: a getter per symbol that binds it on first use and
+ * stores it on the table itself, so later calls read a plain property.
  */
 const lazySymbols: object = Object.create(null);
 for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
-  if ((CORE_SYMBOLS as readonly string[]).includes(name)) continue;
   Object.defineProperty(lazySymbols, name, {
     get(this: Libc) {
       const fn = dlopenLibc({ [name]: SYMBOLS[name] })[name];
@@ -369,10 +384,32 @@ function makeBpfCall(): (cmd: number, attr: Attr) => number {
 
 let bpfCall: ((cmd: number, attr: Attr) => number) | undefined;
 
+/** bpf() through the slow syscall, for the first calls of a process (see SLOW_SYSCALLS). */
+function slowBpfCall(cmd: number, attr: Attr): number {
+  const l = loaded ?? load();
+  const r = l.slowSyscall(
+    l.nrBpf,
+    CMD_ARGS[cmd],
+    attr.addressArg ?? attrAddress(attr),
+    attr.sizeArg,
+  );
+  // errno is read before anything else can run on this thread (FFI_NOTES rule 8).
+  return r < 0 ? -l.errno[0] : r;
+}
+
+/** The bpf() call to make now: the slow one while some are left, then the fast one for good. */
+function nextBpfCall(): (cmd: number, attr: Attr) => number {
+  if (slowSyscallsLeft > 0) {
+    slowSyscallsLeft--;
+    return slowBpfCall;
+  }
+  return bpfCall = makeBpfCall();
+}
+
 /** The backend that makes real system calls through libc. */
 export const kernelBackend: Backend = {
   bpf(cmd: number, attr: Attr): number {
-    return (bpfCall ??= makeBpfCall())(cmd, attr);
+    return (bpfCall ?? nextBpfCall())(cmd, attr);
   },
   address: bufferAddress,
 };
@@ -514,11 +551,16 @@ function fail(name: string): never {
 
 /**
  * Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. It goes through
- * bpf()'s syscall(2) binding, so that closing needs no trampoline of its own.
+ * bpf()'s syscall(2), so that closing needs no trampoline of its own.
  */
 export function closeFd(fd: number): void {
   const l = load();
-  l.lib.syscall_bpf(l.nrClose, BigInt(fd), 0n, 0n);
+  if (slowSyscallsLeft > 0) {
+    slowSyscallsLeft--;
+    l.slowSyscall(l.nrClose, BigInt(fd), 0n, 0n);
+  } else {
+    l.lib.syscall_bpf(l.nrClose, BigInt(fd), 0n, 0n);
+  }
 }
 
 /** `O_*` flags of open(2) the library uses. */
