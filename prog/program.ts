@@ -155,8 +155,8 @@ function licenseString(license: string): Uint8Array {
  */
 export class Program {
   readonly #fd: FD;
-  /** Its stdout and stderr, made on first use. */
-  readonly #streams: (ProgramStream | undefined)[] = [];
+  /** Its stdout and stderr, made on first use (the list too: most programs never ask). */
+  #streams: (ProgramStream | undefined)[] | undefined;
   /** The program type. */
   readonly type: ProgramType;
   /** The name it was loaded with. */
@@ -356,12 +356,13 @@ export class Program {
    * async iterables of lines. Throws {@linkcode NotSupportedError} on older kernels.
    */
   stream(id: StreamId): ProgramStream {
-    const known = this.#streams[id];
+    const streams = this.#streams ??= [];
+    const known = streams[id];
     if (known) {
       if (this.closed) throw new ClosedError("program");
       return known;
     }
-    return this.#streams[id] = new ProgramStream(this, id);
+    return streams[id] = new ProgramStream(this, id);
   }
 
   /**
