@@ -78,11 +78,17 @@ const SYMBOLS = {
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
 
+/** syscall(2) with three integer arguments, as bpf() and close() take it. */
+type Syscall3 = (nr: bigint, a: bigint, b: bigint, c: bigint) => number;
+
 interface Loaded {
   lib: Libc;
   errno: Int32Array;
   nr: SyscallNumbers;
   nrBpf: bigint;
+  nrClose: bigint;
+  /** syscall(2) called by address through `UnsafeFnPointer`: no trampoline, ≈5 µs a call. */
+  slowSyscall: Syscall3;
 }
 
 let loaded: Loaded | undefined;
@@ -97,12 +103,19 @@ function ffiPermissionError(cause?: unknown): PermissionError {
 }
 
 /**
- * The symbols every bpf() call and fd close needs, bound by the first call. The others are
- * bound one by one on first use: Deno compiles a trampoline for each symbol a `dlopen`
- * declares (≈0.7 ms each here), and binding all 30 up front made the first program load of
- * a process cost 20–40 ms instead of ≈7 ms.
+ * Deno compiles a trampoline for each symbol a `dlopen` declares: the first one of a process
+ * ≈0.6 ms, each further one 0.1–0.3 ms (and an mmap and mprotect, which stall for
+ * milliseconds on a busy machine); binding all 30 up front made the first program load of
+ * a process cost 20–40 ms. So the first call binds none: its dlopen declares syscall(2) and
+ * `__errno_location` as addresses, called through `UnsafeFnPointer`, and every symbol of
+ * {@linkcode SYMBOLS} is bound on its own first use. bpf() and close() take the slow way
+ * for the first {@linkcode SLOW_SYSCALLS} calls of a process, then syscall's trampoline.
  */
-const CORE_SYMBOLS = ["syscall_bpf", "__errno_location", "memset", "close"] as const;
+const SLOW_SYSCALLS = 16;
+let slowSyscallsLeft = SLOW_SYSCALLS;
+
+/** `int *__errno_location(void)`, for `UnsafeFnPointer`. */
+const ERRNO_LOCATION = { parameters: [], result: "pointer" } as const;
 
 /** Opens libc on first use; every later call gets the cached table. */
 function load(): Loaded {
@@ -112,13 +125,28 @@ function load(): Loaded {
   }
   const nr = syscallNumbersFor(Deno.build.arch);
   if (!nr) throw new NotSupportedError(`the ${Deno.build.arch} architecture`);
-  const core = dlopenLibc(Object.fromEntries(CORE_SYMBOLS.map((name) => [name, SYMBOLS[name]])));
-  const lib = Object.create(lazySymbols) as Libc;
-  Object.assign(lib, core);
-  const errnoPtr = lib.__errno_location();
-  if (errnoPtr === null) throw new Error("libc returned no errno location");
-  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoPtr, 4));
-  loaded = { lib, errno, nr, nrBpf: BigInt(nr.bpf) };
+  const addresses = dlopenLibc({
+    syscall: { name: "syscall", type: "pointer" },
+    errno_location: { name: "__errno_location", type: "pointer" },
+  });
+  const errnoLocation = new Deno.UnsafeFnPointer(
+    addresses.errno_location as Deno.PointerObject<typeof ERRNO_LOCATION>,
+    ERRNO_LOCATION,
+  ).call();
+  if (errnoLocation === null) throw new Error("libc returned no errno location");
+  const errno = new Int32Array(Deno.UnsafePointerView.getArrayBuffer(errnoLocation, 4));
+  const syscall = new Deno.UnsafeFnPointer(
+    addresses.syscall as Deno.PointerObject<typeof SYMBOLS.syscall_bpf>,
+    SYMBOLS.syscall_bpf,
+  );
+  loaded = {
+    lib: Object.create(lazySymbols) as Libc,
+    errno,
+    nr,
+    nrBpf: BigInt(nr.bpf),
+    nrClose: BigInt(nr.close),
+    slowSyscall: (n, a, b, c) => syscall.call(n, a, b, c),
+  };
   return loaded;
 }
 
@@ -134,12 +162,11 @@ function dlopenLibc(symbols: Deno.ForeignLibraryInterface): Record<string, unkno
 }
 
 /**
- * The prototype of the symbol table: a getter per symbol outside the core that binds it on
- * first use and stores it on the table itself, so later calls read a plain property.
+ * The prototype of the symbol table: a getter per symbol that binds it on first use and
+ * stores it on the table itself, so later calls read a plain property.
  */
 const lazySymbols: object = Object.create(null);
 for (const name of Object.keys(SYMBOLS) as (keyof typeof SYMBOLS)[]) {
-  if ((CORE_SYMBOLS as readonly string[]).includes(name)) continue;
   Object.defineProperty(lazySymbols, name, {
     get(this: Libc) {
       const fn = dlopenLibc({ [name]: SYMBOLS[name] })[name];
@@ -313,7 +340,27 @@ const CMD_ARGS: bigint[] = Array.from({ length: 64 }, (_, i) => BigInt(i));
 
 /** Takes and caches the address of an attr's bytes (kept out of the hot function). */
 function attrAddress(attr: Attr): bigint {
-  return attr.addressArg = load().lib.memset(attr.bytes, 0, 0n);
+  return attr.addressArg = bufferAddress(attr.bytes);
+}
+
+/**
+ * How many addresses are taken with `UnsafePointer.of` (≈300 ns) before memset's trampoline
+ * (≈19 ns a call, but 0.2–0.3 ms to make) is bound: a process that loads a program or two
+ * never needs it, a loop of map calls has it after a few iterations.
+ */
+const ADDRESSES_BEFORE_MEMSET = 16;
+let addressesTaken = 0;
+let memset: ((buffer: Uint8Array, value: number, length: bigint) => bigint) | undefined;
+
+/** The address of `buffer`'s first byte (0 for an empty one). */
+function bufferAddress(buffer: Uint8Array): bigint {
+  if (memset !== undefined) return memset(buffer, 0, 0n);
+  const l = loaded ?? load();
+  if (++addressesTaken <= ADDRESSES_BEFORE_MEMSET) {
+    return Deno.UnsafePointer.value(Deno.UnsafePointer.of(buffer));
+  }
+  memset = l.lib.memset;
+  return memset(buffer, 0, 0n);
 }
 
 /**
@@ -337,14 +384,34 @@ function makeBpfCall(): (cmd: number, attr: Attr) => number {
 
 let bpfCall: ((cmd: number, attr: Attr) => number) | undefined;
 
+/** bpf() through the slow syscall, for the first calls of a process (see SLOW_SYSCALLS). */
+function slowBpfCall(cmd: number, attr: Attr): number {
+  const l = loaded ?? load();
+  const r = l.slowSyscall(
+    l.nrBpf,
+    CMD_ARGS[cmd],
+    attr.addressArg ?? attrAddress(attr),
+    attr.sizeArg,
+  );
+  // errno is read before anything else can run on this thread (FFI_NOTES rule 8).
+  return r < 0 ? -l.errno[0] : r;
+}
+
+/** The bpf() call to make now: the slow one while some are left, then the fast one for good. */
+function nextBpfCall(): (cmd: number, attr: Attr) => number {
+  if (slowSyscallsLeft > 0) {
+    slowSyscallsLeft--;
+    return slowBpfCall;
+  }
+  return bpfCall = makeBpfCall();
+}
+
 /** The backend that makes real system calls through libc. */
 export const kernelBackend: Backend = {
   bpf(cmd: number, attr: Attr): number {
-    return (bpfCall ??= makeBpfCall())(cmd, attr);
+    return (bpfCall ?? nextBpfCall())(cmd, attr);
   },
-  address(buffer: Uint8Array): bigint {
-    return (loaded ?? load()).lib.memset(buffer, 0, 0n);
-  },
+  address: bufferAddress,
 };
 
 let backend: Backend = kernelBackend;
@@ -482,9 +549,18 @@ function fail(name: string): never {
   throw new SyscallError(name, errno);
 }
 
-/** Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. */
+/**
+ * Closes a raw fd. Errors other than EBADF are ignored, as close(2) advises. It goes through
+ * bpf()'s syscall(2), so that closing needs no trampoline of its own.
+ */
 export function closeFd(fd: number): void {
-  load().lib.close(fd);
+  const l = load();
+  if (slowSyscallsLeft > 0) {
+    slowSyscallsLeft--;
+    l.slowSyscall(l.nrClose, BigInt(fd), 0n, 0n);
+  } else {
+    l.lib.syscall_bpf(l.nrClose, BigInt(fd), 0n, 0n);
+  }
 }
 
 /** `O_*` flags of open(2) the library uses. */

@@ -8,6 +8,7 @@
 /** The system calls the library makes through `syscall(2)`. */
 export interface SyscallNumbers {
   bpf: number;
+  close: number;
   perf_event_open: number;
   capget: number;
   gettid: number;
@@ -19,6 +20,7 @@ const TABLES: Record<string, SyscallNumbers> = {
   // arch/x86/entry/syscalls/syscall_64.tbl
   x86_64: {
     bpf: 321,
+    close: 3,
     perf_event_open: 298,
     capget: 125,
     gettid: 186,
@@ -28,6 +30,7 @@ const TABLES: Record<string, SyscallNumbers> = {
   // include/uapi/asm-generic/unistd.h
   aarch64: {
     bpf: 280,
+    close: 57,
     perf_event_open: 241,
     capget: 90,
     gettid: 178,

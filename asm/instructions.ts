@@ -91,6 +91,14 @@ const NO_ITEMS: Iterable<Instruction> = [];
 /** The list of an `Instructions` between its constructor and `of` or `lazy`; never read. */
 const NO_LIST: Instruction[] = [];
 
+/** Whether every item of `items` is an instruction (no label, nothing else). */
+function onlyInstructions(items: readonly unknown[]): items is Instruction[] {
+  for (let i = 0; i < items.length; i++) {
+    if (!isInstruction(items[i])) return false;
+  }
+  return true;
+}
+
 /**
  * An eBPF program: a mutable list of {@linkcode Instruction}s in `list`. Jumps and calls
  * may refer to symbols by name; {@linkcode Instructions.marshal} resolves them.
@@ -117,6 +125,13 @@ export class Instructions implements Iterable<Instruction> {
    */
   constructor(items: Iterable<Instruction | Label> = []) {
     if (items === NO_ITEMS) return;
+    // An array of instructions alone, the common case, is copied in one go: walking it
+    // through the iterator protocol and pushing one by one took most of the time of
+    // building a 1,000-instruction program.
+    if (Array.isArray(items) && onlyInstructions(items)) {
+      this.#list = items.slice();
+      return;
+    }
     const list: Instruction[] = [];
     let pending: string | undefined;
     for (const item of items) {
@@ -338,12 +353,48 @@ export function encodeForKernel(insns: Instructions, into?: ArrayBuffer): Uint8A
   return encode(insns, HOST_BYTE_ORDER, into);
 }
 
-/** The encoder behind `marshal`: one pass, then the references patched. */
+/**
+ * {@linkcode encodeForKernel} for a program that needs nothing from a loader, or undefined:
+ * as soon as an instruction carries metadata or a source line, or has a reference that
+ * neither a symbol of the program nor a map object resolves (a kfunc, kernel variable or
+ * map by name), and when the encoding fails. The loader then does its usual work (and reports any failure in its usual
+ * order); a plain program, such as an assembled one, is read once instead of twice.
+ */
+export function encodePlainForKernel(
+  insns: Instructions,
+  into?: ArrayBuffer,
+): Uint8Array | undefined {
+  if (!HOST_LITTLE_ENDIAN) return undefined;
+  try {
+    return encode(insns, HOST_BYTE_ORDER, into, true);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The encoder behind `marshal`: one pass, then the references patched. With `plainOnly`, it
+ * gives up (returns undefined) at the first instruction that is not plain, as
+ * {@linkcode encodePlainForKernel} says.
+ */
+function encode(
+  insns: Instructions,
+  order: ByteOrder,
+  into?: ArrayBuffer,
+  plainOnly?: false,
+): Uint8Array;
+function encode(
+  insns: Instructions,
+  order: ByteOrder,
+  into: ArrayBuffer | undefined,
+  plainOnly: boolean,
+): Uint8Array | undefined;
 function encode(
   insns: Instructions,
   order: ByteOrder,
   into: ArrayBuffer | undefined = undefined,
-): Uint8Array {
+  plainOnly = false,
+): Uint8Array | undefined {
   const list = insns.list;
   const n = list.length;
   if (!HOST_LITTLE_ENDIAN) return encodeWithDataView(list, order === "big", insns);
@@ -368,7 +419,15 @@ function encode(
       symbols ??= new Map();
       addSymbol(symbols, ins.symbol, w >>> 1, insns);
     }
-    if (ins.reference !== undefined || ins.map !== undefined) (pending ??= []).push(i, w);
+    const ref = ins.reference;
+    if (
+      plainOnly &&
+      (ins.meta !== undefined || ins.line !== undefined ||
+        (ref !== undefined && ins.map === undefined && !isRelative(ins)))
+    ) {
+      return undefined;
+    }
+    if (ref !== undefined || ins.map !== undefined) (pending ??= []).push(i, w);
     if (
       OPCODE_TABLE[op] === 0 || (dst >>> 0) !== dst || dst > 10 || (src >>> 0) !== src ||
       src > 10 || ((off << 16) >> 16) !== off || (imm | 0) !== imm

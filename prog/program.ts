@@ -13,7 +13,7 @@ import { fdById } from "../_internal/object_ids.ts";
 import { ClosedError, Errno, NotSupportedError, VerifierError } from "../errors.ts";
 import { isaV4, isIsaV4, missingProgramType } from "./_prog_features.ts";
 import { type Instructions, LoadImm64Op, Pseudo } from "../asm/mod.ts";
-import { encodeForKernel } from "../asm/instructions.ts";
+import { encodeForKernel, encodePlainForKernel } from "../asm/instructions.ts";
 import {
   type CoreCandidateCache,
   explainCorePoison,
@@ -119,11 +119,16 @@ function kernelName(name: string): string {
 }
 
 /**
- * The buffer each load encodes its instructions into, unless they need more room (it holds
- * 4,096): the kernel has copied them when BPF_PROG_LOAD returns, so the next load can reuse
- * it, which saves allocating (and, later, collecting) one buffer a load.
+ * What each load reuses: the buffer it encodes its instructions into, unless they need more
+ * room (it holds 4,096), and the attr. The kernel has copied both when BPF_PROG_LOAD
+ * returns, so the next load can reuse them. Making an attr (an off-heap buffer, its view
+ * and its address) cost 8–25 µs a load once the verifier had run over the caches.
  */
-let encodeScratch: ArrayBuffer | undefined;
+interface LoadScratch {
+  readonly encode: ArrayBuffer;
+  readonly attr: Attr;
+}
+let loadScratch: LoadScratch | undefined;
 const SCRATCH_SIZE = 64 * 1024;
 /** How many Program.load calls are running (more than one only when one calls another). */
 let loadsUnderWay = 0;
@@ -150,8 +155,8 @@ function licenseString(license: string): Uint8Array {
  */
 export class Program {
   readonly #fd: FD;
-  /** Its stdout and stderr, made on first use. */
-  readonly #streams: (ProgramStream | undefined)[] = [];
+  /** Its stdout and stderr, made on first use (the list too: most programs never ask). */
+  #streams: (ProgramStream | undefined)[] | undefined;
   /** The program type. */
   readonly type: ProgramType;
   /** The name it was loaded with. */
@@ -173,35 +178,45 @@ export class Program {
    * verifier rejects throws {@linkcode VerifierError} with the whole log.
    */
   static load(spec: ProgramSpec, options: ProgramLoadOptions = {}): Program {
-    // A load inside a load (a map's fd() that loads a program) encodes into its own buffer.
+    // A load inside a load (a map's fd() that loads a program) has buffers of its own.
     const scratch = loadsUnderWay === 0
-      ? (encodeScratch ??= new ArrayBuffer(SCRATCH_SIZE))
+      ? (loadScratch ??= { encode: new ArrayBuffer(SCRATCH_SIZE), attr: new Attr() })
       : undefined;
     loadsUnderWay++;
     try {
       return Program.#load(spec, options, scratch);
     } finally {
       loadsUnderWay--;
+      // Let go of what the attr points at (a failed load's log can be megabytes).
+      scratch?.attr.reset();
     }
   }
 
   static #load(
     spec: ProgramSpec,
     options: ProgramLoadOptions,
-    scratch: ArrayBuffer | undefined,
+    scratch: LoadScratch | undefined,
   ): Program {
     requireProgramType(spec);
-    const work = surveyInstructions(spec);
     let insns = spec.instructions;
-    if (work.core) insns = applyRelocations(insns, options.kernelTypes, options.coreCache);
-    const symbols = work.kernelSymbols
-      ? resolveKernelSymbols(insns, options.kernelTypes)
-      : { insns, fdArray: [], handles: [] };
-    insns = symbols.insns;
-    const raw = encodeForKernel(insns, scratch);
+    // A program with nothing for the loader to do (no metadata, source lines, or references
+    // to resolve in the kernel), such as an assembled one, is read once: encoded at once.
+    let raw = encodePlainForKernel(insns, scratch?.encode);
+    let work = PLAIN_WORK;
+    let fdArray: readonly number[] = NO_FDS;
+    let handles: readonly { close(): void }[] = NO_HANDLES;
+    if (raw === undefined) {
+      work = surveyInstructions(spec);
+      if (work.core) insns = applyRelocations(insns, options.kernelTypes, options.coreCache);
+      if (work.kernelSymbols) {
+        const symbols = resolveKernelSymbols(insns, options.kernelTypes);
+        ({ insns, fdArray, handles } = symbols);
+      }
+      raw = encodeForKernel(insns, scratch?.encode);
+    }
     // Named at once: the probe for object names (4.15) runs only if the kernel refuses one.
     let name = kernelName(spec.name);
-    const attr = new Attr()
+    const attr = (scratch?.attr ?? new Attr())
       .u32(0, spec.type)
       .u32(4, raw.length / 8)
       .pointer(8, raw)
@@ -212,7 +227,7 @@ export class Program {
     // kernelName leaves ASCII only: one byte per character.
     for (let i = 0; i < name.length; i++) attr.bytes[48 + i] = name.charCodeAt(i);
 
-    const owned: { close(): void }[] = [...symbols.handles];
+    const owned: { close(): void }[] = [...handles];
     try {
       if (spec.btf && work.btfInfo) {
         let objBtf = options.objectBtf;
@@ -228,10 +243,10 @@ export class Program {
         if (target.expectedAttachType !== undefined) attr.u32(68, target.expectedAttachType);
         if (target.owned) owned.push(target.owned);
       }
-      if (symbols.fdArray.length > 0) {
-        const fds = allocBuffer(symbols.fdArray.length * 4);
+      if (fdArray.length > 0) {
+        const fds = allocBuffer(fdArray.length * 4);
         const fv = new DataView(fds.buffer);
-        symbols.fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
+        fdArray.forEach((fd, i) => fv.setInt32(i * 4, fd, true));
         attr.pointer(120, fds);
       }
       let loaded;
@@ -341,12 +356,13 @@ export class Program {
    * async iterables of lines. Throws {@linkcode NotSupportedError} on older kernels.
    */
   stream(id: StreamId): ProgramStream {
-    const known = this.#streams[id];
+    const streams = this.#streams ??= [];
+    const known = streams[id];
     if (known) {
       if (this.closed) throw new ClosedError("program");
       return known;
     }
-    return this.#streams[id] = new ProgramStream(this, id);
+    return streams[id] = new ProgramStream(this, id);
   }
 
   /**
@@ -429,6 +445,11 @@ function refusedAttr(e: unknown): boolean {
 }
 
 /** What a load must do beyond encoding the instructions, found in one pass over them. */
+/** What a plain program needs from the loader: nothing. */
+const PLAIN_WORK: Readonly<LoadWork> = { core: false, kernelSymbols: false, btfInfo: false };
+const NO_FDS: readonly number[] = [];
+const NO_HANDLES: readonly { close(): void }[] = [];
+
 interface LoadWork {
   /** Some instruction carries a CO-RE relocation. */
   core: boolean;

@@ -16,6 +16,7 @@ import {
   getpid,
   gettid,
   ioctl,
+  kernelBackend,
   mmap,
   munmap,
   perfEventOpen,
@@ -23,7 +24,7 @@ import {
   writeFd,
 } from "../ffi.ts";
 import { Errno, SyscallError } from "../errors.ts";
-import { assertNoFdLeak, kernelTest } from "./_harness.ts";
+import { assertNoFdLeak, kernelTest, run } from "./_harness.ts";
 
 const PROT_READ = 1;
 const PROT_WRITE = 2;
@@ -136,4 +137,39 @@ kernelTest("ffi: getpid and gettid", () => {
   // Deno may run JavaScript on a thread other than the process's first one.
   const tid = gettid();
   assert(Deno.statSync(`/proc/self/task/${tid}`).isDirectory, `thread ${tid} is ours`);
+});
+
+kernelTest("ffi: closeFd closes the fd it is given, and no other", () => {
+  const keep = eventFd();
+  const fd = eventFd();
+  try {
+    assert(Deno.readLinkSync(`/proc/self/fd/${fd}`).includes("eventfd"));
+    closeFd(fd);
+    assertThrows(() => Deno.readLinkSync(`/proc/self/fd/${fd}`), Deno.errors.NotFound);
+    assert(Deno.readLinkSync(`/proc/self/fd/${keep}`).includes("eventfd"), "the other stays");
+  } finally {
+    closeFd(keep);
+  }
+});
+
+kernelTest("ffi: buffer addresses are Deno's, before and after memset is bound", () => {
+  // The backend takes its first addresses with UnsafePointer.of and later ones with
+  // memset(buf, 0, 0): enough calls to cross over, on a view that starts inside its buffer.
+  const buffer = new ArrayBuffer(64);
+  const view = new Uint8Array(buffer, 24, 8);
+  const want = Deno.UnsafePointer.value(Deno.UnsafePointer.of(view));
+  assertEquals(want - Deno.UnsafePointer.value(Deno.UnsafePointer.of(new Uint8Array(buffer))), 24n);
+  for (let i = 0; i < 40; i++) assertEquals(kernelBackend.address(view), want, `call ${i}`);
+});
+
+kernelTest("ffi: the first bpf() and close() calls of a process and the later ones agree", () => {
+  // A fresh process: the first calls go through syscall(2)'s address, the later ones through
+  // its trampoline; the kernel's errno of each must arrive either way.
+  const fixture = new URL("./fixtures/first_syscalls.ts", import.meta.url).pathname;
+  const out = JSON.parse(run(Deno.execPath(), ["run", "-A", fixture]));
+  assertEquals(out.errnos.length, 40);
+  out.errnos.forEach((errno: number, i: number) =>
+    assertEquals(errno, i % 2 === 0 ? Errno.EBADF : Errno.EINVAL, `call ${i}`)
+  );
+  assertEquals(out.closed, Array(40).fill(true));
 });

@@ -4,7 +4,7 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { asm } from "../../mod.ts";
 import { FormatError } from "../../errors.ts";
 import { allForms } from "./_forms.ts";
-import { encodeForKernel } from "../../asm/instructions.ts";
+import { encodeForKernel, encodePlainForKernel } from "../../asm/instructions.ts";
 
 const { R0, R1, R2 } = asm;
 
@@ -257,4 +257,48 @@ Deno.test("asm codec: encodeForKernel into a used buffer gives marshal's bytes",
   assert(fresh.buffer !== small);
   assertEquals(fresh, want);
   assertEquals(new Uint8Array(small), new Uint8Array(small.byteLength));
+});
+
+Deno.test("asm codec: encodePlainForKernel encodes plain programs and leaves the rest to the loader", () => {
+  const map = { fd: () => 42, name: "m" };
+  const plain = () => [
+    ...allForms().map(asm.copy),
+    asm.LoadMapPtr(R1, map),
+    asm.JEq.Imm(R0, 0, "out"),
+    asm.Call.Label("out"),
+    asm.Mov.Imm(R0, 1),
+    asm.Label("out"),
+    asm.Return(),
+  ];
+  const insns = new asm.Instructions(plain());
+  const into = new ArrayBuffer(insns.length * 16);
+  const got = encodePlainForKernel(insns, into);
+  if (asm.HOST_BYTE_ORDER === "big") {
+    assertEquals(got, undefined, "big-endian hosts take the loader's path");
+    return;
+  }
+  assert(got !== undefined && got.buffer === into, "encoded into the buffer given");
+  assertEquals(got, insns.marshal(asm.HOST_BYTE_ORDER));
+  // A map named and given (as a collection sets it) needs nothing more either.
+  const named = asm.LoadMapPtr(R1, "m");
+  named.map = map;
+  assert(encodePlainForKernel(new asm.Instructions([named, asm.Return()])) !== undefined);
+
+  // Anything for the loader to resolve, and anything the encoder refuses: undefined.
+  const withLine = asm.Mov.Imm(R0, 0);
+  withLine.line = { text: "return 0;" };
+  const notPlain: [string, asm.Instruction][] = [
+    ["metadata", asm.setMeta(asm.Mov.Imm(R0, 0), "note", 1)],
+    ["a source line", withLine],
+    ["a kfunc by name", asm.Call.Kfunc("bpf_obj_new_impl")],
+    ["a kernel variable by name", asm.LoadKernelVar(R1, "bpf_prog_active")],
+    ["a map by name only", asm.LoadMapPtr(R1, "m")],
+    ["an invalid opcode", asm.Instruction(0xff)],
+    ["a jump to a missing symbol", asm.Ja.Label("nowhere")],
+  ];
+  for (const [what, ins] of notPlain) {
+    const list = plain();
+    list.splice(3, 0, ins);
+    assertEquals(encodePlainForKernel(new asm.Instructions(list), into), undefined, what);
+  }
 });
