@@ -12,7 +12,7 @@
 
 const CHUNK_SIZE = 256 * 1024;
 /** Larger copies get a buffer of their own: they would waste most of a chunk. */
-export const POOLED_MAX_BYTES = CHUNK_SIZE / 16;
+const POOLED_MAX_BYTES = CHUNK_SIZE / 16;
 /** Up to this many bytes, a loop copies faster than `set()` of a `subarray()`. */
 const SHORT_COPY = 32;
 

@@ -12,6 +12,9 @@ import { insn, loadMapFd, loadRaw, Op } from "../_raw_prog.ts";
 const BPF_FUNC_perf_event_output = 25;
 const BPF_FUNC_ringbuf_output = 130;
 const MOV32_IMM = 0xb4;
+const BPF_FUNC_map_lookup_elem = 1;
+const ST_W = 0x62;
+const JEQ_IMM = 0x15;
 
 /** A program fd that writes one 8-byte record per run into the ring buffer `ringFd`. */
 export function ringWriter(ringFd: number): number {
@@ -30,6 +33,31 @@ export function wideRingWriter(ringFd: number, size: number): number {
     ...loadMapFd(1, ringFd),
     insn(Op.MOV64_REG, 2, 10, 0, 0),
     insn(Op.ADD64_IMM, 2, 0, 0, -size), // r2 = r10 - size
+    insn(Op.MOV64_IMM, 3, 0, 0, size),
+    insn(Op.MOV64_IMM, 4, 0, 0, 0),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
+    insn(Op.MOV64_IMM, 0, 0, 0, 0),
+    insn(Op.EXIT, 0, 0, 0, 0),
+  ], 64 * 1024);
+  assert(load.fd > 0, load.log);
+  return load.fd;
+}
+
+/**
+ * A program fd that writes one record per run into the ring `ringFd`: the `size` bytes of the
+ * value of key 0 of the array map `valueFd` (whose values are at least `size` bytes), so
+ * records can be larger than the program's 512-byte stack.
+ */
+export function mapValueRingWriter(ringFd: number, valueFd: number, size: number): number {
+  const load = loadRaw(1, [
+    insn(ST_W, 10, 0, -4, 0), // *(u32 *)(r10 - 4) = 0
+    ...loadMapFd(1, valueFd),
+    insn(Op.MOV64_REG, 2, 10, 0, 0),
+    insn(Op.ADD64_IMM, 2, 0, 0, -4),
+    insn(Op.CALL, 0, 0, 0, BPF_FUNC_map_lookup_elem),
+    insn(JEQ_IMM, 0, 0, 6, 0), // if r0 == 0 goto exit
+    ...loadMapFd(1, ringFd),
+    insn(Op.MOV64_REG, 2, 0, 0, 0), // r2 = the value
     insn(Op.MOV64_IMM, 3, 0, 0, size),
     insn(Op.MOV64_IMM, 4, 0, 0, 0),
     insn(Op.CALL, 0, 0, 0, BPF_FUNC_ringbuf_output),
@@ -63,9 +91,6 @@ export function recordValue(r: Uint8Array): number {
   return Number(new DataView(r.buffer, r.byteOffset, r.byteLength).getBigUint64(0, true));
 }
 
-const BPF_FUNC_map_lookup_elem = 1;
-const ST_W = 0x62;
-const JEQ_IMM = 0x15;
 /** `lock *(u64 *)(dst + off) += src` with BPF_FETCH: src gets the old value. */
 const ATOMIC_DW = 0xdb;
 const BPF_ADD_FETCH = 0x01;

@@ -4,7 +4,7 @@ import { ClosedError, InUseError } from "../../errors.ts";
 import { closeFd } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest } from "../_harness.ts";
 import { testRun } from "../_raw_prog.ts";
-import { recordValue, ringWriter, wideRingWriter } from "./_writer_progs.ts";
+import { mapValueRingWriter, recordValue, ringWriter, wideRingWriter } from "./_writer_progs.ts";
 
 kernelTest(
   "RingReader: N records from the kernel arrive in order with the right bytes",
@@ -327,6 +327,68 @@ kernelTest(
         assertEquals(reader.available, 0);
       } finally {
         closeFd(prog);
+      }
+    });
+  },
+);
+
+kernelTest(
+  "RingReader.drain: records larger than a copy chunk, between small ones, arrive whole and stay",
+  async () => {
+    await assertNoFdLeak(() => {
+      const big = 100_000; // more than drain's 64 KiB chunks
+      using ring = BpfMap.create(new MapSpec({ type: MapType.RingBuf, maxEntries: 1 << 20 }));
+      using values = BpfMap.create(
+        new MapSpec({ type: MapType.Array, keySize: 4, valueSize: big, maxEntries: 1 }),
+      );
+      const bigProg = mapValueRingWriter(ring.fd, values.fd, big);
+      const smallProg = wideRingWriter(ring.fd, 256);
+      try {
+        using reader = new RingReader(ring);
+        const pattern = (k: number) =>
+          Uint8Array.from({ length: big }, (_, i) => (i * 7 + k) & 0xff);
+        // Each round: small records, a big one, more small ones (a chunk's rest is too small
+        // for the big record, then for a small one), two big ones back to back.
+        const expected: (number | Uint8Array)[] = [];
+        const kept: Uint8Array[] = [];
+        let small = 0;
+        const writeSmall = (count: number) => {
+          for (let i = 0; i < count; i++, small++) {
+            testRun(smallProg, new Uint8Array(14 + (small % 3001)));
+            expected.push(small % 3001);
+          }
+        };
+        const writeBig = (k: number) => {
+          const value = pattern(k);
+          values.update(new Uint8Array(4), value);
+          testRun(bigProg, new Uint8Array(14));
+          expected.push(value);
+        };
+        for (let round = 0; round < 6; round++) {
+          writeSmall(100);
+          writeBig(round * 3);
+          writeSmall(200);
+          writeBig(round * 3 + 1);
+          writeBig(round * 3 + 2);
+          writeSmall(10);
+          assertEquals(reader.drain((r) => kept.push(r)), 313);
+          assertEquals(reader.available, 0);
+        }
+        // Kept records are whole after the ring wrapped (6 × 390 KB through a 1 MiB ring).
+        assertEquals(kept.length, expected.length);
+        for (let i = 0; i < kept.length; i++) {
+          const want = expected[i];
+          if (typeof want === "number") {
+            assertEquals(kept[i].byteLength, 256, `record ${i}`);
+            assertEquals(new Set(wideValues(kept[i])), new Set([BigInt(want)]), `record ${i}`);
+          } else {
+            assertEquals(kept[i].byteLength, big, `record ${i}`);
+            assert(kept[i].every((b, j) => b === want[j]), `record ${i}`);
+          }
+        }
+      } finally {
+        closeFd(bigProg);
+        closeFd(smallProg);
       }
     });
   },
