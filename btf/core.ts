@@ -95,17 +95,31 @@ export class CoreCandidateCache {
   }
 
   /**
-   * Searches the candidates of every one of `locals` not cached yet, all at once: each
-   * target's types are then walked once for all of them instead of once per type.
+   * Searches the candidates of every CO-RE relocation of `programs` at once (those not
+   * cached yet): each target's types are walked once for all of them, where searching
+   * type by type walks them once per name. {@linkcode applyCoreRelocations} does so for
+   * its program; an object's loader can do so for all its programs first. Throws what
+   * searching throws (a `FormatError` for corrupt target BTF).
    */
-  prefetch(locals: Iterable<Type>, targets: readonly Spec[]): void {
-    if (this.#targets === undefined) this.#targets = targets;
-    else if (!sameTargets(this.#targets, targets)) {
+  prefetch(programs: Iterable<Instructions>, targets: Spec | readonly Spec[]): void {
+    const specs = normalizeTargets(targets);
+    if (this.#targets === undefined) this.#targets = specs;
+    else if (!sameTargets(this.#targets, specs)) {
       throw new RangeError("Candidate cache used with different target specs");
     }
-    const todo = [...new Set(locals)].filter((t) => !this.#map.has(t));
-    const found = findCandidatesOfAll(todo, targets);
-    todo.forEach((t, i) => this.#map.set(t, found[i]));
+    const todo = new Set<Type>();
+    for (const insns of programs) {
+      for (const ins of insns.list) {
+        const relo = getMeta(ins, CORE_RELO_META) as CoreRelo | undefined;
+        if (relo !== undefined && needsCandidates(relo) && !this.#map.has(relo.type)) {
+          todo.add(relo.type);
+        }
+      }
+    }
+    if (todo.size === 0) return;
+    const locals = [...todo];
+    const found = findCandidatesOfAll(locals, specs);
+    locals.forEach((t, i) => this.#map.set(t, found[i]));
   }
 }
 
@@ -149,13 +163,8 @@ export function calcCoreRelocations(
   const cache = options.cache ?? new CoreCandidateCache();
   const out: { insnIndex: number; fixup: CoreFixup }[] = [];
   const list = insns.list;
-  const locals: Type[] = [];
-  for (const ins of list) {
-    const relo = getMeta(ins, CORE_RELO_META) as CoreRelo | undefined;
-    if (relo !== undefined && needsCandidates(relo)) locals.push(relo.type);
-  }
   try {
-    cache.prefetch(locals, specs);
+    cache.prefetch([insns], specs);
   } catch {
     // A target that cannot be searched (corrupt BTF): the first relocation that needs
     // candidates throws the same error below, after those before it, as without prefetch.
