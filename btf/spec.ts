@@ -149,6 +149,8 @@ const HI = HOST_LITTLE ? 1 : 0;
 /** Slots of a spec's cache of list names (192 KiB), made once its string table is. */
 const LIST_NAME_CACHE_BITS = 14;
 const LIST_NAME_CACHE = 1 << LIST_NAME_CACHE_BITS;
+/** The size of string section from which a spec keeps that cache. */
+const LIST_NAME_CACHE_MIN_STRINGS = 1 << 18;
 
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
@@ -439,11 +441,14 @@ export class Spec implements Iterable<Type> {
     const rel = off - this.#strBase;
     if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
     let table = this.#strTable;
-    // Decoding the whole section costs as much as a few thousand names: worth it only once
-    // many are read, not for a lookup of one type.
-    if (table === undefined && ++this.#strDecodes > 1024) {
+    // Decoding the whole section costs as much as decoding a name per 64 of its bytes (a
+    // few thousand for vmlinux): worth it once that many are read, not for a lookup of one
+    // type. An object's small section is decoded after a few dozen (its line infos).
+    const size = this.#strings.length;
+    if (table === undefined && ++this.#strDecodes > Math.min(1024, size >>> 6)) {
       table = this.#strTable = asciiTable(this.#strings);
-      if (table) {
+      // The cache pays for its memory only where names repeat by the thousand.
+      if (table && size >= LIST_NAME_CACHE_MIN_STRINGS) {
         this.#listNameKeys = new Int32Array(LIST_NAME_CACHE).fill(-1);
         this.#listNames = new globalThis.Array<string>(LIST_NAME_CACHE).fill("");
       }
