@@ -792,8 +792,11 @@ export class Spec implements Iterable<Type> {
   /**
    * Checks what parsing leaves for later: that every string offset and type id is in range,
    * that no chain of references that avoids structs and unions is cyclic or absurdly deep,
-   * and that no struct or union member ends past its type's size (as the kernel checks). Runs by itself, once, before the first type, name or string is decoded, so that
-   * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
+   * and that no struct or union member ends past its type's size (as the kernel checks).
+   * Runs by itself, once, before the first type, name or string is decoded, so that only
+   * the raw tables are ever seen unchecked; the kernel's own BTF (`loadKernelSpec`) instead
+   * checks each type the same way just before its first use. Throws a
+   * {@linkcode FormatError}.
    */
   validate(): this {
     if (this.#validated) return this;
@@ -813,6 +816,7 @@ export class Spec implements Iterable<Type> {
     this.#typeChecked = this.#chainStates = undefined;
     return this;
   }
+
   /**
    * What the decoders run before reading type `idx` (its id less the first id) of a spec
    * that is not validated yet: {@linkcode Spec.validate}, or for a spec checked type by
@@ -872,10 +876,8 @@ export class Spec implements Iterable<Type> {
       if (w[o] >= strLimit) throw this.#error(`String offset ${w[o]} out of range`, o);
       let r = 0;
       const headRefs = HEAD_REFS[kind];
-      if (headRefs !== 0) {
-        r = w[o + 2 + headRefs - 1];
-        if (headRefs === 2 && w[o + 4] > r) r = w[o + 4];
-      }
+      if (headRefs === 1) r = w[o + 2];
+      else if (headRefs === 2) r = w[o + 3] > w[o + 4] ? w[o + 3] : w[o + 4];
       const stride = PER_VLEN_WORDS[kind];
       const nameAt = ENTRY_NAME_AT[kind];
       const refAt = ENTRY_REF_AT[kind];
