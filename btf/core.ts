@@ -16,7 +16,7 @@ import {
   setMeta,
   Size,
 } from "../asm/mod.ts";
-import { type CoreCandidate, findCandidates } from "./core_candidates.ts";
+import { type CoreCandidate, findCandidates, findCandidatesOfAll } from "./core_candidates.ts";
 import { CoreRelocationError } from "./core_error.ts";
 import { calcCoreFixup, type CoreFixup, describeCoreRelo } from "./core_fixup.ts";
 import { CORE_RELO_KIND_NAMES, CORE_RELO_META, type CoreRelo, CoreReloKind } from "./ext.ts";
@@ -93,10 +93,43 @@ export class CoreCandidateCache {
     }
     return c;
   }
+
+  /**
+   * Searches the candidates of every CO-RE relocation of `programs` at once (those not
+   * cached yet): each target's types are walked once for all of them, where searching
+   * type by type walks them once per name. {@linkcode applyCoreRelocations} does so for
+   * its program; an object's loader can do so for all its programs first. Throws what
+   * searching throws (a `FormatError` for corrupt target BTF).
+   */
+  prefetch(programs: Iterable<Instructions>, targets: Spec | readonly Spec[]): void {
+    const specs = normalizeTargets(targets);
+    if (this.#targets === undefined) this.#targets = specs;
+    else if (!sameTargets(this.#targets, specs)) {
+      throw new RangeError("Candidate cache used with different target specs");
+    }
+    const todo = new Set<Type>();
+    for (const insns of programs) {
+      for (const ins of insns.list) {
+        const relo = getMeta(ins, CORE_RELO_META) as CoreRelo | undefined;
+        if (relo !== undefined && needsCandidates(relo) && !this.#map.has(relo.type)) {
+          todo.add(relo.type);
+        }
+      }
+    }
+    if (todo.size === 0) return;
+    const locals = [...todo];
+    const found = findCandidatesOfAll(locals, specs);
+    locals.forEach((t, i) => this.#map.set(t, found[i]));
+  }
 }
 
 function sameTargets(a: readonly Spec[], b: readonly Spec[]): boolean {
   return a.length === b.length && a.every((s, i) => s === b[i]);
+}
+
+/** The local id relocation needs no candidates (libbpf does not search for them). */
+function needsCandidates(relo: CoreRelo): boolean {
+  return relo.kind !== CoreReloKind.TypeIdLocal && relo.type.name !== "";
 }
 
 /** Options of {@linkcode applyCoreRelocations}. */
@@ -130,14 +163,17 @@ export function calcCoreRelocations(
   const cache = options.cache ?? new CoreCandidateCache();
   const out: { insnIndex: number; fixup: CoreFixup }[] = [];
   const list = insns.list;
+  try {
+    cache.prefetch([insns], specs);
+  } catch {
+    // A target that cannot be searched (corrupt BTF): the first relocation that needs
+    // candidates throws the same error below, after those before it, as without prefetch.
+  }
   for (let i = 0; i < list.length; i++) {
     const relo = getMeta(list[i], CORE_RELO_META) as CoreRelo | undefined;
     if (relo === undefined) continue;
     const index = out.length;
-    // The local id relocation needs no candidates (libbpf does not search for them).
-    const cands = relo.kind === CoreReloKind.TypeIdLocal || relo.type.name === ""
-      ? undefined
-      : cache.get(relo.type, specs);
+    const cands = needsCandidates(relo) ? cache.get(relo.type, specs) : undefined;
     out.push({ insnIndex: i, fixup: calcCoreFixup(index, relo, cands) });
   }
   return out;

@@ -1,14 +1,16 @@
 /**
  * Candidate search for CO-RE: the target types whose essential name (flavour suffix
- * stripped) equals the local type's, of a compatible kind, found through each target
- * spec's name index rather than by scanning every type as libbpf does.
+ * stripped) equals the local type's, of a compatible kind. The names of a program's
+ * relocations are searched together, in one pass over each target's types (libbpf scans
+ * every type once per local type); a process that keeps asking for new names gets the
+ * spec's name index instead.
  *
  * @module
  */
 
 import { essentialName } from "./helpers.ts";
-import { asciiTable } from "./_strings.ts";
-import type { Spec } from "./spec.ts";
+import { asciiTable, encodeString } from "./_strings.ts";
+import { checksTypesOnUse, type Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 import { kindsCompat } from "./core_compat.ts";
 
@@ -36,7 +38,7 @@ function flavouredIndex(spec: Spec): Map<string, number[]> {
   let idx = flavoured.get(spec);
   if (idx) return idx;
   idx = new Map();
-  spec.validate();
+  if (!checksTypesOnUse(spec)) spec.validate(); // out-of-range offsets are marked by none
   const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
   const marked = flavouredStrings(strings);
   for (let i = 0; i < count; i++) {
@@ -94,41 +96,156 @@ function flavouredStrings(strings: Uint8Array): Set<number> {
 }
 
 /**
- * The candidates for `local` in one target spec, in id order, like libbpf's
+ * Own type ids of `spec` per essential name (exact and flavoured names together, in id
+ * order), kept per spec: a CO-RE load asks for the same few names again and again.
+ */
+const byEssential = new WeakMap<Spec, { ids: Map<string, number[]>; scans: number }>();
+
+/**
+ * Batch scans a spec gets before names it has not seen go through its name index instead:
+ * one scan reads a word and a byte per type, the index hashes every name once (as much as
+ * several scans), so only a process that keeps asking for new names builds it.
+ */
+const SCANS_BEFORE_INDEX = 8;
+
+/**
+ * The ids of `spec`'s own types (not its base's) whose essential name is each of `names`,
+ * in id order: exact names and `name___flavour` ones alike. Names not asked for before are
+ * found together, in one pass over the raw tables that reads each type's name offset and
+ * the first byte of its name (libbpf compares every name, once per candidate); a JIT-cold
+ * first CO-RE load thus costs one pass over vmlinux, with no index or decoded string
+ * table built.
+ */
+function essentialIds(spec: Spec, names: readonly string[]): number[][] {
+  let memo = byEssential.get(spec);
+  if (!memo) byEssential.set(spec, memo = { ids: new Map(), scans: 0 });
+  const missing = [...new Set(names.filter((n) => !memo.ids.has(n)))];
+  if (missing.length > 0) {
+    if (memo.scans++ < SCANS_BEFORE_INDEX) scanEssentialNames(spec, missing, memo.ids);
+    else for (const n of missing) memo.ids.set(n, indexedEssentialIds(spec, n));
+  }
+  return names.map((n) => memo.ids.get(n)!);
+}
+
+/** The one pass of {@linkcode essentialIds}: fills `out` with an id list per name. */
+function scanEssentialNames(spec: Spec, names: string[], out: Map<string, number[]>): void {
+  // Name offsets out of range match nothing below; a spec validated as a whole throws for
+  // them first, as its name index would.
+  if (!checksTypesOnUse(spec)) spec.validate();
+  const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
+  const size = strings.length;
+  const keys = names.map(encodeString);
+  const found = names.map((): number[] => []);
+  // No BTF name holds a NUL: such a key matches nothing (and would match across strings).
+  const searchable = keys.map((key) => !key.includes(0));
+  // A name is a candidate when its essential name is the key: the key itself only when it
+  // carries no flavour of its own (libbpf compares essential lengths, too).
+  const exact = names.map((n) => essentialName(n) === n);
+  // Keys by their first byte: most names start with a byte no key does, and cost no more.
+  const head = new Int32Array(256).fill(-1);
+  const next = new Int32Array(keys.length);
+  for (let k = keys.length - 1; k >= 0; k--) {
+    if (!searchable[k]) continue;
+    next[k] = head[keys[k][0]];
+    head[keys[k][0]] = k;
+  }
+  for (let i = 0; i < count; i++) {
+    const off = words[offsets[i]];
+    if (off === 0) continue; // anonymous
+    const rel = off - stringsBase;
+    if (rel >= size) continue;
+    if (rel < 0) {
+      // Split BTF named by a string of its base: decode those rare ones.
+      matchDecoded(spec, firstId + i, names, found);
+      continue;
+    }
+    for (let k = head[strings[rel]]; k >= 0; k = next[k]) {
+      const key = keys[k];
+      let j = 1;
+      while (j < key.length && strings[rel + j] === key[j]) j++;
+      if (j < key.length) continue;
+      // The key holds no NUL, so the section's final NUL lies at or past `end`; each byte
+      // read here is in range because the one before it was not that NUL.
+      const end = rel + j;
+      if (strings[end] === 0) {
+        if (exact[k]) found[k].push(firstId + i);
+      } else if (
+        strings[end] === 0x5f && strings[end + 1] === 0x5f && strings[end + 2] === 0x5f &&
+        essentialName(spec.nameOf(firstId + i)) === names[k]
+      ) found[k].push(firstId + i);
+    }
+  }
+  for (let k = 0; k < names.length; k++) out.set(names[k], found[k]);
+}
+
+/** {@linkcode scanEssentialNames} for a type whose name must be decoded to compare. */
+function matchDecoded(spec: Spec, id: number, names: string[], found: number[][]): void {
+  const ess = essentialName(spec.nameOf(id));
+  for (let k = 0; k < names.length; k++) if (ess === names[k]) found[k].push(id);
+}
+
+/** {@linkcode essentialIds} for one name, through the spec's name index. */
+function indexedEssentialIds(spec: Spec, name: string): number[] {
+  const first = spec.base ? spec.firstTypeId : 1;
+  const ids = essentialName(name) === name
+    ? spec.typeIdsByName(name).filter((id) => id >= first)
+    : [];
+  const extra = flavouredIndex(spec).get(name);
+  return extra ? [...ids, ...extra].sort((a, b) => a - b) : ids;
+}
+
+/**
+ * The candidates for each of `locals` in one target spec, in id order, like libbpf's
  * `bpf_core_add_cands`: a named type of a compatible kind (ENUM and ENUM64 mix) whose
  * essential name equals the local one. Only the spec's own types are searched when it is
  * split BTF (a module): its base's types are found through the base itself.
  */
-export function findCandidatesIn(
-  local: Type,
+function findCandidatesInAll(
+  locals: readonly Type[],
   spec: Spec,
   specIndex: number,
-  out: CoreCandidate[],
+  out: CoreCandidate[][],
 ): void {
-  const ess = essentialName(local.name);
-  if (ess === "") return;
-  const first = spec.base ? spec.firstTypeId : 1;
-  const ids = spec.typeIdsByName(ess);
-  const extra = flavouredIndex(spec).get(ess);
-  let all = ids;
-  if (extra) all = [...ids, ...extra].sort((a, b) => a - b);
-  for (const id of all) {
-    if (id < first) continue;
-    const t = spec.typeById(id);
-    if (!kindsCompat(t, local)) continue;
-    out.push({ spec, specIndex, id, type: t });
-  }
+  const names = locals.map((t) => essentialName(t.name));
+  const asked = names.filter((n) => n !== "");
+  const lists = essentialIds(spec, asked);
+  const byName = new Map<string, number[]>();
+  asked.forEach((n, k) => byName.set(n, lists[k]));
+  locals.forEach((local, k) => {
+    const ids = byName.get(names[k]);
+    if (ids === undefined) return;
+    for (const id of ids) {
+      const t = spec.typeById(id);
+      if (!kindsCompat(t, local)) continue;
+      out[k].push({ spec, specIndex, id, type: t });
+    }
+  });
 }
 
 /**
- * libbpf's `bpf_core_find_cands`: candidates in the first target (vmlinux); only when it
- * has none, in each of the others (modules).
+ * libbpf's `bpf_core_find_cands` for each of `locals`: candidates in the first target
+ * (vmlinux); only for a local type that has none there, in each of the others (modules).
+ * Each target's types are searched once for all of them.
  */
-export function findCandidates(local: Type, targets: readonly Spec[]): CoreCandidate[] {
-  const out: CoreCandidate[] = [];
-  if (targets.length === 0) return out;
-  findCandidatesIn(local, targets[0], 0, out);
-  if (out.length > 0) return out;
-  for (let i = 1; i < targets.length; i++) findCandidatesIn(local, targets[i], i, out);
+export function findCandidatesOfAll(
+  locals: readonly Type[],
+  targets: readonly Spec[],
+): CoreCandidate[][] {
+  const out = locals.map((): CoreCandidate[] => []);
+  if (targets.length === 0 || locals.length === 0) return out;
+  findCandidatesInAll(locals, targets[0], 0, out);
+  const rest = locals.map((_, k) => k).filter((k) => out[k].length === 0);
+  if (rest.length === 0) return out;
+  const restLocals = rest.map((k) => locals[k]);
+  for (let i = 1; i < targets.length; i++) {
+    const found = restLocals.map((): CoreCandidate[] => []);
+    findCandidatesInAll(restLocals, targets[i], i, found);
+    rest.forEach((k, j) => out[k].push(...found[j]));
+  }
   return out;
+}
+
+/** {@linkcode findCandidatesOfAll} for one local type. */
+export function findCandidates(local: Type, targets: readonly Spec[]): CoreCandidate[] {
+  return findCandidatesOfAll([local], targets)[0];
 }

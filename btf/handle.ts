@@ -118,10 +118,40 @@ export const btfFeatures: {
 };
 
 /**
+ * Every kind the probes of {@linkcode btfFeatures} ask about, in one blob: a kernel that
+ * takes it (any since 6.0) has them all, and one BTF load answers for the seven.
+ */
+const allProbedKinds = feature("BTF kinds up to ENUM64", "6.0", () => {
+  const v = new Var("probe", int(), Linkage.Static);
+  return loads([
+    new Func("probe_static", new FuncProto(int()), Linkage.Static),
+    new Func("probe_global", new FuncProto(int()), Linkage.Global),
+    new Datasec(".data", 4, [new VarSecinfo(v, 0, 4)]),
+    new Float("float", 4),
+    new DeclTag("tag", v, -1),
+    new Pointer(new TypeTag("tag", int())),
+    new Enum("probe", 8, [new EnumValue("PROBE", 1n << 40n)], false, true),
+  ]);
+});
+
+/** No kind replaced: the writer options for a kernel that has every probed kind. */
+const NOTHING_REPLACED: KernelCompat = Object.freeze({
+  replaceFuncs: false,
+  replaceDatasec: false,
+  stripFuncLinkage: false,
+  replaceFloat: false,
+  replaceDeclTags: false,
+  replaceTypeTags: false,
+  replaceEnum64: false,
+});
+
+/**
  * The writer options that make BTF acceptable to the running kernel: every kind it lacks
- * is replaced the way libbpf replaces it.
+ * is replaced the way libbpf replaces it. A kernel that takes every kind at once is asked
+ * nothing more; an older one, kind by kind.
  */
 export function kernelCompat(): KernelCompat {
+  if (allProbedKinds.supported()) return { ...NOTHING_REPLACED };
   return {
     replaceFuncs: !btfFeatures.funcs.supported(),
     replaceDatasec: !btfFeatures.datasec.supported(),

@@ -9,7 +9,7 @@
 import { FormatError, NotSupportedError } from "../errors.ts";
 import { elfSections, isElf } from "./_elf.ts";
 import { type ExtInfos, parseExtInfos } from "./ext.ts";
-import { parseSpec, type Spec } from "./spec.ts";
+import { checkTypesOnUse, parseSpec, type Spec } from "./spec.ts";
 
 /** The `.BTF` and `.BTF.ext` of an ELF object. */
 export interface SpecAndExtInfos {
@@ -82,7 +82,8 @@ const moduleSpecs = new Map<string, Spec>();
 
 /**
  * The running kernel's BTF, from `/sys/kernel/btf/vmlinux`. Parsed once per process; later
- * calls return the same spec. Throws {@linkcode NotSupportedError} when the kernel was built
+ * calls return the same spec. Each type is checked when first decoded or named, not all
+ * 130,000 at the first use (`validate()` checks them all). Throws {@linkcode NotSupportedError} when the kernel was built
  * without `CONFIG_DEBUG_INFO_BTF`. Deno 2.9 opens files under `/sys` only with
  * `--allow-all` (`--allow-read`, even `--allow-read=/sys`, is not enough).
  *
@@ -103,12 +104,12 @@ export function loadKernelSpec(): Spec {
  * reading the file. Internal: not exported from `btf/mod.ts`.
  */
 export function cachedKernelSpec(map?: () => Uint8Array | undefined): Spec {
-  return kernelSpec ??= parseSpec(map?.() ?? readKernelBtf("vmlinux"));
+  return kernelSpec ??= checkTypesOnUse(parseSpec(map?.() ?? readKernelBtf("vmlinux")));
 }
 
 /**
  * The BTF of a kernel module, from `/sys/kernel/btf/<module>`: split BTF on top of
- * {@linkcode loadKernelSpec}. Cached per module.
+ * {@linkcode loadKernelSpec}. Cached per module; its types are checked as they are used.
  */
 export function loadKernelModuleSpec(module: string): Spec {
   if (module === "" || module.includes("/") || module === "." || module === "..") {
@@ -117,7 +118,7 @@ export function loadKernelModuleSpec(module: string): Spec {
   if (module === "vmlinux") return loadKernelSpec();
   let spec = moduleSpecs.get(module);
   if (!spec) {
-    spec = parseSpec(readKernelBtf(module), { base: loadKernelSpec() });
+    spec = checkTypesOnUse(parseSpec(readKernelBtf(module), { base: loadKernelSpec() }));
     moduleSpecs.set(module, spec);
   }
   return spec;

@@ -81,15 +81,70 @@ for (
   ]
 ) ONE_REF_KIND[k] = 1;
 
-/** Scratch of `Spec.#checkChains`, grown as needed. */
-let chainState = new Uint8Array(256);
-let chainStackId = new Int32Array(256);
-let chainStackEdge = new Int32Array(256);
-
 /** How deep a chain of references that avoids structs and unions may go. */
 const MAX_CHAIN = 128;
 
+/**
+ * Specs whose types are checked one by one before each is first used, instead of all at
+ * once ({@linkcode checkTypesOnUse}).
+ */
+const typesCheckedOnUse = new WeakSet<Spec>();
+
+/** Types a spec checks one by one before it validates all of them instead. */
+const CHECKS_BEFORE_VALIDATION = 4096;
+
+/**
+ * Makes `spec` check each type just before it is first decoded or named (its string
+ * offsets, type ids, members and reference chains, as {@linkcode Spec.validate} does for
+ * all), instead of validating every type at its first use. For the kernel's own BTF: a
+ * CO-RE load decodes a few hundred of vmlinux's 130,000 types, and its first one in a
+ * process would otherwise validate them all before the JIT has warmed up. Name lookups
+ * then need no validation either: they read names within bounds, and what they find is
+ * checked when it is decoded. `validate()` still checks everything when called. Internal:
+ * not exported from `btf/mod.ts`.
+ */
+export function checkTypesOnUse(spec: Spec): Spec {
+  typesCheckedOnUse.add(spec);
+  return spec;
+}
+
+/** Whether `spec` checks its types one by one ({@linkcode checkTypesOnUse}). */
+export function checksTypesOnUse(spec: Spec): boolean {
+  return typesCheckedOnUse.has(spec);
+}
+
+/** Scratch of `Spec.#checkChains`: state per type (grown as needed), the walk's stack. */
+let chainState = new Uint8Array(256);
+const chainStackId = new Int32Array(MAX_CHAIN);
+const chainStackEdge = new Int32Array(MAX_CHAIN);
+
+/** How many type ids a kind's fixed words hold: at word 2 (one), at words 3 and 4 (array). */
+const HEAD_REFS = new Uint8Array(32);
+/** Where a name offset sits in each vlen entry of a kind (0), or none (-1). */
+const ENTRY_NAME_AT = new Int8Array(32).fill(-1);
+/** Where a type id sits in each vlen entry of a kind, or none (-1). */
+const ENTRY_REF_AT = new Int8Array(32).fill(-1);
+for (let k = 0; k < 32; k++) HEAD_REFS[k] = ONE_REF_KIND[k];
+HEAD_REFS[Kind.FuncProto] = 1;
+HEAD_REFS[Kind.Array] = 2;
+for (const k of [Kind.Struct, Kind.Union, Kind.Enum, Kind.Enum64, Kind.FuncProto]) {
+  ENTRY_NAME_AT[k] = 0;
+}
+ENTRY_REF_AT[Kind.Struct] = ENTRY_REF_AT[Kind.Union] = ENTRY_REF_AT[Kind.FuncProto] = 1;
+ENTRY_REF_AT[Kind.Datasec] = 0;
+/** {@linkcode ENTRY_REF_AT} for the references a chain follows: not struct members. */
+const CHAIN_ENTRY_REF_AT = ENTRY_REF_AT.slice();
+CHAIN_ENTRY_REF_AT[Kind.Struct] = CHAIN_ENTRY_REF_AT[Kind.Union] = -1;
+
+/** Kinds whose size is their `size_or_type` word (1), as the kernel resolves sizes. */
+const SIZED_KIND = new Uint8Array(32);
+for (const k of [Kind.Int, Kind.Enum, Kind.Enum64, Kind.Struct, Kind.Union, Kind.Float]) {
+  SIZED_KIND[k] = 1;
+}
+
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
+/** Which 16-bit half of a host-order 32-bit word holds its high bits. */
+const HI = HOST_LITTLE ? 1 : 0;
 
 /**
  * The bigints 0…255, shared by the enumerators that have these values (most of them):
@@ -103,6 +158,8 @@ const SMALL_BIGINTS: readonly bigint[] = globalThis.Array.from(
 /** Slots of a spec's cache of list names (192 KiB), made once its string table is. */
 const LIST_NAME_CACHE_BITS = 14;
 const LIST_NAME_CACHE = 1 << LIST_NAME_CACHE_BITS;
+/** The size of string section from which a spec keeps that cache. */
+const LIST_NAME_CACHE_MIN_STRINGS = 1 << 18;
 
 /**
  * The raw tables behind a {@linkcode Spec}, for walks that must not allocate. Type `id`
@@ -148,6 +205,9 @@ for (let k = 1; k <= MAX_KIND; k++) {
   PER_VLEN_WORDS[k] = (recordBytes(k, 1) - recordBytes(k, 0)) >> 2;
 }
 
+/** Type sections of at least this many words (1 MiB) get their whole index up front. */
+const LARGE_TYPE_SECTION_WORDS = 1 << 18;
+
 /**
  * The one pass over the type section, as libbpf's btf__parse makes: where each type starts,
  * whether its kind is known and whether its records fit. Kept small and free of error
@@ -163,10 +223,15 @@ function indexTypes(
   // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const hi = HOST_LITTLE ? 1 : 0;
-  // Every type takes at least 3 words; most take more, so start smaller and grow, unless
-  // the caller's memory is cheap enough to take the most there can be at once.
-  let offsets = allocate === undefined
+  // Every type takes at least 3 words; most take more. A small section starts with room
+  // for fewer types and grows; a large one (vmlinux) takes the most there can be at once:
+  // its pages are the system's zero pages until written, so only the part used costs
+  // memory, and no growth midway sends the loop back from optimized code to the
+  // interpreter (the growth path has no type feedback until it first runs).
+  let offsets = allocate === undefined && n < LARGE_TYPE_SECTION_WORDS
     ? new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64))
+    : allocate === undefined
+    ? new Uint32Array(Math.floor(n / 3))
     : words32(allocate, Math.floor(n / 3));
   let count = 0;
   let o = 0;
@@ -316,7 +381,12 @@ export class Spec implements Iterable<Type> {
   #nameHash: Uint32Array | undefined;
   #nameScans = 0;
   #raw: RawBtf | undefined;
+  #halfWords: Uint16Array | undefined;
   #validated = false;
+  // Checked type by type (checkTypesOnUse): which types are, and the chain walk's states.
+  #typeChecked: Uint8Array | undefined;
+  #chainStates: Uint8Array | undefined;
+  #typeChecks = 0;
 
   /** Use {@linkcode parseSpec}: specs are only made from bytes. */
   constructor(
@@ -374,16 +444,20 @@ export class Spec implements Iterable<Type> {
 
   /** The string at offset `off` of the string section (the base's below its length). */
   string(off: number): string {
-    if (!this.#validated) this.validate();
+    // Checked type by type, a spec needs no validation to read a string: `off` is checked.
+    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
     const rel = off - this.#strBase;
     if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
     let table = this.#strTable;
-    // Decoding the whole section costs as much as a few thousand names: worth it only once
-    // many are read, not for a lookup of one type.
-    if (table === undefined && ++this.#strDecodes > 1024) {
+    // Decoding the whole section costs as much as decoding a name per 64 of its bytes (a
+    // few thousand for vmlinux): worth it once that many are read, not for a lookup of one
+    // type. An object's small section is decoded after a few dozen (its line infos).
+    const size = this.#strings.length;
+    if (table === undefined && ++this.#strDecodes > Math.min(1024, size >>> 6)) {
       table = this.#strTable = asciiTable(this.#strings);
-      if (table) {
+      // The cache pays for its memory only where names repeat by the thousand.
+      if (table && size >= LIST_NAME_CACHE_MIN_STRINGS) {
         this.#listNameKeys = new Int32Array(LIST_NAME_CACHE).fill(-1);
         this.#listNames = new globalThis.Array<string>(LIST_NAME_CACHE).fill("");
       }
@@ -440,7 +514,9 @@ export class Spec implements Iterable<Type> {
   nameOf(id: number): string {
     if (id === 0) return "";
     if (id < this.#first) return this.base!.nameOf(id);
-    return this.string(this.#words[this.#offset(id)]);
+    const o = this.#offset(id);
+    if (!this.#validated) this.#checkBeforeUse(id - this.#first);
+    return this.string(this.#words[o]);
   }
 
   /** The type with this id; throws a RangeError for an id the spec does not have. */
@@ -462,7 +538,7 @@ export class Spec implements Iterable<Type> {
   /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
   #decodeAt(idx: number): Type {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
-    if (!this.#validated) this.validate();
+    if (!this.#validated) this.#checkBeforeUse(idx);
     const t = this.#decode(this.#offsets[idx]);
     bindType(t, this, this.#first + idx);
     objects[idx] = t;
@@ -495,7 +571,9 @@ export class Spec implements Iterable<Type> {
   typeIdsByName(name: string): number[] {
     const out = this.base ? this.base.typeIdsByName(name) : [];
     if (name === "") return out;
-    if (!this.#validated) this.validate();
+    // The lookups below read names within bounds whatever the offsets: a spec checked type
+    // by type checks the types found when they are decoded.
+    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
     const key = encodeString(name);
     // Building the index hashes every name: a few linear scans cost less, as in libbpf's
     // btf__find_by_name, for a tool that looks up a handful of types.
@@ -573,9 +651,10 @@ export class Spec implements Iterable<Type> {
   /** Decodes the records (members, values, parameters, variables) of type `id`. */
   decodeList(id: number): unknown[] {
     if (id < this.#first) return this.base!.decodeList(id);
-    if (!this.#validated) this.validate();
+    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
     const w = this.#words;
     const o = this.#offset(id);
+    if (!this.#validated) this.#checkBeforeUse(id - this.#first);
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
@@ -725,85 +804,150 @@ export class Spec implements Iterable<Type> {
   /**
    * Checks what parsing leaves for later: that every string offset and type id is in range,
    * that no chain of references that avoids structs and unions is cyclic or absurdly deep,
-   * and that no struct or union member ends past its type's size (as the kernel checks). Runs by itself, once, before the first type, name or string is decoded, so that
-   * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
+   * and that no struct or union member ends past its type's size (as the kernel checks).
+   * Runs by itself, once, before the first type, name or string is decoded, so that only
+   * the raw tables are ever seen unchecked; the kernel's own BTF (`loadKernelSpec`) instead
+   * checks each type the same way just before its first use. Throws a
+   * {@linkcode FormatError}.
    */
   validate(): this {
     if (this.#validated) return this;
     this.base?.validate();
-    this.#checkRanges();
-    this.#checkChains();
-    this.#checkMembers();
+    const count = this.#count;
+    const memberError = this.#checkRangesAndMembers(0, count);
+    // 0: not seen, 1: on the stack, 2: done. Scratch shared by every spec (the walk calls
+    // nothing that could validate another): allocating costs more than a small walk.
+    if (chainState.length < count) {
+      chainState = new Uint8Array(Math.max(count, chainState.length * 2));
+    } else {
+      chainState.fill(0, 0, count);
+    }
+    this.#checkChains(0, count, chainState);
+    if (memberError) throw memberError;
     this.#validated = true;
+    this.#typeChecked = this.#chainStates = undefined;
     return this;
   }
 
-  #checkRanges(): void {
+  /**
+   * What the decoders run before reading type `idx` (its id less the first id) of a spec
+   * that is not validated yet: {@linkcode Spec.validate}, or for a spec checked type by
+   * type ({@linkcode checkTypesOnUse}) the same checks of this one type: its string offsets
+   * and type ids, its members' extents, the chains of references it starts.
+   */
+  #checkBeforeUse(idx: number): void {
+    if (!typesCheckedOnUse.has(this)) {
+      this.validate();
+      return;
+    }
+    const checked = this.#typeChecked ??= new Uint8Array(this.#count);
+    if (checked[idx] === 1) return;
+    // One pass costs less than checking most types one by one.
+    if (++this.#typeChecks > CHECKS_BEFORE_VALIDATION) {
+      this.validate();
+      return;
+    }
+    const memberError = this.#checkRangesAndMembers(idx, idx + 1);
+    this.#checkChains(idx, idx + 1, this.#chainStates ??= new Uint8Array(this.#count));
+    if (memberError) throw memberError;
+    checked[idx] = 1;
+  }
+
+  /**
+   * The type words as 16-bit halves, high half of word `o` at `2 * o + HI`. The walks read
+   * `info` (and bitfield offsets) through them: a 32-bit word of 2^30 or more is a heap
+   * number until V8 optimizes the loop, and a kflag sets bit 31, so reading whole words
+   * allocates, and changes the type feedback that delays the optimization, JIT-cold.
+   */
+  #halves(): Uint16Array {
     const w = this.#words;
+    return this.#halfWords ??= new Uint16Array(w.buffer, w.byteOffset, w.length * 2);
+  }
+
+  /**
+   * String offsets and type ids in range, and (recorded, thrown by `validate` after the
+   * chain check, as the kernel orders them) struct members within their type's size, in
+   * one pass. Table-driven, so that every kind runs the same code: a loop whose type
+   * feedback keeps changing as new kinds turn up is optimized late, and vmlinux's BTF is
+   * validated JIT-cold at a process's first CO-RE load.
+   */
+  #checkRangesAndMembers(from: number, to: number): FormatError | undefined {
+    const w = this.#words;
+    const h = this.#halves();
     const offsets = this.#offsets;
     const count = this.#count;
+    const first = this.#first;
     const strLimit = this.#strBase + this.#strings.length;
     let maxRef = 0;
-    for (let i = 0; i < count; i++) {
+    let memberError: FormatError | undefined;
+    for (let i = from; i < to; i++) {
       const o = offsets[i];
-      const info = w[o + 1];
-      const kind = (info >>> 24) & 0x1f;
-      const end = o + 3 + FIXED_WORDS[kind] + PER_VLEN_WORDS[kind] * (info & 0xffff);
+      const high = h[2 * o + 2 + HI];
+      const kind = (high >>> 8) & 0x1f;
+      const vlen = h[2 * o + 3 - HI];
       if (w[o] >= strLimit) throw this.#error(`String offset ${w[o]} out of range`, o);
       let r = 0;
-      switch (kind) {
-        case Kind.Pointer:
-        case Kind.Typedef:
-        case Kind.Volatile:
-        case Kind.Const:
-        case Kind.Restrict:
-        case Kind.Func:
-        case Kind.TypeTag:
-        case Kind.Var:
-        case Kind.DeclTag:
-          r = w[o + 2];
-          break;
-        case Kind.Array:
-          r = w[o + 3] > w[o + 4] ? w[o + 3] : w[o + 4];
-          break;
-        case Kind.Struct:
-        case Kind.Union:
-          for (let p = o + 3; p < end; p += 3) {
-            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
-            if (w[p + 1] > r) r = w[p + 1];
-          }
-          break;
-        case Kind.Enum:
-          for (let p = o + 3; p < end; p += 2) {
-            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
-          }
-          break;
-        case Kind.Enum64:
-          for (let p = o + 3; p < end; p += 3) {
-            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
-          }
-          break;
-        case Kind.FuncProto:
-          r = w[o + 2];
-          for (let p = o + 3; p < end; p += 2) {
-            if (w[p] >= strLimit) throw this.#error(`String offset ${w[p]} out of range`, p);
-            if (w[p + 1] > r) r = w[p + 1];
-          }
-          break;
-        case Kind.Datasec:
-          for (let p = o + 3; p < end; p += 3) if (w[p] > r) r = w[p];
-          break;
+      const headRefs = HEAD_REFS[kind];
+      if (headRefs === 1) r = w[o + 2];
+      else if (headRefs === 2) r = w[o + 3] > w[o + 4] ? w[o + 3] : w[o + 4];
+      const stride = PER_VLEN_WORDS[kind];
+      const nameAt = ENTRY_NAME_AT[kind];
+      const refAt = ENTRY_REF_AT[kind];
+      const entries = stride === 0 ? 0 : vlen; // FUNC keeps its linkage in vlen
+      for (let j = 0, p = o + 3; j < entries; j++, p += stride) {
+        if (nameAt === 0 && w[p] >= strLimit) {
+          throw this.#error(`String offset ${w[p]} out of range`, p);
+        }
+        if (refAt >= 0 && w[p + refAt] > r) r = w[p + refAt];
       }
       if (r > maxRef) maxRef = r;
+      if (memberError !== undefined || (kind !== Kind.Struct && kind !== Kind.Union)) continue;
+      const bits = w[o + 2] * 8;
+      const kflag = high >>> 15;
+      for (let p = o + 3, j = 0; j < vlen; j++, p += 3) {
+        let offset: number;
+        let width = 0;
+        if (kflag) {
+          // Bitfield size in the top byte, bit offset in the low 24 bits.
+          const top = h[2 * p + 4 + HI];
+          offset = ((top & 0xff) << 16) | h[2 * p + 5 - HI];
+          width = top >>> 8;
+        } else {
+          offset = w[p + 2];
+        }
+        if (width === 0) {
+          // Most members are of a type whose size is in its own words: no walk needed. Ids
+          // are not checked yet: #resolvedSize gives 0 for one out of range.
+          const t = w[p + 1] - first;
+          const to = t >= 0 && t < count ? offsets[t] : -1;
+          const tk = to >= 0 ? (h[2 * to + 2 + HI] >>> 8) & 0x1f : 0;
+          width = tk === Kind.Pointer
+            ? 64
+            : SIZED_KIND[tk] === 1
+            ? w[to + 2] * 8
+            : this.#resolvedSize(w[p + 1]) * 8;
+        }
+        if (offset + width > bits) {
+          memberError = this.#error(
+            `BTF ${KIND_NAMES[kind]} ${first + i}: member ${j} (bits ${offset}..${
+              offset + width
+            }) ends past its ${w[o + 2]} bytes`,
+            p,
+          );
+          break;
+        }
+      }
     }
-    if (maxRef >= this.#first + count) this.#badRef(offsets, count);
+    if (maxRef >= first + count) this.#badRef(from, to);
+    return memberError;
   }
 
   /** Finds where the out-of-range type id is, for the error (the slow path). */
-  #badRef(offsets: Uint32Array, count: number): never {
+  #badRef(from: number, to: number): never {
     const w = this.#words;
-    const limit = this.#first + count;
-    for (let i = 0; i < count; i++) {
+    const offsets = this.#offsets;
+    const limit = this.#first + this.#count;
+    for (let i = from; i < to; i++) {
       const o = offsets[i];
       const info = w[o + 1];
       const kind = (info >>> 24) & 0x1f;
@@ -845,29 +989,19 @@ export class Spec implements Iterable<Type> {
    * refers to itself, an array of itself): C cannot express them and every walk over
    * them would loop. Also bounds how deep such chains go, so recursive walks stay shallow.
    */
-  #checkChains(): void {
+  #checkChains(from: number, to: number, state: Uint8Array): void {
     const count = this.#count;
     const w = this.#words;
+    const h = this.#halves();
     const offs = this.#offsets;
     const first = this.#first;
-    // 0: not seen, 1: on the stack, 2: done. Scratch shared by every spec (the walk calls
-    // nothing that could validate another): allocating costs more than a small walk.
-    if (chainState.length < count) {
-      const size = Math.max(count, chainState.length * 2);
-      chainState = new Uint8Array(size);
-      chainStackId = new Int32Array(size);
-      chainStackEdge = new Int32Array(size);
-    } else {
-      chainState.fill(0, 0, count);
-    }
-    const state = chainState;
     const stackId = chainStackId;
     const stackEdge = chainStackEdge;
-    for (let start = 0; start < count; start++) {
+    for (let start = from; start < to; start++) {
       if (state[start] !== 0) continue;
       // Most types refer to nothing or to one type already checked: no stack needed.
       const so = offs[start];
-      const sk = (w[so + 1] >>> 24) & 0x1f;
+      const sk = (h[2 * so + 2 + HI] >>> 8) & 0x1f;
       if (LEAF_KIND[sk] === 1) {
         state[start] = 2;
         continue;
@@ -886,85 +1020,39 @@ export class Spec implements Iterable<Type> {
       while (sp >= 0) {
         const idx = stackId[sp];
         const o = offs[idx];
-        const info = w[o + 1];
-        const kind = (info >>> 24) & 0x1f;
+        const kind = (h[2 * o + 2 + HI] >>> 8) & 0x1f;
         const e = stackEdge[sp]++;
-        let target = -1;
-        switch (kind) {
-          case Kind.Pointer:
-          case Kind.Typedef:
-          case Kind.Volatile:
-          case Kind.Const:
-          case Kind.Restrict:
-          case Kind.Func:
-          case Kind.TypeTag:
-          case Kind.Var:
-          case Kind.DeclTag:
-            if (e === 0) target = w[o + 2];
-            break;
-          case Kind.Array:
-            if (e < 2) target = w[o + 3 + e];
-            break;
-          case Kind.FuncProto:
-            if (e === 0) target = w[o + 2];
-            else if (e <= (info & 0xffff)) target = w[o + 3 + 2 * (e - 1) + 1];
-            break;
-          case Kind.Datasec:
-            if (e < (info & 0xffff)) target = w[o + 3 + 3 * e];
-            break;
+        // Edge e: the type ids of the fixed words, then those of the entries (parameters,
+        // variables); members of structs and unions are no edge.
+        const headRefs = HEAD_REFS[kind];
+        let at = -1;
+        if (e < headRefs) at = o + 1 + headRefs + e;
+        else if (CHAIN_ENTRY_REF_AT[kind] >= 0 && e - headRefs < h[2 * o + 3 - HI]) {
+          at = o + 3 + PER_VLEN_WORDS[kind] * (e - headRefs) + CHAIN_ENTRY_REF_AT[kind];
         }
-        if (target < 0) {
+        if (at < 0) {
           state[idx] = 2;
           sp--;
           continue;
         }
-        const t = target - first;
-        if (t < 0 || state[t] === 2) continue;
-        if (state[t] === 1) {
-          throw this.#error(`BTF type ${first + idx} is part of a reference cycle`, o);
+        const t = w[at] - first;
+        if (t < 0) continue;
+        let message = "";
+        if (t >= count) message = `Type id ${w[at]} out of range`;
+        else if (state[t] === 2) continue;
+        else if (state[t] === 1) message = `BTF type ${first + idx} is part of a reference cycle`;
+        else if (sp + 1 >= MAX_CHAIN) {
+          message = `BTF type ${first + idx} starts a chain deeper than ${MAX_CHAIN} types`;
         }
-        if (sp + 1 >= MAX_CHAIN) {
-          throw this.#error(
-            `BTF type ${first + idx} starts a chain deeper than ${MAX_CHAIN} types`,
-            o,
-          );
+        if (message !== "") {
+          // Leave no type marked as on the stack: lazily checked specs keep their states.
+          for (let k = 0; k <= sp; k++) state[stackId[k]] = 0;
+          throw this.#error(message, t >= count ? at : o);
         }
         state[t] = 1;
         sp++;
         stackId[sp] = t;
         stackEdge[sp] = 0;
-      }
-    }
-  }
-
-  /**
-   * Rejects struct and union members that end past their type's size, as the kernel's BTF
-   * verifier does ("Member exceeds struct_size"): a bitfield by its width, any other member
-   * by its type's size. Runs after #checkChains, so that resolving a size ends.
-   */
-  #checkMembers(): void {
-    const w = this.#words;
-    const offs = this.#offsets;
-    for (let i = 0; i < this.#count; i++) {
-      const o = offs[i];
-      const info = w[o + 1];
-      const kind = (info >>> 24) & 0x1f;
-      if (kind !== Kind.Struct && kind !== Kind.Union) continue;
-      const bits = w[o + 2] * 8;
-      const kflag = info >>> 31;
-      for (let p = o + 3, j = 0; j < (info & 0xffff); j++, p += 3) {
-        const at = w[p + 2];
-        const offset = kflag ? at & 0xffffff : at;
-        const bitfield = kflag ? at >>> 24 : 0;
-        const width = bitfield !== 0 ? bitfield : this.#resolvedSize(w[p + 1]) * 8;
-        if (offset + width > bits) {
-          throw this.#error(
-            `BTF ${KIND_NAMES[kind]} ${this.#first + i}: member ${j} (bits ${offset}..${
-              offset + width
-            }) ends past its ${w[o + 2]} bytes`,
-            p,
-          );
-        }
       }
     }
   }
@@ -985,7 +1073,7 @@ export class Spec implements Iterable<Type> {
       if (i < 0 || i >= spec.#count) return 0;
       const w = spec.#words;
       const o = spec.#offsets[i];
-      switch ((w[o + 1] >>> 24) & 0x1f) {
+      switch ((spec.#halves()[2 * o + 2 + HI] >>> 8) & 0x1f) {
         case Kind.Int:
         case Kind.Enum:
         case Kind.Enum64:

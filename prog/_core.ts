@@ -42,6 +42,23 @@ export function kernelCoreTargets(): Spec[] {
 }
 
 /**
+ * Searches the CO-RE candidates of all of an object's `programs` at once, into `cache`,
+ * before they load one by one: each target's types are walked once, not once a program.
+ * Only when some program has a relocation (the loads would read the kernel's BTF anyway);
+ * what fails here fails again, in its turn, in the load of the program it concerns.
+ */
+export function prefetchCandidates(
+  programs: Instructions[],
+  targets: Spec | Spec[] | undefined,
+  cache: CoreCandidateCache,
+): void {
+  if (!programs.some(hasCoreRelocations)) return;
+  try {
+    cache.prefetch(programs, targets ?? kernelCoreTargets());
+  } catch { /* raised by the program's own load, after what comes before it */ }
+}
+
+/**
  * A copy of `insns` with every CO-RE relocation applied against `targets` (default: the
  * running kernel's BTF), or `insns` itself when there is nothing to relocate.
  */

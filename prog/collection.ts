@@ -27,6 +27,7 @@ import {
 import { fillStructOps } from "./_struct_ops.ts";
 import { bindReadOnlyData, isReadOnlyDataMap } from "./_rodata_binding.ts";
 import { namedRecord } from "./_named_record.ts";
+import { prefetchCandidates } from "./_core.ts";
 
 /** Options of {@linkcode newCollection}. */
 export interface CollectionOptions {
@@ -219,6 +220,11 @@ export function newCollection(spec: CollectionSpec, options: CollectionOptions =
     }
 
     const readOnlyData = mapNames.filter((n) => isReadOnlyDataMap(n, mapSpecs[n]));
+    prefetchCandidates(
+      progNames.map((n) => spec.programs[n].instructions),
+      options.kernelTypes,
+      coreCache,
+    );
     for (const name of progNames) {
       const ps = spec.programs[name];
       const insns = linkMaps(ps, maps, kconfigExterns.size > 0 ? maps[KCONFIG] : undefined);

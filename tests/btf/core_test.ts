@@ -35,6 +35,8 @@ import {
   Union,
 } from "../../btf/mod.ts";
 import { asm } from "../../mod.ts";
+import { findCandidates, findCandidatesOfAll } from "../../btf/core_candidates.ts";
+import { essentialName } from "../../btf/helpers.ts";
 
 const K = CoreReloKind;
 const { R0, R1 } = asm;
@@ -460,4 +462,64 @@ Deno.test("CO-RE candidates narrow as libbpf's cache does", () => {
   // Alone, the second relocation is ambiguous.
   const second = new asm.Instructions([prog.list[1]]);
   assertThrows(() => applyCoreRelocations(second, t), CoreRelocationError, "ambiguity");
+});
+
+Deno.test("CO-RE candidates: one search for many types finds what a walk over every type finds", () => {
+  const names = [
+    "fl",
+    "fl___t",
+    "fl___t___u",
+    "fl_x___t",
+    "fl____t",
+    "fl___",
+    "naïve",
+    "naïve___é",
+  ];
+  const vmTypes: Type[] = names.map((n) => new Struct(n, 4, [new Member("y", s32(), 0)]));
+  vmTypes.push(new Enum("fl___e", 4, [new EnumValue("A", 0n)]), new Typedef("fl", s32()));
+  // A module whose own types reuse the base's names: their name offsets are the base's.
+  const modNames = ["fl___m", "naïve", "mod_only", "mod_only___v"];
+  const locals: Type[] = [
+    "fl",
+    "fl___l",
+    "fl___t___l",
+    "naïve___x",
+    "mod_only___l",
+    "nope",
+    "fl_x",
+    "fl___",
+  ].map((n) => new Struct(n, 4, [new Member("y", s32(), 0)]));
+  locals.push(new Enum("fl___le", 4, [new EnumValue("A", 0n)]));
+  const make = () => {
+    const vm = target(...vmTypes);
+    const modTypes = modNames.map((n) => new Struct(n, 4, [new Member("y", vm.typeById(1), 0)]));
+    const mod = parseSpec(marshalTypes([...modTypes, ...vmTypes], { base: vm }), { base: vm });
+    return [vm, mod];
+  };
+  const ids = (found: { specIndex: number; id: number }[]) =>
+    found.map((c) => `${c.specIndex}:${c.id}`);
+  // The oracle: every type of each target walked, as libbpf walks them.
+  const oracle = (local: Type, targets: Spec[]) => {
+    const ess = essentialName(local.name);
+    const out: string[] = [];
+    for (const [i, spec] of targets.entries()) {
+      if (i > 0 && out.length > 0) break;
+      for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
+        const t = spec.typeById(id);
+        if (essentialName(t.name) === ess && t.kind === local.kind) out.push(`${i}:${id}`);
+      }
+    }
+    return out;
+  };
+  const targets = make();
+  const expected = locals.map((l) => oracle(l, targets));
+  assert(expected.some((e) => e.length > 1) && expected.some((e) => e[0]?.startsWith("1:")));
+  // All at once: one scan of each target.
+  assertEquals(findCandidatesOfAll(locals, make()).map(ids), expected);
+  // One by one, after eight other searches: through the name index, as a process that
+  // keeps searching new names does; then again, from what the first searches kept.
+  const fresh = make();
+  for (let i = 0; i < 8; i++) findCandidates(new Struct(`other${i}`, 4, []), fresh);
+  assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
+  assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
 });

@@ -26,7 +26,8 @@ import {
   mapKernelBtf,
   mapKernelSpec,
 } from "../../btf/handle.ts";
-import { ClosedError, SyscallError } from "../../errors.ts";
+import { ClosedError, Errno, SyscallError } from "../../errors.ts";
+import { BpfCmd, kernelBackend, setBackend } from "../../ffi.ts";
 import { assertNoFdLeak, kernelTest, testdata } from "../_harness.ts";
 import { assertSameLines, btfObjects } from "./_util.ts";
 
@@ -94,6 +95,38 @@ kernelTest("every BTF feature probe succeeds on this kernel (6.18)", () => {
   }
   assertEquals(Object.values(kernelCompat()).filter(Boolean), []);
 });
+
+kernelTest(
+  "kernelCompat asks one BTF load of a kernel with every kind, each probe otherwise",
+  () => {
+    // Fresh backends: probes are answered once per backend.
+    const run = (refuseFirst: boolean) => {
+      const loads: number[] = [];
+      const restore = setBackend({
+        bpf: (cmd, attr) => {
+          if (cmd !== BpfCmd.BTF_LOAD) return kernelBackend.bpf(cmd, attr);
+          loads.push(cmd);
+          // The first load refused, as a kernel without one of the kinds refuses the blob.
+          if (refuseFirst && loads.length === 1) return -Errno.EINVAL;
+          return kernelBackend.bpf(cmd, attr);
+        },
+        address: kernelBackend.address,
+      });
+      try {
+        return { compat: kernelCompat(), loads: loads.length };
+      } finally {
+        restore();
+      }
+    };
+    const individually = Object.values(btfFeatures).map((p) => p.supported());
+    assert(individually.every(Boolean));
+    const fast = run(false);
+    assertEquals([Object.values(fast.compat).filter(Boolean), fast.loads], [[], 1]);
+    const slow = run(true);
+    assertEquals(slow.compat, fast.compat);
+    assertEquals(slow.loads, 1 + 7);
+  },
+);
 
 kernelTest("compat output for old kernels still loads", () => {
   const spec = loadSpec(testdata("btf_kinds-el.o"));
