@@ -117,6 +117,26 @@ export interface RawBtf {
   readonly stringsBase: number;
 }
 
+/**
+ * Runs `read` with `spec`'s validation deferred: for a reader of a whole object, which reads
+ * a few of its types (map definitions, data sections) and hands the spec on. Each type, list
+ * and string read meanwhile is checked on its own (its string offsets and type ids in
+ * range); the whole spec (cycles, members past their struct's end) is validated by the
+ * first read after `read` returns, as ever. When `read` throws, the spec is validated
+ * first, so that corrupt BTF fails with its own error. Internal to the package.
+ */
+export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
+
+/** Whether `spec` is being read by {@linkcode readBeforeValidation}. Internal. */
+export let validationDeferred: (spec: Spec) => boolean;
+
+/**
+ * Checks type `id` of `spec` as it is checked when read before validation (its string
+ * offsets and type ids in range), unless the spec is validated: for a reader that must
+ * know at parse that a later read cannot fail. Internal.
+ */
+export let checkTypeAlone: (spec: Spec, id: number) => void;
+
 /** Options of {@linkcode parseSpec}. */
 export interface ParseOptions {
   /** The base spec of split BTF (module BTF on top of vmlinux). */
@@ -308,6 +328,31 @@ export class Spec implements Iterable<Type> {
   #nameScans = 0;
   #raw: RawBtf | undefined;
   #validated = false;
+  // Set while a reader of the whole object (parseCollectionSpec) runs: validation waits for
+  // the first read after it, and each type, list and string read meanwhile is checked alone.
+  #deferred = false;
+
+  static {
+    readBeforeValidation = <T>(spec: Spec, read: () => T): T => {
+      if (spec.#validated || spec.#deferred) return read();
+      spec.#deferred = true;
+      try {
+        return read();
+      } catch (e) {
+        // Corrupt BTF is reported as such, as it was when validation came first.
+        spec.#deferred = false;
+        spec.validate();
+        throw e;
+      } finally {
+        spec.#deferred = false;
+      }
+    };
+    validationDeferred = (spec: Spec) => spec.#deferred;
+    checkTypeAlone = (spec: Spec, id: number) => {
+      const idx = id - spec.#first;
+      if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkTypes(idx, idx + 1);
+    };
+  }
 
   /** Use {@linkcode parseSpec}: specs are only made from bytes. */
   constructor(
@@ -365,7 +410,7 @@ export class Spec implements Iterable<Type> {
 
   /** The string at offset `off` of the string section (the base's below its length). */
   string(off: number): string {
-    if (!this.#validated) this.validate();
+    if (!this.#validated && !this.#deferred) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
     const rel = off - this.#strBase;
     if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
@@ -437,6 +482,8 @@ export class Spec implements Iterable<Type> {
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
     const idx = id - this.#first;
+    // Types read before validation are kept, but nothing is handed out before it.
+    if (!this.#validated && !this.#deferred) this.validate();
     // This spec's own types first: a type decoded already costs one load.
     if (idx >= 0 && idx < this.#count && Number.isInteger(id)) {
       return this.#objects?.[idx] ?? this.#decodeAt(idx);
@@ -453,7 +500,10 @@ export class Spec implements Iterable<Type> {
   /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
   #decodeAt(idx: number): Type {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
-    if (!this.#validated) this.validate();
+    if (!this.#validated) {
+      if (this.#deferred) this.#checkTypes(idx, idx + 1);
+      else this.validate();
+    }
     const t = this.#decode(this.#offsets[idx]);
     bindType(t, this, this.#first + idx);
     objects[idx] = t;
@@ -469,6 +519,7 @@ export class Spec implements Iterable<Type> {
 
   /** Every type of this spec (base types excluded), in id order. */
   *types(): IterableIterator<Type> {
+    if (!this.#validated && !this.#deferred) this.validate();
     for (let idx = 0; idx < this.#count; idx++) {
       yield this.#objects?.[idx] ?? this.#decodeAt(idx);
     }
@@ -486,7 +537,7 @@ export class Spec implements Iterable<Type> {
   typeIdsByName(name: string): number[] {
     const out = this.base ? this.base.typeIdsByName(name) : [];
     if (name === "") return out;
-    if (!this.#validated) this.validate();
+    if (!this.#validated && !this.#deferred) this.validate();
     const key = encodeString(name);
     // Building the index hashes every name: a few linear scans cost less, as in libbpf's
     // btf__find_by_name, for a tool that looks up a handful of types.
@@ -564,7 +615,10 @@ export class Spec implements Iterable<Type> {
   /** Decodes the records (members, values, parameters, variables) of type `id`. */
   decodeList(id: number): unknown[] {
     if (id < this.#first) return this.base!.decodeList(id);
-    if (!this.#validated) this.validate();
+    if (!this.#validated) {
+      if (this.#deferred) this.#checkTypes(id - this.#first, id - this.#first + 1);
+      else this.validate();
+    }
     const w = this.#words;
     const o = this.#offset(id);
     const info = w[o + 1];
@@ -713,26 +767,32 @@ export class Spec implements Iterable<Type> {
   /**
    * Checks what parsing leaves for later: that every string offset and type id is in range,
    * that no chain of references that avoids structs and unions is cyclic or absurdly deep,
-   * and that no struct or union member ends past its type's size (as the kernel checks). Runs by itself, once, before the first type, name or string is decoded, so that
-   * only the raw tables are ever seen unchecked. Throws a {@linkcode FormatError}.
+   * and that no struct or union member ends past its type's size (as the kernel checks).
+   * Runs by itself, once, before the first type, name or string is handed out, so that only
+   * the raw tables are ever seen unchecked (a reader of a whole object may read a few types
+   * first, each checked alone: see `readBeforeValidation`). Throws a {@linkcode FormatError}.
    */
   validate(): this {
     if (this.#validated) return this;
     this.base?.validate();
-    this.#checkRanges();
+    this.#checkTypes(0, this.#count);
     this.#checkChains();
     this.#checkMembers();
     this.#validated = true;
     return this;
   }
 
-  #checkRanges(): void {
+  /**
+   * Checks that the string offsets and type ids of types `from` to `to` (indexes, not ids)
+   * are in range: all of them when validating, one when it is read before validation.
+   */
+  #checkTypes(from: number, to: number): void {
     const w = this.#words;
     const offsets = this.#offsets;
     const count = this.#count;
     const strLimit = this.#strBase + this.#strings.length;
     let maxRef = 0;
-    for (let i = 0; i < count; i++) {
+    for (let i = from; i < to; i++) {
       const o = offsets[i];
       const info = w[o + 1];
       const kind = (info >>> 24) & 0x1f;
@@ -784,14 +844,15 @@ export class Spec implements Iterable<Type> {
       }
       if (r > maxRef) maxRef = r;
     }
-    if (maxRef >= this.#first + count) this.#badRef(offsets, count);
+    if (maxRef >= this.#first + count) this.#badRef(from, to);
   }
 
   /** Finds where the out-of-range type id is, for the error (the slow path). */
-  #badRef(offsets: Uint32Array, count: number): never {
+  #badRef(from: number, to: number): never {
     const w = this.#words;
-    const limit = this.#first + count;
-    for (let i = 0; i < count; i++) {
+    const offsets = this.#offsets;
+    const limit = this.#first + this.#count;
+    for (let i = from; i < to; i++) {
       const o = offsets[i];
       const info = w[o + 1];
       const kind = (info >>> 24) & 0x1f;

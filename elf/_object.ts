@@ -81,7 +81,7 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   // One pass over the type kinds finds every Datasec: cheaper than a by-name lookup, which
   // hashes every name of the spec first, for the few data sections an object has.
   if (ctx.datasecs === undefined) {
-    const spec = ctx.btf.validate();
+    const spec = ctx.btf;
     const ids = new Map<string, number[]>();
     for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
       if (spec.kindOf(id) !== Kind.Datasec) continue;

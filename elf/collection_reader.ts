@@ -8,7 +8,7 @@
 
 import { HOST_BYTE_ORDER, Instructions } from "../asm/mod.ts";
 import { BTF_HEADER_SIZE, indexExtInfos, parseSpec } from "../btf/mod.ts";
-import { magicIsLittleEndian } from "../btf/spec.ts";
+import { magicIsLittleEndian, readBeforeValidation } from "../btf/spec.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
@@ -61,7 +61,17 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
   const elf = new ElfFile(bytes);
   const ctx = readObject(elf);
+  // The spec is validated by its first read after parsing, when something walks its types
+  // (a load, an inspection): parsing reads a few of them, each checked on its own.
+  const btf = ctx.btf;
+  return btf === undefined
+    ? readCollection(ctx)
+    : readBeforeValidation(btf, () => readCollection(ctx));
+}
 
+function readCollection(ctx: ObjectContext): CollectionSpec {
+  const elf = ctx.elf;
+  readExtInfos(ctx);
   const relocations = new Map<number, Relocation[]>();
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
@@ -129,10 +139,15 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
   // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
+  const btf = ctx.btf;
+  const materialize = () => materializeSections(all, ext);
   const build = (entry: ElfFunction) => () => {
     if (functions === undefined) {
       functions = new Map(all.map((f) => [f.name, f]));
-      materializeSections(all, ext);
+      // Reads only what the parse checked (.BTF.ext's types and strings), so it cannot
+      // fail on a spec whose validation is still to come.
+      if (btf === undefined) materialize();
+      else readBeforeValidation(btf, materialize);
     }
     return linkProgram(entry, functions);
   };
@@ -245,15 +260,21 @@ function readObject(elf: ElfFile): ObjectContext {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
     const copy = take(ctx, btfData.length);
     copy.set(btfData);
-    const btf = ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
-    if (extSection) {
-      const extData = elf.data(extSection);
-      const extBytes = extInFile ? take(ctx, extData.length) : extData;
-      if (extInFile) extBytes.set(extData);
-      ctx.ext = indexExtInfos(extBytes, btf);
-    }
+    ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
   }
   return ctx;
+}
+
+/** Checks and indexes `.BTF.ext`, when the object has it and BTF. */
+function readExtInfos(ctx: ObjectContext): void {
+  const { elf, btf } = ctx;
+  const extSection = btf ? elf.section(".BTF.ext") : undefined;
+  if (btf === undefined || extSection === undefined) return;
+  const extData = elf.data(extSection);
+  const extInFile = extSection.type !== SectionType.NoBits;
+  const extBytes = extInFile ? take(ctx, extData.length) : extData;
+  if (extInFile) extBytes.set(extData);
+  ctx.ext = indexExtInfos(extBytes, btf);
 }
 
 /**
