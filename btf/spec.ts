@@ -170,34 +170,59 @@ function indexTypes(
   allocate: ((byteLength: number) => Uint8Array) | undefined,
 ): { offsets: Uint32Array; error?: number } {
   const n = w.length;
-  // The info word read as two 16-bit halves: small integers in every tier of V8, where a
-  // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
-  const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
-  const hi = HOST_LITTLE ? 1 : 0;
   // Every type takes at least 3 words; most take more, so start smaller and grow, unless
   // the caller's memory is cheap enough to take the most there can be at once.
   let offsets = allocate === undefined
     ? new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64))
     : words32(allocate, Math.floor(n / 3));
   let count = 0;
-  let o = 0;
+  for (;;) {
+    count = indexInto(w, offsets, count);
+    if (indexStop >= n || indexError) break;
+    const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
+    grown.set(offsets);
+    offsets = grown;
+  }
+  const error = indexError ? indexStop : undefined;
+  return { offsets: offsets.subarray(0, count), error };
+}
+
+/** Where {@linkcode indexInto} stopped, and whether at a bad type. */
+let indexStop = 0;
+let indexError = false;
+
+/**
+ * Adds the types that start at word `indexStop` (0 for `count` 0) onward to `offsets`
+ * from entry `count`, until the section ends, a type is bad or `offsets` is full; returns
+ * the new count. Numbers only, in and out: it stays optimized from one call to the next.
+ */
+function indexInto(w: Uint32Array, offsets: Uint32Array, count: number): number {
+  const n = w.length;
+  // The info word read as two 16-bit halves: small integers in every tier of V8, where a
+  // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
+  const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
+  const hi = HOST_LITTLE ? 1 : 0;
+  const room = offsets.length;
+  let o = count === 0 ? 0 : indexStop;
+  indexError = true;
   while (o < n) {
-    if (o + 3 > n) return { offsets, error: o };
+    if (o + 3 > n) break;
     const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
     const vlen = h[2 * o + 3 - hi];
     const fixed = FIXED_WORDS[kind];
-    if (fixed < 0) return { offsets, error: o };
+    if (fixed < 0) break;
     const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
-    if (end > n) return { offsets, error: o };
-    if (count === offsets.length) {
-      const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
-      grown.set(offsets);
-      offsets = grown;
+    if (end > n) break;
+    if (count === room) {
+      indexError = false;
+      break;
     }
     offsets[count++] = o;
     o = end;
   }
-  return { offsets: offsets.subarray(0, count) };
+  if (o >= n) indexError = false;
+  indexStop = o;
+  return count;
 }
 
 /** `count` zeroed 32-bit words from `allocate`, or fresh ones if it gives unaligned bytes. */
@@ -350,7 +375,7 @@ export class Spec implements Iterable<Type> {
     validationDeferred = (spec: Spec) => spec.#deferred;
     checkTypeAlone = (spec: Spec, id: number) => {
       const idx = id - spec.#first;
-      if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkTypes(idx, idx + 1);
+      if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkHead(idx);
     };
   }
 
@@ -501,7 +526,7 @@ export class Spec implements Iterable<Type> {
   #decodeAt(idx: number): Type {
     const objects = this.#objects ??= new globalThis.Array(this.#count);
     if (!this.#validated) {
-      if (this.#deferred) this.#checkTypes(idx, idx + 1);
+      if (this.#deferred) this.#checkHead(idx);
       else this.validate();
     }
     const t = this.#decode(this.#offsets[idx]);
@@ -845,6 +870,24 @@ export class Spec implements Iterable<Type> {
       if (r > maxRef) maxRef = r;
     }
     if (maxRef >= this.#first + count) this.#badRef(from, to);
+  }
+
+  /**
+   * Checks what decoding type `idx` (an index, not an id) reads before validation: its name
+   * offset and the types it refers to outside its list (which `decodeList` checks).
+   */
+  #checkHead(idx: number): void {
+    const w = this.#words;
+    const o = this.#offsets[idx];
+    if (w[o] >= this.#strBase + this.#strings.length) {
+      throw this.#error(`String offset ${w[o]} out of range`, o);
+    }
+    const kind = (w[o + 1] >>> 24) & 0x1f;
+    const limit = this.#first + this.#count;
+    const bad = ONE_REF_KIND[kind] === 1 || kind === Kind.FuncProto
+      ? w[o + 2] >= limit
+      : kind === Kind.Array && (w[o + 3] >= limit || w[o + 4] >= limit);
+    if (bad) this.#badRef(idx, idx + 1);
   }
 
   /** Finds where the out-of-range type id is, for the error (the slow path). */

@@ -83,8 +83,10 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   if (ctx.datasecs === undefined) {
     const spec = ctx.btf;
     const ids = new Map<string, number[]>();
-    for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
-      if (spec.kindOf(id) !== Kind.Datasec) continue;
+    const { words, offsets, count, firstId } = spec.raw;
+    for (let i = 0; i < count; i++) {
+      if (((words[offsets[i] + 1] >>> 24) & 0x1f) !== Kind.Datasec) continue;
+      const id = firstId + i;
       const n = spec.nameOf(id);
       const list = ids.get(n);
       if (list) list.push(id);
