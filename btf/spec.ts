@@ -339,6 +339,7 @@ export class Spec implements Iterable<Type> {
   readonly #typeStart: number;
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
+  #early: Map<number, Type> | undefined;
   // The string section as one JS string when it is all ASCII (false when it is not): names
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
@@ -524,16 +525,44 @@ export class Spec implements Iterable<Type> {
 
   /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
   #decodeAt(idx: number): Type {
-    const objects = this.#objects ??= new globalThis.Array(this.#count);
     if (!this.#validated) {
-      if (this.#deferred) this.#checkHead(idx);
-      else this.validate();
+      if (this.#deferred) return this.#decodeEarly(idx);
+      this.validate();
+    }
+    let objects = this.#objects;
+    if (objects === undefined) {
+      objects = this.#objects = this.#newObjects();
+      if (objects[idx] !== undefined) return objects[idx];
     }
     const t = this.#decode(this.#offsets[idx]);
     bindType(t, this, this.#first + idx);
     objects[idx] = t;
     return t;
   }
+
+  /**
+   * Decodes type `idx` before validation, checked alone. Kept apart from the array of
+   * every type: a reader of an object decodes a handful, and the array costs more.
+   */
+  #decodeEarly(idx: number): Type {
+    const early = this.#early ??= new Map();
+    let t = early.get(idx);
+    if (t !== undefined) return t;
+    this.#checkHead(idx);
+    t = this.#decode(this.#offsets[idx]);
+    bindType(t, this, this.#first + idx);
+    early.set(idx, t);
+    return t;
+  }
+
+  /** The array of decoded types, with those decoded before validation in it. */
+  #newObjects(): (Type | undefined)[] {
+    const objects = new globalThis.Array<Type | undefined>(this.#count);
+    if (this.#early !== undefined) for (const [idx, t] of this.#early) objects[idx] = t;
+    this.#early = undefined;
+    return objects;
+  }
+
 
   /** The id of a type decoded from this spec (or its base); undefined for other types. */
   typeId(type: Type): number | undefined {
