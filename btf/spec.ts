@@ -170,22 +170,36 @@ function indexTypes(
   allocate: ((byteLength: number) => Uint8Array) | undefined,
 ): { offsets: Uint32Array; error?: number } {
   const n = w.length;
-  // Every type takes at least 3 words; most take more, so start smaller and grow, unless
-  // the caller's memory is cheap enough to take the most there can be at once.
+  // Every type takes at least 3 words; most take more. A small section (an object's) is
+  // indexed into scratch memory that stays warm from one parse to the next, then copied to
+  // memory of the exact size: fresh memory costs more to touch than the copy.
+  const most = Math.floor(n / 3);
+  if (most <= MAX_INDEX_SCRATCH) {
+    if (indexScratch.length < most) indexScratch = new Uint32Array(MAX_INDEX_SCRATCH);
+    const count = indexInto(w, indexScratch, 0);
+    const offsets = allocate === undefined ? new Uint32Array(count) : words32(allocate, count);
+    offsets.set(indexScratch.subarray(0, count));
+    return { offsets, error: indexError ? indexStop : undefined };
+  }
+  // A large one (vmlinux) starts smaller and grows, unless the caller's memory is cheap
+  // enough to take the most there can be at once.
   let offsets = allocate === undefined
-    ? new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64))
-    : words32(allocate, Math.floor(n / 3));
+    ? new Uint32Array(Math.min(most, (n >>> 3) + 64))
+    : words32(allocate, most);
   let count = 0;
   for (;;) {
     count = indexInto(w, offsets, count);
     if (indexStop >= n || indexError) break;
-    const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
+    const grown = new Uint32Array(Math.min(most, offsets.length * 2));
     grown.set(offsets);
     offsets = grown;
   }
-  const error = indexError ? indexStop : undefined;
-  return { offsets: offsets.subarray(0, count), error };
+  return { offsets: offsets.subarray(0, count), error: indexError ? indexStop : undefined };
 }
+
+/** Where {@linkcode indexTypes} indexes small type sections (128 KiB, kept). */
+let indexScratch = new Uint32Array(0);
+const MAX_INDEX_SCRATCH = 32 * 1024;
 
 /** Where {@linkcode indexInto} stopped, and whether at a bad type. */
 let indexStop = 0;
@@ -558,11 +572,10 @@ export class Spec implements Iterable<Type> {
   /** The array of decoded types, with those decoded before validation in it. */
   #newObjects(): (Type | undefined)[] {
     const objects = new globalThis.Array<Type | undefined>(this.#count);
-    if (this.#early !== undefined) for (const [idx, t] of this.#early) objects[idx] = t;
+    if (this.#early !== undefined) { for (const [idx, t] of this.#early) objects[idx] = t; }
     this.#early = undefined;
     return objects;
   }
-
 
   /** The id of a type decoded from this spec (or its base); undefined for other types. */
   typeId(type: Type): number | undefined {

@@ -229,15 +229,17 @@ function readObject(elf: ElfFile): ObjectContext {
   const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-  // Sized for every copy the spec keeps: BTF and its index of types (at most a word per
-  // three words of types, and a byte-swapped copy of them for a foreign byte order),
+  // Sized for every copy the spec keeps: BTF and its index of types (a word per four words
+  // of types: types are seven to ten words in most objects, and an object of smaller ones
+  // takes fresh memory for what does not fit; and a byte-swapped copy of the types for a
+  // foreign byte order),
   // `.BTF.ext`, code, global data and map keys. The types are measured by the BTF header,
   // not the section: strings are near half of an object's BTF, and in a loop of parses
   // every fresh byte of the arena costs time (tests/bench/elf_bench.ts, corpus_probes).
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
   let arenaSize = btfData
-    ? align8(btfData.length) + align8(Math.floor(typeBytes / 12) * 4) +
+    ? align8(btfData.length) + align8(Math.floor(typeBytes / 16) * 4) +
       (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
     : 0;
   if (extInFile) arenaSize += align8(extSection.size);
