@@ -176,10 +176,10 @@ function indexTypes(
   const most = Math.floor(n / 3);
   if (most <= MAX_INDEX_SCRATCH) {
     if (indexScratch.length < most) indexScratch = new Uint32Array(MAX_INDEX_SCRATCH);
-    const count = indexInto(w, indexScratch, 0);
+    const count = indexInto(w, indexScratch, 0, 0);
     const offsets = allocate === undefined ? new Uint32Array(count) : words32(allocate, count);
     offsets.set(indexScratch.subarray(0, count));
-    return { offsets, error: indexError ? indexStop : undefined };
+    return { offsets, error: indexStop < n ? indexStop : undefined };
   }
   // A large one (vmlinux) starts smaller and grows, unless the caller's memory is cheap
   // enough to take the most there can be at once.
@@ -188,37 +188,37 @@ function indexTypes(
     : words32(allocate, most);
   let count = 0;
   for (;;) {
-    count = indexInto(w, offsets, count);
-    if (indexStop >= n || indexError) break;
+    count = indexInto(w, offsets, count, count === 0 ? 0 : indexStop);
+    // Stopped short with room left: a bad type (with none, try again with more room).
+    if (indexStop >= n || count < offsets.length) break;
     const grown = new Uint32Array(Math.min(most, offsets.length * 2));
     grown.set(offsets);
     offsets = grown;
   }
-  return { offsets: offsets.subarray(0, count), error: indexError ? indexStop : undefined };
+  return { offsets: offsets.subarray(0, count), error: indexStop < n ? indexStop : undefined };
 }
 
 /** Where {@linkcode indexTypes} indexes small type sections (128 KiB, kept). */
 let indexScratch = new Uint32Array(0);
 const MAX_INDEX_SCRATCH = 32 * 1024;
 
-/** Where {@linkcode indexInto} stopped, and whether at a bad type. */
+/** Where {@linkcode indexInto} stopped: the end of the section, a bad type, or no room. */
 let indexStop = 0;
-let indexError = false;
 
 /**
- * Adds the types that start at word `indexStop` (0 for `count` 0) onward to `offsets`
- * from entry `count`, until the section ends, a type is bad or `offsets` is full; returns
- * the new count. Numbers only, in and out: it stays optimized from one call to the next.
+ * Adds the types that start at word `from` onward to `offsets` from entry `count`, until
+ * the section ends, a type is bad or `offsets` is full; returns the new count and leaves
+ * where it stopped in `indexStop`. Numbers only, in and out, and nothing after the loop
+ * to compare: it stays optimized from one call to the next, even entered mid-loop.
  */
-function indexInto(w: Uint32Array, offsets: Uint32Array, count: number): number {
+function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: number): number {
   const n = w.length;
   // The info word read as two 16-bit halves: small integers in every tier of V8, where a
   // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const hi = HOST_LITTLE ? 1 : 0;
   const room = offsets.length;
-  let o = count === 0 ? 0 : indexStop;
-  indexError = true;
+  let o = from;
   while (o < n) {
     if (o + 3 > n) break;
     const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
@@ -226,15 +226,10 @@ function indexInto(w: Uint32Array, offsets: Uint32Array, count: number): number 
     const fixed = FIXED_WORDS[kind];
     if (fixed < 0) break;
     const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
-    if (end > n) break;
-    if (count === room) {
-      indexError = false;
-      break;
-    }
+    if (end > n || count === room) break;
     offsets[count++] = o;
     o = end;
   }
-  if (o >= n) indexError = false;
   indexStop = o;
   return count;
 }
