@@ -127,6 +127,9 @@ export interface RawBtf {
  */
 export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
 
+/** The ids of `spec`'s own Datasecs, in order, found when it was indexed. Internal. */
+export let datasecIds: (spec: Spec) => number[];
+
 /** Whether `spec` is being read by {@linkcode readBeforeValidation}. Internal. */
 export let validationDeferred: (spec: Spec) => boolean;
 
@@ -168,7 +171,7 @@ for (let k = 1; k <= MAX_KIND; k++) {
 function indexTypes(
   w: Uint32Array,
   allocate: ((byteLength: number) => Uint8Array) | undefined,
-): { offsets: Uint32Array; error?: number } {
+): { offsets: Uint32Array; error?: number; datasecs?: Int32Array } {
   const n = w.length;
   // Every type takes at least 3 words; most take more. A small section (an object's) is
   // indexed into scratch memory that stays warm from one parse to the next, then copied to
@@ -179,7 +182,10 @@ function indexTypes(
     const count = indexInto(w, indexScratch, 0, 0);
     const offsets = allocate === undefined ? new Uint32Array(count) : words32(allocate, count);
     offsets.set(indexScratch.subarray(0, count));
-    return { offsets, error: indexStop < n ? indexStop : undefined };
+    const datasecs = indexDatasecs <= datasecScratch.length
+      ? datasecScratch.slice(0, indexDatasecs)
+      : undefined;
+    return { offsets, error: indexStop < n ? indexStop : undefined, datasecs };
   }
   // A large one (vmlinux) starts smaller and grows, unless the caller's memory is cheap
   // enough to take the most there can be at once.
@@ -204,6 +210,13 @@ const MAX_INDEX_SCRATCH = 32 * 1024;
 
 /** Where {@linkcode indexInto} stopped: the end of the section, a bad type, or no room. */
 let indexStop = 0;
+/**
+ * How many Datasecs {@linkcode indexInto} saw, and the indexes of the first ones: the ELF
+ * reader looks its data sections up, and a pass of its own over the types would cost more.
+ */
+let indexDatasecs = 0;
+const datasecScratch = new Int32Array(64);
+const DATASEC = Kind.Datasec;
 
 /**
  * Adds the types that start at word `from` onward to `offsets` from entry `count`, until
@@ -218,6 +231,8 @@ function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: nu
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const hi = HOST_LITTLE ? 1 : 0;
   const room = offsets.length;
+  const ds = datasecScratch;
+  let datasecs = 0;
   let o = from;
   while (o < n) {
     if (o + 3 > n) break;
@@ -227,10 +242,15 @@ function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: nu
     if (fixed < 0) break;
     const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
     if (end > n || count === room) break;
+    if (kind === DATASEC) {
+      if (datasecs < ds.length) ds[datasecs] = count;
+      datasecs++;
+    }
     offsets[count++] = o;
     o = end;
   }
   indexStop = o;
+  indexDatasecs = datasecs;
   return count;
 }
 
@@ -349,6 +369,7 @@ export class Spec implements Iterable<Type> {
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
   #early: Map<number, Type> | undefined;
+  #datasecs: Int32Array | undefined;
   // The string section as one JS string when it is all ASCII (false when it is not): names
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
@@ -383,6 +404,17 @@ export class Spec implements Iterable<Type> {
       }
     };
     validationDeferred = (spec: Spec) => spec.#deferred;
+    datasecIds = (spec: Spec) => {
+      const first = spec.#first;
+      if (spec.#datasecs !== undefined) return Array.from(spec.#datasecs, (idx) => first + idx);
+      const out: number[] = [];
+      const w = spec.#words;
+      const offsets = spec.#offsets;
+      for (let i = 0; i < spec.#count; i++) {
+        if (((w[offsets[i] + 1] >>> 24) & 0x1f) === DATASEC) out.push(first + i);
+      }
+      return out;
+    };
     checkTypeAlone = (spec: Spec, id: number) => {
       const idx = id - spec.#first;
       if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkHead(idx);
@@ -812,6 +844,7 @@ export class Spec implements Iterable<Type> {
    */
   #index(allocate: ((byteLength: number) => Uint8Array) | undefined): Uint32Array {
     const r = indexTypes(this.#words, allocate);
+    this.#datasecs = r.datasecs;
     if (r.error !== undefined) {
       const w = this.#words;
       const o = r.error;
