@@ -709,12 +709,11 @@ export class Spec implements Iterable<Type> {
   /** Decodes the records (members, values, parameters, variables) of type `id`. */
   decodeList(id: number): unknown[] {
     if (id < this.#first) return this.base!.decodeList(id);
-    if (!this.#validated) {
-      if (this.#deferred) this.#checkTypes(id - this.#first, id - this.#first + 1);
-      else this.validate();
-    }
+    if (!this.#validated && !this.#deferred) this.validate();
     const w = this.#words;
     const o = this.#offset(id);
+    // Read before validation: this type's records are checked now.
+    if (!this.#validated) this.#checkTypes(id - this.#first, id - this.#first + 1);
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
