@@ -127,12 +127,12 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     functions: functionOffsets(sections),
     externs: externs.byName,
   };
-  // Entry programs go straight into `programs`; the other functions wait in a Map. The
-  // map of every function, for linking, is made when the first program is built.
+  // Entry programs go straight into `programs`; every function, for linking, waits in
+  // `all`, whose Map by name is made when the first program is built.
   const license = readLicense(elf);
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
-  const subprograms = new Map<string, ElfFunction>();
+  const names = new Set<string>();
   const all: ElfFunction[] = [];
   let functions: Map<string, ElfFunction> | undefined;
   const ext = ctx.ext;
@@ -161,13 +161,10 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     for (let k = first; k < all.length; k++) {
       const f = all[k];
       const { name } = f;
-      if (Object.hasOwn(programs, name) || subprograms.has(name)) {
-        throw new FormatError(`ELF: two functions "${name}"`, 0);
-      }
-      if (!isEntryFunction(f)) {
-        subprograms.set(name, f);
-        continue;
-      }
+      // A Set, not `programs`: a lookup on an object that gains a key per program is slow.
+      if (names.has(name)) throw new FormatError(`ELF: two functions "${name}"`, 0);
+      names.add(name);
+      if (!isEntryFunction(f)) continue;
       const c = convention(f.section.name);
       programs[name] = new ProgramSpec({
         name,
