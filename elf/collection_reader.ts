@@ -229,10 +229,10 @@ function readObject(elf: ElfFile): ObjectContext {
   // Sized for every copy the spec keeps: BTF and its index of types (a word per four words
   // of types: types are seven to ten words in most objects, and an object of smaller ones
   // takes fresh memory for what does not fit; and a byte-swapped copy of the types for a
-  // foreign byte order),
-  // `.BTF.ext`, code, global data and map keys. The types are measured by the BTF header,
-  // not the section: strings are near half of an object's BTF, and in a loop of parses
-  // every fresh byte of the arena costs time (tests/bench/elf_bench.ts, corpus_probes).
+  // foreign byte order), `.BTF.ext`, code, global data and map keys. The types are measured
+  // by the BTF header, not the section: strings are near half of an object's BTF, and in a
+  // loop of parses every fresh byte of the arena costs time (tests/bench/elf_bench.ts,
+  // corpus_probes).
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
   let arenaSize = btfData
