@@ -236,7 +236,7 @@ function readObject(elf: ElfFile): ObjectContext {
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
   let arenaSize = btfData
-    ? align8(btfData.length) + align8(Math.floor(typeBytes / 16) * 4) +
+    ? align8(Math.floor(typeBytes / 16) * 4) +
       (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
     : 0;
   if (extInFile) arenaSize += align8(extSection.size);
@@ -246,6 +246,10 @@ function readObject(elf: ElfFile): ObjectContext {
     if (s.type === SectionType.NoBits && s.size > MAX_NOBITS) continue;
     arenaSize += align8(s.size) + 8;
   }
+  // The BTF copy goes in the arena too, unless that makes it large enough for malloc to map
+  // fresh pages for it at each parse (glibc: from 128 KiB): then each gets its own buffer.
+  const btfInArena = btfData !== undefined && arenaSize + btfData.length <= MAX_ARENA;
+  if (btfInArena) arenaSize += align8(btfData.length);
   const ctx: ObjectContext = {
     elf,
     byteOrder: elf.byteOrder,
@@ -257,12 +261,18 @@ function readObject(elf: ElfFile): ObjectContext {
   };
   if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
-    const copy = take(ctx, btfData.length);
+    const copy = btfInArena ? take(ctx, btfData.length) : new Uint8Array(btfData.length);
     copy.set(btfData);
     ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
   }
   return ctx;
 }
+
+/**
+ * The largest arena that holds the BTF copy as well: below glibc's threshold for serving an
+ * allocation with a fresh mapping (128 KiB), whose page faults cost more than the parse.
+ */
+const MAX_ARENA = 120 * 1024;
 
 /** Checks and indexes `.BTF.ext`, when the object has it and BTF. */
 function readExtInfos(ctx: ObjectContext): void {
