@@ -261,8 +261,14 @@ function readObject(elf: ElfFile): ObjectContext {
   };
   if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
-    const copy = btfInArena ? take(ctx, btfData.length) : new Uint8Array(btfData.length);
-    copy.set(btfData);
+    let copy: Uint8Array;
+    if (btfInArena) {
+      copy = take(ctx, btfData.length);
+      copy.set(btfData);
+    } else {
+      // The copying constructor does not zero the bytes it copies over.
+      copy = new Uint8Array(btfData);
+    }
     ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
   }
   return ctx;
