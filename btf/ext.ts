@@ -7,7 +7,13 @@
  */
 
 import { FormatError } from "../errors.ts";
-import { magicIsLittleEndian, type RawBtf, type Spec } from "./spec.ts";
+import {
+  checkTypeAlone,
+  magicIsLittleEndian,
+  type RawBtf,
+  type Spec,
+  validationDeferred,
+} from "./spec.ts";
 import type { Type } from "./types.ts";
 
 /** `struct bpf_func_info`: the function that starts at an instruction. */
@@ -520,12 +526,13 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   }
   const field = (at: number) => (at + 4 <= hdrLen ? v.getUint32(at, le) : 0);
   // Strings and type ids are checked against the spec once it is known to be sound, as
-  // decoding a string or type would check it.
+  // decoding a string or type would check it (unless the spec's reader deferred that).
   let strLimit = -1;
   let typeLimit = -1;
   let raw: RawBtf | undefined;
+  const deferred = validationDeferred(spec);
   const check = () => {
-    spec.validate();
+    if (!deferred) spec.validate();
     strLimit = spec.stringsLength;
     typeLimit = spec.nextTypeId;
     raw = spec.raw;
@@ -587,6 +594,8 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
           }
         }
         if (a >= typeLimit) throw new FormatError(`Type id ${a} out of range`, p + 4);
+        // Decoding the records later must not fail: their types are checked now.
+        if (deferred) checkTypeAlone(spec, a);
       }
     }
   }

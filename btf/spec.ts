@@ -183,6 +183,29 @@ export interface RawBtf {
   readonly stringsBase: number;
 }
 
+/**
+ * Runs `read` with `spec`'s validation deferred: for a reader of a whole object, which reads
+ * a few of its types (map definitions, data sections) and hands the spec on. Each type, list
+ * and string read meanwhile is checked on its own, as the kernel's types are (its string
+ * offsets, type ids, members and reference chains); the whole spec is validated by the
+ * first read after `read` returns, as ever. When `read` throws, the spec is validated
+ * first, so that corrupt BTF fails with its own error. Internal to the package.
+ */
+export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
+
+/** The ids of `spec`'s own Datasecs, in order, found when it was indexed. Internal. */
+export let datasecIds: (spec: Spec) => number[];
+
+/** Whether `spec` is being read by {@linkcode readBeforeValidation}. Internal. */
+export let validationDeferred: (spec: Spec) => boolean;
+
+/**
+ * Checks type `id` of `spec` as it is checked when read before validation (its string
+ * offsets, type ids, members and reference chains), unless the spec is validated: for a reader that must
+ * know at parse that a later read cannot fail. Internal.
+ */
+export let checkTypeAlone: (spec: Spec, id: number) => void;
+
 /** Options of {@linkcode parseSpec}. */
 export interface ParseOptions {
   /** The base spec of split BTF (module BTF on top of vmlinux). */
@@ -217,41 +240,90 @@ const LARGE_TYPE_SECTION_WORDS = 1 << 18;
 function indexTypes(
   w: Uint32Array,
   allocate: ((byteLength: number) => Uint8Array) | undefined,
-): { offsets: Uint32Array; error?: number } {
+): { offsets: Uint32Array; error?: number; datasecs?: Int32Array } {
+  const n = w.length;
+  // Every type takes at least 3 words; most take more. A small section (an object's) is
+  // indexed into scratch memory that stays warm from one parse to the next, then copied to
+  // memory of the exact size: fresh memory costs more to touch than the copy.
+  const most = Math.floor(n / 3);
+  if (most <= MAX_INDEX_SCRATCH) {
+    if (indexScratch.length < most) indexScratch = new Uint32Array(MAX_INDEX_SCRATCH);
+    const count = indexInto(w, indexScratch, 0, 0);
+    const offsets = allocate === undefined ? new Uint32Array(count) : words32(allocate, count);
+    offsets.set(indexScratch.subarray(0, count));
+    const datasecs = indexDatasecs <= datasecScratch.length
+      ? datasecScratch.slice(0, indexDatasecs)
+      : undefined;
+    return { offsets, error: indexStop < n ? indexStop : undefined, datasecs };
+  }
+  // A larger one starts smaller and grows; the largest (vmlinux) take the most there can
+  // be at once, as does a caller whose memory is cheap: its pages are the system's zero
+  // pages until written, so only the part used costs memory.
+  let offsets = allocate === undefined && n < LARGE_TYPE_SECTION_WORDS
+    ? new Uint32Array(Math.min(most, (n >>> 3) + 64))
+    : allocate === undefined
+    ? new Uint32Array(most)
+    : words32(allocate, most);
+  let count = 0;
+  for (;;) {
+    count = indexInto(w, offsets, count, count === 0 ? 0 : indexStop);
+    // Stopped short with room left: a bad type (with none, try again with more room).
+    if (indexStop >= n || count < offsets.length) break;
+    const grown = new Uint32Array(Math.min(most, offsets.length * 2));
+    grown.set(offsets);
+    offsets = grown;
+  }
+  return { offsets: offsets.subarray(0, count), error: indexStop < n ? indexStop : undefined };
+}
+
+/** Where {@linkcode indexTypes} indexes small type sections (128 KiB, kept). */
+let indexScratch = new Uint32Array(0);
+const MAX_INDEX_SCRATCH = 32 * 1024;
+
+/** Where {@linkcode indexInto} stopped: the end of the section, a bad type, or no room. */
+let indexStop = 0;
+/**
+ * How many Datasecs {@linkcode indexInto} saw, and the indexes of the first ones: the ELF
+ * reader looks its data sections up, and a pass of its own over the types would cost more.
+ */
+let indexDatasecs = 0;
+const datasecScratch = new Int32Array(64);
+const DATASEC = Kind.Datasec;
+
+/**
+ * Adds the types that start at word `from` onward to `offsets` from entry `count`, until
+ * the section ends, a type is bad or `offsets` is full; returns the new count and leaves
+ * where it stopped in `indexStop`. Numbers only, in and out, and nothing after the loop
+ * to compare: it stays optimized from one call to the next, even entered mid-loop.
+ */
+function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: number): number {
   const n = w.length;
   // The info word read as two 16-bit halves: small integers in every tier of V8, where a
   // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const hi = HOST_LITTLE ? 1 : 0;
-  // Every type takes at least 3 words; most take more. A small section starts with room
-  // for fewer types and grows; a large one (vmlinux) takes the most there can be at once:
-  // its pages are the system's zero pages until written, so only the part used costs
-  // memory, and no growth midway sends the loop back from optimized code to the
-  // interpreter (the growth path has no type feedback until it first runs).
-  let offsets = allocate === undefined && n < LARGE_TYPE_SECTION_WORDS
-    ? new Uint32Array(Math.min(Math.floor(n / 3), (n >>> 3) + 64))
-    : allocate === undefined
-    ? new Uint32Array(Math.floor(n / 3))
-    : words32(allocate, Math.floor(n / 3));
-  let count = 0;
-  let o = 0;
+  const room = offsets.length;
+  const ds = datasecScratch;
+  let datasecs = 0;
+  let o = from;
   while (o < n) {
-    if (o + 3 > n) return { offsets, error: o };
+    if (o + 3 > n) break;
     const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
     const vlen = h[2 * o + 3 - hi];
     const fixed = FIXED_WORDS[kind];
-    if (fixed < 0) return { offsets, error: o };
+    if (fixed < 0) break;
     const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
-    if (end > n) return { offsets, error: o };
-    if (count === offsets.length) {
-      const grown = new Uint32Array(Math.min(Math.floor(n / 3), offsets.length * 2));
-      grown.set(offsets);
-      offsets = grown;
+    if (end > n || count === room) break;
+    if (kind === DATASEC) {
+      if (datasecs < ds.length) ds[datasecs] = count;
+      datasecs++;
     }
     offsets[count++] = o;
     o = end;
   }
-  return { offsets: offsets.subarray(0, count) };
+  indexStop = o;
+  indexDatasecs = datasecs;
+  return count;
 }
 
 /** `count` zeroed 32-bit words from `allocate`, or fresh ones if it gives unaligned bytes. */
@@ -368,6 +440,8 @@ export class Spec implements Iterable<Type> {
   readonly #typeStart: number;
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
+  #early: Map<number, Type> | undefined;
+  #datasecs: Int32Array | undefined;
   // The string section as one JS string when it is all ASCII (false when it is not): names
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;
@@ -387,6 +461,42 @@ export class Spec implements Iterable<Type> {
   #typeChecked: Uint8Array | undefined;
   #chainStates: Uint8Array | undefined;
   #typeChecks = 0;
+  // Set while a reader of the whole object (parseCollectionSpec) runs: validation waits for
+  // the first read after it, and each type, list and string read meanwhile is checked alone.
+  #deferred = false;
+
+  static {
+    readBeforeValidation = <T>(spec: Spec, read: () => T): T => {
+      if (spec.#validated || spec.#deferred) return read();
+      spec.#deferred = true;
+      try {
+        return read();
+      } catch (e) {
+        // Corrupt BTF is reported as such, as it was when validation came first.
+        spec.#deferred = false;
+        spec.validate();
+        throw e;
+      } finally {
+        spec.#deferred = false;
+      }
+    };
+    validationDeferred = (spec: Spec) => spec.#deferred;
+    datasecIds = (spec: Spec) => {
+      const first = spec.#first;
+      if (spec.#datasecs !== undefined) return Array.from(spec.#datasecs, (idx) => first + idx);
+      const out: number[] = [];
+      const w = spec.#words;
+      const offsets = spec.#offsets;
+      for (let i = 0; i < spec.#count; i++) {
+        if (((w[offsets[i] + 1] >>> 24) & 0x1f) === DATASEC) out.push(first + i);
+      }
+      return out;
+    };
+    checkTypeAlone = (spec: Spec, id: number) => {
+      const idx = id - spec.#first;
+      if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkBeforeUse(idx);
+    };
+  }
 
   /** Use {@linkcode parseSpec}: specs are only made from bytes. */
   constructor(
@@ -444,8 +554,9 @@ export class Spec implements Iterable<Type> {
 
   /** The string at offset `off` of the string section (the base's below its length). */
   string(off: number): string {
-    // Checked type by type, a spec needs no validation to read a string: `off` is checked.
-    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
+    // Read type by type (a kernel spec checked on use, or an object's while its reader
+    // runs), a spec needs no validation to read a string: `off` is checked.
+    if (!this.#validated && !this.#checksAlone()) this.validate();
     if (off < this.#strBase) return this.base!.string(off);
     const rel = off - this.#strBase;
     if (!(rel < this.#strings.length)) throw new RangeError(`String offset ${off} out of range`);
@@ -522,6 +633,8 @@ export class Spec implements Iterable<Type> {
   /** The type with this id; throws a RangeError for an id the spec does not have. */
   typeById(id: number): Type {
     const idx = id - this.#first;
+    // An object's types read before validation are kept, but none is handed out before it.
+    if (!this.#validated && !this.#checksAlone()) this.validate();
     // This spec's own types first: a type decoded already costs one load.
     if (idx >= 0 && idx < this.#count && Number.isInteger(id)) {
       return this.#objects?.[idx] ?? this.#decodeAt(idx);
@@ -537,12 +650,42 @@ export class Spec implements Iterable<Type> {
 
   /** Decodes this spec's type at index `idx` (its id less the first id) and keeps it. */
   #decodeAt(idx: number): Type {
-    const objects = this.#objects ??= new globalThis.Array(this.#count);
-    if (!this.#validated) this.#checkBeforeUse(idx);
+    if (!this.#validated) {
+      if (this.#deferred) return this.#decodeEarly(idx);
+      this.#checkBeforeUse(idx);
+    }
+    let objects = this.#objects;
+    if (objects === undefined) {
+      objects = this.#objects = this.#newObjects();
+      if (objects[idx] !== undefined) return objects[idx];
+    }
     const t = this.#decode(this.#offsets[idx]);
     bindType(t, this, this.#first + idx);
     objects[idx] = t;
     return t;
+  }
+
+  /**
+   * Decodes type `idx` before validation, checked alone. Kept apart from the array of
+   * every type: a reader of an object decodes a handful, and the array costs more.
+   */
+  #decodeEarly(idx: number): Type {
+    const early = this.#early ??= new Map();
+    let t = early.get(idx);
+    if (t !== undefined) return t;
+    this.#checkBeforeUse(idx);
+    t = this.#decode(this.#offsets[idx]);
+    bindType(t, this, this.#first + idx);
+    early.set(idx, t);
+    return t;
+  }
+
+  /** The array of decoded types, with those decoded before validation in it. */
+  #newObjects(): (Type | undefined)[] {
+    const objects = new globalThis.Array<Type | undefined>(this.#count);
+    if (this.#early !== undefined) { for (const [idx, t] of this.#early) objects[idx] = t; }
+    this.#early = undefined;
+    return objects;
   }
 
   /** The id of a type decoded from this spec (or its base); undefined for other types. */
@@ -554,6 +697,7 @@ export class Spec implements Iterable<Type> {
 
   /** Every type of this spec (base types excluded), in id order. */
   *types(): IterableIterator<Type> {
+    if (!this.#validated && !this.#deferred) this.validate();
     for (let idx = 0; idx < this.#count; idx++) {
       yield this.#objects?.[idx] ?? this.#decodeAt(idx);
     }
@@ -573,7 +717,7 @@ export class Spec implements Iterable<Type> {
     if (name === "") return out;
     // The lookups below read names within bounds whatever the offsets: a spec checked type
     // by type checks the types found when they are decoded.
-    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
+    if (!this.#validated && !this.#checksAlone()) this.validate();
     const key = encodeString(name);
     // Building the index hashes every name: a few linear scans cost less, as in libbpf's
     // btf__find_by_name, for a tool that looks up a handful of types.
@@ -651,7 +795,7 @@ export class Spec implements Iterable<Type> {
   /** Decodes the records (members, values, parameters, variables) of type `id`. */
   decodeList(id: number): unknown[] {
     if (id < this.#first) return this.base!.decodeList(id);
-    if (!this.#validated && !typesCheckedOnUse.has(this)) this.validate();
+    if (!this.#validated && !this.#checksAlone()) this.validate();
     const w = this.#words;
     const o = this.#offset(id);
     if (!this.#validated) this.#checkBeforeUse(id - this.#first);
@@ -787,6 +931,7 @@ export class Spec implements Iterable<Type> {
    */
   #index(allocate: ((byteLength: number) => Uint8Array) | undefined): Uint32Array {
     const r = indexTypes(this.#words, allocate);
+    this.#datasecs = r.datasecs;
     if (r.error !== undefined) {
       const w = this.#words;
       const o = r.error;
@@ -805,9 +950,10 @@ export class Spec implements Iterable<Type> {
    * Checks what parsing leaves for later: that every string offset and type id is in range,
    * that no chain of references that avoids structs and unions is cyclic or absurdly deep,
    * and that no struct or union member ends past its type's size (as the kernel checks).
-   * Runs by itself, once, before the first type, name or string is decoded, so that only
-   * the raw tables are ever seen unchecked; the kernel's own BTF (`loadKernelSpec`) instead
-   * checks each type the same way just before its first use. Throws a
+   * Runs by itself, once, before the first type, name or string is handed out, so that only
+   * the raw tables are ever seen unchecked. The kernel's own BTF (`loadKernelSpec`) instead
+   * checks each type the same way just before its first use, and a reader of a whole object
+   * may read a few types first, each checked alone (see `readBeforeValidation`). Throws a
    * {@linkcode FormatError}.
    */
   validate(): this {
@@ -830,13 +976,22 @@ export class Spec implements Iterable<Type> {
   }
 
   /**
+   * Whether the spec checks types one by one as they are read instead of validating them
+   * all first: the kernel's own ({@linkcode checkTypesOnUse}), or an object's while its
+   * reader runs (`readBeforeValidation`).
+   */
+  #checksAlone(): boolean {
+    return this.#deferred || typesCheckedOnUse.has(this);
+  }
+
+  /**
    * What the decoders run before reading type `idx` (its id less the first id) of a spec
-   * that is not validated yet: {@linkcode Spec.validate}, or for a spec checked type by
-   * type ({@linkcode checkTypesOnUse}) the same checks of this one type: its string offsets
-   * and type ids, its members' extents, the chains of references it starts.
+   * that is not validated yet: {@linkcode Spec.validate}, or for a spec that checks types
+   * alone the same checks of this one type: its string offsets and type ids, its members'
+   * extents, the chains of references it starts.
    */
   #checkBeforeUse(idx: number): void {
-    if (!typesCheckedOnUse.has(this)) {
+    if (!this.#checksAlone()) {
       this.validate();
       return;
     }

@@ -7,7 +7,8 @@
 
 import type { ByteOrder } from "../asm/mod.ts";
 import type { ExtIndex, Spec } from "../btf/mod.ts";
-import { type Datasec, Kind, Var } from "../btf/mod.ts";
+import { type Datasec, Var } from "../btf/mod.ts";
+import { datasecIds } from "../btf/spec.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
 
@@ -78,13 +79,12 @@ const SECTION_SYMBOL = 3;
 /** The data section (`Datasec`) of BTF named `name`, if the object has BTF and one. */
 export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   if (!ctx.btf) return undefined;
-  // One pass over the type kinds finds every Datasec: cheaper than a by-name lookup, which
-  // hashes every name of the spec first, for the few data sections an object has.
+  // The Datasecs indexing found: cheaper than a by-name lookup, which hashes every name of
+  // the spec first, for the few data sections an object has.
   if (ctx.datasecs === undefined) {
-    const spec = ctx.btf.validate();
+    const spec = ctx.btf;
     const ids = new Map<string, number[]>();
-    for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
-      if (spec.kindOf(id) !== Kind.Datasec) continue;
+    for (const id of datasecIds(spec)) {
       const n = spec.nameOf(id);
       const list = ids.get(n);
       if (list) list.push(id);

@@ -6,17 +6,8 @@
  * @module
  */
 
-import {
-  Array as ArrayType,
-  Enum,
-  FuncProto,
-  Pointer,
-  sizeof,
-  Struct,
-  type Type,
-  underlyingType,
-  type Var,
-} from "../btf/mod.ts";
+import { Kind, type Spec, Struct, underlyingType, type Var } from "../btf/mod.ts";
+import { idOf, sourceOf } from "../btf/types.ts";
 import { FormatError } from "../errors.ts";
 import { type MapEntry, MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -47,10 +38,9 @@ export function readBtfMaps(
     if (!(def instanceof Struct)) {
       throw new FormatError(`BTF: map "${v.name}" is a ${def.kind}, not a struct`, 0);
     }
-    const map = mapFromStruct(v.name, def, false);
-    const values = def.members.find((m) => m.name === "values");
-    if (values) {
-      const start = vsi.offset + values.offset / 8;
+    const { map, valuesAt } = mapFromStruct(v.name, def, false);
+    if (valuesAt !== undefined) {
+      const start = vsi.offset + valuesAt / 8;
       const end = vsi.offset + vsi.size;
       map.contents = initialValues(ctx, map, section, relocations, start, end);
     }
@@ -59,30 +49,70 @@ export function readBtfMaps(
   return out;
 }
 
+/**
+ * The type words a map definition is read from. Definitions are read from the raw words,
+ * every id and string offset checked as read: most objects' BTF is not validated while the
+ * ELF reader runs, and type objects are made for the key and value only.
+ */
+interface RawTypes {
+  spec: Spec;
+  words: Uint32Array;
+  offsets: Uint32Array;
+  firstId: number;
+  count: number;
+}
+
 /** A map spec from a map definition struct; `inner` for the definition in `__array`. */
-function mapFromStruct(name: string, def: Struct, inner: boolean): MapSpec {
+function mapFromStruct(
+  name: string,
+  def: Struct,
+  inner: boolean,
+): { map: MapSpec; valuesAt: number | undefined } {
+  const spec = sourceOf(def) as Spec | undefined;
+  if (spec === undefined) throw new FormatError(`BTF: map "${name}" has no spec`, 0);
+  const { words, offsets, firstId, count } = spec.raw;
+  return readDefinition({ spec, words, offsets, firstId, count }, name, idOf(def), inner);
+}
+
+/**
+ * Reads the map definition struct `id`; `valuesAt` is the bit offset of its `values`
+ * member, if it has one.
+ */
+function readDefinition(
+  r: RawTypes,
+  name: string,
+  id: number,
+  inner: boolean,
+): { map: MapSpec; valuesAt: number | undefined } {
   const map = new MapSpec({ name, type: MapType.Unspecified });
   let keySize: number | undefined;
   let valueSize: number | undefined;
-  for (const m of def.members) {
-    switch (m.name) {
+  let valuesAt: number | undefined;
+  const o = wordOf(r, name, id);
+  const w = r.words;
+  const info = w[o + 1];
+  const kflag = info >>> 31;
+  for (let j = 0, p = o + 3; j < (info & 0xffff); j++, p += 3) {
+    const field = r.spec.string(w[p]);
+    const t = w[p + 1];
+    switch (field) {
       case "type":
-        map.type = uintMember(name, m.name, m.type) as MapType;
+        map.type = uintMember(r, name, field, t) as MapType;
         break;
       case "max_entries":
-        map.maxEntries = uintMember(name, m.name, m.type);
+        map.maxEntries = uintMember(r, name, field, t);
         break;
       case "map_flags":
-        map.flags = uintMember(name, m.name, m.type);
+        map.flags = uintMember(r, name, field, t);
         break;
       case "numa_node":
-        map.numaNode = uintMember(name, m.name, m.type);
+        map.numaNode = uintMember(r, name, field, t);
         break;
       case "map_extra":
-        map.mapExtra = fieldValue(name, m.name, m.type);
+        map.mapExtra = fieldValue(r, name, field, t);
         break;
       case "pinning": {
-        const pinning = uintMember(name, m.name, m.type);
+        const pinning = uintMember(r, name, field, t);
         if (pinning !== PinType.None && pinning !== PinType.ByName) {
           throw new FormatError(`BTF: map "${name}" has unknown pinning ${pinning}`, 0);
         }
@@ -90,29 +120,36 @@ function mapFromStruct(name: string, def: Struct, inner: boolean): MapSpec {
         break;
       }
       case "key_size":
-        keySize = checkSize(name, "key", keySize, uintMember(name, m.name, m.type));
+        keySize = checkSize(name, "key", keySize, uintMember(r, name, field, t));
         break;
       case "value_size":
-        valueSize = checkSize(name, "value", valueSize, uintMember(name, m.name, m.type));
+        valueSize = checkSize(name, "value", valueSize, uintMember(r, name, field, t));
         break;
       case "key": {
-        map.key = typeMember(name, m.name, m.type);
-        keySize = checkSize(name, "key", keySize, typeSize(name, map.key as Type));
+        const target = typeMember(r, name, field, t);
+        map.key = r.spec.typeById(target);
+        keySize = checkSize(name, "key", keySize, typeSize(r, name, target));
         break;
       }
       case "value": {
-        map.value = typeMember(name, m.name, m.type);
-        valueSize = checkSize(name, "value", valueSize, typeSize(name, map.value as Type));
+        const target = typeMember(r, name, field, t);
+        map.value = r.spec.typeById(target);
+        valueSize = checkSize(name, "value", valueSize, typeSize(r, name, target));
         break;
       }
       case "values": {
         if (inner) throw new FormatError(`BTF: inner map "${name}" has values`, 0);
-        const arr = underlyingType(m.type);
-        const ptr = arr instanceof ArrayType ? underlyingType(arr.type) : undefined;
-        const target = ptr instanceof Pointer ? underlyingType(ptr.target) : undefined;
-        if (target instanceof Struct) {
-          map.innerMap = mapFromStruct(`${name}.inner`, target, true);
-        } else if (!(target instanceof FuncProto)) {
+        valuesAt = kflag ? w[p + 2] & 0xffffff : w[p + 2];
+        // `__array(values, T)` is an array of pointers to T: a definition or a function.
+        const arr = underlying(r, name, t);
+        const ptr = kindOf(r, arr) === Kind.Array ? underlying(r, name, w[arr + 3]) : -1;
+        const target = ptr >= 0 && kindOf(r, ptr) === Kind.Pointer
+          ? underlying(r, name, w[ptr + 2])
+          : -1;
+        const kind = target >= 0 ? kindOf(r, target) : -1;
+        if (kind === Kind.Struct) {
+          map.innerMap = readDefinition(r, `${name}.inner`, idAt(r, target), true).map;
+        } else if (kind !== Kind.FuncProto) {
           throw new FormatError(`BTF: map "${name}" has values of an unknown kind`, 0);
         }
         // Map-in-map and program array values are 4-byte fds or ids.
@@ -121,17 +158,67 @@ function mapFromStruct(name: string, def: Struct, inner: boolean): MapSpec {
       }
       default:
         // libbpf refuses unknown fields by default (strict mode): they would be ignored.
-        throw new FormatError(`BTF: map "${name}" has unknown field "${m.name}"`, 0);
+        throw new FormatError(`BTF: map "${name}" has unknown field "${field}"`, 0);
     }
   }
   map.keySize = keySize ?? 0;
   map.valueSize = valueSize ?? 0;
-  return map;
+  return { map, valuesAt };
+}
+
+/** How long a chain of typedefs and qualifiers may be (as `underlyingType` allows). */
+const MAX_RESOLVE_DEPTH = 32;
+
+/** The word where type `id` starts; -1 for void. */
+function wordOf(r: RawTypes, map: string, id: number): number {
+  if (id === 0) return -1;
+  const idx = id - r.firstId;
+  if (!(idx >= 0 && idx < r.count)) {
+    throw new FormatError(`BTF: map "${map}" refers to type ${id}, which does not exist`, 0);
+  }
+  return r.offsets[idx];
+}
+
+/** The id of the type that starts at word `o`. */
+function idAt(r: RawTypes, o: number): number {
+  // Offsets are ascending: a binary search finds the index.
+  let lo = 0;
+  let hi = r.count - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (r.offsets[mid] < o) lo = mid + 1;
+    else hi = mid;
+  }
+  return r.firstId + lo;
+}
+
+/** The kind of the type at word `o` (void for -1). */
+function kindOf(r: RawTypes, o: number): number {
+  return o < 0 ? 0 : (r.words[o + 1] >>> 24) & 0x1f;
+}
+
+/** The word of the type `id` names through typedefs and qualifiers (`underlyingType`). */
+function underlying(r: RawTypes, map: string, id: number): number {
+  for (let i = 0; i <= MAX_RESOLVE_DEPTH; i++) {
+    const o = wordOf(r, map, id);
+    switch (kindOf(r, o)) {
+      case Kind.Typedef:
+      case Kind.Const:
+      case Kind.Volatile:
+      case Kind.Restrict:
+      case Kind.TypeTag:
+        id = r.words[o + 2];
+        break;
+      default:
+        return o;
+    }
+  }
+  throw new FormatError(`BTF: map "${map}" has a typedef chain longer than 32 (or cyclic)`, 0);
 }
 
 /** A 32-bit field: `__uint()`, or `__ulong()` with a value that fits. */
-function uintMember(map: string, field: string, t: Type): number {
-  const value = fieldValue(map, field, t);
+function uintMember(r: RawTypes, map: string, field: string, id: number): number {
+  const value = fieldValue(r, map, field, id);
   if (value > 0xffffffffn) {
     throw new FormatError(
       `BTF: field "${field}" of map "${map}" is ${value}, more than 32 bits hold`,
@@ -146,44 +233,85 @@ function uintMember(map: string, field: string, t: Type): number {
  * pointed-to array. `__ulong(name, n)` (libbpf 1.4, for values past 32 bits) is an anonymous
  * `enum { <unique> = n } name`: one enumerator whose value is n (an enum64 when n needs it).
  */
-function fieldValue(map: string, field: string, t: Type): bigint {
-  const type = underlyingType(t);
-  if (type instanceof Enum) {
-    const values = type.values;
-    if (values.length !== 1 || values[0].value < 0n) {
+function fieldValue(r: RawTypes, map: string, field: string, id: number): bigint {
+  const w = r.words;
+  const o = underlying(r, map, id);
+  const kind = kindOf(r, o);
+  if (kind === Kind.Enum || kind === Kind.Enum64) {
+    const info = w[o + 1];
+    const signed = info >>> 31 === 1;
+    let value = -1n;
+    if ((info & 0xffff) === 1) {
+      if (kind === Kind.Enum) value = signed ? BigInt(w[o + 4] | 0) : BigInt(w[o + 4]);
+      else {
+        const u = (BigInt(w[o + 5]) << 32n) | BigInt(w[o + 4]);
+        value = signed ? BigInt.asIntN(64, u) : u;
+      }
+    }
+    if (value < 0n) {
       throw new FormatError(
         `BTF: field "${field}" of map "${map}" is an enum, but not __ulong(): ` +
           `it needs exactly one enumerator, of a value not below 0`,
         0,
       );
     }
-    return values[0].value;
+    return value;
   }
-  const arr = type instanceof Pointer ? underlyingType(type.target) : undefined;
-  if (!(arr instanceof ArrayType)) {
+  const arr = kind === Kind.Pointer ? underlying(r, map, w[o + 2]) : -1;
+  if (kindOf(r, arr) !== Kind.Array) {
     throw new FormatError(
       `BTF: field "${field}" of map "${map}" is neither __uint() nor __ulong()`,
       0,
     );
   }
-  return BigInt(arr.nelems);
+  return BigInt(w[arr + 5]);
 }
 
-/** `__type(name, T)` is `T *name`. */
-function typeMember(map: string, field: string, t: Type): Type {
-  const ptr = underlyingType(t);
-  if (!(ptr instanceof Pointer)) {
+/** `__type(name, T)` is `T *name`: the id of T. */
+function typeMember(r: RawTypes, map: string, field: string, id: number): number {
+  const o = underlying(r, map, id);
+  if (kindOf(r, o) !== Kind.Pointer) {
     throw new FormatError(`BTF: field "${field}" of map "${map}" is not __type()`, 0);
   }
-  return ptr.target;
+  const target = r.words[o + 2];
+  wordOf(r, map, target);
+  return target;
 }
 
-function typeSize(map: string, t: Type): number {
-  try {
-    return sizeof(t);
-  } catch (e) {
-    throw new FormatError(`BTF: map "${map}" has a key or value of no size`, 0, { cause: e });
+/** The size of type `id`, as `sizeof` gives it. */
+function typeSize(r: RawTypes, map: string, id: number): number {
+  const w = r.words;
+  let n = 1;
+  for (let i = 0; i <= MAX_RESOLVE_DEPTH; i++) {
+    const o = wordOf(r, map, id);
+    switch (kindOf(r, o)) {
+      case Kind.Int:
+      case Kind.Struct:
+      case Kind.Union:
+      case Kind.Enum:
+      case Kind.Enum64:
+      case Kind.Float:
+      case Kind.Datasec:
+        return n * w[o + 2];
+      case Kind.Pointer:
+        return n * 8;
+      case Kind.Array:
+        n *= w[o + 5];
+        id = w[o + 3];
+        break;
+      case Kind.Typedef:
+      case Kind.Const:
+      case Kind.Volatile:
+      case Kind.Restrict:
+      case Kind.TypeTag:
+      case Kind.Var:
+        id = w[o + 2];
+        break;
+      default:
+        i = MAX_RESOLVE_DEPTH;
+    }
   }
+  throw new FormatError(`BTF: map "${map}" has a key or value of no size`, 0);
 }
 
 function checkSize(map: string, what: string, had: number | undefined, size: number): number {

@@ -8,7 +8,7 @@
 
 import { HOST_BYTE_ORDER, Instructions } from "../asm/mod.ts";
 import { BTF_HEADER_SIZE, indexExtInfos, parseSpec } from "../btf/mod.ts";
-import { magicIsLittleEndian } from "../btf/spec.ts";
+import { magicIsLittleEndian, readBeforeValidation } from "../btf/spec.ts";
 import { FormatError } from "../errors.ts";
 import type { MapSpec } from "../map/map_spec.ts";
 import { CollectionSpec } from "../prog/collection_spec.ts";
@@ -61,7 +61,17 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
   }
   const elf = new ElfFile(bytes);
   const ctx = readObject(elf);
+  // The spec is validated by its first read after parsing, when something walks its types
+  // (a load, an inspection): parsing reads a few of them, each checked on its own.
+  const btf = ctx.btf;
+  return btf === undefined
+    ? readCollection(ctx)
+    : readBeforeValidation(btf, () => readCollection(ctx));
+}
 
+function readCollection(ctx: ObjectContext): CollectionSpec {
+  const elf = ctx.elf;
+  readExtInfos(ctx);
   const relocations = new Map<number, Relocation[]>();
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
@@ -117,22 +127,27 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     functions: functionOffsets(sections),
     externs: externs.byName,
   };
-  // Entry programs go straight into `programs`; the other functions wait in a Map. The
-  // map of every function, for linking, is made when the first program is built.
+  // Entry programs go straight into `programs`; every function, for linking, waits in
+  // `all`, whose Map by name is made when the first program is built.
   const license = readLicense(elf);
   const kernelVersion = readVersion(elf);
   const programs: Record<string, ProgramSpec> = {};
-  const subprograms = new Map<string, ElfFunction>();
+  const names = new Set<string>();
   const all: ElfFunction[] = [];
   let functions: Map<string, ElfFunction> | undefined;
   const ext = ctx.ext;
   // Instruction objects are made when a program's instructions are first read: each
   // program gets its own copy of its code and subprograms, annotated from `.BTF.ext` once.
   // The builders hold the decoded code and copies of BTF, never the ELF file or its input.
+  const btf = ctx.btf;
+  const materialize = () => materializeSections(all, ext);
   const build = (entry: ElfFunction) => () => {
     if (functions === undefined) {
       functions = new Map(all.map((f) => [f.name, f]));
-      materializeSections(all, ext);
+      // Reads only what the parse checked (.BTF.ext's types and strings), so it cannot
+      // fail on a spec whose validation is still to come.
+      if (btf === undefined) materialize();
+      else readBeforeValidation(btf, materialize);
     }
     return linkProgram(entry, functions);
   };
@@ -146,13 +161,10 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
     for (let k = first; k < all.length; k++) {
       const f = all[k];
       const { name } = f;
-      if (Object.hasOwn(programs, name) || subprograms.has(name)) {
-        throw new FormatError(`ELF: two functions "${name}"`, 0);
-      }
-      if (!isEntryFunction(f)) {
-        subprograms.set(name, f);
-        continue;
-      }
+      // A Set, not `programs`: a lookup on an object that gains a key per program is slow.
+      if (names.has(name)) throw new FormatError(`ELF: two functions "${name}"`, 0);
+      names.add(name);
+      if (!isEntryFunction(f)) continue;
       const c = convention(f.section.name);
       programs[name] = new ProgramSpec({
         name,
@@ -214,15 +226,17 @@ function readObject(elf: ElfFile): ObjectContext {
   const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
-  // Sized for every copy the spec keeps: BTF and its index of types (at most a word per
-  // three words of types, and a byte-swapped copy of them for a foreign byte order),
-  // `.BTF.ext`, code, global data and map keys. The types are measured by the BTF header,
-  // not the section: strings are near half of an object's BTF, and in a loop of parses
-  // every fresh byte of the arena costs time (tests/bench/elf_bench.ts, corpus_probes).
+  // Sized for every copy the spec keeps: BTF and its index of types (a word per four words
+  // of types: types are seven to ten words in most objects, and an object of smaller ones
+  // takes fresh memory for what does not fit; and a byte-swapped copy of the types for a
+  // foreign byte order), `.BTF.ext`, code, global data and map keys. The types are measured
+  // by the BTF header, not the section: strings are near half of an object's BTF, and in a
+  // loop of parses every fresh byte of the arena costs time (tests/bench/elf_bench.ts,
+  // corpus_probes).
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
   let arenaSize = btfData
-    ? align8(btfData.length) + align8(Math.floor(typeBytes / 12) * 4) +
+    ? align8(Math.floor(typeBytes / 16) * 4) +
       (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
     : 0;
   if (extInFile) arenaSize += align8(extSection.size);
@@ -232,6 +246,10 @@ function readObject(elf: ElfFile): ObjectContext {
     if (s.type === SectionType.NoBits && s.size > MAX_NOBITS) continue;
     arenaSize += align8(s.size) + 8;
   }
+  // The BTF copy goes in the arena too, unless that makes it large enough for malloc to map
+  // fresh pages for it at each parse (glibc: from 128 KiB): then each gets its own buffer.
+  const btfInArena = btfData !== undefined && arenaSize + btfData.length <= MAX_ARENA;
+  if (btfInArena) arenaSize += align8(btfData.length);
   const ctx: ObjectContext = {
     elf,
     byteOrder: elf.byteOrder,
@@ -243,17 +261,35 @@ function readObject(elf: ElfFile): ObjectContext {
   };
   if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
-    const copy = take(ctx, btfData.length);
-    copy.set(btfData);
-    const btf = ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
-    if (extSection) {
-      const extData = elf.data(extSection);
-      const extBytes = extInFile ? take(ctx, extData.length) : extData;
-      if (extInFile) extBytes.set(extData);
-      ctx.ext = indexExtInfos(extBytes, btf);
+    let copy: Uint8Array;
+    if (btfInArena) {
+      copy = take(ctx, btfData.length);
+      copy.set(btfData);
+    } else {
+      // The copying constructor does not zero the bytes it copies over.
+      copy = new Uint8Array(btfData);
     }
+    ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
   }
   return ctx;
+}
+
+/**
+ * The largest arena that holds the BTF copy as well: below glibc's threshold for serving an
+ * allocation with a fresh mapping (128 KiB), whose page faults cost more than the parse.
+ */
+const MAX_ARENA = 120 * 1024;
+
+/** Checks and indexes `.BTF.ext`, when the object has it and BTF. */
+function readExtInfos(ctx: ObjectContext): void {
+  const { elf, btf } = ctx;
+  const extSection = btf ? elf.section(".BTF.ext") : undefined;
+  if (btf === undefined || extSection === undefined) return;
+  const extData = elf.data(extSection);
+  const extInFile = extSection.type !== SectionType.NoBits;
+  const extBytes = extInFile ? take(ctx, extData.length) : extData;
+  if (extInFile) extBytes.set(extData);
+  ctx.ext = indexExtInfos(extBytes, btf);
 }
 
 /**
