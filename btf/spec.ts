@@ -186,9 +186,9 @@ export interface RawBtf {
 /**
  * Runs `read` with `spec`'s validation deferred: for a reader of a whole object, which reads
  * a few of its types (map definitions, data sections) and hands the spec on. Each type, list
- * and string read meanwhile is checked on its own, as the kernel's types are (its string
- * offsets, type ids, members and reference chains); the whole spec is validated by the
- * first read after `read` returns, as ever. When `read` throws, the spec is validated
+ * and string read meanwhile is checked on its own (its string
+ * offsets and type ids in range, a list's members within their struct); the whole spec
+ * (reference cycles among the rest) is validated by the first read after `read` returns. When `read` throws, the spec is validated
  * first, so that corrupt BTF fails with its own error. Internal to the package.
  */
 export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
@@ -201,7 +201,7 @@ export let validationDeferred: (spec: Spec) => boolean;
 
 /**
  * Checks type `id` of `spec` as it is checked when read before validation (its string
- * offsets, type ids, members and reference chains), unless the spec is validated: for a reader that must
+ * offsets and type ids in range), unless the spec is validated: for a reader that must
  * know at parse that a later read cannot fail. Internal.
  */
 export let checkTypeAlone: (spec: Spec, id: number) => void;
@@ -798,7 +798,15 @@ export class Spec implements Iterable<Type> {
     if (!this.#validated && !this.#checksAlone()) this.validate();
     const w = this.#words;
     const o = this.#offset(id);
-    if (!this.#validated) this.#checkBeforeUse(id - this.#first);
+    if (!this.#validated) {
+      const idx = id - this.#first;
+      if (!this.#deferred) this.#checkBeforeUse(idx);
+      else {
+        // Read before validation: this type's records are checked now.
+        const memberError = this.#checkRangesAndMembers(idx, idx + 1);
+        if (memberError) throw memberError;
+      }
+    }
     const info = w[o + 1];
     const kind = (info >>> 24) & 0x1f;
     const vlen = info & 0xffff;
@@ -986,12 +994,19 @@ export class Spec implements Iterable<Type> {
 
   /**
    * What the decoders run before reading type `idx` (its id less the first id) of a spec
-   * that is not validated yet: {@linkcode Spec.validate}, or for a spec that checks types
-   * alone the same checks of this one type: its string offsets and type ids, its members'
-   * extents, the chains of references it starts.
+   * that is not validated yet: {@linkcode Spec.validate}; for a spec checked type by type
+   * ({@linkcode checkTypesOnUse}) the same checks of this one type: its string offsets and
+   * type ids, its members' extents, the chains of references it starts; while an object's
+   * reader runs (`readBeforeValidation`), only what decoding the type reads outside its list
+   * (which `decodeList` checks): a parse reads few types, and the whole spec is validated
+   * before any is handed out.
    */
   #checkBeforeUse(idx: number): void {
-    if (!this.#checksAlone()) {
+    if (this.#deferred) {
+      this.#checkHead(idx);
+      return;
+    }
+    if (!typesCheckedOnUse.has(this)) {
       this.validate();
       return;
     }
@@ -1095,6 +1110,25 @@ export class Spec implements Iterable<Type> {
     }
     if (maxRef >= first + count) this.#badRef(from, to);
     return memberError;
+  }
+
+  /**
+   * Checks what decoding type `idx` (an index, not an id) reads before validation: its name
+   * offset and the types it refers to outside its list (which `decodeList` checks).
+   */
+  #checkHead(idx: number): void {
+    const w = this.#words;
+    const o = this.#offsets[idx];
+    if (w[o] >= this.#strBase + this.#strings.length) {
+      throw this.#error(`String offset ${w[o]} out of range`, o);
+    }
+    const kind = (w[o + 1] >>> 24) & 0x1f;
+    const limit = this.#first + this.#count;
+    const refs = HEAD_REFS[kind];
+    const bad = refs === 1
+      ? w[o + 2] >= limit
+      : refs === 2 && (w[o + 3] >= limit || w[o + 4] >= limit);
+    if (bad) this.#badRef(idx, idx + 1);
   }
 
   /** Finds where the out-of-range type id is, for the error (the slow path). */
