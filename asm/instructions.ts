@@ -357,8 +357,9 @@ export function encodeForKernel(insns: Instructions, into?: ArrayBuffer): Uint8A
  * {@linkcode encodeForKernel} for a program that needs nothing from a loader, or undefined:
  * as soon as an instruction carries metadata or a source line, or has a reference that
  * neither a symbol of the program nor a map object resolves (a kfunc, kernel variable or
- * map by name), and when the encoding fails. The loader then does its usual work (and reports any failure in its usual
- * order); a plain program, such as an assembled one, is read once instead of twice.
+ * map by name), and when the encoding fails. The loader then does its usual work (and
+ * reports any failure in its usual order); a plain program, such as an assembled one, is
+ * read once instead of twice.
  */
 export function encodePlainForKernel(
   insns: Instructions,

@@ -83,9 +83,10 @@ const moduleSpecs = new Map<string, Spec>();
 /**
  * The running kernel's BTF, from `/sys/kernel/btf/vmlinux`. Parsed once per process; later
  * calls return the same spec. Each type is checked when first decoded or named, not all
- * 130,000 at the first use (`validate()` checks them all). Throws {@linkcode NotSupportedError} when the kernel was built
- * without `CONFIG_DEBUG_INFO_BTF`. Deno 2.9 opens files under `/sys` only with
- * `--allow-all` (`--allow-read`, even `--allow-read=/sys`, is not enough).
+ * 130,000 at the first use (`validate()` checks them all). Throws
+ * {@linkcode NotSupportedError} when the kernel was built without `CONFIG_DEBUG_INFO_BTF`.
+ * Deno 2.9 opens files under `/sys` only with `--allow-all` (`--allow-read`, even
+ * `--allow-read=/sys`, is not enough).
  *
  * @example
  * ```ts

@@ -186,10 +186,10 @@ export interface RawBtf {
 /**
  * Runs `read` with `spec`'s validation deferred: for a reader of a whole object, which reads
  * a few of its types (map definitions, data sections) and hands the spec on. Each type, list
- * and string read meanwhile is checked on its own (its string
- * offsets and type ids in range, a list's members within their struct); the whole spec
- * (reference cycles among the rest) is validated by the first read after `read` returns. When `read` throws, the spec is validated
- * first, so that corrupt BTF fails with its own error. Internal to the package.
+ * and string read meanwhile is checked on its own (its string offsets and type ids in range,
+ * a list's members within their struct); the whole spec (reference cycles among the rest)
+ * is validated by the first read after `read` returns. When `read` throws, the spec is
+ * validated first, so that corrupt BTF fails with its own error. Internal to the package.
  */
 export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
 
@@ -301,15 +301,14 @@ function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: nu
   // The info word read as two 16-bit halves: small integers in every tier of V8, where a
   // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
   const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
-  const hi = HOST_LITTLE ? 1 : 0;
   const room = offsets.length;
   const ds = datasecScratch;
   let datasecs = 0;
   let o = from;
   while (o < n) {
     if (o + 3 > n) break;
-    const kind = (h[2 * o + 2 + hi] >>> 8) & 0x1f;
-    const vlen = h[2 * o + 3 - hi];
+    const kind = (h[2 * o + 2 + HI] >>> 8) & 0x1f;
+    const vlen = h[2 * o + 3 - HI];
     const fixed = FIXED_WORDS[kind];
     if (fixed < 0) break;
     const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;

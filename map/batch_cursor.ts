@@ -27,24 +27,13 @@ const Batch = {
  * only (not exported from the package): they must come from `allocBuffer` (off-heap, so the
  * kernel may write into them) and hold `at + room` entries.
  */
-export function readBatchAt(
+export let readBatchAt: (
   cursor: BatchCursor,
   keys: Uint8Array,
   values: Uint8Array,
   at: number,
   room: number,
-  options: BatchReadOptions = {},
-): number {
-  return readAt(cursor, keys, values, at, room, options);
-}
-
-let readAt: (
-  cursor: BatchCursor,
-  keys: Uint8Array,
-  values: Uint8Array,
-  at: number,
-  room: number,
-  options: BatchReadOptions,
+  options?: BatchReadOptions,
 ) => number;
 
 /** Options of {@linkcode BatchCursor.lookup} and {@linkcode BatchCursor.lookupAndDelete}. */
@@ -151,7 +140,7 @@ export class BatchCursor {
   }
 
   static {
-    readAt = (cursor, keys, values, at, room, options) =>
+    readBatchAt = (cursor, keys, values, at, room, options) =>
       cursor.#readAt(keys, values, at, room, options);
   }
 
