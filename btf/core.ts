@@ -16,7 +16,13 @@ import {
   setMeta,
   Size,
 } from "../asm/mod.ts";
-import { type CoreCandidate, findCandidates, findCandidatesOfAll } from "./core_candidates.ts";
+import {
+  type CoreCandidate,
+  type CoreTargets,
+  findCandidates,
+  findCandidatesOfAll,
+  toCoreTargets,
+} from "./core_candidates.ts";
 import { CoreRelocationError } from "./core_error.ts";
 import { calcCoreFixup, type CoreFixup, describeCoreRelo } from "./core_fixup.ts";
 import { CORE_RELO_KIND_NAMES, CORE_RELO_META, type CoreRelo, CoreReloKind } from "./ext.ts";
@@ -78,17 +84,15 @@ export interface CoreTarget {
  */
 export class CoreCandidateCache {
   readonly #map = new Map<Type, CoreCandidate[]>();
-  #targets: readonly Spec[] | undefined;
+  #given: Spec | readonly Spec[] | CoreTargets | undefined;
+  #targets: CoreTargets | undefined;
 
   /** The candidate list for `local`, searched on first use and narrowed by later matches. */
-  get(local: Type, targets: readonly Spec[]): CoreCandidate[] {
-    if (this.#targets === undefined) this.#targets = targets;
-    else if (!sameTargets(this.#targets, targets)) {
-      throw new RangeError("Candidate cache used with different target specs");
-    }
+  get(local: Type, targets: Spec | readonly Spec[] | CoreTargets): CoreCandidate[] {
+    const specs = this.#use(targets);
     let c = this.#map.get(local);
     if (!c) {
-      c = findCandidates(local, targets);
+      c = findCandidates(local, specs);
       this.#map.set(local, c);
     }
     return c;
@@ -101,12 +105,8 @@ export class CoreCandidateCache {
    * its program; an object's loader can do so for all its programs first. Throws what
    * searching throws (a `FormatError` for corrupt target BTF).
    */
-  prefetch(programs: Iterable<Instructions>, targets: Spec | readonly Spec[]): void {
-    const specs = normalizeTargets(targets);
-    if (this.#targets === undefined) this.#targets = specs;
-    else if (!sameTargets(this.#targets, specs)) {
-      throw new RangeError("Candidate cache used with different target specs");
-    }
+  prefetch(programs: Iterable<Instructions>, targets: Spec | readonly Spec[] | CoreTargets): void {
+    const specs = this.#use(targets);
     const todo = new Set<Type>();
     for (const insns of programs) {
       for (const ins of insns.list) {
@@ -121,10 +121,28 @@ export class CoreCandidateCache {
     const found = findCandidatesOfAll(locals, specs);
     locals.forEach((t, i) => this.#map.set(t, found[i]));
   }
+
+  /** The targets of the first call; later calls must name the same ones. */
+  #use(targets: Spec | readonly Spec[] | CoreTargets): CoreTargets {
+    if (this.#targets === undefined) {
+      this.#targets = toCoreTargets(targets);
+      this.#given = targets;
+    } else if (!sameTargets(this.#given!, targets)) {
+      throw new RangeError("Candidate cache used with different target specs");
+    }
+    return this.#targets;
+  }
 }
 
-function sameTargets(a: readonly Spec[], b: readonly Spec[]): boolean {
-  return a.length === b.length && a.every((s, i) => s === b[i]);
+function sameTargets(
+  a: Spec | readonly Spec[] | CoreTargets,
+  b: Spec | readonly Spec[] | CoreTargets,
+): boolean {
+  const x = a instanceof Spec ? [a] : a;
+  const y = b instanceof Spec ? [b] : b;
+  if (x === y) return true;
+  return Array.isArray(x) && Array.isArray(y) && x.length === y.length &&
+    x.every((s, i) => s === y[i]);
 }
 
 /** The local id relocation needs no candidates (libbpf does not search for them). */
@@ -138,33 +156,26 @@ export interface CoreOptions {
   cache?: CoreCandidateCache;
 }
 
-function normalizeTargets(targets: Spec | readonly Spec[]): readonly Spec[] {
-  const list = targets instanceof Spec ? [targets] : targets;
-  if (!Array.isArray(list) || list.length === 0 || !list.every((s) => s instanceof Spec)) {
-    throw new TypeError("Invalid CO-RE targets: expected a btf.Spec or a non-empty array of them");
-  }
-  return list;
-}
-
 /**
  * Computes every CO-RE relocation of `insns` without patching anything: for each
  * instruction with a {@linkcode CoreRelo} (in order), the local and target values and
- * whether it must be poisoned. `targets[0]` is the kernel's BTF (vmlinux); further specs
- * are modules, searched only for types vmlinux lacks (libbpf's rule).
+ * whether it must be poisoned. `targets` is the kernel's BTF (vmlinux), `[vmlinux,
+ * ...modules]`, or {@linkcode CoreTargets}; modules are searched only for types vmlinux
+ * lacks (libbpf's rule).
  *
  * Throws {@linkcode CoreRelocationError} where libbpf fails the load.
  */
 export function calcCoreRelocations(
   insns: Instructions,
-  targets: Spec | readonly Spec[],
+  targets: Spec | readonly Spec[] | CoreTargets,
   options: CoreOptions = {},
 ): { insnIndex: number; fixup: CoreFixup }[] {
-  const specs = normalizeTargets(targets);
+  toCoreTargets(targets); // a TypeError for what is not a target, before any work
   const cache = options.cache ?? new CoreCandidateCache();
   const out: { insnIndex: number; fixup: CoreFixup }[] = [];
   const list = insns.list;
   try {
-    cache.prefetch([insns], specs);
+    cache.prefetch([insns], targets);
   } catch {
     // A target that cannot be searched (corrupt BTF): the first relocation that needs
     // candidates throws the same error below, after those before it, as without prefetch.
@@ -173,7 +184,7 @@ export function calcCoreRelocations(
     const relo = getMeta(list[i], CORE_RELO_META) as CoreRelo | undefined;
     if (relo === undefined) continue;
     const index = out.length;
-    const cands = needsCandidates(relo) ? cache.get(relo.type, specs) : undefined;
+    const cands = needsCandidates(relo) ? cache.get(relo.type, targets) : undefined;
     out.push({ insnIndex: i, fixup: calcCoreFixup(index, relo, cands) });
   }
   return out;
@@ -186,8 +197,9 @@ export function calcCoreRelocations(
  * the immediate of an ALU instruction, the offset (and, for a field whose size changed,
  * the access size) of a load or store, or the value of a 64-bit immediate load.
  *
- * `targets` is the kernel's BTF, or `[vmlinux, ...modules]` (module specs split on
- * vmlinux); candidates come from vmlinux, and from the modules only when vmlinux has none.
+ * `targets` is the kernel's BTF, `[vmlinux, ...modules]` (module specs split on vmlinux),
+ * or {@linkcode CoreTargets} (modules read only when needed); candidates come from vmlinux,
+ * and from the modules only when vmlinux has none.
  *
  * A relocation that cannot be satisfied (a field or enumerator the target lacks, a field
  * whose load cannot change size) is poisoned: its instruction becomes a call to helper
@@ -212,7 +224,7 @@ export function calcCoreRelocations(
  */
 export function applyCoreRelocations(
   insns: Instructions,
-  targets: Spec | Spec[],
+  targets: Spec | readonly Spec[] | CoreTargets,
   options: CoreOptions = {},
 ): Instructions {
   const fixups = calcCoreRelocations(insns, targets, options);

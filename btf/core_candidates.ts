@@ -10,7 +10,7 @@
 
 import { essentialName } from "./helpers.ts";
 import { asciiTable, encodeString } from "./_strings.ts";
-import { checksTypesOnUse, type Spec } from "./spec.ts";
+import { checksTypesOnUse, Spec } from "./spec.ts";
 import type { Type } from "./types.ts";
 import { kindsCompat } from "./core_compat.ts";
 
@@ -223,29 +223,66 @@ function findCandidatesInAll(
 }
 
 /**
- * libbpf's `bpf_core_find_cands` for each of `locals`: candidates in the first target
- * (vmlinux); only for a local type that has none there, in each of the others (modules).
- * Each target's types are searched once for all of them.
+ * The BTF a CO-RE relocation's candidates are searched in: `vmlinux` first; then, only for
+ * a local type vmlinux lacks, each spec of `modules()` (libbpf's rule). `modules()` is
+ * called then and not before, so a kernel's module BTF is read only when it is needed.
+ * Module `i` is target `i + 1` in {@linkcode CoreCandidate.specIndex}.
+ */
+export interface CoreTargets {
+  /** The kernel's own BTF (or the one spec given). */
+  readonly vmlinux: Spec;
+  /** The modules' BTF, split on `vmlinux`; asked for only when needed. */
+  modules(): readonly Spec[];
+}
+
+/**
+ * Targets as the relocation engine takes them: one spec, `[vmlinux, ...modules]`, or
+ * {@linkcode CoreTargets} (kept as is). Throws a TypeError for anything else.
+ */
+export function toCoreTargets(targets: Spec | readonly Spec[] | CoreTargets): CoreTargets {
+  if (targets instanceof Spec) return { vmlinux: targets, modules: () => [] };
+  if (Array.isArray(targets)) {
+    if (targets.length > 0 && targets.every((s) => s instanceof Spec)) {
+      const modules = targets.slice(1);
+      return { vmlinux: targets[0], modules: () => modules };
+    }
+  } else if (
+    typeof targets === "object" && targets !== null &&
+    (targets as CoreTargets).vmlinux instanceof Spec &&
+    typeof (targets as CoreTargets).modules === "function"
+  ) {
+    return targets as CoreTargets;
+  }
+  throw new TypeError(
+    "Invalid CO-RE targets: expected a btf.Spec, a non-empty array of them, or CoreTargets",
+  );
+}
+
+/**
+ * libbpf's `bpf_core_find_cands` for each of `locals`: candidates in vmlinux; only for a
+ * local type that has none there, in each module. Each target's types are searched once
+ * for all of them.
  */
 export function findCandidatesOfAll(
   locals: readonly Type[],
-  targets: readonly Spec[],
+  targets: CoreTargets,
 ): CoreCandidate[][] {
   const out = locals.map((): CoreCandidate[] => []);
-  if (targets.length === 0 || locals.length === 0) return out;
-  findCandidatesInAll(locals, targets[0], 0, out);
+  if (locals.length === 0) return out;
+  findCandidatesInAll(locals, targets.vmlinux, 0, out);
   const rest = locals.map((_, k) => k).filter((k) => out[k].length === 0);
   if (rest.length === 0) return out;
   const restLocals = rest.map((k) => locals[k]);
-  for (let i = 1; i < targets.length; i++) {
+  const modules = targets.modules();
+  for (let i = 0; i < modules.length; i++) {
     const found = restLocals.map((): CoreCandidate[] => []);
-    findCandidatesInAll(restLocals, targets[i], i, found);
+    findCandidatesInAll(restLocals, modules[i], i + 1, found);
     rest.forEach((k, j) => out[k].push(...found[j]));
   }
   return out;
 }
 
 /** {@linkcode findCandidatesOfAll} for one local type. */
-export function findCandidates(local: Type, targets: readonly Spec[]): CoreCandidate[] {
+export function findCandidates(local: Type, targets: CoreTargets): CoreCandidate[] {
   return findCandidatesOfAll([local], targets)[0];
 }

@@ -131,4 +131,4 @@ export {
 } from "./core.ts";
 export { CoreRelocationError } from "./core_error.ts";
 export type { CoreAccessor, CoreSpec } from "./core_spec.ts";
-export type { CoreCandidate } from "./core_candidates.ts";
+export type { CoreCandidate, CoreTargets } from "./core_candidates.ts";

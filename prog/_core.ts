@@ -11,6 +11,7 @@ import {
   applyCoreRelocations,
   CORE_RELO_META,
   type CoreCandidateCache,
+  type CoreTargets,
   kernelModulesWithBtf,
   loadKernelModuleSpec,
   type Spec,
@@ -23,22 +24,34 @@ export function hasCoreRelocations(insns: Instructions): boolean {
   return false;
 }
 
-let kernelTargets: Spec[] | undefined;
+let kernelTargets: CoreTargets | undefined;
 
-/** vmlinux and every module with BTF, read once per process. */
-export function kernelCoreTargets(): Spec[] {
+/**
+ * vmlinux, mapped once per process, and the modules with BTF, read only when a program
+ * relocates a type vmlinux lacks (as libbpf loads module BTF): a distro kernel has a
+ * hundred or more of them, ≈0.1 ms each to read and parse.
+ */
+export function kernelCoreTargets(): CoreTargets {
   if (kernelTargets) return kernelTargets;
-  const targets = [mapKernelSpec()];
-  let modules: string[] = [];
+  let modules: Spec[] | undefined;
+  return kernelTargets = {
+    vmlinux: mapKernelSpec(),
+    modules: () => modules ??= loadModuleSpecs(),
+  };
+}
+
+function loadModuleSpecs(): Spec[] {
+  const specs: Spec[] = [];
+  let names: string[] = [];
   try {
-    modules = kernelModulesWithBtf();
+    names = kernelModulesWithBtf();
   } catch { /* no module BTF directory */ }
-  for (const m of modules) {
+  for (const m of names) {
     try {
-      targets.push(loadKernelModuleSpec(m));
+      specs.push(loadKernelModuleSpec(m));
     } catch { /* a module that went away or has unreadable BTF */ }
   }
-  return kernelTargets = targets;
+  return specs;
 }
 
 /**

@@ -11,11 +11,13 @@ import {
   CORE_POISON_META,
   CORE_RELO_META,
   CORE_TARGET_META,
+  CoreCandidateCache,
   corePoisonOf,
   type CoreRelo,
   CoreRelocationError,
   CoreReloKind,
   type CoreTarget,
+  type CoreTargets,
   describeCoreRelo,
   Enum,
   EnumValue,
@@ -35,7 +37,7 @@ import {
   Union,
 } from "../../btf/mod.ts";
 import { asm } from "../../mod.ts";
-import { findCandidates, findCandidatesOfAll } from "../../btf/core_candidates.ts";
+import { findCandidates, findCandidatesOfAll, toCoreTargets } from "../../btf/core_candidates.ts";
 import { essentialName } from "../../btf/helpers.ts";
 
 const K = CoreReloKind;
@@ -56,18 +58,28 @@ function relo(type: Type, accessor: string, kind: CoreReloKind, typeId = 1): Cor
 }
 
 /** A program of one relocated instruction (then `exit`), and its patched copy. */
-function apply(ins: asm.Instruction, r: CoreRelo, targets: Spec | Spec[]) {
+function apply(
+  ins: asm.Instruction,
+  r: CoreRelo,
+  targets: Spec | Spec[] | CoreTargets,
+  cache?: CoreCandidateCache,
+) {
   const prog = new asm.Instructions([asm.setMeta(ins, CORE_RELO_META, r), asm.Return()]);
   const before = prog.marshal("little");
-  const out = applyCoreRelocations(prog, targets);
+  const out = applyCoreRelocations(prog, targets, { cache });
   // The input is never changed.
   assertEquals(prog.marshal("little"), before);
   return out;
 }
 
 /** The value a relocation gives, through a `mov r0, imm` carrying the local value. */
-function value(r: CoreRelo, local: number, targets: Spec | Spec[]): number {
-  const out = apply(asm.Mov.Imm(R0, local), r, targets);
+function value(
+  r: CoreRelo,
+  local: number,
+  targets: Spec | Spec[] | CoreTargets,
+  cache?: CoreCandidateCache,
+): number {
+  const out = apply(asm.Mov.Imm(R0, local), r, targets, cache);
   const ins = out.list[0];
   assertEquals(ins.opcode, asm.Mov.Imm(R0, 0).opcode, describeCoreRelo(r));
   return ins.imm;
@@ -423,6 +435,35 @@ Deno.test("CO-RE modules: searched only for types vmlinux lacks; ids name their 
   assertEquals(value(relo(localFoo(), "0:1", K.FieldByteOffset), 4, [target(s32()), mod2]), 0);
 });
 
+Deno.test("CO-RE modules: read only when a relocated type is missing from vmlinux", () => {
+  const vm = target(s32(), targetFoo());
+  const modType = new Struct("mod_only", 8, [new Member("m", vm.typeById(1), 32)]);
+  const mod = parseSpec(marshalTypes([modType], { base: vm }), { base: vm });
+  let reads = 0;
+  const lazy: CoreTargets = { vmlinux: vm, modules: () => (reads++, [mod]) };
+  const inVmlinux = relo(localFoo(), "0:1", K.FieldByteOffset);
+  const inModule = relo(
+    new Struct("mod_only___l", 4, [new Member("m", s32(), 0)]),
+    "0:0",
+    K.FieldByteOffset,
+  );
+  const cache = new CoreCandidateCache();
+  assertEquals(value(inVmlinux, 4, lazy, cache), 8);
+  assertEquals(reads, 0);
+  assertEquals(value(inModule, 0, lazy, cache), 4);
+  assertEquals(reads, 1);
+  // The same targets object is the same targets for the cache; another one is not.
+  assertThrows(() => value(inVmlinux, 4, { ...lazy }, cache), RangeError);
+  // A spec and an array holding only it are the same targets.
+  const single = new CoreCandidateCache();
+  assertEquals(value(inVmlinux, 4, vm, single), 8);
+  assertEquals(value(inVmlinux, 4, [vm], single), 8);
+  assertThrows(
+    () => applyCoreRelocations(new asm.Instructions(), { vmlinux: vm } as unknown as CoreTargets),
+    TypeError,
+  );
+});
+
 Deno.test("CO-RE errors libbpf refuses: bad access strings, wrong instructions, anonymous types", () => {
   const t = target(targetFoo());
   const bad = (r: CoreRelo, ins = asm.Mov.Imm(R0, 4)) =>
@@ -515,10 +556,10 @@ Deno.test("CO-RE candidates: one search for many types finds what a walk over ev
   const expected = locals.map((l) => oracle(l, targets));
   assert(expected.some((e) => e.length > 1) && expected.some((e) => e[0]?.startsWith("1:")));
   // All at once: one scan of each target.
-  assertEquals(findCandidatesOfAll(locals, make()).map(ids), expected);
+  assertEquals(findCandidatesOfAll(locals, toCoreTargets(make())).map(ids), expected);
   // One by one, after eight other searches: through the name index, as a process that
   // keeps searching new names does; then again, from what the first searches kept.
-  const fresh = make();
+  const fresh = toCoreTargets(make());
   for (let i = 0; i < 8; i++) findCandidates(new Struct(`other${i}`, 4, []), fresh);
   assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
   assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
