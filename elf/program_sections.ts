@@ -19,6 +19,7 @@ import {
   setMeta,
 } from "../asm/mod.ts";
 import { CORE_RELO_META, type ExtIndex, type ExtSection, FUNC_INFO_META } from "../btf/mod.ts";
+import { misplacedExtRecord } from "../btf/ext.ts";
 import { FormatError } from "../errors.ts";
 import { HIDDEN_FUNC } from "../prog/program_spec.ts";
 import {
@@ -195,14 +196,13 @@ export function checkExtRecords(ctx: ObjectContext, ext: ExtIndex, p: ProgramSec
     ? ext.sectionAt(NUL, 0)
     : ext.sectionAt(ctx.elf.bytes, p.section.nameAt);
   if (records === undefined) return;
-  ext.forEachInsnOffset(records, (offset, kind) => {
-    if (isStart(p, offset)) return;
-    const what = kind === "core_relo" ? "CO-RE" : kind;
-    throw new FormatError(
-      `BTF.ext: ${what} record at byte ${offset} of "${p.section.name}" is not at an instruction`,
-      0,
-    );
-  });
+  const bad = misplacedExtRecord(ext, records, p.code);
+  if (bad === undefined) return;
+  const what = bad.kind === "core_relo" ? "CO-RE" : bad.kind;
+  throw new FormatError(
+    `BTF.ext: ${what} record at byte ${bad.insnOffset} of "${p.section.name}" is not at an instruction`,
+    0,
+  );
 }
 
 /**
