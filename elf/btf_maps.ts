@@ -60,6 +60,8 @@ interface RawTypes {
   offsets: Uint32Array;
   firstId: number;
   count: number;
+  strings: Uint8Array;
+  stringsBase: number;
 }
 
 /** A map spec from a map definition struct; `inner` for the definition in `__array`. */
@@ -70,8 +72,9 @@ function mapFromStruct(
 ): { map: MapSpec; valuesAt: number | undefined } {
   const spec = sourceOf(def) as Spec | undefined;
   if (spec === undefined) throw new FormatError(`BTF: map "${name}" has no spec`, 0);
-  const { words, offsets, firstId, count } = spec.raw;
-  return readDefinition({ spec, words, offsets, firstId, count }, name, idOf(def), inner);
+  const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
+  const r = { spec, words, offsets, firstId, count, strings, stringsBase };
+  return readDefinition(r, name, idOf(def), inner);
 }
 
 /**
@@ -93,7 +96,7 @@ function readDefinition(
   const info = w[o + 1];
   const kflag = info >>> 31;
   for (let j = 0, p = o + 3; j < (info & 0xffff); j++, p += 3) {
-    const field = r.spec.string(w[p]);
+    const field = fieldName(r, w[p]);
     const t = w[p + 1];
     switch (field) {
       case "type":
@@ -164,6 +167,39 @@ function readDefinition(
   map.keySize = keySize ?? 0;
   map.valueSize = valueSize ?? 0;
   return { map, valuesAt };
+}
+
+/** The fields of a map definition that {@linkcode readDefinition} knows. */
+const FIELDS = [
+  "type",
+  "max_entries",
+  "key",
+  "value",
+  "key_size",
+  "value_size",
+  "map_flags",
+  "pinning",
+  "numa_node",
+  "map_extra",
+  "values",
+] as const;
+
+/**
+ * The name of a definition's member at string offset `off`: one of {@linkcode FIELDS},
+ * found by comparing bytes (no string decoded for a field every map has), else decoded.
+ */
+function fieldName(r: RawTypes, off: number): string {
+  const rel = off - r.stringsBase;
+  const b = r.strings;
+  if (rel >= 0 && rel < b.length) {
+    for (const f of FIELDS) {
+      if (b[rel] !== f.charCodeAt(0)) continue;
+      let i = 1;
+      while (i < f.length && b[rel + i] === f.charCodeAt(i)) i++;
+      if (i === f.length && b[rel + i] === 0) return f;
+    }
+  }
+  return r.spec.string(off);
 }
 
 /** How long a chain of typedefs and qualifiers may be (as `underlyingType` allows). */
