@@ -131,7 +131,7 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     code,
     little: ctx.byteOrder === "little",
     symbols,
-    patches: [],
+    patches: new Array(section.size / 8),
     ext: undefined,
   };
 }
