@@ -235,10 +235,9 @@ function readObject(elf: ElfFile): ObjectContext {
   // corpus_probes).
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
-  let arenaSize = btfData
-    ? align8(Math.floor(typeBytes / 16) * 4) +
-      (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
-    : 0;
+  const foreign = elf.byteOrder !== HOST_BYTE_ORDER;
+  const indexEstimate = btfData ? align8(Math.floor(typeBytes / 16) * 4) : 0;
+  let arenaSize = btfData && foreign ? align8(typeBytes) : 0;
   if (extInFile) arenaSize += align8(extSection.size);
   for (const s of elf.sections) {
     if (isProgramSection(s)) arenaSize += align8(s.size);
@@ -248,16 +247,26 @@ function readObject(elf: ElfFile): ObjectContext {
   }
   // The BTF copy goes in the arena too, unless that makes it large enough for malloc to map
   // fresh pages for it at each parse (glibc: from 128 KiB): then each gets its own buffer.
-  const btfInArena = btfData !== undefined && arenaSize + btfData.length <= MAX_ARENA;
+  const btfInArena = btfData !== undefined &&
+    arenaSize + indexEstimate + btfData.length <= MAX_ARENA;
   if (btfInArena) arenaSize += align8(btfData.length);
+  // When the BTF has a buffer of its own and its types need no swapping, the spec's first
+  // request is its index, of the exact size: the arena waits for it rather than reserving
+  // the estimate (three times what most objects' index takes, all of it zeroed).
+  const indexSized = btfData !== undefined && !btfInArena && !foreign;
+  if (!indexSized) arenaSize += indexEstimate;
   const ctx: ObjectContext = {
     elf,
     byteOrder: elf.byteOrder,
     symbols,
     btf: undefined,
     ext: undefined,
-    arena: newArena(arenaSize),
+    arena: indexSized ? NO_ARENA : newArena(arenaSize),
     arenaUsed: 0,
+  };
+  const allocate = (n: number) => {
+    if (ctx.arena === NO_ARENA) ctx.arena = newArena(arenaSize + align8(n));
+    return take(ctx, n);
   };
   if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
@@ -269,10 +278,14 @@ function readObject(elf: ElfFile): ObjectContext {
       // The copying constructor does not zero the bytes it copies over.
       copy = new Uint8Array(btfData);
     }
-    ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
+    ctx.btf = parseSpec(copy, { allocate });
   }
+  if (ctx.arena === NO_ARENA) ctx.arena = newArena(arenaSize);
   return ctx;
 }
+
+/** The arena of an object whose arena is made on its first use. */
+const NO_ARENA = new Uint8Array(0);
 
 /**
  * The largest arena that holds the BTF copy as well: below glibc's threshold for serving an
