@@ -72,7 +72,8 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
 function readCollection(ctx: ObjectContext): CollectionSpec {
   const elf = ctx.elf;
   readExtInfos(ctx);
-  const relocations = new Map<number, Relocation[]>();
+  // By target section index: a plain array costs less than a Map keyed by small integers.
+  const relocations: (Relocation[] | undefined)[] = [];
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
     if (s.info === 0 || s.info >= elf.sections.length) continue;
@@ -83,10 +84,10 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
       !isProgramSection(target) && !elf.nameIs(target, BTF_MAPS_SECTION) &&
       !isStructOpsSection(elf, target)
     ) continue;
-    const list = relocations.get(s.info);
+    const list = relocations[s.info];
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
-    else relocations.set(s.info, entries);
+    else relocations[s.info] = entries;
   }
 
   const maps: Record<string, MapSpec> = {};
@@ -102,13 +103,13 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     // Names compared on their bytes: most sections' names are never decoded.
     if (s.type !== SectionType.Rel && elf.nameIs(s, BTF_MAPS_SECTION)) {
       mapSections.add(s.index);
-      for (const m of readBtfMaps(ctx, s, relocations.get(s.index) ?? [])) addMap(m);
+      for (const m of readBtfMaps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS)) addMap(m);
     } else if (s.type === SectionType.ProgBits && elf.nameIs(s, LEGACY_MAPS_SECTION)) {
       mapSections.add(s.index);
       for (const m of readLegacyMaps(ctx, s)) addMap(m);
     } else if (isStructOpsSection(elf, s)) {
       mapSections.add(s.index);
-      const found = readStructOps(ctx, s, relocations.get(s.index) ?? []);
+      const found = readStructOps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS);
       for (const m of found.maps) addMap(m);
       structOps.push(...found.bindings);
     }
@@ -152,7 +153,7 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     return linkProgram(entry, functions);
   };
   for (const p of sections) {
-    relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
+    relocateProgramSection(ctx, p, relocations[p.section.index] ?? NO_RELOCATIONS, targets);
     // Annotating waits for the first program built; a record that misses an instruction
     // is reported now.
     if (ctx.ext !== undefined) checkExtRecords(ctx, ctx.ext, p);
@@ -199,6 +200,8 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
 export async function loadCollectionSpec(path: string | URL): Promise<CollectionSpec> {
   return parseCollectionSpec(await Deno.readFile(path));
 }
+
+const NO_RELOCATIONS: readonly Relocation[] = [];
 
 /**
  * Conventions by section name, remembered across parses: matching a name against the

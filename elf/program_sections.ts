@@ -137,9 +137,11 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
 }
 
 /** The function symbols of each program section, by section index, for relocations. */
-export function functionOffsets(sections: ProgramSection[]): Map<number, readonly ElfSymbol[]> {
-  const out = new Map<number, readonly ElfSymbol[]>();
-  for (const p of sections) out.set(p.section.index, p.symbols);
+export function functionOffsets(
+  sections: ProgramSection[],
+): (readonly ElfSymbol[] | undefined)[] {
+  const out: (readonly ElfSymbol[] | undefined)[] = [];
+  for (const p of sections) out[p.section.index] = p.symbols;
   return out;
 }
 
@@ -164,7 +166,7 @@ export function relocateProgramSection(
     relocateInstruction(ins, rel.offset, p.section, ctx.symbols[rel.symbol], targets);
   }
   // Calls to a function of the same section need no relocation: imm is the distance.
-  const starts = targets.functions.get(p.section.index)!;
+  const starts = targets.functions[p.section.index]!;
   for (let at = 0; at < code.length; at += 8) {
     // Calls of either source (`isCall`) whose source register field is the pseudo call.
     if ((code[at] & 0xf7) !== CALL) continue;
