@@ -71,7 +71,7 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
 
 function readCollection(ctx: ObjectContext): CollectionSpec {
   const elf = ctx.elf;
-  readExtInfos(ctx);
+  readExtInfos(ctx, ctx.named.ext);
   // By target section index: a plain array costs less than a Map keyed by small integers.
   const relocations: (Relocation[] | undefined)[] = [];
   for (const s of elf.sections) {
@@ -130,8 +130,8 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
   };
   // Entry programs go straight into `programs`; every function, for linking, waits in
   // `all`, whose Map by name is made when the first program is built.
-  const license = readLicense(elf);
-  const kernelVersion = readVersion(elf);
+  const license = readLicense(elf, ctx.named.license);
+  const kernelVersion = readVersion(elf, ctx.named.version);
   const programs: Record<string, ProgramSpec> = {};
   const names = new Set<string>();
   const all: ElfFunction[] = [];
@@ -221,12 +221,12 @@ function convention(name: string): SectionConvention {
 
 function readObject(elf: ElfFile): ObjectContext {
   const symbols = elf.symbols();
-  const btfSection = elf.section(".BTF");
+  const [btfSection, extNamed, license, version] = sectionsNamed(elf, NAMED_SECTIONS);
   if (btfSection?.type === SectionType.NoBits) {
     // Zeros are no BTF; better said now than after making a copy of its size.
     throw new FormatError('ELF: section ".BTF" has no bytes in the file', 0);
   }
-  const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
+  const extSection = btfSection ? extNamed : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
   // Sized for every copy the spec keeps: BTF and its index of types (a word per four words
@@ -266,6 +266,7 @@ function readObject(elf: ElfFile): ObjectContext {
     ext: undefined,
     arena: indexSized ? NO_ARENA : newArena(arenaSize),
     arenaUsed: 0,
+    named: { ext: extSection, license, version },
   };
   const allocate = (n: number) => {
     if (ctx.arena === NO_ARENA) ctx.arena = newArena(arenaSize + align8(n));
@@ -296,10 +297,31 @@ const NO_ARENA = new Uint8Array(0);
  */
 const MAX_ARENA = 120 * 1024;
 
+/** The sections {@linkcode readObject} looks up by name, found in one pass. */
+const NAMED_SECTIONS = [".BTF", ".BTF.ext", "license", "version"] as const;
+
+/**
+ * The first section of each of `names` (as `elf.section` finds it), in one pass over the
+ * sections rather than one per name: a name's first byte is compared before the rest.
+ */
+function sectionsNamed(elf: ElfFile, names: readonly string[]): (Section | undefined)[] {
+  const out: (Section | undefined)[] = names.map(() => undefined);
+  const bytes = elf.bytes;
+  for (const s of elf.sections) {
+    const c = bytes[s.nameAt];
+    for (let i = 0; i < names.length; i++) {
+      if (out[i] !== undefined) continue;
+      const first = names[i].charCodeAt(0);
+      if (first < 0x80 && c !== first) continue;
+      if (elf.nameIs(s, names[i])) out[i] = s;
+    }
+  }
+  return out;
+}
+
 /** Checks and indexes `.BTF.ext`, when the object has it and BTF. */
-function readExtInfos(ctx: ObjectContext): void {
+function readExtInfos(ctx: ObjectContext, extSection: Section | undefined): void {
   const { elf, btf } = ctx;
-  const extSection = btf ? elf.section(".BTF.ext") : undefined;
   if (btf === undefined || extSection === undefined) return;
   const extData = elf.data(extSection);
   const extInFile = extSection.type !== SectionType.NoBits;
@@ -320,8 +342,7 @@ function btfTypeLength(btf: Uint8Array): number {
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */
-function readLicense(elf: ElfFile): string {
-  const s = elf.section("license");
+function readLicense(elf: ElfFile, s: Section | undefined): string {
   if (!s) return "";
   const bytes = elf.data(s);
   const end = bytes.indexOf(0);
@@ -336,8 +357,7 @@ function readLicense(elf: ElfFile): string {
 const utf8 = new TextDecoder();
 
 /** The `version` section's u32: the `kern_version` old kprobe programs need. */
-function readVersion(elf: ElfFile): number {
-  const s: Section | undefined = elf.section("version");
+function readVersion(elf: ElfFile, s: Section | undefined): number {
   if (!s) return 0;
   if (s.size !== 4) throw new FormatError(`ELF: "version" section of ${s.size} bytes`, s.offset);
   const b = elf.data(s);
