@@ -518,6 +518,15 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
   let count = 0;
   for (let w = 0; w < nwords; w += 2) {
     const w0 = words[w];
+    // Checking only, the common instruction (a complete opcode, registers up to r10) is one
+    // test of two table entries.
+    if (
+      list === undefined && !big &&
+      (OPCODE_TABLE[w0 & 0xff] & REGISTERS_OK[(w0 >>> 8) & 0xff]) === 1
+    ) {
+      count++;
+      continue;
+    }
     let imm = words[w + 1];
     const op = w0 & 0xff;
     let dst: number, src: number, off: number;
@@ -563,6 +572,10 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
   }
   return count;
 }
+
+/** 1 for a little-endian registers byte whose both registers are r0…r10. */
+const REGISTERS_OK = new Uint8Array(256);
+for (let b = 0; b < 256; b++) REGISTERS_OK[b] = (b & 0xf) <= 10 && b >>> 4 <= 10 ? 1 : 0;
 
 function addSymbol(
   symbols: Map<string, number>,

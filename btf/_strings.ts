@@ -22,8 +22,13 @@ export function decodeCString(bytes: Uint8Array, off: number): string {
   const len = end - off;
   if (len === 0) return "";
   if (ascii && len <= 48) {
+    // Four characters a call: each `+=` is a string concatenation.
     let s = "";
-    for (let i = off; i < end; i++) s += String.fromCharCode(bytes[i]);
+    let i = off;
+    for (; i + 4 <= end; i += 4) {
+      s += String.fromCharCode(bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]);
+    }
+    for (; i < end; i++) s += String.fromCharCode(bytes[i]);
     return s;
   }
   return utf8.decode(bytes.subarray(off, end));

@@ -202,6 +202,19 @@ function sameBytes(a: Uint8Array, i: number, b: Uint8Array, j: number): boolean 
 }
 
 /**
+ * The first record of `section` (func, line, then CO-RE blocks, in file order) whose
+ * instruction offset is not where an instruction of `code` starts, or undefined: `code` is
+ * checked by `asm.Instructions.validate`, so every 8-byte slot but the second half of an
+ * imm64 load has a non-zero opcode. One loop over the records, for the ELF reader, which
+ * checks every record of every section. Internal: not exported from `btf/mod.ts`.
+ */
+export let misplacedExtRecord: (
+  index: ExtIndex,
+  section: ExtSection,
+  code: Uint8Array,
+) => { insnOffset: number; kind: "func_info" | "line_info" | "core_relo" } | undefined;
+
+/**
  * A checked `.BTF.ext` whose records are decoded only when asked for, by ELF section name.
  * Made by {@linkcode indexExtInfos}, which makes every check {@linkcode parseExtInfos} makes:
  * decoding a record later cannot fail. Holds views of the bytes it was given, which must
@@ -264,6 +277,33 @@ export class ExtIndex {
         f(view.getUint32(at, le), WHAT[kind]);
       }
     }
+  }
+
+  static {
+    misplacedExtRecord = (index, section, code) => index.#misplaced(section, code);
+  }
+
+  #misplaced(
+    g: ExtSection,
+    code: Uint8Array,
+  ): { insnOffset: number; kind: "func_info" | "line_info" | "core_relo" } | undefined {
+    const pairs = g.blocks;
+    const view = this.#view;
+    const le = this.#le;
+    const length = code.length;
+    for (let j = 0; j < pairs.length; j += 2) {
+      const kind = pairs[j];
+      const blocks = this.#blocks[kind];
+      const b = pairs[j + 1];
+      const size = this.#sizeOf(kind);
+      for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+        const offset = view.getUint32(at, le);
+        if (offset % 8 !== 0 || offset >= length || code[offset] === 0) {
+          return { insnOffset: offset, kind: WHAT[kind] };
+        }
+      }
+    }
+    return undefined;
   }
 
   /** The function info of `section`, in file order. */

@@ -482,7 +482,12 @@ export class Spec implements Iterable<Type> {
     validationDeferred = (spec: Spec) => spec.#deferred;
     datasecIds = (spec: Spec) => {
       const first = spec.#first;
-      if (spec.#datasecs !== undefined) return Array.from(spec.#datasecs, (idx) => first + idx);
+      const found = spec.#datasecs;
+      if (found !== undefined) {
+        const ids = new globalThis.Array<number>(found.length);
+        for (let i = 0; i < found.length; i++) ids[i] = first + found[i];
+        return ids;
+      }
       const out: number[] = [];
       const w = spec.#words;
       const offsets = spec.#offsets;

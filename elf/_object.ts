@@ -34,6 +34,12 @@ export interface ObjectContext {
   arena: Uint8Array;
   /** How much of `arena` is handed out (a multiple of 8). */
   arenaUsed: number;
+  /** `.BTF.ext` (when the object has `.BTF`), `license` and `version`, if present. */
+  named: {
+    ext: Section | undefined;
+    license: Section | undefined;
+    version: Section | undefined;
+  };
 }
 
 /**

@@ -6,8 +6,8 @@
  * @module
  */
 
-import { Kind, type Spec, Struct, underlyingType, type Var } from "../btf/mod.ts";
-import { idOf, sourceOf } from "../btf/types.ts";
+import { Kind, type Spec, underlyingType, type Var } from "../btf/mod.ts";
+import { idOf } from "../btf/types.ts";
 import { FormatError } from "../errors.ts";
 import { type MapEntry, MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -32,13 +32,16 @@ export function readBtfMaps(
   }
   fixupDatasec(ctx, section, ds);
   const out: MapSpec[] = [];
+  const r = rawTypes(ctx.btf!);
   for (const vsi of [...ds.vars].sort((a, b) => a.offset - b.offset)) {
     const v = vsi.type as Var;
-    const def = underlyingType(v.type);
-    if (!(def instanceof Struct)) {
-      throw new FormatError(`BTF: map "${v.name}" is a ${def.kind}, not a struct`, 0);
+    // The definition is read from the raw words: no type object is made for it.
+    const def = underlying(r, v.name, r.words[wordOf(r, v.name, idOf(v)) + 2]);
+    if (kindOf(r, def) !== Kind.Struct) {
+      const kind = underlyingType(v.type).kind;
+      throw new FormatError(`BTF: map "${v.name}" is a ${kind}, not a struct`, 0);
     }
-    const { map, valuesAt } = mapFromStruct(v.name, def, false);
+    const { map, valuesAt } = readDefinition(r, v.name, idAt(r, def), false);
     if (valuesAt !== undefined) {
       const start = vsi.offset + valuesAt / 8;
       const end = vsi.offset + vsi.size;
@@ -60,18 +63,14 @@ interface RawTypes {
   offsets: Uint32Array;
   firstId: number;
   count: number;
+  strings: Uint8Array;
+  stringsBase: number;
 }
 
-/** A map spec from a map definition struct; `inner` for the definition in `__array`. */
-function mapFromStruct(
-  name: string,
-  def: Struct,
-  inner: boolean,
-): { map: MapSpec; valuesAt: number | undefined } {
-  const spec = sourceOf(def) as Spec | undefined;
-  if (spec === undefined) throw new FormatError(`BTF: map "${name}" has no spec`, 0);
-  const { words, offsets, firstId, count } = spec.raw;
-  return readDefinition({ spec, words, offsets, firstId, count }, name, idOf(def), inner);
+/** The raw tables of `spec`, as the readers below take them. */
+function rawTypes(spec: Spec): RawTypes {
+  const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
+  return { spec, words, offsets, firstId, count, strings, stringsBase };
 }
 
 /**
@@ -93,7 +92,7 @@ function readDefinition(
   const info = w[o + 1];
   const kflag = info >>> 31;
   for (let j = 0, p = o + 3; j < (info & 0xffff); j++, p += 3) {
-    const field = r.spec.string(w[p]);
+    const field = fieldName(r, w[p]);
     const t = w[p + 1];
     switch (field) {
       case "type":
@@ -166,6 +165,39 @@ function readDefinition(
   return { map, valuesAt };
 }
 
+/** The fields of a map definition that {@linkcode readDefinition} knows. */
+const FIELDS = [
+  "type",
+  "max_entries",
+  "key",
+  "value",
+  "key_size",
+  "value_size",
+  "map_flags",
+  "pinning",
+  "numa_node",
+  "map_extra",
+  "values",
+] as const;
+
+/**
+ * The name of a definition's member at string offset `off`: one of {@linkcode FIELDS},
+ * found by comparing bytes (no string decoded for a field every map has), else decoded.
+ */
+function fieldName(r: RawTypes, off: number): string {
+  const rel = off - r.stringsBase;
+  const b = r.strings;
+  if (rel >= 0 && rel < b.length) {
+    for (const f of FIELDS) {
+      if (b[rel] !== f.charCodeAt(0)) continue;
+      let i = 1;
+      while (i < f.length && b[rel + i] === f.charCodeAt(i)) i++;
+      if (i === f.length && b[rel + i] === 0) return f;
+    }
+  }
+  return r.spec.string(off);
+}
+
 /** How long a chain of typedefs and qualifiers may be (as `underlyingType` allows). */
 const MAX_RESOLVE_DEPTH = 32;
 
@@ -218,6 +250,12 @@ function underlying(r: RawTypes, map: string, id: number): number {
 
 /** A 32-bit field: `__uint()`, or `__ulong()` with a value that fits. */
 function uintMember(r: RawTypes, map: string, field: string, id: number): number {
+  // `__uint()`, the usual form, read without making a bigint (see fieldValue).
+  const o = underlying(r, map, id);
+  if (kindOf(r, o) === Kind.Pointer) {
+    const arr = underlying(r, map, r.words[o + 2]);
+    if (kindOf(r, arr) === Kind.Array) return r.words[arr + 5];
+  }
   const value = fieldValue(r, map, field, id);
   if (value > 0xffffffffn) {
     throw new FormatError(

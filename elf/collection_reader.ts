@@ -71,8 +71,9 @@ export function parseCollectionSpec(bytes: Uint8Array): CollectionSpec {
 
 function readCollection(ctx: ObjectContext): CollectionSpec {
   const elf = ctx.elf;
-  readExtInfos(ctx);
-  const relocations = new Map<number, Relocation[]>();
+  readExtInfos(ctx, ctx.named.ext);
+  // By target section index: a plain array costs less than a Map keyed by small integers.
+  const relocations: (Relocation[] | undefined)[] = [];
   for (const s of elf.sections) {
     if (s.type !== SectionType.Rel && s.type !== SectionType.Rela) continue;
     if (s.info === 0 || s.info >= elf.sections.length) continue;
@@ -83,10 +84,10 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
       !isProgramSection(target) && !elf.nameIs(target, BTF_MAPS_SECTION) &&
       !isStructOpsSection(elf, target)
     ) continue;
-    const list = relocations.get(s.info);
+    const list = relocations[s.info];
     const entries = elf.relocations(s);
     if (list) list.push(...entries);
-    else relocations.set(s.info, entries);
+    else relocations[s.info] = entries;
   }
 
   const maps: Record<string, MapSpec> = {};
@@ -102,13 +103,13 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     // Names compared on their bytes: most sections' names are never decoded.
     if (s.type !== SectionType.Rel && elf.nameIs(s, BTF_MAPS_SECTION)) {
       mapSections.add(s.index);
-      for (const m of readBtfMaps(ctx, s, relocations.get(s.index) ?? [])) addMap(m);
+      for (const m of readBtfMaps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS)) addMap(m);
     } else if (s.type === SectionType.ProgBits && elf.nameIs(s, LEGACY_MAPS_SECTION)) {
       mapSections.add(s.index);
       for (const m of readLegacyMaps(ctx, s)) addMap(m);
     } else if (isStructOpsSection(elf, s)) {
       mapSections.add(s.index);
-      const found = readStructOps(ctx, s, relocations.get(s.index) ?? []);
+      const found = readStructOps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS);
       for (const m of found.maps) addMap(m);
       structOps.push(...found.bindings);
     }
@@ -129,8 +130,8 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
   };
   // Entry programs go straight into `programs`; every function, for linking, waits in
   // `all`, whose Map by name is made when the first program is built.
-  const license = readLicense(elf);
-  const kernelVersion = readVersion(elf);
+  const license = readLicense(elf, ctx.named.license);
+  const kernelVersion = readVersion(elf, ctx.named.version);
   const programs: Record<string, ProgramSpec> = {};
   const names = new Set<string>();
   const all: ElfFunction[] = [];
@@ -152,7 +153,7 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     return linkProgram(entry, functions);
   };
   for (const p of sections) {
-    relocateProgramSection(ctx, p, relocations.get(p.section.index) ?? [], targets);
+    relocateProgramSection(ctx, p, relocations[p.section.index] ?? NO_RELOCATIONS, targets);
     // Annotating waits for the first program built; a record that misses an instruction
     // is reported now.
     if (ctx.ext !== undefined) checkExtRecords(ctx, ctx.ext, p);
@@ -200,6 +201,8 @@ export async function loadCollectionSpec(path: string | URL): Promise<Collection
   return parseCollectionSpec(await Deno.readFile(path));
 }
 
+const NO_RELOCATIONS: readonly Relocation[] = [];
+
 /**
  * Conventions by section name, remembered across parses: matching a name against the
  * table costs more than the rest of a small program. Bounded so hostile names cannot grow it.
@@ -218,12 +221,12 @@ function convention(name: string): SectionConvention {
 
 function readObject(elf: ElfFile): ObjectContext {
   const symbols = elf.symbols();
-  const btfSection = elf.section(".BTF");
+  const [btfSection, extNamed, license, version] = sectionsNamed(elf, NAMED_SECTIONS);
   if (btfSection?.type === SectionType.NoBits) {
     // Zeros are no BTF; better said now than after making a copy of its size.
     throw new FormatError('ELF: section ".BTF" has no bytes in the file', 0);
   }
-  const extSection = btfSection ? elf.section(".BTF.ext") : undefined;
+  const extSection = btfSection ? extNamed : undefined;
   // (A `.BTF.ext` of SHT_NOBITS, in no sane object, gets fresh zeros from `data` below.)
   const extInFile = extSection !== undefined && extSection.type !== SectionType.NoBits;
   // Sized for every copy the spec keeps: BTF and its index of types (a word per four words
@@ -235,10 +238,9 @@ function readObject(elf: ElfFile): ObjectContext {
   // corpus_probes).
   const btfData = btfSection ? elf.data(btfSection) : undefined;
   const typeBytes = btfData ? btfTypeLength(btfData) : 0;
-  let arenaSize = btfData
-    ? align8(Math.floor(typeBytes / 16) * 4) +
-      (elf.byteOrder === HOST_BYTE_ORDER ? 0 : align8(typeBytes))
-    : 0;
+  const foreign = elf.byteOrder !== HOST_BYTE_ORDER;
+  const indexEstimate = btfData ? align8(Math.floor(typeBytes / 16) * 4) : 0;
+  let arenaSize = btfData && foreign ? align8(typeBytes) : 0;
   if (extInFile) arenaSize += align8(extSection.size);
   for (const s of elf.sections) {
     if (isProgramSection(s)) arenaSize += align8(s.size);
@@ -248,16 +250,27 @@ function readObject(elf: ElfFile): ObjectContext {
   }
   // The BTF copy goes in the arena too, unless that makes it large enough for malloc to map
   // fresh pages for it at each parse (glibc: from 128 KiB): then each gets its own buffer.
-  const btfInArena = btfData !== undefined && arenaSize + btfData.length <= MAX_ARENA;
+  const btfInArena = btfData !== undefined &&
+    arenaSize + indexEstimate + btfData.length <= MAX_ARENA;
   if (btfInArena) arenaSize += align8(btfData.length);
+  // When the BTF has a buffer of its own and its types need no swapping, the spec's first
+  // request is its index, of the exact size: the arena waits for it rather than reserving
+  // the estimate (three times what most objects' index takes, all of it zeroed).
+  const indexSized = btfData !== undefined && !btfInArena && !foreign;
+  if (!indexSized) arenaSize += indexEstimate;
   const ctx: ObjectContext = {
     elf,
     byteOrder: elf.byteOrder,
     symbols,
     btf: undefined,
     ext: undefined,
-    arena: newArena(arenaSize),
+    arena: indexSized ? NO_ARENA : newArena(arenaSize),
     arenaUsed: 0,
+    named: { ext: extSection, license, version },
+  };
+  const allocate = (n: number) => {
+    if (ctx.arena === NO_ARENA) ctx.arena = newArena(arenaSize + align8(n));
+    return take(ctx, n);
   };
   if (btfData) {
     // Copied: the type section must be word-aligned, and specs must not alias the input.
@@ -269,10 +282,14 @@ function readObject(elf: ElfFile): ObjectContext {
       // The copying constructor does not zero the bytes it copies over.
       copy = new Uint8Array(btfData);
     }
-    ctx.btf = parseSpec(copy, { allocate: (n) => take(ctx, n) });
+    ctx.btf = parseSpec(copy, { allocate });
   }
+  if (ctx.arena === NO_ARENA) ctx.arena = newArena(arenaSize);
   return ctx;
 }
+
+/** The arena of an object whose arena is made on its first use. */
+const NO_ARENA = new Uint8Array(0);
 
 /**
  * The largest arena that holds the BTF copy as well: below glibc's threshold for serving an
@@ -280,10 +297,31 @@ function readObject(elf: ElfFile): ObjectContext {
  */
 const MAX_ARENA = 120 * 1024;
 
+/** The sections {@linkcode readObject} looks up by name, found in one pass. */
+const NAMED_SECTIONS = [".BTF", ".BTF.ext", "license", "version"] as const;
+
+/**
+ * The first section of each of `names` (as `elf.section` finds it), in one pass over the
+ * sections rather than one per name: a name's first byte is compared before the rest.
+ */
+function sectionsNamed(elf: ElfFile, names: readonly string[]): (Section | undefined)[] {
+  const out: (Section | undefined)[] = names.map(() => undefined);
+  const bytes = elf.bytes;
+  for (const s of elf.sections) {
+    const c = bytes[s.nameAt];
+    for (let i = 0; i < names.length; i++) {
+      if (out[i] !== undefined) continue;
+      const first = names[i].charCodeAt(0);
+      if (first < 0x80 && c !== first) continue;
+      if (elf.nameIs(s, names[i])) out[i] = s;
+    }
+  }
+  return out;
+}
+
 /** Checks and indexes `.BTF.ext`, when the object has it and BTF. */
-function readExtInfos(ctx: ObjectContext): void {
+function readExtInfos(ctx: ObjectContext, extSection: Section | undefined): void {
   const { elf, btf } = ctx;
-  const extSection = btf ? elf.section(".BTF.ext") : undefined;
   if (btf === undefined || extSection === undefined) return;
   const extData = elf.data(extSection);
   const extInFile = extSection.type !== SectionType.NoBits;
@@ -304,8 +342,7 @@ function btfTypeLength(btf: Uint8Array): number {
 }
 
 /** The `license` section's string, up to its first NUL (libbpf's reading). */
-function readLicense(elf: ElfFile): string {
-  const s = elf.section("license");
+function readLicense(elf: ElfFile, s: Section | undefined): string {
   if (!s) return "";
   const bytes = elf.data(s);
   const end = bytes.indexOf(0);
@@ -320,8 +357,7 @@ function readLicense(elf: ElfFile): string {
 const utf8 = new TextDecoder();
 
 /** The `version` section's u32: the `kern_version` old kprobe programs need. */
-function readVersion(elf: ElfFile): number {
-  const s: Section | undefined = elf.section("version");
+function readVersion(elf: ElfFile, s: Section | undefined): number {
   if (!s) return 0;
   if (s.size !== 4) throw new FormatError(`ELF: "version" section of ${s.size} bytes`, s.offset);
   const b = elf.data(s);

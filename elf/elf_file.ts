@@ -484,8 +484,9 @@ export class ElfFile {
       throw new FormatError(`ELF: symbol string table index ${symtab.link} is invalid`, at);
     }
     const names = this.#stringTable(strtab.offset, strtab.size);
-    const symbols: ElfSymbol[] = [];
     const count = symtab.size / SYM_SIZE;
+    // Sized first: an array pushed to grows (and copies) several times on the way to 100.
+    const symbols: ElfSymbol[] = new Array(count);
     const w = this.#words(at, symtab.size);
     const little = this.#little;
     const bytes = this.bytes;
@@ -499,18 +500,16 @@ export class ElfFile {
         u64(w, k + 2, little, o + 8, "symbol value");
         u64(w, k + 4, little, o + 16, "symbol size");
       }
-      symbols.push(
-        new SymbolEntry(
-          i,
-          names,
-          w[k],
-          info & 0xf,
-          info >> 4,
-          bytes[o + 5] & 3,
-          little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
-          num(w, k + 2, little),
-          num(w, k + 4, little),
-        ),
+      symbols[i] = new SymbolEntry(
+        i,
+        names,
+        w[k],
+        info & 0xf,
+        info >> 4,
+        bytes[o + 5] & 3,
+        little ? bytes[o + 6] | (bytes[o + 7] << 8) : (bytes[o + 6] << 8) | bytes[o + 7],
+        num(w, k + 2, little),
+        num(w, k + 4, little),
       );
     }
     return this.#symbols = symbols;

@@ -19,6 +19,7 @@ import {
   setMeta,
 } from "../asm/mod.ts";
 import { CORE_RELO_META, type ExtIndex, type ExtSection, FUNC_INFO_META } from "../btf/mod.ts";
+import { misplacedExtRecord } from "../btf/ext.ts";
 import { FormatError } from "../errors.ts";
 import { HIDDEN_FUNC } from "../prog/program_spec.ts";
 import {
@@ -130,15 +131,17 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     code,
     little: ctx.byteOrder === "little",
     symbols,
-    patches: [],
+    patches: new Array(section.size / 8),
     ext: undefined,
   };
 }
 
 /** The function symbols of each program section, by section index, for relocations. */
-export function functionOffsets(sections: ProgramSection[]): Map<number, readonly ElfSymbol[]> {
-  const out = new Map<number, readonly ElfSymbol[]>();
-  for (const p of sections) out.set(p.section.index, p.symbols);
+export function functionOffsets(
+  sections: ProgramSection[],
+): (readonly ElfSymbol[] | undefined)[] {
+  const out: (readonly ElfSymbol[] | undefined)[] = [];
+  for (const p of sections) out[p.section.index] = p.symbols;
   return out;
 }
 
@@ -163,7 +166,7 @@ export function relocateProgramSection(
     relocateInstruction(ins, rel.offset, p.section, ctx.symbols[rel.symbol], targets);
   }
   // Calls to a function of the same section need no relocation: imm is the distance.
-  const starts = targets.functions.get(p.section.index)!;
+  const starts = targets.functions[p.section.index]!;
   for (let at = 0; at < code.length; at += 8) {
     // Calls of either source (`isCall`) whose source register field is the pseudo call.
     if ((code[at] & 0xf7) !== CALL) continue;
@@ -195,14 +198,13 @@ export function checkExtRecords(ctx: ObjectContext, ext: ExtIndex, p: ProgramSec
     ? ext.sectionAt(NUL, 0)
     : ext.sectionAt(ctx.elf.bytes, p.section.nameAt);
   if (records === undefined) return;
-  ext.forEachInsnOffset(records, (offset, kind) => {
-    if (isStart(p, offset)) return;
-    const what = kind === "core_relo" ? "CO-RE" : kind;
-    throw new FormatError(
-      `BTF.ext: ${what} record at byte ${offset} of "${p.section.name}" is not at an instruction`,
-      0,
-    );
-  });
+  const bad = misplacedExtRecord(ext, records, p.code);
+  if (bad === undefined) return;
+  const what = bad.kind === "core_relo" ? "CO-RE" : bad.kind;
+  throw new FormatError(
+    `BTF.ext: ${what} record at byte ${bad.insnOffset} of "${p.section.name}" is not at an instruction`,
+    0,
+  );
 }
 
 /**

@@ -22,7 +22,7 @@ export interface RelocationTargets {
   /** Global data maps by section index. */
   dataMaps: Map<number, MapSpec>;
   /** The function symbols of each code section (by index), sorted by offset. */
-  functions: Map<number, readonly ElfSymbol[]>;
+  functions: readonly (readonly ElfSymbol[] | undefined)[];
   /** Externs by name. */
   externs: Map<string, ExternRef>;
 }
@@ -69,7 +69,7 @@ export function relocateInstruction(
     ins.reference = data.name;
     return;
   }
-  const functions = targets.functions.get(sym.section);
+  const functions = targets.functions[sym.section];
   if (functions !== undefined) {
     // A call's imm counts instructions from the next one; a function pointer's imm is a
     // byte offset. Against a function symbol both are relative to it, against a section
