@@ -942,6 +942,18 @@ export class BpfMap {
       u64[0] = value; // stored modulo 2^64, as BigInt.asUintN(64, value) would be
       return;
     }
+    // An object for a BTF value (a struct's): straight to the codec, whose encode checks its
+    // shape and gives the errors; bytes of a wrong size and per-CPU arrays go on below.
+    if (
+      typeof value === "object" && value !== null && n === this.valueSize &&
+      !(value instanceof Uint8Array)
+    ) {
+      const codec = this.valueCodec;
+      if (codec !== undefined) {
+        codec.encode(value, this.#valueView, this.#value, 0, "Value");
+        return;
+      }
+    }
     if (Array.isArray(value) && this.fullValueSize !== this.valueSize) {
       const stride = roundUp8(this.valueSize);
       if (value.length * stride !== this.fullValueSize) {

@@ -2,6 +2,11 @@
 // bpf_map_lookup_batch (map_batch.c), same map, same chunk size, same run. And
 // `for (const [k, v] of map.entries())` over the same map next to a C batch dump in chunks
 // of 1024 (the batch entries() uses) and C's get_next_key + lookup walk.
+//
+// Before the Deno.bench groups it prints paired figures, as elf_bench.ts does: whole walks of
+// C and TypeScript alternate in one process, so that the load of a shared machine falls on
+// both alike, and their medians and minimums are compared. The rows below measure each side
+// at another moment; on a shared machine the C row alone moves by 10–20% from run to run.
 import { BpfMap, MapSpec, MapType } from "../../mod.ts";
 
 const ENTRIES = 100_000;
@@ -85,6 +90,47 @@ Deno.bench({
     if (n !== ENTRIES) throw new Error(`entries() gave ${n}`);
   },
 });
+
+/** Per-entry median and minimum of whole walks `c` and `ts`, taking turns. */
+function paired(c: () => void, ts: () => void): string {
+  const ROUNDS = 21;
+  const walk = (f: () => void) => {
+    const t = performance.now();
+    f();
+    return (performance.now() - t) * 1e6 / ENTRIES;
+  };
+  for (let i = 0; i < 3; i++) walk(c), walk(ts);
+  const cs: number[] = [];
+  const tss: number[] = [];
+  for (let r = 0; r < ROUNDS; r++) {
+    // Which goes first alternates too, so neither always runs on the other's warm caches.
+    if (r % 2 === 0) cs.push(walk(c)), tss.push(walk(ts));
+    else tss.push(walk(ts)), cs.push(walk(c));
+  }
+  cs.sort((x, y) => x - y);
+  tss.sort((x, y) => x - y);
+  const [cMed, tMed] = [cs[ROUNDS >> 1], tss[ROUNDS >> 1]];
+  return `median C ${cMed.toFixed(1)} ns, TS ${tMed.toFixed(1)} ns, ratio ` +
+    `${(tMed / cMed).toFixed(2)}; min ${cs[0].toFixed(1)} / ${tss[0].toFixed(1)} ns, ratio ` +
+    `${(tss[0] / cs[0]).toFixed(2)}`;
+}
+
+console.log(
+  `map_batch: lookupBatch vs libbpf bpf_map_lookup_batch, alternating walks: ${
+    paired(
+      () => c.symbols.batch_all(map.fd, cKeys, cValues, CHUNK),
+      () => map.lookupBatch(CHUNK),
+    )
+  }`,
+);
+console.log(
+  `map_entries: for … of map.entries() vs libbpf bpf_map_lookup_batch in chunks of ` +
+    `${ENTRIES_CHUNK}, alternating walks: ${
+      paired(() => c.symbols.batch_all(map.fd, cKeys, cValues, ENTRIES_CHUNK), () => {
+        for (const [key, value] of map.entries()) sink += key[0] + value[0];
+      })
+    }`,
+);
 
 addEventListener("unload", () => {
   map.close();

@@ -77,6 +77,44 @@ kernelTest("BTF map: decoded bytes equal what a BPF program writes", async () =>
   });
 });
 
+kernelTest(
+  "BTF map: an object value is checked alike before and after its encode is compiled",
+  () => {
+    const pair = new btf.Struct("pair", 8, [
+      new btf.Member("a", u32, 0),
+      new btf.Member("b", u32, 32),
+    ]);
+    using m = BpfMap.create(
+      new MapSpec({
+        type: MapType.Array,
+        keySize: 4,
+        valueSize: 8,
+        maxEntries: 2,
+        key: u32,
+        value: pair,
+      }),
+    );
+    using plain = BpfMap.create(
+      new MapSpec({ type: MapType.Array, keySize: 4, valueSize: 8, maxEntries: 2 }),
+    );
+    const bad = () => {
+      assertThrows(() => m.update(1, { a: 1, b: 2, c: 3 }), TypeError, 'no member "c"');
+      assertThrows(() => m.update(1, { a: 1 }), TypeError, 'lacks member "b"');
+      assertThrows(() => m.update(1, { a: 1, b: 2 ** 32 }), RangeError, "Value.b");
+      assertThrows(() => m.update(1, new Uint8Array(7)), RangeError, "8 bytes");
+    };
+    bad();
+    // Past the call that compiles the struct's encode (its 32nd), and on each side of it.
+    for (let i = 0; i < 40; i++) {
+      m.update(0, { a: i, b: 2 * i });
+      assertEquals(m.lookup(0), { a: i, b: 2 * i });
+    }
+    bad();
+    assertEquals(m.lookup(1), { a: 0, b: 0 });
+    assertThrows(() => plain.update(0, { a: 1, b: 2 }), TypeError, "without BTF types");
+  },
+);
+
 kernelTest("BTF map: a wrong shape throws before any syscall", () => {
   using m = BpfMap.create(valSpec(MapType.Hash));
   const real = currentBackend();
