@@ -21,7 +21,7 @@ import { ClosedError, Errno, SyscallError } from "../errors.ts";
 import type { BpfMap } from "./bpf_map.ts";
 import { EpollWaiter, type WaitOptions } from "./_epoll_waiter.ts";
 import { RecordIterator } from "./_record_iterator.ts";
-import { copyBytes } from "../_internal/byte_pool.ts";
+import { ByteArena } from "../_internal/byte_arena.ts";
 import { onClose } from "./_close_hooks.ts";
 import { claimMap, releaseMap } from "./_reader_claims.ts";
 import { MapType, mapTypeName } from "./map_type.ts";
@@ -41,9 +41,14 @@ const WATERMARK_BIT = 1n << 14n;
 const PROT_READ = 1;
 const PROT_WRITE = 2;
 const MAP_SHARED = 1;
-/** `struct perf_event_mmap_page`: data_head and data_tail. */
-const DATA_HEAD = 1024;
-const DATA_TAIL = 1032;
+/** `struct perf_event_mmap_page`: data_head and data_tail, as u64 word indexes. */
+const DATA_HEAD = 1024 / 8;
+const DATA_TAIL = 1032 / 8;
+/**
+ * The chunks {@linkcode PerfReader.drain} copies records into, as the ring reader's: a perf
+ * record is at most 64 KiB - 8 (its size is a u16), so any one fits a fresh chunk.
+ */
+const DRAIN_CHUNK_BYTES = 64 * 1024;
 
 /** One sample from the perf event array. */
 export interface PerfRecord {
@@ -71,26 +76,32 @@ interface Ring {
   /** Samples lost as the LOST records read so far report them. */
   lostInRecords: number;
   mapping: Mapping;
-  bytes: Uint8Array;
-  view: DataView;
-  words: BigUint64Array;
-  dataSize: number;
+  /** The control page as u64 words: data_head (read with Atomics) and data_tail. */
+  control: BigUint64Array;
+  /** The data area, a power of two in size. */
+  data: Uint8Array;
+  /** The data area as 32-bit words, to read record headers. */
+  words: Int32Array;
+  /** The data area's size minus one: positions are masked into it. */
+  mask: number;
+  /** data_tail as last stored: this reader is its only writer. */
+  tail: number;
 }
 
 /**
  * Reads samples from every CPU's ring of a perf event array. It opens a software
  * `BPF_OUTPUT` event per CPU, stores its fd in the map, and maps its ring. `drain()`
- * reads what is there now; `wait()` and `for await` wait on epoll. Lost samples (the ring
- * was full) are counted in {@linkcode PerfReader.lost}.
+ * reads what is there now; `read()`, `wait()` and `for await` wait on epoll. Lost samples
+ * (the ring was full) are counted in {@linkcode PerfReader.lost}.
  *
  * One reader per map: a second reader of the same kernel map (by map id, through any handle,
  * in this JavaScript realm) throws {@linkcode InUseError} until the first is closed, as it
  * would replace the first one's rings in the map.
  *
  * The reader keeps its own handle of the map (a dup of its fd) to take its rings out of it
- * at close. Closing the reader, or the map handle it was made from, ends pending `wait()`
- * calls with {@linkcode ClosedError} and ends `for await` loops; an aborted signal rejects
- * them with its reason.
+ * at close. Closing the reader, or the map handle it was made from, ends pending `read()`
+ * and `wait()` calls with {@linkcode ClosedError} and ends `for await` loops; an aborted
+ * signal rejects them with its reason.
  */
 export class PerfReader {
   readonly #rings: Ring[] = [];
@@ -108,6 +119,8 @@ export class PerfReader {
   #paused = false;
   /** The ring a drain starts at: the one after where the last drain stopped at `max`. */
   #firstRing = 0;
+  /** Where drain() copies records to; its first chunk is made by the first drain. */
+  readonly #arena = new ByteArena(DRAIN_CHUNK_BYTES);
 
   /** Opens one ring per possible CPU and installs their fds in `map`. */
   constructor(map: BpfMap, options: PerfReaderOptions = {}) {
@@ -150,15 +163,17 @@ export class PerfReader {
           closeFd(fd);
           throw e;
         }
+        const control = new BigUint64Array(mapping.buffer, 0, page / 8);
         this.#rings.push({
           cpu,
           fd,
           lostInRecords: 0,
           mapping,
-          bytes: new Uint8Array(mapping.buffer),
-          view: new DataView(mapping.buffer),
-          words: new BigUint64Array(mapping.buffer, 0, page / 8),
-          dataSize: page * pages,
+          control,
+          data: new Uint8Array(mapping.buffer, page, page * pages),
+          words: new Int32Array(mapping.buffer, page, (page * pages) / 4),
+          mask: page * pages - 1,
+          tail: Number(control[DATA_TAIL]),
         });
         this.#waiter.add(fd, BigInt(cpu));
         ioctl(fd, PERF_EVENT_IOC_ENABLE);
@@ -229,11 +244,14 @@ export class PerfReader {
 
   /**
    * Reads every sample available now (at most `max`), ring by ring, and hands each to
-   * `onRecord`. Returns the number of samples delivered. Never waits.
+   * `onRecord`. Returns the number of samples delivered. Never waits. Samples (their `data`)
+   * are copies the caller may keep. When `onRecord` throws, the sample it threw on counts as
+   * read and the ones after it stay in the ring.
    *
-   * Per ring, the run of records to read is found from their headers, copied out with one
-   * copy (in two parts when it wraps around the ring's end) and each sample is a view of
-   * that copy: reads of the kernel's mapping are few and the data is read once.
+   * Per ring, the run of records to read is found from their headers and copied out with one
+   * copy (in two parts when it wraps around the ring's end) into a 64 KiB chunk that nothing
+   * writes again; each sample is a view of that copy. A sample kept alive keeps its chunk
+   * alive.
    *
    * A drain that stops at `max` makes the next one start at the ring after, so a busy CPU's
    * ring cannot starve the others (the async iterator drains 1,024 at a time).
@@ -241,78 +259,108 @@ export class PerfReader {
   drain(onRecord: (record: PerfRecord) => void, max = Infinity): number {
     this.#check();
     let delivered = 0;
-    const page = pageSize();
     const rings = this.#rings;
-    for (let n = 0; n < rings.length; n++) {
-      const index = (this.#firstRing + n) % rings.length;
+    const count = rings.length;
+    for (let n = 0; n < count; n++) {
+      const index = (this.#firstRing + n) % count;
       if (delivered >= max) {
         this.#firstRing = index;
         break;
       }
-      const ring = rings[index];
-      const head = Number(Atomics.load(ring.words, DATA_HEAD / 8));
-      const start = Number(ring.words[DATA_TAIL / 8]);
-      const dataSize = ring.dataSize;
-      const view = ring.view;
-      // Where this drain stops: at `max` samples, the head, or a corrupt header.
-      let end = start;
+      delivered = this.#drainRing(rings[index], onRecord, max, delivered);
+      if (this.#closed) break; // closed by the callback: the rings are gone
+    }
+    return delivered;
+  }
+
+  /** Drains one ring, a run of records per chunk; returns `delivered` plus its samples. */
+  #drainRing(
+    ring: Ring,
+    onRecord: (record: PerfRecord) => void,
+    max: number,
+    delivered: number,
+  ): number {
+    // data_head is written after the records before it: one acquire load per ring drain.
+    const head = Number(Atomics.load(ring.control, DATA_HEAD));
+    const words = ring.words;
+    const mask = ring.mask;
+    const cpu = ring.cpu;
+    const arena = this.#arena;
+    while (delivered < max) {
+      // The run ends at the head, at `max` samples, where the chunk is full, or at a
+      // corrupt header (the drain stops there rather than spin).
+      const begin = ring.tail;
+      const room = arena.room;
+      let end = begin;
       let samples = delivered;
+      let next = begin;
       while (end < head && samples < max) {
         // Records are 8-byte aligned and the ring a multiple of 8: a header never wraps.
-        const at = page + end % dataSize;
-        const size = view.getUint16(at + 6, true);
-        if (size < 8 || size > head - end) break; // corrupt header: stop rather than spin
-        if (view.getUint32(at, true) === PERF_RECORD_SAMPLE) samples++;
-        end += size;
+        const at = (end & mask) >> 2;
+        const size = words[at + 1] >>> 16;
+        if (size < 8 || size > head - end) break;
+        next = end + size;
+        if (next - begin > room) break;
+        if (words[at] === PERF_RECORD_SAMPLE) samples++;
+        end = next;
       }
-      if (end === start) continue;
-      const run = this.#copyRun(ring, page, start % dataSize, end - start);
-      const buffer = run.buffer;
-      const base = run.byteOffset;
-      const records = new DataView(buffer, base, run.byteLength);
-      let read = 0;
+      if (end === begin) {
+        if (next === begin || arena.room === arena.chunkSize) break;
+        arena.renew(); // the next record does not fit what is left of the chunk
+        continue;
+      }
+      // One copy of the run, in two parts across the end of the ring.
+      const buffer = arena.buffer;
+      const copy = arena.words;
+      const base = arena.used;
+      const length = end - begin;
+      const start = begin & mask;
+      const data = ring.data;
+      if (start + length <= data.length) {
+        arena.bytes.set(data.subarray(start, start + length), base);
+      } else {
+        const first = data.length - start;
+        arena.bytes.set(data.subarray(start), base);
+        arena.bytes.set(data.subarray(0, length - first), base + first);
+      }
+      arena.used = base + length;
+      // The copy is private: its headers are read without Atomics.
+      let at = base;
+      const stop = base + length;
       try {
-        while (read < run.byteLength) {
-          const at = read;
-          const type = records.getUint32(at, true);
-          const size = records.getUint16(at + 6, true);
-          read += size;
+        while (at < stop) {
+          const word = at >> 2;
+          const type = copy[word];
+          const size = copy[word + 1] >>> 16;
+          const from = at + 12;
+          at += size;
           if (type === PERF_RECORD_SAMPLE) {
-            // The raw data's length, kept within its record.
-            const rawSize = Math.min(records.getUint32(at + 8, true), Math.max(size - 12, 0));
+            // The raw data's length (a u32 after the header), kept within its record.
+            const raw = copy[word + 2] >>> 0;
+            const rawSize = raw < size - 12 ? raw : size < 12 ? 0 : size - 12;
             delivered++;
-            onRecord({ cpu: ring.cpu, data: new Uint8Array(buffer, base + at + 12, rawSize) });
-            if (this.#closed) return delivered; // closed by the callback: the rings are gone
+            onRecord({ cpu, data: new Uint8Array(buffer, from, rawSize) });
+            if (this.#closed) return delivered; // closed by the callback: the ring is gone
           } else if (type === PERF_RECORD_LOST) {
-            ring.lostInRecords += records.getUint32(at + 16, true) +
-              records.getUint32(at + 20, true) * 2 ** 32;
+            // { header, u64 id, u64 lost }
+            ring.lostInRecords += (copy[word + 4] >>> 0) + (copy[word + 5] >>> 0) * 2 ** 32;
           }
         }
       } finally {
-        // When onRecord throws, the sample it threw on counts as read.
-        if (!this.#closed) Atomics.store(ring.words, DATA_TAIL / 8, BigInt(start + read));
+        // Up to and including the record the callback returned from (or threw on).
+        if (!this.#closed) {
+          ring.tail = begin + (at - base);
+          Atomics.store(ring.control, DATA_TAIL, BigInt(ring.tail));
+        }
       }
     }
     return delivered;
   }
 
-  /** A copy of `length` bytes at data offset `at`, across the end of the ring if needed. */
-  #copyRun(ring: Ring, page: number, at: number, length: number): Uint8Array {
-    const start = page + at;
-    if (at + length <= ring.dataSize) return copyBytes(ring.bytes, start, start + length);
-    const firstPart = ring.dataSize - at;
-    const out = new Uint8Array(length);
-    out.set(ring.bytes.subarray(start, start + firstPart));
-    out.set(ring.bytes.subarray(page, page + length - firstPart), firstPart);
-    return out;
-  }
-
   /** Whether any ring holds unread records. */
   get hasData(): boolean {
     this.#check();
-    return this.#rings.some((r) =>
-      Number(Atomics.load(r.words, DATA_HEAD / 8)) > Number(r.words[DATA_TAIL / 8])
-    );
+    return this.#rings.some((r) => Number(Atomics.load(r.control, DATA_HEAD)) > r.tail);
   }
 
   /** Stops the kernel from writing samples (they are dropped, not counted as lost). */
@@ -343,13 +391,29 @@ export class PerfReader {
   }
 
   /**
+   * The next sample, copied (the caller may keep it); waits when none is there. Resolves
+   * `undefined` on timeout; rejects at once when the signal has aborted, even with samples
+   * there. Each call takes one sample out of the kernel's rings, from the CPUs in turn, so a
+   * loop of reads stops at an exact sample.
+   */
+  async read(options: WaitOptions = {}): Promise<PerfRecord | undefined> {
+    options.signal?.throwIfAborted();
+    for (;;) {
+      let record: PerfRecord | undefined;
+      this.drain((r) => (record = r), 1);
+      if (record) return record;
+      if (!await this.wait(options)) return undefined;
+    }
+  }
+
+  /**
    * Samples as they arrive, until the reader or its map is closed; an abort of `signal`
    * throws its reason out of the loop.
    *
    * Each record costs O(1): they are drained a batch of up to 1024 at a time (the rest stay
    * in the kernel's ring) and handed out one by one. Leaving the loop early (or an abort)
-   * drops what is left of the batch in hand; use `read()` or `drain()` to stop at an exact
-   * record.
+   * drops what is left of the batch in hand; use {@linkcode PerfReader.read} or `drain()` to
+   * stop at an exact record.
    */
   records(options: { signal?: AbortSignal } = {}): AsyncGenerator<PerfRecord, undefined> {
     return new RecordIterator<PerfRecord>(this, options.signal);

@@ -277,3 +277,88 @@ kernelTest("PerfReader: drains limited by max take turns over the CPUs' rings", 
     closeFd(prog);
   }
 });
+
+kernelTest(
+  "PerfReader.read: one sample a call, then a timeout; abort and close end it",
+  async () => {
+    using map = perfMap();
+    const prog = perfWriter(map.fd);
+    try {
+      const reader = new PerfReader(map, { pagesPerCpu: 1 });
+      for (const len of [1, 2, 3, 4]) testRun(prog, new Uint8Array(14 + len));
+      const first = await reader.read();
+      assert(first !== undefined);
+      // One sample taken out of the rings, the others still there.
+      const rest: number[] = [];
+      assertEquals(reader.drain((r) => rest.push(value(r)), 2), 2);
+      const last = await reader.read({ timeoutMs: 5000 });
+      assert(last !== undefined);
+      assertEquals([value(first!), ...rest, value(last!)].sort(), [1, 2, 3, 4]);
+      assertEquals(await reader.read({ timeoutMs: 20 }), undefined);
+
+      // A sample written while read() waits is what it resolves to.
+      setTimeout(() => testRun(prog, new Uint8Array(14 + 7)), 10);
+      const waited = await reader.read({ timeoutMs: 5000 });
+      assertEquals(waited && value(waited), 7);
+      assert(waited!.cpu >= 0 && waited!.cpu < possibleCpus());
+
+      testRun(prog, new Uint8Array(14 + 8));
+      const aborted = AbortSignal.abort(new Error("stop"));
+      await assertRejects(() => reader.read({ signal: aborted }), Error, "stop");
+      assertEquals(reader.drain(() => {}), 1, "an aborted read takes no sample");
+
+      const pending = reader.read();
+      setTimeout(() => reader.close(), 10);
+      await assertRejects(() => pending, ClosedError);
+      await assertRejects(() => reader.read(), ClosedError);
+    } finally {
+      closeFd(prog);
+    }
+  },
+);
+
+kernelTest("PerfReader.drain: a callback that throws keeps the samples after it", () => {
+  using map = perfMap();
+  const prog = perfWriter(map.fd);
+  try {
+    using reader = new PerfReader(map, { pagesPerCpu: 1 });
+    onCpu(0, () => {
+      for (const len of [1, 2, 3, 4, 5]) testRun(prog, new Uint8Array(14 + len));
+    });
+    const seen: number[] = [];
+    assertThrows(
+      () =>
+        reader.drain((r) => {
+          seen.push(value(r));
+          if (seen.length === 2) throw new Error("stop");
+        }),
+      Error,
+      "stop",
+    );
+    // The sample it threw on counts as read.
+    reader.drain((r) => seen.push(value(r)));
+    assertEquals(seen, [1, 2, 3, 4, 5]);
+  } finally {
+    closeFd(prog);
+  }
+});
+
+kernelTest("PerfReader.drain: runs over many 64 KiB chunks keep every sample's bytes", () => {
+  using map = perfMap();
+  const prog = perfWriter(map.fd);
+  try {
+    // 256 KiB a CPU: 10,000 samples of 24 bytes (240 KB, ~4 chunks) fit on one CPU.
+    using reader = new PerfReader(map, { pagesPerCpu: 64 });
+    const kept: PerfRecord[] = [];
+    for (let i = 0; i < 2500; i++) testRun(prog, new Uint8Array(14 + i), 4);
+    assertEquals(reader.drain((r) => kept.push(r)), 10_000);
+    // Written over by the kernel and read again: kept samples keep their values.
+    for (let i = 0; i < 2500; i++) testRun(prog, new Uint8Array(14), 4);
+    assertEquals(reader.drain(() => {}), 10_000);
+    assertEquals(reader.lost, 0);
+    const expected = Array.from({ length: 10_000 }, (_, k) => k >> 2);
+    assertEquals(kept.map(value).sort((a, b) => a - b), expected);
+  } finally {
+    closeFd(prog);
+  }
+});
