@@ -176,7 +176,8 @@ function nearestExisting(path: string): string {
   return p;
 }
 
-function exists(path: string): boolean {
+/** Whether anything (a link too) is at `path`; false when that cannot be read. */
+export function exists(path: string): boolean {
   try {
     Deno.lstatSync(path);
     return true;

@@ -8,6 +8,7 @@ import { assert, assertEquals } from "@std/assert";
 import { asm } from "../../mod.ts";
 import { BpfMap, PinType } from "../../map/mod.ts";
 import { newCollection, Program, type ProgramInfo } from "../../prog/mod.ts";
+import { exists } from "../../_internal/pin.ts";
 import { ensureBpffs, kernelTest, testdata } from "../_harness.ts";
 import { loadSpec, noElfReader } from "./_elf_loader.ts";
 
@@ -51,15 +52,6 @@ function normalise(info: ProgramInfo, cache: Map<number, string>): string[] {
     }
     return `${ins.opcode} ${ins.dst} ${ins.src} ${ins.offset} ${ins.imm} ${ins.immHi}`;
   });
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function bpftoolLoadall(obj: string, dir: string): string | undefined {
