@@ -57,10 +57,7 @@ Deno.bench({
 });
 
 const ENTRIES_CHUNK = 1024;
-// The dump's one pair of chunk buffers, reused for every batch as a C dump does.
-const chunkKeys = new Uint8Array(new ArrayBuffer(ENTRIES_CHUNK * 4));
-const chunkValues = new Uint8Array(new ArrayBuffer(ENTRIES_CHUNK * 8));
-const cDump = () => c.symbols.dump_all(map.fd, chunkKeys, chunkValues, ENTRIES_CHUNK);
+const cDump = () => c.symbols.dump_all(map.fd, cKeys, cValues, ENTRIES_CHUNK);
 
 Deno.bench({
   name:
