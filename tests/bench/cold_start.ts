@@ -6,8 +6,9 @@
 //   phases OBJ PIN_ROOT    load, with the first load's one-time work done step by step before
 //                          newCollection, and then a second newCollection in the same process
 //   parse OBJ...           imports the package, reads and parses every OBJ
-// --from imports MODULE in place of the package's mod.ts: a `deno bundle` of it, or any
-// module for the import mode (phases needs mod.ts itself: it shares its kernel BTF cache).
+// --from imports MODULE in place of the package's mod.ts: a `deno bundle` of it, a module
+// re-exporting the entry points a load needs, or (import mode) any module; phases needs
+// mod.ts itself, whose kernel BTF cache it shares with btf/handle.ts.
 // The clock starts at the top of this module, before a dynamic import() of the package's
 // mod.ts: what the user's `import` costs is inside the window, as libbpf's relocation at exec
 // is inside the C side's (main() runs after it, so a little less). "start" is the time from

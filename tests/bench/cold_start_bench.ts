@@ -14,9 +14,10 @@
 //
 // What the import costs is taken apart by rows that import the package's module graph, the
 // same code as one file (`deno bundle` of mod.ts, built here into .build/ at start; skipped,
-// with the reason, where `deno bundle` fails), and as many one-line modules as the graph
-// has (Deno's cost per module, with no code in them); each against the empty C process. The
-// first CO-RE load is taken apart by cold_start.ts's "phases" mode (see there).
+// with the reason, where `deno bundle` fails), as many one-line modules as the graph has
+// (Deno's cost per module, with no code in them), and only the entry points the load path
+// needs ("./elf" and "./prog"); each against the empty C process. The first CO-RE load is
+// taken apart by cold_start.ts's "phases" mode (see there).
 const here = (p: string) => new URL(p, import.meta.url).pathname;
 const exe = here(".build/cold_start");
 const script = here("cold_start.ts");
@@ -56,17 +57,18 @@ const opened = new TextDecoder().decode(
 ).trim().split("\n").filter((l) => l !== "");
 if (opened.length === 0) throw new Error("libbpf opened no testdata object");
 
-// The module graph of mod.ts, as Deno loads it: how many local modules, how many bytes.
-const graph = JSON.parse(
-  new TextDecoder().decode(
-    new Deno.Command(deno, {
-      args: ["info", "--json", here("../../mod.ts")],
-      stdout: "piped",
-    }).outputSync().stdout,
-  ),
-) as { modules: { specifier: string; size?: number }[] };
-const local = graph.modules.filter((m) => m.specifier.startsWith("file:"));
-const graphSize = local.reduce((n, m) => n + (m.size ?? 0), 0);
+/** The local modules of `module`'s graph as Deno loads it: how many, how many bytes. */
+function graphOf(module: string): { modules: number; bytes: number } {
+  const info = JSON.parse(
+    new TextDecoder().decode(
+      new Deno.Command(deno, { args: ["info", "--json", module], stdout: "piped" }).outputSync()
+        .stdout,
+    ),
+  ) as { modules: { specifier: string; size?: number }[] };
+  const local = info.modules.filter((m) => m.specifier.startsWith("file:"));
+  return { modules: local.length, bytes: local.reduce((n, m) => n + (m.size ?? 0), 0) };
+}
+const graph = graphOf(here("../../mod.ts"));
 
 // Inputs of the import rows, at fixed paths under .build/: Deno keys its code cache by
 // path, so a fresh temporary name each run would leave a stale entry behind every time.
@@ -74,13 +76,22 @@ const work = here(".build/cold_start_imports/");
 Deno.mkdirSync(work, { recursive: true });
 // As many one-line modules as the graph has, and one module re-exporting them all.
 const oneLiners = `${work}one_liners.ts`;
-for (let i = 0; i < local.length; i++) {
+for (let i = 0; i < graph.modules; i++) {
   Deno.writeTextFileSync(`${work}one_liner_${i}.ts`, `export const v${i} = ${i};\n`);
 }
 Deno.writeTextFileSync(
   oneLiners,
-  local.map((_, i) => `export * from "./one_liner_${i}.ts";\n`).join(""),
+  Array.from({ length: graph.modules }, (_, i) => `export * from "./one_liner_${i}.ts";\n`)
+    .join(""),
 );
+// What the load path needs, through the package's own entry points "./elf" and "./prog"
+// (parseCollectionSpec, newCollection) instead of mod.ts, which brings every other one too.
+const entries = `${work}elf_and_prog.ts`;
+Deno.writeTextFileSync(
+  entries,
+  `export * from "${here("../../elf/mod.ts")}";\nexport * from "${here("../../prog/mod.ts")}";\n`,
+);
+const entriesGraph = graphOf(entries);
 // The same code as mod.ts's graph in one file; undefined (and said why) without `deno bundle`.
 const bundle = ((): string | undefined => {
   const path = `${work}mod.bundle.js`;
@@ -116,7 +127,7 @@ interface Case {
 const cases: Case[] = [
   { name: "empty process", c: ["none"], deno: ["none"], steps: [] },
   {
-    name: `import mod.ts: its graph, ${local.length} modules, ${kb(graphSize)}`,
+    name: `import mod.ts: its graph, ${graph.modules} modules, ${kb(graph.bytes)}`,
     c: ["none"],
     deno: ["import"],
     steps: ["imported"],
@@ -128,9 +139,17 @@ const cases: Case[] = [
     steps: ["imported"],
   }]),
   {
-    name: `import ${local.length} one-line modules (the graph's count, no code)`,
+    name: `import ${graph.modules} one-line modules (the graph's count, no code)`,
     c: ["none"],
     deno: [`--from=${oneLiners}`, "import"],
+    steps: ["imported"],
+  },
+  {
+    name: `import the entry points elf and prog: ${entriesGraph.modules} modules, ${
+      kb(entriesGraph.bytes)
+    }`,
+    c: ["none"],
+    deno: [`--from=${entries}`, "import"],
     steps: ["imported"],
   },
   { name: `load ${core}`, c: load(core), deno: load(core), steps: ["parsed", "loaded"] },
@@ -146,6 +165,12 @@ const cases: Case[] = [
     deno: [`--from=${bundle}`, ...load(core)],
     steps: ["parsed", "loaded"],
   }]),
+  {
+    name: `load ${core}, imported from the entry points elf and prog`,
+    c: load(core),
+    deno: [`--from=${entries}`, ...load(core)],
+    steps: ["parsed", "loaded"],
+  },
   { name: `load ${plain}`, c: load(plain), deno: load(plain), steps: ["parsed", "loaded"] },
   {
     name: `parse ${opened.length} testdata objects`,
