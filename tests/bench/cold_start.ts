@@ -43,9 +43,10 @@ console.log(`start ${t0.toFixed(3)}`);
  * The first load of a CO-RE object split into what newCollection does for the first time in
  * a process, each step through the public API and each leaving behind what the load then
  * reuses: the kernel's BTF mapped and indexed (the spec newCollection relocates against),
- * the candidates of every relocated type searched in it (one pass over its names, remembered
- * per spec), and every relocation computed (decoding the kernel types they reach, cached
- * in the spec). "loaded" is then the rest of the first load (maps, object BTF, programs;
+ * the programs' instructions read (the parse makes them on first use) and the candidates of
+ * every relocated type searched in the kernel's BTF (one pass over its names, remembered per
+ * spec), and every relocation computed (decoding the kernel types they reach, cached in the
+ * spec). "loaded" is then the rest of the first load (maps, object BTF, programs;
  * code still cold), and "reloaded" a second load of the same spec in the same process.
  */
 async function phases(ebpf: typeof import("../../mod.ts"), obj: string, pinPath: string) {

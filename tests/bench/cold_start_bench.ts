@@ -185,7 +185,7 @@ const PHASE_NOTES: Record<string, string> = {
   handle: "import of btf/handle.ts (in the graph already)",
   parsed: "parseCollectionSpec",
   kernelBtf: "vmlinux BTF mapped, parsed and indexed",
-  candidates: "CO-RE candidates searched in it",
+  candidates: "instructions read (lazy until now), CO-RE candidates searched",
   fixups: "CO-RE relocations computed",
   loaded: "the rest of the first newCollection",
   reloaded: "a second newCollection, same process",
