@@ -98,6 +98,7 @@ const bundle = ((): string | undefined => {
   try {
     const out = new Deno.Command(deno, {
       args: ["bundle", "--quiet", "--platform=deno", "-o", path, here("../../mod.ts")],
+      env: { NO_COLOR: "1" },
       stdout: "piped",
       stderr: "piped",
     }).outputSync();
