@@ -564,3 +564,31 @@ Deno.test("CO-RE candidates: one search for many types finds what a walk over ev
   assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
   assertEquals(locals.map((l) => ids(findCandidates(l, fresh))), expected);
 });
+
+Deno.test("CO-RE candidates: a scan with more matches than its first room finds them all", () => {
+  // Hundreds of exact and flavoured matches, and module types named by the base's strings:
+  // the scan's match lists grow several times over.
+  const vmTypes: Type[] = [];
+  for (let i = 0; i < 150; i++) {
+    vmTypes.push(new Struct(i % 3 === 0 ? `many___v${i}` : "many", 4, [new Member("y", s32(), 0)]));
+  }
+  const vm = target(...vmTypes);
+  const modTypes = Array.from({ length: 120 }, () => new Struct("many", 4, []));
+  const mod = parseSpec(marshalTypes(modTypes, { base: vm }), { base: vm });
+  const walk = (spec: Spec, name: string) => {
+    const out: number[] = [];
+    for (let id = spec.firstTypeId; id < spec.nextTypeId; id++) {
+      if (essentialName(spec.typeById(id).name) === name) out.push(id);
+    }
+    return out;
+  };
+  for (const spec of [vm, mod]) {
+    const found = findCandidatesOfAll(
+      [new Struct("many", 4, []), new Struct("many___l", 4, [])],
+      toCoreTargets(spec),
+    );
+    const want = walk(spec, "many");
+    assert(want.length >= 100);
+    assertEquals(found.map((f) => f.map((c) => c.id)), [want, want]);
+  }
+});
