@@ -5,6 +5,7 @@
 import { loadSpec, parseSpec, Struct } from "../../btf/mod.ts";
 import { mapKernelBtf } from "../../btf/handle.ts";
 import { walkObjects, walkRaw } from "./btf_walk.ts";
+import { infoWords } from "./btf_floor.ts";
 
 const VMLINUX = "/sys/kernel/btf/vmlinux";
 const here = (p: string) => new URL(p, import.meta.url).pathname;
@@ -94,6 +95,21 @@ if (canMap) {
     denoIdle,
   ]);
 }
+// The floor for the object walk (btf_floor.ts): as many objects with the fewest fields and
+// no names, with the spec loaded, and alone in a process that loads no BTF.
+runs.push([
+  "floor: loadSpec + bare objects",
+  memory(deno, ["run", "-A", mem, "floor"]),
+  denoIdle,
+]);
+const INFO = Deno.makeTempFileSync({ prefix: "vmlinux-info-" });
+Deno.writeFileSync(INFO, new Uint8Array(infoWords(loadSpec(VMLINUX)).buffer));
+runs.push([
+  "floor: bare objects alone, no BTF",
+  memory(deno, ["run", "-A", mem, "floor-alone", INFO]),
+  denoIdle,
+]);
+Deno.removeSync(INFO);
 const mib = (kb: number) => (kb / 1024).toFixed(1).padStart(6);
 console.log(
   `memory to parse and walk vmlinux (${
