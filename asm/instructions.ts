@@ -520,12 +520,27 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
     const w0 = words[w];
     // Checking only, the common instruction (a complete opcode, registers up to r10) is one
     // test of two table entries.
-    if (
-      list === undefined && !big &&
-      (OPCODE_TABLE[w0 & 0xff] & REGISTERS_OK[(w0 >>> 8) & 0xff]) === 1
-    ) {
-      count++;
-      continue;
+    if (list === undefined && !big) {
+      const regs = (w0 >>> 8) & 0xff;
+      if ((OPCODE_TABLE[w0 & 0xff] & REGISTERS_OK[regs]) === 1) {
+        count++;
+        continue;
+      }
+      // Calls and 64-bit immediate loads, most of what that test leaves, by a test of their
+      // own: the checks below cost several times as much.
+      const op = w0 & 0xff;
+      if (op === CALL_OP && CALL_REGISTERS_OK[regs] === 1) {
+        count++;
+        continue;
+      }
+      if (
+        op === LoadImm64Op && LOAD_IMM64_REGISTERS_OK[regs] === 1 && w + 2 < nwords &&
+        words[w + 2] === 0
+      ) {
+        count++;
+        w += 2;
+        continue;
+      }
     }
     let imm = words[w + 1];
     const op = w0 & 0xff;
@@ -576,6 +591,18 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
 /** 1 for a little-endian registers byte whose both registers are r0…r10. */
 const REGISTERS_OK = new Uint8Array(256);
 for (let b = 0; b < 256; b++) REGISTERS_OK[b] = (b & 0xf) <= 10 && b >>> 4 <= 10 ? 1 : 0;
+
+const CALL_OP = Class.JMP | JumpOp.Call;
+/** 1 for a little-endian registers byte of a call that checkDecoded accepts. */
+const CALL_REGISTERS_OK = new Uint8Array(256);
+/** 1 for a little-endian registers byte of a 64-bit immediate load that checkDecoded accepts. */
+const LOAD_IMM64_REGISTERS_OK = new Uint8Array(256);
+for (let b = 0; b < 256; b++) {
+  const dst = b & 0xf;
+  const src = b >>> 4;
+  CALL_REGISTERS_OK[b] = dst <= 10 && src <= CallKind.Kfunc ? 1 : 0;
+  LOAD_IMM64_REGISTERS_OK[b] = dst <= 10 && src <= Pseudo.MapIdxValue ? 1 : 0;
+}
 
 function addSymbol(
   symbols: Map<string, number>,

@@ -228,6 +228,30 @@ for (let k = 1; k <= MAX_KIND; k++) {
   PER_VLEN_WORDS[k] = (recordBytes(k, 1) - recordBytes(k, 0)) >> 2;
 }
 
+/**
+ * The two tables above as 2-bit fields of 32-bit constants, for {@linkcode indexInto}: a
+ * shift of a constant is quicker than a load from a table, and its walk is one chain of
+ * dependent steps from one type to the next. `KNOWN_KINDS` has a bit per known kind;
+ * `FIXED_LO` and `PER_VLEN_LO` hold kinds 0 to 15, the `_HI` ones kinds 16 to 31.
+ */
+let KNOWN_KINDS = 0;
+let FIXED_LO = 0;
+let FIXED_HI = 0;
+let PER_VLEN_LO = 0;
+let PER_VLEN_HI = 0;
+for (let k = 1; k <= MAX_KIND; k++) {
+  if (FIXED_WORDS[k] > 3 || PER_VLEN_WORDS[k] > 3) throw new Error(`BTF kind ${k}: no 2-bit size`);
+  KNOWN_KINDS |= 1 << k;
+  const shift = (k & 15) << 1;
+  if (k < 16) {
+    FIXED_LO |= FIXED_WORDS[k] << shift;
+    PER_VLEN_LO |= PER_VLEN_WORDS[k] << shift;
+  } else {
+    FIXED_HI |= FIXED_WORDS[k] << shift;
+    PER_VLEN_HI |= PER_VLEN_WORDS[k] << shift;
+  }
+}
+
 /** Type sections of at least this many words (1 MiB) get their whole index up front. */
 const LARGE_TYPE_SECTION_WORDS = 1 << 18;
 
@@ -240,7 +264,7 @@ const LARGE_TYPE_SECTION_WORDS = 1 << 18;
 function indexTypes(
   w: Uint32Array,
   allocate: ((byteLength: number) => Uint8Array) | undefined,
-): { offsets: Uint32Array; error?: number; datasecs?: Int32Array } {
+): { offsets: Uint32Array; error?: number; datasecs?: number[] } {
   const n = w.length;
   // Every type takes at least 3 words; most take more. A small section (an object's) is
   // indexed into scratch memory that stays warm from one parse to the next, then copied to
@@ -251,9 +275,13 @@ function indexTypes(
     const count = indexInto(w, indexScratch, 0, 0);
     const offsets = allocate === undefined ? new Uint32Array(count) : words32(allocate, count);
     offsets.set(indexScratch.subarray(0, count));
-    const datasecs = indexDatasecs <= datasecScratch.length
-      ? datasecScratch.slice(0, indexDatasecs)
-      : undefined;
+    // A plain array: a typed array's slice is an ArrayBuffer, which costs Deno more than
+    // the few numbers in it.
+    let datasecs: number[] | undefined;
+    if (indexDatasecs <= datasecScratch.length) {
+      datasecs = new globalThis.Array<number>(indexDatasecs);
+      for (let i = 0; i < indexDatasecs; i++) datasecs[i] = datasecScratch[i];
+    }
     return { offsets, error: indexStop < n ? indexStop : undefined, datasecs };
   }
   // A larger one starts smaller and grows; the largest (vmlinux) take the most there can
@@ -298,20 +326,22 @@ const DATASEC = Kind.Datasec;
  */
 function indexInto(w: Uint32Array, offsets: Uint32Array, count: number, from: number): number {
   const n = w.length;
-  // The info word read as two 16-bit halves: small integers in every tier of V8, where a
-  // 32-bit read above 2^30 would allocate a heap number until the loop is optimized.
-  const h = new Uint16Array(w.buffer, w.byteOffset, n * 2);
   const room = offsets.length;
   const ds = datasecScratch;
   let datasecs = 0;
   let o = from;
   while (o < n) {
     if (o + 3 > n) break;
-    const kind = (h[2 * o + 2 + HI] >>> 8) & 0x1f;
-    const vlen = h[2 * o + 3 - HI];
-    const fixed = FIXED_WORDS[kind];
-    if (fixed < 0) break;
-    const end = o + 3 + fixed + PER_VLEN_WORDS[kind] * vlen;
+    // One 32-bit read (a heap number in V8's first tiers for the few words with kind_flag
+    // set, above 2^30), then sizes by shifts: each step waits on the one before it.
+    const info = w[o + 1];
+    const kind = (info >>> 24) & 0x1f;
+    if (((KNOWN_KINDS >>> kind) & 1) === 0) break;
+    const shift = (kind & 15) << 1;
+    const high = kind >>> 4;
+    const fixed = ((high ? FIXED_HI : FIXED_LO) >>> shift) & 3;
+    const perVlen = ((high ? PER_VLEN_HI : PER_VLEN_LO) >>> shift) & 3;
+    const end = o + 3 + fixed + perVlen * (info & 0xffff);
     if (end > n || count === room) break;
     if (kind === DATASEC) {
       if (datasecs < ds.length) ds[datasecs] = count;
@@ -440,7 +470,7 @@ export class Spec implements Iterable<Type> {
   readonly #strStart: number;
   #objects: (Type | undefined)[] | undefined;
   #early: Map<number, Type> | undefined;
-  #datasecs: Int32Array | undefined;
+  #datasecs: number[] | undefined;
   // The string section as one JS string when it is all ASCII (false when it is not): names
   // are then slices of it, an order of magnitude cheaper than decoding and caching each.
   #strTable: string | false | undefined;

@@ -7,8 +7,9 @@
 
 import type { ByteOrder } from "../asm/mod.ts";
 import type { ExtIndex, Spec } from "../btf/mod.ts";
-import { type Datasec, Var } from "../btf/mod.ts";
-import { datasecIds } from "../btf/spec.ts";
+import { type Datasec, Kind, Var } from "../btf/mod.ts";
+import { checkTypeAlone, datasecIds } from "../btf/spec.ts";
+import { idOf } from "../btf/types.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
 
@@ -84,6 +85,12 @@ const SECTION_SYMBOL = 3;
 
 /** The data section (`Datasec`) of BTF named `name`, if the object has BTF and one. */
 export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
+  const id = datasecId(ctx, name);
+  return id === undefined ? undefined : ctx.btf!.typeById(id) as Datasec;
+}
+
+/** The id of the data section (`Datasec`) of BTF named `name`, as {@linkcode datasec}. */
+export function datasecId(ctx: ObjectContext, name: string): number | undefined {
   if (!ctx.btf) return undefined;
   // The Datasecs indexing found: cheaper than a by-name lookup, which hashes every name of
   // the spec first, for the few data sections an object has.
@@ -101,7 +108,7 @@ export function datasec(ctx: ObjectContext, name: string): Datasec | undefined {
   const all = ctx.datasecs.get(name);
   if (all === undefined) return undefined;
   if (all.length > 1) throw new FormatError(`BTF: ${all.length} data sections "${name}"`, 0);
-  return ctx.btf.typeById(all[0]) as Datasec;
+  return all[0];
 }
 
 /**
@@ -162,9 +169,17 @@ export function symbolNamed(
   );
 }
 
-/** Sets a Datasec's size and variable offsets from the ELF section and its symbols. */
+/**
+ * Sets a Datasec's size and variable offsets from the ELF section and its symbols: in its
+ * type object, and in the spec's type words too, as libbpf fixes the BTF it loads, so that
+ * `raw` agrees with the objects.
+ */
 export function fixupDatasec(ctx: ObjectContext, section: Section, ds: Datasec): void {
   ds.size = section.size;
+  const { words, offsets, firstId } = ctx.btf!.raw;
+  const o = offsets[idOf(ds) - firstId];
+  words[o + 2] = section.size;
+  let p = o + 4;
   for (const vsi of ds.vars) {
     if (!(vsi.type instanceof Var)) {
       throw new FormatError(`BTF: data section "${section.name}" holds a ${vsi.type.kind}`, 0);
@@ -177,5 +192,62 @@ export function fixupDatasec(ctx: ObjectContext, section: Section, ds: Datasec):
       );
     }
     vsi.offset = sym.value;
+    words[p] = sym.value;
+    p += 3;
   }
+}
+
+/** A variable of a Datasec, as {@linkcode fixupDatasecWords} reads it from the type words. */
+export interface SectionVariable {
+  /** The variable's name. */
+  name: string;
+  /** The id of the variable's type (not of the Var). */
+  type: number;
+  /** Its offset in the section, from its symbol. */
+  offset: number;
+  /** Its size, as the Datasec says. */
+  size: number;
+}
+
+/**
+ * {@linkcode fixupDatasec} on the type words alone, with the checks decoding the Datasec
+ * and its Vars would make, for a reader that needs no type object of them (`.maps`): the
+ * objects are decoded from the fixed words when first asked for. Returns the variables in
+ * the Datasec's order.
+ */
+export function fixupDatasecWords(
+  ctx: ObjectContext,
+  section: Section,
+  id: number,
+): SectionVariable[] {
+  const spec = ctx.btf!;
+  checkTypeAlone(spec, id);
+  const { words: w, offsets, firstId, count } = spec.raw;
+  const o = offsets[id - firstId];
+  const vlen = w[o + 1] & 0xffff;
+  const out = new Array<SectionVariable>(vlen);
+  for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
+    const varId = w[p];
+    const idx = varId - firstId;
+    if (!(idx >= 0 && idx < count) || ((w[offsets[idx] + 1] >>> 24) & 0x1f) !== Kind.Var) {
+      // Out of range, typeById throws as decoding the Datasec would.
+      const kind = spec.typeById(varId).kind;
+      throw new FormatError(`BTF: data section "${section.name}" holds a ${kind}`, 0);
+    }
+    checkTypeAlone(spec, varId);
+    const vo = offsets[idx];
+    const name = spec.string(w[vo]);
+    const sym = symbolNamed(ctx, section, name, "variable");
+    const size = w[p + 2];
+    if (sym.value > section.size || size > section.size - sym.value) {
+      throw new FormatError(
+        `ELF: variable "${name}" lies outside section "${section.name}"`,
+        section.offset,
+      );
+    }
+    w[p + 1] = sym.value;
+    out[i] = { name, type: w[vo + 2], offset: sym.value, size };
+  }
+  w[o + 2] = section.size;
+  return out;
 }

@@ -6,13 +6,12 @@
  * @module
  */
 
-import { Kind, type Spec, underlyingType, type Var } from "../btf/mod.ts";
-import { idOf } from "../btf/types.ts";
+import { Kind, type Spec, underlyingType } from "../btf/mod.ts";
 import { FormatError } from "../errors.ts";
 import { type MapEntry, MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
 import { type Section, SectionFlag, SymbolType } from "./elf_file.ts";
-import { datasec, fixupDatasec, type ObjectContext, symbolNamed } from "./_object.ts";
+import { datasecId, fixupDatasecWords, type ObjectContext, symbolNamed } from "./_object.ts";
 
 /** The name of the section of BTF-defined maps. */
 export const BTF_MAPS_SECTION = ".maps";
@@ -26,25 +25,25 @@ export function readBtfMaps(
   section: Section,
   relocations: readonly { offset: number; symbol: number }[],
 ): MapSpec[] {
-  const ds = datasec(ctx, BTF_MAPS_SECTION);
-  if (!ds) {
+  const id = datasecId(ctx, BTF_MAPS_SECTION);
+  if (id === undefined) {
     throw new FormatError(`ELF: section "${BTF_MAPS_SECTION}" without BTF to describe it`, 0);
   }
-  fixupDatasec(ctx, section, ds);
+  // The Datasec, its Vars and the definitions are read from the raw words: no type object
+  // is made for them, only for the keys and values.
+  const vars = fixupDatasecWords(ctx, section, id);
   const out: MapSpec[] = [];
   const r = rawTypes(ctx.btf!);
-  for (const vsi of [...ds.vars].sort((a, b) => a.offset - b.offset)) {
-    const v = vsi.type as Var;
-    // The definition is read from the raw words: no type object is made for it.
-    const def = underlying(r, v.name, r.words[wordOf(r, v.name, idOf(v)) + 2]);
+  for (const v of vars.sort((a, b) => a.offset - b.offset)) {
+    const def = underlying(r, v.name, v.type);
     if (kindOf(r, def) !== Kind.Struct) {
-      const kind = underlyingType(v.type).kind;
+      const kind = underlyingType(r.spec.typeById(v.type)).kind;
       throw new FormatError(`BTF: map "${v.name}" is a ${kind}, not a struct`, 0);
     }
     const { map, valuesAt } = readDefinition(r, v.name, idAt(r, def), false);
     if (valuesAt !== undefined) {
-      const start = vsi.offset + valuesAt / 8;
-      const end = vsi.offset + vsi.size;
+      const start = v.offset + valuesAt / 8;
+      const end = v.offset + v.size;
       map.contents = initialValues(ctx, map, section, relocations, start, end);
     }
     out.push(map);

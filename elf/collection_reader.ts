@@ -33,6 +33,7 @@ import {
   isEntryFunction,
   isProgramSection,
   materializeSections,
+  type ProgramSection,
   relocateProgramSection,
   splitFunctions,
 } from "./program_sections.ts";
@@ -98,29 +99,39 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     maps[map.name] = map;
   };
   const mapSections = new Set<number>();
+  // The maps of map sections, which relocations of code may load.
+  const mapNames = new Set<string>();
+  const addSectionMap = (map: MapSpec) => {
+    addMap(map);
+    mapNames.add(map.name);
+  };
   const structOps: StructOpsBinding[] = [];
   for (const s of elf.sections) {
     // Names compared on their bytes: most sections' names are never decoded.
     if (s.type !== SectionType.Rel && elf.nameIs(s, BTF_MAPS_SECTION)) {
       mapSections.add(s.index);
-      for (const m of readBtfMaps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS)) addMap(m);
+      for (const m of readBtfMaps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS)) {
+        addSectionMap(m);
+      }
     } else if (s.type === SectionType.ProgBits && elf.nameIs(s, LEGACY_MAPS_SECTION)) {
       mapSections.add(s.index);
-      for (const m of readLegacyMaps(ctx, s)) addMap(m);
+      for (const m of readLegacyMaps(ctx, s)) addSectionMap(m);
     } else if (isStructOpsSection(elf, s)) {
       mapSections.add(s.index);
       const found = readStructOps(ctx, s, relocations[s.index] ?? NO_RELOCATIONS);
-      for (const m of found.maps) addMap(m);
+      for (const m of found.maps) addSectionMap(m);
       structOps.push(...found.bindings);
     }
   }
-  const mapNames = new Set(Object.keys(maps));
   const data = readGlobalData(ctx);
   for (const m of data.maps.values()) addMap(m);
   const externs = readExterns(ctx);
   if (externs.kconfig) addMap(externs.kconfig);
 
-  const sections = elf.sections.filter(isProgramSection).map((s) => decodeProgramSection(ctx, s));
+  const sections: ProgramSection[] = [];
+  for (const s of elf.sections) {
+    if (isProgramSection(s)) sections.push(decodeProgramSection(ctx, s));
+  }
   const targets = {
     mapSections,
     mapNames,

@@ -194,6 +194,60 @@ Deno.test("asm codec: 100,000 random byte strings give only FormatError", () => 
   assert(decoded > 1000 && rejected > 1000, `decoded ${decoded}, rejected ${rejected}`);
 });
 
+Deno.test("asm codec: validate accepts and refuses what unmarshal does, with the same error", () => {
+  // Streams of calls and 64-bit immediate loads (which validate tests apart from the rest),
+  // their registers, second halves and lengths varied around what is valid.
+  let seed = 0x1b873593;
+  const next = () => {
+    seed ^= seed << 13;
+    seed ^= seed >>> 17;
+    seed ^= seed << 5;
+    return seed >>> 0;
+  };
+  const ops = [0x85, 0x18, 0x95, 0x07, 0x8d, 0x00];
+  let accepted = 0;
+  let refused = 0;
+  for (let n = 0; n < 50_000; n++) {
+    const slots = 1 + next() % 6;
+    const bytes = new Uint8Array(slots * 8 - (next() % 16 === 0 ? 8 : 0));
+    for (let at = 0; at + 8 <= bytes.length; at += 8) {
+      if (next() % 3 === 0) continue; // a zero slot: a valid second half, an invalid opcode
+      bytes[at] = ops[next() % ops.length];
+      // dst r0…r10 mostly, src mostly within the call kinds and pseudo sources.
+      bytes[at + 1] = (next() % 8 === 0 ? next() & 0xf : next() % 11) |
+        ((next() % 8 === 0 ? next() & 0xf : next() % 7) << 4);
+      if (next() % 4 === 0) bytes[at + 4 + (next() % 4)] = next() & 0xff;
+    }
+    for (const order of ["little", "big"] as const) {
+      let want: number | FormatError;
+      try {
+        want = asm.Instructions.unmarshal(bytes, order).length;
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw e;
+        want = e;
+      }
+      let got: number | FormatError;
+      try {
+        got = asm.Instructions.validate(bytes, order);
+      } catch (e) {
+        if (!(e instanceof FormatError)) throw e;
+        got = e;
+      }
+      if (want instanceof FormatError) {
+        refused++;
+        if (!(got instanceof FormatError)) {
+          throw new Error(`validate gave ${got} where unmarshal refused: ${want.message}`);
+        }
+        assertEquals([got.message, got.offset], [want.message, want.offset]);
+      } else {
+        accepted++;
+        assertEquals(got, want);
+      }
+    }
+  }
+  assert(accepted > 10_000 && refused > 10_000, `accepted ${accepted}, refused ${refused}`);
+});
+
 Deno.test("asm codec: marshal rejects invalid fields with RangeError", () => {
   const cases: [asm.Instruction, RegExp][] = [
     [asm.Instruction(0x8f, 1, 2), /opcode 0x8f/],

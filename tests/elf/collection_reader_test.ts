@@ -12,7 +12,8 @@ import {
   LoadImm64Op,
   Pseudo,
 } from "../../asm/mod.ts";
-import { type CoreRelo, Datasec, Func, type Struct, Var } from "../../btf/mod.ts";
+import { type CoreRelo, Datasec, Func, parseSpec, type Struct, Var } from "../../btf/mod.ts";
+import { ElfFile } from "../../elf/elf_file.ts";
 import { loadCollectionSpec, parseCollectionSpec, sectionConvention } from "../../elf/mod.ts";
 import { FormatError } from "../../errors.ts";
 import { MapType } from "../../map/map_type.ts";
@@ -258,6 +259,29 @@ for (const el of objects) {
     }
   });
 
+  Deno.test(`elf: ${el} Datasecs are fixed up to their sections, in the types and raw words`, () => {
+    const o = readobj(testdata(el));
+    const spec = parse(el);
+    if (!spec.types) return;
+    const { words, offsets, firstId } = spec.types.raw;
+    for (const t of spec.types) {
+      if (!(t instanceof Datasec)) continue;
+      const sec = o.sections.find((s) => s.name === t.name);
+      const fixed = sec !== undefined && (t.name === ".maps" || t.name in spec.maps);
+      if (!fixed) continue;
+      assertEquals(t.size, sec.size, t.name);
+      for (const vsi of t.vars) {
+        const name = (vsi.type as Var).name;
+        const sym = o.symbols.find((y) => y.section === sec.index && y.name === name);
+        assertEquals(vsi.offset, sym?.value, `${t.name}: ${name}`);
+      }
+      // libbpf fixes the BTF words it loads; `raw` says what the objects say.
+      const w = offsets[spec.types.typeId(t)! - firstId];
+      assertEquals(words[w + 2], t.size, t.name);
+      assertEquals(t.vars.map((_, i) => words[w + 4 + 3 * i]), t.vars.map((v) => v.offset));
+    }
+  });
+
   Deno.test(`elf: ${el} and ${eb} give the same spec apart from byte order`, () => {
     const a = parse(el);
     const b = parse(eb);
@@ -480,6 +504,42 @@ Deno.test("elf: elf_externs and elf_kfuncs record kconfig, ksym and kfunc extern
     ["CONFIG_HZ", 0],
     ["LINUX_KERNEL_VERSION", 8],
   ]);
+});
+
+Deno.test("elf: a .maps variable without its symbol, or a .maps entry no variable, is refused", () => {
+  const bytes = Deno.readFileSync(testdata("elf_maps-el.o"));
+  const elf = new ElfFile(bytes);
+  const maps = elf.section(".maps")!;
+  const symtab = elf.sections.find((s) => s.type === 2)!;
+  const sym = elf.symbols().find((y) => y.section === maps.index && y.name === "typed_array")!;
+  const moved = bytes.slice();
+  // The symbol's st_shndx (a u16 at byte 6 of its entry) names the license section instead.
+  new DataView(moved.buffer).setUint16(
+    symtab.offset + 24 * sym.index + 6,
+    elf.section("license")!.index,
+    true,
+  );
+  assertThrows(
+    () => parseCollectionSpec(moved),
+    FormatError,
+    'ELF: variable "typed_array" has no symbol in section ".maps"',
+  );
+
+  // The Datasec's first entry names an int rather than a Var.
+  const btf = elf.section(".BTF")!;
+  const types = parseSpec(bytes.slice(btf.offset, btf.offset + btf.size));
+  const ds = [...types].find((t) => t instanceof Datasec && t.name === ".maps")!;
+  const int = [...types].find((t) => t.kind === "int")!;
+  const header = new DataView(bytes.buffer, btf.offset);
+  const typesAt = btf.offset + header.getUint32(4, true) + header.getUint32(8, true);
+  const word = types.raw.offsets[types.typeId(ds)! - types.raw.firstId] + 3;
+  const retyped = bytes.slice();
+  new DataView(retyped.buffer).setUint32(typesAt + 4 * word, types.typeId(int)!, true);
+  assertThrows(
+    () => parseCollectionSpec(retyped),
+    FormatError,
+    'BTF: data section ".maps" holds a int',
+  );
 });
 
 Deno.test("elf: legacy maps (libbpf and iproute2 layouts), with and without BTF", () => {
