@@ -1,0 +1,127 @@
+/**
+ * Reading types from a spec's raw words without decoding them: where type `id` starts (in
+ * the spec or, for split BTF, in its base), its kind, what it names through typedefs and
+ * qualifiers, and its size. The one implementation of these walks, for the spec's own
+ * validation and for the readers that run before validation (the ELF reader's map
+ * definitions), so every id is checked against the tables it indexes. Plain functions over
+ * a record of typed arrays: they allocate nothing, and V8 inlines them into hot loops.
+ * Internal to the package: not exported from `btf/mod.ts`.
+ *
+ * @module
+ */
+
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
+import { Kind } from "./types.ts";
+
+/** The raw tables of a spec and of its base: `Spec.raw` as the readers below take it. */
+export interface RawReader {
+  /** The type section as 32-bit words in host byte order. */
+  readonly words: Uint32Array;
+  /**
+   * The same words as 16-bit halves, the high half of word `o` at `2 * o + HI`: kinds are
+   * read from them, as a 32-bit word of 2^30 or more is a heap number in cold code.
+   */
+  readonly halves: Uint16Array;
+  /** The word index in `words` where each of this spec's types starts. */
+  readonly offsets: Uint32Array;
+  /** The id of the first type in this spec: 1, or the base's next id for split BTF. */
+  readonly firstId: number;
+  /** The number of this spec's own types. */
+  readonly count: number;
+  /** The base's tables, for split BTF: ids below `firstId` are its types. */
+  readonly base: RawReader | undefined;
+}
+
+/** Which 16-bit half of a host-order 32-bit word holds its high bits. */
+export const HI = HOST_BYTE_ORDER === "little" ? 1 : 0;
+
+/** Kinds whose size is their `size_or_type` word (1), as the kernel resolves sizes. */
+export const SIZED_KIND = new Uint8Array(32);
+for (const k of [Kind.Int, Kind.Enum, Kind.Enum64, Kind.Struct, Kind.Union, Kind.Float]) {
+  SIZED_KIND[k] = 1;
+}
+
+/** Kinds that only rename or qualify the type in their `size_or_type` word (1). */
+const QUALIFIER_KIND = new Uint8Array(32);
+for (const k of [Kind.Typedef, Kind.Const, Kind.Volatile, Kind.Restrict, Kind.TypeTag]) {
+  QUALIFIER_KIND[k] = 1;
+}
+
+/**
+ * The tables that hold type `id`: `r` or, for an id below its first, its base's; undefined
+ * for void and for an id that no type has. The type starts at word
+ * `t.offsets[id - t.firstId]` of `t.words`.
+ */
+export function holderOf(r: RawReader, id: number): RawReader | undefined {
+  while (id < r.firstId && r.base !== undefined) r = r.base;
+  const i = id - r.firstId;
+  return i >= 0 && i < r.count ? r : undefined;
+}
+
+/** The kind of the type that starts at word `o` of `r`. */
+export function kindAt(r: RawReader, o: number): number {
+  return (r.halves[2 * o + 2 + HI] >>> 8) & 0x1f;
+}
+
+/** The `BTF_KIND_*` of type `id`: 0 for void, -1 for an id that no type has. */
+export function kindOf(r: RawReader, id: number): number {
+  if (id === 0) return 0;
+  const t = holderOf(r, id);
+  return t === undefined ? -1 : kindAt(t, t.offsets[id - t.firstId]);
+}
+
+/**
+ * Word `k` of type `id` (0 `name_off`, 1 `info`, 2 `size_or_type`, 3 on the kind's own
+ * words), which the caller knows the type's kind to have; -1 for an id that no type has.
+ */
+export function typeWord(r: RawReader, id: number, k: number): number {
+  const t = holderOf(r, id);
+  return t === undefined ? -1 : t.words[t.offsets[id - t.firstId] + k];
+}
+
+/**
+ * The id that type `id` names through typedefs and qualifiers (const, volatile, restrict,
+ * type tags), as `underlyingType` resolves it: the first id on the way of another kind,
+ * void, or an id that no type has (see {@linkcode kindOf}); -1 when the chain is longer
+ * than `maxDepth` (or cyclic, in BTF not validated yet).
+ */
+export function underlyingId(r: RawReader, id: number, maxDepth: number): number {
+  for (let depth = 0; depth <= maxDepth; depth++) {
+    const t = holderOf(r, id);
+    if (t === undefined) return id;
+    const o = t.offsets[id - t.firstId];
+    if (QUALIFIER_KIND[kindAt(t, o)] !== 1) return id;
+    id = t.words[o + 2];
+  }
+  return -1;
+}
+
+/**
+ * The size in bytes of type `id` as the kernel resolves it: through typedefs, qualifiers
+ * and arrays to a kind of {@linkcode SIZED_KIND} or a pointer (8 bytes). Negative when it
+ * has none: `-1 - stop`, where `stop` is the id at which the walk stopped: void, a type of
+ * another kind (a forward declaration, a function, a variable), or an id that no type has
+ * (which {@linkcode kindOf} tells apart); -1 as well when the chain is longer than
+ * `maxDepth` steps (or cyclic).
+ */
+export function resolvedSize(r: RawReader, id: number, maxDepth: number): number {
+  let n = 1;
+  for (let depth = 0; depth <= maxDepth; depth++) {
+    const t = holderOf(r, id);
+    if (t === undefined) return -1 - id;
+    const w = t.words;
+    const o = t.offsets[id - t.firstId];
+    const kind = kindAt(t, o);
+    if (SIZED_KIND[kind] === 1) return n * w[o + 2];
+    if (kind === Kind.Pointer) return n * 8;
+    if (kind === Kind.Array) {
+      n *= w[o + 5];
+      id = w[o + 3];
+    } else if (QUALIFIER_KIND[kind] === 1) {
+      id = w[o + 2];
+    } else {
+      return -1 - id;
+    }
+  }
+  return -1;
+}
