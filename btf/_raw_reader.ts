@@ -35,17 +35,50 @@ export interface RawReader {
 /** Which 16-bit half of a host-order 32-bit word holds its high bits. */
 export const HI = HOST_BYTE_ORDER === "little" ? 1 : 0;
 
-/** Kinds whose size is their `size_or_type` word (1), as the kernel resolves sizes. */
-export const SIZED_KIND = new Uint8Array(32);
-for (const k of [Kind.Int, Kind.Enum, Kind.Enum64, Kind.Struct, Kind.Union, Kind.Float]) {
-  SIZED_KIND[k] = 1;
+/** What {@linkcode resolvedSize} does at a kind: one of these, indexed by kind. */
+const enum SizeStep {
+  /** The type has no size: the walk stops. */
+  None = 0,
+  /** The size is the `size_or_type` word. */
+  Word = 1,
+  /** A pointer: 8 bytes. */
+  Pointer = 2,
+  /** An array: its element's size times its length. */
+  Array = 3,
+  /** The size of the type in the `size_or_type` word. */
+  Follow = 4,
 }
+
+function sizeSteps(sized: Kind[], followed: Kind[]): Uint8Array {
+  const steps = new Uint8Array(32);
+  for (const k of sized) steps[k] = SizeStep.Word;
+  for (const k of followed) steps[k] = SizeStep.Follow;
+  steps[Kind.Pointer] = SizeStep.Pointer;
+  steps[Kind.Array] = SizeStep.Array;
+  return steps;
+}
+
+const SIZED = [Kind.Int, Kind.Enum, Kind.Enum64, Kind.Struct, Kind.Union, Kind.Float];
+const QUALIFIERS = [Kind.Typedef, Kind.Const, Kind.Volatile, Kind.Restrict, Kind.TypeTag];
 
 /** Kinds that only rename or qualify the type in their `size_or_type` word (1). */
 const QUALIFIER_KIND = new Uint8Array(32);
-for (const k of [Kind.Typedef, Kind.Const, Kind.Volatile, Kind.Restrict, Kind.TypeTag]) {
-  QUALIFIER_KIND[k] = 1;
-}
+for (const k of QUALIFIERS) QUALIFIER_KIND[k] = 1;
+
+/**
+ * Sizes as the spec's check of struct members resolves them, as the kernel does: through
+ * typedefs, qualifiers and arrays to an int, enum, struct, union, float or pointer.
+ */
+export const MEMBER_SIZES: Uint8Array = sizeSteps(SIZED, QUALIFIERS);
+
+/**
+ * Sizes as `sizeof` (helpers.ts) resolves them: a Datasec by its size word, a variable by
+ * its type, besides {@linkcode MEMBER_SIZES}.
+ */
+export const SIZEOF_SIZES: Uint8Array = sizeSteps([...SIZED, Kind.Datasec], [
+  ...QUALIFIERS,
+  Kind.Var,
+]);
 
 /**
  * The tables that hold type `id`: `r` or, for an id below its first, its base's; undefined
@@ -97,30 +130,38 @@ export function underlyingId(r: RawReader, id: number, maxDepth: number): number
 }
 
 /**
- * The size in bytes of type `id` as the kernel resolves it: through typedefs, qualifiers
- * and arrays to a kind of {@linkcode SIZED_KIND} or a pointer (8 bytes). Negative when it
- * has none: `-1 - stop`, where `stop` is the id at which the walk stopped: void, a type of
- * another kind (a forward declaration, a function, a variable), or an id that no type has
- * (which {@linkcode kindOf} tells apart); -1 as well when the chain is longer than
- * `maxDepth` steps (or cyclic).
+ * The size in bytes of type `id`, resolved as `steps` says ({@linkcode MEMBER_SIZES} or
+ * {@linkcode SIZEOF_SIZES}). Negative when it has none: `-1 - stop`, where `stop` is the id
+ * at which the walk stopped: void, a type of a kind without a size (a forward declaration,
+ * a function), or an id that no type has (which {@linkcode kindOf} tells apart); -1 as
+ * well when the chain is longer than `maxDepth` steps (or cyclic).
  */
-export function resolvedSize(r: RawReader, id: number, maxDepth: number): number {
+export function resolvedSize(
+  r: RawReader,
+  id: number,
+  steps: Uint8Array,
+  maxDepth: number,
+): number {
   let n = 1;
   for (let depth = 0; depth <= maxDepth; depth++) {
     const t = holderOf(r, id);
     if (t === undefined) return -1 - id;
     const w = t.words;
     const o = t.offsets[id - t.firstId];
-    const kind = kindAt(t, o);
-    if (SIZED_KIND[kind] === 1) return n * w[o + 2];
-    if (kind === Kind.Pointer) return n * 8;
-    if (kind === Kind.Array) {
-      n *= w[o + 5];
-      id = w[o + 3];
-    } else if (QUALIFIER_KIND[kind] === 1) {
-      id = w[o + 2];
-    } else {
-      return -1 - id;
+    switch (steps[kindAt(t, o)]) {
+      case SizeStep.Word:
+        return n * w[o + 2];
+      case SizeStep.Pointer:
+        return n * 8;
+      case SizeStep.Array:
+        n *= w[o + 5];
+        id = w[o + 3];
+        break;
+      case SizeStep.Follow:
+        id = w[o + 2];
+        break;
+      default:
+        return -1 - id;
     }
   }
   return -1;

@@ -15,7 +15,14 @@ import {
   hashBytes,
   hashCString,
 } from "./_strings.ts";
-import { HI, type RawReader, resolvedSize } from "./_raw_reader.ts";
+import {
+  HI,
+  kindOf as rawKindOf,
+  MEMBER_SIZES,
+  type RawReader,
+  resolvedSize,
+  typeWord,
+} from "./_raw_reader.ts";
 import {
   Array as ArrayType,
   bindType,
@@ -646,17 +653,17 @@ export class Spec implements Iterable<Type> {
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
   kindOf(id: number): number {
-    if (id === 0) return 0;
-    if (id < this.#first) return this.base!.kindOf(id);
-    const o = this.#offset(id);
-    return (this.#words[o + 1] >>> 24) & 0x1f;
+    const kind = Number.isInteger(id) ? rawKindOf(this.#reader(), id) : -1;
+    if (kind < 0) throw new RangeError(`Type id ${id} not found`);
+    return kind;
   }
 
   /** The string offset of the name of type `id` (0 for void). */
   nameOffsetOf(id: number): number {
     if (id === 0) return 0;
-    if (id < this.#first) return this.base!.nameOffsetOf(id);
-    return this.#words[this.#offset(id)];
+    const off = Number.isInteger(id) ? typeWord(this.#reader(), id, 0) : -1;
+    if (off < 0) throw new RangeError(`Type id ${id} not found`);
+    return off;
   }
 
   /** The name of type `id` without decoding the type. */
@@ -1125,10 +1132,10 @@ export class Spec implements Iterable<Type> {
           offset = w[p + 2];
         }
         if (width === 0) {
-          // Ids are not checked yet: a type without a size, or an id out of range, counts
-          // as 0 bytes here (the range check reports the id). So do void, forward
-          // declarations and functions, which are not checked here.
-          const size = resolvedSize(reader, w[p + 1], MAX_CHAIN + 1);
+          // Ids are not checked yet: a member of a type without a size (void, a forward
+          // declaration, a function) or of an id out of range counts as 0 bytes, so is not
+          // checked here (the range check reports a bad id).
+          const size = resolvedSize(reader, w[p + 1], MEMBER_SIZES, MAX_CHAIN + 1);
           width = size > 0 ? size * 8 : 0;
         }
         if (offset + width > bits) {

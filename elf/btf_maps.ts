@@ -13,6 +13,7 @@ import {
   kindOf,
   type RawReader,
   resolvedSize,
+  SIZEOF_SIZES,
   typeWord,
   underlyingId,
 } from "../btf/_raw_reader.ts";
@@ -296,7 +297,7 @@ function typeMember(r: RawTypes, map: string, field: string, id: number): number
 
 /** The size of type `id`, as `sizeof` gives it. */
 function typeSize(r: RawTypes, map: string, id: number): number {
-  const size = resolvedSize(r.raw, id, MAX_RESOLVE_DEPTH);
+  const size = resolvedSize(r.raw, id, SIZEOF_SIZES, MAX_RESOLVE_DEPTH);
   if (size >= 0) return size;
   const stop = -1 - size;
   if (kindOf(r.raw, stop) < 0) throw missingType(map, stop);
