@@ -113,17 +113,35 @@ export function typeWord(r: RawReader, id: number, k: number): number {
 }
 
 /**
+ * Where a type starts: the tables that hold it and its word in their `words` (-1 for
+ * none). Filled by {@linkcode underlyingId} for its caller to read the type found without
+ * looking its id up again; one per walk, reused, so that walks allocate nothing.
+ */
+export interface RawPlace {
+  /** The tables that hold the type. */
+  tables: RawReader;
+  /** The word where the type starts in `tables.words`; -1 for void or no type. */
+  word: number;
+}
+
+/**
  * The id that type `id` names through typedefs and qualifiers (const, volatile, restrict,
  * type tags), as `underlyingType` resolves it: the first id on the way of another kind,
- * void, or an id that no type has (see {@linkcode kindOf}); -1 when the chain is longer
- * than `maxDepth` (or cyclic, in BTF not validated yet).
+ * void, or an id that no type has (`at.word` is then -1); -1 when the chain is longer than
+ * `maxDepth` (or cyclic, in BTF not validated yet). `at` is set to where the type found
+ * starts.
  */
-export function underlyingId(r: RawReader, id: number, maxDepth: number): number {
+export function underlyingId(r: RawReader, id: number, maxDepth: number, at: RawPlace): number {
+  at.word = -1;
   for (let depth = 0; depth <= maxDepth; depth++) {
     const t = holderOf(r, id);
     if (t === undefined) return id;
     const o = t.offsets[id - t.firstId];
-    if (QUALIFIER_KIND[kindAt(t, o)] !== 1) return id;
+    if (QUALIFIER_KIND[kindAt(t, o)] !== 1) {
+      at.tables = t;
+      at.word = o;
+      return id;
+    }
     id = t.words[o + 2];
   }
   return -1;

@@ -9,12 +9,12 @@
 import { Kind, type Spec, underlyingType } from "../btf/mod.ts";
 import { type RawBtf, rawReader } from "../btf/spec.ts";
 import {
-  holderOf,
+  kindAt,
   kindOf,
+  type RawPlace,
   type RawReader,
   resolvedSize,
   SIZEOF_SIZES,
-  typeWord,
   underlyingId,
 } from "../btf/_raw_reader.ts";
 import { FormatError } from "../errors.ts";
@@ -46,11 +46,11 @@ export function readBtfMaps(
   const r = rawTypes(ctx.btf!);
   for (const v of vars.sort((a, b) => a.offset - b.offset)) {
     const def = underlying(r, v.name, v.type);
-    if (kindOf(r.raw, def) !== Kind.Struct) {
+    if (kindHere(r, def) !== Kind.Struct) {
       const kind = underlyingType(r.spec.typeById(v.type)).kind;
       throw new FormatError(`BTF: map "${v.name}" is a ${kind}, not a struct`, 0);
     }
-    const { map, valuesAt } = readDefinition(r, v.name, def, false);
+    const { map, valuesAt } = readDefinition(r, v.name, r.at.tables.words, def, false);
     if (valuesAt !== undefined) {
       const start = v.offset + valuesAt / 8;
       const end = v.offset + v.size;
@@ -69,31 +69,31 @@ export function readBtfMaps(
 interface RawTypes {
   spec: Spec;
   raw: RawBtf & RawReader;
+  /** Where the type {@linkcode underlying} found last starts. */
+  at: RawPlace;
 }
 
 /** The raw tables of `spec`, as the readers below take them. */
 function rawTypes(spec: Spec): RawTypes {
-  return { spec, raw: rawReader(spec) };
+  const raw = rawReader(spec);
+  return { spec, raw, at: { tables: raw, word: -1 } };
 }
 
 /**
- * Reads the map definition struct `id`; `valuesAt` is the bit offset of its `values`
- * member, if it has one.
+ * Reads the map definition struct at word `o` of `w`; `valuesAt` is the bit offset of its
+ * `values` member, if it has one.
  */
 function readDefinition(
   r: RawTypes,
   name: string,
-  id: number,
+  w: Uint32Array,
+  o: number,
   inner: boolean,
 ): { map: MapSpec; valuesAt: number | undefined } {
   const map = new MapSpec({ name, type: MapType.Unspecified });
   let keySize: number | undefined;
   let valueSize: number | undefined;
   let valuesAt: number | undefined;
-  // `id` is a struct (see underlying): its members are in the words of its spec.
-  const t = holderOf(r.raw, id)!;
-  const w = t.words;
-  const o = t.offsets[id - t.firstId];
   const info = w[o + 1];
   const kflag = info >>> 31;
   for (let j = 0, p = o + 3; j < (info & 0xffff); j++, p += 3) {
@@ -146,15 +146,16 @@ function readDefinition(
         valuesAt = kflag ? w[p + 2] & 0xffffff : w[p + 2];
         // `__array(values, T)` is an array of pointers to T: a definition or a function.
         const arr = underlying(r, name, member);
-        const ptr = kindOf(r.raw, arr) === Kind.Array
-          ? underlying(r, name, typeWord(r.raw, arr, 3))
+        const ptr = kindHere(r, arr) === Kind.Array
+          ? underlying(r, name, r.at.tables.words[arr + 3])
           : -1;
-        const target = kindOf(r.raw, ptr) === Kind.Pointer
-          ? underlying(r, name, typeWord(r.raw, ptr, 2))
+        const target = kindHere(r, ptr) === Kind.Pointer
+          ? underlying(r, name, r.at.tables.words[ptr + 2])
           : -1;
-        const kind = kindOf(r.raw, target);
+        const kind = kindHere(r, target);
         if (kind === Kind.Struct) {
-          map.innerMap = readDefinition(r, `${name}.inner`, target, true).map;
+          const def = readDefinition(r, `${name}.inner`, r.at.tables.words, target, true);
+          map.innerMap = def.map;
         } else if (kind !== Kind.FuncProto) {
           throw new FormatError(`BTF: map "${name}" has values of an unknown kind`, 0);
         }
@@ -209,16 +210,21 @@ function fieldName(r: RawTypes, off: number): string {
 const MAX_RESOLVE_DEPTH = 32;
 
 /**
- * The id that `id` names through typedefs and qualifiers (`underlyingType`): void or a
- * type of another kind.
+ * The type `id` names through typedefs and qualifiers (`underlyingType`): the word where it
+ * starts in `r.at.tables.words` (read before the next call), -1 for void.
  */
 function underlying(r: RawTypes, map: string, id: number): number {
-  const found = underlyingId(r.raw, id, MAX_RESOLVE_DEPTH);
+  const found = underlyingId(r.raw, id, MAX_RESOLVE_DEPTH, r.at);
   if (found < 0) {
     throw new FormatError(`BTF: map "${map}" has a typedef chain longer than 32 (or cyclic)`, 0);
   }
-  if (kindOf(r.raw, found) < 0) throw missingType(map, found);
-  return found;
+  if (r.at.word < 0 && found !== 0) throw missingType(map, found);
+  return r.at.word;
+}
+
+/** The kind of the type {@linkcode underlying} found at word `o` (void for -1). */
+function kindHere(r: RawTypes, o: number): number {
+  return o < 0 ? 0 : kindAt(r.at.tables, o);
 }
 
 function missingType(map: string, id: number): FormatError {
@@ -229,9 +235,9 @@ function missingType(map: string, id: number): FormatError {
 function uintMember(r: RawTypes, map: string, field: string, id: number): number {
   // `__uint()`, the usual form, read without making a bigint (see fieldValue).
   const ptr = underlying(r, map, id);
-  if (kindOf(r.raw, ptr) === Kind.Pointer) {
-    const arr = underlying(r, map, typeWord(r.raw, ptr, 2));
-    if (kindOf(r.raw, arr) === Kind.Array) return typeWord(r.raw, arr, 5);
+  if (kindHere(r, ptr) === Kind.Pointer) {
+    const arr = underlying(r, map, r.at.tables.words[ptr + 2]);
+    if (kindHere(r, arr) === Kind.Array) return r.at.tables.words[arr + 5];
   }
   const value = fieldValue(r, map, field, id);
   if (value > 0xffffffffn) {
@@ -249,12 +255,10 @@ function uintMember(r: RawTypes, map: string, field: string, id: number): number
  * `enum { <unique> = n } name`: one enumerator whose value is n (an enum64 when n needs it).
  */
 function fieldValue(r: RawTypes, map: string, field: string, id: number): bigint {
-  const found = underlying(r, map, id);
-  const kind = kindOf(r.raw, found);
+  const o = underlying(r, map, id);
+  const kind = kindHere(r, o);
+  const w = r.at.tables.words;
   if (kind === Kind.Enum || kind === Kind.Enum64) {
-    const t = holderOf(r.raw, found)!;
-    const w = t.words;
-    const o = t.offsets[found - t.firstId];
     const info = w[o + 1];
     const signed = info >>> 31 === 1;
     let value = -1n;
@@ -274,23 +278,23 @@ function fieldValue(r: RawTypes, map: string, field: string, id: number): bigint
     }
     return value;
   }
-  const arr = kind === Kind.Pointer ? underlying(r, map, typeWord(r.raw, found, 2)) : -1;
-  if (kindOf(r.raw, arr) !== Kind.Array) {
+  const arr = kind === Kind.Pointer ? underlying(r, map, w[o + 2]) : -1;
+  if (kindHere(r, arr) !== Kind.Array) {
     throw new FormatError(
       `BTF: field "${field}" of map "${map}" is neither __uint() nor __ulong()`,
       0,
     );
   }
-  return BigInt(typeWord(r.raw, arr, 5));
+  return BigInt(r.at.tables.words[arr + 5]);
 }
 
 /** `__type(name, T)` is `T *name`: the id of T. */
 function typeMember(r: RawTypes, map: string, field: string, id: number): number {
   const ptr = underlying(r, map, id);
-  if (kindOf(r.raw, ptr) !== Kind.Pointer) {
+  if (kindHere(r, ptr) !== Kind.Pointer) {
     throw new FormatError(`BTF: field "${field}" of map "${map}" is not __type()`, 0);
   }
-  const target = typeWord(r.raw, ptr, 2);
+  const target = r.at.tables.words[ptr + 2];
   if (kindOf(r.raw, target) < 0) throw missingType(map, target);
   return target;
 }

@@ -19,8 +19,10 @@ import {
   Var,
 } from "../../btf/mod.ts";
 import {
+  kindAt,
   kindOf,
   MEMBER_SIZES,
+  type RawPlace,
   resolvedSize,
   SIZEOF_SIZES,
   underlyingId,
@@ -76,10 +78,14 @@ function sizeOrNegative(t: Parameters<typeof sizeof>[0]): number {
 Deno.test("raw reader: kinds, underlying ids and sizes as the objects give them, split BTF", () => {
   const { base, split } = splitSpec();
   const r = rawReader(split);
+  const at: RawPlace = { tables: r, word: -1 };
   for (let id = 1; id < split.nextTypeId; id++) {
     const t = split.typeById(id);
     assert(KINDS[t.kind].includes(kindOf(r, id)), `kind of ${id}`);
-    assertEquals(underlyingId(r, id, 32), split.typeId(underlyingType(t)), `${id}`);
+    const found = underlyingId(r, id, 32, at);
+    assertEquals(found, split.typeId(underlyingType(t)), `${id}`);
+    if (found === 0) assertEquals(at.word, -1);
+    else assertEquals(kindAt(at.tables, at.word), kindOf(r, found));
     const size = resolvedSize(r, id, SIZEOF_SIZES, 32);
     assertEquals(size < 0 ? -1 : size, sizeOrNegative(t), `sizeof ${id}`);
   }
@@ -130,9 +136,15 @@ Deno.test("raw reader: an id no type has stops the walks, a cycle is cut off", (
   // Read before validation, as the ELF reader does.
   const r = rawReader(spec);
   assertEquals(kindOf(r, 7), -1);
-  assertEquals(underlyingId(r, 1, 32), 2);
+  const at: RawPlace = { tables: r, word: 0 };
+  assertEquals(underlyingId(r, 1, 32, at), 2);
+  assertEquals(at.word >= 0, true);
   assertEquals(resolvedSize(r, 1, SIZEOF_SIZES, 32), -1 - 7);
-  assertEquals(underlyingId(r, 3, 32), -1);
+  assertEquals(underlyingId(r, 3, 32, at), -1);
+  assertEquals(at.word, -1);
+  // Typedef 1 names array 2 of the missing 7: found as 7, no place.
+  assertEquals(underlyingId(r, 7, 32, at), 7);
+  assertEquals(at.word, -1);
   assertEquals(resolvedSize(r, 3, MEMBER_SIZES, 32), -1);
   assertThrows(() => spec.validate(), FormatError, "Type id 7 out of range");
 });
