@@ -4,7 +4,9 @@
  * qualifiers, and its size. The one implementation of these walks, for the spec's own
  * validation and for the readers that run before validation (the ELF reader's map
  * definitions), so every id is checked against the tables it indexes. Plain functions over
- * a record of typed arrays: they allocate nothing, and V8 inlines them into hot loops.
+ * a record of typed arrays, which allocate nothing: the spec's member check runs them for
+ * every member of vmlinux. Each caller takes its own policy from what they return (the
+ * spec counts a type without a size as 0 bytes, the ELF reader throws naming the map).
  * Internal to the package: not exported from `btf/mod.ts`.
  *
  * @module
@@ -85,7 +87,7 @@ export const SIZEOF_SIZES: Uint8Array = sizeSteps([...SIZED, Kind.Datasec], [
  * for void and for an id that no type has. The type starts at word
  * `t.offsets[id - t.firstId]` of `t.words`.
  */
-export function holderOf(r: RawReader, id: number): RawReader | undefined {
+function holderOf(r: RawReader, id: number): RawReader | undefined {
   while (id < r.firstId && r.base !== undefined) r = r.base;
   const i = id - r.firstId;
   return i >= 0 && i < r.count ? r : undefined;
