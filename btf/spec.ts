@@ -16,6 +16,14 @@ import {
   hashCString,
 } from "./_strings.ts";
 import {
+  HI,
+  kindOf as rawKindOf,
+  MEMBER_SIZES,
+  type RawReader,
+  resolvedSize,
+  typeWord,
+} from "./_raw_reader.ts";
+import {
   Array as ArrayType,
   bindType,
   Const,
@@ -136,15 +144,7 @@ ENTRY_REF_AT[Kind.Datasec] = 0;
 const CHAIN_ENTRY_REF_AT = ENTRY_REF_AT.slice();
 CHAIN_ENTRY_REF_AT[Kind.Struct] = CHAIN_ENTRY_REF_AT[Kind.Union] = -1;
 
-/** Kinds whose size is their `size_or_type` word (1), as the kernel resolves sizes. */
-const SIZED_KIND = new Uint8Array(32);
-for (const k of [Kind.Int, Kind.Enum, Kind.Enum64, Kind.Struct, Kind.Union, Kind.Float]) {
-  SIZED_KIND[k] = 1;
-}
-
 const HOST_LITTLE = HOST_BYTE_ORDER === "little";
-/** Which 16-bit half of a host-order 32-bit word holds its high bits. */
-const HI = HOST_LITTLE ? 1 : 0;
 
 /**
  * The bigints 0…255, shared by the enumerators that have these values (most of them):
@@ -192,6 +192,9 @@ export interface RawBtf {
  * validated first, so that corrupt BTF fails with its own error. Internal to the package.
  */
 export let readBeforeValidation: <T>(spec: Spec, read: () => T) => T;
+
+/** `spec.raw` with what the readers of `_raw_reader.ts` take besides. Internal. */
+export let rawReader: (spec: Spec) => RawBtf & RawReader;
 
 /** The ids of `spec`'s own Datasecs, in order, found when it was indexed. Internal. */
 export let datasecIds: (spec: Spec) => number[];
@@ -483,7 +486,7 @@ export class Spec implements Iterable<Type> {
   #nameNext: Int32Array | undefined;
   #nameHash: Uint32Array | undefined;
   #nameScans = 0;
-  #raw: RawBtf | undefined;
+  #raw: (RawBtf & RawReader) | undefined;
   #halfWords: Uint16Array | undefined;
   #validated = false;
   // Checked type by type (checkTypesOnUse): which types are, and the chain walk's states.
@@ -526,6 +529,7 @@ export class Spec implements Iterable<Type> {
       }
       return out;
     };
+    rawReader = (spec: Spec) => spec.#reader();
     checkTypeAlone = (spec: Spec, id: number) => {
       const idx = id - spec.#first;
       if (!spec.#validated && idx >= 0 && idx < spec.#count) spec.#checkBeforeUse(idx);
@@ -576,6 +580,11 @@ export class Spec implements Iterable<Type> {
 
   /** The raw tables, for allocation-free walks. */
   get raw(): RawBtf {
+    return this.#reader();
+  }
+
+  /** `raw` as the readers of `_raw_reader.ts` take it: with the halves and the base's. */
+  #reader(): RawBtf & RawReader {
     return this.#raw ??= {
       words: this.#words,
       offsets: this.#offsets,
@@ -583,6 +592,8 @@ export class Spec implements Iterable<Type> {
       count: this.#count,
       strings: this.#strings,
       stringsBase: this.#strBase,
+      halves: this.#halves(),
+      base: this.base === undefined ? undefined : this.base.#reader(),
     };
   }
 
@@ -642,17 +653,17 @@ export class Spec implements Iterable<Type> {
 
   /** The `BTF_KIND_*` of type `id` without decoding it (0 for void). */
   kindOf(id: number): number {
-    if (id === 0) return 0;
-    if (id < this.#first) return this.base!.kindOf(id);
-    const o = this.#offset(id);
-    return (this.#words[o + 1] >>> 24) & 0x1f;
+    const kind = Number.isInteger(id) ? rawKindOf(this.#reader(), id) : -1;
+    if (kind < 0) throw new RangeError(`Type id ${id} not found`);
+    return kind;
   }
 
   /** The string offset of the name of type `id` (0 for void). */
   nameOffsetOf(id: number): number {
     if (id === 0) return 0;
-    if (id < this.#first) return this.base!.nameOffsetOf(id);
-    return this.#words[this.#offset(id)];
+    const off = Number.isInteger(id) ? typeWord(this.#reader(), id, 0) : -1;
+    if (off < 0) throw new RangeError(`Type id ${id} not found`);
+    return off;
   }
 
   /** The name of type `id` without decoding the type. */
@@ -1082,6 +1093,7 @@ export class Spec implements Iterable<Type> {
     const count = this.#count;
     const first = this.#first;
     const strLimit = this.#strBase + this.#strings.length;
+    const reader = this.#reader();
     let maxRef = 0;
     let memberError: FormatError | undefined;
     for (let i = from; i < to; i++) {
@@ -1120,16 +1132,11 @@ export class Spec implements Iterable<Type> {
           offset = w[p + 2];
         }
         if (width === 0) {
-          // Most members are of a type whose size is in its own words: no walk needed. Ids
-          // are not checked yet: #resolvedSize gives 0 for one out of range.
-          const t = w[p + 1] - first;
-          const to = t >= 0 && t < count ? offsets[t] : -1;
-          const tk = to >= 0 ? (h[2 * to + 2 + HI] >>> 8) & 0x1f : 0;
-          width = tk === Kind.Pointer
-            ? 64
-            : SIZED_KIND[tk] === 1
-            ? w[to + 2] * 8
-            : this.#resolvedSize(w[p + 1]) * 8;
+          // Ids are not checked yet: a member of a type without a size (void, a forward
+          // declaration, a function) or of an id out of range counts as 0 bytes, so is not
+          // checked here (the range check reports a bad id).
+          const size = resolvedSize(reader, w[p + 1], MEMBER_SIZES, MAX_CHAIN + 1);
+          width = size > 0 ? size * 8 : 0;
         }
         if (offset + width > bits) {
           memberError = this.#error(
@@ -1278,50 +1285,6 @@ export class Spec implements Iterable<Type> {
         stackEdge[sp] = 0;
       }
     }
-  }
-
-  /**
-   * The size in bytes of type `id` as the kernel resolves it (through typedefs, qualifiers
-   * and arrays, into a base spec for split BTF); 0 for types without one (void, forward
-   * declarations, functions): those are not checked here.
-   */
-  #resolvedSize(id: number): number {
-    let n = 1;
-    for (let depth = 0; depth <= MAX_CHAIN + 1; depth++) {
-      if (id === 0) return 0;
-      // deno-lint-ignore no-this-alias -- walks down to the spec that holds the id
-      let spec: Spec = this;
-      while (id < spec.#first && spec.base !== undefined) spec = spec.base;
-      const i = id - spec.#first;
-      if (i < 0 || i >= spec.#count) return 0;
-      const w = spec.#words;
-      const o = spec.#offsets[i];
-      switch ((spec.#halves()[2 * o + 2 + HI] >>> 8) & 0x1f) {
-        case Kind.Int:
-        case Kind.Enum:
-        case Kind.Enum64:
-        case Kind.Struct:
-        case Kind.Union:
-        case Kind.Float:
-          return n * w[o + 2];
-        case Kind.Pointer:
-          return n * 8;
-        case Kind.Typedef:
-        case Kind.Volatile:
-        case Kind.Const:
-        case Kind.Restrict:
-        case Kind.TypeTag:
-          id = w[o + 2];
-          break;
-        case Kind.Array:
-          n *= w[o + 5];
-          id = w[o + 3];
-          break;
-        default:
-          return 0;
-      }
-    }
-    return 0;
   }
 
   #error(message: string, word: number): FormatError {

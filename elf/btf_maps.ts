@@ -7,6 +7,16 @@
  */
 
 import { Kind, type Spec, underlyingType } from "../btf/mod.ts";
+import { type RawBtf, rawReader } from "../btf/spec.ts";
+import {
+  kindAt,
+  kindOf,
+  type RawPlace,
+  type RawReader,
+  resolvedSize,
+  SIZEOF_SIZES,
+  underlyingId,
+} from "../btf/_raw_reader.ts";
 import { FormatError } from "../errors.ts";
 import { type MapEntry, MapSpec, PinType } from "../map/map_spec.ts";
 import { MapType } from "../map/map_type.ts";
@@ -36,11 +46,11 @@ export function readBtfMaps(
   const r = rawTypes(ctx.btf!);
   for (const v of vars.sort((a, b) => a.offset - b.offset)) {
     const def = underlying(r, v.name, v.type);
-    if (kindOf(r, def) !== Kind.Struct) {
+    if (kindHere(r, def) !== Kind.Struct) {
       const kind = underlyingType(r.spec.typeById(v.type)).kind;
       throw new FormatError(`BTF: map "${v.name}" is a ${kind}, not a struct`, 0);
     }
-    const { map, valuesAt } = readDefinition(r, v.name, idAt(r, def), false);
+    const { map, valuesAt } = readDefinition(r, v.name, r.at.tables.words, def, false);
     if (valuesAt !== undefined) {
       const start = v.offset + valuesAt / 8;
       const end = v.offset + v.size;
@@ -58,59 +68,55 @@ export function readBtfMaps(
  */
 interface RawTypes {
   spec: Spec;
-  words: Uint32Array;
-  offsets: Uint32Array;
-  firstId: number;
-  count: number;
-  strings: Uint8Array;
-  stringsBase: number;
+  raw: RawBtf & RawReader;
+  /** Where the type {@linkcode underlying} found last starts. */
+  at: RawPlace;
 }
 
 /** The raw tables of `spec`, as the readers below take them. */
 function rawTypes(spec: Spec): RawTypes {
-  const { words, offsets, firstId, count, strings, stringsBase } = spec.raw;
-  return { spec, words, offsets, firstId, count, strings, stringsBase };
+  const raw = rawReader(spec);
+  return { spec, raw, at: { tables: raw, word: -1 } };
 }
 
 /**
- * Reads the map definition struct `id`; `valuesAt` is the bit offset of its `values`
- * member, if it has one.
+ * Reads the map definition struct at word `o` of `w`; `valuesAt` is the bit offset of its
+ * `values` member, if it has one.
  */
 function readDefinition(
   r: RawTypes,
   name: string,
-  id: number,
+  w: Uint32Array,
+  o: number,
   inner: boolean,
 ): { map: MapSpec; valuesAt: number | undefined } {
   const map = new MapSpec({ name, type: MapType.Unspecified });
   let keySize: number | undefined;
   let valueSize: number | undefined;
   let valuesAt: number | undefined;
-  const o = wordOf(r, name, id);
-  const w = r.words;
   const info = w[o + 1];
   const kflag = info >>> 31;
   for (let j = 0, p = o + 3; j < (info & 0xffff); j++, p += 3) {
     const field = fieldName(r, w[p]);
-    const t = w[p + 1];
+    const member = w[p + 1];
     switch (field) {
       case "type":
-        map.type = uintMember(r, name, field, t) as MapType;
+        map.type = uintMember(r, name, field, member) as MapType;
         break;
       case "max_entries":
-        map.maxEntries = uintMember(r, name, field, t);
+        map.maxEntries = uintMember(r, name, field, member);
         break;
       case "map_flags":
-        map.flags = uintMember(r, name, field, t);
+        map.flags = uintMember(r, name, field, member);
         break;
       case "numa_node":
-        map.numaNode = uintMember(r, name, field, t);
+        map.numaNode = uintMember(r, name, field, member);
         break;
       case "map_extra":
-        map.mapExtra = fieldValue(r, name, field, t);
+        map.mapExtra = fieldValue(r, name, field, member);
         break;
       case "pinning": {
-        const pinning = uintMember(r, name, field, t);
+        const pinning = uintMember(r, name, field, member);
         if (pinning !== PinType.None && pinning !== PinType.ByName) {
           throw new FormatError(`BTF: map "${name}" has unknown pinning ${pinning}`, 0);
         }
@@ -118,19 +124,19 @@ function readDefinition(
         break;
       }
       case "key_size":
-        keySize = checkSize(name, "key", keySize, uintMember(r, name, field, t));
+        keySize = checkSize(name, "key", keySize, uintMember(r, name, field, member));
         break;
       case "value_size":
-        valueSize = checkSize(name, "value", valueSize, uintMember(r, name, field, t));
+        valueSize = checkSize(name, "value", valueSize, uintMember(r, name, field, member));
         break;
       case "key": {
-        const target = typeMember(r, name, field, t);
+        const target = typeMember(r, name, field, member);
         map.key = r.spec.typeById(target);
         keySize = checkSize(name, "key", keySize, typeSize(r, name, target));
         break;
       }
       case "value": {
-        const target = typeMember(r, name, field, t);
+        const target = typeMember(r, name, field, member);
         map.value = r.spec.typeById(target);
         valueSize = checkSize(name, "value", valueSize, typeSize(r, name, target));
         break;
@@ -139,14 +145,17 @@ function readDefinition(
         if (inner) throw new FormatError(`BTF: inner map "${name}" has values`, 0);
         valuesAt = kflag ? w[p + 2] & 0xffffff : w[p + 2];
         // `__array(values, T)` is an array of pointers to T: a definition or a function.
-        const arr = underlying(r, name, t);
-        const ptr = kindOf(r, arr) === Kind.Array ? underlying(r, name, w[arr + 3]) : -1;
-        const target = ptr >= 0 && kindOf(r, ptr) === Kind.Pointer
-          ? underlying(r, name, w[ptr + 2])
+        const arr = underlying(r, name, member);
+        const ptr = kindHere(r, arr) === Kind.Array
+          ? underlying(r, name, r.at.tables.words[arr + 3])
           : -1;
-        const kind = target >= 0 ? kindOf(r, target) : -1;
+        const target = kindHere(r, ptr) === Kind.Pointer
+          ? underlying(r, name, r.at.tables.words[ptr + 2])
+          : -1;
+        const kind = kindHere(r, target);
         if (kind === Kind.Struct) {
-          map.innerMap = readDefinition(r, `${name}.inner`, idAt(r, target), true).map;
+          const def = readDefinition(r, `${name}.inner`, r.at.tables.words, target, true);
+          map.innerMap = def.map;
         } else if (kind !== Kind.FuncProto) {
           throw new FormatError(`BTF: map "${name}" has values of an unknown kind`, 0);
         }
@@ -184,8 +193,8 @@ const FIELDS = [
  * found by comparing bytes (no string decoded for a field every map has), else decoded.
  */
 function fieldName(r: RawTypes, off: number): string {
-  const rel = off - r.stringsBase;
-  const b = r.strings;
+  const rel = off - r.raw.stringsBase;
+  const b = r.raw.strings;
   if (rel >= 0 && rel < b.length) {
     for (const f of FIELDS) {
       if (b[rel] !== f.charCodeAt(0)) continue;
@@ -200,60 +209,35 @@ function fieldName(r: RawTypes, off: number): string {
 /** How long a chain of typedefs and qualifiers may be (as `underlyingType` allows). */
 const MAX_RESOLVE_DEPTH = 32;
 
-/** The word where type `id` starts; -1 for void. */
-function wordOf(r: RawTypes, map: string, id: number): number {
-  if (id === 0) return -1;
-  const idx = id - r.firstId;
-  if (!(idx >= 0 && idx < r.count)) {
-    throw new FormatError(`BTF: map "${map}" refers to type ${id}, which does not exist`, 0);
-  }
-  return r.offsets[idx];
-}
-
-/** The id of the type that starts at word `o`. */
-function idAt(r: RawTypes, o: number): number {
-  // Offsets are ascending: a binary search finds the index.
-  let lo = 0;
-  let hi = r.count - 1;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (r.offsets[mid] < o) lo = mid + 1;
-    else hi = mid;
-  }
-  return r.firstId + lo;
-}
-
-/** The kind of the type at word `o` (void for -1). */
-function kindOf(r: RawTypes, o: number): number {
-  return o < 0 ? 0 : (r.words[o + 1] >>> 24) & 0x1f;
-}
-
-/** The word of the type `id` names through typedefs and qualifiers (`underlyingType`). */
+/**
+ * The type `id` names through typedefs and qualifiers (`underlyingType`): the word where it
+ * starts in `r.at.tables.words` (read before the next call), -1 for void.
+ */
 function underlying(r: RawTypes, map: string, id: number): number {
-  for (let i = 0; i <= MAX_RESOLVE_DEPTH; i++) {
-    const o = wordOf(r, map, id);
-    switch (kindOf(r, o)) {
-      case Kind.Typedef:
-      case Kind.Const:
-      case Kind.Volatile:
-      case Kind.Restrict:
-      case Kind.TypeTag:
-        id = r.words[o + 2];
-        break;
-      default:
-        return o;
-    }
+  const found = underlyingId(r.raw, id, MAX_RESOLVE_DEPTH, r.at);
+  if (found < 0) {
+    throw new FormatError(`BTF: map "${map}" has a typedef chain longer than 32 (or cyclic)`, 0);
   }
-  throw new FormatError(`BTF: map "${map}" has a typedef chain longer than 32 (or cyclic)`, 0);
+  if (r.at.word < 0 && found !== 0) throw missingType(map, found);
+  return r.at.word;
+}
+
+/** The kind of the type {@linkcode underlying} found at word `o` (void for -1). */
+function kindHere(r: RawTypes, o: number): number {
+  return o < 0 ? 0 : kindAt(r.at.tables, o);
+}
+
+function missingType(map: string, id: number): FormatError {
+  return new FormatError(`BTF: map "${map}" refers to type ${id}, which does not exist`, 0);
 }
 
 /** A 32-bit field: `__uint()`, or `__ulong()` with a value that fits. */
 function uintMember(r: RawTypes, map: string, field: string, id: number): number {
   // `__uint()`, the usual form, read without making a bigint (see fieldValue).
-  const o = underlying(r, map, id);
-  if (kindOf(r, o) === Kind.Pointer) {
-    const arr = underlying(r, map, r.words[o + 2]);
-    if (kindOf(r, arr) === Kind.Array) return r.words[arr + 5];
+  const ptr = underlying(r, map, id);
+  if (kindHere(r, ptr) === Kind.Pointer) {
+    const arr = underlying(r, map, r.at.tables.words[ptr + 2]);
+    if (kindHere(r, arr) === Kind.Array) return r.at.tables.words[arr + 5];
   }
   const value = fieldValue(r, map, field, id);
   if (value > 0xffffffffn) {
@@ -271,9 +255,9 @@ function uintMember(r: RawTypes, map: string, field: string, id: number): number
  * `enum { <unique> = n } name`: one enumerator whose value is n (an enum64 when n needs it).
  */
 function fieldValue(r: RawTypes, map: string, field: string, id: number): bigint {
-  const w = r.words;
   const o = underlying(r, map, id);
-  const kind = kindOf(r, o);
+  const kind = kindHere(r, o);
+  const w = r.at.tables.words;
   if (kind === Kind.Enum || kind === Kind.Enum64) {
     const info = w[o + 1];
     const signed = info >>> 31 === 1;
@@ -295,59 +279,32 @@ function fieldValue(r: RawTypes, map: string, field: string, id: number): bigint
     return value;
   }
   const arr = kind === Kind.Pointer ? underlying(r, map, w[o + 2]) : -1;
-  if (kindOf(r, arr) !== Kind.Array) {
+  if (kindHere(r, arr) !== Kind.Array) {
     throw new FormatError(
       `BTF: field "${field}" of map "${map}" is neither __uint() nor __ulong()`,
       0,
     );
   }
-  return BigInt(w[arr + 5]);
+  return BigInt(r.at.tables.words[arr + 5]);
 }
 
 /** `__type(name, T)` is `T *name`: the id of T. */
 function typeMember(r: RawTypes, map: string, field: string, id: number): number {
-  const o = underlying(r, map, id);
-  if (kindOf(r, o) !== Kind.Pointer) {
+  const ptr = underlying(r, map, id);
+  if (kindHere(r, ptr) !== Kind.Pointer) {
     throw new FormatError(`BTF: field "${field}" of map "${map}" is not __type()`, 0);
   }
-  const target = r.words[o + 2];
-  wordOf(r, map, target);
+  const target = r.at.tables.words[ptr + 2];
+  if (kindOf(r.raw, target) < 0) throw missingType(map, target);
   return target;
 }
 
 /** The size of type `id`, as `sizeof` gives it. */
 function typeSize(r: RawTypes, map: string, id: number): number {
-  const w = r.words;
-  let n = 1;
-  for (let i = 0; i <= MAX_RESOLVE_DEPTH; i++) {
-    const o = wordOf(r, map, id);
-    switch (kindOf(r, o)) {
-      case Kind.Int:
-      case Kind.Struct:
-      case Kind.Union:
-      case Kind.Enum:
-      case Kind.Enum64:
-      case Kind.Float:
-      case Kind.Datasec:
-        return n * w[o + 2];
-      case Kind.Pointer:
-        return n * 8;
-      case Kind.Array:
-        n *= w[o + 5];
-        id = w[o + 3];
-        break;
-      case Kind.Typedef:
-      case Kind.Const:
-      case Kind.Volatile:
-      case Kind.Restrict:
-      case Kind.TypeTag:
-      case Kind.Var:
-        id = w[o + 2];
-        break;
-      default:
-        i = MAX_RESOLVE_DEPTH;
-    }
-  }
+  const size = resolvedSize(r.raw, id, SIZEOF_SIZES, MAX_RESOLVE_DEPTH);
+  if (size >= 0) return size;
+  const stop = -1 - size;
+  if (kindOf(r.raw, stop) < 0) throw missingType(map, stop);
   throw new FormatError(`BTF: map "${map}" has a key or value of no size`, 0);
 }
 
