@@ -230,8 +230,10 @@ export class ExtIndex {
   readonly #blocks: readonly number[][];
   /** The sections with records, in file order, built on first use. */
   #all: NameGroup[] | undefined;
-  /** The same by a hash of their names. */
-  #byHash: Map<number, NameGroup[]> | undefined;
+  /** The hash of each one's name (`#all`'s order), searched in place while they are few. */
+  #hashes: number[] = [];
+  /** The indexes in `#all` of the groups by the hash of their names, once there are many. */
+  #byHash: Map<number, number[]> | undefined;
   /** The group after the one last asked for. */
   #cursor = 0;
 
@@ -379,13 +381,12 @@ export class ExtIndex {
    * hashing every block costs more than reading the records.
    */
   #groups(): NameGroup[] {
-    if (this.#byHash) return this.#all!;
+    if (this.#all) return this.#all;
     // Distinct name offsets in order of first appearance, and the group of each.
     const offs: number[] = [];
     const groupOf: NameGroup[] = [];
     let byOff: Map<number, number> | undefined;
-    const byHash = new Map<number, NameGroup[]>();
-    const all: NameGroup[] = [];
+    const all: NameGroup[] = this.#all = [];
     for (let kind = 0; kind < 3; kind++) {
       const blocks = this.#blocks[kind];
       let next = 0;
@@ -399,13 +400,13 @@ export class ExtIndex {
         if (i < 0) {
           // One group per name: two offsets may hold the same string.
           const h = this.#hashName(nameOff);
-          const same = byHash.get(h);
-          let g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
-          if (g === undefined) {
+          let k = this.#withHash(h, 0);
+          while (k >= 0 && !this.#sameName(all[k].nameOff, nameOff)) k = this.#withHash(h, k + 1);
+          let g: NameGroup;
+          if (k >= 0) g = all[k];
+          else {
             g = ExtSection.make(nameOff);
-            all.push(g);
-            if (same) same.push(g);
-            else byHash.set(h, [g]);
+            this.#add(g, h);
           }
           i = offs.length;
           offs.push(nameOff);
@@ -417,9 +418,37 @@ export class ExtIndex {
         next = i + 1;
       }
     }
-    this.#all = all;
-    this.#byHash = byHash;
     return all;
+  }
+
+  /** Appends group `g`, whose name hashes to `h`. */
+  #add(g: NameGroup, h: number): void {
+    const all = this.#all!;
+    const hashes = this.#hashes;
+    all.push(g);
+    hashes.push(h);
+    // A Map costs more to fill than a search of a few dozen small integers.
+    if (this.#byHash !== undefined) {
+      const same = this.#byHash.get(h);
+      if (same) same.push(all.length - 1);
+      else this.#byHash.set(h, [all.length - 1]);
+    } else if (all.length > 32) {
+      const byHash = this.#byHash = new Map<number, number[]>();
+      for (let k = 0; k < hashes.length; k++) {
+        const same = byHash.get(hashes[k]);
+        if (same) same.push(k);
+        else byHash.set(hashes[k], [k]);
+      }
+    }
+  }
+
+  /** The index of the first group from `from` on whose name hashes to `h`, or -1. */
+  #withHash(h: number, from: number): number {
+    if (this.#byHash === undefined) return this.#hashes.indexOf(h, from);
+    const same = this.#byHash.get(h);
+    if (same === undefined) return -1;
+    for (const k of same) if (k >= from) return k;
+    return -1;
   }
 
   #hashName(nameOff: number): number {
@@ -455,14 +484,14 @@ export class ExtIndex {
         return next;
       }
     }
-    const candidates = this.#byHash!.get(hashCString(bytes, at));
-    if (candidates === undefined) return undefined;
-    for (const g of candidates) {
+    const h = hashCString(bytes, at);
+    for (let k = this.#withHash(h, 0); k >= 0; k = this.#withHash(h, k + 1)) {
+      const g = all[k];
       const same = g.nameOff >= stringsBase
         ? sameBytes(strings, g.nameOff - stringsBase, bytes, at)
         : sameBytes(encoder.encode(this.#spec.string(g.nameOff) + "\0"), 0, bytes, at);
       if (!same) continue;
-      this.#cursor = all.indexOf(g) + 1;
+      this.#cursor = k + 1;
       return g;
     }
     return undefined;
@@ -479,12 +508,11 @@ export class ExtIndex {
       this.#cursor++;
       return next;
     }
-    const candidates = this.#byHash!.get(hashString(section));
-    if (candidates === undefined) return undefined;
-    for (const g of candidates) {
-      if (!this.#is(g, section)) continue;
-      this.#cursor = all.indexOf(g) + 1;
-      return g;
+    const h = hashString(section);
+    for (let k = this.#withHash(h, 0); k >= 0; k = this.#withHash(h, k + 1)) {
+      if (!this.#is(all[k], section)) continue;
+      this.#cursor = k + 1;
+      return all[k];
     }
     return undefined;
   }
