@@ -224,6 +224,8 @@ export class ExtIndex {
   /** The record sizes the file declared (func, line, CO-RE), for writing them back. */
   readonly recordSizes: { funcInfo: number; lineInfo: number; coreRelo: number };
   readonly #view: DataView;
+  /** The same bytes as host-order words, when they are aligned and in host order. */
+  readonly #words: Uint32Array | undefined;
   readonly #le: boolean;
   readonly #spec: Spec;
   /** Per block kind: the sections as triples (name offset, first record, record count). */
@@ -244,8 +246,10 @@ export class ExtIndex {
     spec: Spec,
     blocks: number[][],
     sizes: number[],
+    words?: Uint32Array,
   ) {
     this.#view = view;
+    this.#words = words;
     this.#le = le;
     this.#spec = spec;
     this.#blocks = blocks;
@@ -293,12 +297,25 @@ export class ExtIndex {
     const view = this.#view;
     const le = this.#le;
     const length = code.length;
+    const words = this.#words;
     for (let j = 0; j < pairs.length; j += 2) {
       const kind = pairs[j];
       const blocks = this.#blocks[kind];
       const b = pairs[j + 1];
       const size = this.#sizeOf(kind);
-      for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+      const start = blocks[b + 1];
+      const count = blocks[b + 2];
+      // Offsets read as words where aligned; any record that fails is found again below.
+      if (words !== undefined && (start & 3) === 0) {
+        const step = size >>> 2;
+        let ok = true;
+        for (let i = 0, q = start >>> 2; i < count && ok; i++, q += step) {
+          const offset = words[q];
+          ok = (offset & 7) === 0 && offset < length && code[offset] !== 0;
+        }
+        if (ok) continue;
+      }
+      for (let i = 0, at = start; i < count; i++, at += size) {
         const offset = view.getUint32(at, le);
         if (offset % 8 !== 0 || offset >= length || code[offset] === 0) {
           return { insnOffset: offset, kind: WHAT[kind] };
@@ -684,7 +701,7 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
       }
     }
   }
-  return new ExtIndex(v, le, spec, blocks, sizes);
+  return new ExtIndex(v, le, spec, blocks, sizes, words);
 }
 
 /**
