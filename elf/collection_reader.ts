@@ -145,7 +145,7 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
   const kernelVersion = readVersion(elf, ctx.named.version);
   const programs: Record<string, ProgramSpec> = {};
   // Two functions may not share a name. Entry programs are checked against `programs`,
-  // whose store needs the name's hash anyway; the few subprograms, in a Set of their own.
+  // whose store needs the name's hash anyway; the few subprograms, in a record of their own.
   // (A Set of every name hashes each a second time: ≈2% of corpus_probes' parse.)
   const subprograms: Record<string, true> = {};
   let anySubprogram = false;
@@ -177,11 +177,10 @@ function readCollection(ctx: ObjectContext): CollectionSpec {
     for (let k = first; k < all.length; k++) {
       const f = all[k];
       const { name } = f;
-      const entry = isEntryFunction(f);
       if (
         Object.hasOwn(programs, name) || (anySubprogram && Object.hasOwn(subprograms, name))
       ) throw new FormatError(`ELF: two functions "${name}"`, 0);
-      if (!entry) {
+      if (!isEntryFunction(f)) {
         subprograms[name] = true;
         anySubprogram = true;
         continue;

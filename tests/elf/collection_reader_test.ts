@@ -628,3 +628,66 @@ Deno.test("elf: specs parsed one after another share no bytes", () => {
     false,
   );
 });
+
+Deno.test("elf: two functions of one name are refused, entry programs, subprograms and __proto__ alike", () => {
+  const bytes = Deno.readFileSync(testdata("asm_calls-el.o"));
+  const elf = new ElfFile(bytes);
+  const symtab = elf.sections.find((s) => s.type === 2)!;
+  const symbols = elf.symbols();
+  const sym = (name: string) => symbols.find((y) => y.name === name)!;
+  const nameAt = (name: string) =>
+    new DataView(bytes.buffer).getUint32(symtab.offset + 24 * sym(name).index, true);
+  // A copy whose symbols `renamed` take the st_name (a u32 at byte 0 of the entry) of `as`.
+  const renamed = (names: string[], as: string, from = bytes) => {
+    const out = from.slice();
+    for (const n of names) {
+      new DataView(out.buffer).setUint32(symtab.offset + 24 * sym(n).index, nameAt(as), true);
+    }
+    return out;
+  };
+  // The object parses as it is: the functions below are the ones it has.
+  const spec = parseCollectionSpec(bytes);
+  assertEquals(Object.keys(spec.programs).sort(), ["caller", "tail"]);
+
+  const cases: [string[], string][] = [
+    [["tail"], "caller"], // two entry programs
+    [["cube"], "caller"], // a subprogram, then an entry program (.text comes first)
+    [["square"], "cube"], // two subprograms
+    [["global_helper"], "tail"], // a global subprogram of .text and an entry program
+  ];
+  for (const [names, as] of cases) {
+    assertThrows(
+      () => parseCollectionSpec(renamed(names, as)),
+      FormatError,
+      `ELF: two functions "${as}"`,
+    );
+  }
+
+  // `__proto__`, a key like any other in Deno (which has no `Object.prototype.__proto__`):
+  // the string of "loop_body" (as long) rewritten in place, loop_body given the file
+  // symbol's name, and "__proto__" taken by an entry program, then by both, then by one
+  // and a subprogram.
+  const strtab = elf.sections[symtab.link];
+  const proto = renamed(["loop_body"], "asm_calls.c");
+  proto.set(new TextEncoder().encode("__proto__"), strtab.offset + nameAt("loop_body"));
+  const protoAt = nameAt("loop_body");
+  const named = (names: string[]) => {
+    const out = proto.slice();
+    for (const n of names) {
+      new DataView(out.buffer).setUint32(symtab.offset + 24 * sym(n).index, protoAt, true);
+    }
+    return out;
+  };
+  assertEquals(Object.keys(parseCollectionSpec(named([])).programs).sort(), ["caller", "tail"]);
+  assertEquals(Object.keys(parseCollectionSpec(named(["caller"])).programs).sort(), [
+    "__proto__",
+    "tail",
+  ]);
+  for (const names of [["caller", "tail"], ["cube", "caller"]]) {
+    assertThrows(
+      () => parseCollectionSpec(named(names)),
+      FormatError,
+      'ELF: two functions "__proto__"',
+    );
+  }
+});
