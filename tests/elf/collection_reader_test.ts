@@ -691,3 +691,31 @@ Deno.test("elf: two functions of one name are refused, entry programs, subprogra
     );
   }
 });
+
+Deno.test("elf: of two symbols of a variable's name in its section, the first in the symbol table wins", () => {
+  const bytes = Deno.readFileSync(testdata("elf_maps-el.o"));
+  const elf = new ElfFile(bytes);
+  const maps = elf.section(".maps")!;
+  const symtab = elf.sections.find((s) => s.type === 2)!;
+  const symbols = elf.symbols();
+  const sym = (name: string) => symbols.find((y) => y.name === name)!;
+  const offsetOf = (spec: CollectionSpec, name: string) => {
+    const ds = spec.types!.typeByName(".maps") as Datasec;
+    return ds.vars.find((v) => (v.type as Var).name === name)!.offset;
+  };
+  // `__license`, the last symbol, moved into `.maps` under the name of `target` at `value`:
+  // a lower value than the target's, then a higher one, so that neither the order of
+  // values nor the last one found can pass for the order of the table.
+  const moved = sym("__license");
+  for (const [target, value] of [["inner_b", 0], ["inner_a", 0x20]] as const) {
+    const t = sym(target);
+    assert(moved.index > t.index && value !== t.value);
+    const out = bytes.slice();
+    const v = new DataView(out.buffer);
+    const at = symtab.offset + 24 * moved.index;
+    v.setUint32(at, v.getUint32(symtab.offset + 24 * t.index, true), true); // st_name
+    v.setUint16(at + 6, maps.index, true); // st_shndx
+    v.setUint32(at + 8, value, true); // st_value (low word)
+    assertEquals(offsetOf(parseCollectionSpec(out), target), t.value);
+  }
+});
