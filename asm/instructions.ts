@@ -308,7 +308,7 @@ export class Instructions implements Iterable<Instruction> {
    */
   static unmarshal(bytes: Uint8Array, byteOrder: ByteOrder = "little"): Instructions {
     const list: Instruction[] = [];
-    decode(bytes, byteOrder, list);
+    decode(bytes, byteOrder, list, undefined);
     return Instructions.of(list);
   }
 
@@ -320,7 +320,7 @@ export class Instructions implements Iterable<Instruction> {
    * with a zero opcode.
    */
   static validate(bytes: Uint8Array, byteOrder: ByteOrder = "little"): number {
-    return decode(bytes, byteOrder, undefined);
+    return decode(bytes, byteOrder, undefined, undefined);
   }
 
   /**
@@ -487,10 +487,30 @@ function encode(
 export const MAX_INSTRUCTIONS = 1_000_000;
 
 /**
- * The one decoding loop: checks every instruction and, when `list` is given, appends it.
+ * `Instructions.validate` that also appends to `calls` the 8-byte slot of every call whose
+ * source field says bpf-to-bpf call (either call opcode), in order: the ELF reader resolves
+ * those, and finding them here saves it a second pass over the code. Internal: not
+ * exported from `asm/mod.ts`.
+ */
+export function validateFindingCalls(
+  bytes: Uint8Array,
+  byteOrder: ByteOrder,
+  calls: number[],
+): number {
+  return decode(bytes, byteOrder, undefined, calls);
+}
+
+/**
+ * The one decoding loop: checks every instruction and, when `list` is given, appends it;
+ * when `calls` is, the slots of bpf-to-bpf calls (see {@linkcode validateFindingCalls}).
  * Returns the number of instructions.
  */
-function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | undefined): number {
+function decode(
+  bytes: Uint8Array,
+  byteOrder: ByteOrder,
+  list: Instruction[] | undefined,
+  calls: number[] | undefined,
+): number {
   const order = checkByteOrder(byteOrder);
   if (!(bytes instanceof Uint8Array)) {
     throw new TypeError("Invalid instructions: expected a Uint8Array");
@@ -509,7 +529,7 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
       MAX_INSTRUCTIONS * 8,
     );
   }
-  if (!HOST_LITTLE_ENDIAN) return decodeWithDataView(bytes, order === "big", list);
+  if (!HOST_LITTLE_ENDIAN) return decodeWithDataView(bytes, order === "big", list, calls);
   // Reading whole words needs 4-byte alignment; copy the rare unaligned input once.
   const aligned = (bytes.byteOffset & 3) === 0 ? bytes : bytes.slice();
   const words = new Int32Array(aligned.buffer, aligned.byteOffset, length >>> 2);
@@ -531,6 +551,7 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
       const op = w0 & 0xff;
       if (op === CALL_OP && CALL_REGISTERS_OK[regs] === 1) {
         count++;
+        if (calls !== undefined && regs >>> 4 === CallKind.Func) calls.push(w >>> 1);
         continue;
       }
       if (
@@ -580,6 +601,9 @@ function decode(bytes: Uint8Array, byteOrder: ByteOrder, list: Instruction[] | u
         w += 2;
         continue;
       }
+    }
+    if (calls !== undefined && (op & 0xf7) === CALL_OP && src === CallKind.Func) {
+      calls.push(w >>> 1);
     }
     if (list !== undefined) {
       list.push(Instruction(op, dst as Register, src as Register, off, imm, 0));
@@ -769,6 +793,7 @@ function decodeWithDataView(
   bytes: Uint8Array,
   big: boolean,
   list: Instruction[] | undefined,
+  calls: number[] | undefined,
 ): number {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const le = !big;
@@ -781,6 +806,9 @@ function decodeWithDataView(
     const off = view.getInt16(at + 2, le);
     const imm = view.getInt32(at + 4, le);
     checkDecoded(op, dst, src, imm, at);
+    if (calls !== undefined && (op & 0xf7) === CALL_OP && src === CallKind.Func) {
+      calls.push(at >>> 3);
+    }
     let hi = 0;
     if (op === LoadImm64Op) {
       if (at + 8 >= bytes.byteLength) {

@@ -224,14 +224,18 @@ export class ExtIndex {
   /** The record sizes the file declared (func, line, CO-RE), for writing them back. */
   readonly recordSizes: { funcInfo: number; lineInfo: number; coreRelo: number };
   readonly #view: DataView;
+  /** The same bytes as host-order words, when they are aligned and in host order. */
+  readonly #words: Uint32Array | undefined;
   readonly #le: boolean;
   readonly #spec: Spec;
   /** Per block kind: the sections as triples (name offset, first record, record count). */
   readonly #blocks: readonly number[][];
   /** The sections with records, in file order, built on first use. */
   #all: NameGroup[] | undefined;
-  /** The same by a hash of their names. */
-  #byHash: Map<number, NameGroup[]> | undefined;
+  /** The hash of each one's name (`#all`'s order), searched in place while they are few. */
+  #hashes: number[] = [];
+  /** The indexes in `#all` of the groups by the hash of their names, once there are many. */
+  #byHash: Map<number, number[]> | undefined;
   /** The group after the one last asked for. */
   #cursor = 0;
 
@@ -242,8 +246,10 @@ export class ExtIndex {
     spec: Spec,
     blocks: number[][],
     sizes: number[],
+    words?: Uint32Array,
   ) {
     this.#view = view;
+    this.#words = words;
     this.#le = le;
     this.#spec = spec;
     this.#blocks = blocks;
@@ -291,12 +297,25 @@ export class ExtIndex {
     const view = this.#view;
     const le = this.#le;
     const length = code.length;
+    const words = this.#words;
     for (let j = 0; j < pairs.length; j += 2) {
       const kind = pairs[j];
       const blocks = this.#blocks[kind];
       const b = pairs[j + 1];
       const size = this.#sizeOf(kind);
-      for (let i = 0, at = blocks[b + 1]; i < blocks[b + 2]; i++, at += size) {
+      const start = blocks[b + 1];
+      const count = blocks[b + 2];
+      // Offsets read as words where aligned; any record that fails is found again below.
+      if (words !== undefined && (start & 3) === 0) {
+        const step = size >>> 2;
+        let ok = true;
+        for (let i = 0, q = start >>> 2; i < count && ok; i++, q += step) {
+          const offset = words[q];
+          ok = (offset & 7) === 0 && offset < length && code[offset] !== 0;
+        }
+        if (ok) continue;
+      }
+      for (let i = 0, at = start; i < count; i++, at += size) {
         const offset = view.getUint32(at, le);
         if (offset % 8 !== 0 || offset >= length || code[offset] === 0) {
           return { insnOffset: offset, kind: WHAT[kind] };
@@ -379,13 +398,12 @@ export class ExtIndex {
    * hashing every block costs more than reading the records.
    */
   #groups(): NameGroup[] {
-    if (this.#byHash) return this.#all!;
+    if (this.#all) return this.#all;
     // Distinct name offsets in order of first appearance, and the group of each.
     const offs: number[] = [];
     const groupOf: NameGroup[] = [];
     let byOff: Map<number, number> | undefined;
-    const byHash = new Map<number, NameGroup[]>();
-    const all: NameGroup[] = [];
+    const all: NameGroup[] = this.#all = [];
     for (let kind = 0; kind < 3; kind++) {
       const blocks = this.#blocks[kind];
       let next = 0;
@@ -399,13 +417,13 @@ export class ExtIndex {
         if (i < 0) {
           // One group per name: two offsets may hold the same string.
           const h = this.#hashName(nameOff);
-          const same = byHash.get(h);
-          let g = same?.find((o) => this.#sameName(o.nameOff, nameOff));
-          if (g === undefined) {
+          let k = this.#withHash(h, 0);
+          while (k >= 0 && !this.#sameName(all[k].nameOff, nameOff)) k = this.#withHash(h, k + 1);
+          let g: NameGroup;
+          if (k >= 0) g = all[k];
+          else {
             g = ExtSection.make(nameOff);
-            all.push(g);
-            if (same) same.push(g);
-            else byHash.set(h, [g]);
+            this.#add(g, h);
           }
           i = offs.length;
           offs.push(nameOff);
@@ -417,9 +435,37 @@ export class ExtIndex {
         next = i + 1;
       }
     }
-    this.#all = all;
-    this.#byHash = byHash;
     return all;
+  }
+
+  /** Appends group `g`, whose name hashes to `h`. */
+  #add(g: NameGroup, h: number): void {
+    const all = this.#all!;
+    const hashes = this.#hashes;
+    all.push(g);
+    hashes.push(h);
+    // A Map costs more to fill than a search of a few dozen small integers.
+    if (this.#byHash !== undefined) {
+      const same = this.#byHash.get(h);
+      if (same) same.push(all.length - 1);
+      else this.#byHash.set(h, [all.length - 1]);
+    } else if (all.length > 32) {
+      const byHash = this.#byHash = new Map<number, number[]>();
+      for (let k = 0; k < hashes.length; k++) {
+        const same = byHash.get(hashes[k]);
+        if (same) same.push(k);
+        else byHash.set(hashes[k], [k]);
+      }
+    }
+  }
+
+  /** The index of the first group from `from` on whose name hashes to `h`, or -1. */
+  #withHash(h: number, from: number): number {
+    if (this.#byHash === undefined) return this.#hashes.indexOf(h, from);
+    const same = this.#byHash.get(h);
+    if (same === undefined) return -1;
+    for (const k of same) if (k >= from) return k;
+    return -1;
   }
 
   #hashName(nameOff: number): number {
@@ -455,14 +501,14 @@ export class ExtIndex {
         return next;
       }
     }
-    const candidates = this.#byHash!.get(hashCString(bytes, at));
-    if (candidates === undefined) return undefined;
-    for (const g of candidates) {
+    const h = hashCString(bytes, at);
+    for (let k = this.#withHash(h, 0); k >= 0; k = this.#withHash(h, k + 1)) {
+      const g = all[k];
       const same = g.nameOff >= stringsBase
         ? sameBytes(strings, g.nameOff - stringsBase, bytes, at)
         : sameBytes(encoder.encode(this.#spec.string(g.nameOff) + "\0"), 0, bytes, at);
       if (!same) continue;
-      this.#cursor = all.indexOf(g) + 1;
+      this.#cursor = k + 1;
       return g;
     }
     return undefined;
@@ -479,12 +525,11 @@ export class ExtIndex {
       this.#cursor++;
       return next;
     }
-    const candidates = this.#byHash!.get(hashString(section));
-    if (candidates === undefined) return undefined;
-    for (const g of candidates) {
-      if (!this.#is(g, section)) continue;
-      this.#cursor = all.indexOf(g) + 1;
-      return g;
+    const h = hashString(section);
+    for (let k = this.#withHash(h, 0); k >= 0; k = this.#withHash(h, k + 1)) {
+      if (!this.#is(all[k], section)) continue;
+      this.#cursor = k + 1;
+      return all[k];
     }
     return undefined;
   }
@@ -571,6 +616,9 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   let typeLimit = -1;
   let raw: RawBtf | undefined;
   const deferred = validationDeferred(spec);
+  const words = le === HOST_LITTLE && (bytes.byteOffset & 3) === 0
+    ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2)
+    : undefined;
   const check = () => {
     if (!deferred) spec.validate();
     strLimit = spec.stringsLength;
@@ -609,6 +657,20 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
         throw new FormatError(`BTF.ext ${what}: ${num} records overrun the block`, p - 4);
       }
       list.push(nameOff, p, num);
+      // Read as host-order words where they are aligned (an object's `.BTF.ext`, copied into
+      // aligned memory, always is): a DataView read per field costs more than the checks.
+      // Records that fail are checked again one field at a time below, for the error.
+      if (words !== undefined && (p & 3) === 0) {
+        const step = recSize >>> 2;
+        const first = p >>> 2;
+        if (recordsPass(spec, raw!, words, first, num, step, kind, strLimit, typeLimit)) {
+          if (deferred && kind !== LINE) {
+            for (let i = 0, q = first + 1; i < num; i++, q += step) checkTypeAlone(spec, words[q]);
+          }
+          p += num * recSize;
+          continue;
+        }
+      }
       for (let i = 0; i < num; i++, p += recSize) {
         const a = v.getUint32(p + 4, le);
         if (kind === LINE) {
@@ -639,8 +701,43 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
       }
     }
   }
-  return new ExtIndex(v, le, spec, blocks, sizes);
+  return new ExtIndex(v, le, spec, blocks, sizes, words);
 }
+
+/**
+ * Whether `count` records of `kind`, `step` words each from word `first` of `words` (host
+ * order), pass the checks {@linkcode indexExtInfos} makes of each field, but for the check
+ * of their types' own words.
+ */
+function recordsPass(
+  spec: Spec,
+  raw: RawBtf,
+  words: Uint32Array,
+  first: number,
+  count: number,
+  step: number,
+  kind: number,
+  strLimit: number,
+  typeLimit: number,
+): boolean {
+  const end = first + count * step;
+  if (kind === LINE) {
+    for (let q = first; q < end; q += step) {
+      if (words[q + 1] >= strLimit || words[q + 2] >= strLimit) return false;
+    }
+    return true;
+  }
+  for (let q = first; q < end; q += step) {
+    if (words[q + 1] >= typeLimit) return false;
+    if (kind !== CORE) continue;
+    const accessor = words[q + 2];
+    if (words[q + 3] > CoreReloKind.TypeMatches || accessor >= strLimit) return false;
+    if (!isAccessString(spec, raw, accessor)) return false;
+  }
+  return true;
+}
+
+const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Parses `.BTF.ext` and decodes every record. String offsets and type ids refer to `spec`

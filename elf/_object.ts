@@ -142,27 +142,44 @@ export function symbolsIn(ctx: ObjectContext, section: Section): ElfSymbol[] {
   return by[section.index] ?? [];
 }
 
-/** The named symbol of `section` called `name`, or a FormatError naming what needs it. */
+/** Up to how many symbols a section is searched for a name without a Map. */
+const FEW_SYMBOLS = 16;
+
+/**
+ * The named symbol of `section` called `name` (the first in the symbol table, when several
+ * are), or a FormatError naming what needs it.
+ */
 export function symbolNamed(
   ctx: ObjectContext,
   section: Section,
   name: string,
   what: string,
 ): ElfSymbol {
-  // Per section and on demand: most objects look names up in one or two data sections.
-  const byName = ctx.byName ??= new Map();
-  let names = byName.get(section.index);
-  if (names === undefined) {
-    names = new Map();
-    // Symbol table order, first one wins (symbolsIn sorts by value).
-    for (const s of ctx.symbols) {
-      if (s.section !== section.index || s.type === SECTION_SYMBOL || s.name === "") continue;
-      if (!names.has(s.name)) names.set(s.name, s);
+  const inSection = symbolsIn(ctx, section);
+  let found: ElfSymbol | undefined;
+  if (name === "") {
+    // No symbol is looked up by an empty name.
+  } else if (inSection.length <= FEW_SYMBOLS) {
+    // Searched in place: a Map hashes every name, fresh strings each parse, which costs
+    // more than comparing them (mostly by length) with the few there.
+    for (const s of inSection) {
+      if (s.name === name && (found === undefined || s.index < found.index)) found = s;
     }
-    byName.set(section.index, names);
+  } else {
+    // Per section and on demand: most objects look names up in one or two data sections.
+    const byName = ctx.byName ??= new Map();
+    let names = byName.get(section.index);
+    if (names === undefined) {
+      names = new Map();
+      for (const s of inSection) {
+        const other = names.get(s.name);
+        if (other === undefined || s.index < other.index) names.set(s.name, s);
+      }
+      byName.set(section.index, names);
+    }
+    found = names.get(name);
   }
-  const s = names.get(name);
-  if (s) return s;
+  if (found) return found;
   throw new FormatError(
     `ELF: ${what} "${name}" has no symbol in section "${section.name}"`,
     section.offset,

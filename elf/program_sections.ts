@@ -8,18 +8,10 @@
  * @module
  */
 
-import {
-  CallKind,
-  Class,
-  Instruction,
-  Instructions,
-  JumpOp,
-  LoadImm64Op,
-  type Register,
-  setMeta,
-} from "../asm/mod.ts";
+import { Instruction, Instructions, LoadImm64Op, type Register, setMeta } from "../asm/mod.ts";
 import { CORE_RELO_META, type ExtIndex, type ExtSection, FUNC_INFO_META } from "../btf/mod.ts";
 import { misplacedExtRecord } from "../btf/ext.ts";
+import { validateFindingCalls } from "../asm/instructions.ts";
 import { FormatError } from "../errors.ts";
 import { HIDDEN_FUNC } from "../prog/program_spec.ts";
 import {
@@ -32,7 +24,6 @@ import {
 import { type ObjectContext, symbolsIn, take } from "./_object.ts";
 import { functionAt, relocateInstruction, type RelocationTargets } from "./relocations.ts";
 
-const CALL = Class.JMP | JumpOp.Call;
 const NUL = new Uint8Array(1);
 
 /** One function of a program section: an entry program or a subprogram. */
@@ -70,6 +61,8 @@ export interface ProgramSection {
    * with holes, which costs less than a Map for the few a section has.
    */
   patches: (Instruction | undefined)[];
+  /** The slots of its bpf-to-bpf calls, in order, as validating the code found them. */
+  calls: number[];
   /** Its `.BTF.ext` records, if any (found by {@linkcode checkExtRecords}). */
   ext: ExtSection | undefined;
 }
@@ -89,8 +82,9 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
   }
   const code = take(ctx, section.size);
   code.set(ctx.elf.data(section));
+  const calls: number[] = [];
   try {
-    Instructions.validate(code, ctx.byteOrder);
+    validateFindingCalls(code, ctx.byteOrder, calls);
   } catch (e) {
     if (e instanceof FormatError) {
       throw new FormatError(`ELF: section "${section.name}": ${e.message}`, section.offset, {
@@ -132,6 +126,7 @@ export function decodeProgramSection(ctx: ObjectContext, section: Section): Prog
     little: ctx.byteOrder === "little",
     symbols,
     patches: new Array(section.size / 8),
+    calls,
     ext: undefined,
   };
 }
@@ -152,7 +147,7 @@ export function relocateProgramSection(
   relocations: readonly Relocation[],
   targets: RelocationTargets,
 ): void {
-  const { code, patches } = p;
+  const { patches } = p;
   for (const rel of relocations) {
     if (!isStart(p, rel.offset)) {
       throw new FormatError(
@@ -167,11 +162,9 @@ export function relocateProgramSection(
   }
   // Calls to a function of the same section need no relocation: imm is the distance.
   const starts = targets.functions[p.section.index]!;
-  for (let at = 0; at < code.length; at += 8) {
-    // Calls of either source (`isCall`) whose source register field is the pseudo call.
-    if ((code[at] & 0xf7) !== CALL) continue;
-    const src = p.little ? code[at + 1] >>> 4 : code[at + 1] & 0xf;
-    if (src !== CallKind.Func || patches[at / 8] !== undefined) continue;
+  for (const slot of p.calls) {
+    if (patches[slot] !== undefined) continue;
+    const at = slot * 8;
     const ins = decodeAt(p, at);
     const target = at + (ins.imm + 1) * 8;
     const name = functionAt(starts, target);
@@ -183,7 +176,7 @@ export function relocateProgramSection(
     }
     ins.reference = name;
     ins.imm = -1;
-    patches[at / 8] = ins;
+    patches[slot] = ins;
   }
 }
 

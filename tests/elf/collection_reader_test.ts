@@ -628,3 +628,94 @@ Deno.test("elf: specs parsed one after another share no bytes", () => {
     false,
   );
 });
+
+Deno.test("elf: two functions of one name are refused, entry programs, subprograms and __proto__ alike", () => {
+  const bytes = Deno.readFileSync(testdata("asm_calls-el.o"));
+  const elf = new ElfFile(bytes);
+  const symtab = elf.sections.find((s) => s.type === 2)!;
+  const symbols = elf.symbols();
+  const sym = (name: string) => symbols.find((y) => y.name === name)!;
+  const nameAt = (name: string) =>
+    new DataView(bytes.buffer).getUint32(symtab.offset + 24 * sym(name).index, true);
+  // A copy whose symbols `renamed` take the st_name (a u32 at byte 0 of the entry) of `as`.
+  const renamed = (names: string[], as: string, from = bytes) => {
+    const out = from.slice();
+    for (const n of names) {
+      new DataView(out.buffer).setUint32(symtab.offset + 24 * sym(n).index, nameAt(as), true);
+    }
+    return out;
+  };
+  // The object parses as it is: the functions below are the ones it has.
+  const spec = parseCollectionSpec(bytes);
+  assertEquals(Object.keys(spec.programs).sort(), ["caller", "tail"]);
+
+  const cases: [string[], string][] = [
+    [["tail"], "caller"], // two entry programs
+    [["cube"], "caller"], // a subprogram, then an entry program (.text comes first)
+    [["square"], "cube"], // two subprograms
+    [["global_helper"], "tail"], // a global subprogram of .text and an entry program
+  ];
+  for (const [names, as] of cases) {
+    assertThrows(
+      () => parseCollectionSpec(renamed(names, as)),
+      FormatError,
+      `ELF: two functions "${as}"`,
+    );
+  }
+
+  // `__proto__`, a key like any other in Deno (which has no `Object.prototype.__proto__`):
+  // the string of "loop_body" (as long) rewritten in place, loop_body given the file
+  // symbol's name, and "__proto__" taken by an entry program, then by both, then by one
+  // and a subprogram.
+  const strtab = elf.sections[symtab.link];
+  const proto = renamed(["loop_body"], "asm_calls.c");
+  proto.set(new TextEncoder().encode("__proto__"), strtab.offset + nameAt("loop_body"));
+  const protoAt = nameAt("loop_body");
+  const named = (names: string[]) => {
+    const out = proto.slice();
+    for (const n of names) {
+      new DataView(out.buffer).setUint32(symtab.offset + 24 * sym(n).index, protoAt, true);
+    }
+    return out;
+  };
+  assertEquals(Object.keys(parseCollectionSpec(named([])).programs).sort(), ["caller", "tail"]);
+  assertEquals(Object.keys(parseCollectionSpec(named(["caller"])).programs).sort(), [
+    "__proto__",
+    "tail",
+  ]);
+  for (const names of [["caller", "tail"], ["cube", "caller"]]) {
+    assertThrows(
+      () => parseCollectionSpec(named(names)),
+      FormatError,
+      'ELF: two functions "__proto__"',
+    );
+  }
+});
+
+Deno.test("elf: of two symbols of a variable's name in its section, the first in the symbol table wins", () => {
+  const bytes = Deno.readFileSync(testdata("elf_maps-el.o"));
+  const elf = new ElfFile(bytes);
+  const maps = elf.section(".maps")!;
+  const symtab = elf.sections.find((s) => s.type === 2)!;
+  const symbols = elf.symbols();
+  const sym = (name: string) => symbols.find((y) => y.name === name)!;
+  const offsetOf = (spec: CollectionSpec, name: string) => {
+    const ds = spec.types!.typeByName(".maps") as Datasec;
+    return ds.vars.find((v) => (v.type as Var).name === name)!.offset;
+  };
+  // `__license`, the last symbol, moved into `.maps` under the name of `target` at `value`:
+  // a lower value than the target's, then a higher one, so that neither the order of
+  // values nor the last one found can pass for the order of the table.
+  const moved = sym("__license");
+  for (const [target, value] of [["inner_b", 0], ["inner_a", 0x20]] as const) {
+    const t = sym(target);
+    assert(moved.index > t.index && value !== t.value);
+    const out = bytes.slice();
+    const v = new DataView(out.buffer);
+    const at = symtab.offset + 24 * moved.index;
+    v.setUint32(at, v.getUint32(symtab.offset + 24 * t.index, true), true); // st_name
+    v.setUint16(at + 6, maps.index, true); // st_shndx
+    v.setUint32(at + 8, value, true); // st_value (low word)
+    assertEquals(offsetOf(parseCollectionSpec(out), target), t.value);
+  }
+});
