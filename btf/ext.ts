@@ -6,6 +6,7 @@
  * @module
  */
 
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import { FormatError } from "../errors.ts";
 import {
   checkTypeAlone,
@@ -616,7 +617,7 @@ export function indexExtInfos(bytes: Uint8Array, spec: Spec): ExtIndex {
   let typeLimit = -1;
   let raw: RawBtf | undefined;
   const deferred = validationDeferred(spec);
-  const words = le === HOST_LITTLE && (bytes.byteOffset & 3) === 0
+  const words = le === (HOST_BYTE_ORDER === "little") && (bytes.byteOffset & 3) === 0
     ? new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.length >>> 2)
     : undefined;
   const check = () => {
@@ -736,8 +737,6 @@ function recordsPass(
   }
   return true;
 }
-
-const HOST_LITTLE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
 /**
  * Parses `.BTF.ext` and decodes every record. String offsets and type ids refer to `spec`

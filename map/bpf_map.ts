@@ -27,6 +27,7 @@ import { Errno, KeyNotExistError, SyscallError } from "../errors.ts";
 import { BtfHandle } from "../btf/handle.ts";
 import { Int, type Type } from "../btf/types.ts";
 import { sizeof, underlyingType } from "../btf/helpers.ts";
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 import type { MapSpec } from "./map_spec.ts";
 import { enumOption } from "../_internal/enum_option.ts";
 import { handOverHint, refuseStructuredClone } from "../_internal/clone_guard.ts";
@@ -1621,7 +1622,7 @@ const CLOSED_FD = 0xffffffff;
 /** `-ENOENT`, as bpfErrno returns it: the answer of hot lookups for an absent key. */
 const NEG_ENOENT = -Errno.ENOENT;
 
-const LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LITTLE_ENDIAN = HOST_BYTE_ORDER === "little";
 
 /** Maps keyed by an index below max_entries: the kernel refuses updates past it with E2BIG. */
 const INDEXED_MAPS = new Set<number>([

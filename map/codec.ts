@@ -39,9 +39,10 @@ import {
   Volatile,
 } from "../btf/types.ts";
 import { sizeof, underlyingType } from "../btf/helpers.ts";
+import { HOST_BYTE_ORDER } from "../asm/mod.ts";
 
 /** Whether multi-byte values are stored little-endian: maps use the host's byte order. */
-const LE = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+const LE = HOST_BYTE_ORDER === "little";
 const MAX_DEPTH = 32;
 
 /**

@@ -11,7 +11,7 @@
  * @module
  */
 
-import { helperName } from "../../asm/mod.ts";
+import { helperName, HOST_BYTE_ORDER } from "../../asm/mod.ts";
 import { ALU_SYMBOLS, JUMP_SYMBOLS } from "../../asm/_operators.ts";
 
 /** One record of what `prog dump xlated` prints, in bpftool's JSON field names. */
@@ -254,7 +254,7 @@ export function xlatedLines(
   names: CallNames,
 ): XlatedLine[] {
   const view = new DataView(xlated.buffer, xlated.byteOffset, xlated.byteLength);
-  const little = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
+  const little = HOST_BYTE_ORDER === "little";
   const slots = Math.floor(xlated.byteLength / 8);
   const out: XlatedLine[] = [];
   let func = 0;
