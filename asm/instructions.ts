@@ -24,6 +24,7 @@ import {
   OPCODE_TABLE,
   Pseudo,
   type Size,
+  Source,
 } from "./opcode.ts";
 import type { Register } from "./register.ts";
 import {
@@ -544,6 +545,11 @@ function decode(
       const regs = (w0 >>> 8) & 0xff;
       if ((OPCODE_TABLE[w0 & 0xff] & REGISTERS_OK[regs]) === 1) {
         count++;
+        // `callx` passes that test; with the pseudo-call source it counts as a bpf-to-bpf
+        // call as `call` does (either source, as below and for big-endian code).
+        if (calls !== undefined && (w0 & 0xff) === CALLX_OP && regs >>> 4 === CallKind.Func) {
+          calls.push(w >>> 1);
+        }
         continue;
       }
       // Calls and 64-bit immediate loads, most of what that test leaves, by a test of their
@@ -617,6 +623,8 @@ const REGISTERS_OK = new Uint8Array(256);
 for (let b = 0; b < 256; b++) REGISTERS_OK[b] = (b & 0xf) <= 10 && b >>> 4 <= 10 ? 1 : 0;
 
 const CALL_OP = Class.JMP | JumpOp.Call;
+/** `callx`: the call opcode with the register source bit. */
+const CALLX_OP = CALL_OP | Source.Reg;
 /** 1 for a little-endian registers byte of a call that checkDecoded accepts. */
 const CALL_REGISTERS_OK = new Uint8Array(256);
 /** 1 for a little-endian registers byte of a 64-bit immediate load that checkDecoded accepts. */

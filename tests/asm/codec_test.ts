@@ -4,7 +4,11 @@ import { assert, assertEquals, assertInstanceOf, assertThrows } from "@std/asser
 import { asm } from "../../mod.ts";
 import { FormatError } from "../../errors.ts";
 import { allForms } from "./_forms.ts";
-import { encodeForKernel, encodePlainForKernel } from "../../asm/instructions.ts";
+import {
+  encodeForKernel,
+  encodePlainForKernel,
+  validateFindingCalls,
+} from "../../asm/instructions.ts";
 
 const { R0, R1, R2 } = asm;
 
@@ -243,6 +247,52 @@ Deno.test("asm codec: validate accepts and refuses what unmarshal does, with the
     }
   }
   assert(accepted > 10_000 && refused > 10_000, `accepted ${accepted}, refused ${refused}`);
+});
+
+Deno.test("asm codec: validateFindingCalls finds the pseudo calls unmarshal decodes, in both byte orders", () => {
+  // Calls and callx (0x8d) with every source field, among other instructions: the slots of
+  // those whose source says bpf-to-bpf call, whichever byte order and path decodes them.
+  const next = xorshift(0x68e31da4);
+  const ops = [0x85, 0x8d, 0x18, 0x95, 0x07, 0xb7];
+  let found = 0;
+  for (let n = 0; n < 20_000; n++) {
+    const slots = 1 + next() % 8;
+    const little = new Uint8Array(slots * 8);
+    for (let at = 0; at < little.length; at += 8) {
+      little[at] = ops[next() % ops.length];
+      little[at + 1] = (next() % 11) | ((next() % 6) << 4);
+    }
+    let want: number[] | undefined;
+    try {
+      want = [];
+      let slot = 0;
+      for (const ins of asm.Instructions.unmarshal(little, "little")) {
+        if ((ins.opcode & 0xf7) === 0x85 && ins.src === asm.CallKind.Func) want.push(slot);
+        slot += ins.opcode === asm.LoadImm64Op ? 2 : 1;
+      }
+    } catch (e) {
+      if (!(e instanceof FormatError)) throw e;
+      want = undefined;
+    }
+    if (want === undefined) continue;
+    found += want.length;
+    // The same stream in big-endian order: registers swapped, 16- and 32-bit fields reversed.
+    const big = little.slice();
+    for (let at = 0; at < big.length; at += 8) {
+      big[at + 1] = (little[at + 1] >>> 4) | ((little[at + 1] & 0xf) << 4);
+      big.subarray(at + 2, at + 4).reverse();
+      big.subarray(at + 4, at + 8).reverse();
+    }
+    for (const [bytes, order] of [[little, "little"], [big, "big"]] as const) {
+      const calls: number[] = [];
+      assertEquals(
+        validateFindingCalls(bytes, order, calls),
+        asm.Instructions.validate(bytes, order),
+      );
+      assertEquals(calls, want, `${order}: ${Array.from(little, (b) => b.toString(16))}`);
+    }
+  }
+  assert(found > 1000, `only ${found} pseudo calls`);
 });
 
 Deno.test("asm codec: marshal rejects invalid fields with RangeError", () => {
