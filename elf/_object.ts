@@ -7,8 +7,9 @@
 
 import type { ByteOrder } from "../asm/mod.ts";
 import type { ExtIndex, Spec } from "../btf/mod.ts";
-import { type Datasec, Kind, Var } from "../btf/mod.ts";
-import { checkTypeAlone, datasecIds } from "../btf/spec.ts";
+import { type Datasec, Kind } from "../btf/mod.ts";
+import { checkTypeAlone, datasecIds, rawReader } from "../btf/spec.ts";
+import { kindOf, typeWord } from "../btf/_raw_reader.ts";
 import { idOf } from "../btf/types.ts";
 import { FormatError } from "../errors.ts";
 import type { ElfFile, ElfSymbol, Section } from "./elf_file.ts";
@@ -188,30 +189,13 @@ export function symbolNamed(
 
 /**
  * Sets a Datasec's size and variable offsets from the ELF section and its symbols: in its
- * type object, and in the spec's type words too, as libbpf fixes the BTF it loads, so that
- * `raw` agrees with the objects.
+ * type object, and in the spec's type words too (by {@linkcode fixupDatasecWords}, which
+ * makes the checks), as libbpf fixes the BTF it loads, so that `raw` agrees with the objects.
  */
 export function fixupDatasec(ctx: ObjectContext, section: Section, ds: Datasec): void {
+  const vars = fixupDatasecWords(ctx, section, idOf(ds));
   ds.size = section.size;
-  const { words, offsets, firstId } = ctx.btf!.raw;
-  const o = offsets[idOf(ds) - firstId];
-  words[o + 2] = section.size;
-  let p = o + 4;
-  for (const vsi of ds.vars) {
-    if (!(vsi.type instanceof Var)) {
-      throw new FormatError(`BTF: data section "${section.name}" holds a ${vsi.type.kind}`, 0);
-    }
-    const sym = symbolNamed(ctx, section, vsi.type.name, "variable");
-    if (sym.value > section.size || vsi.size > section.size - sym.value) {
-      throw new FormatError(
-        `ELF: variable "${vsi.type.name}" lies outside section "${section.name}"`,
-        section.offset,
-      );
-    }
-    vsi.offset = sym.value;
-    words[p] = sym.value;
-    p += 3;
-  }
+  for (let i = 0; i < vars.length; i++) ds.vars[i].offset = vars[i].offset;
 }
 
 /** A variable of a Datasec, as {@linkcode fixupDatasecWords} reads it from the type words. */
@@ -239,21 +223,20 @@ export function fixupDatasecWords(
 ): SectionVariable[] {
   const spec = ctx.btf!;
   checkTypeAlone(spec, id);
-  const { words: w, offsets, firstId, count } = spec.raw;
+  const reader = rawReader(spec);
+  const { words: w, offsets, firstId } = reader;
   const o = offsets[id - firstId];
   const vlen = w[o + 1] & 0xffff;
   const out = new Array<SectionVariable>(vlen);
   for (let i = 0, p = o + 3; i < vlen; i++, p += 3) {
     const varId = w[p];
-    const idx = varId - firstId;
-    if (!(idx >= 0 && idx < count) || ((w[offsets[idx] + 1] >>> 24) & 0x1f) !== Kind.Var) {
+    if (kindOf(reader, varId) !== Kind.Var) {
       // Out of range, typeById throws as decoding the Datasec would.
       const kind = spec.typeById(varId).kind;
       throw new FormatError(`BTF: data section "${section.name}" holds a ${kind}`, 0);
     }
     checkTypeAlone(spec, varId);
-    const vo = offsets[idx];
-    const name = spec.string(w[vo]);
+    const name = spec.string(typeWord(reader, varId, 0));
     const sym = symbolNamed(ctx, section, name, "variable");
     const size = w[p + 2];
     if (sym.value > section.size || size > section.size - sym.value) {
@@ -263,7 +246,7 @@ export function fixupDatasecWords(
       );
     }
     w[p + 1] = sym.value;
-    out[i] = { name, type: w[vo + 2], offset: sym.value, size };
+    out[i] = { name, type: typeWord(reader, varId, 2), offset: sym.value, size };
   }
   w[o + 2] = section.size;
   return out;
